@@ -1,0 +1,7 @@
+"""Models: backbones, modality adapters, heads, losses, retrievers (GLEAM-C)."""
+from .adapters import *  # noqa: F401,F403
+from .backbones import *  # noqa: F401,F403
+from .data_preprocessors import *  # noqa: F401,F403
+from .losses import *  # noqa: F401,F403
+from .necks import *  # noqa: F401,F403
+from .retrievers import *  # noqa: F401,F403

@@ -22,11 +22,3 @@ class CrossViewDataSample(BaseDataElement):
         pred_scores (np.ndarray[float32]): the matching similarities.
         pred_lat, pred_lon (float): position of the top-1 gallery item, if known.
     """
-
-    @property
-    def view(self) -> str:
-        return self.metainfo.get('view')
-
-    @property
-    def location_id(self) -> int:
-        return self.metainfo.get('location_id')

@@ -1,0 +1,3 @@
+from .symmetric_infonce import SymmetricInfoNCELoss
+
+__all__ = ['SymmetricInfoNCELoss']

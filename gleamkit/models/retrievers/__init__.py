@@ -1,0 +1,3 @@
+from .cross_view_retriever import CrossViewRetriever
+
+__all__ = ['CrossViewRetriever']

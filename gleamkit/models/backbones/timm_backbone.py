@@ -1,0 +1,53 @@
+"""Any timm model as gleamkit's shared image encoder."""
+import torch
+from mmpretrain.models.backbones import TIMMBackbone as _MMPretrainTIMMBackbone
+
+from gleamkit.registry import BACKBONES
+
+
+@BACKBONES.register_module()
+class TimmBackbone(_MMPretrainTIMMBackbone):
+    """A thin wrapper over ``timm.create_model`` (via mmpretrain's ``TIMMBackbone``).
+
+    The classifier is removed, so ``forward`` returns a 1-tuple with the unpooled
+    features: ``(B, C, H, W)`` for CNNs, ``(B, N, C)`` tokens for ViTs.
+
+    Config keys:
+        model_name (str): a timm name, e.g. ``'convnext_base.fb_in22k_ft_in1k_384'``
+            (the Sample4Geo backbone) or ``'resnet18'``.
+        pretrained (bool): load timm's published weights from the Hugging Face hub
+            (needs internet or a populated HF cache). Tests use ``False``.
+        checkpoint_path (str): a local weights file for timm to load instead.
+        grad_checkpointing (bool): trade compute for memory on large backbones.
+        channels_last (bool): use the channels-last memory format (faster convs
+            on GPUs with tensor cores).
+        **kwargs: any other ``timm.create_model`` argument (``drop_path_rate``,
+            ``img_size`` for ViTs, ...).
+    """
+
+    def __init__(self, model_name: str, pretrained: bool = False, checkpoint_path: str = '',
+                 grad_checkpointing: bool = False, channels_last: bool = False,
+                 init_cfg=None, **kwargs):
+        super().__init__(model_name=model_name, features_only=False, pretrained=pretrained,
+                         checkpoint_path=checkpoint_path, init_cfg=init_cfg, **kwargs)
+        self.model_name = model_name
+        if grad_checkpointing:
+            self.timm_model.set_grad_checkpointing(True)
+        self.channels_last = channels_last
+        if channels_last:
+            self.timm_model.to(memory_format=torch.channels_last)
+
+    @property
+    def out_channels(self) -> int:
+        """Channels of the returned feature map (timm's ``num_features``)."""
+        return self.timm_model.num_features
+
+    @property
+    def pretrained_cfg(self) -> dict:
+        """timm's preprocessing record (input size, mean, std, interpolation)."""
+        return dict(getattr(self.timm_model, 'pretrained_cfg', {}) or {})
+
+    def forward(self, x):
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return (self.timm_model.forward_features(x), )

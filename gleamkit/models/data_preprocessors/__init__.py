@@ -1,0 +1,3 @@
+from .cross_view_data_preprocessor import CrossViewDataPreprocessor
+
+__all__ = ['CrossViewDataPreprocessor']

@@ -1,0 +1,160 @@
+"""GLEAM-C: one shared encoder for every view, aligned to satellite tiles."""
+from typing import Dict, List, Optional, Union
+
+import numpy as np
+import torch
+from mmengine.model import BaseModel
+
+from gleamkit.registry import ADAPTERS, BACKBONES, LOSSES, MODELS
+
+
+@MODELS.register_module()
+class CrossViewRetriever(BaseModel):
+    """Cross-view retrieval model (GLEAM-C).
+
+    Every image - query of any view or satellite reference - goes through the same
+    ``backbone``; a modality ``adapter`` may treat each view's features
+    differently; the ``head`` pools, projects and L2-normalises them. Training
+    pulls each query towards its satellite tile with a contrastive ``loss``.
+
+    Modes of ``forward`` (mmengine's convention):
+        ``'tensor'``: ``{'query': (B, D) or None, 'reference': (B, D) or None}``.
+        ``'loss'``: ``{'loss': ..., 'logit_scale': ...}`` from paired batches.
+        ``'predict'``: the data samples with the ranking of the gallery set by
+        :meth:`set_gallery` (``pred_ranked_ids``, ``pred_scores`` of the top
+        ``keep_topk``, ``pred_lat``/``pred_lon`` of the top-1 tile, ``embedding``).
+
+    Config keys:
+        backbone (dict): a ``BACKBONES`` config, e.g. ``dict(type='TimmBackbone',
+            model_name='resnet18')``.
+        head (dict): a ``MODELS`` config, e.g. ``dict(type='EmbeddingHead',
+            embed_dim=512)``; ``in_channels`` is taken from the backbone.
+        adapter (dict): an ``ADAPTERS`` config; ``channels`` taken from the backbone.
+        loss (dict): a ``LOSSES`` config (default ``SymmetricInfoNCELoss``).
+        data_preprocessor (dict): default ``CrossViewDataPreprocessor``.
+        reference_view (str): the gallery's view name (``'satellite'``).
+        keep_topk (int): how many top scores to keep on each predicted sample.
+        search_device (str): ``'auto'`` (the model's device) or ``'cpu'`` for the
+            faiss index of the gallery.
+    """
+
+    def __init__(self, backbone: dict, head: dict, adapter: Optional[dict] = None,
+                 loss: Optional[dict] = None, data_preprocessor: Optional[dict] = None,
+                 reference_view: str = 'satellite', keep_topk: int = 10,
+                 search_device: str = 'auto', init_cfg: Optional[dict] = None):
+        if data_preprocessor is None:
+            data_preprocessor = dict(type='CrossViewDataPreprocessor')
+        if isinstance(data_preprocessor, dict):
+            data_preprocessor = MODELS.build(data_preprocessor)
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.backbone = BACKBONES.build(backbone)
+        channels = self.backbone.out_channels
+        adapter = dict(adapter or dict(type='IdentityAdapter'))
+        adapter.setdefault('channels', channels)
+        self.adapter = ADAPTERS.build(adapter)
+        head = dict(head)
+        head.setdefault('in_channels', channels)
+        self.head = MODELS.build(head)
+        self.loss_module = LOSSES.build(loss or dict(type='SymmetricInfoNCELoss'))
+        self.reference_view = reference_view
+        self.keep_topk = keep_topk
+        self.search_device = search_device
+        self.gallery: Optional[dict] = None
+        self._searcher = None
+
+    # ------------------------------------------------------------------ embedding
+    def embed(self, images: torch.Tensor, view: str) -> torch.Tensor:
+        """L2-normalised embeddings of a batch of images that share one view."""
+        features = self.backbone(images)[-1]
+        return self.head(self.adapter(features, view))
+
+    def embed_queries(self, groups: Dict[str, tuple], batch_size: int) -> torch.Tensor:
+        out = None
+        for view, (indices, images) in groups.items():
+            emb = self.embed(images, view)
+            if out is None:
+                out = emb.new_zeros((batch_size, emb.shape[1]))
+            out = out.index_copy(0, indices, emb)
+        return out
+
+    def extract_feat(self, inputs: dict) -> dict:
+        query = reference = None
+        if inputs.get('query') is not None:
+            query = self.embed_queries(inputs['query'], inputs['batch_size'])
+        if inputs.get('reference') is not None:
+            reference = self.embed(inputs['reference'], self.reference_view)
+        return dict(query=query, reference=reference)
+
+    # --------------------------------------------------------------------- modes
+    def forward(self, inputs: dict, data_samples: Optional[list] = None,
+                mode: str = 'tensor') -> Union[dict, list]:
+        if mode == 'tensor':
+            return self.extract_feat(inputs)
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        raise RuntimeError(f'Invalid mode {mode!r}: expected "tensor", "loss" or "predict"')
+
+    def loss(self, inputs: dict, data_samples: Optional[list] = None) -> dict:
+        feats = self.extract_feat(inputs)
+        if feats['query'] is None or feats['reference'] is None:
+            raise ValueError('loss mode needs (query, satellite) pairs: the training dataset '
+                             'must provide both images (mode="pairs")')
+        loss = self.loss_module(feats['query'], feats['reference'])
+        out = dict(loss=loss)
+        if hasattr(self.loss_module, 'scale'):
+            out['logit_scale'] = self.loss_module.scale.detach()
+        return out
+
+    # ------------------------------------------------------------------- gallery
+    def set_gallery(self, embeddings: torch.Tensor, location_ids, lat=None, lon=None,
+                    **meta) -> None:
+        """Index the reference gallery that ``predict`` ranks.
+
+        Args:
+            embeddings: ``(M, D)`` L2-normalised gallery embeddings.
+            location_ids: ``M`` ints, the place of each gallery item (-1 = junk).
+            lat, lon: optional ``M`` floats, the gallery items' positions.
+            **meta: kept in ``self.gallery`` (e.g. image paths for visualisation).
+        """
+        from gleamkit.evaluation.search import ExactSearcher
+
+        embeddings = torch.as_tensor(embeddings).float()
+        location_ids = np.asarray(location_ids, dtype=np.int64)
+        if embeddings.ndim != 2 or embeddings.shape[0] != len(location_ids):
+            raise ValueError(f'gallery embeddings {tuple(embeddings.shape)} do not match '
+                             f'{len(location_ids)} location ids')
+        device = self.search_device
+        if device == 'auto':
+            device = next(self.parameters()).device.type
+        self._searcher = ExactSearcher(device=device)
+        self._searcher.add(embeddings.detach().cpu().numpy())
+        self.gallery = dict(
+            embeddings=embeddings.detach().cpu(), location_ids=location_ids,
+            lat=None if lat is None else np.asarray(lat, dtype=np.float64),
+            lon=None if lon is None else np.asarray(lon, dtype=np.float64), **meta)
+
+    def predict(self, inputs: dict, data_samples: Optional[list] = None) -> List:
+        if self.gallery is None:
+            raise RuntimeError(
+                'CrossViewRetriever.predict needs a gallery: add '
+                "dict(type='PrepareGalleryHook', dataloader=...) to custom_hooks (the configs "
+                'in configs/gleam_c do), or call model.set_gallery(embeddings, location_ids).')
+        feats = self.extract_feat(inputs)
+        query = feats['query'] if feats['query'] is not None else feats['reference']
+        scores, indices = self._searcher.search(query.detach().float().cpu().numpy(), k=None)
+        ranked_ids = self.gallery['location_ids'][indices]
+        if data_samples is None:
+            from gleamkit.structures import CrossViewDataSample
+            data_samples = [CrossViewDataSample() for _ in range(query.shape[0])]
+        for i, sample in enumerate(data_samples):
+            sample.embedding = query[i].detach().cpu()
+            sample.pred_ranked_ids = ranked_ids[i]
+            sample.pred_scores = scores[i, :self.keep_topk]
+            sample.pred_indices = indices[i, :self.keep_topk]
+            if self.gallery['lat'] is not None:
+                top = indices[i, 0]
+                sample.pred_lat = float(self.gallery['lat'][top])
+                sample.pred_lon = float(self.gallery['lon'][top])
+        return data_samples
