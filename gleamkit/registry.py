@@ -56,6 +56,13 @@ __all__ = [
 ]
 
 
+class RegistryKeyError(KeyError):
+    """A ``KeyError`` whose message prints as written (not as a quoted repr)."""
+
+    def __str__(self):
+        return str(self.args[0]) if self.args else ''
+
+
 class GleamkitRegistry(Registry):
     """An mmengine ``Registry`` with a fallback registry and helpful errors.
 
@@ -99,7 +106,7 @@ class GleamkitRegistry(Registry):
     def get(self, key: str) -> Optional[Type]:
         obj = self._lookup(key)
         if obj is None:
-            raise KeyError(self._not_found_message(key))
+            raise RegistryKeyError(self._not_found_message(key))
         return obj
 
     def _not_found_message(self, key: str) -> str:
@@ -109,12 +116,12 @@ class GleamkitRegistry(Registry):
         hint = (f'Did you mean: {", ".join(repr(c) for c in close)}? '
                 if close else '')
         where = ', '.join(self._locations) or 'no lazy-import locations'
+        own = sorted(self.module_dict)
         return (f'{key!r} is not registered in gleamkit\'s {self.name!r} registry '
                 f'(searched modules: {where}; then its parents and fallbacks). '
                 f'{hint}If it lives in your own module, import it with '
                 f'`custom_imports = dict(imports=["your.module"])` in the config. '
-                f'Registered names include: {", ".join(names[:40])}'
-                f'{" ..." if len(names) > 40 else ""}')
+                f'Registered in {self.name!r}: {", ".join(own) or "(none)"}.')
 
 
 # --- children of mmengine's roots: what the Runner builds from ------------------

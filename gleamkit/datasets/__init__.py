@@ -1,0 +1,6 @@
+"""Datasets, transforms and samplers."""
+from .samplers import *  # noqa: F401,F403
+from .synthetic_cross_view import SyntheticCrossViewDataset
+from .transforms import *  # noqa: F401,F403
+
+__all__ = ['SyntheticCrossViewDataset']

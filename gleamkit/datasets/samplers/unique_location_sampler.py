@@ -80,7 +80,8 @@ def pack_unique(order: Sequence[int], locations: np.ndarray, size: int,
     """Greedily pack ``order`` into batches of ``size`` with no repeated location.
 
     A sample whose location is already in the open batch waits in ``pending`` and
-    goes first into a later batch; the incomplete tail is dropped.
+    goes first into a later batch. Samples of the incomplete tail are appended
+    to ``pending`` (pass the same deque to a later call to carry them over).
     """
     pending = deque() if pending is None else pending
     batches, current, used = [], [], set()
@@ -106,6 +107,7 @@ def pack_unique(order: Sequence[int], locations: np.ndarray, size: int,
                 if len(current) == size:
                     batches.append(current)
                     current, used = [], set()
+    pending.extendleft(reversed(current))
     return batches
 
 
@@ -131,10 +133,18 @@ class UniqueLocationSampler(_GlobalBatchSampler):
 
     def global_batches(self) -> List[List[int]]:
         rng, want = self._rng(), self.num_batches()
-        batches, pending = [], deque()
-        for _ in range(8):  # a few passes fill up when many samples share a location
-            batches += pack_unique(rng.permutation(len(self.locations)), self.locations,
-                                   self.global_batch, pending)
+        pending = deque()
+        batches = pack_unique(rng.permutation(len(self.locations)), self.locations,
+                              self.global_batch, pending)
+        # Greedy packing can strand a few samples of the same places at the end;
+        # top the last batches up from a fresh shuffle (the only repeats in an epoch).
+        for _ in range(8):
+            if len(batches) >= want:
+                return batches[:want]
+            carried = list(pending)
+            pending.clear()
+            batches += pack_unique(carried + rng.permutation(len(self.locations)).tolist(),
+                                   self.locations, self.global_batch, pending)
             if len(batches) >= want:
                 return batches[:want]
         raise RuntimeError(f'UniqueLocationSampler: could not form {want} batches of '

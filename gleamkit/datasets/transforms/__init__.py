@@ -1,0 +1,3 @@
+from .formatting import LoadCrossViewImages, PackCrossViewInputs, ResizeViews
+
+__all__ = ['LoadCrossViewImages', 'PackCrossViewInputs', 'ResizeViews']

@@ -1,0 +1,3 @@
+from .prepare_gallery_hook import PrepareGalleryHook
+
+__all__ = ['PrepareGalleryHook']

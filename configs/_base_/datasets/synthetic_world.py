@@ -1,0 +1,41 @@
+# The built-in world (no download): train pairs, test queries of every view, and a
+# satellite gallery of the test places plus distractor tiles.
+from mmengine.dataset import DefaultSampler
+
+from gleamkit.datasets import PackCrossViewInputs, SyntheticCrossViewDataset, UniqueLocationSampler
+from gleamkit.engine import PrepareGalleryHook
+from gleamkit.evaluation import CrossViewRetrievalMetric
+
+world = dict(seed=0, num_locations=1000, num_distractors=200, image_size=64, difficulty=0.5)
+query_views = ('uav', 'map', 'panorama', 'ground')
+batch_size = 64
+
+train_dataloader = dict(
+    batch_size=batch_size,
+    num_workers=0,
+    dataset=dict(type=SyntheticCrossViewDataset, world=world, split='train', mode='pairs',
+                 views=query_views, pipeline=[dict(type=PackCrossViewInputs)]),
+    # no two images of one place in a batch: they would be false negatives
+    sampler=dict(type=UniqueLocationSampler, batch_size=batch_size),
+)
+
+val_dataloader = dict(
+    batch_size=128,
+    num_workers=0,
+    dataset=dict(type=SyntheticCrossViewDataset, world=world, split='test', mode='query',
+                 views=query_views, pipeline=[dict(type=PackCrossViewInputs)]),
+    sampler=dict(type=DefaultSampler, shuffle=False),
+)
+test_dataloader = val_dataloader
+
+gallery_dataloader = dict(
+    batch_size=128,
+    num_workers=0,
+    dataset=dict(type=SyntheticCrossViewDataset, world=world, split='test', mode='gallery',
+                 with_distractors=True, pipeline=[dict(type=PackCrossViewInputs)]),
+    sampler=dict(type=DefaultSampler, shuffle=False),
+)
+custom_hooks = [dict(type=PrepareGalleryHook, dataloader=gallery_dataloader)]
+
+val_evaluator = dict(type=CrossViewRetrievalMetric, topk=(1, 5, 10))
+test_evaluator = val_evaluator

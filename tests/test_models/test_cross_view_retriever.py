@@ -1,0 +1,101 @@
+import numpy as np
+import pytest
+import torch
+
+from gleamkit.registry import MODELS
+from gleamkit.structures import CrossViewDataSample
+
+# two of each view: BatchNorm needs more than one sample per view group in training
+VIEWS = ['uav', 'panorama', 'uav', 'map', 'panorama', 'map']
+
+
+def tiny_model(**kwargs):
+    cfg = dict(type='CrossViewRetriever',
+               backbone=dict(type='TimmBackbone', model_name='resnet10t'),
+               head=dict(type='EmbeddingHead', embed_dim=16),
+               adapter=dict(type='ViewEmbeddingAdapter'))
+    cfg.update(kwargs)
+    return MODELS.build(cfg)
+
+
+def batch(with_reference=True, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    samples = [CrossViewDataSample(metainfo=dict(view=v, location_id=i, lat=30.0 + i, lon=114.0))
+               for i, v in enumerate(VIEWS)]
+    size = {'panorama': (32, 64)}
+    query = [torch.randint(0, 256, (3, *size.get(v, (32, 32))), generator=g, dtype=torch.uint8)
+             for v in VIEWS]
+    inputs = dict(query=query)
+    if with_reference:
+        inputs['reference'] = [torch.randint(0, 256, (3, 32, 32), generator=g, dtype=torch.uint8)
+                               for _ in VIEWS]
+    return dict(inputs=inputs, data_samples=samples)
+
+
+def test_preprocessor_groups_queries_by_view():
+    model = tiny_model()
+    data = model.data_preprocessor(batch(), True)
+    groups = data['inputs']['query']
+    assert set(groups) == {'uav', 'panorama', 'map'}
+    assert groups['uav'][0].tolist() == [0, 2]
+    assert groups['panorama'][0].tolist() == [1, 4]
+    assert groups['panorama'][1].shape == (2, 3, 32, 64)
+    raw = batch()['inputs']['query'][0].float()
+    mean = torch.tensor([123.675, 116.28, 103.53]).view(3, 1, 1)
+    std = torch.tensor([58.395, 57.12, 57.375]).view(3, 1, 1)
+    assert torch.allclose(groups['uav'][1][0], (raw - mean) / std)
+
+
+def test_tensor_mode_puts_each_query_back_in_its_row():
+    model = tiny_model().eval()
+    data = model.data_preprocessor(batch(), False)
+    out = model(**data, mode='tensor')
+    assert out['query'].shape == (6, 16) and out['reference'].shape == (6, 16)
+    # row 1 is the panorama: embedding it alone gives the same vector
+    pano = data['inputs']['query']['panorama'][1]
+    alone = model.embed(pano, 'panorama')
+    assert torch.allclose(out['query'][1], alone[0], atol=1e-5)
+
+
+def test_loss_mode_trains():
+    torch.manual_seed(0)
+    model = tiny_model()
+    data = model.data_preprocessor(batch(), True)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    losses = []
+    for _ in range(8):
+        out = model(**data, mode='loss')
+        opt.zero_grad()
+        out['loss'].backward()
+        opt.step()
+        losses.append(out['loss'].item())
+    assert 'logit_scale' in out
+    assert losses[-1] < losses[0]
+
+
+def test_predict_ranks_the_gallery():
+    model = tiny_model().eval()
+    data = model.data_preprocessor(batch(), False)
+    with torch.no_grad():
+        emb = model(**data, mode='tensor')
+    # gallery = the queries' own embeddings, shuffled: each query's top-1 is itself
+    perm = [2, 0, 5, 3, 1, 4]
+    ids = np.array([10, 11, 12, 13, 14, 15])
+    model.set_gallery(emb['query'][perm], ids[perm], lat=np.arange(6.0)[perm],
+                      lon=np.zeros(6))
+    query_only = batch(with_reference=False)
+    data = model.data_preprocessor(query_only, False)
+    with torch.no_grad():
+        samples = model(**data, mode='predict')
+    for i, s in enumerate(samples):
+        assert s.pred_ranked_ids[0] == ids[i]
+        assert sorted(s.pred_ranked_ids.tolist()) == ids.tolist()
+        assert s.pred_lat == pytest.approx(float(i))
+        assert s.pred_scores[0] == pytest.approx(1.0, abs=1e-4)
+
+
+def test_predict_without_gallery_says_what_to_do():
+    model = tiny_model().eval()
+    data = model.data_preprocessor(batch(with_reference=False), False)
+    with pytest.raises(RuntimeError, match='PrepareGalleryHook'):
+        model(**data, mode='predict')

@@ -1,0 +1,54 @@
+"""Evaluate a checkpoint with a config's test set and print the results table.
+
+    python tools/test.py configs/gleam_c/phase2.py work_dirs/phase2/epoch_8.pth
+        [--work-dir DIR] [--out metrics.json] [--cfg-options ...] [--launcher pytorch]
+"""
+import argparse
+import json
+import os
+import os.path as osp
+
+from mmengine.config import Config, DictAction
+from mmengine.dist import get_rank
+
+from gleamkit.utils.runtime import build_runner, prepare_config
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Test (evaluate) a gleamkit model')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='where logs and results go')
+    parser.add_argument('--out', help='write the metrics as JSON to this file '
+                        '(default: <work_dir>/test_metrics.json)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config entries, e.g. test_dataloader.batch_size=64')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher (tools/dist_test.sh uses pytorch)')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def main():
+    args = parse_args()
+    for path, what in ((args.config, 'config'), (args.checkpoint, 'checkpoint')):
+        if not osp.isfile(path):
+            raise SystemExit(f'{what} file not found: {path}')
+    cfg = Config.fromfile(args.config)
+    args.load_from = args.checkpoint
+    cfg = prepare_config(cfg, args, mode='test')
+    runner = build_runner(cfg)
+    metrics = runner.test()
+    if get_rank() == 0:
+        out = args.out or osp.join(cfg.work_dir, 'test_metrics.json')
+        os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
+        with open(out, 'w') as f:
+            json.dump({k: float(v) if hasattr(v, '__float__') else v
+                       for k, v in metrics.items()}, f, indent=2, sort_keys=True)
+        print(f'metrics written to {out}')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,49 @@
+"""Train a gleamkit model from a config (mmengine conventions).
+
+    python tools/train.py configs/gleam_c/phase2.py [--work-dir DIR] [--resume [CKPT]]
+        [--amp] [--cfg-options key=value ...] [--launcher pytorch]
+"""
+import argparse
+import os
+import os.path as osp
+
+from mmengine.config import Config, DictAction
+
+from gleamkit.utils.runtime import build_runner, prepare_config
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Train a gleamkit model')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='where logs and checkpoints go '
+                        '(default: work_dirs/<config name>)')
+    parser.add_argument('--resume', nargs='?', type=str, const='auto',
+                        help='resume from CKPT, or from the latest checkpoint in the work dir '
+                        'when no path is given')
+    parser.add_argument('--load-from', help='initialise weights from this checkpoint '
+                        '(e.g. phase 1 for phase 2); strict: every key must match')
+    parser.add_argument('--amp', action='store_true',
+                        help='mixed precision (bf16 where supported, else fp16 on GPU)')
+    parser.add_argument('--no-validate', action='store_true', help='skip validation')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config entries, e.g. train_cfg.max_epochs=3')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher (tools/dist_train.sh uses pytorch)')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def main():
+    args = parse_args()
+    if not osp.isfile(args.config):
+        raise SystemExit(f'config file not found: {args.config}')
+    cfg = Config.fromfile(args.config)
+    cfg = prepare_config(cfg, args, mode='train')
+    runner = build_runner(cfg)
+    runner.train()
+
+
+if __name__ == '__main__':
+    main()
