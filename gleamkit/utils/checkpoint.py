@@ -115,8 +115,9 @@ def _build_safe_globals() -> List[Tuple[Any, str]]:
     """Build :data:`SAFE_CHECKPOINT_GLOBALS`: ``(object, name in the pickle)`` pairs.
 
     The list was found by saving checkpoints from an mmengine ``Runner`` (SGD with
-    momentum, ``LinearLR`` + ``MultiStepLR`` schedulers, message hub, no AMP) and listing
-    what ``torch.serialization.get_unsafe_globals_in_checkpoint`` reports. Names torch
+    momentum, ``LinearLR`` + ``MultiStepLR`` schedulers, message hub, no AMP), listing
+    what ``torch.serialization.get_unsafe_globals_in_checkpoint`` reports and then the
+    types ``torch.load(weights_only=True)`` still refused to build. Names torch
     already allows (``collections.OrderedDict`` for the message hub and state dicts,
     ``collections.Counter`` for ``MultiStepLR.milestones``, ``_codecs.encode`` for bytes,
     tensors, storages, dtypes) are not repeated here.

@@ -1,5 +1,6 @@
 """Tests for gleamkit.utils.checkpoint: safe loading, mmengine hooks, atomic writes."""
 import builtins
+import contextlib
 import copy
 import errno
 import os
@@ -15,10 +16,12 @@ import torch.nn as nn
 from mmengine.evaluator import BaseMetric
 from mmengine.fileio import LocalBackend, get_file_backend
 from mmengine.hooks import CheckpointHook, Hook
-from mmengine.logging import HistoryBuffer
+from mmengine.logging import HistoryBuffer, MessageHub, MMLogger
 from mmengine.model import BaseModel
+from mmengine.registry import DefaultScope
 from mmengine.runner import Runner, load_checkpoint
 from mmengine.runner.checkpoint import CheckpointLoader
+from mmengine.visualization import Visualizer
 from torch.utils.data import Dataset
 
 from gleamkit.utils import (
@@ -147,13 +150,37 @@ def _assert_nested_equal(a, b):
         assert a == b
 
 
+@contextlib.contextmanager
+def _isolated_mmengine_globals():
+    """Undo the global instances a Runner registers (its default scope, message hub...).
+
+    Otherwise the 'mmengine' default scope of these runners would stay current and
+    change how registries resolve names in tests that run later in the same process.
+    """
+    managers = (DefaultScope, MessageHub, MMLogger, Visualizer)
+    saved = {manager: dict(manager._instance_dict) for manager in managers}
+    try:
+        yield
+    finally:
+        for manager, instances in saved.items():
+            manager._instance_dict.clear()
+            manager._instance_dict.update(instances)
+
+
+@pytest.fixture(autouse=True)
+def _isolate_runner_state():
+    with _isolated_mmengine_globals():
+        yield
+
+
 @pytest.fixture(scope='module')
 def trained_run(tmp_path_factory):
     """A run trained for 2 epochs (epoch_1.pth, epoch_2.pth, best_acc_*.pth) and its state."""
-    work_dir = tmp_path_factory.mktemp('run')
-    runner = _make_runner(work_dir, max_epochs=2)
-    runner.train()
-    return work_dir, _runner_state(runner)
+    with _isolated_mmengine_globals():
+        work_dir = tmp_path_factory.mktemp('run')
+        runner = _make_runner(work_dir, max_epochs=2)
+        runner.train()
+        yield work_dir, _runner_state(runner)
 
 
 # --- (a) resume ------------------------------------------------------------------------
