@@ -41,6 +41,28 @@ def prepare_config(cfg: Config, args, mode: str = 'train') -> Config:
     return cfg
 
 
+def init_cpu_distributed(cfg: Config) -> None:
+    """Start the process group for ``--launcher pytorch`` on a machine without CUDA.
+
+    mmengine's ``init_dist`` calls ``torch.cuda.set_device``, which fails without a
+    GPU; the Runner skips ``init_dist`` when a process group already exists.
+    """
+    import torch.distributed as dist
+    if cfg.get('launcher', 'none') != 'pytorch' or torch.cuda.is_available():
+        return
+    if dist.is_available() and not dist.is_initialized():
+        backend = cfg.get('env_cfg', {}).get('dist_cfg', {}).get('backend', 'gloo')
+        if backend == 'nccl':
+            raise RuntimeError('dist_cfg.backend="nccl" needs CUDA; use "gloo" or "auto" on CPU')
+        dist.init_process_group(backend=backend)
+    # mmengine's default DDP wrapper pins device_ids=[LOCAL_RANK], a GPU-only argument
+    if cfg.get('model_wrapper_cfg') is None:
+        cfg.model_wrapper_cfg = dict(type='MMDistributedDataParallel', device_ids=None,
+                                     broadcast_buffers=False,
+                                     find_unused_parameters=cfg.get('find_unused_parameters',
+                                                                    False))
+
+
 def build_runner(cfg: Config):
     """Build the Runner named by ``runner_type`` (default: mmengine's ``Runner``)."""
     from mmengine.runner import Runner
@@ -48,6 +70,7 @@ def build_runner(cfg: Config):
     import gleamkit  # noqa: F401  (safe checkpoint loading, atomic writes)
     from gleamkit.registry import RUNNERS
 
+    init_cpu_distributed(cfg)
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)
     return Runner.from_cfg(cfg)
