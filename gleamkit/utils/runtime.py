@@ -12,6 +12,31 @@ def resolve_dist_backend(cfg: Config) -> None:
         dist_cfg['backend'] = 'nccl' if torch.cuda.is_available() else 'gloo'
 
 
+def find_resume_checkpoint(work_dir: str):
+    """The checkpoint ``--resume`` continues from, robust to an interrupted save.
+
+    mmengine's ``CheckpointHook`` writes the ``last_checkpoint`` pointer with a
+    plain ``open``: a run killed at that moment leaves it empty, and mmengine would
+    then silently start from scratch. Use the pointer when it names an existing
+    file, else the newest ``epoch_N.pth`` / ``iter_N.pth`` in ``work_dir``.
+    """
+    import glob
+    import re
+
+    pointer = osp.join(work_dir, 'last_checkpoint')
+    if osp.isfile(pointer):
+        with open(pointer) as f:
+            named = f.read().strip()
+        if named and osp.isfile(named):
+            return named
+    found = []
+    for path in glob.glob(osp.join(work_dir, '*.pth')):
+        match = re.fullmatch(r'(epoch|iter)_(\d+)\.pth', osp.basename(path))
+        if match:
+            found.append((int(match.group(2)), path))
+    return max(found)[1] if found else None
+
+
 def prepare_config(cfg: Config, args, mode: str = 'train') -> Config:
     """Apply command-line arguments (mmengine's tool conventions) to ``cfg``."""
     cfg.launcher = args.launcher
@@ -25,7 +50,7 @@ def prepare_config(cfg: Config, args, mode: str = 'train') -> Config:
         if getattr(args, 'load_from', None):
             cfg.load_from = args.load_from
         if args.resume == 'auto':
-            cfg.resume, cfg.load_from = True, None
+            cfg.resume, cfg.load_from = True, find_resume_checkpoint(cfg.work_dir)
         elif args.resume is not None:
             cfg.resume, cfg.load_from = True, args.resume
         if args.amp:

@@ -76,3 +76,14 @@ def test_dist_test_matches_single_process(trained):
     assert a['retrieval/num_queries'] == b['retrieval/num_queries'] > 0
     for key in a:
         assert a[key] == pytest.approx(b[key], abs=1e-6), key
+
+
+def test_resume_checkpoint_survives_a_truncated_pointer(tmp_path):
+    from gleamkit.utils.runtime import find_resume_checkpoint
+    assert find_resume_checkpoint(str(tmp_path)) is None
+    for name in ('epoch_2.pth', 'epoch_10.pth', 'best_retrieval_R@1_epoch_9.pth'):
+        (tmp_path / name).write_bytes(b'x')
+    (tmp_path / 'last_checkpoint').write_text('')  # killed while writing the pointer
+    assert find_resume_checkpoint(str(tmp_path)) == str(tmp_path / 'epoch_10.pth')
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'epoch_2.pth'))
+    assert find_resume_checkpoint(str(tmp_path)) == str(tmp_path / 'epoch_2.pth')
