@@ -77,6 +77,9 @@ class GleamkitRegistry(Registry):
         kwargs.setdefault('scope', 'gleamkit')
         super().__init__(name, **kwargs)
         self.fallback = fallback
+        # registries whose *own* modules this one also serves (no recursion):
+        # lets the Runner build e.g. an explainer with MODELS.build(type=...)
+        self.members: list = []
 
     def _all_names(self):
         names = set()
@@ -95,10 +98,17 @@ class GleamkitRegistry(Registry):
             fallback = getattr(registry, 'fallback', None)
             if fallback is not None:
                 queue.append(fallback)
+            queue.extend(getattr(registry, 'members', []))
         return sorted(names)
 
     def _lookup(self, key: str) -> Optional[Type]:
         obj = super().get(key)
+        if obj is None:
+            _, real_key = self.split_scope_key(key)
+            for member in self.members:
+                member.import_from_location()
+                if real_key in member.module_dict:
+                    return member.module_dict[real_key]
         if obj is None and self.fallback is not None:
             obj = self.fallback._lookup(key)
         return obj
@@ -170,3 +180,7 @@ ADAPTERS = GleamkitRegistry(
 LOSSES = GleamkitRegistry('loss', fallback=MODELS, locations=['gleamkit.models.losses'])
 EXPLAINERS = GleamkitRegistry(
     'explainer', fallback=MODELS, locations=['gleamkit.models.explainers'])
+
+# The Runner builds every model through MODELS: let it find the domain registries'
+# own classes too (``model=dict(type='HuggingFaceExplainer')`` in a GLEAM-X config).
+MODELS.members.extend([BACKBONES, ADAPTERS, LOSSES, EXPLAINERS])

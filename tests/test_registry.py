@@ -66,3 +66,11 @@ def test_configs_parse_and_trace_to_classes():
     cfg1 = Config.fromfile('configs/gleam_c/phase1.py')
     assert cfg1.train_dataloader.dataset.views == ('panorama', )
     assert cfg1.test_dataloader.dataset.views == ('panorama', )
+
+
+def test_models_serves_domain_registries_for_the_runner():
+    # the Runner builds any model through MODELS; a loss or backbone type resolves too
+    assert MODELS.get('SymmetricInfoNCELoss').__name__ == 'SymmetricInfoNCELoss'
+    assert MODELS.get('TimmBackbone').__name__ == 'TimmBackbone'
+    with pytest.raises(KeyError, match='not registered'):
+        MODELS.get('NoSuchThing')
