@@ -1,3 +1,5 @@
 from .symmetric_infonce import SymmetricInfoNCELoss
+from .weighted_infonce import WeightedInfoNCELoss, overlap_to_positive_weight, semi_positive_weights
 
 __all__ = ['SymmetricInfoNCELoss']
+__all__ += ['WeightedInfoNCELoss', 'overlap_to_positive_weight', 'semi_positive_weights']
