@@ -1,0 +1,27 @@
+"""GLEAM-X explainers: match a (query, satellite) pair and explain the verdict."""
+from .huggingface_vlm_explainer import (
+    EXPLAINER_RECORD,
+    HuggingFaceVLMExplainer,
+    get_pixel_budget,
+    merge_lora_adapter,
+    read_explainer_record,
+    set_pixel_budget,
+)
+from .openai_compatible_explainer import (
+    APIError,
+    MalformedResponseError,
+    OpenAICompatibleExplainer,
+    QuotaExceededError,
+    image_to_data_url,
+    parse_retry_after,
+)
+from .tiny_models import TINY_QWEN2_5_VL, build_tiny_qwen2_5_vl, resolve_tiny_model
+from .vlm_data_preprocessor import VLMDataPreprocessor, build_chat_messages
+
+__all__ = [
+    'HuggingFaceVLMExplainer', 'VLMDataPreprocessor', 'OpenAICompatibleExplainer',
+    'build_tiny_qwen2_5_vl', 'resolve_tiny_model', 'TINY_QWEN2_5_VL', 'build_chat_messages',
+    'get_pixel_budget', 'set_pixel_budget', 'read_explainer_record', 'merge_lora_adapter',
+    'EXPLAINER_RECORD', 'APIError', 'QuotaExceededError', 'MalformedResponseError',
+    'parse_retry_after', 'image_to_data_url'
+]

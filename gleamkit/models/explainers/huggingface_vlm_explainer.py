@@ -1,0 +1,501 @@
+"""GLEAM-X explainer over a Hugging Face vision-language model, fine-tuned with LoRA."""
+import copy
+import json
+import os
+import os.path as osp
+import re
+import warnings
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+from mmengine.logging import print_log
+from mmengine.model import BaseModel
+
+from gleamkit.registry import EXPLAINERS, MODELS
+
+__all__ = ['HuggingFaceVLMExplainer', 'get_pixel_budget', 'set_pixel_budget',
+           'read_explainer_record', 'merge_lora_adapter', 'EXPLAINER_RECORD', 'LORA_PRESETS']
+
+#: File written next to a saved adapter: the base model, the pixel budget and the
+#: chat settings the adapter was trained with.
+EXPLAINER_RECORD = 'gleamkit_explainer.json'
+
+#: ``lora.target_modules`` presets, restricted to the language model (never the
+#: vision tower, the projector or ``lm_head``).
+LORA_PRESETS = {
+    'attention': ('q_proj', 'k_proj', 'v_proj', 'o_proj'),
+    'all-linear': None,  # every nn.Linear of the language model
+}
+
+#: The default adapter: the paper's typical Qwen2.5-VL LoRA (alpha = 2 x rank).
+DEFAULT_LORA = dict(r=16, lora_alpha=32, lora_dropout=0.05, target_modules='attention')
+
+# Attribute names of the parts of common VLMs (Qwen2/2.5-VL, LLaVA, Idefics3, ...).
+_LANGUAGE_MODEL_NAMES = ('language_model', 'text_model')
+_VISION_TOWER_NAMES = ('visual', 'vision_tower', 'vision_model')
+_PROJECTOR_NAMES = ('merger', 'multi_modal_projector', 'connector', 'mm_projector')
+
+_DTYPES = {'bfloat16': torch.bfloat16, 'bf16': torch.bfloat16, 'float16': torch.float16,
+           'fp16': torch.float16, 'half': torch.float16, 'float32': torch.float32,
+           'fp32': torch.float32, 'float': torch.float32}
+
+
+# --------------------------------------------------------------------- helpers
+def resolve_torch_dtype(torch_dtype: Union[str, torch.dtype, None]) -> torch.dtype:
+    """``'auto'``: bf16 on a CUDA device that supports it, else fp32."""
+    if isinstance(torch_dtype, torch.dtype):
+        return torch_dtype
+    if torch_dtype in (None, 'auto'):
+        if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+            return torch.bfloat16
+        return torch.float32
+    key = str(torch_dtype).replace('torch.', '')
+    if key not in _DTYPES:
+        raise ValueError(f'torch_dtype={torch_dtype!r}: expected "auto" or one of '
+                         f'{sorted(set(_DTYPES))}')
+    return _DTYPES[key]
+
+
+def get_pixel_budget(image_processor) -> Tuple[Optional[int], Optional[int]]:
+    """``(min_pixels, max_pixels)`` of a Qwen2-VL-style image processor (else ``None``)."""
+    size = getattr(image_processor, 'size', None)
+    if size is not None:
+        get = size.get if isinstance(size, dict) else (lambda k: getattr(size, k, None))
+        lo, hi = get('shortest_edge'), get('longest_edge')
+        if lo is not None and hi is not None and 'height' not in (size if isinstance(size, dict)
+                                                                  else {}):
+            return int(lo), int(hi)
+    lo = getattr(image_processor, 'min_pixels', None)
+    hi = getattr(image_processor, 'max_pixels', None)
+    if lo is not None and hi is not None:
+        return int(lo), int(hi)
+    return None, None
+
+
+def set_pixel_budget(image_processor, min_pixels: int, max_pixels: int) -> None:
+    """Set the pixel budget of a Qwen2-VL-style image processor.
+
+    Raises ``ValueError`` for a processor that has no pixel budget (fixed-size
+    image processors such as LLaVA's) or for an empty range.
+    """
+    if get_pixel_budget(image_processor) == (None, None):
+        raise ValueError(
+            f'{type(image_processor).__name__} has no pixel budget (min_pixels/max_pixels are '
+            'for Qwen2-VL-style processors that resize to a pixel count); leave them None')
+    if not 0 < int(min_pixels) <= int(max_pixels):
+        raise ValueError(f'pixel budget needs 0 < min_pixels <= max_pixels, got '
+                         f'min_pixels={min_pixels}, max_pixels={max_pixels}')
+    min_pixels, max_pixels = int(min_pixels), int(max_pixels)
+    size = getattr(image_processor, 'size', None)
+    if size is not None:
+        if isinstance(size, dict):
+            new = dict(size)
+        else:  # transformers 5: SizeDict
+            new = {k: v for k, v in vars(size).items() if v is not None}
+        new['shortest_edge'], new['longest_edge'] = min_pixels, max_pixels
+        for key in ('min_pixels', 'max_pixels'):
+            new.pop(key, None)
+        try:
+            image_processor.size = type(size)(**new)
+        except TypeError:
+            image_processor.size = new
+    for key, value in (('min_pixels', min_pixels), ('max_pixels', max_pixels)):
+        if hasattr(image_processor, key):
+            setattr(image_processor, key, value)
+    if get_pixel_budget(image_processor) != (min_pixels, max_pixels):
+        raise RuntimeError(f'could not set the pixel budget of {type(image_processor).__name__}')
+
+
+def read_explainer_record(adapter_path: str) -> Optional[dict]:
+    """The :data:`EXPLAINER_RECORD` saved next to an adapter (``None`` if absent)."""
+    path = osp.join(adapter_path, EXPLAINER_RECORD)
+    if not osp.isfile(path):
+        return None
+    with open(path, encoding='utf-8') as f:
+        return json.load(f)
+
+
+def _find_submodule(model: torch.nn.Module, names: Sequence[str]) -> Optional[str]:
+    """Qualified name of the first (shallowest) submodule whose last name is in ``names``."""
+    found = [name for name, _ in model.named_modules() if name.rsplit('.', 1)[-1] in names]
+    return min(found, key=lambda n: n.count('.')) if found else None
+
+
+def _lora_target_regex(model: torch.nn.Module, target_modules) -> Union[str, list]:
+    """Translate a :data:`LORA_PRESETS` name into a regex over the language model."""
+    if not isinstance(target_modules, str) or target_modules not in LORA_PRESETS:
+        return target_modules
+    prefix = _find_submodule(model, _LANGUAGE_MODEL_NAMES)
+    if prefix is None:
+        raise ValueError(
+            f'lora.target_modules={target_modules!r} restricts LoRA to the language model, but '
+            f'{type(model).__name__} has no submodule named one of {_LANGUAGE_MODEL_NAMES}; '
+            'give target_modules as a list of module names or a regex instead')
+    suffixes = LORA_PRESETS[target_modules]
+    if suffixes is None:
+        suffixes = sorted({name.rsplit('.', 1)[-1] for name, module in model.named_modules()
+                           if name.startswith(prefix + '.')
+                           and isinstance(module, torch.nn.Linear)})
+    return rf'{re.escape(prefix)}\..*\.({"|".join(map(re.escape, suffixes))})'
+
+
+def _resolve_model_path(name_or_path: str) -> str:
+    from .tiny_models import resolve_tiny_model
+    return resolve_tiny_model(name_or_path) or name_or_path
+
+
+# ------------------------------------------------------------------ the model
+@EXPLAINERS.register_module()
+class HuggingFaceVLMExplainer(BaseModel):
+    """GLEAM-X: a Hugging Face VLM that matches and explains (query, satellite) pairs.
+
+    Loads any image-text-to-text model (``AutoModelForImageTextToText`` +
+    ``AutoProcessor``) by hub name (``'Qwen/Qwen2.5-VL-3B-Instruct'``), local path
+    or gleamkit's offline tiny name (``'gleamkit/tiny-qwen2.5-vl'``), adds a LoRA
+    adapter (peft) and trains it on the answer tokens of chat-formatted samples
+    (collation in :class:`VLMDataPreprocessor`).
+
+    Modes of ``forward``:
+        ``'loss'``: ``{'loss': cross-entropy over the answer tokens}``.
+        ``'predict'``: generates an answer per sample; sets ``pred_text`` and
+        ``pred_label`` (``parse_verdict``: 1 / 0 / -1 unparseable).
+        ``'tensor'``: the logits ``(B, L, vocab)``.
+
+    Checkpoints: ``state_dict()`` holds only the trainable parameters (the LoRA
+    weights) plus the pixel budget as extra state, so mmengine's checkpoints stay
+    small and ``--resume`` works with the optimizer state; loading tolerates the
+    absent frozen base weights but fails on missing trainable ones.
+    :meth:`save_adapter` writes the peft adapter (safetensors) plus
+    :data:`EXPLAINER_RECORD`; ``LoRACheckpointHook`` calls it during training.
+
+    Config keys:
+        model_name_or_path (str): hub name, local directory or tiny model name.
+        lora (dict, optional): ``peft.LoraConfig`` keyword arguments. Default
+            ``dict(r=16, lora_alpha=32, lora_dropout=0.05, target_modules='attention')``;
+            ``target_modules`` may be ``'attention'`` (q/k/v/o of the language
+            model), ``'all-linear'`` (every linear layer of the language model), or
+            anything peft accepts (list of names, regex). ``None``: no adapter (the
+            base model, frozen: zero-shot evaluation).
+        adapter_path (str, optional): a saved adapter to start from (inference or
+            further training); its record's pixel budget is checked/applied.
+        freeze_vision_tower, freeze_projector (bool): keep the vision encoder /
+            the vision-language projector frozen (default ``True``); ``False``
+            trains a full copy of it with the adapter (peft ``modules_to_save``).
+        torch_dtype (str): ``'auto'`` (bf16 on CUDA with bf16 support, else fp32),
+            ``'bfloat16'``, ``'float16'`` or ``'float32'``.
+        attn_implementation (str, optional): ``'sdpa'``, ``'flash_attention_2'``, ...
+        gradient_checkpointing (bool): recompute activations in backward.
+        min_pixels, max_pixels (int, optional): the image processor's pixel budget
+            (Qwen2-VL-style processors). Applied to training and inference, saved
+            with the adapter and checked when the adapter is loaded.
+        generation (dict): ``generate`` keyword arguments; default
+            ``dict(max_new_tokens=256, do_sample=False)`` (greedy).
+        trust_remote_code (bool), revision (str): passed to ``from_pretrained``.
+        model_kwargs, processor_kwargs (dict): more ``from_pretrained`` arguments.
+        save_frozen_weights (bool): put the frozen base weights in ``state_dict()``
+            too (default ``False``).
+        data_preprocessor (dict): default ``dict(type='VLMDataPreprocessor')``.
+    """
+
+    def __init__(self,
+                 model_name_or_path: str,
+                 lora: Optional[dict] = DEFAULT_LORA,
+                 adapter_path: Optional[str] = None,
+                 freeze_vision_tower: bool = True,
+                 freeze_projector: bool = True,
+                 torch_dtype: Union[str, torch.dtype] = 'auto',
+                 attn_implementation: Optional[str] = None,
+                 gradient_checkpointing: bool = False,
+                 min_pixels: Optional[int] = None,
+                 max_pixels: Optional[int] = None,
+                 generation: Optional[dict] = None,
+                 trust_remote_code: bool = False,
+                 revision: Optional[str] = None,
+                 model_kwargs: Optional[dict] = None,
+                 processor_kwargs: Optional[dict] = None,
+                 save_frozen_weights: bool = False,
+                 data_preprocessor: Optional[Union[dict, torch.nn.Module]] = None,
+                 init_cfg: Optional[dict] = None):
+        if data_preprocessor is None:
+            data_preprocessor = dict(type='VLMDataPreprocessor')
+        if isinstance(data_preprocessor, dict):
+            data_preprocessor = MODELS.build(data_preprocessor)
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        from transformers import AutoModelForImageTextToText, AutoProcessor
+
+        if (min_pixels is None) != (max_pixels is None):
+            raise ValueError('set both min_pixels and max_pixels (the pixel budget), or neither; '
+                             f'got min_pixels={min_pixels}, max_pixels={max_pixels}')
+        self.model_name_or_path = model_name_or_path
+        self.save_frozen_weights = save_frozen_weights
+        self.generation = dict(max_new_tokens=256, do_sample=False)
+        self.generation.update(generation or {})
+        local_path = _resolve_model_path(model_name_or_path)
+        hub_kwargs = dict(trust_remote_code=trust_remote_code)
+        if revision is not None:
+            hub_kwargs['revision'] = revision
+
+        # ---- processor and the pixel budget (config > adapter record > processor)
+        self.processor = AutoProcessor.from_pretrained(local_path, **hub_kwargs,
+                                                       **(processor_kwargs or {}))
+        record = read_explainer_record(adapter_path) if adapter_path else None
+        self._pixel_budget_explicit = min_pixels is not None
+        if min_pixels is not None:
+            self._check_recorded_budget(record, (min_pixels, max_pixels), adapter_path)
+            set_pixel_budget(self.processor.image_processor, min_pixels, max_pixels)
+        elif record is not None and record.get('min_pixels') is not None:
+            set_pixel_budget(self.processor.image_processor, record['min_pixels'],
+                             record['max_pixels'])
+            self._pixel_budget_explicit = True
+        elif adapter_path is not None:
+            warnings.warn(f'adapter {adapter_path!r} has no {EXPLAINER_RECORD}: its pixel budget '
+                          'cannot be checked; make sure min_pixels/max_pixels match training')
+
+        # ---- the model
+        self.torch_dtype = resolve_torch_dtype(torch_dtype)
+        kwargs = dict(hub_kwargs, dtype=self.torch_dtype, **(model_kwargs or {}))
+        if attn_implementation is not None:
+            kwargs['attn_implementation'] = attn_implementation
+        model = AutoModelForImageTextToText.from_pretrained(local_path, **kwargs)
+        if gradient_checkpointing:
+            model.gradient_checkpointing_enable(
+                gradient_checkpointing_kwargs=dict(use_reentrant=False))
+            model.config.use_cache = False
+        self.vision_tower_name = _find_submodule(model, _VISION_TOWER_NAMES)
+        self.projector_name = _find_submodule(model, _PROJECTOR_NAMES)
+        model = self._add_adapter(model, lora, adapter_path, freeze_vision_tower,
+                                  freeze_projector)
+        self.model = model
+        self.lora_cfg = copy.deepcopy(dict(lora)) if lora is not None else None
+
+        eos = self.generation.get('eos_token_id', model.generation_config.eos_token_id)
+        if eos is None:
+            eos = self.processor.tokenizer.eos_token_id
+        eos = [eos] if isinstance(eos, int) else list(eos or [])
+        self.data_preprocessor.set_processor(self.processor, end_of_turn_ids=eos)
+        self.register_load_state_dict_post_hook(self._check_loaded_keys)
+
+    # ------------------------------------------------------------------ adapter
+    def _add_adapter(self, model, lora, adapter_path, freeze_vision_tower, freeze_projector):
+        from peft import LoraConfig, PeftModel, get_peft_model
+
+        for param in model.parameters():
+            param.requires_grad_(False)
+        if adapter_path is not None:
+            return PeftModel.from_pretrained(model, adapter_path, is_trainable=lora is not None)
+        if lora is None:
+            return model
+        lora = dict(lora)
+        lora['target_modules'] = _lora_target_regex(
+            model, lora.get('target_modules', 'attention'))
+        to_save = list(lora.pop('modules_to_save', None) or [])
+        if not freeze_vision_tower and self.vision_tower_name:
+            to_save.append(self.vision_tower_name)
+        elif not freeze_projector and self.projector_name:
+            to_save.append(self.projector_name)
+        if to_save:
+            lora['modules_to_save'] = to_save
+        model = get_peft_model(model, LoraConfig(**lora))
+        if not freeze_vision_tower and freeze_projector and self.projector_name:
+            # the trainable copy of the vision tower contains the projector: keep it frozen
+            for name, param in model.named_parameters():
+                if 'modules_to_save' in name and f'.{self.projector_name.rsplit(".", 1)[-1]}.' \
+                        in name:
+                    param.requires_grad_(False)
+        return model
+
+    @property
+    def is_peft(self) -> bool:
+        from peft import PeftModel
+        return isinstance(self.model, PeftModel)
+
+    @property
+    def pixel_budget(self) -> Tuple[Optional[int], Optional[int]]:
+        """``(min_pixels, max_pixels)`` in use (``(None, None)`` without one)."""
+        return get_pixel_budget(self.processor.image_processor)
+
+    def explainer_record(self) -> dict:
+        """What :meth:`save_adapter` writes to :data:`EXPLAINER_RECORD`."""
+        from gleamkit import __version__
+        lo, hi = self.pixel_budget
+        return dict(base_model=self.model_name_or_path, min_pixels=lo, max_pixels=hi,
+                    system_prompt=self.data_preprocessor.system_prompt,
+                    torch_dtype=str(self.torch_dtype).replace('torch.', ''),
+                    gleamkit_version=__version__)
+
+    def _check_recorded_budget(self, record, budget, where) -> None:
+        if record is None or record.get('min_pixels') is None:
+            return
+        recorded = (record['min_pixels'], record['max_pixels'])
+        if tuple(budget) != recorded:
+            raise ValueError(
+                f'pixel budget mismatch: the config asks for min_pixels={budget[0]}, '
+                f'max_pixels={budget[1]}, but {where} was trained with min_pixels='
+                f'{recorded[0]}, max_pixels={recorded[1]}. Training and inference must use '
+                'the same budget: remove min_pixels/max_pixels from the config (the recorded '
+                'budget is then used) or set them to the recorded values.')
+
+    def save_adapter(self, save_dir: str) -> str:
+        """Write the peft adapter (safetensors) and :data:`EXPLAINER_RECORD` to ``save_dir``."""
+        if not self.is_peft:
+            raise RuntimeError('this explainer has no LoRA adapter to save (lora=None)')
+        os.makedirs(save_dir, exist_ok=True)
+        self.model.save_pretrained(save_dir, safe_serialization=True)
+        with open(osp.join(save_dir, EXPLAINER_RECORD), 'w', encoding='utf-8') as f:
+            json.dump(self.explainer_record(), f, indent=2, ensure_ascii=False)
+        return save_dir
+
+    # -------------------------------------------------- checkpoints (state dict)
+    def get_extra_state(self) -> dict:
+        lo, hi = self.pixel_budget
+        return dict(min_pixels=lo, max_pixels=hi)
+
+    def set_extra_state(self, state: Any) -> None:
+        if not isinstance(state, dict) or state.get('min_pixels') is None:
+            return
+        recorded = (state['min_pixels'], state['max_pixels'])
+        if recorded == self.pixel_budget:
+            return
+        if self._pixel_budget_explicit:
+            self._check_recorded_budget(state, self.pixel_budget, 'the checkpoint')
+        set_pixel_budget(self.processor.image_processor, *recorded)
+        print_log(f'pixel budget set from the checkpoint: min_pixels={recorded[0]}, '
+                  f'max_pixels={recorded[1]}', logger='current')
+
+    def _trainable_names(self) -> set:
+        return {name for name, p in self.named_parameters() if p.requires_grad}
+
+    def state_dict(self, *args, destination=None, prefix: str = '', keep_vars: bool = False):
+        """Everything but the frozen parameters: LoRA weights, buffers, the pixel budget."""
+        full = super().state_dict(*args, destination=destination, prefix=prefix,
+                                  keep_vars=keep_vars)
+        if self.save_frozen_weights:
+            return full
+        frozen = {prefix + name for name, p in self.named_parameters() if not p.requires_grad}
+        for key in [k for k in full if k in frozen]:
+            del full[key]
+        return full
+
+    @staticmethod
+    def _check_loaded_keys(module: 'HuggingFaceVLMExplainer', incompatible) -> None:
+        trainable = module._trainable_names()
+        missing = list(incompatible.missing_keys)
+        incompatible.missing_keys.clear()
+        # frozen base weights (and buffers, rebuilt with the model) are not in our
+        # checkpoints by design; trainable weights must be
+        incompatible.missing_keys.extend(k for k in missing if k in trainable)
+        absent = list(incompatible.missing_keys)
+        if absent or incompatible.unexpected_keys:
+            raise RuntimeError(
+                f'checkpoint does not fit this explainer: {len(absent)} trainable parameter(s) '
+                f'missing (e.g. {absent[:3]}), {len(incompatible.unexpected_keys)} unexpected '
+                f'key(s) (e.g. {list(incompatible.unexpected_keys)[:3]}). Was it saved with a '
+                'different base model or LoRA config (r, target_modules, modules_to_save)?')
+
+    # ------------------------------------------------------------------ modes
+    def _model_inputs(self, inputs: dict) -> dict:
+        dtype = self.torch_dtype
+        return {k: v.to(dtype) if isinstance(v, torch.Tensor) and v.is_floating_point() else v
+                for k, v in inputs.items()}
+
+    def forward(self, inputs: dict, data_samples: Optional[list] = None,
+                mode: str = 'tensor'):
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            batch = self._model_inputs({k: v for k, v in inputs.items() if k != 'labels'})
+            return self.model(**batch, use_cache=False).logits
+        raise RuntimeError(f'Invalid mode {mode!r}: expected "tensor", "loss" or "predict"')
+
+    def loss(self, inputs: dict, data_samples: Optional[list] = None) -> Dict[str, torch.Tensor]:
+        if 'labels' not in inputs:
+            raise ValueError('loss mode needs labels: the VLMDataPreprocessor adds them when '
+                             'called with training=True (the train step does)')
+        out = self.model(**self._model_inputs(inputs), use_cache=False)
+        return dict(loss=out.loss)
+
+    def generation_config(self):
+        """The model's generation config updated with ``generation`` (greedy by default)."""
+        config = copy.deepcopy(self.model.generation_config)
+        config.update(**self.generation)
+        if not config.do_sample:  # no sampling knobs left over from the hub's defaults
+            config.temperature, config.top_p, config.top_k = None, None, None
+        if config.pad_token_id is None:
+            config.pad_token_id = self.processor.tokenizer.pad_token_id
+        return config
+
+    @torch.no_grad()
+    def generate_texts(self, inputs: dict) -> List[str]:
+        """Generate from a left-padded generation batch; return the decoded answers."""
+        inputs = {k: v for k, v in inputs.items() if k != 'labels'}
+        out = self.model.generate(**self._model_inputs(inputs),
+                                  generation_config=self.generation_config())
+        new_tokens = out[:, inputs['input_ids'].shape[1]:]
+        texts = self.processor.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+        return [t.strip() for t in texts]
+
+    def predict(self, inputs: dict, data_samples: Optional[list] = None) -> list:
+        from gleamkit.evaluation.explanation.verdict import parse_verdict
+
+        texts = self.generate_texts(inputs)
+        if data_samples is None:
+            from gleamkit.structures import ExplanationDataSample
+            data_samples = [ExplanationDataSample() for _ in texts]
+        for sample, text in zip(data_samples, texts):
+            sample.pred_text = text
+            sample.pred_label = int(parse_verdict(text, lang=sample.metainfo.get('lang')))
+        return data_samples
+
+    def explain(self, query_img, satellite_img, prompt: str,
+                lang: Optional[str] = None) -> Dict[str, Any]:
+        """Explain one pair: ``dict(text=..., label=1/0/-1)``."""
+        return self.explain_batch([(query_img, satellite_img, prompt, lang)])[0]
+
+    def explain_batch(self, pairs: Sequence[tuple], batch_size: int = 8) -> List[dict]:
+        """Explain ``(query_img, satellite_img, prompt, lang)`` tuples in batches."""
+        from gleamkit.evaluation.explanation.verdict import parse_verdict
+
+        was_training = self.training
+        self.eval()
+        results = []
+        try:
+            for start in range(0, len(pairs), batch_size):
+                chunk = pairs[start:start + batch_size]
+                batch = self.data_preprocessor.collate(
+                    [dict(images=[q, s], prompt=p) for q, s, p, _ in chunk], with_answer=False)
+                texts = self.generate_texts(self.data_preprocessor.cast_data(batch))
+                results += [dict(text=t, label=int(parse_verdict(t, lang=pair[3])))
+                            for t, pair in zip(texts, chunk)]
+        finally:
+            self.train(was_training)
+        return results
+
+
+def merge_lora_adapter(adapter_path: str, out_dir: str, base_model: Optional[str] = None,
+                       torch_dtype: Union[str, torch.dtype] = 'auto',
+                       trust_remote_code: bool = False) -> str:
+    """Merge a saved adapter into its base model and save a standalone model.
+
+    The result (weights, processor with the recorded pixel budget, the record) is
+    what ``vllm serve OUT_DIR`` serves. ``base_model`` defaults to the one in the
+    adapter's :data:`EXPLAINER_RECORD` (else ``adapter_config.json``).
+    """
+    record = read_explainer_record(adapter_path) or {}
+    if base_model is None:
+        base_model = record.get('base_model')
+    if base_model is None:
+        with open(osp.join(adapter_path, 'adapter_config.json'), encoding='utf-8') as f:
+            base_model = json.load(f)['base_model_name_or_path']
+    explainer = HuggingFaceVLMExplainer(base_model, lora=None, adapter_path=adapter_path,
+                                        torch_dtype=torch_dtype,
+                                        trust_remote_code=trust_remote_code)
+    merged = explainer.model.merge_and_unload()
+    os.makedirs(out_dir, exist_ok=True)
+    merged.save_pretrained(out_dir, safe_serialization=True)
+    explainer.processor.save_pretrained(out_dir)
+    with open(osp.join(out_dir, EXPLAINER_RECORD), 'w', encoding='utf-8') as f:
+        json.dump(dict(explainer.explainer_record(), merged_from=osp.abspath(adapter_path)), f,
+                  indent=2, ensure_ascii=False)
+    return out_dir

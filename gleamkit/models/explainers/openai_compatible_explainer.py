@@ -1,0 +1,435 @@
+"""GLEAM-X explainer behind any OpenAI-compatible chat-completions endpoint.
+
+GPT-4o, Doubao (Volcengine Ark), a GLEAM-X model served by ``vllm serve``, or any
+local server that speaks ``POST {base_url}/chat/completions``. Standard library
+only (``urllib.request``, ``json``).
+"""
+import base64
+import email.utils
+import http.client
+import io
+import json
+import os
+import random
+import threading
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from datetime import timezone
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+from mmengine.model import BaseModel
+
+from gleamkit.registry import EXPLAINERS
+
+__all__ = ['OpenAICompatibleExplainer', 'APIError', 'QuotaExceededError',
+           'MalformedResponseError', 'parse_retry_after', 'image_to_data_url']
+
+#: Error codes (``error.code`` / ``error.type`` of a 429 body) that mean the account
+#: is out of credit: waiting does not help, so they are not retried.
+QUOTA_ERROR_CODES = ('insufficient_quota', 'billing_hard_limit_reached', 'QuotaExceeded',
+                     'AccountOverdueError')
+_RETRY_AFTER_STATUSES = (429, 503)
+
+
+class APIError(RuntimeError):
+    """A request to a chat-completions endpoint failed.
+
+    Attributes: ``endpoint`` (URL), ``status`` (HTTP status or ``None``),
+    ``attempts`` (requests made).
+    """
+
+    def __init__(self, message: str, endpoint: str, status: Optional[int] = None,
+                 attempts: int = 1):
+        super().__init__(message)
+        self.endpoint, self.status, self.attempts = endpoint, status, attempts
+
+
+class QuotaExceededError(APIError):
+    """HTTP 429 whose body says the quota/credit is exhausted (never retried)."""
+
+
+class MalformedResponseError(APIError):
+    """The endpoint answered, but not with a chat completion."""
+
+
+def parse_retry_after(value: Optional[str], now: Optional[float] = None) -> Optional[float]:
+    """Seconds to wait from a ``Retry-After`` value: delta-seconds or an HTTP date.
+
+    Returns ``None`` for a missing or unreadable value; dates in the past give 0.
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = None
+    if seconds is not None:
+        return max(0.0, seconds) if seconds == seconds else None  # NaN -> None
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def image_to_data_url(image: Any) -> str:
+    """An image (``HxWx3`` uint8 array, PIL image or path) as a base64 PNG data URL."""
+    from .vlm_data_preprocessor import to_pil_image
+
+    buffer = io.BytesIO()
+    to_pil_image(image).save(buffer, format='PNG')
+    return 'data:image/png;base64,' + base64.b64encode(buffer.getvalue()).decode('ascii')
+
+
+class _Retryable(Exception):
+    """Internal: an attempt failed in a way worth retrying."""
+
+    def __init__(self, message: str, status: Optional[int] = None,
+                 retry_after: Optional[float] = None):
+        super().__init__(message)
+        self.status, self.retry_after = status, retry_after
+
+
+@EXPLAINERS.register_module()
+class OpenAICompatibleExplainer(BaseModel):
+    """Explains (query, satellite) pairs with a model behind a chat-completions API.
+
+    Each pair is sent as one user message: two ``image_url`` blocks (base64 PNG
+    data URLs, query first) and the prompt text; the reply's text is the
+    explanation and :func:`parse_verdict` reads its verdict.
+
+    Retries: timeouts, connection errors, HTTP 408/429/5xx are retried up to
+    ``max_retries`` times. On 429/503 a ``Retry-After`` header (seconds or HTTP
+    date; also ``retry-after-ms``) is honoured when present; otherwise waits grow
+    exponentially (``backoff_base * 2**retry``, capped at ``backoff_max``) with
+    jitter (the wait is drawn from ``[(1 - jitter) * w, w]``). A 429 whose body
+    says the quota is exhausted (:data:`QUOTA_ERROR_CODES`) raises
+    :class:`QuotaExceededError` at once; other 4xx raise :class:`APIError`; a
+    reply that is not a chat completion raises :class:`MalformedResponseError`.
+    Every error names the endpoint; the API key never appears in messages, logs
+    or ``repr``.
+
+    As an mmengine model it is predict-only (no parameters): ``tools/test.py``
+    evaluates it like a fine-tuned explainer.
+
+    Config keys:
+        model (str): the endpoint's model name (``'gpt-4o'``, a Doubao endpoint id,
+            the name ``vllm serve`` registered).
+        base_url (str): e.g. ``'https://api.openai.com/v1'``, ``'http://localhost:8000/v1'``.
+        api_key_env (str, optional): environment variable holding the API key
+            (read at each request, never stored); ``None`` or unset: no
+            ``Authorization`` header (local servers).
+        timeout (float): seconds per request.
+        max_retries (int): retries after the first attempt.
+        backoff_base, backoff_max, jitter (float): exponential backoff parameters.
+        max_retry_after (float): longest ``Retry-After`` honoured; a server asking for
+            more makes the request fail (with the asked wait in the message).
+        system_prompt (str, optional): a system message.
+        generation (dict): request fields, default ``dict(temperature=0, max_tokens=1024)``.
+        extra_headers (dict, optional): more HTTP headers (not secrets: they are
+            not redacted).
+        max_concurrency (int): parallel requests in :meth:`explain_batch`.
+        progress (bool): show a progress bar in :meth:`explain_batch`.
+        sleep, clock, rng: injectable ``time.sleep``, ``time.time`` and
+            ``random.Random`` (tests).
+    """
+
+    def __init__(self,
+                 model: str,
+                 base_url: str = 'https://api.openai.com/v1',
+                 api_key_env: Optional[str] = 'OPENAI_API_KEY',
+                 timeout: float = 120.0,
+                 max_retries: int = 5,
+                 backoff_base: float = 1.0,
+                 backoff_max: float = 60.0,
+                 jitter: float = 0.5,
+                 max_retry_after: float = 300.0,
+                 system_prompt: Optional[str] = None,
+                 generation: Optional[dict] = None,
+                 extra_headers: Optional[Dict[str, str]] = None,
+                 max_concurrency: int = 1,
+                 progress: bool = True,
+                 sleep: Optional[Callable[[float], None]] = None,
+                 clock: Optional[Callable[[], float]] = None,
+                 rng: Optional[random.Random] = None,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        if not isinstance(model, str) or not model:
+            raise ValueError(f'model: expected the endpoint\'s model name, got {model!r}')
+        if max_retries < 0 or timeout <= 0 or not 0 <= jitter <= 1:
+            raise ValueError(f'need max_retries >= 0, timeout > 0 and 0 <= jitter <= 1; got '
+                             f'{max_retries}, {timeout}, {jitter}')
+        self.model_name = model
+        self.base_url = base_url.rstrip('/')
+        self.endpoint = (self.base_url if self.base_url.endswith('/chat/completions')
+                         else self.base_url + '/chat/completions')
+        self.api_key_env = api_key_env
+        self.timeout = float(timeout)
+        self.max_retries = int(max_retries)
+        self.backoff_base, self.backoff_max = float(backoff_base), float(backoff_max)
+        self.jitter = float(jitter)
+        self.max_retry_after = float(max_retry_after)
+        self.system_prompt = system_prompt
+        self.generation = dict(temperature=0, max_tokens=1024)
+        self.generation.update(generation or {})
+        self.extra_headers = dict(extra_headers or {})
+        self.max_concurrency = max(1, int(max_concurrency))
+        self.progress = progress
+        self._sleep = sleep or time.sleep
+        self._clock = clock or time.time
+        self._rng = rng or random.Random()
+        self._lock = threading.Lock()
+        self.stats = dict(requests=0, retries=0, waited=0.0)
+
+    def __repr__(self) -> str:  # nothing secret in here, and short
+        return (f'{type(self).__name__}(model={self.model_name!r}, endpoint={self.endpoint!r}, '
+                f'api_key_env={self.api_key_env!r})')
+
+    # ------------------------------------------------------------------ requests
+    def _api_key(self) -> Optional[str]:
+        return os.environ.get(self.api_key_env) if self.api_key_env else None
+
+    def _redact(self, text: str) -> str:
+        key = self._api_key()
+        return text.replace(key, '***') if key else text
+
+    def build_messages(self, query_img, satellite_img, prompt: str) -> List[dict]:
+        """The chat messages of one pair (images as ``image_url`` data URLs)."""
+        messages = []
+        if self.system_prompt:
+            messages.append(dict(role='system', content=self.system_prompt))
+        content = [dict(type='image_url', image_url=dict(url=image_to_data_url(img)))
+                   for img in (query_img, satellite_img)]
+        content.append(dict(type='text', text=prompt))
+        messages.append(dict(role='user', content=content))
+        return messages
+
+    def _backoff(self, retry: int) -> float:
+        wait = min(self.backoff_max, self.backoff_base * (2 ** retry))
+        with self._lock:
+            u = self._rng.random()
+        return wait * (1.0 - self.jitter * u)
+
+    def _error_detail(self, body: bytes) -> tuple:
+        """``(code, message)`` of an OpenAI-style error body (best effort)."""
+        text = body.decode('utf-8', errors='replace')
+        try:
+            error = json.loads(text).get('error')
+        except (ValueError, AttributeError):
+            return None, text.strip()[:300]
+        if isinstance(error, dict):
+            code = error.get('code') or error.get('type')
+            return (str(code) if code is not None else None,
+                    str(error.get('message', ''))[:300])
+        return None, str(error)[:300] if error else text.strip()[:300]
+
+    def _is_quota_error(self, body: bytes) -> bool:
+        code, _ = self._error_detail(body)
+        text = body.decode('utf-8', errors='replace')
+        return code in QUOTA_ERROR_CODES or any(c in text for c in QUOTA_ERROR_CODES)
+
+    def _attempt(self, payload: bytes) -> dict:
+        headers = {'Content-Type': 'application/json', 'Accept': 'application/json',
+                   **self.extra_headers}
+        key = self._api_key()
+        if key:
+            headers['Authorization'] = f'Bearer {key}'
+        request = urllib.request.Request(self.endpoint, data=payload, headers=headers,
+                                         method='POST')
+        with self._lock:
+            self.stats['requests'] += 1
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                body = response.read()
+                status = response.status
+        except urllib.error.HTTPError as err:
+            body = err.read() or b''
+            code, message = self._error_detail(body)
+            detail = self._redact(f'HTTP {err.code}' + (f' ({code})' if code else '') +
+                                  (f': {message}' if message else ''))
+            if err.code == 429 and self._is_quota_error(body):
+                raise QuotaExceededError(
+                    f'{self.endpoint}: quota exhausted, not retrying: {detail}. Add credit or '
+                    'raise the quota of the account whose key is in '
+                    f'${self.api_key_env}.', self.endpoint, err.code) from None
+            if err.code == 408 or err.code == 429 or err.code >= 500:
+                retry_after = None
+                if err.code in _RETRY_AFTER_STATUSES and err.headers is not None:
+                    ms = err.headers.get('retry-after-ms')
+                    try:
+                        retry_after = float(ms) / 1000.0 if ms is not None else None
+                    except ValueError:
+                        retry_after = None
+                    if retry_after is None:
+                        retry_after = parse_retry_after(err.headers.get('Retry-After'),
+                                                        now=self._clock())
+                raise _Retryable(detail, err.code, retry_after) from None
+            hint = {401: f' (is ${self.api_key_env} set to a valid key?)',
+                    404: ' (check base_url and model)'}.get(err.code, '')
+            raise APIError(f'{self.endpoint}: {detail}{hint}', self.endpoint,
+                           err.code) from None
+        except TimeoutError as err:
+            raise _Retryable(f'timed out after {self.timeout:g} s ({err})') from None
+        except urllib.error.URLError as err:
+            reason = err.reason
+            if isinstance(reason, TimeoutError):
+                raise _Retryable(f'timed out after {self.timeout:g} s') from None
+            raise _Retryable(f'connection error: {reason}') from None
+        except (ConnectionError, http.client.HTTPException, OSError) as err:
+            raise _Retryable(f'connection error: {type(err).__name__}: {err}') from None
+        return self._parse_completion(body, status)
+
+    def _parse_completion(self, body: bytes, status: int) -> dict:
+        def malformed(what: str):
+            text = body.decode('utf-8', errors='replace')
+            excerpt = self._redact(text[:200] + ('...' if len(text) > 200 else ''))
+            return MalformedResponseError(
+                f'{self.endpoint} returned HTTP {status} but not a chat completion: {what}. '
+                f'Body: {excerpt!r}', self.endpoint, status)
+
+        try:
+            obj = json.loads(body.decode('utf-8'))
+        except (UnicodeDecodeError, ValueError) as err:
+            raise malformed(f'the body is not JSON ({err})') from None
+        if not isinstance(obj, dict):
+            raise malformed(f'expected a JSON object, got {type(obj).__name__}')
+        if obj.get('error') and not obj.get('choices'):
+            _, message = self._error_detail(body)
+            raise APIError(self._redact(f'{self.endpoint}: error in an HTTP {status} reply: '
+                                        f'{message}'), self.endpoint, status)
+        choices = obj.get('choices')
+        if not isinstance(choices, list) or not choices:
+            raise malformed('no "choices" list (or it is empty)')
+        choice = choices[0]
+        message = choice.get('message') if isinstance(choice, dict) else None
+        if not isinstance(message, dict):
+            raise malformed('"choices[0].message" is missing or not an object')
+        content = message.get('content')
+        if isinstance(content, list):  # content parts
+            content = ''.join(part.get('text', '') for part in content
+                              if isinstance(part, dict) and part.get('type') in ('text', None))
+        if content is None and message.get('refusal'):
+            raise APIError(f'{self.endpoint}: the model refused: {message["refusal"]!r}',
+                           self.endpoint, status)
+        if not isinstance(content, str):
+            raise malformed(f'"choices[0].message.content" is {type(content).__name__}, '
+                            'expected a string')
+        return dict(text=content.strip(), finish_reason=choice.get('finish_reason'),
+                    usage=obj.get('usage'))
+
+    def complete(self, messages: List[dict]) -> dict:
+        """POST one chat completion with retries; ``dict(text, finish_reason, usage)``."""
+        payload = json.dumps(dict(model=self.model_name, messages=messages, **self.generation),
+                             ensure_ascii=False).encode('utf-8')
+        retry = 0
+        while True:
+            try:
+                return self._attempt(payload)
+            except _Retryable as err:
+                if retry >= self.max_retries:
+                    raise APIError(f'{self.endpoint}: giving up after {retry + 1} attempts; '
+                                   f'last error: {err}', self.endpoint, err.status,
+                                   attempts=retry + 1) from None
+                if err.retry_after is not None:
+                    if err.retry_after > self.max_retry_after:
+                        raise APIError(
+                            f'{self.endpoint}: {err}; the server asks to wait '
+                            f'{err.retry_after:.0f} s (Retry-After), more than max_retry_after='
+                            f'{self.max_retry_after:g} s', self.endpoint, err.status,
+                            attempts=retry + 1) from None
+                    wait = err.retry_after
+                else:
+                    wait = self._backoff(retry)
+                with self._lock:
+                    self.stats['retries'] += 1
+                    self.stats['waited'] += wait
+                self._sleep(wait)
+                retry += 1
+
+    # ------------------------------------------------------------------ explain
+    def explain(self, query_img, satellite_img, prompt: str,
+                lang: Optional[str] = None) -> Dict[str, Any]:
+        """Explain one pair: ``dict(text=..., label=1/0/-1)``."""
+        from gleamkit.evaluation.explanation.verdict import parse_verdict
+
+        reply = self.complete(self.build_messages(query_img, satellite_img, prompt))
+        return dict(text=reply['text'], label=int(parse_verdict(reply['text'], lang=lang)))
+
+    def explain_batch(self, pairs: Sequence[tuple], progress: Optional[bool] = None,
+                      on_error: str = 'raise') -> List[Optional[dict]]:
+        """Explain ``(query_img, satellite_img, prompt, lang)`` tuples, in order.
+
+        Up to ``max_concurrency`` requests run at once. ``on_error='skip'``
+        returns ``dict(text=None, label=-1, error=message)`` for a pair that failed
+        (quota exhaustion still raises: every further request would fail too).
+        """
+        if on_error not in ('raise', 'skip'):
+            raise ValueError(f'on_error={on_error!r}: expected "raise" or "skip"')
+        progress = self.progress if progress is None else progress
+        bar = None
+        if progress and len(pairs) > 0:
+            from mmengine.utils import ProgressBar
+            bar = ProgressBar(len(pairs))
+
+        def one(pair):
+            try:
+                return self.explain(*pair)
+            except QuotaExceededError:
+                raise
+            except APIError as err:
+                if on_error == 'raise':
+                    raise
+                return dict(text=None, label=-1, error=str(err))
+
+        results: List[Optional[dict]] = [None] * len(pairs)
+        if self.max_concurrency == 1:
+            for i, pair in enumerate(pairs):
+                results[i] = one(pair)
+                if bar is not None:
+                    bar.update()
+            return results
+        with ThreadPoolExecutor(self.max_concurrency) as pool:
+            futures = {pool.submit(one, pair): i for i, pair in enumerate(pairs)}
+            try:
+                for future in as_completed(futures):
+                    results[futures[future]] = future.result()
+                    if bar is not None:
+                        bar.update()
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
+        return results
+
+    # ------------------------------------------------------------- mmengine model
+    def forward(self, inputs, data_samples: Optional[list] = None, mode: str = 'predict'):
+        if mode == 'loss':
+            raise RuntimeError(f'{type(self).__name__} is predict-only (an API has no '
+                               'trainable parameters here): use it with tools/test.py')
+        if isinstance(inputs, dict):
+            inputs = [inputs]
+        langs = [None] * len(inputs) if data_samples is None else \
+            [s.metainfo.get('lang') for s in data_samples]
+        results = self.explain_batch(
+            [(item['images'][0], item['images'][1], item['prompt'], lang)
+             for item, lang in zip(inputs, langs)], progress=False)
+        if mode == 'tensor':
+            return [r['text'] for r in results]
+        if mode != 'predict':
+            raise RuntimeError(f'Invalid mode {mode!r}: expected "tensor", "loss" or "predict"')
+        if data_samples is None:
+            from gleamkit.structures import ExplanationDataSample
+            data_samples = [ExplanationDataSample() for _ in results]
+        for sample, result in zip(data_samples, results):
+            sample.pred_text = result['text']
+            sample.pred_label = result['label']
+        return data_samples
+

@@ -1,0 +1,300 @@
+"""OpenAICompatibleExplainer against a scripted OpenAI-compatible server on 127.0.0.1."""
+import base64
+import email.utils
+import io
+import json
+import random
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gleamkit.models.explainers import (
+    APIError,
+    MalformedResponseError,
+    OpenAICompatibleExplainer,
+    QuotaExceededError,
+    parse_retry_after,
+)
+from gleamkit.structures.explanation_data_sample import ExplanationDataSample
+
+NOW = 1_700_000_000.0
+KEY = 'sk-test-0123456789abcdef'
+ANSWER = ('Image 1 shows a grid of streets; image 2 shows the same grid. Taken together, these '
+          'similarities confirm that they depict the same area.')
+
+
+def completion(text=ANSWER):
+    return json.dumps({'id': 'x', 'object': 'chat.completion', 'choices': [
+        {'index': 0, 'finish_reason': 'stop', 'message': {'role': 'assistant',
+                                                          'content': text}}]}).encode()
+
+
+class ScriptedServer:
+    """Answers each request with the next scripted reply; records the requests.
+
+    A reply is ``(status, headers, body)`` or ``('sleep', seconds, reply)``. The server
+    answers at most ``len(script)`` requests (then 599) and shuts itself down after
+    ``lifetime`` seconds whatever happens.
+    """
+
+    def __init__(self, script, lifetime=20.0):
+        self.script = list(script)
+        self.requests = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # keep the test output clean
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get('Content-Length', 0)))
+                outer.requests.append(dict(path=self.path, headers=dict(self.headers),
+                                           json=json.loads(body)))
+                reply = outer.script.pop(0) if outer.script else (599, {}, b'script exhausted')
+                if reply[0] == 'sleep':
+                    time.sleep(reply[1])
+                    reply = reply[2]
+                status, headers, payload = reply
+                try:
+                    self.send_response(status)
+                    for k, v in headers.items():
+                        self.send_header(k, v)
+                    self.send_header('Content-Length', str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except OSError:  # the client gave up (timeout test)
+                    pass
+
+        self.server = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f'http://127.0.0.1:{self.server.server_address[1]}/v1'
+        self.thread = threading.Thread(target=self.server.serve_forever,
+                                       kwargs=dict(poll_interval=0.05), daemon=True)
+        self.timer = threading.Timer(lifetime, self.stop)
+        self.timer.daemon = True
+
+    def __enter__(self):
+        self.thread.start()
+        self.timer.start()
+        return self
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def __exit__(self, *exc):
+        self.timer.cancel()
+        self.stop()
+
+
+@pytest.fixture(autouse=True)
+def no_proxy(monkeypatch):
+    for var in ('http_proxy', 'HTTP_PROXY', 'https_proxy', 'HTTPS_PROXY', 'all_proxy',
+                'ALL_PROXY'):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv('GLEAMKIT_TEST_KEY', KEY)
+
+
+def make(url, waits, **kwargs):
+    kwargs.setdefault('max_retries', 3)
+    kwargs.setdefault('jitter', 0.0)
+    return OpenAICompatibleExplainer(
+        model='gpt-4o', base_url=url, api_key_env='GLEAMKIT_TEST_KEY', timeout=2.0,
+        sleep=waits.append, clock=lambda: NOW, progress=False, **kwargs)
+
+
+def images():
+    rng = np.random.default_rng(0)
+    return (rng.integers(0, 256, (20, 30, 3), dtype=np.uint8),
+            rng.integers(0, 256, (16, 16, 3), dtype=np.uint8))
+
+
+def test_request_format_and_answer():
+    query, sat = images()
+    with ScriptedServer([(200, {'Content-Type': 'application/json'}, completion())]) as srv:
+        waits = []
+        result = make(srv.url + '/', waits, system_prompt='You are a remote-sensing expert.',
+                      ).explain(query, sat, 'Same place?', lang='en')
+    assert result == dict(text=ANSWER, label=1)
+    assert waits == []
+    (req, ) = srv.requests
+    assert req['path'] == '/v1/chat/completions'
+    assert req['headers']['Authorization'] == f'Bearer {KEY}'
+    body = req['json']
+    assert body['model'] == 'gpt-4o' and body['temperature'] == 0
+    assert body['messages'][0] == {'role': 'system',
+                                   'content': 'You are a remote-sensing expert.'}
+    content = body['messages'][1]['content']
+    assert [c['type'] for c in content] == ['image_url', 'image_url', 'text']
+    assert content[2]['text'] == 'Same place?'
+    for block, original in zip(content[:2], (query, sat)):
+        prefix, data = block['image_url']['url'].split(',', 1)
+        assert prefix == 'data:image/png;base64'
+        decoded = np.asarray(Image.open(io.BytesIO(base64.b64decode(data))))
+        np.testing.assert_array_equal(decoded, original)  # PNG: lossless
+
+
+def test_retry_after_seconds_then_http_date_are_honoured():
+    date = email.utils.formatdate(NOW + 7, usegmt=True)
+    script = [(429, {'Retry-After': '3'}, b'{"error": {"code": "rate_limit_exceeded"}}'),
+              (503, {'Retry-After': date}, b'overloaded'),
+              (200, {}, completion())]
+    with ScriptedServer(script) as srv:
+        waits = []
+        explainer = make(srv.url, waits)
+        assert explainer.explain(*images(), 'Same place?')['label'] == 1
+    assert waits == [3.0, 7.0]
+    assert len(srv.requests) == 3
+    assert explainer.stats == dict(requests=3, retries=2, waited=10.0)
+
+
+def test_server_errors_back_off_exponentially():
+    script = [(500, {}, b'boom'), (502, {}, b''), (504, {}, b''), (200, {}, completion())]
+    with ScriptedServer(script) as srv:
+        waits = []
+        make(srv.url, waits, backoff_base=0.5).explain(*images(), 'Same place?')
+    assert waits == [0.5, 1.0, 2.0]
+    assert len(srv.requests) == 4
+
+
+def test_429_without_retry_after_uses_backoff_and_gives_up_after_max_retries():
+    script = [(429, {}, b'{"error": {"code": "rate_limit_exceeded"}}')] * 4
+    with ScriptedServer(script) as srv:
+        waits = []
+        with pytest.raises(APIError) as err:
+            make(srv.url, waits, max_retries=3, backoff_base=1, backoff_max=3).explain(
+                *images(), 'Same place?')
+    assert waits == [1, 2, 3]  # capped at backoff_max
+    assert len(srv.requests) == 4 and err.value.attempts == 4 and err.value.status == 429
+    assert 'giving up after 4 attempts' in str(err.value) and srv.url in str(err.value)
+
+
+def test_jitter_draws_waits_below_the_exponential_bound():
+    script = [(500, {}, b'')] * 3 + [(200, {}, completion())]
+    with ScriptedServer(script) as srv:
+        waits = []
+        make(srv.url, waits, jitter=0.5, backoff_base=1.0, rng=random.Random(0)).explain(
+            *images(), 'Same place?')
+    rng = random.Random(0)
+    assert waits == pytest.approx([w * (1 - 0.5 * rng.random()) for w in (1, 2, 4)])
+    for wait, bound in zip(waits, (1, 2, 4)):
+        assert bound * 0.5 <= wait <= bound
+
+
+def test_quota_exhausted_429_is_not_retried():
+    body = json.dumps({'error': {'message': 'You exceeded your current quota.',
+                                 'type': 'insufficient_quota', 'code': 'insufficient_quota'}})
+    with ScriptedServer([(429, {'Retry-After': '1'}, body.encode()),
+                         (200, {}, completion())]) as srv:
+        waits = []
+        with pytest.raises(QuotaExceededError) as err:
+            make(srv.url, waits).explain(*images(), 'Same place?')
+    assert waits == [] and len(srv.requests) == 1
+    assert 'quota' in str(err.value) and KEY not in str(err.value)
+
+
+def test_timeouts_are_retried():
+    script = [('sleep', 0.6, (200, {}, completion('late'))), (200, {}, completion())]
+    with ScriptedServer(script) as srv:
+        waits = []
+        explainer = make(srv.url, waits)
+        explainer.timeout = 0.2
+        assert explainer.explain(*images(), 'Same place?')['text'] == ANSWER
+    assert waits == [1.0] and len(srv.requests) == 2
+
+
+def test_connection_errors_are_retried_then_reported():
+    sock = socket.socket()
+    sock.bind(('127.0.0.1', 0))
+    port = sock.getsockname()[1]
+    sock.close()  # nothing listens there now
+    waits = []
+    with pytest.raises(APIError, match='connection error') as err:
+        make(f'http://127.0.0.1:{port}/v1', waits, max_retries=2).explain(*images(), 'x')
+    assert waits == [1.0, 2.0] and err.value.attempts == 3
+
+
+@pytest.mark.parametrize('body, what', [
+    (b'<html>Bad gateway</html>', 'not JSON'),
+    (b'{"choices": []}', '"choices"'),
+    (b'[1, 2]', 'JSON object'),
+    (b'{"choices": [{"message": {"role": "assistant", "content": null}}]}', 'content'),
+    (b'{"choices": [{"text": "completion-style"}]}', 'message'),
+])
+def test_malformed_bodies_raise_a_clear_error(body, what):
+    with ScriptedServer([(200, {}, body)]) as srv:
+        waits = []
+        with pytest.raises(MalformedResponseError) as err:
+            make(srv.url, waits).explain(*images(), 'Same place?')
+    message = str(err.value)
+    assert what in message and srv.url + '/chat/completions' in message
+    assert waits == [] and len(srv.requests) == 1
+
+
+def test_client_errors_are_not_retried_and_never_show_the_key():
+    body = json.dumps({'error': {'message': f'Incorrect API key provided: {KEY}',
+                                 'code': 'invalid_api_key'}}).encode()
+    with ScriptedServer([(401, {}, body)]) as srv:
+        waits = []
+        explainer = make(srv.url, waits)
+        with pytest.raises(APIError) as err:
+            explainer.explain(*images(), 'Same place?')
+    assert err.value.status == 401 and waits == []
+    assert KEY not in str(err.value) and KEY not in repr(explainer)
+    assert '$GLEAMKIT_TEST_KEY' in str(err.value)
+
+
+def test_retry_after_longer_than_allowed_fails_fast():
+    with ScriptedServer([(429, {'Retry-After': '3600'}, b'{}')]) as srv:
+        waits = []
+        with pytest.raises(APIError, match='3600 s'):
+            make(srv.url, waits, max_retry_after=60).explain(*images(), 'Same place?')
+    assert waits == []
+
+
+def test_batch_keeps_order_and_predict_mode_fills_samples():
+    zh = '这两张图像的道路布局一致，综合来看它们是同一地点。'
+    en_no = 'These differences indicate that the two images do not correspond.'
+    with ScriptedServer([(200, {}, completion(t)) for t in (ANSWER, en_no, zh)]) as srv:
+        waits = []
+        explainer = make(srv.url, waits)
+        query, sat = images()
+        samples = [ExplanationDataSample(metainfo=dict(id=str(i), lang=lang))
+                   for i, lang in enumerate(('en', 'en', 'zh'))]
+        data = explainer.data_preprocessor(
+            dict(inputs=[dict(images=[query, sat], prompt=f'p{i}', answer='') for i in range(3)],
+                 data_samples=samples), False)
+        out = explainer(**data, mode='predict')
+    prompts = [r['json']['messages'][0]['content'][2]['text'] for r in srv.requests]
+    assert prompts == ['p0', 'p1', 'p2']
+    assert [(s.pred_text, s.pred_label) for s in out] == [(ANSWER, 1), (en_no, 0), (zh, 1)]
+    assert list(explainer.parameters()) == []
+    with pytest.raises(RuntimeError, match='predict-only'):
+        explainer(**data, mode='loss')
+
+
+def test_concurrent_batch_with_skip_on_error():
+    script = [(200, {}, completion())] * 3 + [(400, {}, b'{"error": {"message": "bad"}}')]
+    with ScriptedServer(script) as srv:
+        waits = []
+        explainer = make(srv.url, waits, max_concurrency=2)
+        pairs = [(*images(), f'p{i}', 'en') for i in range(4)]
+        results = explainer.explain_batch(pairs, on_error='skip')
+    assert len(srv.requests) == 4
+    failed = [r for r in results if r['text'] is None]
+    assert len(failed) == 1 and failed[0]['label'] == -1 and 'HTTP 400' in failed[0]['error']
+    assert sum(r['label'] == 1 for r in results) == 3
+
+
+def test_parse_retry_after():
+    assert parse_retry_after('12') == 12.0
+    assert parse_retry_after(' 1.5 ') == 1.5
+    assert parse_retry_after('-3') == 0.0
+    assert parse_retry_after(email.utils.formatdate(NOW + 30, usegmt=True), now=NOW) == 30.0
+    assert parse_retry_after('Wed, 21 Oct 2015 07:28:00 GMT', now=NOW) == 0.0  # past
+    assert parse_retry_after('soon') is None and parse_retry_after(None) is None
