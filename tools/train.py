@@ -9,7 +9,7 @@ import os.path as osp
 
 from mmengine.config import Config, DictAction
 
-from gleamkit.utils.runtime import build_runner, prepare_config
+from gleamkit.utils.runtime import build_runner, check_checkpoint_keys, prepare_config
 
 
 def parse_args():
@@ -21,7 +21,9 @@ def parse_args():
                         help='resume from CKPT, or from the latest checkpoint in the work dir '
                         'when no path is given')
     parser.add_argument('--load-from', help='initialise weights from this checkpoint '
-                        '(e.g. phase 1 for phase 2); strict: every key must match')
+                        '(e.g. phase 1 for phase 2); every key must match the model')
+    parser.add_argument('--load-non-strict', action='store_true',
+                        help='with --load-from: load the matching keys, log the others')
     parser.add_argument('--amp', action='store_true',
                         help='mixed precision (bf16 where supported, else fp16 on GPU)')
     parser.add_argument('--no-validate', action='store_true', help='skip validation')
@@ -42,6 +44,7 @@ def main():
     cfg = Config.fromfile(args.config)
     cfg = prepare_config(cfg, args, mode='train')
     runner = build_runner(cfg)
+    check_checkpoint_keys(runner, strict=not args.load_non_strict)
     runner.train()
 
 

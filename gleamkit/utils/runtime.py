@@ -99,3 +99,37 @@ def build_runner(cfg: Config):
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)
     return Runner.from_cfg(cfg)
+
+
+def check_checkpoint_keys(runner, strict: bool = True) -> None:
+    """Fail before training when ``load_from`` does not fit the model.
+
+    mmengine loads ``load_from`` with ``strict=False`` and only logs mismatched
+    keys; a wrong path in a config then trains from random weights unnoticed.
+    """
+    from mmengine.model import is_model_wrapper
+
+    from gleamkit.utils.checkpoint import safe_load_checkpoint
+
+    path = runner.cfg.get('load_from')
+    if not path or runner.cfg.get('resume') or not strict:
+        return
+    ckpt = safe_load_checkpoint(path)
+    state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
+    model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+    own = model.state_dict()
+    got = {(k[len('module.'):] if k.startswith('module.') else k): v for k, v in state.items()}
+    missing, unexpected = sorted(set(own) - set(got)), sorted(set(got) - set(own))
+    reshaped = [f'{k}: {tuple(got[k].shape)} vs model {tuple(own[k].shape)}'
+                for k in sorted(set(own) & set(got))
+                if hasattr(got[k], 'shape') and tuple(got[k].shape) != tuple(own[k].shape)]
+    if reshaped:
+        raise ValueError(f'checkpoint {path!r} has tensors whose shapes do not fit the model: '
+                         f'{reshaped[:5]}{" ..." if len(reshaped) > 5 else ""}')
+    if missing or unexpected:
+        raise KeyError(
+            f'checkpoint {path!r} does not fit the model built from the config: '
+            f'{len(missing)} missing keys {missing[:8]}{" ..." if len(missing) > 8 else ""}, '
+            f'{len(unexpected)} unexpected keys {unexpected[:8]}'
+            f'{" ..." if len(unexpected) > 8 else ""}. Check the config and the path, or '
+            'pass --load-non-strict to load the matching keys only.')

@@ -87,3 +87,16 @@ def test_resume_checkpoint_survives_a_truncated_pointer(tmp_path):
     assert find_resume_checkpoint(str(tmp_path)) == str(tmp_path / 'epoch_10.pth')
     (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'epoch_2.pth'))
     assert find_resume_checkpoint(str(tmp_path)) == str(tmp_path / 'epoch_2.pth')
+
+
+def test_load_from_a_checkpoint_that_does_not_fit_fails_clearly(trained):
+    tmp, work, opts = trained
+    opts = [o for o in opts if not o.startswith('model.head.embed_dim')]
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS='1')
+    out = subprocess.run(
+        [sys.executable, 'tools/train.py', 'configs/gleam_c/phase2.py', '--work-dir',
+         str(tmp / 'mismatch'), '--load-from', str(work / 'epoch_1.pth'), '--cfg-options',
+         'model.head.embed_dim=16', *opts], cwd=ROOT, capture_output=True, text=True,
+        timeout=600, env=env)
+    assert out.returncode != 0
+    assert 'head.proj.weight: (32, 512) vs model (16, 512)' in out.stderr
