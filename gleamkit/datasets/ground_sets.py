@@ -1,0 +1,291 @@
+"""Sets of ground photos per satellite cell (SetVL-480K style, Wu et al. 2024):
+a query is a *set* of photos of one cell, the model aggregates their embeddings.
+
+The dataset yields one sample per set; three transforms load, resize and pack
+the set (``LoadImageSet``, ``ResizeImageSet``, ``PackImageSetInputs``). A packed
+set is ``inputs['query']``: a ``(S, 3, H, W)`` uint8 tensor, with ``set_size``
+(= S) in the data sample; mmengine's ``pseudo_collate`` keeps a batch as a list
+of such tensors (sets of different sizes batch fine). Embedding each member and
+aggregating (mean, at least) is the model's job.
+"""
+import csv
+import os.path as osp
+import random
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+import torch
+from mmcv.transforms import BaseTransform
+
+from gleamkit.registry import DATASETS, TRANSFORMS
+
+from .base_cross_view import BaseCrossViewDataset, list_images, list_subdirs
+from .transforms.formatting import DEFAULT_META_KEYS, to_chw_tensor
+
+SET_META_KEYS = DEFAULT_META_KEYS + ('set_size', 'query_paths')
+
+
+@DATASETS.register_module()
+class GroundImageSetDataset(BaseCrossViewDataset):
+    """Ground-photo sets of satellite cells (``SetVL-480K``-style layout).
+
+    SetVL-480K's release layout is not public; gleamkit reads this one (one
+    folder of photos per cell, the cell's tile named like the folder)::
+
+        SetVL-480K/
+          satellite/<cell>.jpg         the cell's satellite tile
+          ground/<cell>/*.jpg          its ground photos (about 40)
+          splits/train.txt, test.txt   cell names, one per line
+          cells.csv                    optional: cell,lat,lon (the cell centre)
+
+    Files read: exactly those. A cell listed in a split without a satellite tile
+    is an error; a cell without ground photos yields no query (counted in a
+    warning).
+
+    Samples:
+
+    * ``as_sets=True``: one sample per cell: ``query_paths`` (all its photos,
+      sorted), ``set_size`` (how many the sample uses: all, or
+      ``max_set_size``), ``view='ground'``; ``'pairs'`` adds the tile
+      (``reference_path``). Which members a sample uses is drawn in
+      ``prepare_data``: ``set_sampling='random'`` (a new random subset of
+      ``max_set_size`` every time; default for ``'pairs'``) or ``'first'`` (the
+      first ``max_set_size`` in name order; default for ``'query'``, so that
+      evaluation is deterministic).
+    * ``as_sets=False``: every photo is a query of its own (single-image
+      protocol), paired with the tile in ``'pairs'`` mode.
+    * ``'gallery'``: the split's satellite tiles.
+
+    Location ids: ``location_offset`` (default 80,000,000) + the rank of the
+    cell among all ``satellite/`` tiles (sorted by name).
+
+    Config keys (plus those of :class:`BaseCrossViewDataset`):
+        split (str): ``'train'``, ``'test'`` (from ``splits/``) or ``'all'``.
+        as_sets (bool): sets (default) or single photos.
+        max_set_size (int, optional): cap on the members of one sample.
+        set_sampling (str, optional): ``'random'`` or ``'first'`` (see above).
+        seed (int, optional): seeds ``'random'`` sampling (each dataloader worker
+            draws its own stream from it); default: Python's ``random``, which
+            mmengine seeds per worker.
+    """
+
+    METAINFO = dict(name='ground-image-sets', reference_view='satellite',
+                    gallery_view='satellite')
+    DATA_DIRNAME = 'SetVL-480K'
+    DOCS_ANCHOR = 'setvl-480k-style-ground-photo-sets'
+    LAYOUT = """\
+SetVL-480K/
+  satellite/<cell>.jpg
+  ground/<cell>/*.jpg
+  splits/train.txt, splits/test.txt (cell names)
+  cells.csv (optional: cell,lat,lon)"""
+
+    def __init__(self, split: str = 'train', as_sets: bool = True,
+                 max_set_size: Optional[int] = None, set_sampling: Optional[str] = None,
+                 seed: Optional[int] = None, **kwargs):
+        mode = kwargs.get('mode', 'pairs')
+        if set_sampling is None:
+            set_sampling = 'random' if mode == 'pairs' else 'first'
+        if set_sampling not in ('random', 'first'):
+            raise ValueError(f'GroundImageSetDataset: set_sampling={set_sampling!r}, expected '
+                             "'random' or 'first'")
+        if max_set_size is not None and int(max_set_size) < 1:
+            raise ValueError(f'GroundImageSetDataset: max_set_size={max_set_size}, expected a '
+                             'positive int or None')
+        self.split, self.as_sets = split, as_sets
+        self.max_set_size = None if max_set_size is None else int(max_set_size)
+        self.set_sampling = set_sampling
+        self.seed = seed
+        self._rng, self._rng_worker = None, None
+        super().__init__(**kwargs)
+
+    # ------------------------------------------------------------------ loading
+    def _cells(self, sats: Dict[str, str]) -> List[str]:
+        if self.split == 'all':
+            return sorted(sats)
+        path = self.require_file(self.path('splits', f'{self.split}.txt'),
+                                 f'{self.split} split file')
+        with open(path) as f:
+            cells = [line.strip() for line in f if line.strip()]
+        unknown = [c for c in cells if c not in sats]
+        if unknown:
+            raise ValueError(f'GroundImageSetDataset: {path} lists {len(unknown)} cells without '
+                             f'a tile in {self.path("satellite")}; first: {unknown[:3]}')
+        return cells
+
+    def _centres(self) -> Dict[str, tuple]:
+        path = self.path('cells.csv')
+        if not osp.isfile(path):
+            return {}
+        out = {}
+        with open(path, newline='') as f:
+            for line_no, row in enumerate(csv.DictReader(f), 2):
+                try:
+                    out[row['cell'].strip()] = (float(row['lat']), float(row['lon']))
+                except (KeyError, TypeError, ValueError) as err:
+                    raise ValueError(f'GroundImageSetDataset: {path}:{line_no}: expected '
+                                     f'cell,lat,lon ({err})') from err
+        return out
+
+    def load_annotations(self) -> List[dict]:
+        ignored: list = []
+        sat_dir = self.require_dir(self.path('satellite'), 'satellite folder')
+        sats = {osp.splitext(n)[0]: n for n in list_images(sat_dir, ignored)}
+        ids = {cell: self.location_id(i) for i, cell in enumerate(sorted(sats))}
+        cells = self._cells(sats)
+        centres = self._centres()
+        infos = []
+        if self.mode == 'gallery':
+            for cell in cells:
+                info = dict(view='satellite', reference_view='satellite', location_id=ids[cell],
+                            cell=cell, reference_path=osp.join(sat_dir, sats[cell]),
+                            split=self.split)
+                info.update(_gps(centres.get(cell)))
+                infos.append(info)
+            self.report_ignored_files(ignored)
+            return infos
+
+        ground_dir = self.require_dir(self.path('ground'), 'ground photo folder')
+        with_photos = set(list_subdirs(ground_dir))
+        empty = []
+        for cell in cells:
+            photos = ([osp.join(ground_dir, cell, n)
+                       for n in list_images(osp.join(ground_dir, cell), ignored)]
+                      if cell in with_photos else [])
+            if not photos:
+                empty.append(cell)
+                continue
+            base = dict(view='ground', location_id=ids[cell], cell=cell, split=self.split)
+            base.update(_gps(centres.get(cell)))
+            if self.mode == 'pairs':
+                base.update(reference_path=osp.join(sat_dir, sats[cell]),
+                            reference_view='satellite')
+            if self.as_sets:
+                size = len(photos) if self.max_set_size is None else min(len(photos),
+                                                                       self.max_set_size)
+                infos.append(dict(base, query_paths=photos, set_size=size))
+            else:
+                infos += [dict(base, query_path=p) for p in photos]
+        if empty:
+            self.warn(f'{len(empty)} of {len(cells)} cells have no ground photos in '
+                      f'{ground_dir} and give no query; first: {empty[:3]}')
+        self.report_ignored_files(ignored)
+        return infos
+
+    # ------------------------------------------------------------------ samples
+    def _random(self):
+        if self.seed is None:
+            return random
+        worker = torch.utils.data.get_worker_info()
+        worker_id = -1 if worker is None else worker.id
+        if self._rng is None or self._rng_worker != worker_id:
+            self._rng = random.Random(self.seed * 1009 + worker_id + 1)
+            self._rng_worker = worker_id
+        return self._rng
+
+    def choose_members(self, paths: Sequence[str]) -> List[str]:
+        """The members one sample of a set uses (see ``set_sampling``)."""
+        paths = list(paths)
+        size = len(paths) if self.max_set_size is None else min(len(paths), self.max_set_size)
+        if self.set_sampling == 'first':
+            return paths[:size]
+        return self._random().sample(paths, size)
+
+    def prepare_data(self, idx: int):
+        info = self.get_data_info(idx)
+        if 'query_paths' in info:
+            info['query_paths'] = self.choose_members(info['query_paths'])
+            info['set_size'] = len(info['query_paths'])
+        return self.pipeline(info)
+
+
+def _gps(lat_lon) -> dict:
+    return {} if lat_lon is None else dict(lat=lat_lon[0], lon=lat_lon[1])
+
+
+# ------------------------------------------------------------------ transforms
+@TRANSFORMS.register_module()
+class LoadImageSet(BaseTransform):
+    """Read every path of ``query_paths`` as an RGB uint8 array into
+    ``query_imgs`` (a list, in the same order). A missing or unreadable file
+    raises an error naming it. Load the satellite tile of a pair with
+    ``LoadCrossViewImages(keys=('reference',))``."""
+
+    def transform(self, results: dict) -> dict:
+        from PIL import Image
+
+        paths = results.get('query_paths')
+        if not paths:
+            raise KeyError('LoadImageSet: the sample has no "query_paths" (use '
+                           'GroundImageSetDataset with as_sets=True)')
+        images = []
+        for path in paths:
+            try:
+                with Image.open(path) as img:
+                    images.append(np.asarray(img.convert('RGB')))
+            except (OSError, ValueError) as err:
+                raise OSError(f'cannot read the set member image {path!r}: {err}') from err
+        results['query_imgs'] = images
+        results['set_size'] = len(images)
+        return results
+
+
+@TRANSFORMS.register_module()
+class ResizeImageSet(BaseTransform):
+    """Resize every member of ``query_imgs`` to ``size`` = (height, width), so
+    that a set stacks into one tensor."""
+
+    def __init__(self, size: Sequence[int]):
+        self.size = tuple(int(s) for s in size)
+        if len(self.size) != 2:
+            raise ValueError(f'ResizeImageSet: size={size!r}, expected (height, width)')
+
+    def transform(self, results: dict) -> dict:
+        from PIL import Image
+
+        h, w = self.size
+        results['query_imgs'] = [
+            img if img.shape[:2] == (h, w) else
+            np.asarray(Image.fromarray(img).resize((w, h), Image.BILINEAR))
+            for img in results['query_imgs']]
+        return results
+
+    def __repr__(self):
+        return f'{type(self).__name__}(size={self.size})'
+
+
+@TRANSFORMS.register_module()
+class PackImageSetInputs(BaseTransform):
+    """Pack a set: ``inputs['query']`` = ``(S, 3, H, W)`` uint8 tensor of
+    ``query_imgs`` (members must share a size: use ``ResizeImageSet``),
+    ``inputs['reference']`` = the tile when loaded, and the data sample's meta
+    (``set_size`` included).
+
+    Config keys:
+        meta_keys (sequence of str): copied into the sample's meta when present.
+    """
+
+    def __init__(self, meta_keys: Sequence[str] = SET_META_KEYS):
+        self.meta_keys = tuple(meta_keys)
+
+    def transform(self, results: dict) -> dict:
+        from gleamkit.structures import CrossViewDataSample
+
+        images = results.get('query_imgs')
+        if not images:
+            raise KeyError('PackImageSetInputs: no "query_imgs" in the sample; put LoadImageSet '
+                           'in the pipeline first')
+        shapes = sorted({img.shape for img in images})
+        if len(shapes) != 1:
+            raise ValueError(f'PackImageSetInputs: the members of a set have sizes {shapes}; '
+                             'add ResizeImageSet(size=(h, w)) before packing')
+        inputs = {'query': torch.stack([to_chw_tensor(img, 'query_imgs') for img in images])}
+        if results.get('reference_img') is not None:
+            inputs['reference'] = to_chw_tensor(results['reference_img'], 'reference_img')
+        results['set_size'] = len(images)
+        sample = CrossViewDataSample(
+            metainfo={k: results[k] for k in self.meta_keys if results.get(k) is not None})
+        return dict(inputs=inputs, data_samples=sample)
+
+    def __repr__(self):
+        return f'{type(self).__name__}(meta_keys={self.meta_keys})'
