@@ -27,6 +27,7 @@ install_requires = [
     'prettytable',
     'pillow',
     'numpy',
+    'scipy',  # CVACT's ACT_data.mat (scipy.io.loadmat)
 ]
 
 extras_require = {
