@@ -75,6 +75,10 @@ def build_retriever(checkpoint):
     return model.eval()
 
 
+def images(n, seed=0):
+    return torch.randn(n, 3, 96, 96, generator=torch.Generator().manual_seed(seed))
+
+
 def sample4geo_embedding(model, x):
     with torch.no_grad():
         return F.normalize(model(x), dim=-1)
@@ -104,7 +108,7 @@ def test_every_weight_lands_where_the_forward_uses_it(sample4geo, converted):
     Sample4Geo's embedding: nothing is missing, misplaced or left random."""
     source, _ = sample4geo
     model = build_retriever(converted)
-    x = torch.randn(3, 3, 96, 96)
+    x = images(3)
     with torch.no_grad():
         pooled = model.backbone(x)[-1].mean(dim=(-2, -1))
         norm = model.head.norm
@@ -124,16 +128,17 @@ def test_every_weight_lands_where_the_forward_uses_it(sample4geo, converted):
 def test_retriever_embeddings_equal_sample4geo(sample4geo, converted):
     source, _ = sample4geo
     model = build_retriever(converted)
-    x = torch.randn(4, 3, 96, 96)
+    x = images(4, seed=1)
     with torch.no_grad():
         ours = model.embed(x, 'satellite')
-    assert torch.allclose(ours, sample4geo_embedding(source, x), atol=1e-5, rtol=0)
+    # same operations as timm: equal to float rounding (today's eps gap: ~1.4e-5)
+    assert torch.allclose(ours, sample4geo_embedding(source, x), atol=1e-6, rtol=0)
 
 
 def test_retriever_embeddings_close_to_sample4geo_today(sample4geo, converted):
     source, _ = sample4geo
     model = build_retriever(converted)
-    x = torch.randn(4, 3, 96, 96)
+    x = images(4, seed=2)
     with torch.no_grad():
         ours = model.embed(x, 'uav')
     assert torch.allclose(ours, sample4geo_embedding(source, x), atol=1e-3, rtol=0)
