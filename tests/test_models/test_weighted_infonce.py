@@ -14,7 +14,7 @@ from gleamkit.models import (
     SymmetricInfoNCELoss,
     WeightedInfoNCELoss,
     overlap_to_positive_weight,
-    semi_positive_weights,
+    weight_matrix_from_samples,
 )
 from gleamkit.registry import LOSSES
 
@@ -153,20 +153,29 @@ def test_bad_weights_are_explained():
         loss(q, q[:2], torch.eye(3))
 
 
-def test_semi_positive_weights_from_data_samples():
+def test_weight_matrix_from_data_samples():
     def sample(location_id, semi=(), **meta):
         s = BaseDataElement()
         s.set_metainfo(dict(location_id=location_id, semi_positive_ids=list(semi), **meta))
         return s
 
-    samples = [sample(10, semi=[11]), sample(11, positive_weight=0.7), sample(12),
-               sample(10)]
-    weights = semi_positive_weights(samples, semi_positive_weight=0.4)
-    expected = torch.tensor([[1.0, 0.4, 0.0, 1.0],
-                             [0.0, 0.7, 0.0, 0.0],
-                             [0.0, 0.0, 1.0, 0.0],
-                             [1.0, 0.0, 0.0, 1.0]])
+    samples = [sample(10, semi=[11]), sample(11, weight=0.7), sample(12),
+               sample(10), sample(13, semi=[12, 10], semi_positive_weights=[0.3, 0.2])]
+    weights = weight_matrix_from_samples(samples, semi_positive_weight=0.4)
+    expected = torch.tensor([[1.0, 0.4, 0.0, 1.0, 0.0],
+                             [0.0, 0.7, 0.0, 0.0, 0.0],
+                             [0.0, 0.0, 1.0, 0.0, 0.0],
+                             [1.0, 0.0, 0.0, 1.0, 0.0],
+                             [0.2, 0.0, 0.3, 0.2, 1.0]])
     assert torch.equal(weights, expected)
+    # the loss's own keys: Game4Loc's positive mapping, semi-positives off
+    loss = WeightedInfoNCELoss(positive_k=5.0, use_semi_positives=False)
+    game4loc = loss.weights_from_samples(samples)
+    assert torch.equal(game4loc, game4loc * (expected == 1.0) + game4loc * (expected == 0.7))
+    assert game4loc[1, 1].item() == pytest.approx(torch.sigmoid(torch.tensor(3.5)).item())
+    assert game4loc[0, 0].item() == pytest.approx(torch.sigmoid(torch.tensor(5.0)).item())
+    with pytest.raises(ValueError, match='semi_positive_weight'):
+        WeightedInfoNCELoss(semi_positive_weight=2.0)
 
 
 def test_gathered_weighted_loss_gradients_equal_full_batch(tmp_path):

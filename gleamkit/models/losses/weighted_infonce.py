@@ -15,36 +15,51 @@ def overlap_to_positive_weight(overlap: torch.Tensor, k: float = 5.0) -> torch.T
 
     ``sigmoid(k * overlap)``: 0.5 for no overlap, 0.993 for a full one (k=5). Passed
     as the ``(B,)`` ``weights`` of :class:`WeightedInfoNCELoss`, this reproduces
-    Game4Loc's ``WeightedInfoNCE`` exactly: its per-pair smoothing is
-    ``1 - (1 - label_smoothing) * sigmoid(k * overlap)``.
+    Game4Loc's weighted InfoNCE exactly: its per-pair smoothing is
+    ``1 - (1 - label_smoothing) * sigmoid(k * overlap)`` (GTA-UAV's
+    ``game4loc/loss.py``; its plain ``WeightedInfoNCE`` class is the
+    ``label_smoothing=0`` case).
     """
     return torch.sigmoid(k * torch.as_tensor(overlap, dtype=torch.float32))
 
 
-def semi_positive_weights(data_samples: Sequence, semi_positive_weight: float = 0.5,
-                          positive_weight_key: str = 'positive_weight') -> torch.Tensor:
+def weight_matrix_from_samples(data_samples: Sequence, positive_k: Optional[float] = None,
+                               semi_positive_weight: float = 0.5,
+                               use_semi_positives: bool = True) -> torch.Tensor:
     """A batch's ``(B, B)`` target weights from its data samples' meta fields.
 
-    ``W[i, j]`` (query ``i``, satellite ``j`` of the batch) is:
+    ``W[i, j]`` (query ``i``, satellite ``j`` of the batch; sample ``j``'s satellite
+    shows place ``location_id[j]``) is:
 
-    * the query's ``positive_weight`` meta (default 1) where satellite ``j`` shows the
-      query's place (``location_id`` equal: the pair itself, and duplicates that the
-      plain loss would treat as negatives);
-    * ``semi_positive_weight`` where satellite ``j``'s place is in the query's
-      ``semi_positive_ids`` (a partially overlapping tile);
+    * the query's pair ``weight`` meta (default 1; GTA-UAV: the tile's IoU), mapped
+      by :func:`overlap_to_positive_weight` when ``positive_k`` is given (Game4Loc:
+      5), where ``location_id[j]`` is the query's place - the pair itself, and
+      duplicates of the place that the plain loss would count as negatives;
+    * where ``location_id[j]`` is in the query's ``semi_positive_ids``: the matching
+      entry of its ``semi_positive_weights`` (IoU) if given, else
+      ``semi_positive_weight``; 0 with ``use_semi_positives=False``;
     * 0 otherwise (a negative).
     """
     ids = [int(sample.location_id) for sample in data_samples]
     n = len(ids)
     weights = torch.zeros(n, n)
     for i, sample in enumerate(data_samples):
-        positive = float(sample.get(positive_weight_key, 1.0))
-        semi = {int(s) for s in (sample.get('semi_positive_ids') or ())}
+        positive = sample.get('weight')
+        positive = 1.0 if positive is None else float(positive)
+        if positive_k is not None:
+            positive = float(overlap_to_positive_weight(positive, positive_k))
+        semi = {}
+        if use_semi_positives:
+            semi_ids = [int(s) for s in (sample.get('semi_positive_ids') or ())]
+            semi_values = sample.get('semi_positive_weights')
+            if semi_values is None or len(semi_values) != len(semi_ids):
+                semi_values = [semi_positive_weight] * len(semi_ids)
+            semi = dict(zip(semi_ids, (float(v) for v in semi_values)))
         for j, place in enumerate(ids):
             if place == ids[i]:
                 weights[i, j] = positive
             elif place in semi:
-                weights[i, j] = semi_positive_weight
+                weights[i, j] = semi[place]
     return weights
 
 
@@ -72,7 +87,9 @@ class WeightedInfoNCELoss(SymmetricInfoNCELoss):
       sends more of its mass to the uniform part: per-pair smoothing
       ``1 - (1 - eps) * w_i``).
     * Off-diagonal ``W[i, j] > 0``: semi-positives (VIGOR's overlapping tiles, or
-      duplicates of a place), built e.g. with :func:`semi_positive_weights`.
+      duplicates of a place): :meth:`weights_from_samples` builds ``W`` from the
+      data samples' ``location_id``, ``weight``, ``semi_positive_ids`` and
+      ``semi_positive_weights`` (see :func:`weight_matrix_from_samples`).
 
     ``forward(query, reference, weights=None)``, ``weights`` one of:
 
@@ -89,8 +106,29 @@ class WeightedInfoNCELoss(SymmetricInfoNCELoss):
 
     Config keys: as :class:`SymmetricInfoNCELoss`: ``temperature`` (0.07),
     ``learnable_temperature``, ``max_scale`` (100), ``label_smoothing`` (0.1),
-    ``gather`` (True), ``loss_weight`` (1.0).
+    ``gather`` (True), ``loss_weight`` (1.0); and for :meth:`weights_from_samples`:
+    ``positive_k`` (None: a pair's ``weight`` is used as is; Game4Loc: 5.0),
+    ``semi_positive_weight`` (0.5, for semi-positives without a weight of their
+    own), ``use_semi_positives`` (True).
     """
+
+    def __init__(self, *args, positive_k: Optional[float] = None,
+                 semi_positive_weight: float = 0.5, use_semi_positives: bool = True,
+                 **kwargs):
+        super().__init__(*args, **kwargs)
+        if not 0.0 <= semi_positive_weight <= 1.0:
+            raise ValueError('WeightedInfoNCELoss: semi_positive_weight must be in [0, 1], '
+                             f'got {semi_positive_weight}')
+        self.positive_k = positive_k
+        self.semi_positive_weight = semi_positive_weight
+        self.use_semi_positives = use_semi_positives
+
+    def weights_from_samples(self, data_samples: Sequence) -> torch.Tensor:
+        """``(B, B)`` weights of a batch, from its data samples (see the config keys)."""
+        return weight_matrix_from_samples(
+            data_samples, positive_k=self.positive_k,
+            semi_positive_weight=self.semi_positive_weight,
+            use_semi_positives=self.use_semi_positives)
 
     def forward(self, query: torch.Tensor, reference: torch.Tensor,
                 weights: Optional[torch.Tensor] = None) -> torch.Tensor:
@@ -145,4 +183,4 @@ class WeightedInfoNCELoss(SymmetricInfoNCELoss):
         return -(target * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
 
 
-__all__ = ['WeightedInfoNCELoss', 'overlap_to_positive_weight', 'semi_positive_weights']
+__all__ = ['WeightedInfoNCELoss', 'overlap_to_positive_weight', 'weight_matrix_from_samples']
