@@ -1,6 +1,7 @@
 """Evaluation: cross-view retrieval metrics and exact gallery search."""
 from .metrics import (
     CrossViewRetrievalMetric,
+    GleamXMetric,
     average_precision,
     cmc_hits,
     haversine_m,
@@ -17,3 +18,4 @@ __all__ = [
     'cmc_hits', 'recall_at_one_percent', 'vigor_hit', 'summarise_ranking', 'haversine_m',
     'localisation_summary'
 ]
+__all__ += ['GleamXMetric']

@@ -1,4 +1,5 @@
 """Retrieval metrics and the protocol functions behind them."""
+from .explanation import GleamXMetric
 from .geo import EARTH_RADIUS_M, haversine_m, localisation_summary
 from .ranking import (
     average_precision,
@@ -16,3 +17,4 @@ __all__ = [
     'one_percent_k', 'recall_at_one_percent', 'vigor_hit', 'summarise_ranking',
     'haversine_m', 'localisation_summary', 'EARTH_RADIUS_M'
 ]
+__all__ += ['GleamXMetric']
