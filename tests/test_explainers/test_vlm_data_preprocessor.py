@@ -96,3 +96,17 @@ def test_clear_errors(processor):
     data['inputs'][0]['images'][0] = np.zeros((8, 8, 3), np.float32)
     with pytest.raises(TypeError, match='uint8'):
         make(processor)(data, training=False)
+
+
+def test_pseudo_collated_batches_equal_sample_lists(processor):
+    from explainer_fixtures import contract_sample
+    from mmengine.dataset import pseudo_collate
+    samples = [contract_sample(i) for i in range(3)]
+    collated = pseudo_collate(samples)  # what the Runner's dataloader yields
+    assert isinstance(collated['inputs'], dict)
+    pre = make(processor)
+    for training in (True, False):
+        a = pre(collated, training=training)['inputs']
+        b = pre(contract_batch(range(3)), training=training)['inputs']
+        assert a.keys() == b.keys()
+        assert all(torch.equal(a[k], b[k]) for k in a)

@@ -414,8 +414,8 @@ class OpenAICompatibleExplainer(BaseModel):
         if mode == 'loss':
             raise RuntimeError(f'{type(self).__name__} is predict-only (an API has no '
                                'trainable parameters here): use it with tools/test.py')
-        if isinstance(inputs, dict):
-            inputs = [inputs]
+        from .vlm_data_preprocessor import sample_inputs
+        inputs = sample_inputs(inputs)
         langs = [None] * len(inputs) if data_samples is None else \
             [s.metainfo.get('lang') for s in data_samples]
         results = self.explain_batch(

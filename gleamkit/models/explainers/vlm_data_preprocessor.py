@@ -1,6 +1,6 @@
 """Chat-formatted batches for a Hugging Face VLM, from GLEAM-X samples."""
 import os
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
@@ -8,7 +8,8 @@ from mmengine.model import BaseDataPreprocessor
 
 from gleamkit.registry import MODELS
 
-__all__ = ['VLMDataPreprocessor', 'build_chat_messages', 'to_pil_image', 'IGNORE_INDEX']
+__all__ = ['VLMDataPreprocessor', 'build_chat_messages', 'to_pil_image', 'sample_inputs',
+           'IGNORE_INDEX']
 
 #: Label value the loss ignores (Hugging Face's and PyTorch's convention).
 IGNORE_INDEX = -100
@@ -41,6 +42,29 @@ def to_pil_image(image: Any):
     return Image.fromarray(array).convert('RGB')
 
 
+def sample_inputs(inputs: Any) -> List[dict]:
+    """The per-sample ``inputs`` dicts of a batch, whichever way it was collated.
+
+    ``pseudo_collate`` (the Runner's default) turns a list of
+    ``dict(images=[query, satellite], prompt, answer)`` into one dict of columns,
+    ``dict(images=[queries, satellites], prompt=[...], answer=[...])``; a plain
+    list of sample dicts and a single sample dict are accepted too.
+    """
+    if isinstance(inputs, Mapping):
+        prompts = inputs.get('prompt')
+        if prompts is None or isinstance(prompts, str):
+            return [dict(inputs)]
+        columns = {k: v for k, v in inputs.items() if k != 'images'}
+        images = inputs.get('images', ())
+        rows = []
+        for i in range(len(prompts)):
+            row = {k: v[i] for k, v in columns.items()}
+            row['images'] = [column[i] for column in images]
+            rows.append(row)
+        return rows
+    return list(inputs)
+
+
 def build_chat_messages(prompt: str, num_images: int = 2, answer: Optional[str] = None,
                         system_prompt: Optional[str] = None) -> List[dict]:
     """The chat of one GLEAM-X pair in Hugging Face's multimodal message format.
@@ -63,9 +87,10 @@ def build_chat_messages(prompt: str, num_images: int = 2, answer: Optional[str] 
 class VLMDataPreprocessor(BaseDataPreprocessor):
     """Collates GLEAM-X samples into a VLM's inputs, with answer-only labels.
 
-    Input (``pseudo_collate`` of the dataset's samples): ``{'inputs': [dict(images=
-    [query HxWx3 uint8, satellite HxWx3 uint8], prompt=str, answer=str), ...],
-    'data_samples': [ExplanationDataSample, ...]}``.
+    Input (``pseudo_collate`` of the dataset's samples): ``{'inputs': the samples'
+    ``dict(images=[query HxWx3 uint8, satellite HxWx3 uint8], prompt=str, answer=str)``
+    (collated into columns or as a list, see :func:`sample_inputs`), 'data_samples':
+    [ExplanationDataSample, ...]}``.
 
     Training (``training=True``, the Runner's train step): each sample becomes the
     chat ``[system], user = 2 images + prompt, assistant = answer``; the processor
@@ -254,9 +279,6 @@ class VLMDataPreprocessor(BaseDataPreprocessor):
         return out
 
     def forward(self, data: dict, training: bool = False) -> dict:
-        """``{'inputs': list of sample inputs, 'data_samples': [...]}`` -> model inputs."""
-        inputs = data['inputs']
-        if isinstance(inputs, dict):  # a single sample given without batching
-            inputs = [inputs]
-        batch = self.collate(inputs, with_answer=training)
+        """``{'inputs': samples' inputs (see :func:`sample_inputs`), 'data_samples': [...]}``."""
+        batch = self.collate(sample_inputs(data['inputs']), with_answer=training)
         return dict(inputs=self.cast_data(batch), data_samples=data.get('data_samples'))
