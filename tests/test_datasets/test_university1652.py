@@ -128,3 +128,13 @@ def test_location_ids_do_not_collide_with_other_datasets(u1652):
     shifted = University1652Dataset(data_root=u1652['root'], split='train', mode='gallery',
                                     location_offset=0)
     assert shifted.get_field('location_id') == [1, 2, 3]
+
+
+def test_large_datasets_are_serialized_small_ones_not(u1652, monkeypatch):
+    small = University1652Dataset(data_root=u1652['root'], split='train', mode='pairs')
+    assert small.serialize_data is False
+    monkeypatch.setattr(University1652Dataset, 'SERIALIZE_MIN_SAMPLES', 1)
+    large = University1652Dataset(data_root=u1652['root'], split='train', mode='pairs')
+    assert large.serialize_data is True
+    assert large.get_field('location_id') == small.get_field('location_id')
+    assert large.get_data_info(4) == small.get_data_info(4)

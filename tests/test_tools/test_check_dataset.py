@@ -1,0 +1,120 @@
+"""tools/misc/check_dataset.py on a University-1652 replica with broken files."""
+import importlib.util
+import io
+import json
+import os
+import os.path as osp
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / 'tests' / 'test_datasets'))
+from replicas import make_university1652, write_image  # noqa: E402
+
+CONFIG = """\
+default_scope = 'gleamkit'
+data_root = {root!r}
+train_dataloader = dict(batch_size=2, dataset=dict(
+    type='University1652Dataset', data_root=data_root, split='train', mode='pairs'))
+val_dataloader = dict(batch_size=2, dataset=dict(
+    type='University1652Dataset', data_root=data_root, split='test', mode='query'))
+test_dataloader = val_dataloader
+custom_hooks = [dict(type='PrepareGalleryHook', dataloader=dict(batch_size=2, dataset=dict(
+    type='University1652Dataset', data_root=data_root, split='test', mode='gallery')))]
+"""
+
+
+def load_tool():
+    spec = importlib.util.spec_from_file_location(
+        'check_dataset', ROOT / 'tools' / 'misc' / 'check_dataset.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture()
+def broken(tmp_path):
+    u = make_university1652(str(tmp_path / 'University-Release'))
+    root = u['root']
+    os.remove(osp.join(root, 'train', 'drone', '0001', 'image-02.jpeg'))  # not listed: no error
+    os.remove(osp.join(root, 'train', 'satellite', '0002', '0002.jpg'))  # 3 pairs lose it
+    with open(osp.join(root, 'train', 'drone', '0003', 'image-01.jpeg'), 'w') as f:
+        f.write('not an image')  # corrupt
+    noise = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(noise).save(buffer, 'JPEG')
+    with open(osp.join(root, 'test', 'query_drone', '0100', 'image-01.jpeg'), 'wb') as f:
+        f.write(buffer.getvalue()[:-200])  # truncated: headers intact, data cut
+    open(osp.join(root, 'test', 'query_drone', '0101', 'image-03.jpeg'), 'w').close()  # empty
+    # a query building whose gallery tile is gone: a split mismatch
+    shutil.rmtree(osp.join(root, 'test', 'gallery_satellite', '0101'))
+    write_image(osp.join(root, 'test', 'query_drone', '0101', 'image-04.jpeg'))
+    config = tmp_path / 'u1652.py'
+    config.write_text(CONFIG.format(root=root))
+    return dict(root=root, config=str(config))
+
+
+def test_report_counts_and_first_paths(broken):
+    from mmengine.config import Config
+
+    tool = load_tool()
+    lines = []
+    report = tool.check_config(Config.fromfile(broken['config']), show=3, workers=2,
+                               print_fn=lines.append)
+    train = report['datasets']['train_dataloader.dataset']['parts'][0]
+    assert train['samples'] == 8  # 0001 lost a drone image from the listing: 2 + 3 + 3
+    assert train['missing']['files'] == 1 and train['missing']['samples'] == 3
+    assert osp.join('satellite', '0002', '0002.jpg') in train['missing']['first'][0]
+    assert train['corrupt']['files'] == 1 and train['corrupt']['samples'] == 1
+    assert osp.join('0003', 'image-01.jpeg') in train['corrupt']['first'][0]
+
+    val = report['datasets']['val_dataloader.dataset']['parts'][0]
+    assert val['samples'] == 7 and val['corrupt']['files'] == 2  # truncated + empty
+    assert any('empty file' in p for p in val['corrupt']['first'])
+    assert 'test_dataloader.dataset' not in report['datasets']  # same as val: checked once
+
+    split = report['splits']['val_dataloader.dataset vs custom_hooks.0.dataloader.dataset']
+    assert split['queries_without_gallery_match'] == 4  # building 0101's 4 drone images
+    assert split['distractor_places'] == 3
+    assert report['problems'] == 4  # missing, corrupt (train), corrupt (val), split mismatch
+    text = '\n'.join(lines)
+    assert 'missing images: 1 files in 3 samples' in text
+    assert 'queries have no gallery item of their place' in text
+    assert text.endswith('check_dataset: 4 problem(s) found')
+
+
+def test_command_line_exit_status_and_json(broken, tmp_path):
+    out = tmp_path / 'report.json'
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    run = subprocess.run([sys.executable, 'tools/misc/check_dataset.py', broken['config'],
+                          '--out', str(out), '--no-decode', '--workers', '1'],
+                         cwd=ROOT, capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 1, run.stdout + run.stderr
+    report = json.loads(out.read_text())
+    # without decoding, the truncated JPEG passes; the empty and the text file do not
+    val = report['datasets']['val_dataloader.dataset']['parts'][0]
+    assert val['corrupt']['files'] == 1
+    assert 'problem(s) found' in run.stdout
+
+
+def test_clean_dataset_passes_and_unbuildable_is_reported(tmp_path):
+    u = make_university1652(str(tmp_path / 'University-Release'))
+    config = tmp_path / 'ok.py'
+    config.write_text(CONFIG.format(root=u['root']))
+    tool = load_tool()
+    assert tool.main([str(config), '--workers', '1']) == 0
+    bad = tmp_path / 'bad.py'
+    bad.write_text(CONFIG.format(root=str(tmp_path / 'nowhere')))
+    lines = []
+    from mmengine.config import Config
+    report = tool.check_config(Config.fromfile(str(bad)), print_fn=lines.append)
+    assert report['problems'] == 3  # train, val and gallery cannot be built
+    assert 'FileNotFoundError' in report['datasets']['train_dataloader.dataset']['error']
+    assert osp.join('train', 'satellite') in report['datasets']['train_dataloader.dataset'][
+        'error']
