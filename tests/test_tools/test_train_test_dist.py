@@ -61,7 +61,7 @@ def test_resume_continues_from_the_saved_epoch(trained):
     assert (work / 'epoch_2.pth').is_file()
 
 
-def test_dist_test_matches_single_process(trained):
+def test_dist_test_matches_single_process(trained, free_port):
     tmp, work, opts = trained
     ckpt = str(work / 'epoch_1.pth')
     single, dist = tmp / 'single.json', tmp / 'dist.json'
@@ -69,7 +69,7 @@ def test_dist_test_matches_single_process(trained):
          str(tmp / 'test1'), '--out', str(single), '--cfg-options', *opts])
     run(['bash', 'tools/dist_test.sh', 'configs/gleam_c/phase2.py', ckpt, '2', '--work-dir',
          str(tmp / 'test2'), '--out', str(dist), '--cfg-options', *opts],
-        env_extra=dict(PYTHON=sys.executable, PORT='29631'))
+        env_extra=dict(PYTHON=sys.executable, PORT=str(free_port)))
     a, b = json.loads(single.read_text()), json.loads(dist.read_text())
     assert a.keys() == b.keys()
     # 4 views x 48 * test share of places: every query counted exactly once in both runs
