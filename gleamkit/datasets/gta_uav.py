@@ -29,7 +29,8 @@ class GTAUAVDataset(BaseCrossViewDataset):
       passes the positive threshold, with that IoU) and
       ``pair_pos_semipos_sate_img_list`` / ``..._weight_list`` (positives and
       semi-positives: any tile that overlaps enough); ``drone_loc_x_y`` (game
-      metres) is kept as ``loc_xy``.
+      metres) is kept as ``loc_xy`` and ``drone_metadata.height`` as
+      ``altitude``.
     * ``<drone_img_dir>/<drone_img_name>`` (``drone/images/...``) and the tiles
       ``<sate_img_dir>/<zoom>_<x>_<y>.png`` (``satellite/...``).
 
@@ -66,10 +67,10 @@ class GTAUAVDataset(BaseCrossViewDataset):
     """
 
     METAINFO = dict(name='GTA-UAV', reference_view='satellite', gallery_view='satellite')
-    DATA_DIRNAME = 'GTA-UAV-data'
+    DATA_DIRNAME = 'GTA-UAV'
     DOCS_ANCHOR = 'gta-uav'
     LAYOUT = """\
-GTA-UAV-data/
+GTA-UAV/
   same-area-drone2sate-train.json   same-area-drone2sate-test.json
   cross-area-drone2sate-train.json  cross-area-drone2sate-test.json
   drone/images/<name>.png
@@ -144,6 +145,9 @@ GTA-UAV-data/
             base = dict(view='uav', query_path=drone, split=self.split)
             if entry.get('drone_loc_x_y') is not None:
                 base['loc_xy'] = [float(v) for v in entry['drone_loc_x_y']]
+            height = (entry.get('drone_metadata') or {}).get('height')
+            if height is not None:
+                base['altitude'] = float(height)
             if self.mode == 'pairs':
                 chosen = pos if self.positives == 'pos' else near
                 for tile, weight in chosen:

@@ -280,7 +280,7 @@ class StreetMapSatelliteDataset(BaseCrossViewDataset):
 
     METAINFO = dict(name='MAP', reference_view='satellite', gallery_view='satellite')
     DATA_DIRNAME = 'MAP'
-    DOCS_ANCHOR = 'map-street-map--satellite'
+    DOCS_ANCHOR = 'map-street-map---satellite'
     LAYOUT = """\
 MAP/
   map/<name>.png           satellite/<name>.png (same stem = same place)

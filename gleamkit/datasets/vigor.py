@@ -68,6 +68,8 @@ class VIGORDataset(BaseCrossViewDataset):
         area (str): ``'same'`` (4 cities, balanced splits) or ``'cross'``.
         cities (sequence of str, optional): override the cities of the split.
         layout (str): ``'auto'`` (default), ``'official'`` or ``'sample4geo'``.
+        splits_dir (str): the label folder (default ``'splits'``), e.g. a copy
+            of the labels with corrected offsets under the same file names.
     """
 
     METAINFO = dict(name='VIGOR', reference_view='satellite', gallery_view='satellite')
@@ -82,7 +84,8 @@ VIGOR/
   with <City> in Chicago, NewYork, SanFrancisco, Seattle"""
 
     def __init__(self, split: str = 'train', area: str = 'same',
-                 cities: Optional[Sequence[str]] = None, layout: str = 'auto', **kwargs):
+                 cities: Optional[Sequence[str]] = None, layout: str = 'auto',
+                 splits_dir: str = 'splits', **kwargs):
         if split not in ('train', 'test'):
             raise ValueError(f"VIGORDataset: split={split!r}, expected 'train' or 'test'")
         if area not in ('same', 'cross'):
@@ -96,6 +99,7 @@ VIGOR/
         if unknown:
             raise ValueError(f'VIGORDataset: unknown cities {unknown}; VIGOR has {CITIES}')
         self.split, self.area, self.cities, self.layout = split, area, tuple(cities), layout
+        self.splits_dir = splits_dir
         super().__init__(**kwargs)
 
     def describe(self) -> str:
@@ -120,10 +124,10 @@ VIGOR/
     def _label_file(self, city: str) -> str:
         name = (f'same_area_balanced_{self.split}.txt' if self.area == 'same'
                 else 'pano_label_balanced.txt')
-        return self.require_file(self.path('splits', city, name), f'{city} label file')
+        return self.require_file(self.path(self.splits_dir, city, name), f'{city} label file')
 
     def _satellites(self, city: str) -> List[str]:
-        path = self.require_file(self.path('splits', city, 'satellite_list.txt'),
+        path = self.require_file(self.path(self.splits_dir, city, 'satellite_list.txt'),
                                  f'{city} satellite list')
         with open(path) as f:
             names = [line.strip() for line in f if line.strip()]
@@ -169,7 +173,7 @@ VIGOR/
                 unknown = [t for t in tiles if t not in sat_ids]
                 if unknown:
                     raise ValueError(f'VIGORDataset: {path}:{line_no} names satellite tiles '
-                                     f'{unknown} that are not in splits/{city}/'
+                                     f'{unknown} that are not in {self.splits_dir}/{city}/'
                                      'satellite_list.txt')
                 try:
                     offsets = [[float(tokens[i + 1]), float(tokens[i + 2])]

@@ -297,7 +297,7 @@ def make_street_map(root: str, names=('m001', 'm002', 'm003', 'm004'), train=('m
 
 # ----------------------------------------------------------------------- GTA-UAV
 def make_gta_uav(root: str) -> dict:
-    """``GTA-UAV-data``: {same,cross}-area-drone2sate-{train,test}.json (Game4Loc's keys),
+    """``GTA-UAV``: {same,cross}-area-drone2sate-{train,test}.json (Game4Loc's keys),
     drone/images/<name>.png, satellite/<zoom>_<x>_<y>.png. Three drone images:
     d0 (pos 6_1_1 0.8, 6_1_2 0.5; semi 7_2_2 0.2), d1 (pos 6_1_2 0.6), d2 (only semi)."""
     tiles = ['6_1_1.png', '6_1_2.png', '7_2_2.png', '7_3_3.png']  # sorted = id order

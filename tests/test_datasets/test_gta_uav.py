@@ -10,7 +10,7 @@ OFFSET = 70_000_000
 
 @pytest.fixture(scope='module')
 def gta(tmp_path_factory):
-    return make_gta_uav(str(tmp_path_factory.mktemp('g') / 'GTA-UAV-data'))
+    return make_gta_uav(str(tmp_path_factory.mktemp('g') / 'GTA-UAV'))
 
 
 def tid(gta, name):
@@ -27,7 +27,7 @@ def test_weighted_pairs_with_semi_positives(gta):
     assert first['location_id'] == tid(gta, '6_1_1.png')
     assert first['semi_positive_ids'] == [tid(gta, '6_1_2.png'), tid(gta, '7_2_2.png')]
     assert first['semi_positive_weights'] == [0.5, 0.2]
-    assert first['loc_xy'] == [0.0, 0.0]
+    assert first['loc_xy'] == [0.0, 0.0] and first['altitude'] == 200.0
 
 
 def test_positive_only_pairs(gta):

@@ -83,3 +83,14 @@ def test_errors_name_the_file_and_line(tmp_path, vigor):
         f.write('pano.jpg satellite_unknown.png 0 0 a 0 0 b 0 0 c 0 0\n')
     with pytest.raises(ValueError, match=r'same_area_balanced_test.txt:3 .*satellite_unknown'):
         VIGORDataset(data_root=v['root'], split='test', mode='query')
+
+
+def test_other_splits_folder(tmp_path):
+    import shutil
+    v = make_vigor(str(tmp_path / 'VIGOR'))
+    shutil.move(osp.join(v['root'], 'splits'), osp.join(v['root'], 'splits__corrected'))
+    with pytest.raises(FileNotFoundError, match='satellite_list.txt'):
+        VIGORDataset(data_root=v['root'], split='test', mode='query')
+    ds = VIGORDataset(data_root=v['root'], split='test', mode='query',
+                      splits_dir='splits__corrected')
+    assert len(ds) == 8
