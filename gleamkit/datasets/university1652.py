@@ -41,6 +41,9 @@ class University1652Dataset(BaseCrossViewDataset):
     distractors keep their own ids (not ``-1``): the official protocol ranks
     them, so R@K and AP are over 951 tiles. Gallery infos carry
     ``distractor=True`` for them (informational; the metric does not drop them).
+    Every info keeps its building folder name as ``place``.
+    A training building without its tile is reported as missing
+    ``train/satellite/<building>/<building>.jpg`` (``on_missing``).
 
     Config keys (plus those of :class:`BaseCrossViewDataset`):
         split (str): ``'train'`` or ``'test'``.

@@ -186,7 +186,8 @@ def split_report(queries: List[dict], gallery: List[dict], show: int) -> dict:
         queries=len(queries), gallery=len(gallery),
         queries_without_gallery_match=len(no_match),
         first_queries_without_match=[
-            f'location {q.get("location_id")}: {q.get("query_path") or q.get("query_paths")}'
+            f'location {q.get("location_id")}: '
+            f'{q.get("query_path") or (q.get("query_paths") or ["(no path)"])[0]}'
             for q in no_match[:show]],
         semi_positives_missing=len(semi_missing),
         first_semi_positives_missing=sorted(semi_missing)[:show],
