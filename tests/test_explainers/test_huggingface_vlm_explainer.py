@@ -181,3 +181,15 @@ def test_loss_is_cross_entropy_over_answer_tokens(tiny_vlm_dir):
     loss.backward()
     grads = [p.grad for p in explainer.parameters() if p.requires_grad]
     assert all(g is not None for g in grads) and any(g.abs().sum() > 0 for g in grads)
+
+
+def test_bf16_with_gradient_checkpointing_keeps_fp32_adapters(tiny_vlm_dir):
+    explainer = build(tiny_vlm_dir, torch_dtype='bfloat16', gradient_checkpointing=True)
+    dtypes = {p.requires_grad: p.dtype for p in explainer.parameters()}
+    assert dtypes == {True: torch.float32, False: torch.bfloat16}
+    assert explainer.model.base_model.model.is_gradient_checkpointing
+    loss = explainer.train()(explainer.data_preprocessor(contract_batch(range(2)), True)['inputs'],
+                             mode='loss')['loss']
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in explainer.parameters())
