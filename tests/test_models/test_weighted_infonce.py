@@ -178,13 +178,14 @@ def test_weight_matrix_from_data_samples():
         WeightedInfoNCELoss(semi_positive_weight=2.0)
 
 
-def test_gathered_weighted_loss_gradients_equal_full_batch(tmp_path):
+def test_gathered_weighted_loss_gradients_equal_full_batch(tmp_path, free_port):
     out = tmp_path / 'grads.pt'
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS='1')
+    worker = ROOT / 'tests/dist_workers/weighted_infonce_grad_worker.py'
     proc = subprocess.run(
         [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
-         '--master_port=29643', str(ROOT / 'tests/dist_workers/weighted_infonce_grad_worker.py'),
-         str(out)], capture_output=True, text=True, timeout=180, env=env)
+         f'--master_port={free_port}', str(worker), str(out)],
+        capture_output=True, text=True, timeout=180, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     dist_grads = torch.load(out, weights_only=True)
     assert set(dist_grads) == set(MODES)
