@@ -258,8 +258,13 @@ class HuggingFaceVLMExplainer(BaseModel):
             kwargs['attn_implementation'] = attn_implementation
         model = AutoModelForImageTextToText.from_pretrained(local_path, **kwargs)
         if gradient_checkpointing:
-            model.gradient_checkpointing_enable(
-                gradient_checkpointing_kwargs=dict(use_reentrant=False))
+            # non-reentrant: gradients reach the adapters though the frozen inputs need none
+            if hasattr(model, 'activation_checkpointing_enable'):  # transformers >= 5.x
+                model.activation_checkpointing_enable(
+                    activation_checkpointing_kwargs=dict(use_reentrant=False))
+            else:
+                model.gradient_checkpointing_enable(
+                    gradient_checkpointing_kwargs=dict(use_reentrant=False))
             model.config.use_cache = False
         self.vision_tower_name = _find_submodule(model, _VISION_TOWER_NAMES)
         self.projector_name = _find_submodule(model, _PROJECTOR_NAMES)
