@@ -80,12 +80,20 @@ def init_cpu_distributed(cfg: Config) -> None:
         if backend == 'nccl':
             raise RuntimeError('dist_cfg.backend="nccl" needs CUDA; use "gloo" or "auto" on CPU')
         dist.init_process_group(backend=backend)
-    # mmengine's default DDP wrapper pins device_ids=[LOCAL_RANK], a GPU-only argument
-    if cfg.get('model_wrapper_cfg') is None:
-        cfg.model_wrapper_cfg = dict(type='MMDistributedDataParallel', device_ids=None,
-                                     broadcast_buffers=False,
-                                     find_unused_parameters=cfg.get('find_unused_parameters',
-                                                                    False))
+
+
+def default_model_wrapper(cfg: Config) -> None:
+    """DDP wrapper for distributed runs: gleamkit's (gradient-cache aware), and on a
+    machine without CUDA no ``device_ids`` (mmengine pins ``[LOCAL_RANK]``, a
+    GPU-only argument)."""
+    if cfg.get('launcher', 'none') == 'none':
+        return
+    wrapper = cfg.get('model_wrapper_cfg') or dict(
+        type='CrossViewDistributedDataParallel', broadcast_buffers=False,
+        find_unused_parameters=cfg.get('find_unused_parameters', False))
+    if not torch.cuda.is_available():
+        wrapper.setdefault('device_ids', None)
+    cfg.model_wrapper_cfg = wrapper
 
 
 def build_runner(cfg: Config):
@@ -96,6 +104,7 @@ def build_runner(cfg: Config):
     from gleamkit.registry import RUNNERS
 
     init_cpu_distributed(cfg)
+    default_model_wrapper(cfg)
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)
     return Runner.from_cfg(cfg)

@@ -36,12 +36,17 @@ class CrossViewRetriever(BaseModel):
         keep_topk (int): how many top scores to keep on each predicted sample.
         search_device (str): ``'auto'`` (the model's device) or ``'cpu'`` for the
             faiss index of the gallery.
+        grad_cache_chunk (int, optional): embed training batches in chunks of this
+            many pairs with gradient caching (large contrastive batches in small
+            memory; see :mod:`gleamkit.models.retrievers.grad_cache`). Under DDP
+            use ``model_wrapper_cfg=dict(type='CrossViewDistributedDataParallel')``.
     """
 
     def __init__(self, backbone: dict, head: dict, adapter: Optional[dict] = None,
                  loss: Optional[dict] = None, data_preprocessor: Optional[dict] = None,
                  reference_view: str = 'satellite', keep_topk: int = 10,
-                 search_device: str = 'auto', init_cfg: Optional[dict] = None):
+                 search_device: str = 'auto', grad_cache_chunk: Optional[int] = None,
+                 init_cfg: Optional[dict] = None):
         if data_preprocessor is None:
             data_preprocessor = dict(type='CrossViewDataPreprocessor')
         if isinstance(data_preprocessor, dict):
@@ -61,6 +66,15 @@ class CrossViewRetriever(BaseModel):
         self.search_device = search_device
         self.gallery: Optional[dict] = None
         self._searcher = None
+        if grad_cache_chunk is not None and grad_cache_chunk < 1:
+            raise ValueError(f'grad_cache_chunk must be a positive int, got {grad_cache_chunk}')
+        self.grad_cache_chunk = grad_cache_chunk
+
+    def train_step(self, data, optim_wrapper) -> dict:
+        if not self.grad_cache_chunk:
+            return super().train_step(data, optim_wrapper)
+        from .grad_cache import grad_cache_train_step
+        return grad_cache_train_step(self, data, optim_wrapper, self.grad_cache_chunk)
 
     # ------------------------------------------------------------------ embedding
     def embed(self, images: torch.Tensor, view: str) -> torch.Tensor:
