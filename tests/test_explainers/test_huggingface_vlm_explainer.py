@@ -193,3 +193,13 @@ def test_bf16_with_gradient_checkpointing_keeps_fp32_adapters(tiny_vlm_dir):
     loss.backward()
     assert torch.isfinite(loss)
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in explainer.parameters())
+
+
+def test_runner_weight_initialisation_keeps_pretrained_and_adapter_weights(tiny_vlm_dir):
+    explainer = build(tiny_vlm_dir)
+    before = {k: v.clone() for k, v in explainer.model.state_dict().items()}
+    lora_b = [v for k, v in before.items() if 'lora_B' in k]
+    assert lora_b and all(not v.any() for v in lora_b)  # a fresh adapter is a no-op
+    explainer.init_weights()  # what Runner.train() calls first
+    after = explainer.model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)

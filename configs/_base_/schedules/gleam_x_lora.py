@@ -1,6 +1,7 @@
 # LoRA fine-tuning schedule of GLEAM-X (the usual Qwen2.5-VL recipe): AdamW lr 1e-4,
 # linear warm-up then cosine decay, 3 epochs, effective batch 16 per GPU (4 x 4 accumulated).
 from mmengine.hooks import CheckpointHook, LoggerHook
+from mmengine.model import MMDistributedDataParallel
 from mmengine.optim import CosineAnnealingLR, LinearLR, OptimWrapper
 from mmengine.runner import EpochBasedTrainLoop, TestLoop, ValLoop
 from torch.optim import AdamW
@@ -23,6 +24,9 @@ param_scheduler = [
 train_cfg = dict(type=EpochBasedTrainLoop, max_epochs=max_epochs, val_interval=max_epochs)
 val_cfg = dict(type=ValLoop)
 test_cfg = dict(type=TestLoop)
+# multi-GPU (tools/dist_train.sh): plain DDP; every LoRA weight is used in every step
+model_wrapper_cfg = dict(type=MMDistributedDataParallel, broadcast_buffers=False,
+                         find_unused_parameters=False)
 
 # mmengine's checkpoints hold the LoRA weights + optimizer state (a few MB, --resume works);
 # LoRACheckpointHook writes the peft adapter next to them (work_dir/adapters/epoch_N) and the

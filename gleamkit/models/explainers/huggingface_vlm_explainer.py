@@ -280,6 +280,16 @@ class HuggingFaceVLMExplainer(BaseModel):
         self.data_preprocessor.set_processor(self.processor, end_of_turn_ids=eos)
         self.register_load_state_dict_post_hook(self._check_loaded_keys)
 
+    def init_weights(self) -> None:
+        """Nothing to initialise: the weights come from ``from_pretrained`` and peft.
+
+        The Runner calls ``init_weights`` before training; mmengine's default would
+        call Hugging Face's ``init_weights`` on the wrapped model, which redraws the
+        LoRA weights (B no longer zero: the adapter would start as noise, and a
+        loaded adapter would be lost).
+        """
+        self._is_init = True
+
     # ------------------------------------------------------------------ adapter
     def _add_adapter(self, model, lora, adapter_path, freeze_vision_tower, freeze_projector):
         from peft import LoraConfig, PeftModel, get_peft_model
