@@ -158,3 +158,29 @@ def test_test_tool_generates_parses_and_evaluates(trained, tmp_path):
     batch = next(iter(tester.test_dataloader))
     answers = [x.pred_text for x in runner.model.eval().test_step(batch)]
     assert answers == [s['pred_text'] for s in samples[:len(answers)]]
+
+
+def test_api_explainer_is_evaluated_like_a_model(tmp_path, monkeypatch):
+    """configs/gleam_x/openai_compatible_eval.py: predict-only model in the test loop."""
+    from explainer_fixtures import ANSWER, ScriptedServer, completion
+    for var in ('http_proxy', 'HTTP_PROXY', 'all_proxy', 'ALL_PROXY'):
+        monkeypatch.delenv(var, raising=False)
+    ann_file = write_pairs(tmp_path / 'data', range(6), seed=2)
+    cfg = Config.fromfile(osp.join(ROOT, 'configs/gleam_x/openai_compatible_eval.py'))
+    cfg.test_dataloader.dataset.data_root = ''
+    cfg.test_dataloader.dataset.ann_file = ann_file
+    cfg.test_dataloader.num_workers = 0
+    cfg.test_dataloader.persistent_workers = False
+    cfg.test_dataloader.batch_size = 4
+    cfg.test_evaluator.with_similarity = False
+    cfg.model.progress = False
+    cfg.model.max_concurrency = 2
+    with ScriptedServer([(200, {}, completion(ANSWER))] * 6) as srv:
+        cfg.model.base_url = srv.url
+        args = argparse.Namespace(launcher='none', cfg_options=None, work_dir=str(tmp_path),
+                                  load_from=None, config='openai_compatible_eval.py')
+        metrics = build_runner(prepare_config(cfg, args, mode='test')).test()
+    assert len(srv.requests) == 6
+    assert metrics['gleam_x/num_samples'] == 6
+    assert metrics['gleam_x/accuracy'] == pytest.approx(50.0)  # says "same" to all, half are
+    assert metrics['gleam_x/unparseable'] == 0
