@@ -99,3 +99,43 @@ def test_predict_without_gallery_says_what_to_do():
     data = model.data_preprocessor(batch(with_reference=False), False)
     with pytest.raises(RuntimeError, match='PrepareGalleryHook'):
         model(**data, mode='predict')
+
+
+def test_references_are_embedded_with_their_own_view():
+    # satellite->drone: the gallery's references are drone images
+    model = tiny_model().eval()
+    raw = batch()
+    for s in raw['data_samples'][:3]:
+        s.set_metainfo(dict(reference_view='uav'))
+    data = model.data_preprocessor(raw, False)
+    groups = data['inputs']['reference']
+    assert groups['uav'][0].tolist() == [0, 1, 2]
+    assert groups['satellite'][0].tolist() == [3, 4, 5]
+    out = model(**data, mode='tensor')['reference']
+    alone = model.embed(groups['uav'][1], 'uav')
+    assert torch.allclose(out[:3], alone, atol=1e-5)
+    # the model's reference_view is the default for samples that do not say
+    assert tiny_model(reference_view='uav').data_preprocessor.default_reference_view == 'uav'
+
+
+@pytest.mark.parametrize('aggregation', ['mean', 'max'])
+def test_image_set_queries_aggregate_their_members(aggregation):
+    model = tiny_model(set_aggregation=aggregation).eval()
+    g = torch.Generator().manual_seed(3)
+    sets = [torch.randint(0, 256, (n, 3, 32, 32), generator=g, dtype=torch.uint8)
+            for n in (3, 1, 2)]
+    samples = [CrossViewDataSample(metainfo=dict(view='ground', location_id=i, set_size=len(x)))
+               for i, x in enumerate(sets)]
+    data = model.data_preprocessor(dict(inputs=dict(query=sets), data_samples=samples), False)
+    idx, members = data['inputs']['query']['ground']
+    assert idx.tolist() == [0, 0, 0, 1, 2, 2]
+    with torch.no_grad():
+        out = model(**data, mode='tensor')['query']
+        member_emb = model.embed(members, 'ground')
+    reduce = (lambda e: e.mean(0)) if aggregation == 'mean' else (lambda e: e.max(0).values)
+    expected = torch.stack([reduce(member_emb[:3]), member_emb[3], reduce(member_emb[4:])])
+    expected = torch.nn.functional.normalize(expected, dim=1)
+    assert torch.allclose(out, expected, atol=1e-5)
+    assert torch.allclose(out.norm(dim=1), torch.ones(3), atol=1e-5)
+    with pytest.raises(ValueError, match='set_aggregation'):
+        tiny_model(set_aggregation='attention')

@@ -52,7 +52,9 @@ def test_slice_inputs_keeps_rows_and_views():
     assert part['batch_size'] == 3
     assert {v: idx.tolist() for v, (idx, _) in part['query'].items()} == {
         'map': [0], 'uav': [1], 'ground': [2]}
-    assert torch.equal(part['reference'], inputs['reference'][2:5])
+    ref_idx, ref = part['reference']['satellite']
+    assert ref_idx.tolist() == [0, 1, 2]
+    assert torch.equal(ref, inputs['reference']['satellite'][1][2:5])
 
 
 @pytest.mark.parametrize('chunk', [1, 3])

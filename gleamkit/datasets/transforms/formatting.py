@@ -8,8 +8,10 @@ from mmcv.transforms import BaseTransform
 from gleamkit.registry import TRANSFORMS
 from gleamkit.structures import CrossViewDataSample
 
-DEFAULT_META_KEYS = ('view', 'location_id', 'semi_positive_ids', 'junk_ids', 'lat', 'lon',
-                     'sample_idx', 'query_path', 'reference_path', 'weight', 'split')
+DEFAULT_META_KEYS = ('view', 'reference_view', 'location_id', 'semi_positive_ids',
+                     'semi_positive_weights', 'positive_ids', 'junk_ids', 'lat', 'lon',
+                     'altitude', 'sample_idx', 'query_path', 'reference_path', 'weight',
+                     'split', 'distractor', 'set_size')
 
 
 def to_chw_tensor(img: np.ndarray, key: str) -> torch.Tensor:
@@ -106,6 +108,6 @@ class ResizeViews(BaseTransform):
             size = self.sizes.get(results.get('view'), self.default)
             results['query_img'] = self._resize(results['query_img'], size)
         if results.get('reference_img') is not None:
-            size = self.sizes.get('satellite', self.default)
+            size = self.sizes.get(results.get('reference_view', 'satellite'), self.default)
             results['reference_img'] = self._resize(results['reference_img'], size)
         return results

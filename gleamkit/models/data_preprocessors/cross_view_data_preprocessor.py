@@ -19,22 +19,28 @@ class CrossViewDataPreprocessor(BaseDataPreprocessor):
 
     Input (from ``pseudo_collate``): ``{'query': [CHW uint8 ...], 'reference':
     [CHW uint8 ...]}`` (either key may be absent) and the data samples, whose
-    ``view`` says which view each query is.
+    ``view`` says which view each query is and ``reference_view`` which view each
+    reference is (default ``'satellite'``; ``'uav'`` in a satellite->drone gallery).
+    A query may be an image *set* (``S x C x H x W``, e.g. ground photos of one
+    cell): its members are flattened and share the sample's row index.
 
-    Output ``inputs``: ``{'query': {view: (indices LongTensor, BxCxHxW float)},
-    'reference': BxCxHxW float, 'batch_size': B}``.
+    Output ``inputs``: ``{'query': {view: (row indices, NxCxHxW float)},
+    'reference': {view: (row indices, NxCxHxW float)}, 'batch_size': B}``.
 
     Config keys:
         mean, std (3 floats): RGB normalisation on the 0-255 scale (ImageNet by
             default; use the backbone's ``pretrained_cfg`` values x 255).
         view_mean_std (dict, optional): ``{view: (mean, std)}`` overrides.
+        default_reference_view (str): view of references whose sample does not
+            say (``'satellite'``).
     """
 
     def __init__(self, mean: Sequence[float] = (123.675, 116.28, 103.53),
                  std: Sequence[float] = (58.395, 57.12, 57.375),
                  view_mean_std: Optional[Dict[str, tuple]] = None,
-                 non_blocking: bool = False):
+                 default_reference_view: str = 'satellite', non_blocking: bool = False):
         super().__init__(non_blocking=non_blocking)
+        self.default_reference_view = default_reference_view
         self.register_buffer('mean', torch.tensor(mean, dtype=torch.float32).view(-1, 1, 1), False)
         self.register_buffer('std', torch.tensor(std, dtype=torch.float32).view(-1, 1, 1), False)
         self.view_mean_std = {
@@ -49,13 +55,31 @@ class CrossViewDataPreprocessor(BaseDataPreprocessor):
             mean, std = (t.to(batch.device) for t in self.view_mean_std[view])
         return (batch.float() - mean) / std
 
-    @staticmethod
-    def _stack(images, what):
-        shapes = {tuple(img.shape) for img in images}
-        if len(shapes) != 1:
-            raise ValueError(f'{what} images of one batch must share a size, got {sorted(shapes)};'
-                             ' resize them in the dataset pipeline.')
-        return torch.stack(list(images))
+    def group_by_view(self, images, views, what: str) -> dict:
+        """``{view: (row indices, normalised batch)}``; image sets are flattened."""
+        rows = {}
+        for i, view in enumerate(views):
+            rows.setdefault(view, []).append(i)
+        groups = {}
+        for view, idx in rows.items():
+            members, index = [], []
+            for i in idx:
+                img = images[i]
+                if img.dim() == 4:  # an image set: every member belongs to row i
+                    members.extend(img.unbind(0))
+                    index.extend([i] * img.shape[0])
+                else:
+                    members.append(img)
+                    index.append(i)
+            shapes = {tuple(m.shape) for m in members}
+            if len(shapes) != 1:
+                raise ValueError(f'{what} images of view {view!r} in one batch must share a '
+                                 f'size, got {sorted(shapes)}; resize them in the dataset '
+                                 'pipeline (ResizeViews)')
+            batch = torch.stack(members)
+            groups[view] = (torch.tensor(index, dtype=torch.long, device=batch.device),
+                            self.normalize(batch, view))
+        return groups
 
     def forward(self, data: dict, training: bool = False) -> dict:
         data = self.cast_data(data)
@@ -67,23 +91,18 @@ class CrossViewDataPreprocessor(BaseDataPreprocessor):
                             f'{type(inputs).__name__}')
         out = {}
         batch_size = None
-        if inputs.get('reference') is not None:
-            reference = self._stack(inputs['reference'], 'reference (satellite)')
-            out['reference'] = self.normalize(reference, 'satellite')
-            batch_size = reference.shape[0]
-        if inputs.get('query') is not None:
-            queries = inputs['query']
-            if samples is None or len(samples) != len(queries):
-                raise ValueError('each query image needs a data sample carrying its `view`')
-            groups = {}
-            for i, sample in enumerate(samples):
-                groups.setdefault(sample.view, []).append(i)
-            out['query'] = {
-                view: (torch.tensor(idx, dtype=torch.long, device=queries[0].device),
-                       self.normalize(self._stack([queries[i] for i in idx], f'{view!r} query'),
-                                      view))
-                for view, idx in groups.items()
-            }
-            batch_size = len(queries)
+        for key in ('query', 'reference'):
+            images = inputs.get(key)
+            if images is None:
+                continue
+            if samples is None or len(samples) != len(images):
+                raise ValueError(f'each {key} image needs a data sample carrying its view')
+            if key == 'query':
+                views = [s.view for s in samples]
+            else:
+                views = [s.metainfo.get('reference_view', self.default_reference_view)
+                         for s in samples]
+            out[key] = self.group_by_view(images, views, key)
+            batch_size = len(images)
         out['batch_size'] = batch_size
         return dict(inputs=out, data_samples=samples)

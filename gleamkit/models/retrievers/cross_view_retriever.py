@@ -32,7 +32,11 @@ class CrossViewRetriever(BaseModel):
         adapter (dict): an ``ADAPTERS`` config; ``channels`` taken from the backbone.
         loss (dict): a ``LOSSES`` config (default ``SymmetricInfoNCELoss``).
         data_preprocessor (dict): default ``CrossViewDataPreprocessor``.
-        reference_view (str): the gallery's view name (``'satellite'``).
+        reference_view (str): view of references whose sample does not name one
+            (``'satellite'``; set ``'uav'`` for a satellite->drone gallery).
+        set_aggregation (str): how the members of an image-set query (e.g. the
+            ground photos of one cell) make one embedding: ``'mean'`` or ``'max'``
+            of the member embeddings, re-normalised.
         keep_topk (int): how many top scores to keep on each predicted sample.
         search_device (str): ``'auto'`` (the model's device) or ``'cpu'`` for the
             faiss index of the gallery.
@@ -46,7 +50,7 @@ class CrossViewRetriever(BaseModel):
                  loss: Optional[dict] = None, data_preprocessor: Optional[dict] = None,
                  reference_view: str = 'satellite', keep_topk: int = 10,
                  search_device: str = 'auto', grad_cache_chunk: Optional[int] = None,
-                 init_cfg: Optional[dict] = None):
+                 set_aggregation: str = 'mean', init_cfg: Optional[dict] = None):
         if data_preprocessor is None:
             data_preprocessor = dict(type='CrossViewDataPreprocessor')
         if isinstance(data_preprocessor, dict):
@@ -62,6 +66,11 @@ class CrossViewRetriever(BaseModel):
         self.head = MODELS.build(head)
         self.loss_module = LOSSES.build(loss or dict(type='SymmetricInfoNCELoss'))
         self.reference_view = reference_view
+        if hasattr(self.data_preprocessor, 'default_reference_view'):
+            self.data_preprocessor.default_reference_view = reference_view
+        if set_aggregation not in ('mean', 'max'):
+            raise ValueError(f"set_aggregation={set_aggregation!r}, expected 'mean' or 'max'")
+        self.set_aggregation = set_aggregation
         self.keep_topk = keep_topk
         self.search_device = search_device
         self.gallery: Optional[dict] = None
@@ -82,21 +91,34 @@ class CrossViewRetriever(BaseModel):
         features = self.backbone(images)[-1]
         return self.head(self.adapter(features, view))
 
-    def embed_queries(self, groups: Dict[str, tuple], batch_size: int) -> torch.Tensor:
-        out = None
+    def embed_groups(self, groups: Dict[str, tuple], batch_size: int) -> torch.Tensor:
+        """Embed view groups and put every embedding back in its row; rows with
+        several members (image sets) aggregate them (``set_aggregation``)."""
+        out = counts = None
         for view, (indices, images) in groups.items():
             emb = self.embed(images, view)
             if out is None:
                 out = emb.new_zeros((batch_size, emb.shape[1]))
-            out = out.index_copy(0, indices, emb)
+                counts = emb.new_zeros(batch_size)
+                if self.set_aggregation == 'max':
+                    out.fill_(float('-inf'))
+            if self.set_aggregation == 'max':
+                out = out.index_reduce(0, indices, emb, 'amax')
+            else:
+                out = out.index_add(0, indices, emb)
+            counts = counts.index_add(0, indices, torch.ones_like(indices, dtype=emb.dtype))
+        if counts is not None and bool((counts > 1).any()):
+            if self.set_aggregation == 'mean':
+                out = out / counts.clamp(min=1).unsqueeze(1)
+            out = torch.nn.functional.normalize(out, dim=1)
         return out
 
     def extract_feat(self, inputs: dict) -> dict:
         query = reference = None
         if inputs.get('query') is not None:
-            query = self.embed_queries(inputs['query'], inputs['batch_size'])
+            query = self.embed_groups(inputs['query'], inputs['batch_size'])
         if inputs.get('reference') is not None:
-            reference = self.embed(inputs['reference'], self.reference_view)
+            reference = self.embed_groups(inputs['reference'], inputs['batch_size'])
         return dict(query=query, reference=reference)
 
     # --------------------------------------------------------------------- modes

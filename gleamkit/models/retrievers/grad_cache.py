@@ -27,15 +27,15 @@ from gleamkit.utils.distributed import is_distributed
 def slice_inputs(inputs: dict, start: int, stop: int) -> dict:
     """The rows ``[start, stop)`` of a preprocessed cross-view batch."""
     out = dict(batch_size=stop - start)
-    if inputs.get('reference') is not None:
-        out['reference'] = inputs['reference'][start:stop]
-    if inputs.get('query') is not None:
+    for key in ('query', 'reference'):
+        if inputs.get(key) is None:
+            continue
         groups = {}
-        for view, (indices, images) in inputs['query'].items():
+        for view, (indices, images) in inputs[key].items():
             keep = (indices >= start) & (indices < stop)
             if keep.any():
                 groups[view] = (indices[keep] - start, images[keep])
-        out['query'] = groups
+        out[key] = groups
     return out
 
 
