@@ -203,3 +203,22 @@ def test_runner_weight_initialisation_keeps_pretrained_and_adapter_weights(tiny_
     explainer.init_weights()  # what Runner.train() calls first
     after = explainer.model.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_merged_model_answers_like_base_plus_adapter(tiny_vlm_dir, tmp_path):
+    from transformers import AutoProcessor
+
+    from gleamkit.models.explainers import merge_lora_adapter
+    explainer = build(tiny_vlm_dir, **BUDGET).eval()
+    perturb_lora(explainer, seed=2)
+    explainer.save_adapter(str(tmp_path / 'adapter'))
+    merged_dir = merge_lora_adapter(str(tmp_path / 'adapter'), str(tmp_path / 'merged'))
+    assert get_pixel_budget(AutoProcessor.from_pretrained(merged_dir).image_processor) == \
+        (28 * 28, 56 * 56)  # vLLM reads the training budget from here
+    merged = build(merged_dir, lora=None).eval()  # a plain model folder now
+    assert merged.pixel_budget == (28 * 28, 56 * 56) and not merged.is_peft
+    data = contract_batch(range(2))
+    with torch.no_grad():
+        a = explainer(**explainer.data_preprocessor(data, False), mode='tensor')
+        b = merged(**merged.data_preprocessor(data, False), mode='tensor')
+    torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
