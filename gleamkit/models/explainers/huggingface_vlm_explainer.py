@@ -176,8 +176,10 @@ class HuggingFaceVLMExplainer(BaseModel):
             model), ``'all-linear'`` (every linear layer of the language model), or
             anything peft accepts (list of names, regex). ``None``: no adapter (the
             base model, frozen: zero-shot evaluation).
-        adapter_path (str, optional): a saved adapter to start from (inference or
-            further training); its record's pixel budget is checked/applied.
+        adapter_path (str, optional): a saved adapter to start from; its record's
+            pixel budget is checked/applied. Its own ``adapter_config.json`` defines
+            the adapter: ``lora`` then only says whether it trains further (a dict)
+            or stays frozen (``None``, inference).
         freeze_vision_tower, freeze_projector (bool): keep the vision encoder /
             the vision-language projector frozen (default ``True``); ``False``
             trains a full copy of it with the adapter (peft ``modules_to_save``).
