@@ -1,4 +1,6 @@
 """Scene facts from rasters and the reference explanations written from them."""
+import json
+
 import numpy as np
 import pytest
 
@@ -144,3 +146,121 @@ def test_layout_statistics_rank_similar_tiles_closer():
     near = layout_statistics(tile_facts(town(park=False)))
     far = layout_statistics(tile_facts(town(lake=False, park=False, towers=False)))
     assert np.linalg.norm(a - near) < np.linalg.norm(a - far)
+
+
+# ----------------------------------------------------------------------------- the builder
+class FakeLayout:
+    """A 400 m x 400 m town: a road grid (one main road), buildings of mixed heights and
+    roofs, a lake in the north-west, a park in the south-east."""
+
+    resolution_m = 1.0
+
+    def __init__(self, seed=0, n=400):
+        rng = np.random.default_rng(seed)
+        self.height_m = float(n)
+        cls = np.zeros((n, n), np.uint8)
+        height = np.zeros((n, n), np.float16)
+        albedo = np.zeros((n, n, 3), np.uint8)
+        for k, c in enumerate(range(30, n, 90)):
+            cls[:, c:c + 8] = MAJOR_ROAD if k == 2 else ROAD
+        for r in range(60, n, 110):
+            cls[r:r + 8, :] = ROAD
+        for _ in range(160):
+            r, c = rng.integers(0, n - 20, 2)
+            if (cls[r:r + 14, c:c + 14] == 0).all():
+                cls[r:r + 14, c:c + 14] = BUILDING
+                height[r:r + 14, c:c + 14] = rng.choice([6.0, 9.0, 18.0, 40.0])
+                albedo[r:r + 14, c:c + 14] = ROOF_COLOURS[rng.integers(0, 10)][0]
+        yy, xx = np.mgrid[:n, :n]
+        cls[((yy - 80) ** 2 + (xx - 80) ** 2 < 35 ** 2) & (cls == 0)] = WATER
+        cls[290:380, 290:380][cls[290:380, 290:380] == 0] = PARK
+        self.cls, self.height, self.albedo = cls, height, albedo
+        self.wall = np.where(cls == BUILDING, 3, 0).astype(np.uint8)
+
+    def to_rc(self, x, y):
+        return (self.height_m - np.asarray(y)) / self.resolution_m, np.asarray(x)
+
+
+class FakeWorld:
+    tile_size_m = 100.0
+
+    def __init__(self, seed=0, num_locations=24, image_size=8, **kwargs):
+        self.layout = FakeLayout(seed)
+        rng = np.random.default_rng(seed)
+        self.locations = []
+        for i in range(num_locations + 4):
+            x, y = rng.uniform(50, 350, 2)
+            self.locations.append(dict(
+                location_id=i, x=x, y=y, lat=40 + y * 1e-5, lon=116 + x * 1e-5,
+                split='train' if x < 230 else 'test', is_distractor=i >= num_locations))
+        self.image_size = image_size
+
+    def semi_positive_ids(self, location_id):
+        me = self.locations[location_id]
+        return [loc['location_id'] for loc in self.locations
+                if loc['location_id'] != location_id and not loc['is_distractor']
+                and abs(loc['x'] - me['x']) < 70 and abs(loc['y'] - me['y']) < 70]
+
+
+@pytest.fixture
+def fake_world(monkeypatch):
+    import gleamkit.datasets.synthetic as synthetic
+    calls = []
+
+    def load_or_render(world_kwargs, views, cache_dir=None):
+        calls.append(dict(world_kwargs))
+        world = FakeWorld(**world_kwargs)
+        images = {v: {loc['location_id']: np.full((8, 8, 3), loc['location_id'] * 5 + k,
+                                                  np.uint8)
+                      for loc in world.locations} for k, v in enumerate(views)}
+        return world, images
+
+    monkeypatch.setattr(synthetic, 'load_or_render', load_or_render, raising=False)
+    return calls
+
+
+def test_build_synthetic_set(fake_world, tmp_path):
+    from gleamkit.datasets.gleam_x import build_synthetic_set, read_jsonl
+
+    paths = build_synthetic_set(str(tmp_path / 'set'), num_pairs=40, image_size=8, seed=3)
+    train, test = read_jsonl(paths['train']), read_jsonl(paths['test'])
+    assert len(train) + len(test) == 40 and train and test
+    manifest = json.loads(open(paths['manifest']).read())
+    assert manifest['splits']['train']['pairs'] == len(train)
+    world = FakeWorld(**fake_world[0])
+    split = {loc['location_id']: loc['split'] for loc in world.locations}
+    for name, records in (('train', train), ('test', test)):
+        labels = [r.label_id for r in records]
+        assert abs(sum(labels) - len(labels) / 2) <= 1  # balanced
+        for r in records:
+            q, s = r.meta['query_location_id'], r.meta['satellite_location_id']
+            assert split[q] == name  # spatially disjoint splits
+            assert (q == s) == (r.label == 'match')
+            assert r.source == 'synthetic:gleamkit-world' and r.langs == ['en', 'zh']
+            for lang in ('en', 'zh'):
+                assert parse_verdict(r.explanation[lang], lang=lang) == r.label_id
+            if r.label == 'no_match':
+                assert r.meta['negative'] in ('semi_positive', 'similar_layout')
+                assert r.meta['differences']
+            assert (tmp_path / 'set' / r.query_image).is_file()
+            assert r.query_image == f'images/{q:05d}_{r.query_view}.png'
+    assert {r.query_view for r in train + test} == {'uav', 'map', 'panorama', 'ground'}
+    kinds = {r.meta.get('negative') for r in train + test}
+    assert {'semi_positive', 'similar_layout'} <= kinds
+    # deterministic
+    again = build_synthetic_set(str(tmp_path / 'again'), num_pairs=40, image_size=8, seed=3)
+    assert open(again['train']).read() == open(paths['train']).read()
+
+
+def test_dataset_builds_the_synthetic_set_once(fake_world, tmp_path):
+    from gleamkit.datasets.gleam_x import GleamXDataset
+
+    cfg = dict(synthetic=dict(split='test', num_pairs=24, image_size=8),
+               cache_dir=str(tmp_path / 'cache'), lang='both')
+    ds = GleamXDataset(**cfg)
+    assert len(fake_world) == 1 and len(ds) > 0
+    assert {ds.get_data_info(i)['lang'] for i in range(len(ds))} == {'en', 'zh'}
+    GleamXDataset(**dict(cfg, synthetic=dict(split='train', num_pairs=24, image_size=8)))
+    assert len(fake_world) == 1  # cached: the train split came from the same build
+    with pytest.raises(TypeError, match='unknown keys'):
+        GleamXDataset(synthetic=dict(num_pair=3), cache_dir=str(tmp_path / 'cache'))
