@@ -73,6 +73,21 @@ ENGLISH = [
     # no verdict at all
     ('Image 1 shows a street with trees. Image 2 shows rooftops.', UNP),
     ('', UNP), ('   ', UNP),
+    # more phrasings
+    ('In conclusion, these two images are of the same location.', MATCH),
+    ('Based on the analysis, the images likely represent different areas.', NO),
+    ('The satellite image does not match the drone image.', NO),
+    ('Both images feature a river, but they are not from the same location.', NO),
+    ('There are no significant differences; the two images depict the same region.', MATCH),
+    ('The locations are different.', NO),
+    ('The location is the same in both images.', MATCH),
+    ('The building locations are different.', UNP),
+    ('Therefore, image 1 and image 2 show the same intersection.', MATCH),
+    ('They correspond.', MATCH),
+    ('The two images correspond to different locations.', NO),
+    ('The query image is not the same location as the satellite image.', NO),
+    ('They are not likely the same place.', NO),
+    ('These images do not show the same location; the roads differ.', NO),
     # markdown and numbers
     ('**Verdict:** The images **depict the same area**.', MATCH),
     ('The tower is 3.5 m taller in image 2. The two images show different areas.', NO),
@@ -112,6 +127,16 @@ CHINESE = [
     ('为了判断两者是否为同一地点，我比较了道路。', UNP),
     ('无法判断两者是否为同一地点。', UNP),
     ('图像1显示一条河流，图像2显示一片住宅区。', UNP),
+    ('综上，两张图像描绘的是同一个区域。', MATCH),
+    ('两幅图像所示地点不同。', NO),
+    ('两者并不是同一个地方。', NO),
+    ('两张图片显示的是同一地理位置。', MATCH),
+    ('可以确定二者为同一地点。', MATCH),
+    ('这两张图像不对应同一地点。', NO),
+    ('两张图像中的位置相同。', MATCH),
+    ('两张图像的地点并不相同。', NO),
+    ('建筑的位置相同。', UNP),
+    ('图像1和图像2有几处不同。', UNP),
     # an English answer to a Chinese prompt, and the reverse
     ('The two images depict the same area.', MATCH),
 ]

@@ -138,6 +138,12 @@ _EN_SAME = re.compile(
 _EN_DIFFERENT = re.compile(
     r'\b(?:different|separate|distinct|unrelated|two different|two separate|two distinct)\s+'
     r'(?:' + _EN_NOT_ADJ + r'[a-z\-]+\s+){0,1}?' + _EN_PLACE + r'\b', re.I)
+# 'the locations are different', 'the location is the same'
+_EN_PLACE_IS = re.compile(
+    r'\b(?:location|locations|place|places|area|areas|site|sites|scene|scenes|region|regions)'
+    r'\s+(?:is|are|appears?\s+to\s+be|seems?\s+to\s+be)\s+(?:(?:clearly|completely|entirely|'
+    r'indeed|likely|probably|definitely|also)\s+)?(?:(not)\s+)?(?:(?:clearly|completely|entirely|'
+    r'quite)\s+)?(the\s+same|identical|different|distinct|unrelated)\b', re.I)
 _EN_NOT_DIFFERENT = re.compile(r"\b(?:not|n't)\s+(?:\w+\s+)?(?:different|separate|distinct)\b",
                                re.I)
 _EN_MATCH_VERB = re.compile(
@@ -187,6 +193,10 @@ _EN_POSITIVE_FIXUPS = [
 _ZH_PLACE = r'(?:地理位置|地点|位置|地方|区域|地区|场景|街区|范围|场所|片区|地块|路口|处)'
 _ZH_SAME = re.compile(r'(?:同一(?:个|片|块)?|相同的?)' + _ZH_PLACE)
 _ZH_DIFFERENT = re.compile(r'(?:不同|两个不同|两处不同)的?' + _ZH_PLACE + r'|不在一起')
+# '地点不同', '位置相同', '地点并不相同'
+_ZH_PLACE_IS = re.compile(r'(?:地理位置|地点|位置|地方|区域|地区|场景|街区|场所)'
+                          r'(?:是|也|都|完全|明显|显然|并|均)*'
+                          r'(不同|不一样|不相同|不一致|相同|一样|一致)')
 _ZH_MATCH_VERB = re.compile(r'相?(?:匹配|对应|吻合|契合|相符|符合)')
 _ZH_SUBJECT = re.compile(r'(?:图像|图片|影像|两者|二者|它们|两图|两幅|两张|这对|卫星图)')
 _ZH_FEATURE = re.compile(r'(?:道路|街道|建筑|楼|房屋|屋顶|绿地|树|公园|水体|河|湖|布局|颜色|形状|'
@@ -249,6 +259,14 @@ def _en_clause_hits(clause: str) -> List[Tuple[int, int]]:
         before = clause[max(0, m.start() - 12):m.end()]
         flipped = bool(_EN_NOT_DIFFERENT.search(before))
         hits.append((m.start(), MATCH if flipped else NO_MATCH))
+    for m in _EN_PLACE_IS.finditer(clause):
+        head = clause[:m.start()]
+        if skipped(m.start()) or (_EN_FEATURE.search(head) and not _subject_is_images(
+                head, _EN_SUBJECT, _EN_FEATURE)):  # 'the building locations differ'
+            continue
+        same = m.group(2).lower().startswith(('the', 'identical'))
+        positive = same != bool(m.group(1))
+        hits.append((m.start(), MATCH if positive else NO_MATCH))
     feature_free = not _EN_FEATURE.search(clause)
     for m in _EN_NO_MATCH.finditer(clause):
         if feature_free and not skipped(m.start()):
@@ -285,6 +303,13 @@ def _zh_clause_hits(clause: str) -> List[Tuple[int, int]]:
         if not skipped(m.start()):
             flipped = bool(re.search(r'(?:不是|并非|并不是|不属于|不在)$', window(m.start(), 4)))
             hits.append((m.start(), MATCH if flipped else NO_MATCH))
+    for m in _ZH_PLACE_IS.finditer(clause):
+        head = clause[:m.start()]
+        feature_owned = _ZH_FEATURE.search(head) and not _subject_is_images(
+            head, _ZH_SUBJECT, _ZH_FEATURE)  # '建筑的位置相同' is about buildings
+        if not skipped(m.start()) and not feature_owned:
+            positive = m.group(1) in ('相同', '一样', '一致')
+            hits.append((m.start(), MATCH if positive else NO_MATCH))
     for m in _ZH_MATCH_VERB.finditer(clause):
         head = re.split(r'[与和跟]', clause[:m.start()])[0]  # X in 'X与Y相匹配'
         if not _subject_is_images(head, _ZH_SUBJECT, _ZH_FEATURE) or skipped(m.start()):
