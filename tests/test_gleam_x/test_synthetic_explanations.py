@@ -264,3 +264,23 @@ def test_dataset_builds_the_synthetic_set_once(fake_world, tmp_path):
     assert len(fake_world) == 1  # cached: the train split came from the same build
     with pytest.raises(TypeError, match='unknown keys'):
         GleamXDataset(synthetic=dict(num_pair=3), cache_dir=str(tmp_path / 'cache'))
+
+
+def test_command_line(fake_world, tmp_path, capsys):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / 'tools' / 'dataset_converters' / \
+        'build_gleam_x_synthetic.py'
+    spec = importlib.util.spec_from_file_location('build_gleam_x_synthetic', path)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    out = tmp_path / 'data' / 'gleam_x_synthetic'
+    tool.main(['--out', str(out), '--num-pairs', '16', '--image-size', '8', '--views', 'uav',
+               'map'])
+    assert fake_world[-1]['image_size'] == 8
+    printed = capsys.readouterr().out
+    assert 'train:' in printed and 'test:' in printed
+    from gleamkit.datasets.gleam_x import read_jsonl
+    records = read_jsonl(str(out / 'train.jsonl')) + read_jsonl(str(out / 'test.jsonl'))
+    assert len(records) == 16 and {r.query_view for r in records} == {'uav', 'map'}
