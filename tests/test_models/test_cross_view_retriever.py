@@ -139,3 +139,33 @@ def test_image_set_queries_aggregate_their_members(aggregation):
     assert torch.allclose(out.norm(dim=1), torch.ones(3), atol=1e-5)
     with pytest.raises(ValueError, match='set_aggregation'):
         tiny_model(set_aggregation='attention')
+
+
+def test_timm_head_is_frozen_when_unused_and_used_when_pooled():
+    from gleamkit.registry import BACKBONES
+    unpooled = BACKBONES.build(dict(type='TimmBackbone', model_name='convnext_atto'))
+    frozen = [n for n, p in unpooled.named_parameters() if not p.requires_grad]
+    assert frozen == ['timm_model.head.norm.weight', 'timm_model.head.norm.bias']
+    x = torch.rand(2, 3, 32, 32)
+    assert unpooled(x)[0].shape == (2, 320, 1, 1)
+    pooled = BACKBONES.build(dict(type='TimmBackbone', model_name='convnext_atto', pooled=True))
+    pooled.load_state_dict(unpooled.state_dict())
+    out = pooled(x)[0]
+    fmap = unpooled(x)[0].mean(dim=(2, 3))
+    expected = torch.nn.functional.layer_norm(fmap, (320, ), pooled.timm_model.head.norm.weight,
+                                              pooled.timm_model.head.norm.bias, eps=1e-6)
+    assert torch.allclose(out, expected, atol=1e-5)
+    assert all(p.requires_grad for p in pooled.parameters())
+
+
+def test_weighted_loss_gets_weights_from_the_samples():
+    torch.manual_seed(0)
+    model = tiny_model(loss=dict(type='WeightedInfoNCELoss', label_smoothing=0.0))
+    raw = batch()
+    data = model.data_preprocessor(raw, True)
+    plain = model(**data, mode='loss')['loss']
+    # sample 0 overlaps sample 1's tile: a semi-positive changes the targets
+    data['data_samples'][0].set_metainfo(dict(semi_positive_ids=[1],
+                                              semi_positive_weights=[0.5]))
+    weighted = model(**data, mode='loss')['loss']
+    assert not torch.isclose(plain, weighted)

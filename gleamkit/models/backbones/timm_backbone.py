@@ -21,16 +21,30 @@ class TimmBackbone(_MMPretrainTIMMBackbone):
         grad_checkpointing (bool): trade compute for memory on large backbones.
         channels_last (bool): use the channels-last memory format (faster convs
             on GPUs with tensor cores).
+        pooled (bool): return timm's pooled pre-logits ``(B, C)`` (its own global
+            pool and head norm, e.g. ConvNeXt's ``head.norm``: what Sample4Geo
+            embeds) instead of the unpooled feature map.
+        global_pool (str): timm's pooling when ``pooled`` (``'avg'``; ``'token'``
+            for ViT class tokens).
         **kwargs: any other ``timm.create_model`` argument (``drop_path_rate``,
             ``img_size`` for ViTs, ...).
     """
 
     def __init__(self, model_name: str, pretrained: bool = False, checkpoint_path: str = '',
                  grad_checkpointing: bool = False, channels_last: bool = False,
-                 init_cfg=None, **kwargs):
+                 pooled: bool = False, global_pool: str = 'avg', init_cfg=None, **kwargs):
         super().__init__(model_name=model_name, features_only=False, pretrained=pretrained,
                          checkpoint_path=checkpoint_path, init_cfg=init_cfg, **kwargs)
         self.model_name = model_name
+        self.pooled = pooled
+        if pooled:
+            self.timm_model.reset_classifier(0, global_pool)
+        else:
+            # timm's head (e.g. ConvNeXt's head.norm, ViT's fc_norm) is not used by
+            # forward_features: freeze it, or DDP waits forever for its gradients.
+            for name, param in self.timm_model.named_parameters():
+                if name.startswith(('head.', 'fc_norm.', 'head_norm.')):
+                    param.requires_grad_(False)
         if grad_checkpointing:
             self.timm_model.set_grad_checkpointing(True)
         self.channels_last = channels_last
@@ -50,4 +64,7 @@ class TimmBackbone(_MMPretrainTIMMBackbone):
     def forward(self, x):
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        return (self.timm_model.forward_features(x), )
+        features = self.timm_model.forward_features(x)
+        if self.pooled:
+            features = self.timm_model.forward_head(features, pre_logits=True)
+        return (features, )

@@ -33,19 +33,21 @@ class EmbeddingHead(nn.Module):
             ``'cls'`` (first token of a ViT), ``'token_mean'`` (mean of tokens).
             For ``(B, N, C)`` tokens, ``'avg'`` means ``'token_mean'``.
         norm (bool): LayerNorm before the projection.
+        norm_eps (float): the LayerNorm's epsilon (ConvNeXt's head norm: 1e-6).
         dropout (float): dropout before the projection (training only).
         normalize (bool): L2-normalise the output (needed by InfoNCE and faiss IP).
     """
 
     def __init__(self, in_channels: int, embed_dim: Optional[int] = None, pooling: str = 'avg',
-                 norm: bool = False, dropout: float = 0.0, normalize: bool = True):
+                 norm: bool = False, norm_eps: float = 1e-5, dropout: float = 0.0,
+                 normalize: bool = True):
         super().__init__()
         allowed = ('avg', 'gem', 'cls', 'token_mean')
         if pooling not in allowed:
             raise ValueError(f'EmbeddingHead: pooling={pooling!r}, expected one of {allowed}')
         self.pooling = pooling
         self.gem = GeneralizedMeanPooling() if pooling == 'gem' else None
-        self.norm = nn.LayerNorm(in_channels) if norm else nn.Identity()
+        self.norm = nn.LayerNorm(in_channels, eps=norm_eps) if norm else nn.Identity()
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         self.proj = nn.Linear(in_channels, embed_dim) if embed_dim else nn.Identity()
         self.in_channels = in_channels

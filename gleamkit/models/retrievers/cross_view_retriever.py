@@ -137,7 +137,13 @@ class CrossViewRetriever(BaseModel):
         if feats['query'] is None or feats['reference'] is None:
             raise ValueError('loss mode needs (query, satellite) pairs: the training dataset '
                              'must provide both images (mode="pairs")')
-        loss = self.loss_module(feats['query'], feats['reference'])
+        if hasattr(self.loss_module, 'weights_from_samples') and data_samples is not None:
+            # weighted positives (GTA-UAV): per-pair / semi-positive weights from meta
+            weights = self.loss_module.weights_from_samples(data_samples)
+            loss = self.loss_module(feats['query'], feats['reference'],
+                                    weights.to(feats['query'].device))
+        else:
+            loss = self.loss_module(feats['query'], feats['reference'])
         out = dict(loss=loss)
         if hasattr(self.loss_module, 'scale'):
             out['logit_scale'] = self.loss_module.scale.detach()
