@@ -7,6 +7,9 @@ from explainer_fixtures import contract_batch
 from gleamkit.models.explainers import HuggingFaceVLMExplainer
 from gleamkit.models.explainers.vlm_data_preprocessor import IGNORE_INDEX
 
+# peft reads a deprecated transformers attribute: not ours to fix
+pytestmark = pytest.mark.filterwarnings('ignore:.*is_gradient_checkpointing:FutureWarning')
+
 TEMPLATE = (
     "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
     "{% if message['content'] is string %}{{ message['content'] }}{% else %}"
