@@ -222,3 +222,37 @@ def test_merged_model_answers_like_base_plus_adapter(tiny_vlm_dir, tmp_path):
         a = explainer(**explainer.data_preprocessor(data, False), mode='tensor')
         b = merged(**merged.data_preprocessor(data, False), mode='tensor')
     torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_fine_tuning_learns_what_the_images_show(tiny_vlm_dir):
+    """The answer depends on the pixels: a short LoRA fine-tune learns a visible cue
+    (a white satellite tile = match) and the parsed verdicts follow it."""
+    from gleamkit.structures.explanation_data_sample import ExplanationDataSample
+    torch.manual_seed(0)
+    explainer = build(tiny_vlm_dir, min_pixels=56 * 56, max_pixels=56 * 56,
+                      lora=dict(r=16, lora_alpha=32, target_modules='all-linear',
+                                modules_to_save=['lm_head']))
+    rng = np.random.default_rng(0)
+
+    def batch(n):
+        inputs, samples = [], []
+        for _ in range(n):
+            label = int(rng.integers(0, 2))
+            query = rng.integers(0, 256, (56, 56, 3), dtype=np.uint8)
+            satellite = np.full((56, 56, 3), 255 if label else 0, np.uint8)
+            inputs.append(dict(images=[query, satellite], prompt='Same place?',
+                               answer=('No.', 'Yes.')[label]))
+            samples.append(ExplanationDataSample(metainfo=dict(lang='en', label=label)))
+        return dict(inputs=inputs, data_samples=samples)
+
+    params = [p for p in explainer.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=3e-3)
+    explainer.train()
+    for _ in range(60):
+        loss = explainer(**explainer.data_preprocessor(batch(8), True), mode='loss')['loss']
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    out = explainer.eval().test_step(batch(16))
+    assert sum(s.pred_label == s.label for s in out) >= 15
+    assert {s.pred_text for s in out} <= {'Yes.', 'No.'}
