@@ -5,6 +5,9 @@ from mmengine.dataset import DefaultSampler, pseudo_collate
 from gleamkit.datasets import GleamXDataset, LoadExplanationImages, PackExplanationInputs
 from gleamkit.evaluation import GleamXMetric
 
+# both splits must name the same set (it is cached by these arguments)
+num_pairs = 512
+image_size = 128
 lang = 'both'
 answer_mode = 'explanation'
 pipeline = [dict(type=LoadExplanationImages), dict(type=PackExplanationInputs)]
@@ -13,7 +16,8 @@ train_dataloader = dict(
     batch_size=8,
     num_workers=0,
     collate_fn=dict(type=pseudo_collate),  # the model's VLMDataPreprocessor collates
-    dataset=dict(type=GleamXDataset, synthetic=dict(split='train'), lang=lang,
+    dataset=dict(type=GleamXDataset, lang=lang,
+                 synthetic=dict(split='train', num_pairs=num_pairs, image_size=image_size),
                  answer_mode=answer_mode, pipeline=pipeline),
     sampler=dict(type=DefaultSampler, shuffle=True),
 )
@@ -21,7 +25,8 @@ val_dataloader = dict(
     batch_size=16,
     num_workers=0,
     collate_fn=dict(type=pseudo_collate),
-    dataset=dict(type=GleamXDataset, synthetic=dict(split='test'), lang=lang,
+    dataset=dict(type=GleamXDataset, lang=lang,
+                 synthetic=dict(split='test', num_pairs=num_pairs, image_size=image_size),
                  answer_mode=answer_mode, pipeline=pipeline),
     sampler=dict(type=DefaultSampler, shuffle=False),
 )
