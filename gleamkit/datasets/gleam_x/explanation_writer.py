@@ -204,7 +204,9 @@ def _road_summary_zh(roads: Sequence[RoadFact]) -> str:
             continue
         text = f'{_zh_num(len(group))}条{noun}'
         curved = sum(r.curved for r in group)
-        if curved:
+        if curved and len(group) == 1:
+            text = f'一条弯曲的{noun}'
+        elif curved:
             text += (f'（其中{_zh_num(curved)}条是弯曲的）' if curved < len(group)
                      else '（均为弯曲的）')
         parts.append(text)
@@ -254,9 +256,9 @@ def _buildings_en(facts: SceneFacts, caps: Dict[str, bool]) -> str:
         else:
             text = f'a single {_HEIGHT_EN[dom]} building'
         if counts['high'] and dom != 'high':
-            tallest = max(b.height_m for b in facts.buildings)
-            text += (f', including {_plural(counts["high"], "tower")} of up to about '
-                     f'{int(round(tallest / 5.0) * 5)} m')
+            tallest = int(round(max(b.height_m for b in facts.buildings) / 5.0) * 5)
+            text += (f', including a tower of about {tallest} m' if counts['high'] == 1 else
+                     f', including {_en_num(counts["high"])} towers of up to about {tallest} m')
     if caps['roofs']:
         roofs = _roof_names(facts, 'en')
         text += f' with {_en_join(roofs)} roofs'
@@ -280,7 +282,8 @@ def _buildings_zh(facts: SceneFacts, caps: Dict[str, bool]) -> str:
         if counts['high'] and dom != 'high':
             tallest = max(b.height_m for b in facts.buildings)
             metres = int(round(tallest / 5.0) * 5)
-            text += f'，其中有{_zh_num(counts["high"])}栋高约{metres}米的高楼'
+            text += (f'，其中有一栋约{metres}米高的高楼' if counts['high'] == 1 else
+                     f'，其中有{_zh_num(counts["high"])}栋高楼，最高约{metres}米')
     if caps['roofs']:
         text += f'，屋顶多为{_zh_join(_roof_names(facts, "zh"))}'
     cluster = _cluster(facts)
@@ -641,8 +644,9 @@ class ExplanationWriter:
             os_ = _en_join([_ORIENT['en'][o] for o in s.road_orientations()]) or 'no'
             return f'the roads of image 1 run {oq}, those of image 2 {os_}'
         if key == 'junctions':
-            return (f'image 1 has {_plural(len(q.junctions), "junction")} and image 2 '
-                    f'{_en_num(len(s.junctions))}')
+            nq, ns = len(q.junctions), len(s.junctions)
+            return (f'image 1 has {_plural(nq, "junction")} while image 2 has '
+                    f'{_en_num(ns) if ns else "none"}')
         if key == 'main_road':
             return ('a wide main road crosses image 1 but not image 2'
                     if any(r.major for r in q.roads) else
@@ -677,7 +681,9 @@ class ExplanationWriter:
             os_ = _zh_join([_ORIENT['zh'][o] for o in s.road_orientations()]) or '无'
             return f'图像1的道路为{oq}，图像2的道路为{os_}'
         if key == 'junctions':
-            return f'图像1有{_zh_num(len(q.junctions))}个路口，图像2有{_zh_num(len(s.junctions))}个'
+            def count(f):
+                return f'有{_zh_num(len(f.junctions))}个路口' if f.junctions else '没有路口'
+            return f'图像1{count(q)}，图像2{count(s)}'
         if key == 'main_road':
             return ('图像1中有一条宽阔的主干道，图像2中没有' if any(r.major for r in q.roads)
                     else '图像2中有一条宽阔的主干道，图像1中没有')
@@ -736,7 +742,8 @@ class ExplanationWriter:
         caps = VIEW_CAPS.get(view, _DEFAULT_CAPS)
         if caps['street'] or not caps['compass']:
             if q.roads and s.roads:
-                return 'both images show streets and buildings'
+                both_built = q.num_buildings and s.num_buildings
+                return 'both images show streets' + (' and buildings' if both_built else '')
             return ''
         common = sorted(set(q.road_orientations()) & set(s.road_orientations()))
         if common:
@@ -746,7 +753,10 @@ class ExplanationWriter:
     def _shared_zh(self, q: SceneFacts, s: SceneFacts, view: str) -> str:
         caps = VIEW_CAPS.get(view, _DEFAULT_CAPS)
         if caps['street'] or not caps['compass']:
-            return '两张图像中都有街道和建筑' if q.roads and s.roads else ''
+            if not (q.roads and s.roads):
+                return ''
+            both_built = q.num_buildings and s.num_buildings
+            return '两张图像中都有街道' + ('和建筑' if both_built else '')
         common = sorted(set(q.road_orientations()) & set(s.road_orientations()))
         if common:
             return f'两张图像中都有{_zh_join([_ORIENT["zh"][o] for o in common])}的道路'
