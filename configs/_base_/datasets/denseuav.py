@@ -1,0 +1,64 @@
+# DenseUAV (DenseUAVDataset, docs/datasets.md#denseuav): low-altitude drone images of 14
+# campuses (80, 90, 100 m) and satellite tiles at three scales, with GPS. Training pairs:
+# each drone image with its place's tiles of the same height; evaluation drone ->
+# satellite: 2,331 test queries vs the tiles of all 3,033 places, with the localisation
+# error from Dense_GPS_ALL.txt.
+from mmengine.dataset import DefaultSampler
+
+from gleamkit.datasets import (
+    DenseUAVDataset,
+    LoadCrossViewImages,
+    PackCrossViewInputs,
+    ResizeViews,
+    UniqueLocationSampler,
+)
+from gleamkit.engine import PrepareGalleryHook
+from gleamkit.evaluation import CrossViewRetrievalMetric
+
+# The dataset folder. None: $GLEAMKIT_DATA/DenseUAV. It is copied into every dataset below
+# (a leaf config that changes it sets each dataset's data_root); on the command line:
+#   --cfg-options train_dataloader.dataset.data_root=DIR val_dataloader.dataset.data_root=DIR
+#   test_dataloader.dataset.data_root=DIR custom_hooks.0.dataloader.dataset.data_root=DIR
+data_root = None
+# pairs per step on one GPU; Game4Loc's DenseUAV recipe (Yux1angJi/GTA-UAV
+# train_denseuav_extend.py): 40
+batch_size = 40
+image_sizes = dict(uav=(384, 384), satellite=(384, 384))
+pipeline = [
+    dict(type=LoadCrossViewImages),
+    dict(type=ResizeViews, sizes=image_sizes),
+    dict(type=PackCrossViewInputs),
+]
+
+train_dataloader = dict(
+    batch_size=batch_size,
+    num_workers=4,
+    persistent_workers=True,
+    dataset=dict(type=DenseUAVDataset, data_root=data_root, split='train', mode='pairs',
+                 satellite_pairing='same_height', pipeline=pipeline),
+    sampler=dict(type=UniqueLocationSampler, batch_size=batch_size),
+)
+
+val_dataloader = dict(
+    batch_size=128,
+    num_workers=4,
+    dataset=dict(type=DenseUAVDataset, data_root=data_root, split='test', mode='query',
+                 protocol='drone->satellite', pipeline=pipeline),
+    sampler=dict(type=DefaultSampler, shuffle=False),
+)
+test_dataloader = val_dataloader
+
+# the gallery, embedded before every validation / test (leaf configs edit it in place:
+# custom_hooks[0]['dataloader'])
+custom_hooks = [
+    dict(type=PrepareGalleryHook,
+         dataloader=dict(
+             batch_size=128,
+             num_workers=4,
+             dataset=dict(type=DenseUAVDataset, data_root=data_root, split='test',
+                          mode='gallery', protocol='drone->satellite', pipeline=pipeline),
+             sampler=dict(type=DefaultSampler, shuffle=False)))
+]
+
+val_evaluator = dict(type=CrossViewRetrievalMetric, topk=(1, 5, 10))
+test_evaluator = val_evaluator

@@ -1,0 +1,82 @@
+# Sets of ground photos per satellite cell (GroundImageSetDataset, SetVL-480K-style layout,
+# docs/datasets.md#setvl-480k-style-ground-photo-sets): a query is a set of about 40 photos
+# of one cell; the model embeds every member and averages them (CrossViewRetriever
+# set_aggregation='mean'). Training draws a random subset of `max_set_size` photos per cell
+# and step; evaluation uses all photos of a cell (in name order, deterministic) against the
+# test cells' tiles.
+from mmengine.dataset import DefaultSampler
+
+from gleamkit.datasets import (
+    GroundImageSetDataset,
+    LoadCrossViewImages,
+    LoadImageSet,
+    PackCrossViewInputs,
+    PackImageSetInputs,
+    ResizeImageSet,
+    ResizeViews,
+    UniqueLocationSampler,
+)
+from gleamkit.engine import PrepareGalleryHook
+from gleamkit.evaluation import CrossViewRetrievalMetric
+
+# The dataset folder. None: $GLEAMKIT_DATA/SetVL-480K. It is copied into every dataset
+# below (a leaf config that changes it sets each dataset's data_root); on the command line:
+#   --cfg-options train_dataloader.dataset.data_root=DIR val_dataloader.dataset.data_root=DIR
+#   test_dataloader.dataset.data_root=DIR custom_hooks.0.dataloader.dataset.data_root=DIR
+data_root = None
+# cells per step on one GPU, and photos per cell in training: 32 x (8 photos + 1 tile) =
+# 288 images a step, about a 128-pair step of Sample4Geo (256 images). gleamkit's choice:
+# neither GLEAM nor SetVL-480K publish a recipe.
+batch_size = 32
+max_set_size = 8
+ground_size = (384, 384)
+satellite_size = (384, 384)
+set_pipeline = [
+    dict(type=LoadImageSet),
+    dict(type=ResizeImageSet, size=ground_size),
+    # the cell's tile (training pairs only; absent from query samples)
+    dict(type=LoadCrossViewImages, keys=('reference', )),
+    dict(type=ResizeViews, sizes=dict(satellite=satellite_size)),
+    dict(type=PackImageSetInputs),
+]
+gallery_pipeline = [
+    dict(type=LoadCrossViewImages),
+    dict(type=ResizeViews, sizes=dict(satellite=satellite_size)),
+    dict(type=PackCrossViewInputs),
+]
+
+train_dataloader = dict(
+    batch_size=batch_size,
+    num_workers=4,
+    persistent_workers=True,
+    dataset=dict(type=GroundImageSetDataset, data_root=data_root, split='train', mode='pairs',
+                 as_sets=True, max_set_size=max_set_size, set_sampling='random',
+                 pipeline=set_pipeline),
+    sampler=dict(type=UniqueLocationSampler, batch_size=batch_size),
+)
+
+val_dataloader = dict(
+    # whole sets: 8 cells of ~40 photos = ~320 images a batch
+    batch_size=8,
+    num_workers=4,
+    dataset=dict(type=GroundImageSetDataset, data_root=data_root, split='test', mode='query',
+                 as_sets=True, max_set_size=None, set_sampling='first',
+                 pipeline=set_pipeline),
+    sampler=dict(type=DefaultSampler, shuffle=False),
+)
+test_dataloader = val_dataloader
+
+# the gallery, embedded before every validation / test (leaf configs edit it in place:
+# custom_hooks[0]['dataloader'])
+custom_hooks = [
+    dict(type=PrepareGalleryHook,
+         dataloader=dict(
+             batch_size=128,
+             num_workers=4,
+             dataset=dict(type=GroundImageSetDataset, data_root=data_root, split='test',
+                          mode='gallery', pipeline=gallery_pipeline),
+             sampler=dict(type=DefaultSampler, shuffle=False)))
+]
+
+val_evaluator = dict(type=CrossViewRetrievalMetric, topk=(1, 5, 10))
+test_evaluator = val_evaluator

@@ -1,0 +1,67 @@
+# GTA-UAV (GTAUAVDataset, docs/datasets.md#gta-uav): synthetic drone views matched to
+# satellite tiles by their overlap (Game4Loc, AAAI'25). Same-area protocol here;
+# configs/gleam_c/gta_uav_cross_area.py switches to cross-area. Training pairs: every drone
+# image with each tile it overlaps (positives and semi-positives, Game4Loc's 'pos_semipos'),
+# carrying the tile's IoU as `weight` and the other overlapping tiles as semi-positives -
+# the leaf configs train them with WeightedInfoNCELoss. Evaluation drone -> satellite
+# against every tile; R@K counts the best-overlapping tile, hit_rate any overlapping tile.
+from mmengine.dataset import DefaultSampler
+
+from gleamkit.datasets import (
+    GTAUAVDataset,
+    LoadCrossViewImages,
+    PackCrossViewInputs,
+    ResizeViews,
+    UniqueLocationSampler,
+)
+from gleamkit.engine import PrepareGalleryHook
+from gleamkit.evaluation import CrossViewRetrievalMetric
+
+# The dataset folder. None: $GLEAMKIT_DATA/GTA-UAV. It is copied into every dataset below
+# (a leaf config that changes it sets each dataset's data_root); on the command line:
+#   --cfg-options train_dataloader.dataset.data_root=DIR val_dataloader.dataset.data_root=DIR
+#   test_dataloader.dataset.data_root=DIR custom_hooks.0.dataloader.dataset.data_root=DIR
+data_root = None
+area = 'same'
+# pairs per step on one GPU; Game4Loc (Yux1angJi/GTA-UAV Game4Loc/train_gta.py): 40
+batch_size = 40
+image_sizes = dict(uav=(384, 384), satellite=(384, 384))
+pipeline = [
+    dict(type=LoadCrossViewImages),
+    dict(type=ResizeViews, sizes=image_sizes),
+    dict(type=PackCrossViewInputs),
+]
+
+train_dataloader = dict(
+    batch_size=batch_size,
+    num_workers=4,
+    persistent_workers=True,
+    dataset=dict(type=GTAUAVDataset, data_root=data_root, split='train', area=area,
+                 mode='pairs', positives='pos_semipos', pipeline=pipeline),
+    # distinct tiles per batch; a drone image's other tiles are semi-positives of the loss
+    sampler=dict(type=UniqueLocationSampler, batch_size=batch_size),
+)
+
+val_dataloader = dict(
+    batch_size=128,
+    num_workers=4,
+    dataset=dict(type=GTAUAVDataset, data_root=data_root, split='test', area=area,
+                 mode='query', pipeline=pipeline),
+    sampler=dict(type=DefaultSampler, shuffle=False),
+)
+test_dataloader = val_dataloader
+
+# the gallery, embedded before every validation / test (leaf configs edit it in place:
+# custom_hooks[0]['dataloader'])
+custom_hooks = [
+    dict(type=PrepareGalleryHook,
+         dataloader=dict(
+             batch_size=128,
+             num_workers=4,
+             dataset=dict(type=GTAUAVDataset, data_root=data_root, split='test', area=area,
+                          mode='gallery', pipeline=pipeline),
+             sampler=dict(type=DefaultSampler, shuffle=False)))
+]
+
+val_evaluator = dict(type=CrossViewRetrievalMetric, topk=(1, 5, 10))
+test_evaluator = val_evaluator

@@ -1,0 +1,63 @@
+# Street-map tiles <-> satellite tiles (StreetMapSatelliteDataset; GLEAM's "MAP", 12,761
+# Google Maps pairs, not released by the authors; gleamkit's layout in
+# docs/datasets.md#map-street-map---satellite). Training on splits/train.txt; evaluation of
+# the test maps against the test tiles, with the localisation error where locations.csv
+# gives the tiles' centres.
+from mmengine.dataset import DefaultSampler
+
+from gleamkit.datasets import (
+    LoadCrossViewImages,
+    PackCrossViewInputs,
+    ResizeViews,
+    StreetMapSatelliteDataset,
+    UniqueLocationSampler,
+)
+from gleamkit.engine import PrepareGalleryHook
+from gleamkit.evaluation import CrossViewRetrievalMetric
+
+# The dataset folder. None: $GLEAMKIT_DATA/MAP. It is copied into every dataset below (a
+# leaf config that changes it sets each dataset's data_root); on the command line:
+#   --cfg-options train_dataloader.dataset.data_root=DIR val_dataloader.dataset.data_root=DIR
+#   test_dataloader.dataset.data_root=DIR custom_hooks.0.dataloader.dataset.data_root=DIR
+data_root = None
+# pairs per step on one GPU (Sample4Geo's 128)
+batch_size = 128
+image_sizes = dict(map=(384, 384), satellite=(384, 384))
+pipeline = [
+    dict(type=LoadCrossViewImages),
+    dict(type=ResizeViews, sizes=image_sizes),
+    dict(type=PackCrossViewInputs),
+]
+
+train_dataloader = dict(
+    batch_size=batch_size,
+    num_workers=4,
+    persistent_workers=True,
+    dataset=dict(type=StreetMapSatelliteDataset, data_root=data_root, split='train',
+                 mode='pairs', pipeline=pipeline),
+    sampler=dict(type=UniqueLocationSampler, batch_size=batch_size),
+)
+
+val_dataloader = dict(
+    batch_size=128,
+    num_workers=4,
+    dataset=dict(type=StreetMapSatelliteDataset, data_root=data_root, split='test',
+                 mode='query', pipeline=pipeline),
+    sampler=dict(type=DefaultSampler, shuffle=False),
+)
+test_dataloader = val_dataloader
+
+# the gallery, embedded before every validation / test (leaf configs edit it in place:
+# custom_hooks[0]['dataloader'])
+custom_hooks = [
+    dict(type=PrepareGalleryHook,
+         dataloader=dict(
+             batch_size=128,
+             num_workers=4,
+             dataset=dict(type=StreetMapSatelliteDataset, data_root=data_root, split='test',
+                          mode='gallery', pipeline=pipeline),
+             sampler=dict(type=DefaultSampler, shuffle=False)))
+]
+
+val_evaluator = dict(type=CrossViewRetrievalMetric, topk=(1, 5, 10))
+test_evaluator = val_evaluator

@@ -1,0 +1,68 @@
+# SUES-200 (SUES200Dataset, docs/datasets.md#sues-200): drone images of 200 scenes at 150,
+# 200, 250 and 300 m and the scenes' satellite tiles; 120 training scenes, 80 test scenes.
+# One altitude per model, as the paper reports it: this base is 150 m, the leaf configs
+# configs/gleam_c/sues200_<h>m.py set the others. Evaluation drone -> satellite: the test
+# drone images of one altitude vs all 200 tiles (the 120 training scenes stay in the gallery
+# as distractors, as in the official evaluation).
+from mmengine.dataset import DefaultSampler
+
+from gleamkit.datasets import (
+    LoadCrossViewImages,
+    PackCrossViewInputs,
+    ResizeViews,
+    SUES200Dataset,
+    UniqueLocationSampler,
+)
+from gleamkit.engine import PrepareGalleryHook
+from gleamkit.evaluation import CrossViewRetrievalMetric
+
+# The dataset folder. None: $GLEAMKIT_DATA/SUES-200-512x512. It is copied into every
+# dataset below (a leaf config that changes it sets each dataset's data_root); on the
+# command line:
+#   --cfg-options train_dataloader.dataset.data_root=DIR val_dataloader.dataset.data_root=DIR
+#   test_dataloader.dataset.data_root=DIR custom_hooks.0.dataloader.dataset.data_root=DIR
+data_root = None
+altitudes = (150, )
+# pairs per step on one GPU. 120 training scenes allow at most 120 distinct places per
+# (global) batch; Game4Loc's SUES-200 recipe (Yux1angJi/GTA-UAV train_sues_extend.py): 40
+batch_size = 40
+image_sizes = dict(uav=(384, 384), satellite=(384, 384))
+pipeline = [
+    dict(type=LoadCrossViewImages),
+    dict(type=ResizeViews, sizes=image_sizes),
+    dict(type=PackCrossViewInputs),
+]
+
+train_dataloader = dict(
+    batch_size=batch_size,
+    num_workers=4,
+    persistent_workers=True,
+    dataset=dict(type=SUES200Dataset, data_root=data_root, split='train', mode='pairs',
+                 altitudes=altitudes, pipeline=pipeline),
+    sampler=dict(type=UniqueLocationSampler, batch_size=batch_size),
+)
+
+val_dataloader = dict(
+    batch_size=128,
+    num_workers=4,
+    dataset=dict(type=SUES200Dataset, data_root=data_root, split='test', mode='query',
+                 altitudes=altitudes, protocol='drone->satellite', pipeline=pipeline),
+    sampler=dict(type=DefaultSampler, shuffle=False),
+)
+test_dataloader = val_dataloader
+
+# the gallery, embedded before every validation / test (leaf configs edit it in place:
+# custom_hooks[0]['dataloader'])
+custom_hooks = [
+    dict(type=PrepareGalleryHook,
+         dataloader=dict(
+             batch_size=128,
+             num_workers=4,
+             dataset=dict(type=SUES200Dataset, data_root=data_root, split='test',
+                          mode='gallery', altitudes=altitudes, protocol='drone->satellite',
+                          pipeline=pipeline),
+             sampler=dict(type=DefaultSampler, shuffle=False)))
+]
+
+val_evaluator = dict(type=CrossViewRetrievalMetric, topk=(1, 5, 10))
+test_evaluator = val_evaluator

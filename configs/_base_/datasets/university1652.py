@@ -1,0 +1,67 @@
+# University-1652 (University1652Dataset, docs/datasets.md#university-1652): drone ->
+# satellite training pairs (every drone image with its building's tile); evaluation
+# drone -> satellite: 37,855 drone queries vs 951 satellite tiles (701 + 250 distractors,
+# kept as in the official protocol). configs/gleam_c/university1652_sat2drone.py switches
+# the evaluation to satellite -> drone (701 tiles vs 51,355 drone images).
+from mmengine.dataset import DefaultSampler
+
+from gleamkit.datasets import (
+    LoadCrossViewImages,
+    PackCrossViewInputs,
+    ResizeViews,
+    UniqueLocationSampler,
+    University1652Dataset,
+)
+from gleamkit.engine import PrepareGalleryHook
+from gleamkit.evaluation import CrossViewRetrievalMetric
+
+# The dataset folder (University-Release). None: $GLEAMKIT_DATA/University-Release.
+# It is copied into every dataset below (a leaf config that changes it sets each dataset's
+# data_root); on the command line override each of them:
+#   --cfg-options train_dataloader.dataset.data_root=DIR val_dataloader.dataset.data_root=DIR
+#   test_dataloader.dataset.data_root=DIR custom_hooks.0.dataloader.dataset.data_root=DIR
+data_root = None
+# pairs per step on one GPU (= the sampler's batch_size); Sample4Geo: 128 in all
+batch_size = 128
+# (height, width) per view; Sample4Geo resizes drone and satellite images to 384 x 384
+image_sizes = dict(uav=(384, 384), satellite=(384, 384))
+pipeline = [
+    dict(type=LoadCrossViewImages),
+    dict(type=ResizeViews, sizes=image_sizes),
+    dict(type=PackCrossViewInputs),
+]
+
+train_dataloader = dict(
+    batch_size=batch_size,
+    num_workers=4,
+    persistent_workers=True,
+    dataset=dict(type=University1652Dataset, data_root=data_root, split='train', mode='pairs',
+                 views=('uav', ), pipeline=pipeline),
+    # one image per building in a batch: two would be false negatives for InfoNCE
+    sampler=dict(type=UniqueLocationSampler, batch_size=batch_size),
+)
+
+val_dataloader = dict(
+    batch_size=128,
+    num_workers=4,
+    dataset=dict(type=University1652Dataset, data_root=data_root, split='test', mode='query',
+                 protocol='drone->satellite', pipeline=pipeline),
+    sampler=dict(type=DefaultSampler, shuffle=False),
+)
+test_dataloader = val_dataloader
+
+# the gallery, embedded before every validation / test (leaf configs edit it in place:
+# custom_hooks[0]['dataloader'])
+custom_hooks = [
+    dict(type=PrepareGalleryHook,
+         dataloader=dict(
+             batch_size=128,
+             num_workers=4,
+             dataset=dict(type=University1652Dataset, data_root=data_root, split='test',
+                          mode='gallery', protocol='drone->satellite', pipeline=pipeline),
+             sampler=dict(type=DefaultSampler, shuffle=False)))
+]
+
+# R@1/5/10 from the CMC curve, AP = the official trapezoid AP
+val_evaluator = dict(type=CrossViewRetrievalMetric, topk=(1, 5, 10))
+test_evaluator = val_evaluator

@@ -1,0 +1,101 @@
+# GLEAM-C phase 2 on real data: multi-dataset fusion of every query view, starting from the
+# phase-1 VIGOR model:
+#   python tools/train.py configs/gleam_c/phase2_fusion.py \
+#       --load-from work_dirs/phase1_vigor/epoch_40.pth
+# Training fuses University-1652 drone images (uav), VIGOR same-area panoramas (panorama),
+# ground-photo sets (ground) and MAP street-map tiles (map), each paired with its satellite
+# tile, in one mmengine ConcatDataset; ViewBalancedSampler gives every view a quarter of
+# each batch (small sets are oversampled) with no place twice in a batch. Location ids stay
+# distinct across the four datasets through their location_offset (the class defaults,
+# written out here).
+#
+# Validation: University-1652 drone -> satellite (951 tiles). mmengine's ValLoop takes one
+# dataloader and PrepareGalleryHook one gallery, so the other benchmarks are tested on
+# their own protocol with their leaf configs and this run's checkpoint, e.g.
+#   python tools/test.py configs/gleam_c/vigor_same_area.py work_dirs/phase2_fusion/epoch_10.pth
+#   python tools/test.py configs/gleam_c/ground_sets.py work_dirs/phase2_fusion/epoch_10.pth
+#   python tools/test.py configs/gleam_c/street_map.py work_dirs/phase2_fusion/epoch_10.pth
+# (the same model config throughout, so the checkpoint fits each of them).
+# GLEAM publishes no phase-2 schedule: Sample4Geo's optimiser, 128 pairs a step,
+# 10 epochs of 4 x the mean view size (1-epoch warm-up) - gleamkit's choice.
+from mmengine.config import read_base
+from mmengine.dataset import ConcatDataset
+
+from gleamkit.datasets import (
+    GroundImageSetDataset,
+    LoadCrossViewImages,
+    LoadImageSet,
+    PackCrossViewInputs,
+    PackImageSetInputs,
+    ResizeImageSet,
+    ResizeViews,
+    StreetMapSatelliteDataset,
+    University1652Dataset,
+    ViewBalancedSampler,
+    VIGORDataset,
+)
+
+with read_base():
+    # validation on University-1652 drone -> satellite (val/test dataloaders, gallery hook)
+    from .._base_.datasets.university1652 import *
+    from .._base_.default_runtime import *
+    from .._base_.models.gleam_c_convnext_base import *
+    from .._base_.schedules.sample4geo_adamw import *
+
+# Dataset folders. None: $GLEAMKIT_DATA/<folder> of each class. Each is copied into its
+# dataset; on the command line: train_dataloader.dataset.datasets.<i>.data_root=DIR
+# (i = 0 University-1652, 1 VIGOR, 2 ground sets, 3 MAP) and the validation keys of
+# configs/_base_/datasets/university1652.py.
+university1652_root = None
+vigor_root = None
+ground_sets_root = None
+street_map_root = None
+
+batch_size = 128
+views = ('uav', 'panorama', 'ground', 'map')
+image_sizes = dict(uav=(384, 384), panorama=(384, 768), ground=(384, 384), map=(384, 384),
+                   satellite=(384, 384))
+# photos per ground-set sample: 32 sets x 4 = 128 ground photos a step
+max_set_size = 4
+pair_pipeline = [
+    dict(type=LoadCrossViewImages),
+    dict(type=ResizeViews, sizes=image_sizes),
+    dict(type=PackCrossViewInputs),
+]
+set_pipeline = [
+    dict(type=LoadImageSet),
+    dict(type=ResizeImageSet, size=image_sizes['ground']),
+    dict(type=LoadCrossViewImages, keys=('reference', )),
+    dict(type=ResizeViews, sizes=image_sizes),
+    dict(type=PackImageSetInputs),
+]
+
+train_dataloader = dict(
+    batch_size=batch_size,
+    num_workers=8,
+    persistent_workers=True,
+    dataset=dict(
+        type=ConcatDataset,
+        # the datasets' names differ; everything else in their metainfo agrees
+        ignore_keys=['name'],
+        datasets=[
+            dict(type=University1652Dataset, data_root=university1652_root, split='train',
+                 mode='pairs', views=('uav', ), location_offset=10_000_000,
+                 pipeline=pair_pipeline),
+            dict(type=VIGORDataset, data_root=vigor_root, split='train', area='same',
+                 mode='pairs', location_offset=40_000_000, pipeline=pair_pipeline),
+            dict(type=GroundImageSetDataset, data_root=ground_sets_root, split='train',
+                 mode='pairs', as_sets=True, max_set_size=max_set_size,
+                 set_sampling='random', location_offset=80_000_000, pipeline=set_pipeline),
+            dict(type=StreetMapSatelliteDataset, data_root=street_map_root, split='train',
+                 mode='pairs', location_offset=90_000_000, pipeline=pair_pipeline),
+        ]),
+    sampler=dict(type=ViewBalancedSampler, batch_size=batch_size, views=views,
+                 epoch_size='mean'),
+)
+
+max_epochs = 10
+warmup_epochs = 1
+train_cfg.update(max_epochs=max_epochs, val_interval=1)
+param_scheduler[0].update(end=warmup_epochs)
+param_scheduler[1].update(begin=warmup_epochs, end=max_epochs)

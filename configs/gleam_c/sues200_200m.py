@@ -1,0 +1,11 @@
+# SUES-200 at 200 m: sues200_150m.py with the drone images of 200 m (training and test).
+from mmengine.config import read_base
+
+with read_base():
+    from .sues200_150m import *
+
+altitudes = (200, )
+for _loader in (train_dataloader, val_dataloader, test_dataloader,
+                custom_hooks[0]['dataloader']):
+    _loader['dataset']['altitudes'] = altitudes
+del _loader

@@ -1,0 +1,13 @@
+# VIGOR cross-area: train on NewYork + Seattle, evaluate on Chicago + SanFrancisco (their
+# panoramas against all their tiles); otherwise vigor_same_area.py (Sample4Geo's recipe).
+# Published (Sample4Geo, ICCV'23): R@1 61.70 (GLEAM.md), with hard-negative sampling.
+from mmengine.config import read_base
+
+with read_base():
+    from .vigor_same_area import *
+
+area = 'cross'
+for _loader in (train_dataloader, val_dataloader, test_dataloader,
+                custom_hooks[0]['dataloader']):
+    _loader['dataset']['area'] = area
+del _loader
