@@ -1,0 +1,134 @@
+"""Augmentations for (query, satellite) pairs that keep the two views consistent.
+
+A geometric change of one image of a pair must be matched by the other, or the
+pair stops showing the same place in the same orientation. Which change matches
+depends on the query view:
+
+* ``map`` (north-up tile of the same footprint): rotate / flip both the same way;
+* ``panorama`` (north at the centre column, azimuth left to right): a horizontal
+  flip of the panorama mirrors east and west, as a horizontal flip of the tile
+  does; a 90 degree turn of the tile is a quarter-width roll of the panorama
+  (Sample4Geo's CVUSA / VIGOR augmentation);
+* ``uav`` and ``ground`` (unknown heading): the tile may turn on its own.
+"""
+from typing import Sequence
+
+import numpy as np
+from mmcv.transforms import BaseTransform
+
+from gleamkit.registry import TRANSFORMS
+
+ALIGNED_VIEWS = ('map', 'satellite')        # share the tile's orientation
+PANORAMIC_VIEWS = ('panorama', )            # azimuth along the width, north centred
+HEADING_FREE_VIEWS = ('uav', 'ground')      # any heading
+
+
+@TRANSFORMS.register_module()
+class PairedRandomFlip(BaseTransform):
+    """Mirror query and satellite tile east-west together, with probability ``prob``.
+
+    Valid for every view: a mirrored tile matches a mirrored drone image, map tile,
+    panorama (azimuth reversed about north) or ground photo.
+
+    Config keys: ``prob`` (0.5).
+    """
+
+    def __init__(self, prob: float = 0.5):
+        if not 0 <= prob <= 1:
+            raise ValueError(f'PairedRandomFlip: prob={prob}, expected a value in [0, 1]')
+        self.prob = prob
+
+    def transform(self, results: dict) -> dict:
+        if np.random.rand() >= self.prob:
+            return results
+        for key in ('query_img', 'reference_img'):
+            if results.get(key) is not None:
+                results[key] = np.ascontiguousarray(results[key][:, ::-1])
+        results['flipped'] = True
+        return results
+
+
+@TRANSFORMS.register_module()
+class PairedRandomRotate90(BaseTransform):
+    """Turn the satellite tile by ``k`` quarter turns and keep the pair consistent.
+
+    ``k`` is drawn from {0, 1, 2, 3} (counter-clockwise turns) with probability
+    ``prob`` of a non-zero turn. Map tiles turn with the tile; panoramas roll by
+    ``k`` quarters of their width (a counter-clockwise turn of the tile brings what
+    was east to the north, so the panorama shifts its content to the left);
+    drone and ground images stay as they are (their heading is unknown anyway).
+
+    Config keys: ``prob`` (0.5).
+    """
+
+    def __init__(self, prob: float = 0.5):
+        if not 0 <= prob <= 1:
+            raise ValueError(f'PairedRandomRotate90: prob={prob}, expected a value in [0, 1]')
+        self.prob = prob
+
+    def transform(self, results: dict) -> dict:
+        if np.random.rand() >= self.prob:
+            return results
+        k = int(np.random.randint(1, 4))
+        return self.rotate(results, k)
+
+    @staticmethod
+    def rotate(results: dict, k: int) -> dict:
+        """Apply ``k`` counter-clockwise quarter turns to the tile (deterministic)."""
+        reference = results.get('reference_img')
+        if reference is not None:
+            results['reference_img'] = np.ascontiguousarray(np.rot90(reference, k))
+        query, view = results.get('query_img'), results.get('view')
+        if query is not None:
+            if view in ALIGNED_VIEWS:
+                results['query_img'] = np.ascontiguousarray(np.rot90(query, k))
+            elif view in PANORAMIC_VIEWS:
+                width = query.shape[1]
+                if width % 4:
+                    raise ValueError(f'PairedRandomRotate90: panorama width {width} is not '
+                                     'divisible by 4')
+                results['query_img'] = np.ascontiguousarray(
+                    np.roll(query, -k * width // 4, axis=1))
+        results['rotate90'] = k
+        return results
+
+
+@TRANSFORMS.register_module()
+class ViewColorJitter(BaseTransform):
+    """Photometric jitter drawn independently for the query and the tile.
+
+    Views of one place are taken at other times and by other sensors; the model
+    should not match on global colour. Brightness, contrast and saturation
+    factors are drawn from ``[1 - x, 1 + x]``.
+
+    Config keys: ``brightness`` (0.2), ``contrast`` (0.2), ``saturation`` (0.2),
+    ``prob`` (0.8), ``keys`` (which images: ``('query_img', 'reference_img')``).
+    """
+
+    def __init__(self, brightness: float = 0.2, contrast: float = 0.2, saturation: float = 0.2,
+                 prob: float = 0.8, keys: Sequence[str] = ('query_img', 'reference_img')):
+        for name, value in (('brightness', brightness), ('contrast', contrast),
+                            ('saturation', saturation)):
+            if not 0 <= value < 1:
+                raise ValueError(f'ViewColorJitter: {name}={value}, expected a value in [0, 1)')
+        self.brightness, self.contrast, self.saturation = brightness, contrast, saturation
+        self.prob = prob
+        self.keys = tuple(keys)
+
+    def jitter(self, img: np.ndarray) -> np.ndarray:
+        out = img.astype(np.float32)
+        b = 1 + np.random.uniform(-self.brightness, self.brightness)
+        c = 1 + np.random.uniform(-self.contrast, self.contrast)
+        s = 1 + np.random.uniform(-self.saturation, self.saturation)
+        out *= b
+        mean = out.mean()
+        out = (out - mean) * c + mean
+        gray = out.mean(axis=2, keepdims=True)
+        out = (out - gray) * s + gray
+        return np.clip(out, 0, 255).astype(np.uint8)
+
+    def transform(self, results: dict) -> dict:
+        for key in self.keys:
+            if results.get(key) is not None and np.random.rand() < self.prob:
+                results[key] = self.jitter(results[key])
+        return results
