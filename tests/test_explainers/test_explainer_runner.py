@@ -5,6 +5,7 @@ import argparse
 import json
 import os.path as osp
 import shutil
+import uuid
 
 import pytest
 import torch
@@ -19,6 +20,21 @@ CONFIG = 'configs/gleam_x/tiny_qwen2_5_vl_lora_synthetic.py'
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 pytestmark = pytest.mark.filterwarnings('ignore:.*is_gradient_checkpointing:FutureWarning')
+
+
+@pytest.fixture(scope='module', autouse=True)
+def isolated_mmengine_globals():
+    """Undo the global instances the runners register (default scope, message hub,
+    logger, visualizer), so tests that run later see the process as it was."""
+    from mmengine.logging import MessageHub, MMLogger
+    from mmengine.registry import DefaultScope
+    from mmengine.visualization import Visualizer
+    managers = (DefaultScope, MessageHub, MMLogger, Visualizer)
+    saved = {manager: dict(manager._instance_dict) for manager in managers}
+    yield
+    for manager, instances in saved.items():
+        manager._instance_dict.clear()
+        manager._instance_dict.update(instances)
 
 
 def write_pairs(folder, indices, seed):
@@ -56,6 +72,8 @@ def load_config(tiny_vlm_dir, data, work_dir, max_epochs):
     cfg.default_hooks.logger.interval = 1
     cfg.default_hooks.checkpoint.save_best = None
     cfg.randomness = dict(seed=0)
+    # unique: runners built within the same second must not share a message hub
+    cfg.experiment_name = f'gleam_x_{uuid.uuid4().hex}'
     return cfg
 
 
@@ -167,6 +185,7 @@ def test_api_explainer_is_evaluated_like_a_model(tmp_path, monkeypatch):
         monkeypatch.delenv(var, raising=False)
     ann_file = write_pairs(tmp_path / 'data', range(6), seed=2)
     cfg = Config.fromfile(osp.join(ROOT, 'configs/gleam_x/openai_compatible_eval.py'))
+    cfg.experiment_name = f'gleam_x_api_{uuid.uuid4().hex}'
     cfg.test_dataloader.dataset.data_root = ''
     cfg.test_dataloader.dataset.ann_file = ann_file
     cfg.test_dataloader.num_workers = 0
