@@ -17,7 +17,8 @@ from gleamkit.utils.runtime import build_runner, prepare_config
 def parse_args():
     parser = argparse.ArgumentParser(description='Test (evaluate) a gleamkit model')
     parser.add_argument('config', help='test config file path')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('checkpoint', help="checkpoint file, or 'none' for models without "
+                        'trained weights (API explainers, zero-shot runs)')
     parser.add_argument('--work-dir', help='where logs and results go')
     parser.add_argument('--out', help='write the metrics as JSON to this file '
                         '(default: <work_dir>/test_metrics.json)')
@@ -33,11 +34,13 @@ def parse_args():
 
 def main():
     args = parse_args()
-    for path, what in ((args.config, 'config'), (args.checkpoint, 'checkpoint')):
-        if not osp.isfile(path):
+    no_checkpoint = args.checkpoint.lower() == 'none'
+    for path, what in ((args.config, 'config'), (None if no_checkpoint else args.checkpoint,
+                                                 'checkpoint')):
+        if path is not None and not osp.isfile(path):
             raise SystemExit(f'{what} file not found: {path}')
     cfg = Config.fromfile(args.config)
-    args.load_from = args.checkpoint
+    args.load_from = None if no_checkpoint else args.checkpoint
     cfg = prepare_config(cfg, args, mode='test')
     runner = build_runner(cfg)
     metrics = runner.test()

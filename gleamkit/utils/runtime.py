@@ -64,7 +64,7 @@ def prepare_config(cfg: Config, args, mode: str = 'train') -> Config:
         cfg.resume = False
         # the checkpoint carries every weight: do not fetch hub weights first
         backbone = cfg.get('model', {}).get('backbone', {})
-        if isinstance(backbone, dict) and backbone.get('pretrained'):
+        if args.load_from and isinstance(backbone, dict) and backbone.get('pretrained'):
             backbone['pretrained'] = False
     resolve_dist_backend(cfg)
     return cfg
