@@ -1,0 +1,20 @@
+"""The built-in synthetic world: a procedural region rendered in five views.
+
+See :class:`SyntheticWorld` and ``docs/synthetic_world.md``.
+"""
+
+from .cache import RENDER_VERSION, default_cache_dir, load_or_render
+from .geo import LocalProjection, haversine_m
+from .world import QUERY_VIEWS, VIEWS, Location, SyntheticWorld
+
+__all__ = [
+    "SyntheticWorld",
+    "Location",
+    "VIEWS",
+    "QUERY_VIEWS",
+    "load_or_render",
+    "RENDER_VERSION",
+    "default_cache_dir",
+    "haversine_m",
+    "LocalProjection",
+]
