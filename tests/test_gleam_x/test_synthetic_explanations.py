@@ -1,5 +1,6 @@
 """Scene facts from rasters and the reference explanations written from them."""
 import json
+import os.path as osp
 
 import numpy as np
 import pytest
@@ -284,3 +285,31 @@ def test_command_line(fake_world, tmp_path, capsys):
     from gleamkit.datasets.gleam_x import read_jsonl
     records = read_jsonl(str(out / 'train.jsonl')) + read_jsonl(str(out / 'test.jsonl'))
     assert len(records) == 16 and {r.query_view for r in records} == {'uav', 'map'}
+
+
+def test_with_the_built_in_world(tmp_path):
+    """The real SyntheticWorld, small: images exist with the view's shape, verdicts parse."""
+    synthetic = pytest.importorskip('gleamkit.datasets.synthetic')
+    if not hasattr(synthetic, 'SyntheticWorld'):
+        pytest.skip('the built-in world is not available')
+    from PIL import Image
+
+    from gleamkit.datasets.gleam_x import ensure_synthetic_set, read_jsonl
+
+    paths = ensure_synthetic_set(cache_dir=str(tmp_path / 'sets'), num_pairs=16, image_size=32,
+                                 world=dict(num_distractors=4),
+                                 render_cache_dir=str(tmp_path / 'render'))
+    records = read_jsonl(paths['train']) + read_jsonl(paths['test'])
+    assert len(records) == 16
+    assert sum(r.label == 'match' for r in records) == 8
+    root = tmp_path / 'sets' / osp.basename(osp.dirname(paths['train']))
+    for r in records:
+        for lang in ('en', 'zh'):
+            assert parse_verdict(r.explanation[lang], lang=lang) == r.label_id
+        query = Image.open(root / r.query_image)
+        assert query.size == ((64, 32) if r.query_view == 'panorama' else (32, 32))
+        assert Image.open(root / r.satellite_image).size == (32, 32)
+    # cached: a second call returns at once with the same files
+    assert ensure_synthetic_set(cache_dir=str(tmp_path / 'sets'), num_pairs=16, image_size=32,
+                                world=dict(num_distractors=4),
+                                render_cache_dir=str(tmp_path / 'render')) == paths

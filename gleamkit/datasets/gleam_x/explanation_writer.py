@@ -21,13 +21,19 @@ __all__ = ['ExplanationWriter', 'VIEW_CAPS', 'differences']
 
 #: what each query view shows: compass (north-up layout), roofs (colours seen from
 #: above), heights (building heights visible), footprints (a map's outlines),
-#: street (a street-level view)
+#: street (a street-level view), wide (sees beyond the tile, as an oblique UAV image:
+#: counts are approximate and nothing is claimed absent that lies further away)
 VIEW_CAPS: Dict[str, Dict[str, bool]] = {
-    'satellite': dict(compass=True, roofs=True, heights=False, footprints=False, street=False),
-    'uav': dict(compass=False, roofs=True, heights=True, footprints=False, street=False),
-    'map': dict(compass=True, roofs=False, heights=False, footprints=True, street=False),
-    'panorama': dict(compass=False, roofs=False, heights=True, footprints=False, street=True),
-    'ground': dict(compass=False, roofs=False, heights=True, footprints=False, street=True),
+    'satellite': dict(compass=True, roofs=True, heights=False, footprints=False, street=False,
+                      wide=False),
+    'uav': dict(compass=False, roofs=True, heights=True, footprints=False, street=False,
+                wide=True),
+    'map': dict(compass=True, roofs=False, heights=False, footprints=True, street=False,
+                wide=False),
+    'panorama': dict(compass=False, roofs=False, heights=True, footprints=False, street=True,
+                     wide=False),
+    'ground': dict(compass=False, roofs=False, heights=True, footprints=False, street=True,
+                   wide=False),
 }
 _DEFAULT_CAPS = VIEW_CAPS['uav']
 
@@ -213,6 +219,12 @@ def _road_summary_zh(roads: Sequence[RoadFact]) -> str:
     return '和'.join(parts)
 
 
+def _on_main_road(facts: SceneFacts) -> bool:
+    if facts.camera_on_main_road is not None:
+        return facts.camera_on_main_road
+    return bool(facts.roads and facts.roads[0].major)
+
+
 def _dominant_height(facts: SceneFacts) -> Optional[str]:
     counts = facts.height_counts()
     if not facts.buildings:
@@ -225,6 +237,29 @@ def _cluster(facts: SceneFacts) -> Optional[Tuple[int, int]]:
         return None
     region, count = Counter(b.region for b in facts.buildings).most_common(1)[0]
     return region if count >= 0.5 * facts.num_buildings and region != (1, 1) else None
+
+
+def _approx_en(n: int) -> str:
+    return 'a few' if n < 5 else ('a dozen or so' if n < 16 else 'many')
+
+
+def _approx_zh(n: int) -> str:
+    return '几' if n < 5 else ('十几' if n < 16 else '许多')
+
+
+def _sees(facts: SceneFacts, what: str) -> bool:
+    """Whether a wide view may show ``what`` ('water', 'park', 'main_road',
+    'curved_road') beyond its tile."""
+    wide = facts.surroundings
+    if wide is None:
+        return False
+    if what == 'water':
+        return bool(wide.water)
+    if what == 'park':
+        return any(g.kind == 'park' for g in wide.greens)
+    if what == 'main_road':
+        return any(r.major for r in wide.roads)
+    return any(r.curved for r in wide.roads)
 
 
 def _roof_names(facts: SceneFacts, lang: str, k: int = 2) -> List[str]:
@@ -250,6 +285,8 @@ def _buildings_en(facts: SceneFacts, caps: Dict[str, bool]) -> str:
     elif n == 1:
         noun = 'building'
     text = f'{_en_num(n)} {noun}'
+    if caps.get('wide'):
+        text = _approx_en(n) + ' ' + noun
     if caps['heights'] or caps['roofs']:
         if n > 1:
             text += f', mostly {_HEIGHT_EN[dom]}'
@@ -275,9 +312,10 @@ def _buildings_zh(facts: SceneFacts, caps: Dict[str, bool]) -> str:
     dom = _dominant_height(facts)
     counts = facts.height_counts()
     noun = '栋建筑的轮廓' if caps['footprints'] else '栋建筑'
-    text = f'{_zh_num(n)}{noun}'
+    count = _approx_zh(n) if caps.get('wide') else _zh_num(n)
+    text = f'{count}{noun}'
     if caps['heights'] or caps['roofs']:
-        text = (f'{_zh_num(n)}栋以{_HEIGHT_ZH[dom]}为主的建筑' if n > 1
+        text = (f'{count}栋以{_HEIGHT_ZH[dom]}为主的建筑' if n > 1
                 else f'一栋{_HEIGHT_ZH[dom]}建筑')
         if counts['high'] and dom != 'high':
             tallest = max(b.height_m for b in facts.buildings)
@@ -338,7 +376,7 @@ def _green_zh(facts: SceneFacts, compass: bool) -> str:
 
 def _water_en(facts: SceneFacts, compass: bool) -> str:
     if not facts.water:
-        return 'no water'
+        return 'water further away' if _sees(facts, 'water') else 'no water'
     parts = []
     for w in facts.water[:2]:
         where = f' in the {_region(w.region, "en")}' if compass else ''
@@ -355,7 +393,7 @@ def _water_en(facts: SceneFacts, compass: bool) -> str:
 
 def _water_zh(facts: SceneFacts, compass: bool) -> str:
     if not facts.water:
-        return '没有水体'
+        return '远处可见水面' if _sees(facts, 'water') else '没有水体'
     parts = []
     for w in facts.water[:2]:
         where = _region(w.region, 'zh') if compass else ''
@@ -418,17 +456,21 @@ def differences(query: SceneFacts, satellite: SceneFacts, view: str) -> List[str
     caps = VIEW_CAPS.get(view, _DEFAULT_CAPS)
     out = []
     qw, sw = {w.kind for w in query.water}, {w.kind for w in satellite.water}
-    if bool(qw) != bool(sw) or ({'river'} & qw) != ({'river'} & sw):
+    if (bool(qw) != bool(sw) or ({'river'} & qw) != ({'river'} & sw)) and not (
+            not qw and _sees(query, 'water')):
         out.append('water')
     qp = any(g.kind == 'park' for g in query.greens)
     sp = any(g.kind == 'park' for g in satellite.greens)
-    if qp != sp:
+    if qp != sp and not (not qp and _sees(query, 'park')):
         out.append('park')
     if any(g.kind == 'sports ground' for g in query.greens) != any(
             g.kind == 'sports ground' for g in satellite.greens):
         out.append('sports')
     nq, ns = query.num_buildings, satellite.num_buildings
-    if not caps['street'] and abs(nq - ns) >= max(4, 0.4 * max(nq, ns)):
+    if caps.get('wide'):
+        if max(nq, ns) >= 8 and max(nq, ns) >= 2.5 * max(1, min(nq, ns)):
+            out.append('building_count')
+    elif not caps['street'] and abs(nq - ns) >= max(4, 0.4 * max(nq, ns)):
         out.append('building_count')
     if (caps['heights'] or caps['street']) and nq and ns and (
             _dominant_height(query) != _dominant_height(satellite)):
@@ -438,16 +480,21 @@ def differences(query: SceneFacts, satellite: SceneFacts, view: str) -> List[str
         rs = {i for i, _ in satellite.roof_counts()[:2]}
         if not rq & rs:
             out.append('roofs')
-    if not caps['street']:
+    if not caps['street'] and not caps.get('wide'):
         oq, os_ = set(query.road_orientations()), set(satellite.road_orientations())
         if caps['compass'] and oq != os_ and (oq or os_):
             out.append('road_orientation')
         jq, js = len(query.junctions), len(satellite.junctions)
         if abs(jq - js) >= 2 or (min(jq, js) == 0 and max(jq, js) >= 1):
             out.append('junctions')
-    if any(r.major for r in query.roads) != any(r.major for r in satellite.roads):
+    q_main = (query.camera_on_main_road if caps['street'] and query.camera_on_main_road
+              is not None else any(r.major for r in query.roads))
+    if q_main != any(r.major for r in satellite.roads) and not (
+            not q_main and _sees(query, 'main_road')):
         out.append('main_road')
-    if any(r.curved for r in query.roads) != any(r.curved for r in satellite.roads):
+    q_curved = any(r.curved for r in query.roads)
+    if not caps['street'] and q_curved != any(r.curved for r in satellite.roads) and not (
+            not q_curved and _sees(query, 'curved_road')):
         out.append('curved_road')
     return out
 
@@ -464,7 +511,7 @@ class ExplanationWriter:
         'uav': ['a drone (UAV) image', 'an oblique UAV image', 'a drone photograph'],
         'map': ['a street map', 'a street-map tile'],
         'panorama': ['a street-level panorama', 'a 360-degree street-level panorama'],
-        'ground': ['a ground-level photo', 'a photo taken at street level'],
+        'ground': ['a ground-level photo', 'a street-level photo'],
     }
     _VIEW_ZH = {'uav': ['一张无人机图像', '一张倾斜拍摄的无人机图像'], 'map': ['一张街道地图'],
                 'panorama': ['一张街景全景图', '一张街道层面的全景图'],
@@ -483,21 +530,22 @@ class ExplanationWriter:
             what = self.pick(self._VIEW_EN.get(view, [f'a {view} image']))
             if caps['street']:
                 return self._street_en(facts, what)
-            return (f'Image 1 is {what} of {_character_en(facts)}: '
+            centre = ' (around the centre of the view)' if caps.get('wide') else ''
+            return (f'Image 1 is {what} of {_character_en(facts)}{centre}: '
                     f'{_roads_en(facts, caps["compass"])}; '
                     f'{_buildings_en(facts, caps)}; {_green_en(facts, caps["compass"])}; '
                     f'{_water_en(facts, caps["compass"])}.')
         what = self.pick(self._VIEW_ZH.get(view, [f'一张{view}图像']))
         if caps['street']:
             return self._street_zh(facts, what)
-        return (f'图像1是{what}，显示{_character_zh(facts)}：{_roads_zh(facts, caps["compass"])}；'
+        centre = '（画面中部）' if caps.get('wide') else ''
+        return (f'图像1是{what}，显示{_character_zh(facts)}{centre}：'
+                f'{_roads_zh(facts, caps["compass"])}；'
                 f'{_buildings_zh(facts, caps)}；{_green_zh(facts, caps["compass"])}；'
                 f'{_water_zh(facts, caps["compass"])}。')
 
     def _street_en(self, facts: SceneFacts, what: str) -> str:
-        road = facts.roads[0] if facts.roads else None
-        street = ('a wide main road' if road and road.major else
-                  'a curved street' if road and road.curved else 'a side street')
+        street = 'a wide main road' if _on_main_road(facts) else 'a side street'
         dom = _dominant_height(facts)
         walls = _wall_names(facts, 'en')
         if facts.num_buildings:
@@ -517,9 +565,7 @@ class ExplanationWriter:
         return f'Image 1 is {what} taken on {street}, lined by {bld}{tail}.'
 
     def _street_zh(self, facts: SceneFacts, what: str) -> str:
-        road = facts.roads[0] if facts.roads else None
-        street = ('一条宽阔的主干道' if road and road.major else
-                  '一条弯曲的街道' if road and road.curved else '一条支路')
+        street = '一条宽阔的主干道' if _on_main_road(facts) else '一条支路'
         dom = _dominant_height(facts)
         walls = _wall_names(facts, 'zh')
         if facts.num_buildings:
@@ -549,16 +595,16 @@ class ExplanationWriter:
                 f'{_water_zh(facts, True)}。')
 
     # -- comparisons
-    def _agree_en(self, facts: SceneFacts, view: str) -> List[str]:
+    def _agree_en(self, query: SceneFacts, facts: SceneFacts, view: str) -> List[str]:
         caps = VIEW_CAPS.get(view, _DEFAULT_CAPS)
         out = []
         if caps['street']:
-            road = facts.roads[0] if facts.roads else None
-            if road is not None:
-                out.append(f'the {"main road" if road.major else "street"} at the camera '
-                           'position matches a road through the centre of the satellite tile')
-            if facts.num_buildings:
-                out.append(f'the {_HEIGHT_EN[_dominant_height(facts)]} buildings seen at street '
+            if query.roads:
+                road = 'main road' if _on_main_road(query) else 'street'
+                out.append(f'the {road} at the camera position matches a road close to the '
+                           'centre of the satellite tile')
+            if query.num_buildings and facts.num_buildings:
+                out.append(f'the {_HEIGHT_EN[_dominant_height(query)]} buildings seen at street '
                            'level fit the buildings next to it')
         else:
             if facts.roads:
@@ -571,30 +617,34 @@ class ExplanationWriter:
                     road_text += ', including the same curved road'
                 out.append(f'the road layout agrees: {road_text}')
             if facts.num_buildings:
-                text = f'the {_plural(facts.num_buildings, "building")} appear in the same places'
+                text = (f'the {_plural(facts.num_buildings, "building")} appear in the same places'
+                        if not caps.get('wide') else
+                        'the buildings around the centre of image 1 match those of image 2')
                 if caps['roofs']:
                     text += f' with the same {_en_join(_roof_names(facts, "en"))} roofs'
                 out.append(text)
         parks, sports = _parks(facts)
-        if parks:
-            out.append('the park is present in both' if len(parks) == 1 else
+        q_parks, q_sports = _parks(query)
+        if parks and q_parks:
+            out.append('the park is present in both' if len(parks) == 1 or caps['street'] else
                        f'the {_en_num(len(parks))} parks are present in both')
-        if sports:
+        if sports and q_sports:
             out.append('both show the sports ground with its running track')
-        if facts.water:
+        if facts.water and query.water:
             out.append(f'the {facts.water[0].kind} appears in both images')
-        elif not caps['street']:
+        elif not caps['street'] and not facts.water and not _sees(query, 'water'):
             out.append('neither image shows water')
         return out
 
-    def _agree_zh(self, facts: SceneFacts, view: str) -> List[str]:
+    def _agree_zh(self, query: SceneFacts, facts: SceneFacts, view: str) -> List[str]:
         caps = VIEW_CAPS.get(view, _DEFAULT_CAPS)
         out = []
         if caps['street']:
-            if facts.roads:
-                out.append('拍摄位置所在的道路与卫星图像中部的道路相对应')
-            if facts.num_buildings:
-                out.append(f'街道上看到的{_HEIGHT_ZH[_dominant_height(facts)]}建筑与道路旁的建筑相符')
+            if query.roads:
+                out.append('拍摄位置所在的道路与卫星图像中部附近的道路相对应')
+            if query.num_buildings and facts.num_buildings:
+                height = _HEIGHT_ZH[_dominant_height(query)]
+                out.append(f'街道上看到的{height}建筑与道路旁的建筑相符')
         else:
             if facts.roads:
                 text = f'道路布局一致，两者都有{_zh_num(len(facts.roads))}条道路'
@@ -602,18 +652,21 @@ class ExplanationWriter:
                     text += f'和{_zh_num(len(facts.junctions))}个路口'
                 out.append(text)
             if facts.num_buildings:
-                text = f'{_zh_num(facts.num_buildings)}栋建筑的位置相同'
+                text = (f'{_zh_num(facts.num_buildings)}栋建筑的位置相同' if not caps.get('wide')
+                        else '图像1中部的建筑与图像2中的建筑相对应')
                 if caps['roofs']:
                     text += f'，屋顶颜色同为{_zh_join(_roof_names(facts, "zh"))}'
                 out.append(text)
-        greens = [g for g in facts.greens if g.kind in ('park', 'sports ground')]
-        if greens:
-            kind = '运动场' if greens[0].kind == 'sports ground' else '公园'
-            out.append(f'两张图像中都有{kind}')
-        if facts.water:
+        parks, sports = _parks(facts)
+        q_parks, q_sports = _parks(query)
+        if parks and q_parks:
+            out.append('两张图像中都有公园')
+        if sports and q_sports:
+            out.append('两张图像中都有运动场')
+        if facts.water and query.water:
             kind = {'river': '河流', 'lake': '湖泊', 'pond': '池塘'}[facts.water[0].kind]
             out.append(f'两张图像中都有{kind}')
-        elif not caps['street']:
+        elif not caps['street'] and not facts.water and not _sees(query, 'water'):
             out.append('两张图像中都没有水体')
         return out
 
@@ -631,6 +684,11 @@ class ExplanationWriter:
             only = 1 if any(g.kind == 'sports ground' for g in q.greens) else 2
             return f'only image {only} has a sports ground'
         if key == 'building_count':
+            if q.surroundings is not None:
+                dense = 1 if q.num_buildings > s.num_buildings else 2
+                return (f'image {dense} is far more densely built than image {3 - dense} '
+                        f'({_approx_en(q.num_buildings)} buildings around the centre of image '
+                        f'1, {_en_num(s.num_buildings)} in image 2)')
             return (f'image 1 has {_plural(q.num_buildings, "building")} but image 2 has '
                     f'{_en_num(s.num_buildings)}')
         if key == 'height':
@@ -648,6 +706,10 @@ class ExplanationWriter:
             return (f'image 1 has {_plural(nq, "junction")} while image 2 has '
                     f'{_en_num(ns) if ns else "none"}')
         if key == 'main_road':
+            if q.camera_on_main_road is not None:
+                return ('image 1 is taken on a wide main road, but image 2 shows none'
+                        if q.camera_on_main_road else
+                        'image 2 has a wide main road that image 1 does not show')
             return ('a wide main road crosses image 1 but not image 2'
                     if any(r.major for r in q.roads) else
                     'image 2 has a wide main road that image 1 lacks')
@@ -668,6 +730,10 @@ class ExplanationWriter:
             return ('只有图像1中有运动场' if any(g.kind == 'sports ground' for g in q.greens)
                     else '只有图像2中有运动场')
         if key == 'building_count':
+            if q.surroundings is not None:
+                dense = 1 if q.num_buildings > s.num_buildings else 2
+                return (f'图像{dense}的建筑远比图像{3 - dense}密集（图像1中部约有'
+                        f'{_approx_zh(q.num_buildings)}栋建筑，图像2中有{_zh_num(s.num_buildings)}栋）')
             return (f'图像1中有{_zh_num(q.num_buildings)}栋建筑，'
                     f'图像2中却有{_zh_num(s.num_buildings)}栋')
         if key == 'height':
@@ -698,7 +764,7 @@ class ExplanationWriter:
             raise ValueError(f"lang={lang!r}: expected 'en' or 'zh'")
         parts = [self.describe_query(query, view, lang), self.describe_satellite(satellite, lang)]
         if label == 1:
-            agree = (self._agree_en if lang == 'en' else self._agree_zh)(satellite, view)
+            agree = (self._agree_en if lang == 'en' else self._agree_zh)(query, satellite, view)
             if lang == 'en':
                 agree = [a[0].upper() + a[1:] for a in agree]
                 parts.append('. '.join(agree) + '.' if agree else '')

@@ -117,6 +117,11 @@ class SceneFacts:
     greens: List[GreenFact] = field(default_factory=list)
     water: List[WaterFact] = field(default_factory=list)
     shares: Dict[str, float] = field(default_factory=dict)  # class shares of the tile
+    #: for a street-level crop centred on its camera: is the camera on a main road
+    camera_on_main_road: Optional[bool] = None
+    #: facts of a wider crop, for views that see beyond the tile (an oblique UAV
+    #: image): what is absent from the tile may still be visible further away
+    surroundings: Optional['SceneFacts'] = None
 
     # -- summaries used by the text and by the hard-negative distance
     @property
@@ -153,14 +158,15 @@ def height_class(h: float) -> str:
 # ----------------------------------------------------------------------------- rasters
 def crop_rasters(layout, x: float, y: float, size_m: float) -> Dict[str, np.ndarray]:
     """Square crops (``size_m`` a side, centred on metric ``(x, y)``) of a layout's
-    ``cls``, ``height``, ``albedo`` and ``wall`` rasters, padded with ground
+    ``cls``, ``base_cls`` (the classes under the tree crowns), ``height``,
+    ``albedo`` and ``wall`` rasters, padded with ground
     outside the region. Returns a dict with the crops and ``resolution_m``."""
     res = float(layout.resolution_m)
     n = max(8, int(round(size_m / res)))
     r_c, c_c = layout.to_rc(x, y)
     r0, c0 = int(round(float(r_c) - n / 2)), int(round(float(c_c) - n / 2))
     out = dict(resolution_m=res)
-    for key in ('cls', 'height', 'albedo', 'wall'):
+    for key in ('cls', 'base_cls', 'height', 'albedo', 'wall'):
         src = getattr(layout, key, None)
         if src is None:
             continue
@@ -419,13 +425,27 @@ def _greens(cls: np.ndarray) -> List[GreenFact]:
     return out
 
 
-def tile_facts(crop: Dict[str, np.ndarray]) -> SceneFacts:
-    """Facts of a square crop (see :func:`crop_rasters`)."""
+def tile_facts(crop: Dict[str, np.ndarray], camera_centred: bool = False) -> SceneFacts:
+    """Facts of a square crop (see :func:`crop_rasters`).
+
+    Roads and buildings are read from ``base_cls`` when the crop has it (tree
+    crowns do not cut them), tree cover from ``cls``. ``camera_centred``: the
+    crop is centred on a street-level camera; records whether it stands on a
+    main road.
+    """
     cls = crop['cls']
     if cls.ndim != 2 or cls.shape[0] != cls.shape[1]:
         raise ValueError(f'tile_facts expects a square class raster, got {cls.shape}')
     res = float(crop.get('resolution_m', 1.0))
-    roads, junctions = _roads(cls, res)
+    base = crop.get('base_cls')
+    base = cls if base is None else base
+    roads, junctions = _roads(base, res)
+    camera_on_main = None
+    if camera_centred:
+        n = cls.shape[0]
+        k = max(1, int(round(6 / res)))
+        around = base[n // 2 - k:n // 2 + k + 1, n // 2 - k:n // 2 + k + 1]
+        camera_on_main = bool((around == MAJOR_ROAD).any())
     counts = np.bincount(cls.ravel(), minlength=13)[:13] / cls.size
     shares = dict(road=float(counts[ROAD] + counts[MAJOR_ROAD]), water=float(counts[WATER]),
                   green=float(counts[PARK] + counts[TREE] + counts[PITCH] + counts[TRACK]),
@@ -433,8 +453,9 @@ def tile_facts(crop: Dict[str, np.ndarray]) -> SceneFacts:
                   parking=float(counts[PARKING]), bare=float(counts[BARE]),
                   plaza=float(counts[PLAZA]))
     return SceneFacts(size_m=cls.shape[0] * res, roads=roads, junctions=junctions,
-                      buildings=_buildings(crop, res), greens=_greens(cls), water=_water(cls, res),
-                      shares=shares)
+                      buildings=_buildings(dict(crop, cls=base), res), greens=_greens(cls),
+                      water=_water(base, res), shares=shares,
+                      camera_on_main_road=camera_on_main)
 
 
 def layout_statistics(facts: SceneFacts) -> np.ndarray:

@@ -30,6 +30,7 @@ import os.path as osp
 import random
 import shutil
 import tempfile
+from dataclasses import replace
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
@@ -81,14 +82,27 @@ def _tile_size_m(world) -> float:
                          '(`world.tile_size_m`)')
 
 
-def _street_radius_m(world) -> float:
-    # what a street-level view shows around its camera
-    return float(getattr(world, 'street_view_radius_m', 0) or 0.5 * _tile_size_m(world))
+#: an oblique UAV image sees beyond its tile: what it may show lies within this many
+#: tile widths (absences are only claimed when true there too)
+UAV_SURROUNDINGS = 2.2
+#: what a street-level view is credited with: the 120 m x 120 m around its camera
+#: (nearer buildings hide what is further)
+STREET_VIEW_SPAN_M = 120.0
 
 
 def _facts(world, loc, size_m: float) -> SceneFacts:
     return tile_facts(crop_rasters(_world_layout(world), float(_field(loc, 'x')),
                                    float(_field(loc, 'y')), size_m))
+
+
+def _street_facts(world, loc) -> SceneFacts:
+    """Facts around the street-level camera (the road point nearest the location)."""
+    if hasattr(world, 'street_xy'):
+        x, y = world.street_xy(int(_field(loc, 'location_id')))
+    else:
+        x, y = _field(loc, 'x'), _field(loc, 'y')
+    return tile_facts(crop_rasters(_world_layout(world), float(x), float(y),
+                                   STREET_VIEW_SPAN_M), camera_centred=True)
 
 
 # ----------------------------------------------------------------------------- pairs
@@ -140,7 +154,8 @@ def build_synthetic_set(out_dir: str, num_pairs: int = DEFAULTS['num_pairs'],
             to have its own (location, view) query where possible).
         semi_positive_share: share of negatives drawn among the neighbouring
             (partly overlapping) tiles; the rest by layout similarity.
-        world: extra ``SyntheticWorld`` keyword arguments (``difficulty``, ...).
+        world: extra ``SyntheticWorld`` keyword arguments (``difficulty``,
+            ``num_distractors`` - default a quarter of the locations -, ...).
         render_cache_dir: the world's render cache (default: its own).
     """
     from gleamkit.datasets.synthetic import load_or_render
@@ -153,19 +168,24 @@ def build_synthetic_set(out_dir: str, num_pairs: int = DEFAULTS['num_pairs'],
         raise ValueError(f'num_pairs={num_pairs}: expected at least 4 (two per split)')
     if num_locations is None:
         num_locations = int(max(24, math.ceil(num_pairs / len(views) * 1.25)))
-    world_kwargs = dict(seed=seed, num_locations=num_locations, image_size=image_size)
+    # a few satellite-only distractor tiles add hard negatives without rendering cost
+    world_kwargs = dict(seed=seed, num_locations=num_locations, image_size=image_size,
+                        num_distractors=max(8, num_locations // 4))
     world_kwargs.update(world or {})
     world_obj, images = load_or_render(world_kwargs, views=('satellite', ) + views,
                                        cache_dir=render_cache_dir)
 
     tile_m = _tile_size_m(world_obj)
-    street_m = _street_radius_m(world_obj) * 2
     locations = list(world_obj.locations)
     by_id = {int(_field(loc, 'location_id')): loc for loc in locations}
     facts = {i: _facts(world_obj, loc, tile_m) for i, loc in by_id.items()}
-    street_facts = {i: _facts(world_obj, loc, street_m) for i, loc in by_id.items()
+    street_facts = {i: _street_facts(world_obj, loc) for i, loc in by_id.items()
                     if not _field(loc, 'is_distractor', False)} if any(
                         v in ('panorama', 'ground') for v in views) else {}
+    uav_facts = {i: replace(facts[i], surroundings=_facts(world_obj, loc,
+                                                            UAV_SURROUNDINGS * tile_m))
+                 for i, loc in by_id.items()
+                 if not _field(loc, 'is_distractor', False)} if 'uav' in views else {}
     stats = {i: layout_statistics(f) for i, f in facts.items()}
 
     rng = random.Random(seed)
@@ -178,7 +198,8 @@ def build_synthetic_set(out_dir: str, num_pairs: int = DEFAULTS['num_pairs'],
     n_total = sum(len(v) for v in splits.values())
     if not splits['train'] or not splits['test']:
         raise ValueError(f'the world {world_kwargs} has no train or no test locations')
-    n_test = max(2, int(round(num_pairs * len(splits['test']) / n_total)))
+    # an even test count keeps both splits exactly balanced when num_pairs is even
+    n_test = max(2, 2 * int(round(num_pairs * len(splits['test']) / n_total / 2)))
     counts = dict(train=num_pairs - n_test, test=n_test)
 
     img_dir = osp.join(out_dir, 'images')
@@ -210,7 +231,8 @@ def build_synthetic_set(out_dir: str, num_pairs: int = DEFAULTS['num_pairs'],
         for i in range(n):
             q_id = locs[i % len(locs)]
             view = views[(i + i // len(locs)) % len(views)]
-            view_facts = street_facts if view in ('panorama', 'ground') else facts
+            view_facts = (street_facts if view in ('panorama', 'ground') else
+                          uav_facts if view == 'uav' else facts)
             label, negative, diffs, s_id = labels[i], None, None, q_id
             if label == 0:
                 semi = [int(s) for s in world_obj.semi_positive_ids(q_id)]
