@@ -342,8 +342,8 @@ _MAP[PARKING] = (238, 238, 238)
 _MAP[PITCH] = (170, 224, 203)
 _MAP[TRACK] = (214, 188, 170)
 _MAP[BARE] = (232, 224, 206)
-_MAP_BUILDING_EDGE = np.float32((190, 178, 168))
-_MAP_ROAD_CASING = np.float32((196, 190, 184))
+_MAP_BUILDING_EDGE = np.float32((178, 164, 152))
+_MAP_ROAD_CASING = np.float32((204, 204, 212))
 _MAP_MAJOR_CASING = np.float32((206, 150, 96))
 _NAMES = [
     "Jiefang",
@@ -397,7 +397,7 @@ def render_map(
     out = np.clip(img, 0, 255).astype(np.uint8)
     # labels and points of interest (cartographic clutter)
     scale = size / 128.0
-    for _ in range(rng.poisson(0.6 + 1.6 * difficulty)):
+    for _ in range(rng.poisson(0.4 + 1.2 * difficulty) if size >= 64 else 0):
         name = f"{_NAMES[rng.integers(len(_NAMES))]} {_SUFFIX[rng.integers(len(_SUFFIX))]}"
         org = (int(rng.uniform(0, 0.6) * size), int(rng.uniform(0.1, 0.95) * size))
         cv2.putText(
