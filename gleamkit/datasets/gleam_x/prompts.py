@@ -21,14 +21,14 @@ VIEW_NAMES: Dict[str, Dict[str, str]] = {
         'uav': 'UAV (drone)',
         'map': 'street map',
         'panorama': 'street-level panorama',
-        'ground': 'ground-level photo',
+        'ground': 'ground-level',
         'satellite': 'satellite',
     },
     'zh': {
         'uav': '无人机',
         'map': '街道地图',
         'panorama': '街景全景',
-        'ground': '地面照片',
+        'ground': '地面拍摄的',
         'satellite': '卫星',
     },
 }
