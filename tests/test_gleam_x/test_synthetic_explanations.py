@@ -313,3 +313,11 @@ def test_with_the_built_in_world(tmp_path):
     assert ensure_synthetic_set(cache_dir=str(tmp_path / 'sets'), num_pairs=16, image_size=32,
                                 world=dict(num_distractors=4),
                                 render_cache_dir=str(tmp_path / 'render')) == paths
+
+
+def test_colour_names_follow_the_world_palettes():
+    from gleamkit.datasets.gleam_x.scene_facts import WALL_COLOURS
+    from gleamkit.datasets.synthetic.layout import ROOF_PALETTE, WALL_PALETTE
+
+    np.testing.assert_array_equal(np.array([c for c, _, _ in ROOF_COLOURS]), ROOF_PALETTE)
+    np.testing.assert_array_equal(np.array([c for c, _, _ in WALL_COLOURS]), WALL_PALETTE)

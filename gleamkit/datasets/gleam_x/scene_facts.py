@@ -24,10 +24,19 @@ __all__ = [
     'layout_statistics'
 ]
 
-# class ids of gleamkit.datasets.synthetic.layout (kept here so that this module
-# reads rasters without importing the renderer)
-GROUND, ROAD, MAJOR_ROAD, SIDEWALK, WATER, PARK, BUILDING, TREE = range(8)
-PLAZA, PARKING, PITCH, TRACK, BARE = range(8, 13)
+from gleamkit.datasets.synthetic.layout import (  # the world's class ids
+    BARE,
+    BUILDING,
+    MAJOR_ROAD,
+    PARK,
+    PARKING,
+    PITCH,
+    PLAZA,
+    ROAD,
+    TRACK,
+    TREE,
+    WATER,
+)
 
 #: roof palette of the layout (RGB) with names in English and Chinese
 ROOF_COLOURS = [
