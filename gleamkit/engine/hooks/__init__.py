@@ -3,3 +3,6 @@ from .prepare_gallery_hook import PrepareGalleryHook
 
 __all__ = ['PrepareGalleryHook']
 __all__ += ['LoRACheckpointHook']
+from .hard_negative_mining_hook import HardNegativeMiningHook  # noqa: E402
+
+__all__ += ['HardNegativeMiningHook']
