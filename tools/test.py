@@ -7,8 +7,12 @@ import argparse
 import json
 import os
 import os.path as osp
+import sys
 
 from mmengine.config import Config, DictAction
+
+# run from a checkout without `pip install -e .` too
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from mmengine.dist import get_rank
 
 from gleamkit.utils.runtime import build_runner, prepare_config

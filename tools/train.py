@@ -6,8 +6,12 @@
 import argparse
 import os
 import os.path as osp
+import sys
 
 from mmengine.config import Config, DictAction
+
+# run from a checkout without `pip install -e .` too
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from gleamkit.utils.runtime import build_runner, check_checkpoint_keys, prepare_config
 

@@ -2,6 +2,7 @@
 satellite gallery for evaluation. No download: images are rendered (and cached)
 on first use."""
 import copy
+import json
 from typing import Optional, Sequence
 
 from mmengine.dataset import BaseDataset
@@ -9,6 +10,7 @@ from mmengine.dataset import BaseDataset
 from gleamkit.registry import DATASETS
 
 QUERY_VIEWS = ('uav', 'map', 'panorama', 'ground')
+_LOADED: dict = {}
 MODES = ('pairs', 'query', 'gallery')
 
 
@@ -62,12 +64,15 @@ class SyntheticCrossViewDataset(BaseDataset):
         super().__init__(ann_file='', pipeline=list(pipeline), **kwargs)
 
     def _render(self):
-        from gleamkit.datasets.synthetic import load_or_render
-
-        needed = ('satellite', ) if self.mode == 'gallery' else (
-            ('satellite', ) + self.views if self.mode == 'pairs' else self.views)
-        self.world, self.images = load_or_render(self.world_kwargs, views=needed,
-                                                 cache_dir=self.cache_dir)
+        # every mode asks for all five views: one cache file (and, within a
+        # process, one copy in memory) serves the train, query and gallery sets
+        key = (json.dumps(self.world_kwargs, sort_keys=True), self.cache_dir)
+        if key not in _LOADED:
+            from gleamkit.datasets.synthetic import VIEWS, load_or_render
+            _LOADED.clear()  # keep one world in memory at a time
+            _LOADED[key] = load_or_render(self.world_kwargs, views=VIEWS,
+                                          cache_dir=self.cache_dir)
+        self.world, self.images = _LOADED[key]
 
     def load_data_list(self) -> list:
         self._render()
