@@ -27,6 +27,7 @@ palette index + 1, 0 where there is no building).
 
 import math
 from dataclasses import dataclass, field
+from typing import Optional
 
 import cv2
 import numpy as np
@@ -196,9 +197,29 @@ class Layout:
     num_buildings: int = 0
     stats: dict = field(default_factory=dict)
 
+    _hpad: Optional[np.ndarray] = field(default=None, repr=False, compare=False)
+
     @property
     def shape(self):
         return self.cls.shape
+
+    @property
+    def hpad(self) -> np.ndarray:
+        """float32 height map with a one-pixel zero border (for fast ray marching)."""
+        if self._hpad is None:
+            self._hpad = np.pad(self.height.astype(np.float32), 1)
+        return self._hpad
+
+    def height_at(self, x, y) -> np.ndarray:
+        """Height (float32) at metric points; 0 outside the region."""
+        hp = self.hpad
+        H2, W2 = hp.shape
+        inv = 1.0 / self.resolution_m
+        col = np.clip(np.asarray(x, np.float32) * np.float32(inv) + 1, 0, W2 - 1).astype(np.int32)
+        row = np.clip(
+            (np.float32(self.height_m) - np.asarray(y, np.float32)) * np.float32(inv) + 1, 0, H2 - 1
+        ).astype(np.int32)
+        return hp.reshape(-1).take(row * W2 + col)
 
     def to_rc(self, x, y):
         """Metric (x east, y north) -> fractional raster (row, col)."""

@@ -208,8 +208,8 @@ def _finish(img: np.ndarray, look: Look, rng: np.random.Generator, blur=True) ->
     img = 255.0 * (np.clip(img, 0, 255) / 255.0) ** look.gamma
     if blur and look.blur > 0.25:
         img = cv2.GaussianBlur(img, (0, 0), look.blur)
-    img += rng.normal(0, look.noise, img.shape[:2] + (1,)).astype(np.float32) * 0.6
-    img += rng.normal(0, look.noise * 0.5, img.shape).astype(np.float32)
+    img += rng.standard_normal(img.shape[:2] + (1,), dtype=np.float32) * (0.6 * look.noise)
+    img += rng.standard_normal(img.shape, dtype=np.float32) * (0.5 * look.noise)
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
@@ -473,9 +473,13 @@ def _local_ceiling(layout, r_min, r_max, c_min, c_min_max, look, cell_m=2.0):
     """Coarse shadow-ceiling map over a raster window (plus margin towards the sun)."""
     res = layout.resolution_m
     f = max(1, int(round(cell_m / res)))
-    margin = int(math.ceil(min(65.0 / math.tan(math.radians(look.sun_el)), 150.0) / res))
-    r0, r1 = int(r_min) - margin, int(r_max) + margin
-    c0, c1 = int(c_min) - margin, int(c_min_max) + margin
+    margin = min(65.0 / math.tan(math.radians(look.sun_el)), 150.0) / res
+    az = math.radians(look.sun_az)
+    dr, dc = -math.cos(az), math.sin(az)  # towards the sun, where the occluders are
+    r0 = int(r_min) - int(math.ceil(margin * max(0.0, -dr))) - 2
+    r1 = int(r_max) + int(math.ceil(margin * max(0.0, dr))) + 2
+    c0 = int(c_min) - int(math.ceil(margin * max(0.0, -dc))) - 2
+    c1 = int(c_min_max) + int(math.ceil(margin * max(0.0, dc))) + 2
     r1 = r0 + -(-(r1 - r0) // f) * f
     c1 = c0 + -(-(c1 - c0) // f) * f
     win = _window(layout.height, r0, c0, r1 - r0, c1 - c0, 0).astype(np.float32)
@@ -579,58 +583,52 @@ def render_uav(
     return _finish(img, look, rng), info
 
 
-def _march(layout: Layout, cam, d, step_m=1.2, chunk=8, refine=5):
+def _march(layout: Layout, cam, d, step_m=2.0, chunk=8, refine=6):
     """Distance along each (descending) ray to its first hit of the height field."""
     n = len(d)
-    r, c, ok = _gather(layout, np.array([cam[0]]), np.array([cam[1]]))
-    # highest point the rays can meet: max over the coarse map around the footprint
-    t_ground = cam[2] / np.maximum(-d[:, 2], 1e-4)
-    gx, gy = cam[0] + t_ground * d[:, 0], cam[1] + t_ground * d[:, 1]
-    rr, cc = layout.to_rc(np.array([gx.min(), gx.max()]), np.array([gy.min(), gy.max()]))
+    d = d.astype(np.float32)
+    cx, cy, cz = (np.float32(v) for v in cam)
+    down = np.maximum(-d[:, 2], np.float32(1e-4))
+    t_ground = cz / down
+    # highest point the rays can meet: max of the coarse map over the footprint
+    gx, gy = cx + t_ground * d[:, 0], cy + t_ground * d[:, 1]
+    xs = np.array([gx.min(), gx.max(), cx])
+    ys = np.array([gy.min(), gy.max(), cy])
+    rr, cc = layout.to_rc(xs, ys)
     cs = layout.coarse
-    i0 = max(0, int(min(rr.min(), layout.to_rc(cam[0], cam[1])[0]) // cs) - 1)
-    i1 = int(max(rr.max(), layout.to_rc(cam[0], cam[1])[0]) // cs) + 2
-    j0 = max(0, int(min(cc.min(), layout.to_rc(cam[0], cam[1])[1]) // cs) - 1)
-    j1 = int(max(cc.max(), layout.to_rc(cam[0], cam[1])[1]) // cs) + 2
+    i0, i1 = max(0, int(rr.min() // cs) - 1), int(rr.max() // cs) + 2
+    j0, j1 = max(0, int(cc.min() // cs) - 1), int(cc.max() // cs) + 2
     sub = layout.hmax_coarse[i0:i1, j0:j1]
     hmax = float(sub.max()) + 0.5 if sub.size else 0.5
-    t0 = np.maximum(cam[2] - hmax, 0) / np.maximum(-d[:, 2], 1e-4)
+    t0 = np.maximum(cz - np.float32(hmax), 0) / down
     dh = np.sqrt(d[:, 0] ** 2 + d[:, 1] ** 2)
-    step = np.minimum(step_m / np.maximum(dh, 1e-3), 4.0 / np.maximum(-d[:, 2], 1e-3))
-    t_lo = t0.copy()  # last free distance
+    step = np.minimum(step_m / np.maximum(dh, 1e-3), 5.0 / down).astype(np.float32)
+    t_lo = t0.astype(np.float32)  # last free distance
     t_hi = t_ground.copy()
     active = np.arange(n)
-    ks = np.arange(1, chunk + 1, dtype=np.float64)
+    ks = np.arange(1, chunk + 1, dtype=np.float32)
     while active.size:
-        t = np.minimum(t_lo[active, None] + step[active, None] * ks, t_ground[active, None])
+        tg = t_ground[active, None]
+        t = np.minimum(t_lo[active, None] + step[active, None] * ks, tg)
         da = d[active]
-        x = cam[0] + t * da[:, 0:1]
-        y = cam[1] + t * da[:, 1:2]
-        z = cam[2] + t * da[:, 2:3]
-        rr, cc, okk = _gather(layout, x, y)
-        h = _heights(layout, rr, cc, okk)
-        hit = (z <= h) | (t >= t_ground[active, None] - 1e-6)
+        h = layout.height_at(cx + t * da[:, 0:1], cy + t * da[:, 1:2])
+        hit = (cz + t * da[:, 2:3] <= h) | (t >= tg)
         anyhit = hit.any(axis=1)
         first = hit.argmax(axis=1)
-        idx = np.arange(len(active))
         done = active[anyhit]
         fh = first[anyhit]
-        t_hi[done] = t[anyhit, fh]
-        prev = np.where(fh > 0, t[anyhit, np.maximum(fh - 1, 0)], t_lo[done])
-        t_lo[done] = prev
-        still = active[~anyhit]
-        t_lo[still] = t[~anyhit, -1]
-        active = still
-        del idx
+        rows = np.flatnonzero(anyhit)
+        t_hi[done] = t[rows, fh]
+        t_lo[done] = np.where(fh > 0, t[rows, np.maximum(fh - 1, 0)], t_lo[done])
+        still = ~anyhit
+        t_lo[active[still]] = t[still, -1]
+        active = active[still]
     for _ in range(refine):
         tm = 0.5 * (t_lo + t_hi)
-        x, y, z = cam[0] + tm * d[:, 0], cam[1] + tm * d[:, 1], cam[2] + tm * d[:, 2]
-        rr, cc, okk = _gather(layout, x, y)
-        h = _heights(layout, rr, cc, okk)
-        hit = z <= h
+        hit = cz + tm * d[:, 2] <= layout.height_at(cx + tm * d[:, 0], cy + tm * d[:, 1])
         t_hi = np.where(hit, tm, t_hi)
         t_lo = np.where(hit, t_lo, tm)
-    return t_hi
+    return t_hi.astype(np.float64)
 
 
 # ----------------------------------------------------------------------------- street level
@@ -748,9 +746,9 @@ def render_street(
     azs = np.broadcast_to(az[None, :], k.shape)
     # shadow map around the camera
     rc0 = layout.to_rc(cam_x, cam_y)
-    reach = 150.0 / layout.resolution_m
+    reach = 120.0 / layout.resolution_m
     ceil_map, origin, fcell = _local_ceiling(
-        layout, rc0[0] - reach, rc0[0] + reach, rc0[1] - reach, rc0[1] + reach, look
+        layout, rc0[0] - reach, rc0[0] + reach, rc0[1] - reach, rc0[1] + reach, look, 3.0
     )
     # ---- ground
     if ground.any():

@@ -20,6 +20,7 @@ Only numpy, OpenCV and the standard library are used (no torch).
 import json
 import math
 import os
+import warnings
 from dataclasses import asdict, dataclass
 from typing import Dict, Iterable, List, Optional, Sequence
 
@@ -354,13 +355,16 @@ class SyntheticWorld:
         location_ids: Optional[Iterable[int]] = None,
         num_workers: int = 0,
         progress: bool = True,
+        worker_timeout: float = 120.0,
     ) -> Dict[str, np.ndarray]:
         """Render many locations; returns ``{view: array (n, H, W, 3) uint8}``.
 
         ``arrays[view][k]`` is the image of ``location_ids[k]`` (default: every
         location, so index == location_id). Query views of distractors are left
         black (all zeros); check ``locations[i].is_distractor``.
-        ``num_workers > 0`` renders in that many processes.
+        ``num_workers > 0`` renders in that many processes (forked where possible, so
+        the world is not rebuilt); if a worker stalls for ``worker_timeout`` seconds
+        the rest is rendered in this process, with a warning.
         """
         views = _check_views(views)
         ids = (
@@ -371,18 +375,32 @@ class SyntheticWorld:
         out = {v: np.zeros((len(ids),) + self.view_shape(v), np.uint8) for v in views}
         chunks = [list(range(a, min(a + 8, len(ids)))) for a in range(0, len(ids), 8)]
         bar = _progress(len(ids), progress)
+        todo = list(range(len(chunks)))
         if num_workers and num_workers > 0 and len(chunks) > 1:
-            _ = self.layout  # build once, before forking
-            for pos, arrays in _parallel(self, views, ids, chunks, int(num_workers)):
-                for v in views:
-                    out[v][pos] = arrays[v]
-                bar.update(len(pos))
-        else:
-            for pos in chunks:
-                arrays = _render_chunk(self, views, [ids[k] for k in pos])
-                for v in views:
-                    out[v][pos] = arrays[v]
-                bar.update(len(pos))
+            import multiprocessing as mp
+
+            _ = self.layout.hpad  # build once, before forking
+            done = set()
+            try:
+                for pos, arrays in _parallel(
+                    self, views, ids, chunks, int(num_workers), worker_timeout
+                ):
+                    for v in views:
+                        out[v][pos] = arrays[v]
+                    done.add(pos[0])
+                    bar.update(len(pos))
+            except mp.TimeoutError:
+                warnings.warn(
+                    f"render_all: a worker process stalled for {worker_timeout:g} s; "
+                    "rendering the remaining locations in this process"
+                )
+            todo = [k for k in todo if chunks[k][0] not in done]
+        for k in todo:
+            pos = chunks[k]
+            arrays = _render_chunk(self, views, [ids[j] for j in pos])
+            for v in views:
+                out[v][pos] = arrays[v]
+            bar.update(len(pos))
         bar.close()
         return out
 
@@ -474,7 +492,8 @@ _WORKER_WORLD: Optional[SyntheticWorld] = None
 
 def _worker_init(kwargs):
     global _WORKER_WORLD
-    cv2.setNumThreads(1)
+    # no cv2.setNumThreads() here: after a fork from a process that imported torch
+    # it can deadlock
     if _WORKER_WORLD is None or _WORKER_WORLD.kwargs != kwargs:
         _WORKER_WORLD = SyntheticWorld(**kwargs)
 
@@ -484,7 +503,9 @@ def _worker_task(args):
     return pos, _render_chunk(_WORKER_WORLD, views, ids)
 
 
-def _parallel(world, views, ids, chunks, num_workers):
+def _parallel(world, views, ids, chunks, num_workers, timeout):
+    """Yield ``(positions, arrays)`` per chunk from a process pool. Raises
+    ``multiprocessing.TimeoutError`` when a worker stalls for ``timeout`` seconds."""
     import multiprocessing as mp
 
     global _WORKER_WORLD
@@ -492,11 +513,18 @@ def _parallel(world, views, ids, chunks, num_workers):
     ctx = mp.get_context("fork" if "fork" in methods else "spawn")
     previous = _WORKER_WORLD
     _WORKER_WORLD = world  # inherited by forked workers, no rebuild
+    pool = None
     try:
         tasks = [(views, [ids[k] for k in pos], pos) for pos in chunks]
-        with ctx.Pool(num_workers, initializer=_worker_init, initargs=(world.kwargs,)) as pool:
-            yield from pool.imap_unordered(_worker_task, tasks)
+        pool = ctx.Pool(num_workers, initializer=_worker_init, initargs=(world.kwargs,))
+        it = pool.imap_unordered(_worker_task, tasks)
+        for _ in range(len(tasks)):
+            yield it.next(timeout=timeout)
+        pool.close()
+        pool.join()
     finally:
+        if pool is not None:
+            pool.terminate()
         _WORKER_WORLD = previous
 
 
