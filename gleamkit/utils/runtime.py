@@ -93,7 +93,8 @@ def default_model_wrapper(cfg: Config) -> None:
     if cfg.get('launcher', 'none') == 'none':
         return
     wrapper = cfg.get('model_wrapper_cfg') or dict(
-        type='CrossViewDistributedDataParallel', broadcast_buffers=False,
+        # scoped name: the Runner looks wrappers up in mmengine's root registry
+        type='gleamkit.CrossViewDistributedDataParallel', broadcast_buffers=False,
         find_unused_parameters=cfg.get('find_unused_parameters', False))
     if not torch.cuda.is_available():
         wrapper.setdefault('device_ids', None)
