@@ -397,7 +397,7 @@ def render_map(
     out = np.clip(img, 0, 255).astype(np.uint8)
     # labels and points of interest (cartographic clutter)
     scale = size / 128.0
-    for _ in range(rng.poisson(0.4 + 1.2 * difficulty) if size >= 64 else 0):
+    for _ in range(rng.poisson(0.4 + 1.2 * difficulty) if size >= 96 else 0):
         name = f"{_NAMES[rng.integers(len(_NAMES))]} {_SUFFIX[rng.integers(len(_SUFFIX))]}"
         org = (int(rng.uniform(0, 0.6) * size), int(rng.uniform(0.1, 0.95) * size))
         cv2.putText(
@@ -719,7 +719,7 @@ def render_street(
         car_cols = _street_cars(layout, cam_x, cam_y, X, Y, h, car_id, rng, difficulty)
     cls_s = np.where(ok, layout.cls[r, c], GROUND)
     is_tree = (cls_s == TREE) & (car_id == 0)
-    h = np.where(is_tree & (_T_SAMPLES[None, :] < 5.0), 0.0, h)  # no crown right overhead
+    h = np.where(is_tree & (_T_SAMPLES[None, :] < 6.0), 0.0, h)  # no crown right overhead
     k, sky = _first_hits(h, eye, tan_e)
     jj = np.broadcast_to(np.arange(Wc)[None, :], k.shape)
     # rays passing under a crown see what is behind it (trees ignored there);
@@ -746,9 +746,9 @@ def render_street(
     azs = np.broadcast_to(az[None, :], k.shape)
     # shadow map around the camera
     rc0 = layout.to_rc(cam_x, cam_y)
-    reach = 120.0 / layout.resolution_m
+    reach = 90.0 / layout.resolution_m
     ceil_map, origin, fcell = _local_ceiling(
-        layout, rc0[0] - reach, rc0[0] + reach, rc0[1] - reach, rc0[1] + reach, look, 3.0
+        layout, rc0[0] - reach, rc0[0] + reach, rc0[1] - reach, rc0[1] + reach, look, 2.0
     )
     # ---- ground
     if ground.any():
@@ -996,7 +996,7 @@ def render_panorama(
     yaw_err = rng.normal(0, 1.5 + 4 * difficulty)
     az, tan_e = street_cameras(size, "panorama", heading_deg=yaw_err)
     img, _ = render_street(layout, cx, cy, eye, az, tan_e, rng, look, difficulty)
-    img = _foreground(img, rng, difficulty, panorama=True)
+    img = _foreground(img, rng, difficulty, horizon=size / 2)
     info = dict(
         camera_xy=(cx, cy),
         eye_m=eye,
@@ -1026,7 +1026,7 @@ def render_ground(
     n = int(round(2 * span / res))
     r, c = layout.to_rc(sx, sy)
     r0, c0 = int(round(r - n / 2)), int(round(c - n / 2))
-    win = _window(layout.base_cls, r0, c0, n, n, GROUND)
+    win = _window(layout.cls, r0, c0, n, n, GROUND)
     rr, cc = np.nonzero((win == ROAD) | (win == MAJOR_ROAD) | (win == SIDEWALK))
     if rr.size:
         p = rng.integers(rr.size)
@@ -1039,8 +1039,9 @@ def render_ground(
     pitch = rng.uniform(-2, 10)
     eye = rng.uniform(1.5, 1.9)
     az, tan_e = street_cameras(size, "ground", heading, fov, pitch)
+    f_px = (size / 2) / math.tan(math.radians(fov) / 2)
     img, _ = render_street(layout, cx, cy, eye, az, tan_e, rng, look, difficulty)
-    img = _foreground(img, rng, difficulty, panorama=False)
+    img = _foreground(img, rng, difficulty, horizon=size / 2 + f_px * math.tan(math.radians(pitch)))
     info = dict(
         camera_xy=(cx, cy),
         eye_m=eye,
@@ -1067,53 +1068,38 @@ _CLOTHES = np.float32(
 )
 
 
-def _foreground(img, rng, difficulty, panorama):
-    """2-D foreground occluders: pedestrians / poles / a blurred blob near the lens."""
+def _foreground(img, rng, difficulty, horizon):
+    """2-D foreground occluders: pedestrians and poles standing on the ground plane
+    (``horizon`` is the image row of the horizon)."""
     H, W = img.shape[:2]
     out = img
     for _ in range(rng.poisson(0.3 + 1.5 * difficulty)):
-        kind = rng.random()
         x0 = rng.uniform(0, W)
-        if kind < 0.5:  # pedestrian silhouette
-            hh = rng.uniform(0.18, 0.45) * H
-            base = rng.uniform(0.62, 0.98) * H
-            w = hh * 0.28
-            col = _CLOTHES[rng.integers(len(_CLOTHES))] * rng.uniform(0.8, 1.1)
+        feet = horizon + (H - horizon) * rng.uniform(0.08, 0.9)
+        if rng.random() < 0.55:  # pedestrian: the head stays near the horizon
+            hh = (feet - horizon) * rng.uniform(0.75, 0.95)
+            w = max(1.0, hh * 0.3)
+            col = (_CLOTHES[rng.integers(len(_CLOTHES))] * rng.uniform(0.8, 1.1)).tolist()
+            top = feet - hh
             cv2.ellipse(
                 out,
-                (int(x0), int(base - hh * 0.45)),
-                (int(w / 2), int(hh * 0.42)),
+                (int(x0), int(top + 0.5 * hh)),
+                (max(1, int(w / 2)), max(1, int(0.36 * hh))),
                 0,
                 0,
                 360,
-                col.tolist(),
+                col,
                 -1,
+            )
+            legs = (60, 60, 70)
+            cv2.rectangle(
+                out, (int(x0 - w / 4), int(top + 0.75 * hh)), (int(x0 + w / 4), int(feet)), legs, -1
             )
             cv2.circle(
-                out, (int(x0), int(base - hh * 0.92)), max(1, int(w * 0.33)), (150, 120, 100), -1
+                out, (int(x0), int(top + 0.1 * hh)), max(1, int(w * 0.3)), (160, 128, 106), -1
             )
-        elif kind < 0.9:  # pole
-            w = max(1, int(rng.uniform(0.006, 0.02) * W))
-            top = int(rng.uniform(0.0, 0.35) * H)
-            bottom = int(rng.uniform(0.6, 0.9) * H)
-            cv2.rectangle(out, (int(x0), top), (int(x0) + w, bottom), (70, 72, 76), -1)
-        else:  # a soft dark blob near the lens (finger, dirt)
-            mask = np.zeros((H, W), np.float32)
-            cv2.ellipse(
-                mask,
-                (int(x0), int(rng.uniform(0.7, 1.1) * H)),
-                (
-                    int(rng.uniform(0.08, 0.2) * W / (2 if panorama else 1)),
-                    int(rng.uniform(0.1, 0.3) * H),
-                ),
-                rng.uniform(0, 180),
-                0,
-                360,
-                1.0,
-                -1,
-            )
-            mask = cv2.GaussianBlur(mask, (0, 0), max(1.0, H / 40))
-            out = out * (1 - 0.8 * mask[..., None]) + np.float32([40, 34, 30]) * (
-                0.8 * mask[..., None]
-            )
+        else:  # pole / lamp post
+            w = max(1, int(rng.uniform(0.004, 0.012) * W * (1 + (feet - horizon) / H)))
+            top = int(rng.uniform(0.0, 0.6) * horizon)
+            cv2.rectangle(out, (int(x0), top), (int(x0) + w, int(feet)), (70, 72, 76), -1)
     return out
