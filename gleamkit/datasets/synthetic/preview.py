@@ -83,5 +83,9 @@ def save_preview(
     if d:
         os.makedirs(d, exist_ok=True)
     fig = preview_figure(world, location_ids, views, cell)
+    if path.lower().endswith(".png"):  # 256-colour palette: ~3x smaller, looks the same
+        fig = fig.quantize(
+            colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.FLOYDSTEINBERG
+        )
     fig.save(path, optimize=True)
     return path

@@ -280,9 +280,10 @@ def render_satellite(
     # clouds and their shadows
     if rng.random() < 0.1 + 0.45 * difficulty:
         cover = rng.uniform(0.05, 0.12 + 0.3 * difficulty)
-        nse = _smooth_noise(rng, size, size, int(rng.integers(3, 7)))
+        nse = _smooth_noise(rng, size, size, int(rng.integers(2, 4)))
+        nse += 0.35 * _smooth_noise(rng, size, size, 8)  # ragged edges
         thr = np.quantile(nse, 1 - cover)
-        alpha = np.clip((nse - thr) / 0.5, 0, 1) * rng.uniform(0.7, 1.0)
+        alpha = np.clip((nse - thr) / 0.6, 0, 1) ** 0.8 * rng.uniform(0.65, 0.95)
         az = math.radians(look.sun_az)
         off = 120.0 / math.tan(el) / px_m  # clouds ~120 m up (toy scale)
         M = np.float32([[1, 0, -off * math.sin(az)], [0, 1, off * math.cos(az)]])
@@ -634,14 +635,25 @@ def _march(layout: Layout, cam, d, step_m=2.0, chunk=8, refine=6):
 # ----------------------------------------------------------------------------- street level
 
 
+def _clear_of_trees(layout, win_cls, clearance_m):
+    """Pixels of a class window farther than ``clearance_m`` from any tree crown."""
+    k = max(1, int(round(clearance_m / layout.resolution_m)))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1))
+    return cv2.dilate((win_cls == TREE).astype(np.uint8), kernel) == 0
+
+
 def street_position(layout: Layout, x: float, y: float, search_m: float = 150.0):
-    """The road point nearest to (x, y) (metres), or (x, y) when none is near."""
+    """The road point nearest to (x, y) (metres) that is not right under / next to a
+    tree crown (within 6 m); the nearest road point when every one is; (x, y) when no
+    road is within ``search_m``."""
     res = layout.resolution_m
     n = int(round(2 * search_m / res))
     r, c = layout.to_rc(x, y)
     r0, c0 = int(round(r - n / 2)), int(round(c - n / 2))
     win = _window(layout.base_cls, r0, c0, n, n, GROUND)
-    rr, cc = np.nonzero((win == ROAD) | (win == MAJOR_ROAD))
+    road = (win == ROAD) | (win == MAJOR_ROAD)
+    clear = road & _clear_of_trees(layout, _window(layout.cls, r0, c0, n, n, GROUND), 6.0)
+    rr, cc = np.nonzero(clear if clear.any() else road)
     if rr.size == 0:
         return float(x), float(y)
     d2 = (rr + r0 + 0.5 - r) ** 2 + (cc + c0 + 0.5 - c) ** 2
@@ -726,7 +738,8 @@ def render_street(
     # the crown's apex cell becomes the trunk
     hit_tree = is_tree[jj, k] & ~sky
     z1 = eye + _T_SAMPLES[k] * tan_e
-    under = hit_tree & (z1 < 0.4 * h[jj, k])
+    rk, ck = r[jj, k], c[jj, k]
+    under = hit_tree & (z1 < h[jj, k] * (0.3 + 0.25 * _hash01(rk, ck)))  # ragged crown bottom
     trunk = np.zeros_like(under)
     if under.any():
         ru, cu = r[jj[under], k[under]], c[jj[under], k[under]]
@@ -1027,7 +1040,9 @@ def render_ground(
     r, c = layout.to_rc(sx, sy)
     r0, c0 = int(round(r - n / 2)), int(round(c - n / 2))
     win = _window(layout.cls, r0, c0, n, n, GROUND)
-    rr, cc = np.nonzero((win == ROAD) | (win == MAJOR_ROAD) | (win == SIDEWALK))
+    street = (win == ROAD) | (win == MAJOR_ROAD) | (win == SIDEWALK)
+    clear = street & _clear_of_trees(layout, win, 9.0)
+    rr, cc = np.nonzero(clear if clear.any() else street)
     if rr.size:
         p = rng.integers(rr.size)
         cx, cy = layout.to_xy(rr[p] + r0 + 0.5, cc[p] + c0 + 0.5)
