@@ -13,6 +13,7 @@ sample of locations) and the ratio to the 2-minute target.
 
 import argparse
 import os
+import resource
 import statistics
 import sys
 import time
@@ -22,6 +23,13 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from gleamkit.datasets.synthetic import VIEWS, SyntheticWorld  # noqa: E402
 
 TARGET_S = 120.0
+
+
+def _cpu_s():
+    """CPU seconds used so far by this process and its (finished) children."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    ch = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + ch.ru_utime + ch.ru_stime
 
 
 def main(argv=None):
@@ -51,8 +59,9 @@ def main(argv=None):
         num_distractors=args.num_distractors,
         image_size=args.image_size,
     )
-    totals, builds = [], []
+    totals, builds, cpus = [], [], []
     for rep in range(args.repeats):
+        c0 = _cpu_s()
         t0 = time.perf_counter()
         world = SyntheticWorld(seed=rep, **kw)
         _ = world.layout
@@ -61,6 +70,7 @@ def main(argv=None):
         t2 = time.perf_counter()
         builds.append(t1 - t0)
         totals.append(t2 - t0)
+        cpus.append(_cpu_s() - c0)
         print(
             f"repeat {rep}: world {t1 - t0:.1f} s + rendering {t2 - t1:.1f} s = "
             f"{t2 - t0:.1f} s  (region {world.width_m / 1000:.1f} x "
@@ -89,6 +99,11 @@ def main(argv=None):
     )
     print(f"median wall time      : {med:.1f} s  (world build {statistics.median(builds):.1f} s)")
     print(f"locations / s         : {n / med:.1f}")
+    cpu = statistics.median(cpus)
+    print(
+        f"CPU time (all procs)  : {cpu:.1f} s  -> ~{cpu / max(1, args.num_workers):.1f} s wall "
+        f"on {max(1, args.num_workers)} idle core(s); load average now {os.getloadavg()[0]:.1f}"
+    )
     print("per-view median (ms per location, 1 process):")
     for v in VIEWS:
         print(f"  {v:10s} {per_view[v]:7.1f}")
