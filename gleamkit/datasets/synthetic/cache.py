@@ -22,7 +22,7 @@ from .world import VIEWS, SyntheticWorld, _check_views
 
 __all__ = ["RENDER_VERSION", "default_cache_dir", "cache_path", "load_or_render"]
 
-RENDER_VERSION = 2
+RENDER_VERSION = 3
 
 
 def default_cache_dir() -> str:

@@ -504,7 +504,7 @@ def render_uav(
     """Oblique drone view looking at (x, y) from 150-300 m with a random heading."""
     alt = rng.uniform(150, 300)
     heading = rng.uniform(0, 360)
-    pitch = rng.uniform(42, 65)
+    pitch = rng.uniform(62 - 20 * difficulty, 70)  # more oblique when harder
     jit = rng.normal(0, 3 + 8 * difficulty, 2)
     tx, ty = x + jit[0], y + jit[1]
     p, psi = math.radians(pitch), math.radians(heading)
