@@ -26,17 +26,28 @@ class TimmBackbone(_MMPretrainTIMMBackbone):
             embeds) instead of the unpooled feature map.
         global_pool (str): timm's pooling when ``pooled`` (``'avg'``; ``'token'``
             for ViT class tokens).
+        norm_eval (bool): keep every BatchNorm layer in eval mode while training:
+            its running statistics stay those of the pretrained weights (its affine
+            parameters still train). Use it when fine-tuning a pretrained BatchNorm
+            encoder: gleamkit embeds each view as its own group, so in training
+            mode BatchNorm would normalise every view with that view's own batch
+            statistics, while at test time one set of running statistics, averaged
+            over all views, serves them all - a train/test mismatch that costs a
+            pretrained EfficientNet most of its accuracy. Leave it off for encoders
+            trained from scratch (their running statistics start meaningless).
         **kwargs: any other ``timm.create_model`` argument (``drop_path_rate``,
             ``img_size`` for ViTs, ...).
     """
 
     def __init__(self, model_name: str, pretrained: bool = False, checkpoint_path: str = '',
                  grad_checkpointing: bool = False, channels_last: bool = False,
-                 pooled: bool = False, global_pool: str = 'avg', init_cfg=None, **kwargs):
+                 pooled: bool = False, global_pool: str = 'avg', norm_eval: bool = False,
+                 init_cfg=None, **kwargs):
         super().__init__(model_name=model_name, features_only=False, pretrained=pretrained,
                          checkpoint_path=checkpoint_path, init_cfg=init_cfg, **kwargs)
         self.model_name = model_name
         self.pooled = pooled
+        self.norm_eval = norm_eval
         if pooled:
             self.timm_model.reset_classifier(0, global_pool)
         else:
@@ -50,6 +61,14 @@ class TimmBackbone(_MMPretrainTIMMBackbone):
         self.channels_last = channels_last
         if channels_last:
             self.timm_model.to(memory_format=torch.channels_last)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if mode and self.norm_eval:
+            for module in self.modules():
+                if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                    module.eval()
+        return self
 
     @property
     def out_channels(self) -> int:
