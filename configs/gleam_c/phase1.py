@@ -5,7 +5,7 @@ from mmengine.config import read_base
 with read_base():
     from .._base_.datasets.synthetic_world import *
     from .._base_.default_runtime import *
-    from .._base_.models.gleam_c_resnet import *
+    from .._base_.models.gleam_c_efficientnet_lite0 import *
     from .._base_.schedules.adamw_cosine import *
 
 for _loader in (train_dataloader, val_dataloader, test_dataloader):

@@ -19,7 +19,9 @@ def tiny_options(cache_dir):
             opts.append(f'{loader}.dataset.world.{key}={value}')
         opts.append(f'{loader}.dataset.cache_dir={cache_dir}')
     opts += ['train_dataloader.batch_size=8', 'train_dataloader.sampler.batch_size=8',
-             'model.backbone.model_name=resnet10t', 'model.head.embed_dim=32',
+             # a small random encoder instead of the default's ImageNet EfficientNet-Lite0
+             'model.backbone.type=TimmBackbone', 'model.backbone.model_name=resnet10t',
+             'model.backbone.norm_eval=False', 'model.head.embed_dim=32',
              'val_dataloader.batch_size=7', 'test_dataloader.batch_size=7',
              'default_hooks.logger.interval=1']
     return opts

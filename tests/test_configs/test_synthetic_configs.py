@@ -1,0 +1,48 @@
+"""The built-in-world configs: the main job, its from-scratch twin and phase 1."""
+from mmengine.config import Config
+
+
+def load(name):
+    return Config.fromfile(f'configs/gleam_c/{name}.py')
+
+
+def test_scratch_twin_differs_from_the_main_job_only_in_the_model():
+    main, scratch = load('phase2'), load('phase2_scratch')
+    assert main.model.backbone.type.__name__ == 'PackagedPretrainedBackbone'
+    assert main.model.backbone.norm_eval is True
+    assert main.model.data_preprocessor.mean == [127.5] * 3
+    assert scratch.model.backbone.type.__name__ == 'TimmBackbone'
+    assert scratch.model.backbone.model_name == 'resnet18'
+    assert scratch.model.backbone.pretrained is False
+    for key in ('train_dataloader', 'val_dataloader', 'optim_wrapper', 'param_scheduler',
+                'train_cfg', 'custom_hooks', 'val_evaluator'):
+        assert main[key] == scratch[key], key
+
+
+def test_phase1_checkpoint_fits_phase2():
+    # `phase2.py --load-from <phase-1 checkpoint>` needs the same architecture
+    assert load('phase1').model == load('phase2').model
+    assert load('phase1').train_dataloader.dataset.views == ('panorama', )
+
+
+def test_main_job_world_and_schedule():
+    cfg = load('phase2')
+    world = cfg.train_dataloader.dataset.world
+    assert world == cfg.val_dataloader.dataset.world == cfg.custom_hooks[0].dataloader.dataset.world
+    assert (world.num_locations, world.num_distractors, world.test_fraction) == (4000, 300, 0.075)
+    assert cfg.train_cfg.max_epochs == cfg.train_cfg.val_interval == 2
+    pipeline = [t.type.__name__ for t in cfg.train_dataloader.dataset.pipeline]
+    assert pipeline == ['PairedRandomFlip', 'PairedRandomRotate90', 'ViewColorJitter',
+                        'PackCrossViewInputs']
+
+
+def test_fast_gpu_config_switches():
+    cfg = load('phase2_fast_gpu')
+    assert cfg.optim_wrapper.type.__name__ == 'MixedPrecisionOptimWrapper'
+    assert cfg.optim_wrapper.dtype == 'auto'
+    assert cfg.model.backbone.channels_last is True and cfg.compile is True
+    for loader in (cfg.train_dataloader, cfg.val_dataloader, cfg.custom_hooks[0].dataloader):
+        assert (loader.num_workers, loader.persistent_workers, loader.pin_memory) == (8, True, True)
+    assert cfg.model == dict(load('phase2').model, backbone=dict(
+        load('phase2').model.backbone, channels_last=True), data_preprocessor=dict(
+        load('phase2').model.data_preprocessor, non_blocking=True))
