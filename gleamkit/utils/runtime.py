@@ -115,6 +115,20 @@ def build_runner(cfg: Config):
     return Runner.from_cfg(cfg)
 
 
+def _model_for_shapes(model_cfg) -> 'torch.nn.Module':
+    """The model of a config, for its state-dict keys and shapes only: built on the
+    meta device (no memory, no weights) where its modules allow it."""
+    import copy
+
+    from gleamkit.registry import MODELS
+
+    try:
+        with torch.device('meta'):
+            return MODELS.build(copy.deepcopy(model_cfg))
+    except Exception:  # a module that reads real weights while it is built
+        return MODELS.build(copy.deepcopy(model_cfg))
+
+
 def check_checkpoint_keys(runner, strict: bool = True) -> None:
     """Fail before training when ``load_from`` does not fit the model.
 
@@ -131,12 +145,18 @@ def check_checkpoint_keys(runner, strict: bool = True) -> None:
     ckpt = safe_load_checkpoint(path)
     state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
     model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+    if not isinstance(model, torch.nn.Module):  # FlexibleRunner builds its model lazily
+        model = _model_for_shapes(runner.cfg.model)
     own = model.state_dict()
     got = {(k[len('module.'):] if k.startswith('module.') else k): v for k, v in state.items()}
     missing, unexpected = sorted(set(own) - set(got)), sorted(set(got) - set(own))
+    def fits(a, b):  # a 0-d scalar fits a one-element tensor (the loss temperature)
+        return tuple(a.shape) == tuple(b.shape) or (a.numel() == b.numel() == 1
+                                                    and min(a.dim(), b.dim()) == 0)
+
     reshaped = [f'{k}: {tuple(got[k].shape)} vs model {tuple(own[k].shape)}'
                 for k in sorted(set(own) & set(got))
-                if hasattr(got[k], 'shape') and tuple(got[k].shape) != tuple(own[k].shape)]
+                if hasattr(got[k], 'shape') and not fits(got[k], own[k])]
     if reshaped:
         raise ValueError(f'checkpoint {path!r} has tensors whose shapes do not fit the model: '
                          f'{reshaped[:5]}{" ..." if len(reshaped) > 5 else ""}')

@@ -81,7 +81,7 @@ def convert_state_dict(state_dict: Mapping[str, torch.Tensor],
     converted, unmapped = OrderedDict(), []
     for key, value in state_dict.items():
         if key == 'logit_scale':
-            converted['loss_module.logit_scale'] = value.reshape(())
+            converted['loss_module.logit_scale'] = value.reshape(1)
         elif key.startswith('model.'):
             timm_key = key[len('model.'):]
             converted[f'backbone.timm_model.{timm_key}'] = value

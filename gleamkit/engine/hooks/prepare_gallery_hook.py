@@ -11,6 +11,14 @@ from mmengine.utils import ProgressBar
 from gleamkit.registry import HOOKS
 
 
+def _is_fsdp(model) -> bool:
+    try:
+        from torch.distributed.fsdp import FullyShardedDataParallel
+    except ImportError:  # torch built without distributed support
+        return False
+    return isinstance(model, FullyShardedDataParallel)
+
+
 @HOOKS.register_module()
 class PrepareGalleryHook(Hook):
     """Embeds the reference gallery and hands it to the model (``set_gallery``).
@@ -50,6 +58,9 @@ class PrepareGalleryHook(Hook):
     @torch.no_grad()
     def prepare(self, runner) -> None:
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        # FSDP shards the parameters: only its wrapper's forward gathers them. DDP and
+        # a bare model are called directly (DDP's forward would sync buffers).
+        forward = runner.model if _is_fsdp(runner.model) else model
         loader = self._get_dataloader(runner)
         dataset = loader.dataset
         rank, _ = get_dist_info()
@@ -59,7 +70,7 @@ class PrepareGalleryHook(Hook):
         results = []
         for data in loader:
             data = model.data_preprocessor(data, False)
-            emb = model(**data, mode='tensor')['reference']
+            emb = forward(**data, mode='tensor')['reference']
             if emb is None:
                 raise ValueError('PrepareGalleryHook: the gallery dataset yielded no reference '
                                  'images (use mode="gallery")')

@@ -34,7 +34,9 @@ class SymmetricInfoNCELoss(nn.Module):
         super().__init__()
         if temperature <= 0:
             raise ValueError(f'SymmetricInfoNCELoss: temperature must be > 0, got {temperature}')
-        self.logit_scale = nn.Parameter(torch.tensor(math.log(1.0 / temperature)),
+        # shape (1,), not a 0-d scalar: FSDP cannot flatten 0-d parameters. Checkpoints
+        # written with the earlier 0-d shape still load (_load_from_state_dict).
+        self.logit_scale = nn.Parameter(torch.full((1, ), math.log(1.0 / temperature)),
                                         requires_grad=learnable_temperature)
         self.max_log_scale = math.log(max_scale)
         self.label_smoothing = label_smoothing
@@ -43,7 +45,15 @@ class SymmetricInfoNCELoss(nn.Module):
 
     @property
     def scale(self) -> torch.Tensor:
-        return self.logit_scale.clamp(max=self.max_log_scale).exp()
+        """``exp(logit_scale)``, clamped at ``max_scale``, as a 0-d tensor."""
+        return self.logit_scale.clamp(max=self.max_log_scale).exp().reshape(())
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        key = prefix + 'logit_scale'
+        value = state_dict.get(key)
+        if isinstance(value, torch.Tensor) and value.dim() == 0:
+            state_dict[key] = value.reshape(1)  # a checkpoint from before the (1,) shape
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def logits(self, query: torch.Tensor, reference: torch.Tensor):
         """Local rows vs gathered columns, and the index of each row's positive."""
