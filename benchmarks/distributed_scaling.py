@@ -33,38 +33,23 @@ import socket
 import sys
 import tempfile
 
-try:
-    from _common import (
-        StepClock,
-        add_common_args,
-        cross_view_batch,
-        fmt,
-        format_table,
-        machine_line,
-        median,
-        paired_ratio,
-        run_interleaved,
-        save_results,
-        synchronize,
-        write_result,
-    )
-except ImportError:  # imported as benchmarks.distributed_scaling (tests)
-    from benchmarks._common import (
-        StepClock,
-        add_common_args,
-        cross_view_batch,
-        fmt,
-        format_table,
-        machine_line,
-        median,
-        paired_ratio,
-        run_interleaved,
-        save_results,
-        synchronize,
-        write_result,
-    )
-
 import torch
+
+# run as a script (its worker processes too): benchmarks/ is on sys.path
+from _common import (
+    StepClock,
+    add_common_args,
+    cross_view_batch,
+    fmt,
+    format_table,
+    machine_line,
+    median,
+    paired_ratio,
+    run_interleaved,
+    save_results,
+    synchronize,
+    write_result,
+)
 
 HEADERS = ('processes', 'pairs/process', 'threads/process', 'images/s', 'range',
            'speed-up', 'efficiency', 'images/CPU-s')

@@ -33,44 +33,26 @@ Usage::
 import argparse
 import sys
 
-try:
-    from _common import (
-        MemoryProbe,
-        StepClock,
-        add_common_args,
-        cross_view_batch,
-        fmt,
-        format_table,
-        machine_line,
-        median,
-        paired_ratio,
-        run_interleaved,
-        save_results,
-        set_threads,
-        synchronize,
-        waited_percent,
-        write_result,
-    )
-except ImportError:  # imported as benchmarks.grad_cache_memory (tests)
-    from benchmarks._common import (
-        MemoryProbe,
-        StepClock,
-        add_common_args,
-        cross_view_batch,
-        fmt,
-        format_table,
-        machine_line,
-        median,
-        paired_ratio,
-        run_interleaved,
-        save_results,
-        set_threads,
-        synchronize,
-        waited_percent,
-        write_result,
-    )
-
 import torch
+
+# run as a script (its worker processes too): benchmarks/ is on sys.path
+from _common import (
+    MemoryProbe,
+    StepClock,
+    add_common_args,
+    cross_view_batch,
+    fmt,
+    format_table,
+    machine_line,
+    median,
+    paired_ratio,
+    run_interleaved,
+    save_results,
+    set_threads,
+    synchronize,
+    waited_percent,
+    write_result,
+)
 
 VARIANTS = ('small', 'large', 'large+grad_cache', 'large+grad_ckpt')
 HEADERS = ('variant', 'pairs/step', 'chunk', 'images/s', 'range', 'vs large', 'images/CPU-s',

@@ -47,52 +47,30 @@ import math
 import sys
 import tempfile
 
-try:
-    from _common import (
-        MEAN,
-        STD,
-        InMemoryCrossViewDataset,
-        MemoryProbe,
-        PairTensorDataset,
-        StepClock,
-        add_common_args,
-        fmt,
-        format_table,
-        machine_line,
-        make_timing_hook,
-        median,
-        paired_ratio,
-        run_interleaved,
-        save_results,
-        set_threads,
-        synchronize,
-        waited_percent,
-        write_result,
-    )
-except ImportError:  # imported as benchmarks.runner_vs_plain_loop (tests)
-    from benchmarks._common import (
-        MEAN,
-        STD,
-        InMemoryCrossViewDataset,
-        MemoryProbe,
-        PairTensorDataset,
-        StepClock,
-        add_common_args,
-        fmt,
-        format_table,
-        machine_line,
-        make_timing_hook,
-        median,
-        paired_ratio,
-        run_interleaved,
-        save_results,
-        set_threads,
-        synchronize,
-        waited_percent,
-        write_result,
-    )
-
 import torch
+
+# run as a script (its worker processes too): benchmarks/ is on sys.path
+from _common import (
+    MEAN,
+    STD,
+    InMemoryCrossViewDataset,
+    MemoryProbe,
+    PairTensorDataset,
+    StepClock,
+    add_common_args,
+    fmt,
+    format_table,
+    machine_line,
+    make_timing_hook,
+    median,
+    paired_ratio,
+    run_interleaved,
+    save_results,
+    set_threads,
+    synchronize,
+    waited_percent,
+    write_result,
+)
 
 SWITCHES = ('amp', 'channels_last', 'compile', 'compile_backbone', 'grad_ckpt')
 HEADERS = ('variant', 'images/s', 'range', 'vs baseline', 'images/CPU-s', 'vs baseline (CPU)',

@@ -6,6 +6,7 @@ import sys
 
 import pytest
 import torch
+from conftest import find_free_port
 from test_train_test_dist import run, tiny_options  # same folder
 
 from gleamkit.utils.checkpoint import safe_load_checkpoint
@@ -24,15 +25,11 @@ def dist_train(config, work, opts, port):
 
 @pytest.fixture(scope='module')
 def runs(tmp_path_factory):
-    import socket
     tmp = tmp_path_factory.mktemp('fsdp')
     opts = tiny_options(tmp / 'cache')
     out = {}
     for name in ('phase2', 'phase2_fsdp'):
-        with socket.socket() as s:
-            s.bind(('127.0.0.1', 0))
-            port = s.getsockname()[1]
-        dist_train(f'configs/gleam_c/{name}.py', tmp / name, opts, port)
+        dist_train(f'configs/gleam_c/{name}.py', tmp / name, opts, find_free_port())
         out[name] = tmp / name
     return tmp, opts, out
 
