@@ -13,3 +13,9 @@ def find_free_port() -> int:
 @pytest.fixture
 def free_port() -> int:
     return find_free_port()
+
+
+@pytest.fixture(scope='session')
+def free_port_factory():
+    """``find_free_port`` for fixtures wider than one test."""
+    return find_free_port

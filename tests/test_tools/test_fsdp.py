@@ -6,7 +6,6 @@ import sys
 
 import pytest
 import torch
-from conftest import find_free_port
 from test_train_test_dist import run, tiny_options  # same folder
 
 from gleamkit.utils.checkpoint import safe_load_checkpoint
@@ -24,12 +23,12 @@ def dist_train(config, work, opts, port):
 
 
 @pytest.fixture(scope='module')
-def runs(tmp_path_factory):
+def runs(tmp_path_factory, free_port_factory):
     tmp = tmp_path_factory.mktemp('fsdp')
     opts = tiny_options(tmp / 'cache')
     out = {}
     for name in ('phase2', 'phase2_fsdp'):
-        dist_train(f'configs/gleam_c/{name}.py', tmp / name, opts, find_free_port())
+        dist_train(f'configs/gleam_c/{name}.py', tmp / name, opts, free_port_factory())
         out[name] = tmp / name
     return tmp, opts, out
 
