@@ -27,7 +27,8 @@ A variant is ``runner`` or ``plain`` with optional ``+switch`` suffixes:
 compiles the whole ``train_step`` / ``torch.compile(model)``), ``compile_backbone``
 (runner only: ``torch.compile`` of the timm encoder's ``forward_features``, what a
 backbone-level compile switch would do), ``grad_ckpt`` (timm activation checkpointing),
-``workersN`` (N dataloader workers, persistent; pinned memory on CUDA).
+``workersN`` (N dataloader workers, persistent; pinned memory on CUDA), ``frozenN``
+(runner only: ``TimmBackbone(frozen_stages=N)``, the stem and N stages frozen).
 Example: ``--variants runner,runner+amp,runner+compile --baseline runner``.
 
 images/s counts query and satellite images (2 per pair) over the steps after
@@ -86,10 +87,22 @@ def parse_variant(variant: str):
     for s in switches:
         if s.startswith('workers') and s[len('workers'):].isdigit():
             workers = int(s[len('workers'):])
+        elif s.startswith('frozen') and s[len('frozen'):].isdigit():
+            if base != 'runner':
+                raise SystemExit(f'variant {variant!r}: frozenN is a runner switch '
+                                 '(TimmBackbone(frozen_stages=N))')
         elif s not in SWITCHES:
             raise SystemExit(f'variant {variant!r}: unknown switch {s!r}; expected one of '
-                             f'{SWITCHES} or workersN')
+                             f'{SWITCHES}, workersN or frozenN')
     return base, set(switches), workers
+
+
+def frozen_stages(switches) -> int:
+    """N of a ``frozenN`` switch; -1 (nothing frozen) without one."""
+    for s in switches:
+        if s.startswith('frozen'):
+            return int(s[len('frozen'):])
+    return -1
 
 
 def amp_dtype(device: torch.device) -> torch.dtype:
@@ -135,7 +148,8 @@ def runner_config(args, switches: set, workers: int, work_dir: str):
             type=path(CrossViewRetriever),
             backbone=dict(type=path(TimmBackbone), model_name=args.model, pretrained=False,
                           pooled=True, channels_last='channels_last' in switches,
-                          grad_checkpointing='grad_ckpt' in switches),
+                          grad_checkpointing='grad_ckpt' in switches,
+                          frozen_stages=frozen_stages(switches)),
             adapter=dict(type=path(IdentityAdapter)),
             head=dict(type=path(EmbeddingHead), embed_dim=None),
             loss=dict(type=path(SymmetricInfoNCELoss), temperature=0.07, label_smoothing=0.1),
@@ -288,7 +302,7 @@ def parse_args(argv=None):
                         help='dataloader workers unless a variant says workersN')
     parser.add_argument('--variants', default='plain,runner',
                         help='comma-separated: runner|plain[+amp][+channels_last][+compile]'
-                        '[+grad_ckpt][+workersN]')
+                        '[+grad_ckpt][+workersN][+frozenN]')
     parser.add_argument('--baseline', default=None,
                         help='variant the ratios are relative to (default: the first)')
     add_common_args(parser, repeats=5)

@@ -83,3 +83,22 @@ def test_distributed_scaling_table_and_sanity(outputs):
     # the gathered loss over 2 processes is the loss of the whole batch, and so are the
     # DDP-averaged gradients
     assert '# sanity 1 vs 2 processes' in stdout and '-> equal' in stdout
+
+
+def test_runner_variant_switches_parse():
+    import importlib.util
+    sys.path.insert(0, str(ROOT / 'benchmarks'))
+    try:
+        spec = importlib.util.spec_from_file_location(
+            'runner_vs_plain_loop', ROOT / 'benchmarks' / 'runner_vs_plain_loop.py')
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(ROOT / 'benchmarks'))
+    base, switches, workers = module.parse_variant('runner+amp+frozen3+workers2')
+    assert (base, workers, module.frozen_stages(switches)) == ('runner', 2, 3)
+    assert module.frozen_stages(module.parse_variant('runner')[1]) == -1
+    with pytest.raises(SystemExit, match='frozenN is a runner switch'):
+        module.parse_variant('plain+frozen3')
+    with pytest.raises(SystemExit, match='unknown switch'):
+        module.parse_variant('runner+fast')

@@ -36,3 +36,39 @@ def test_norm_eval_output_in_training_equals_eval_mode():
     # train(False) then train(True) re-applies the rule
     backbone.train()
     assert not any(bn.training for bn in _batchnorms(backbone))
+
+
+def test_frozen_stages_stop_gradients_and_keep_frozen_layers_in_eval():
+    backbone = TimmBackbone('tf_efficientnet_lite0', pretrained=False, frozen_stages=3)
+    model = backbone.timm_model
+    frozen = ('conv_stem.', 'bn1.', 'blocks.0.', 'blocks.1.', 'blocks.2.')
+    for name, param in model.named_parameters():
+        assert param.requires_grad == (not name.startswith(frozen)), name
+    backbone.train()
+    assert not model.blocks[2].training and not model.bn1.training
+    assert model.blocks[3].training and model.bn2.training
+    backbone(torch.randn(2, 3, 32, 32))[0].sum().backward()
+    for name, param in model.named_parameters():
+        if name.startswith(frozen):
+            assert param.grad is None, name
+        elif name.startswith(('blocks.', 'conv_head')):
+            assert param.grad is not None, name
+    # frozen running statistics do not move in training
+    before = model.blocks[1][0].bn1.running_mean.clone()
+    backbone(torch.randn(2, 3, 32, 32) * 5 + 3)
+    assert torch.equal(before, model.blocks[1][0].bn1.running_mean)
+
+
+def test_frozen_stages_follow_timm_groups_and_reject_bad_values():
+    resnet = TimmBackbone('resnet18', pretrained=False, frozen_stages=1)
+    trainable = {n.split('.')[0] for n, p in resnet.timm_model.named_parameters()
+                 if p.requires_grad}
+    assert trainable == {'layer2', 'layer3', 'layer4'}
+    stem_only = TimmBackbone('resnet18', pretrained=False, frozen_stages=0)
+    assert [n for n, p in stem_only.timm_model.named_parameters() if not p.requires_grad] == [
+        'conv1.weight', 'bn1.weight', 'bn1.bias']
+    assert all(p.requires_grad for p in TimmBackbone('resnet18').parameters())
+    with pytest.raises(ValueError, match='frozen_stages=4 would freeze the whole'):
+        TimmBackbone('resnet18', pretrained=False, frozen_stages=4)
+    with pytest.raises(ValueError, match='frozen_stages=-2'):
+        TimmBackbone('resnet18', pretrained=False, frozen_stages=-2)

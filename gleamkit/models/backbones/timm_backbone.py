@@ -35,6 +35,14 @@ class TimmBackbone(_MMPretrainTIMMBackbone):
             over all views, serves them all - a train/test mismatch that costs a
             pretrained EfficientNet most of its accuracy. Leave it off for encoders
             trained from scratch (their running statistics start meaningless).
+        frozen_stages (int): freeze the stem and the first ``frozen_stages``
+            stages (mmpretrain's convention: -1 freezes nothing, 0 the stem only).
+            Stages are timm's coarse parameter groups (``group_matcher``):
+            ResNet ``layer1..4``, EfficientNet ``blocks.0..6``, ConvNeXt
+            ``stages.0..3``. Frozen parameters get no gradient, frozen layers stay
+            in eval mode, and backpropagation stops above them: on a CPU,
+            EfficientNet-Lite0 at 64 px takes 0.68 s per step with 3 frozen stages
+            against 1.02 s with none (docs/performance.md).
         **kwargs: any other ``timm.create_model`` argument (``drop_path_rate``,
             ``img_size`` for ViTs, ...).
     """
@@ -42,7 +50,7 @@ class TimmBackbone(_MMPretrainTIMMBackbone):
     def __init__(self, model_name: str, pretrained: bool = False, checkpoint_path: str = '',
                  grad_checkpointing: bool = False, channels_last: bool = False,
                  pooled: bool = False, global_pool: str = 'avg', norm_eval: bool = False,
-                 init_cfg=None, **kwargs):
+                 frozen_stages: int = -1, init_cfg=None, **kwargs):
         super().__init__(model_name=model_name, features_only=False, pretrained=pretrained,
                          checkpoint_path=checkpoint_path, init_cfg=init_cfg, **kwargs)
         self.model_name = model_name
@@ -61,9 +69,44 @@ class TimmBackbone(_MMPretrainTIMMBackbone):
         self.channels_last = channels_last
         if channels_last:
             self.timm_model.to(memory_format=torch.channels_last)
+        self.frozen_stages = frozen_stages
+        self._frozen_modules = self._freeze_stages(frozen_stages)
+
+    def _freeze_stages(self, frozen_stages: int) -> list:
+        """Freeze timm's coarse parameter groups 0..frozen_stages (0 = stem);
+        returns the names of the modules that hold only frozen parameters."""
+        if not isinstance(frozen_stages, int) or frozen_stages < -1:
+            raise ValueError(f'TimmBackbone: frozen_stages={frozen_stages!r}, expected an int '
+                             '>= -1 (-1 freezes nothing, 0 the stem, n the stem and n stages)')
+        if frozen_stages < 0:
+            return []
+        from timm.models import group_parameters
+        matcher = getattr(self.timm_model, 'group_matcher', None)
+        if matcher is None:
+            raise ValueError(f'TimmBackbone: frozen_stages needs timm\'s group_matcher, which '
+                             f'{self.model_name!r} does not define')
+        groups = group_parameters(self.timm_model, matcher(coarse=True))
+        ids = sorted(groups)
+        if frozen_stages >= len(ids) - 1:
+            raise ValueError(f'TimmBackbone: frozen_stages={frozen_stages} would freeze the whole '
+                             f'of {self.model_name!r} (stem + {len(ids) - 2} stages + head '
+                             f'groups {ids}); use at most {len(ids) - 2}')
+        frozen = {name for gid in ids[:frozen_stages + 1] for name in groups[gid]}
+        params = dict(self.timm_model.named_parameters())
+        for name in frozen:
+            params[name].requires_grad_(False)
+        modules = []
+        for name, module in self.timm_model.named_modules():
+            own = [f'{name}.{n}' if name else n for n, _ in module.named_parameters()]
+            if own and all(n in frozen for n in own):
+                modules.append(name)
+        return modules
 
     def train(self, mode: bool = True):
         super().train(mode)
+        if mode:
+            for name in getattr(self, '_frozen_modules', ()):
+                self.timm_model.get_submodule(name).eval()
         if mode and self.norm_eval:
             for module in self.modules():
                 if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
