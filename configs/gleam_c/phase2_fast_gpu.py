@@ -25,7 +25,8 @@ model['data_preprocessor']['non_blocking'] = True  # overlaps copies from pinned
 # The step still recompiles until torch's recompile limit, then runs the data
 # preprocessor eagerly (docs/performance.md, "torch.compile"); compile=False turns it off.
 compile = True
-train_dataloader['dataset']['pipeline'] = [
+# (the augmentations and the panorama transform of phase2.py stay; only packing changes)
+train_dataloader['dataset']['pipeline'] = train_dataloader['dataset']['pipeline'][:-1] + [
     dict(type=PackCrossViewInputs,
          meta_keys=('view', 'reference_view', 'location_id', 'semi_positive_ids',
                     'semi_positive_weights', 'positive_ids', 'weight', 'set_size')),
