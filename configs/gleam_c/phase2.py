@@ -24,7 +24,7 @@ train_dataloader['dataset']['pipeline'] = [
     dict(type=PairedRandomFlip), dict(type=PairedRandomRotate90),
     dict(type=ViewColorJitter), dict(type=PackCrossViewInputs)]
 
-# two passes over 3,700 places x 4 views (~460 steps of 64 pairs): ~8 min on 2 CPU cores
+# two passes over 3,700 places x 4 views (462 steps of 64 pairs): ~9 min on 2 CPU cores
 max_epochs = 2
 train_cfg.update(max_epochs=max_epochs, val_interval=max_epochs)
 param_scheduler = [

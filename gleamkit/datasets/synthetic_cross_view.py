@@ -3,6 +3,7 @@ satellite gallery for evaluation. No download: images are rendered (and cached)
 on first use."""
 import copy
 import json
+import os
 from typing import Optional, Sequence
 
 from mmengine.dataset import BaseDataset
@@ -37,6 +38,17 @@ class SyntheticCrossViewDataset(BaseDataset):
         with_distractors (bool): add satellite-only distractor tiles to the gallery.
         cache_dir (str, optional): where rendered images are cached
             (default: ``$GLEAMKIT_CACHE`` or ``~/.cache/gleamkit/synthetic``).
+        ground_set_size (int): ground photos per ground query. 1 (default): one
+            photo, the single-image protocol. ``k > 1``: a *set* of ``k`` photos of
+            the place, as SetVL-480K queries (GLEAM's ground-photo data): the
+            canonical photo plus draws ``0..k-2`` of :meth:`SyntheticWorld.render`
+            (other street points near the place, headings, fields of view and
+            light), cached like the canonical images. ``query_img`` is then a list
+            and ``set_size`` is set; ``PackCrossViewInputs`` stacks the list and
+            the model averages the members' embeddings (``set_aggregation``).
+        render_workers (int, optional): processes that render the world when it
+            is not cached yet (default: the CPU count, at most 8; 0 renders in
+            this process).
         pipeline (list[dict]): transforms; end with ``PackCrossViewInputs``.
     """
 
@@ -44,7 +56,8 @@ class SyntheticCrossViewDataset(BaseDataset):
 
     def __init__(self, world: Optional[dict] = None, split: str = 'train', mode: str = 'pairs',
                  views: Sequence[str] = QUERY_VIEWS, with_distractors: bool = True,
-                 cache_dir: Optional[str] = None, pipeline: Sequence = (), **kwargs):
+                 cache_dir: Optional[str] = None, ground_set_size: int = 1,
+                 render_workers: Optional[int] = None, pipeline: Sequence = (), **kwargs):
         if mode not in MODES:
             raise ValueError(f'SyntheticCrossViewDataset: mode={mode!r}, expected one of {MODES}')
         if split not in ('train', 'test', 'all'):
@@ -54,6 +67,13 @@ class SyntheticCrossViewDataset(BaseDataset):
         if unknown:
             raise ValueError(f'SyntheticCrossViewDataset: unknown views {unknown}; the world '
                              f'renders query views {QUERY_VIEWS}')
+        if not isinstance(ground_set_size, int) or ground_set_size < 1:
+            raise ValueError(f'SyntheticCrossViewDataset: ground_set_size={ground_set_size!r}, '
+                             'expected an int >= 1 (photos per ground query)')
+        self.ground_set_size = ground_set_size
+        if render_workers is None:
+            render_workers = min(8, os.cpu_count() or 1)
+        self.render_workers = int(render_workers)
         self.world_kwargs = dict(world or {})
         self.split, self.mode, self.views = split, mode, tuple(views)
         self.with_distractors = with_distractors
@@ -71,8 +91,19 @@ class SyntheticCrossViewDataset(BaseDataset):
             from gleamkit.datasets.synthetic import VIEWS, load_or_render
             _LOADED.clear()  # keep one world in memory at a time
             _LOADED[key] = load_or_render(self.world_kwargs, views=VIEWS,
-                                          cache_dir=self.cache_dir)
+                                          cache_dir=self.cache_dir,
+                                          num_workers=self.render_workers)
         self.world, self.images = _LOADED[key]
+        self.ground_draws = []
+        if self.ground_set_size > 1 and 'ground' in self.views and self.mode != 'gallery':
+            from gleamkit.datasets.synthetic import load_or_render
+            for draw in range(self.ground_set_size - 1):
+                dkey = key + (draw, )
+                if dkey not in _LOADED:
+                    _LOADED[dkey] = load_or_render(self.world_kwargs, views=('ground', ),
+                                                   cache_dir=self.cache_dir, rng_seed=draw,
+                                                   num_workers=self.render_workers)[1]
+                self.ground_draws.append(_LOADED[dkey]['ground'])
 
     def load_data_list(self) -> list:
         self._render()
@@ -109,6 +140,9 @@ class SyntheticCrossViewDataset(BaseDataset):
             info['reference_img'] = self.images['satellite'][loc]
         else:
             info['query_img'] = self.images[info['view']][loc]
+            if info['view'] == 'ground' and self.ground_draws:
+                info['query_img'] = [info['query_img']] + [d[loc] for d in self.ground_draws]
+                info['set_size'] = len(info['query_img'])
             if self.mode == 'pairs':
                 info['reference_img'] = self.images['satellite'][loc]
         return self.pipeline(info)

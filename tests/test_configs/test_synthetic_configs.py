@@ -34,10 +34,18 @@ def test_main_job_world_and_schedule():
     pipeline = [t.type.__name__ for t in cfg.train_dataloader.dataset.pipeline]
     assert pipeline == ['PairedRandomFlip', 'PairedRandomRotate90', 'ViewColorJitter',
                         'PackCrossViewInputs']
+    # ground queries are sets of 3 photos, in training and in the test
+    assert cfg.train_dataloader.dataset.ground_set_size == 3
+    for loader in (cfg.val_dataloader, cfg.test_dataloader):
+        assert loader.dataset.ground_set_size == 3
 
 
 def test_fast_gpu_config_switches():
     cfg = load('phase2_fast_gpu')
+    # same augmentations and panorama transform as the main job; only the packed keys differ
+    main_pipeline = load('phase2').train_dataloader.dataset.pipeline
+    assert cfg.train_dataloader.dataset.pipeline[:-1] == main_pipeline[:-1]
+    assert 'sample_idx' not in cfg.train_dataloader.dataset.pipeline[-1].meta_keys
     assert cfg.optim_wrapper.type.__name__ == 'MixedPrecisionOptimWrapper'
     assert cfg.optim_wrapper.dtype == 'auto'
     assert cfg.model.backbone.channels_last is True and cfg.compile is True

@@ -13,12 +13,17 @@ world = dict(seed=0, num_locations=4000, num_distractors=300, image_size=64, dif
              test_fraction=0.075)
 query_views = ('uav', 'map', 'panorama', 'ground')
 batch_size = 64
+# a ground query is a set of 3 photos of the place (other street points, headings and
+# light), as GLEAM's ground data (SetVL-480K) has sets of photos per cell; one photo
+# (ground_set_size=1) is the single-image protocol (docs/synthetic_world.md)
+ground_set_size = 3
 
 train_dataloader = dict(
     batch_size=batch_size,
     num_workers=0,
     dataset=dict(type=SyntheticCrossViewDataset, world=world, split='train', mode='pairs',
-                 views=query_views, pipeline=[dict(type=PackCrossViewInputs)]),
+                 views=query_views, ground_set_size=ground_set_size,
+                 pipeline=[dict(type=PackCrossViewInputs)]),
     # no two images of one place in a batch: they would be false negatives
     sampler=dict(type=UniqueLocationSampler, batch_size=batch_size),
 )
@@ -27,7 +32,8 @@ val_dataloader = dict(
     batch_size=128,
     num_workers=0,
     dataset=dict(type=SyntheticCrossViewDataset, world=world, split='test', mode='query',
-                 views=query_views, pipeline=[dict(type=PackCrossViewInputs)]),
+                 views=query_views, ground_set_size=ground_set_size,
+                 pipeline=[dict(type=PackCrossViewInputs)]),
     sampler=dict(type=DefaultSampler, shuffle=False),
 )
 test_dataloader = val_dataloader

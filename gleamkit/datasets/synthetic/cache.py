@@ -48,21 +48,31 @@ def _full_kwargs(world_kwargs: Optional[dict]) -> dict:
 
 
 def cache_path(
-    world_kwargs: Optional[dict], views: Sequence[str] = VIEWS, cache_dir: Optional[str] = None
+    world_kwargs: Optional[dict],
+    views: Sequence[str] = VIEWS,
+    cache_dir: Optional[str] = None,
+    rng_seed: Optional[int] = None,
 ) -> str:
     """Where :func:`load_or_render` keeps the arrays for these arguments."""
     views = _check_views(views)
     full = SyntheticWorld(**_full_kwargs(world_kwargs)).kwargs  # validated + normalised
-    blob = json.dumps(dict(world=full, views=list(views), version=RENDER_VERSION), sort_keys=True)
+    key = dict(world=full, views=list(views), version=RENDER_VERSION)
+    if rng_seed is not None:  # another draw of the nuisances (canonical files keep their key)
+        key["rng_seed"] = int(rng_seed)
+    blob = json.dumps(key, sort_keys=True)
     key = hashlib.sha256(blob.encode()).hexdigest()[:20]
     return os.path.join(cache_dir or default_cache_dir(), f"synthetic_v{RENDER_VERSION}_{key}.npz")
 
 
-def _load(path: str, world: SyntheticWorld, views) -> Dict[str, np.ndarray]:
+def _load(path: str, world: SyntheticWorld, views, rng_seed=None) -> Dict[str, np.ndarray]:
     n = len(world.locations)
     with np.load(path, allow_pickle=False) as data:
         meta = json.loads(str(data["__meta__"]))
-        if meta.get("version") != RENDER_VERSION or meta.get("world") != world.kwargs:
+        if (
+            meta.get("version") != RENDER_VERSION
+            or meta.get("world") != world.kwargs
+            or meta.get("rng_seed") != rng_seed
+        ):
             raise ValueError("metadata does not match the requested world")
         arrays = {}
         for v in views:
@@ -73,10 +83,13 @@ def _load(path: str, world: SyntheticWorld, views) -> Dict[str, np.ndarray]:
     return arrays
 
 
-def _save(path: str, world: SyntheticWorld, views, arrays) -> None:
+def _save(path: str, world: SyntheticWorld, views, arrays, rng_seed=None) -> None:
     d = os.path.dirname(path) or "."
     os.makedirs(d, exist_ok=True)
-    meta = json.dumps(dict(version=RENDER_VERSION, world=world.kwargs, views=list(views)))
+    meta = dict(version=RENDER_VERSION, world=world.kwargs, views=list(views))
+    if rng_seed is not None:
+        meta["rng_seed"] = int(rng_seed)
+    meta = json.dumps(meta)
     fd, tmp = tempfile.mkstemp(prefix=".tmp_", suffix=".npz", dir=d)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -96,6 +109,7 @@ def load_or_render(
     cache_dir: Optional[str] = None,
     num_workers: int = 0,
     progress: bool = True,
+    rng_seed: Optional[int] = None,
 ) -> Tuple[SyntheticWorld, Dict[str, np.ndarray]]:
     """Build the world and return ``(world, {view: (n, H, W, 3) uint8})``, cached.
 
@@ -107,21 +121,26 @@ def load_or_render(
         cache_dir: cache directory (default :func:`default_cache_dir`).
         num_workers: processes used when rendering is needed.
         progress: show a progress bar while rendering.
+        rng_seed: render another draw of every image (other sun, season, camera
+            pose, occluders; :meth:`SyntheticWorld.render`), cached in its own file;
+            ``None``: the canonical images. Extra ground photos of a place come
+            from here.
     """
     views = _check_views(views)
     world = SyntheticWorld(**_full_kwargs(world_kwargs))
-    path = cache_path(world.kwargs, views, cache_dir)
+    path = cache_path(world.kwargs, views, cache_dir, rng_seed)
     if os.path.exists(path):
         try:
-            return world, _load(path, world, views)
+            return world, _load(path, world, views, rng_seed)
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
             warnings.warn(
                 f"synthetic-world cache file {path} is unreadable or stale "
                 f"({type(e).__name__}: {e}); re-rendering it"
             )
-    arrays = world.render_all(views, num_workers=num_workers, progress=progress)
+    arrays = world.render_all(views, num_workers=num_workers, progress=progress,
+                              rng_seed=rng_seed)
     try:
-        _save(path, world, views, arrays)
+        _save(path, world, views, arrays, rng_seed)
     except OSError as e:
         warnings.warn(f"could not write synthetic-world cache file {path}: {e}")
     return world, arrays

@@ -356,6 +356,7 @@ class SyntheticWorld:
         num_workers: int = 0,
         progress: bool = True,
         worker_timeout: float = 120.0,
+        rng_seed: Optional[int] = None,
     ) -> Dict[str, np.ndarray]:
         """Render many locations; returns ``{view: array (n, H, W, 3) uint8}``.
 
@@ -364,9 +365,12 @@ class SyntheticWorld:
         black (all zeros); check ``locations[i].is_distractor``.
         ``num_workers > 0`` renders in that many processes (forked where possible, so
         the world is not rebuilt); if a worker stalls for ``worker_timeout`` seconds
-        the rest is rendered in this process, with a warning.
+        the rest is rendered in this process, with a warning. ``rng_seed`` renders
+        another draw of every image (see :meth:`render`; ``None``: the canonical ones).
         """
         views = _check_views(views)
+        if rng_seed is not None:
+            _check_int("rng_seed", rng_seed, 0)
         ids = (
             list(range(len(self.locations)))
             if location_ids is None
@@ -383,7 +387,7 @@ class SyntheticWorld:
             done = set()
             try:
                 for pos, arrays in _parallel(
-                    self, views, ids, chunks, int(num_workers), worker_timeout
+                    self, views, ids, chunks, int(num_workers), worker_timeout, rng_seed
                 ):
                     for v in views:
                         out[v][pos] = arrays[v]
@@ -397,7 +401,7 @@ class SyntheticWorld:
             todo = [k for k in todo if chunks[k][0] not in done]
         for k in todo:
             pos = chunks[k]
-            arrays = _render_chunk(self, views, [ids[j] for j in pos])
+            arrays = _render_chunk(self, views, [ids[j] for j in pos], rng_seed)
             for v in views:
                 out[v][pos] = arrays[v]
             bar.update(len(pos))
@@ -476,14 +480,14 @@ def _check_views(views) -> tuple:
     return views
 
 
-def _render_chunk(world: "SyntheticWorld", views, ids):
+def _render_chunk(world: "SyntheticWorld", views, ids, rng_seed=None):
     out = {v: np.zeros((len(ids),) + world.view_shape(v), np.uint8) for v in views}
     for k, i in enumerate(ids):
         dis = world.locations[i].is_distractor
         for v in views:
             if dis and v != "satellite":
                 continue
-            out[v][k] = world.render(i, v)
+            out[v][k] = world.render(i, v, rng_seed)
     return out
 
 
@@ -499,11 +503,11 @@ def _worker_init(kwargs):
 
 
 def _worker_task(args):
-    views, ids, pos = args
-    return pos, _render_chunk(_WORKER_WORLD, views, ids)
+    views, ids, pos, rng_seed = args
+    return pos, _render_chunk(_WORKER_WORLD, views, ids, rng_seed)
 
 
-def _parallel(world, views, ids, chunks, num_workers, timeout):
+def _parallel(world, views, ids, chunks, num_workers, timeout, rng_seed=None):
     """Yield ``(positions, arrays)`` per chunk from a process pool. Raises
     ``multiprocessing.TimeoutError`` when a worker stalls for ``timeout`` seconds."""
     import multiprocessing as mp
@@ -515,7 +519,7 @@ def _parallel(world, views, ids, chunks, num_workers, timeout):
     _WORKER_WORLD = world  # inherited by forked workers, no rebuild
     pool = None
     try:
-        tasks = [(views, [ids[k] for k in pos], pos) for pos in chunks]
+        tasks = [(views, [ids[k] for k in pos], pos, rng_seed) for pos in chunks]
         pool = ctx.Pool(num_workers, initializer=_worker_init, initargs=(world.kwargs,))
         it = pool.imap_unordered(_worker_task, tasks)
         for _ in range(len(tasks)):

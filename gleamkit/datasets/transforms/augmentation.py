@@ -18,6 +18,13 @@ from mmcv.transforms import BaseTransform
 
 from gleamkit.registry import TRANSFORMS
 
+
+def _each(img, fn):
+    """``fn`` applied to an image, or to every member of an image set (a list)."""
+    if isinstance(img, (list, tuple)):
+        return [fn(i) for i in img]
+    return fn(img)
+
 ALIGNED_VIEWS = ('map', 'satellite')        # share the tile's orientation
 PANORAMIC_VIEWS = ('panorama', )            # azimuth along the width, north centred
 HEADING_FREE_VIEWS = ('uav', 'ground')      # any heading
@@ -43,7 +50,7 @@ class PairedRandomFlip(BaseTransform):
             return results
         for key in ('query_img', 'reference_img'):
             if results.get(key) is not None:
-                results[key] = np.ascontiguousarray(results[key][:, ::-1])
+                results[key] = _each(results[key], lambda i: np.ascontiguousarray(i[:, ::-1]))
         results['flipped'] = True
         return results
 
@@ -81,14 +88,16 @@ class PairedRandomRotate90(BaseTransform):
         query, view = results.get('query_img'), results.get('view')
         if query is not None:
             if view in ALIGNED_VIEWS:
-                results['query_img'] = np.ascontiguousarray(np.rot90(query, k))
+                results['query_img'] = _each(
+                    query, lambda i: np.ascontiguousarray(np.rot90(i, k)))
             elif view in PANORAMIC_VIEWS:
-                width = query.shape[1]
-                if width % 4:
-                    raise ValueError(f'PairedRandomRotate90: panorama width {width} is not '
-                                     'divisible by 4')
-                results['query_img'] = np.ascontiguousarray(
-                    np.roll(query, -k * width // 4, axis=1))
+                def roll(img):
+                    width = img.shape[1]
+                    if width % 4:
+                        raise ValueError(f'PairedRandomRotate90: panorama width {width} is not '
+                                         'divisible by 4')
+                    return np.ascontiguousarray(np.roll(img, -k * width // 4, axis=1))
+                results['query_img'] = _each(query, roll)
         results['rotate90'] = k
         return results
 
@@ -130,5 +139,5 @@ class ViewColorJitter(BaseTransform):
     def transform(self, results: dict) -> dict:
         for key in self.keys:
             if results.get(key) is not None and np.random.rand() < self.prob:
-                results[key] = self.jitter(results[key])
+                results[key] = _each(results[key], self.jitter)
         return results

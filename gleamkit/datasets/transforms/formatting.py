@@ -27,7 +27,9 @@ def to_chw_tensor(img: np.ndarray, key: str) -> torch.Tensor:
 class PackCrossViewInputs(BaseTransform):
     """Pack ``query_img`` / ``reference_img`` (HxWx3 RGB uint8) into
     ``inputs = {'query': CHW tensor, 'reference': CHW tensor}`` and the
-    annotation fields into a :class:`CrossViewDataSample`'s meta.
+    annotation fields into a :class:`CrossViewDataSample`'s meta. A ``query_img``
+    that is a list (an image set) becomes an ``(S, 3, H, W)`` tensor and sets
+    ``set_size``.
 
     Config keys:
         meta_keys (sequence of str): data-info fields copied into the sample's
@@ -39,8 +41,16 @@ class PackCrossViewInputs(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         inputs = {}
-        if results.get('query_img') is not None:
-            inputs['query'] = to_chw_tensor(results['query_img'], 'query_img')
+        query = results.get('query_img')
+        if isinstance(query, (list, tuple)):  # an image set: (S, 3, H, W)
+            shapes = sorted({getattr(img, 'shape', None) for img in query}, key=str)
+            if not query or len(shapes) != 1:
+                raise ValueError(f'PackCrossViewInputs: the members of an image set must share '
+                                 f'a size, got {shapes}')
+            inputs['query'] = torch.stack([to_chw_tensor(img, 'query_img') for img in query])
+            results['set_size'] = len(query)
+        elif query is not None:
+            inputs['query'] = to_chw_tensor(query, 'query_img')
         if results.get('reference_img') is not None:
             inputs['reference'] = to_chw_tensor(results['reference_img'], 'reference_img')
         if not inputs:
