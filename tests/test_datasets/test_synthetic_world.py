@@ -354,11 +354,31 @@ def test_export_layout_round_trip(world, arrays, tmp_path):
             **{
                 k: v
                 for k, v in json.loads((out / "world.json").read_text()).items()
-                if k != "views"
+                if k not in ("views", "ground_photos")
             }
         ).kwargs
         == world.kwargs
     )
+
+
+def test_export_ground_photo_sets(world, arrays, tmp_path):
+    out = tmp_path / "sets"
+    world.export(str(out), views=("ground",), progress=False, ground_photos=3)
+    recs = [json.loads(x) for x in (out / "annotations.jsonl").read_text().splitlines()]
+    for rec in recs:
+        i = rec["location_id"]
+        if world.locations[i].is_distractor:
+            assert rec["images"] == {}
+            continue
+        assert rec["images"]["ground_set"] == [f"ground/{i}.png", f"ground/{i}_1.png",
+                                               f"ground/{i}_2.png"]
+    img = cv2.imread(str(out / "ground" / "5_2.png"))[..., ::-1]
+    assert np.array_equal(img, world.render(5, "ground", rng_seed=1))
+    img = cv2.imread(str(out / "ground" / "5.png"))[..., ::-1]
+    assert np.array_equal(img, arrays["ground"][5])
+    assert json.loads((out / "world.json").read_text())["ground_photos"] == 3
+    with pytest.raises(ValueError, match="ground_photos must be >= 1"):
+        world.export(str(out), views=("ground",), progress=False, ground_photos=0)
 
 
 def test_cache_hit_and_corrupt_file(arrays, tmp_path, monkeypatch):
@@ -437,6 +457,7 @@ def test_cli_exports_and_previews(tmp_path):
         (["--preview", "x.png", "--num-locations", "0"], "must be >= 1"),
         (["--preview", "x.png", "--image-size", "big"], "expected an integer"),
         (["--out", "d", "--views", "sat"], "invalid choice"),
+        (["--out", "d", "--ground-photos", "0"], "must be >= 1"),
         ([], "nothing to do"),
         (["--preview", "x.gif"], "must end in .png"),
         (

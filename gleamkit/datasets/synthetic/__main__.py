@@ -79,6 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="rendering processes (0 = in this process)",
     )
     p.add_argument(
+        "--ground-photos",
+        type=_positive_int(1),
+        default=1,
+        help="ground photos per place (sets, as ground_set_size in the dataset; default 1)",
+    )
+    p.add_argument(
         "--preview",
         metavar="PATH",
         help="write a figure of a few locations in every view to PATH (.png)",
@@ -122,7 +128,11 @@ def main(argv=None) -> int:
     t0 = time.time()
     if args.out:
         world.export(
-            args.out, views=args.views, num_workers=args.num_workers, progress=not args.no_progress
+            args.out,
+            views=args.views,
+            num_workers=args.num_workers,
+            progress=not args.no_progress,
+            ground_photos=args.ground_photos,
         )
         print(
             f"exported {len(world.locations)} locations x {len(args.views)} views to "
