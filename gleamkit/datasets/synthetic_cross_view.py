@@ -15,6 +15,16 @@ _LOADED: dict = {}
 MODES = ('pairs', 'query', 'gallery')
 
 
+def default_render_workers() -> int:
+    """Rendering processes per dataset: this machine's CPUs shared among the local
+    ranks of a distributed job (``LOCAL_WORLD_SIZE``), at least 1 and at most 8."""
+    try:
+        local_ranks = max(1, int(os.environ.get('LOCAL_WORLD_SIZE', '1')))
+    except ValueError:
+        local_ranks = 1
+    return max(1, min(8, (os.cpu_count() or 1) // local_ranks))
+
+
 def _field(loc, key):
     return loc[key] if isinstance(loc, dict) else getattr(loc, key)
 
@@ -47,8 +57,11 @@ class SyntheticCrossViewDataset(BaseDataset):
             and ``set_size`` is set; ``PackCrossViewInputs`` stacks the list and
             the model averages the members' embeddings (``set_aggregation``).
         render_workers (int, optional): processes that render the world when it
-            is not cached yet (default: the CPU count, at most 8; 0 renders in
-            this process).
+            is not cached yet (default: the CPU count divided by the processes of
+            this machine's distributed job (torchrun's ``LOCAL_WORLD_SIZE``), at
+            least 1 and at most 8; 0 renders in this process). Every rank renders
+            a world missing from the cache (writes are atomic); a warm cache
+            avoids the repeated work.
         pipeline (list[dict]): transforms; end with ``PackCrossViewInputs``.
     """
 
@@ -72,7 +85,7 @@ class SyntheticCrossViewDataset(BaseDataset):
                              'expected an int >= 1 (photos per ground query)')
         self.ground_set_size = ground_set_size
         if render_workers is None:
-            render_workers = min(8, os.cpu_count() or 1)
+            render_workers = default_render_workers()
         self.render_workers = int(render_workers)
         self.world_kwargs = dict(world or {})
         self.split, self.mode, self.views = split, mode, tuple(views)

@@ -99,3 +99,16 @@ def test_single_photo_by_default_and_bad_set_size(tmp_path):
     with pytest.raises(ValueError, match='share a size'):
         PackCrossViewInputs().transform(dict(view='ground', query_img=[
             np.zeros((4, 4, 3), np.uint8), np.zeros((5, 4, 3), np.uint8)]))
+
+
+def test_render_workers_share_the_cpus_among_local_ranks(monkeypatch):
+    monkeypatch.setattr(scv.os, 'cpu_count', lambda: 16)
+    monkeypatch.delenv('LOCAL_WORLD_SIZE', raising=False)
+    assert scv.default_render_workers() == 8
+    monkeypatch.setenv('LOCAL_WORLD_SIZE', '4')
+    assert scv.default_render_workers() == 4
+    monkeypatch.setenv('LOCAL_WORLD_SIZE', '32')
+    assert scv.default_render_workers() == 1
+    monkeypatch.setattr(scv.os, 'cpu_count', lambda: None)
+    monkeypatch.setenv('LOCAL_WORLD_SIZE', 'x')
+    assert scv.default_render_workers() == 1
