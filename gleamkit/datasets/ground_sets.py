@@ -20,7 +20,7 @@ from mmcv.transforms import BaseTransform
 from gleamkit.registry import DATASETS, TRANSFORMS
 
 from .base_cross_view import BaseCrossViewDataset, list_images, list_subdirs
-from .transforms.formatting import DEFAULT_META_KEYS, to_chw_tensor
+from .transforms.formatting import DEFAULT_META_KEYS, stack_image_set, to_chw_tensor
 
 SET_META_KEYS = DEFAULT_META_KEYS + ('set_size', 'query_paths')
 
@@ -275,11 +275,9 @@ class PackImageSetInputs(BaseTransform):
         if not images:
             raise KeyError('PackImageSetInputs: no "query_imgs" in the sample; put LoadImageSet '
                            'in the pipeline first')
-        shapes = sorted({img.shape for img in images})
-        if len(shapes) != 1:
-            raise ValueError(f'PackImageSetInputs: the members of a set have sizes {shapes}; '
-                             'add ResizeImageSet(size=(h, w)) before packing')
-        inputs = {'query': torch.stack([to_chw_tensor(img, 'query_imgs') for img in images])}
+        inputs = {'query': stack_image_set(
+            images, 'query_imgs', 'PackImageSetInputs',
+            hint='; add ResizeImageSet(size=(h, w)) before packing')}
         if results.get('reference_img') is not None:
             inputs['reference'] = to_chw_tensor(results['reference_img'], 'reference_img')
         results['set_size'] = len(images)

@@ -23,6 +23,16 @@ def to_chw_tensor(img: np.ndarray, key: str) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
 
 
+def stack_image_set(images, key: str, owner: str, hint: str = '') -> torch.Tensor:
+    """An image set (list of HxWxC arrays of one size) as an ``(S, C, H, W)`` tensor;
+    ``ValueError`` naming ``owner`` when it is empty or its members differ in size."""
+    shapes = sorted({getattr(img, 'shape', None) for img in images}, key=str)
+    if not images or len(shapes) != 1:
+        raise ValueError(f'{owner}: the members of an image set must share a size, got '
+                         f'{shapes}{hint}')
+    return torch.stack([to_chw_tensor(img, key) for img in images])
+
+
 @TRANSFORMS.register_module()
 class PackCrossViewInputs(BaseTransform):
     """Pack ``query_img`` / ``reference_img`` (HxWx3 RGB uint8) into
@@ -43,11 +53,7 @@ class PackCrossViewInputs(BaseTransform):
         inputs = {}
         query = results.get('query_img')
         if isinstance(query, (list, tuple)):  # an image set: (S, 3, H, W)
-            shapes = sorted({getattr(img, 'shape', None) for img in query}, key=str)
-            if not query or len(shapes) != 1:
-                raise ValueError(f'PackCrossViewInputs: the members of an image set must share '
-                                 f'a size, got {shapes}')
-            inputs['query'] = torch.stack([to_chw_tensor(img, 'query_img') for img in query])
+            inputs['query'] = stack_image_set(query, 'query_img', 'PackCrossViewInputs')
             results['set_size'] = len(query)
         elif query is not None:
             inputs['query'] = to_chw_tensor(query, 'query_img')
