@@ -25,7 +25,7 @@ model['data_preprocessor']['non_blocking'] = True  # overlaps copies from pinned
 # The step still recompiles until torch's recompile limit, then runs the data
 # preprocessor eagerly (docs/performance.md, "torch.compile"); compile=False turns it off.
 compile = True
-# (the augmentations and the panorama transform of phase2.py stay; only packing changes)
+# (phase2.py's augmentations stay; only the packing step changes)
 train_dataloader['dataset']['pipeline'] = train_dataloader['dataset']['pipeline'][:-1] + [
     dict(type=PackCrossViewInputs,
          meta_keys=('view', 'reference_view', 'location_id', 'semi_positive_ids',

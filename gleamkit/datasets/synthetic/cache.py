@@ -47,6 +47,14 @@ def _full_kwargs(world_kwargs: Optional[dict]) -> dict:
     return full
 
 
+def _identity(world_kwargs: dict, views, rng_seed: Optional[int]) -> dict:
+    """What a cache file holds: the key it is named by and the metadata stored in it."""
+    ident = dict(version=RENDER_VERSION, world=world_kwargs, views=list(views))
+    if rng_seed is not None:  # another draw of the nuisances (canonical files keep their key)
+        ident["rng_seed"] = int(rng_seed)
+    return ident
+
+
 def cache_path(
     world_kwargs: Optional[dict],
     views: Sequence[str] = VIEWS,
@@ -56,10 +64,7 @@ def cache_path(
     """Where :func:`load_or_render` keeps the arrays for these arguments."""
     views = _check_views(views)
     full = SyntheticWorld(**_full_kwargs(world_kwargs)).kwargs  # validated + normalised
-    key = dict(world=full, views=list(views), version=RENDER_VERSION)
-    if rng_seed is not None:  # another draw of the nuisances (canonical files keep their key)
-        key["rng_seed"] = int(rng_seed)
-    blob = json.dumps(key, sort_keys=True)
+    blob = json.dumps(_identity(full, views, rng_seed), sort_keys=True)
     key = hashlib.sha256(blob.encode()).hexdigest()[:20]
     return os.path.join(cache_dir or default_cache_dir(), f"synthetic_v{RENDER_VERSION}_{key}.npz")
 
@@ -86,10 +91,7 @@ def _load(path: str, world: SyntheticWorld, views, rng_seed=None) -> Dict[str, n
 def _save(path: str, world: SyntheticWorld, views, arrays, rng_seed=None) -> None:
     d = os.path.dirname(path) or "."
     os.makedirs(d, exist_ok=True)
-    meta = dict(version=RENDER_VERSION, world=world.kwargs, views=list(views))
-    if rng_seed is not None:
-        meta["rng_seed"] = int(rng_seed)
-    meta = json.dumps(meta)
+    meta = json.dumps(_identity(world.kwargs, views, rng_seed))
     fd, tmp = tempfile.mkstemp(prefix=".tmp_", suffix=".npz", dir=d)
     try:
         with os.fdopen(fd, "wb") as f:
