@@ -20,7 +20,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from gleamkit.datasets.synthetic import VIEWS, SyntheticWorld  # noqa: E402
+from gleamkit.synthetic import VIEWS, SyntheticWorld  # noqa: E402
 
 TARGET_S = 120.0
 

@@ -31,7 +31,7 @@ def _field(loc, key):
 
 @DATASETS.register_module()
 class SyntheticCrossViewDataset(BaseDataset):
-    """Cross-view samples from :class:`gleamkit.datasets.synthetic.SyntheticWorld`.
+    """Cross-view samples from :class:`gleamkit.synthetic.SyntheticWorld`.
 
     Config keys:
         world (dict): ``SyntheticWorld`` arguments (``seed``, ``num_locations``,
@@ -101,7 +101,7 @@ class SyntheticCrossViewDataset(BaseDataset):
         # process, one copy in memory) serves the train, query and gallery sets
         key = (json.dumps(self.world_kwargs, sort_keys=True), self.cache_dir)
         if key not in _LOADED:
-            from gleamkit.datasets.synthetic import VIEWS, load_or_render
+            from gleamkit.synthetic import VIEWS, load_or_render
             _LOADED.clear()  # keep one world in memory at a time
             _LOADED[key] = load_or_render(self.world_kwargs, views=VIEWS,
                                           cache_dir=self.cache_dir,
@@ -109,7 +109,7 @@ class SyntheticCrossViewDataset(BaseDataset):
         self.world, self.images = _LOADED[key]
         self.ground_draws = []
         if self.ground_set_size > 1 and 'ground' in self.views and self.mode != 'gallery':
-            from gleamkit.datasets.synthetic import load_or_render
+            from gleamkit.synthetic import load_or_render
             for draw in range(self.ground_set_size - 1):
                 dkey = key + (draw, )
                 if dkey not in _LOADED:

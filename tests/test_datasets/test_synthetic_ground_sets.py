@@ -9,10 +9,10 @@ from mmengine.registry import DefaultScope
 
 from gleamkit.datasets import PackCrossViewInputs, SyntheticCrossViewDataset
 from gleamkit.datasets import synthetic_cross_view as scv
-from gleamkit.datasets.synthetic import SyntheticWorld, load_or_render
-from gleamkit.datasets.synthetic.cache import cache_path
 from gleamkit.datasets.transforms import PairedRandomFlip, ViewColorJitter
 from gleamkit.registry import MODELS
+from gleamkit.synthetic import SyntheticWorld, load_or_render
+from gleamkit.synthetic.cache import cache_path
 
 WORLD = dict(seed=1, num_locations=12, num_distractors=2, image_size=32)
 

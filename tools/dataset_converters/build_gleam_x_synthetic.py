@@ -14,7 +14,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from gleamkit.datasets.gleam_x.synthetic_explanations import (  # noqa: E402
+from gleamkit.synthetic.captions.synthetic_explanations import (  # noqa: E402
     DEFAULTS,
     QUERY_VIEWS,
     build_synthetic_set,

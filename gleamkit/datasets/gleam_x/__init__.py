@@ -1,4 +1,9 @@
 """GLEAM-X data: the JSONL format, converters, the chat dataset, the offline set."""
+from gleamkit.synthetic.captions.synthetic_explanations import (  # the offline set's writer
+    build_synthetic_set,
+    ensure_synthetic_set,
+)
+
 from .converters import (
     CHAT_FORMATS,
     chat_to_record,
@@ -11,7 +16,6 @@ from .dataset import GleamXDataset
 from .format import GleamXFormatError, GleamXRecord, read_jsonl, resolve_path, write_jsonl
 from .label_studio import from_label_studio, label_studio_config, to_label_studio_tasks
 from .prompts import DEFAULT_PROMPTS, LABEL_ANSWERS, build_prompt, label_answer
-from .synthetic_explanations import build_synthetic_set, ensure_synthetic_set
 
 __all__ = [
     'GleamXDataset', 'GleamXRecord', 'GleamXFormatError', 'read_jsonl', 'write_jsonl',

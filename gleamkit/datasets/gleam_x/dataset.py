@@ -44,7 +44,7 @@ class GleamXDataset(BaseDataset):
         views (sequence of str, optional): keep only these query views.
         synthetic (dict, optional): build the offline bilingual set from the
             built-in world instead of reading ``ann_file``: keys of
-            :func:`gleamkit.datasets.gleam_x.synthetic_explanations.ensure_synthetic_set`
+            :func:`gleamkit.synthetic.captions.synthetic_explanations.ensure_synthetic_set`
             (``num_pairs``, ``image_size``, ``seed``, ``world``, ...) plus
             ``split`` (``'train'`` or ``'test'``). Built once and cached.
         cache_dir (str, optional): where the synthetic set is cached (default
@@ -76,7 +76,7 @@ class GleamXDataset(BaseDataset):
                          **kwargs)
 
     def _synthetic_ann_file(self) -> str:
-        from .synthetic_explanations import ensure_synthetic_set
+        from gleamkit.synthetic.captions.synthetic_explanations import ensure_synthetic_set
 
         cfg = dict(self.synthetic)
         split = cfg.pop('split', 'train')

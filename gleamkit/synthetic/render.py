@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .layout import (
+from .world.layout import (
     _BASE,
     BARE,
     BUILDING,

@@ -2,7 +2,7 @@
 
 :func:`tile_facts` turns a square crop of the layout rasters (``cls``,
 ``height``, ``albedo``, ``wall``; row 0 is north, see
-``gleamkit/datasets/synthetic/layout.py``) into :class:`SceneFacts`: the roads
+``gleamkit/synthetic/world/layout.py``) into :class:`SceneFacts`: the roads
 (orientation, main or side street, curved, where), their junctions
 (crossroads / T-junctions), the buildings (count, height, roof colour, where),
 green space (parks, sports grounds, street trees) and water (river, lake). The
@@ -24,7 +24,7 @@ __all__ = [
     'layout_statistics'
 ]
 
-from gleamkit.datasets.synthetic.layout import (  # the world's class ids
+from gleamkit.synthetic.world.layout import (  # the world's class ids
     BARE,
     BUILDING,
     MAJOR_ROAD,

@@ -2,9 +2,9 @@
 
 Examples::
 
-    python -m gleamkit.datasets.synthetic --out data/synthetic_world \
+    python -m gleamkit.synthetic --out data/synthetic_world \
         --num-locations 1000 --image-size 128 --seed 0
-    python -m gleamkit.datasets.synthetic --num-locations 50 \
+    python -m gleamkit.synthetic --num-locations 50 \
         --preview docs/images/five_views.png
 """
 
@@ -12,7 +12,7 @@ import argparse
 import sys
 import time
 
-from .world import VIEWS, SyntheticWorld
+from .world.synthetic_world import VIEWS, SyntheticWorld
 
 
 def _positive_int(minimum):
@@ -40,7 +40,7 @@ def _unit_float(text):
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m gleamkit.datasets.synthetic",
+        prog="python -m gleamkit.synthetic",
         description="Generate gleamkit's synthetic cross-view world: export images + "
         "annotations (--out) and/or draw a labelled preview figure (--preview).",
     )

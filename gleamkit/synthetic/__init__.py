@@ -4,8 +4,8 @@ See :class:`SyntheticWorld` and ``docs/synthetic_world.md``.
 """
 
 from .cache import RENDER_VERSION, default_cache_dir, load_or_render
-from .geo import LocalProjection, haversine_m
-from .world import QUERY_VIEWS, VIEWS, Location, SyntheticWorld
+from .world.geo import LocalProjection, haversine_m
+from .world.synthetic_world import QUERY_VIEWS, VIEWS, Location, SyntheticWorld
 
 __all__ = [
     "SyntheticWorld",

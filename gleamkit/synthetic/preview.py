@@ -5,7 +5,7 @@ from typing import Optional, Sequence
 
 from PIL import Image, ImageDraw, ImageFont
 
-from .world import VIEWS, SyntheticWorld, _check_views
+from .world.synthetic_world import VIEWS, SyntheticWorld, _check_views
 
 __all__ = ["preview_figure", "save_preview"]
 

@@ -4,7 +4,7 @@ A paragraph in the GLEAM paper's style: image 1 (the query view), image 2 (the
 satellite tile), then road layout, buildings, green space and water compared,
 then the verdict - "... confirming they depict the same area." / "... indicate
 that the two images do not correspond." (and the Chinese equivalents). Every
-sentence comes from :class:`~gleamkit.datasets.gleam_x.scene_facts.SceneFacts`
+sentence comes from :class:`~gleamkit.synthetic.captions.scene_facts.SceneFacts`
 of the two tiles, so it is true of the rendered images; what a view cannot show
 is not claimed (a street map has no roof colours, a street-level panorama shows
 facades and the street, not the block layout).

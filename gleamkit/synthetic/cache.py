@@ -18,7 +18,7 @@ from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .world import VIEWS, SyntheticWorld, _check_views
+from .world.synthetic_world import VIEWS, SyntheticWorld, _check_views
 
 __all__ = ["RENDER_VERSION", "default_cache_dir", "cache_path", "load_or_render"]
 

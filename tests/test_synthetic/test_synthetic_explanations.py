@@ -5,14 +5,14 @@ import os.path as osp
 import numpy as np
 import pytest
 
-from gleamkit.datasets.gleam_x.explanation_writer import ExplanationWriter, differences
-from gleamkit.datasets.gleam_x.scene_facts import (
+from gleamkit.evaluation.explanation import parse_verdict
+from gleamkit.synthetic.captions.explanation_writer import ExplanationWriter, differences
+from gleamkit.synthetic.captions.scene_facts import (
     ROOF_COLOURS,
     crop_rasters,
     layout_statistics,
     tile_facts,
 )
-from gleamkit.evaluation.explanation import parse_verdict
 
 BUILDING, ROAD, MAJOR_ROAD, WATER, PARK = 6, 1, 2, 4, 5
 
@@ -205,7 +205,7 @@ class FakeWorld:
 
 @pytest.fixture
 def fake_world(monkeypatch):
-    import gleamkit.datasets.synthetic as synthetic
+    import gleamkit.synthetic as synthetic
     calls = []
 
     def load_or_render(world_kwargs, views, cache_dir=None):
@@ -289,7 +289,7 @@ def test_command_line(fake_world, tmp_path, capsys):
 
 def test_with_the_built_in_world(tmp_path):
     """The real SyntheticWorld, small: images exist with the view's shape, verdicts parse."""
-    synthetic = pytest.importorskip('gleamkit.datasets.synthetic')
+    synthetic = pytest.importorskip('gleamkit.synthetic')
     if not hasattr(synthetic, 'SyntheticWorld'):
         pytest.skip('the built-in world is not available')
     from PIL import Image
@@ -316,8 +316,8 @@ def test_with_the_built_in_world(tmp_path):
 
 
 def test_colour_names_follow_the_world_palettes():
-    from gleamkit.datasets.gleam_x.scene_facts import WALL_COLOURS
-    from gleamkit.datasets.synthetic.layout import ROOF_PALETTE, WALL_PALETTE
+    from gleamkit.synthetic.captions.scene_facts import WALL_COLOURS
+    from gleamkit.synthetic.world.layout import ROOF_PALETTE, WALL_PALETTE
 
     np.testing.assert_array_equal(np.array([c for c, _, _ in ROOF_COLOURS]), ROOF_PALETTE)
     np.testing.assert_array_equal(np.array([c for c, _, _ in WALL_COLOURS]), WALL_PALETTE)

@@ -1,7 +1,7 @@
 """The offline bilingual GLEAM-X set, built from gleamkit's built-in world.
 
 :func:`build_synthetic_set` renders (query, satellite) pairs of
-:class:`gleamkit.datasets.synthetic.SyntheticWorld` and writes them as GLEAM-X
+:class:`gleamkit.synthetic.SyntheticWorld` and writes them as GLEAM-X
 JSONL (``train.jsonl``, ``test.jsonl``, see ``docs/gleam_x_data.md``) plus the
 images, with reference explanations in English and Chinese written from the
 scene's own facts (:mod:`.scene_facts`, :mod:`.explanation_writer`):
@@ -37,7 +37,6 @@ import numpy as np
 from mmengine.logging import print_log
 
 from .explanation_writer import ExplanationWriter, differences
-from .format import GleamXRecord, label_to_name, write_jsonl
 from .scene_facts import SceneFacts, crop_rasters, layout_statistics, tile_facts
 
 __all__ = ['build_synthetic_set', 'ensure_synthetic_set', 'default_cache_dir', 'SOURCE',
@@ -69,7 +68,7 @@ def _world_layout(world):
     if layout is None or getattr(layout, 'cls', None) is None:
         raise AttributeError(
             'build_synthetic_set reads the world\'s rasters from `world.layout` (a '
-            'gleamkit.datasets.synthetic.layout.Layout); this SyntheticWorld has none')
+            'gleamkit.synthetic.world.layout.Layout); this SyntheticWorld has none')
     return layout
 
 
@@ -158,7 +157,10 @@ def build_synthetic_set(out_dir: str, num_pairs: int = DEFAULTS['num_pairs'],
             ``num_distractors`` - default a quarter of the locations -, ...).
         render_cache_dir: the world's render cache (default: its own).
     """
-    from gleamkit.datasets.synthetic import load_or_render
+    # the GLEAM-X JSONL format belongs to its dataset (gleamkit.datasets.gleam_x), which
+    # imports this module: importing it here, on use, keeps the import graph acyclic
+    from gleamkit.datasets.gleam_x.format import GleamXRecord, label_to_name, write_jsonl
+    from gleamkit.synthetic import load_or_render
 
     views = tuple(views)
     bad = [v for v in views if v not in QUERY_VIEWS]

@@ -12,11 +12,11 @@ import cv2
 import numpy as np
 import pytest
 
-from gleamkit.datasets.synthetic import VIEWS, SyntheticWorld, haversine_m, load_or_render
-from gleamkit.datasets.synthetic import cache as cache_mod
-from gleamkit.datasets.synthetic import layout as L
-from gleamkit.datasets.synthetic import render as R
-from gleamkit.datasets.synthetic.__main__ import main as cli_main
+from gleamkit.synthetic import VIEWS, SyntheticWorld, haversine_m, load_or_render
+from gleamkit.synthetic import cache as cache_mod
+from gleamkit.synthetic import render as R
+from gleamkit.synthetic.__main__ import main as cli_main
+from gleamkit.synthetic.world import layout as L
 
 ROOT = Path(__file__).resolve().parents[2]
 KW = dict(seed=3, num_locations=20, num_distractors=4, image_size=64, difficulty=0.5)
@@ -423,7 +423,7 @@ def test_cli_exports_and_previews(tmp_path):
     cmd = [
         sys.executable,
         "-m",
-        "gleamkit.datasets.synthetic",
+        "gleamkit.synthetic",
         "--out",
         str(out),
         "--num-locations",
