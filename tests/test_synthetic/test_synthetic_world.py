@@ -16,6 +16,7 @@ from gleamkit.synthetic import VIEWS, SyntheticWorld, haversine_m, load_or_rende
 from gleamkit.synthetic import cache as cache_mod
 from gleamkit.synthetic import render as R
 from gleamkit.synthetic.__main__ import main as cli_main
+from gleamkit.synthetic.render import map as map_view
 from gleamkit.synthetic.world import layout as L
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -176,10 +177,10 @@ def _map_buildings(img):
     )
     pal = np.concatenate(
         [
-            R._MAP[used],
-            R._MAP_BUILDING_EDGE[None],
-            R._MAP_ROAD_CASING[None],
-            R._MAP_MAJOR_CASING[None],
+            map_view._MAP[used],
+            map_view._MAP_BUILDING_EDGE[None],
+            map_view._MAP_ROAD_CASING[None],
+            map_view._MAP_MAJOR_CASING[None],
         ]
     )
     is_b = np.array([u == L.BUILDING for u in used] + [True, False, False])
