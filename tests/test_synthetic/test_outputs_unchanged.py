@@ -18,6 +18,8 @@ from gleamkit.synthetic import RENDER_VERSION, VIEWS, SyntheticWorld
 from gleamkit.synthetic.cache import cache_path
 from gleamkit.synthetic.captions import synthetic_explanations as SE
 from gleamkit.synthetic.captions.explanation_writer import ExplanationWriter, differences
+from gleamkit.synthetic.captions.scene_facts import ROOF_COLOURS, tile_facts
+from gleamkit.synthetic.world.layout import BUILDING, MAJOR_ROAD, PARK, PITCH, ROAD, TRACK, WATER
 
 # md5 of the stacked images and of the camera/lighting infos of locations 0-3 (and the
 # distractors 8, 9 in the satellite view), canonical (None) and the draw rng_seed=2
@@ -62,6 +64,14 @@ def test_rendered_images_and_infos_are_unchanged(difficulty):
                                     default=repr).encode())
             assert (images, infos) == RENDERED[f"{difficulty}/{view}/{rng_seed}"], (view,
                                                                                   rng_seed)
+
+
+def test_map_labels_are_unchanged():
+    # street names and POIs are only drawn on maps of 96 px and more
+    world = SyntheticWorld(seed=4, num_locations=6, num_distractors=0, image_size=128,
+                           difficulty=1.0)
+    images = [world.render(i, "map", rng_seed=r) for i in range(6) for r in (None, 0, 1)]
+    assert _md5(np.stack(images).tobytes()) == "86b0d2f84062866c5e410891a5edddf6"
 
 
 def test_render_cache_keys_are_unchanged():
@@ -123,3 +133,56 @@ def test_the_offline_gleam_x_set_is_unchanged(tmp_path):
     digests = {k: _md5(open(paths[k], "rb").read()) for k in ("train", "test")}
     assert digests == dict(train="40967a4fc3c2ec79d2b9a965f8b68b1f",
                            test="69250ef6f84344ed2d4eb3e0bd6d5108")
+
+
+def _edge_tiles(n=200):
+    """Tiles the small world lacks: nothing at all, a sports ground by a street, a river
+    with a sports ground, a main road and a 60 m blue-roofed tower, two parks at a
+    crossroads."""
+    empty = np.zeros((n, n), np.uint8)
+    tiles = [dict(cls=empty.copy(), resolution_m=1.0)]
+    cls = empty.copy()
+    cls[60:140, 50:150] = TRACK
+    cls[75:125, 65:135] = PITCH
+    cls[:, 10:18] = ROAD
+    tiles.append(dict(cls=cls, resolution_m=1.0))
+    cls = empty.copy()
+    cls[:, 20:50] = WATER
+    cls[120:190, 120:190] = PITCH
+    cls[100:108, :] = MAJOR_ROAD
+    height, albedo = np.zeros((n, n), np.float16), np.zeros((n, n, 3), np.uint8)
+    cls[20:40, 120:140] = BUILDING
+    height[20:40, 120:140] = 60
+    albedo[20:40, 120:140] = ROOF_COLOURS[5][0]
+    tiles.append(dict(cls=cls, height=height, albedo=albedo, resolution_m=1.0))
+    cls = empty.copy()
+    cls[0:90, 0:90] = PARK
+    cls[110:200, 110:200] = PARK
+    cls[95:103, :] = ROAD
+    cls[:, 95:103] = ROAD
+    tiles.append(dict(cls=cls, resolution_m=1.0))
+    return [tile_facts(t) for t in tiles]
+
+
+def test_explanations_of_rare_scenes_are_unchanged():
+    """Every template of both languages is used here or in the test above: empty tiles,
+    sports grounds, towers, and every difference forced onto every pair."""
+    facts = _edge_tiles()
+    writer = ExplanationWriter(3)
+    digest = hashlib.sha256()
+    keys = ("water", "park", "sports", "building_count", "height", "roofs",
+            "road_orientation", "junctions", "main_road", "curved_road")
+    for view in ("uav", "map", "panorama", "ground", "satellite"):
+        for a in facts:
+            for b in facts:
+                for lang in ("en", "zh"):
+                    digest.update(writer.explain(a, b, view, 1, lang).encode())
+                    if differences(a, b, view):
+                        digest.update(writer.explain(a, b, view, 0, lang).encode())
+                    for key in keys:
+                        if key == "height" and not (a.buildings and b.buildings):
+                            continue  # no dominant height to compare
+                        digest.update(writer.explain(a, b, view, 0, lang,
+                                                     diffs=[key, "sports", "water"]).encode())
+    assert digest.hexdigest() == (
+        "4dd5c405b1564ad59fd53b238f46576641a8c7b5f434865e9f84ca0974aca619")

@@ -99,26 +99,9 @@ def render_map(
     for _ in range(rng.poisson(0.4 + 1.2 * difficulty) if size >= 96 else 0):
         name = f"{_NAMES[rng.integers(len(_NAMES))]} {_SUFFIX[rng.integers(len(_SUFFIX))]}"
         org = (int(rng.uniform(0, 0.6) * size), int(rng.uniform(0.1, 0.95) * size))
-        cv2.putText(
-            out,
-            name,
-            org,
-            cv2.FONT_HERSHEY_PLAIN,
-            0.55 * scale,
-            (250, 250, 250),
-            max(1, int(round(2 * scale))),
-            cv2.LINE_AA,
-        )
-        cv2.putText(
-            out,
-            name,
-            org,
-            cv2.FONT_HERSHEY_PLAIN,
-            0.55 * scale,
-            (90, 90, 90),
-            max(1, int(round(0.8 * scale))),
-            cv2.LINE_AA,
-        )
+        for colour, thickness in (((250, 250, 250), 2.0), ((90, 90, 90), 0.8)):  # halo, text
+            cv2.putText(out, name, org, cv2.FONT_HERSHEY_PLAIN, 0.55 * scale, colour,
+                        max(1, int(round(thickness * scale))), cv2.LINE_AA)
     for _ in range(rng.poisson(0.5 + 1.5 * difficulty)):
         c = (int(rng.uniform(0.05, 0.95) * size), int(rng.uniform(0.05, 0.95) * size))
         rad = max(2, int(round(3.5 * scale)))
