@@ -1,6 +1,10 @@
 """The built-in synthetic world: a procedural region rendered in five views.
 
-See :class:`SyntheticWorld` and ``docs/synthetic_world.md``.
+A data generator, not a dataset: :mod:`.world` (the region and :class:`SyntheticWorld`),
+:mod:`.render` (one renderer per view), :mod:`.cache`, :mod:`.preview`, the command line
+(``python -m gleamkit.synthetic``) and :mod:`.captions` (the GLEAM-X explanations written
+from the scene's facts). ``gleamkit/datasets/`` wraps it in thin dataset classes. See
+:class:`SyntheticWorld` and ``docs/synthetic_world.md``.
 """
 
 from .cache import RENDER_VERSION, default_cache_dir, load_or_render
