@@ -7,7 +7,7 @@ import numpy as np
 
 from ..world.layout import GROUND, MAJOR_ROAD, ROAD, SIDEWALK, Layout
 from .look import Look, _finish
-from .raster import _window
+from .raster import _window_around
 from .street import _clear_of_trees, _foreground, render_street, street_cameras, street_position
 
 __all__ = ["render_ground"]
@@ -26,12 +26,7 @@ def render_ground(
     """Limited-FOV photo from a street point near (x, y) with a random heading."""
     sx, sy = street_xy if street_xy is not None else street_position(layout, x, y)
     # a street point a few metres from the panorama point
-    res = layout.resolution_m
-    span = 24.0
-    n = int(round(2 * span / res))
-    r, c = layout.to_rc(sx, sy)
-    r0, c0 = int(round(r - n / 2)), int(round(c - n / 2))
-    win = _window(layout.cls, r0, c0, n, n, GROUND)
+    win, _, (r0, c0) = _window_around(layout, layout.cls, sx, sy, 24.0, GROUND)
     street = (win == ROAD) | (win == MAJOR_ROAD) | (win == SIDEWALK)
     clear = street & _clear_of_trees(layout, win, 9.0)
     rr, cc = np.nonzero(clear if clear.any() else street)

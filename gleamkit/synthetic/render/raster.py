@@ -24,6 +24,15 @@ def _window(arr: np.ndarray, r0: int, c0: int, h: int, w: int, fill) -> np.ndarr
     return out
 
 
+def _window_around(layout: Layout, arr, x, y, half_m: float, fill):
+    """The square of ``2 * half_m`` metres around (x, y), at raster resolution; returns
+    ``(window, (r, c), (r0, c0))``: (x, y) and the window's corner in raster cells."""
+    n = int(round(2 * half_m / layout.resolution_m))
+    r, c = layout.to_rc(x, y)
+    r0, c0 = int(round(r - n / 2)), int(round(c - n / 2))
+    return _window(arr, r0, c0, n, n, fill), (r, c), (r0, c0)
+
+
 def _tile(layout: Layout, arr, x, y, span_m, out_px, interp, fill):
     """A north-up square of ``span_m`` metres centred on (x, y), resized to out_px."""
     res = layout.resolution_m

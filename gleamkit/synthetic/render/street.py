@@ -23,6 +23,7 @@ from .raster import (
     _normals,
     _wall_colour,
     _window,
+    _window_around,
 )
 
 __all__ = ["render_street", "street_position", "street_cameras"]
@@ -39,13 +40,10 @@ def street_position(layout: Layout, x: float, y: float, search_m: float = 150.0)
     """The road point nearest to (x, y) (metres) that is not right under / next to a
     tree crown (within 6 m); the nearest road point when every one is; (x, y) when no
     road is within ``search_m``."""
-    res = layout.resolution_m
-    n = int(round(2 * search_m / res))
-    r, c = layout.to_rc(x, y)
-    r0, c0 = int(round(r - n / 2)), int(round(c - n / 2))
-    win = _window(layout.base_cls, r0, c0, n, n, GROUND)
+    win, (r, c), (r0, c0) = _window_around(layout, layout.base_cls, x, y, search_m, GROUND)
     road = (win == ROAD) | (win == MAJOR_ROAD)
-    clear = road & _clear_of_trees(layout, _window(layout.cls, r0, c0, n, n, GROUND), 6.0)
+    trees = _window(layout.cls, r0, c0, *win.shape, GROUND)
+    clear = road & _clear_of_trees(layout, trees, 6.0)
     rr, cc = np.nonzero(clear if clear.any() else road)
     if rr.size == 0:
         return float(x), float(y)
@@ -318,10 +316,7 @@ def _street_cars(layout, cam_x, cam_y, X, Y, h, car_id, rng, difficulty):
         return None
     res = layout.resolution_m
     span = 70.0
-    nn = int(round(2 * span / res))
-    r, c = layout.to_rc(cam_x, cam_y)
-    r0, c0 = int(round(r - nn / 2)), int(round(c - nn / 2))
-    win = _window(layout.base_cls, r0, c0, nn, nn, GROUND)
+    win, (r, c), (r0, c0) = _window_around(layout, layout.base_cls, cam_x, cam_y, span, GROUND)
     rr, cc = np.nonzero((win == ROAD) | (win == MAJOR_ROAD))
     if rr.size == 0:
         return None
