@@ -203,12 +203,13 @@ def follow_epoch_length(runner) -> None:
         runner (Runner): built, not yet trained.
     """
     build = getattr(runner, 'build_param_scheduler', None)
-    if build is None or not hasattr(runner, 'train_loop'):
+    if build is None:
         return
 
     def build_param_scheduler(scheduler):
         schedulers = _as_list(scheduler)
-        if schedulers is not None:
+        # configs only: resume() passes the built schedulers through here again
+        if schedulers and all(isinstance(s, dict) for s in schedulers):
             epoch_length = len(runner.train_dataloader)
             converted = iteration_schedule(schedulers, epoch_length, runner.train_loop.max_iters)
             if converted != schedulers:

@@ -4,8 +4,6 @@ from pathlib import Path
 
 import pytest
 import torch
-
-pytestmark = pytest.mark.filterwarnings('ignore:Detected call of')
 from mmengine.config import Config
 from mmengine.optim import OptimWrapper
 from mmengine.registry import PARAM_SCHEDULERS
@@ -14,6 +12,8 @@ from gleamkit.engine.schedules import fit_schedule_to_run, iteration_schedule
 from gleamkit.utils.config_links import merge_linked_options
 
 ROOT = Path(__file__).resolve().parents[2]
+# the schedulers are stepped without an optimizer step: torch warns about that order
+pytestmark = pytest.mark.filterwarnings('ignore:Detected call of')
 
 
 def load(name, **options) -> Config:
