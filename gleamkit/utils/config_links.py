@@ -24,7 +24,10 @@ records, for each field, the variable it was written from (``key=variable``,
 
 Every change is logged (``linked: world.num_locations=300 -> train_dataloader.dataset.
 world.num_locations, ...``). Fields whose value no longer equals their variable (changed by
-code this reader does not follow) are left alone.
+code this reader does not follow) are left alone. The Runner's own fields
+(:data:`RUNNER_FIELDS`: ``val_dataloader``, ``val_evaluator``, ...) are not variables:
+``test_dataloader = val_dataloader`` makes the test loader follow what the validation loader
+was written from (``data_root``, ``world``), not later edits of ``val_dataloader`` itself.
 """
 import ast
 import copy
@@ -38,6 +41,15 @@ from mmengine.logging import print_log
 
 Path = Tuple[Any, ...]
 _MISSING = object()
+# the Runner's own fields: `test_dataloader = val_dataloader` reuses a structure, it does
+# not declare a setting (a leaf's `val_evaluator = None` turns validation off, not testing).
+# Fields copied from them still follow the variables they were written from.
+RUNNER_FIELDS = frozenset((
+    'model', 'work_dir', 'train_dataloader', 'val_dataloader', 'test_dataloader', 'train_cfg',
+    'val_cfg', 'test_cfg', 'auto_scale_lr', 'optim_wrapper', 'param_scheduler',
+    'val_evaluator', 'test_evaluator', 'default_hooks', 'custom_hooks', 'data_preprocessor',
+    'load_from', 'resume', 'launcher', 'env_cfg', 'log_processor', 'log_level', 'visualizer',
+    'default_scope', 'randomness', 'experiment_name', 'model_wrapper_cfg', 'strategy'))
 
 
 @dataclass
@@ -105,7 +117,7 @@ class _LinkReader:
         if source is not None:
             if _startswith(path, source) or _startswith(source, path):
                 return []  # x = x + [...]: x keeps its links
-            found = [Link(path, source, where)]
+            found = [] if source[0] in RUNNER_FIELDS else [Link(path, source, where)]
             # what the source itself was written from comes along
             for link in self.links:
                 if _startswith(link.target, source):

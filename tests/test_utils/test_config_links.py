@@ -158,9 +158,10 @@ def test_a_child_config_that_reassigns_a_variable(tmp_path, messages):
     assert cfg.train_dataloader.dataset.data_root is None  # mmengine alone
     merge_linked_options(cfg)
     roots = {key: d.data_root for key, d in datasets(cfg).items()}
-    # test_dataloader = val_dataloader in the base: it follows val's own setting
+    # test_dataloader = val_dataloader in the base: test follows data_root, not later
+    # edits of val_dataloader (a Runner field, not a variable)
     assert roots == dict(train_dataloader='/data/mine', val_dataloader='/data/val',
-                         test_dataloader='/data/val', gallery='/data/mine')
+                         test_dataloader='/data/mine', gallery='/data/mine')
     for key, dataset in datasets(cfg).items():
         assert dataset.world.image_size == 32, key
     # dict(world, split=...) keeps its own key
@@ -194,6 +195,24 @@ def test_fields_changed_by_code_not_followed_are_left_alone(tmp_path):
     merge_linked_options(cfg, {'data_root': '/new'})
     assert cfg.train_dataloader.dataset.data_root == '/elsewhere'
     assert cfg.val_dataloader.dataset.data_root == '/new'
+
+
+def test_runner_fields_are_not_variables(tmp_path):
+    """A leaf that turns validation off (val_evaluator = None) keeps its test evaluator,
+    though the base wrote test_evaluator = val_evaluator."""
+    (tmp_path / 'base.py').write_text(textwrap.dedent('''
+        val_evaluator = dict(type='M', topk=(1, 5))
+        test_evaluator = val_evaluator
+        val_dataloader = dict(batch_size=4)
+        test_dataloader = val_dataloader
+        '''))
+    child = tmp_path / 'child.py'
+    child.write_text('from mmengine.config import read_base\n\nwith read_base():\n'
+                     '    from .base import *\n\nval_evaluator = None\n')
+    cfg = Config.fromfile(str(child))
+    merge_linked_options(cfg, {'val_dataloader.batch_size': 2})
+    assert cfg.val_evaluator is None and cfg.test_evaluator == dict(type='M', topk=(1, 5))
+    assert cfg.test_dataloader.batch_size == 4
 
 
 def test_links_found_in_the_shipped_bases():
