@@ -212,6 +212,8 @@ def follow_epoch_length(runner) -> None:
         if schedulers and all(isinstance(s, dict) for s in schedulers):
             epoch_length = len(runner.train_dataloader)
             converted = iteration_schedule(schedulers, epoch_length, runner.train_loop.max_iters)
+            for warning in warn_unfinished_ramps(converted, runner.train_loop.max_iters):
+                runner.logger.warning(warning)
             if converted != schedulers:
                 runner.logger.info(
                     'param_scheduler in iterations (%d per epoch, %d in all): %s', epoch_length,
@@ -222,3 +224,18 @@ def follow_epoch_length(runner) -> None:
         return build(scheduler)
 
     runner.build_param_scheduler = build_param_scheduler
+
+
+def warn_unfinished_ramps(schedulers, max_iters: int) -> List[str]:
+    """Warnings for iteration-valued schedulers (``by_epoch=False``) that end after the
+    run (a 50-iteration warm-up in a 34-iteration test run never reaches its lr)."""
+    found = []
+    for i, s in enumerate(schedulers):
+        end = s.get('end')
+        if not s.get('by_epoch', True) and end is not None and max_iters < end < _INF:
+            found.append(
+                f'param_scheduler[{i}] ({_name(s)}) ends at iteration {end} but the run has '
+                f'{max_iters}: it never reaches its end value (a warm-up never reaches the '
+                f'configured lr); set its end within the run, e.g. --cfg-options '
+                f'param_scheduler.{i}.end={max(2, max_iters // 10)}')
+    return found

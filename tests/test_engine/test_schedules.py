@@ -8,7 +8,11 @@ from mmengine.config import Config
 from mmengine.optim import OptimWrapper
 from mmengine.registry import PARAM_SCHEDULERS
 
-from gleamkit.engine.schedules import fit_schedule_to_run, iteration_schedule
+from gleamkit.engine.schedules import (
+    fit_schedule_to_run,
+    iteration_schedule,
+    warn_unfinished_ramps,
+)
 from gleamkit.utils.config_links import merge_linked_options
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -153,3 +157,16 @@ def test_iteration_schedule_keeps_other_schedulers():
     assert out[1] == dict(type='CosineAnnealingLR', by_epoch=False, begin=0, end=200,
                           T_max=199, eta_min=5e-5)
     assert 'convert_to_iter_based' in schedulers[1]  # the input is not changed
+
+
+def test_an_iteration_warmup_longer_than_the_run_is_reported():
+    cfg = load('phase2')  # LinearLR over 50 iterations
+    schedule = iteration_schedule(cfg.param_scheduler, epoch_length=17, max_iters=34)
+    lrs = lrs_of(schedule, 1e-3, 34)
+    assert max(lrs) < 8e-4  # the ramp is cut off
+    warnings = warn_unfinished_ramps(schedule, 34)
+    assert warnings == ['param_scheduler[0] (LinearLR) ends at iteration 50 but the run has 34: '
+                        'it never reaches its end value (a warm-up never reaches the '
+                        'configured lr); set its end within the run, e.g. --cfg-options '
+                        'param_scheduler.0.end=3']
+    assert warn_unfinished_ramps(iteration_schedule(cfg.param_scheduler, 231, 462), 462) == []
