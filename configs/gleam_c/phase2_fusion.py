@@ -42,11 +42,11 @@ with read_base():
     from .._base_.models.gleam_c_convnext_base import *
     from .._base_.schedules.sample4geo_adamw import *
 
-# Dataset folders. None: $GLEAMKIT_DATA/<folder> of each class. Each is copied into its
-# dataset; on the command line: train_dataloader.dataset.datasets.<i>.data_root=DIR
-# (i = 0 University-1652, 1 VIGOR, 2 ground sets, 3 MAP) and the validation keys of
-# configs/_base_/datasets/university1652.py.
-university1652_root = None
+# Dataset folders. None: $GLEAMKIT_DATA/<folder> of each class. Each reaches the datasets
+# written from it, in a child config or on the command line: --cfg-options data_root=DIR
+# (University-1652: training and validation) vigor_root=DIR ground_sets_root=DIR
+# street_map_root=DIR.
+university1652_root = data_root
 vigor_root = None
 ground_sets_root = None
 street_map_root = None

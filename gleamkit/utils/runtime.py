@@ -39,9 +39,13 @@ def find_resume_checkpoint(work_dir: str):
 
 def prepare_config(cfg: Config, args, mode: str = 'train') -> Config:
     """Apply command-line arguments (mmengine's tool conventions) to ``cfg``."""
+    from gleamkit.engine.schedules import fit_schedule_to_run
+    from gleamkit.utils.config_links import merge_linked_options
+    from gleamkit.utils.preflight import check_before_run
+
     cfg.launcher = args.launcher
-    if getattr(args, 'cfg_options', None):
-        cfg.merge_from_dict(args.cfg_options)
+    # an override of a top-level variable reaches every field written from it
+    merge_linked_options(cfg, getattr(args, 'cfg_options', None))
     if getattr(args, 'work_dir', None):
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
@@ -66,6 +70,9 @@ def prepare_config(cfg: Config, args, mode: str = 'train') -> Config:
         backbone = cfg.get('model', {}).get('backbone', {})
         if args.load_from and isinstance(backbone, dict) and backbone.get('pretrained'):
             backbone['pretrained'] = False
+    if mode == 'train':
+        fit_schedule_to_run(cfg)
+    check_before_run(cfg, mode)  # the data, before a pretrained model is fetched
     resolve_dist_backend(cfg)
     return cfg
 
@@ -106,13 +113,14 @@ def build_runner(cfg: Config):
     from mmengine.runner import Runner
 
     import gleamkit  # noqa: F401  (safe checkpoint loading, atomic writes)
+    from gleamkit.engine.schedules import follow_epoch_length
     from gleamkit.registry import RUNNERS
 
     init_cpu_distributed(cfg)
     default_model_wrapper(cfg)
-    if 'runner_type' in cfg:
-        return RUNNERS.build(cfg)
-    return Runner.from_cfg(cfg)
+    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
+    follow_epoch_length(runner)  # warm-up and decay in whole iterations
+    return runner
 
 
 def _model_for_shapes(model_cfg) -> 'torch.nn.Module':

@@ -15,10 +15,10 @@ from gleamkit.datasets import (
 from gleamkit.engine import PrepareGalleryHook
 from gleamkit.evaluation import CrossViewRetrievalMetric
 
-# The dataset folder. None: $GLEAMKIT_DATA/DenseUAV. It is copied into every dataset below
-# (a leaf config that changes it sets each dataset's data_root); on the command line:
-#   --cfg-options train_dataloader.dataset.data_root=DIR val_dataloader.dataset.data_root=DIR
-#   test_dataloader.dataset.data_root=DIR custom_hooks.0.dataloader.dataset.data_root=DIR
+# The dataset folder. None: $GLEAMKIT_DATA/DenseUAV. Every dataset below is written
+# from it: `data_root = DIR` in a child config or `--cfg-options data_root=DIR` reaches
+# all four (training, validation, test, gallery): tools/train.py and tools/test.py
+# follow the links (docs/training_real_data.md, "Changing a config").
 data_root = None
 # pairs per step on one GPU; Game4Loc's DenseUAV recipe (Yux1angJi/GTA-UAV
 # train_denseuav_extend.py): 40

@@ -15,10 +15,10 @@ from gleamkit.datasets import (
 from gleamkit.engine import PrepareGalleryHook
 from gleamkit.evaluation import CrossViewRetrievalMetric
 
-# The dataset folder. None: $GLEAMKIT_DATA/MAP. It is copied into every dataset below (a
-# leaf config that changes it sets each dataset's data_root); on the command line:
-#   --cfg-options train_dataloader.dataset.data_root=DIR val_dataloader.dataset.data_root=DIR
-#   test_dataloader.dataset.data_root=DIR custom_hooks.0.dataloader.dataset.data_root=DIR
+# The dataset folder. None: $GLEAMKIT_DATA/MAP. Every dataset below is written
+# from it: `data_root = DIR` in a child config or `--cfg-options data_root=DIR` reaches
+# all four (training, validation, test, gallery): tools/train.py and tools/test.py
+# follow the links (docs/training_real_data.md, "Changing a config").
 data_root = None
 # pairs per step on one GPU (Sample4Geo's 128)
 batch_size = 128

@@ -16,11 +16,10 @@ from gleamkit.datasets import (
 from gleamkit.engine import PrepareGalleryHook
 from gleamkit.evaluation import CrossViewRetrievalMetric
 
-# The dataset folder. None: $GLEAMKIT_DATA/SUES-200-512x512. It is copied into every
-# dataset below (a leaf config that changes it sets each dataset's data_root); on the
-# command line:
-#   --cfg-options train_dataloader.dataset.data_root=DIR val_dataloader.dataset.data_root=DIR
-#   test_dataloader.dataset.data_root=DIR custom_hooks.0.dataloader.dataset.data_root=DIR
+# The dataset folder. None: $GLEAMKIT_DATA/SUES-200-512x512. Every dataset below is written
+# from it: `data_root = DIR` in a child config or `--cfg-options data_root=DIR` reaches
+# all four (training, validation, test, gallery): tools/train.py and tools/test.py
+# follow the links (docs/training_real_data.md, "Changing a config").
 data_root = None
 altitudes = (150, )
 # pairs per step on one GPU. 120 training scenes allow at most 120 distinct places per

@@ -8,7 +8,9 @@ from gleamkit.evaluation import CrossViewRetrievalMetric
 
 # 3,700 training places (each seen a handful of times: a CNN memorises a few hundred
 # places long before it learns to match views), a test strip of 300 unseen places
-# (cross-area), and a gallery of their 300 tiles + 300 distractor tiles (chance R@1 1/600)
+# (cross-area), and a gallery of their 300 tiles + 300 distractor tiles (chance R@1 1/600).
+# Every dataset below is written from `world`: `--cfg-options world.num_locations=300
+# world.image_size=32` (or `world = dict(...)` in a child config) reaches all four.
 world = dict(seed=0, num_locations=4000, num_distractors=300, image_size=64, difficulty=0.5,
              test_fraction=0.075)
 query_views = ('uav', 'map', 'panorama', 'ground')

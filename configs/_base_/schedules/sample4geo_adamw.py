@@ -6,10 +6,13 @@
 # GPUs give each N times fewer pairs, e.g. 4 GPUs x 32 (see docs/training_real_data.md).
 #
 # Epochs differ per benchmark (Sample4Geo: University-1652 1 epoch with 0.1 warm-up epoch;
-# VIGOR, CVUSA, CVACT 40 epochs with 1 warm-up epoch, validation every 4). A leaf config
-# that changes them sets train_cfg and both schedulers' begin / end; the values here are
-# the 40-epoch recipe. A fractional warm-up (0.1 epoch) needs at least 10 iterations an
-# epoch (mmengine rounds 0.1 x the epoch length down).
+# VIGOR, CVUSA, CVACT 40 epochs with 1 warm-up epoch, validation every 4); the values here
+# are the 40-epoch recipe. train_cfg and both schedulers are written from max_epochs and
+# warmup_epochs: `max_epochs = 10` in a leaf config or `--cfg-options max_epochs=10` reaches
+# them (tools/train.py follows the links; a changed train_cfg.max_epochs alone scales the
+# schedule to the run). tools/train.py converts the schedule to whole iterations with at
+# least two per phase, so a 0.1-epoch warm-up reaches lr 1e-3 for any epoch length
+# (docs/training_real_data.md, "Changing a config").
 from mmengine.optim import CosineAnnealingLR, LinearLR
 from mmengine.runner import EpochBasedTrainLoop, TestLoop, ValLoop
 from torch.optim import AdamW
