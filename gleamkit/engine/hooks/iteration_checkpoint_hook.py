@@ -1,6 +1,7 @@
 """Checkpoints every N iterations, next to the per-epoch ones."""
 import contextlib
 
+from mmengine.dist import is_main_process
 from mmengine.hooks import CheckpointHook
 from mmengine.runner import EpochBasedTrainLoop
 
@@ -46,18 +47,19 @@ class IterationCheckpointHook(CheckpointHook):
 
     @contextlib.contextmanager
     def _own_keep_ids(self, runner):
-        """Swap this hook's list of kept files into ``keep_ckpt_ids`` for the call."""
+        """Show ``CheckpointHook.before_train`` this hook's list as ``keep_ckpt_ids``.
+
+        Only for ``before_train``, which reads and prunes the list but saves nothing.
+        """
         info = runner.message_hub.runtime_info
         shared = info.pop('keep_ckpt_ids', _MISSING)
-        own = info.pop(self._KEEP_KEY, _MISSING)
+        own = info.get(self._KEEP_KEY, _MISSING)
         if own is not _MISSING:
-            info['keep_ckpt_ids'] = own
+            info['keep_ckpt_ids'] = list(own)
         try:
             yield
         finally:
-            own = info.pop('keep_ckpt_ids', _MISSING)
-            if own is not _MISSING:
-                info[self._KEEP_KEY] = own
+            info.pop('keep_ckpt_ids', None)
             if shared is not _MISSING:
                 info['keep_ckpt_ids'] = shared
 
@@ -75,10 +77,21 @@ class IterationCheckpointHook(CheckpointHook):
         with self._own_keep_ids(runner):
             super().before_train(runner)
 
-    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
-        with self._own_keep_ids(runner):
-            super().after_train_iter(runner, batch_idx, data_batch, outputs)
-
-    def after_train(self, runner) -> None:
-        with self._own_keep_ids(runner):
-            super().after_train(runner)
+    def _save_checkpoint_with_step(self, runner, step, meta) -> None:
+        """``CheckpointHook``'s, with the list of kept files under this hook's own key."""
+        if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids
+                                            and self.keep_ckpt_ids[-1] == step):
+            if len(self.keep_ckpt_ids) == self.max_keep_ckpts:
+                oldest = self.keep_ckpt_ids.popleft()
+                path = self.file_backend.join_path(self.out_dir,
+                                                   self.filename_tmpl.format(oldest))
+                if is_main_process() and self.file_backend.isfile(path):
+                    self.file_backend.remove(path)
+            self.keep_ckpt_ids.append(step)
+            runner.message_hub.update_info(self._KEEP_KEY, list(self.keep_ckpt_ids))
+        # the parent saves and writes `last_checkpoint`; -1 skips its own bookkeeping
+        keep, self.max_keep_ckpts = self.max_keep_ckpts, -1
+        try:
+            super()._save_checkpoint_with_step(runner, step, meta)
+        finally:
+            self.max_keep_ckpts = keep
