@@ -122,17 +122,14 @@ def enable_iteration_checkpoints(cfg, every: int) -> None:
     Raises:
         ValueError: ``every`` is not positive.
     """
-    from mmengine.runner import EpochBasedTrainLoop
-
-    from gleamkit.engine.hooks import IterationCheckpointHook
-    from gleamkit.engine.loops import ResumableEpochBasedTrainLoop
-
     if every <= 0:
         raise ValueError(f'--checkpoint-every {every}: expected a positive iteration count')
     hooks = cfg.setdefault('default_hooks', {})
-    hook = hooks.get('iter_checkpoint') or dict(type=IterationCheckpointHook)
+    # scoped names, not classes: a config must stay printable (Config.pretty_text)
+    hook = hooks.get('iter_checkpoint') or dict(type='gleamkit.IterationCheckpointHook')
     hook['interval'] = every
     hooks['iter_checkpoint'] = hook
     loop_type = (cfg.get('train_cfg') or {}).get('type')
-    if loop_type in (EpochBasedTrainLoop, 'EpochBasedTrainLoop'):
-        cfg.train_cfg['type'] = ResumableEpochBasedTrainLoop
+    name = loop_type if isinstance(loop_type, str) else getattr(loop_type, '__name__', '')
+    if name.split('.')[-1] == 'EpochBasedTrainLoop':
+        cfg.train_cfg['type'] = 'gleamkit.ResumableEpochBasedTrainLoop'

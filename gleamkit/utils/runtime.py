@@ -48,6 +48,8 @@ def prepare_config(cfg: Config, args, mode: str = 'train') -> Config:
         for key in ('train_dataloader', 'train_cfg', 'optim_wrapper', 'param_scheduler',
                     'val_dataloader', 'val_cfg', 'val_evaluator'):
             cfg[key] = None
+        if not cfg.get('test_cfg'):  # test_cfg lives in the schedule bases
+            cfg.test_cfg = dict()  # mmengine's TestLoop
         # the checkpoint carries every weight: do not fetch hub weights first
         backbone = cfg.get('model', {}).get('backbone', {})
         if args.load_from and isinstance(backbone, dict) and backbone.get('pretrained'):

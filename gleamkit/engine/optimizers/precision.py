@@ -9,7 +9,7 @@ from typing import Optional
 
 import torch
 from mmengine.config import Config
-from mmengine.optim import AmpOptimWrapper, OptimWrapper
+from mmengine.optim import AmpOptimWrapper
 
 from .mixed_precision_optim_wrapper import MixedPrecisionOptimWrapper
 
@@ -51,12 +51,13 @@ def apply_precision(cfg: Config, precision: Optional[str]) -> None:
                          f'of {sorted(known)}; set its precision in the config instead')
     dtype = PRECISIONS[precision]
     if dtype is None:
-        wrapper['type'] = OptimWrapper
+        # scoped names, not classes: a config must stay printable (Config.pretty_text)
+        wrapper['type'] = 'mmengine.OptimWrapper'
         for key in _MIXED_ONLY_KEYS:
             wrapper.pop(key, None)
     else:
         wrapper.pop('loss_scale', None)  # AmpOptimWrapper's; ours picks its own scaler
-        wrapper.update(type=MixedPrecisionOptimWrapper, dtype=dtype)
+        wrapper.update(type='gleamkit.MixedPrecisionOptimWrapper', dtype=dtype)
 
 
 def describe_precision(optim_wrapper, model: torch.nn.Module) -> str:
