@@ -670,3 +670,16 @@ def test_stripping_never_runs_the_payload(tmp_path, payload_cls, global_name):
         assert {k: tuple(v.shape) for k, v in checkpoint['state_dict'].items()} == {
             'linear.weight': (3, 4), 'linear.bias': (3,)}
     assert not marker.exists()
+
+
+def test_strip_refuses_to_write_a_checkpoint_without_tensors(tmp_path):
+    """A whole pickled module keeps its weights inside the (dropped) module object."""
+    path = tmp_path / 'module.pth'
+    torch.save(nn.Linear(2, 2), path)
+    proc = subprocess.run([sys.executable, 'tools/model_converters/strip_checkpoint.py',
+                           str(path), str(tmp_path / 'out.pth')], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert 'dropped <top level>: torch.nn.modules.linear.Linear (held 2 tensor(s))' in (
+        proc.stdout)
+    assert 'nothing written' in proc.stdout and not (tmp_path / 'out.pth').exists()

@@ -57,6 +57,10 @@ def main(argv=None) -> int:
         return 1
     for line in dropped:
         print(f'dropped {line}')
+    if count_tensors(checkpoint) == 0:
+        print('FAILED: no tensor is left outside the dropped objects (a whole pickled '
+              'model keeps its weights inside the module object); nothing written')
+        return 1
     tmp = f'{args.dst}.tmp-{os.getpid()}'
     torch.save(checkpoint, tmp)
     try:
