@@ -8,6 +8,8 @@ from mmengine.hooks import (
 )
 from mmengine.visualization import LocalVisBackend, Visualizer
 
+from gleamkit.engine.hooks import IterationCheckpointHook
+
 default_scope = 'gleamkit'
 
 default_hooks = dict(
@@ -17,6 +19,10 @@ default_hooks = dict(
     # keep the last two epochs and the best one by R@1 (atomic writes, see docs)
     checkpoint=dict(type=CheckpointHook, interval=1, max_keep_ckpts=2,
                     save_best='retrieval/R@1', rule='greater'),
+    # also iter_N.pth every `interval` iterations (last two kept), so a killed run of long
+    # epochs loses at most that many steps; off here (-1). Turn on with
+    # `tools/train.py --checkpoint-every N` (it also makes the loop resumable mid-epoch)
+    iter_checkpoint=dict(type=IterationCheckpointHook, interval=-1, max_keep_ckpts=2),
     sampler_seed=dict(type=DistSamplerSeedHook),
 )
 

@@ -31,7 +31,10 @@ import os
 import os.path as osp
 import pickle
 import re
+import shlex
 import uuid
+import zipfile
+from collections import OrderedDict
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -43,7 +46,8 @@ from mmengine.logging import HistoryBuffer
 from mmengine.runner.checkpoint import CheckpointLoader
 
 __all__ = [
-    'CheckpointSecurityError', 'SAFE_CHECKPOINT_GLOBALS', 'CONVERTER_HINT',
+    'CheckpointSecurityError', 'CorruptCheckpointError', 'SAFE_CHECKPOINT_GLOBALS',
+    'CONVERTER_HINT', 'STRIP_COMMAND', 'check_checkpoint_file', 'load_checkpoint_without_code',
     'register_safe_checkpoint_globals', 'safe_load_checkpoint', 'load_from_safe_local',
     'register_safe_checkpoint_loader', 'atomic_write_bytes', 'AtomicLocalBackend',
     'AtomicHardDiskBackend', 'register_atomic_local_backend', 'setup_safe_checkpointing'
@@ -51,9 +55,17 @@ __all__ = [
 
 PathLike = Union[str, os.PathLike]
 
-#: Where the security error points users who trust a checkpoint gleamkit refused.
-CONVERTER_HINT = ('convert it with a script under `tools/model_converters/` (which re-saves '
-                  'only its tensors and plain containers)')
+#: The converter that salvages a refused checkpoint (see :func:`load_checkpoint_without_code`).
+STRIP_COMMAND = 'python tools/model_converters/strip_checkpoint.py SRC DST'
+
+#: Where the security error points users who want the weights of a checkpoint gleamkit refused.
+CONVERTER_HINT = (f'keep only its tensors and plain containers with `{STRIP_COMMAND}` (under '
+                  "`tools/model_converters/`; it never runs the file's code and lists what it "
+                  'dropped)')
+
+#: Modules torch's weights-only unpickler blocks outright. No model checkpoint needs a
+#: function from them; a file that names one was built to run commands.
+_BLOCKED_MODULES = ('os', 'sys', 'posix', 'nt')
 
 
 # --- the allow-list ------------------------------------------------------------------
@@ -187,13 +199,43 @@ class CheckpointSecurityError(RuntimeError):
         message = (
             f'Refusing to load checkpoint {filename!r}: this checkpoint contains Python '
             f'objects beyond tensors and plain containers (offending global(s): {offending}). '
-            'gleamkit refuses to unpickle them because that could run arbitrary code. If you '
-            f'trust the file, {CONVERTER_HINT}, or load it yourself with '
-            '`torch.load(path, weights_only=False)`.')
+            'gleamkit refuses to unpickle them because that could run arbitrary code. ')
+        if _names_blocked_module(self.offending_globals):
+            message += ('It names functions of os/sys, which no model checkpoint needs: treat '
+                        'the file as hostile and do not load it (the converter under '
+                        '`tools/model_converters/` refuses it too).')
+        else:
+            command = STRIP_COMMAND.replace('SRC DST', f'{shlex.quote(filename)} STRIPPED.pth')
+            message += (f'To use its weights, keep only its tensors and plain containers with '
+                        f'`{command}` (it never runs the file\'s code and lists what it '
+                        'dropped); load it with '
+                        '`torch.load(path, weights_only=False)` only if you trust its author.')
         detail = _core_of_torch_message(detail)
         if detail:
             message += f'\ntorch: {detail}'
         super().__init__(message)
+
+
+def _names_blocked_module(names: Sequence[str]) -> bool:
+    """Whether any ``module.name`` in ``names`` lives in :data:`_BLOCKED_MODULES`."""
+    return any(name.split('.')[0] in _BLOCKED_MODULES for name in names)
+
+
+class CorruptCheckpointError(RuntimeError):
+    """A checkpoint file is empty, cut off or not a ``torch.save`` archive.
+
+    Attributes:
+        filename: The checkpoint file.
+        reason: What is wrong with it.
+    """
+
+    def __init__(self, filename: str, reason: str):
+        self.filename = filename
+        self.reason = reason
+        super().__init__(
+            f'Checkpoint {filename!r} is unreadable: {reason}. It was probably cut off while '
+            'being written or copied (a full disk, a killed copy); copy it again, or use '
+            'another checkpoint.')
 
 
 # What torch's weights-only unpickler names in its errors: a refused GLOBAL, a type it
@@ -230,6 +272,46 @@ def _offending_globals(filename: str, error: Exception) -> List[str]:
     return list(dict.fromkeys(names))
 
 
+def check_checkpoint_file(path: PathLike) -> str:
+    """Cheap structural check of a checkpoint file, without unpickling anything.
+
+    ``torch.save`` writes a zip archive whose central directory sits at the very end of
+    the file, so an empty or cut-off file is caught by opening the archive (reading the
+    directory only, not the tensors). Files in torch's legacy (pre-1.6, non-zip) format
+    are only checked for being non-empty.
+
+    Args:
+        path: The checkpoint file (``~`` is expanded).
+
+    Returns:
+        The expanded file name.
+
+    Raises:
+        FileNotFoundError: ``path`` is not a file.
+        CorruptCheckpointError: The file is empty, cut off or a zip without ``data.pkl``.
+    """
+    filename = osp.expanduser(os.fspath(path))
+    if not osp.isfile(filename):
+        raise FileNotFoundError(f'Checkpoint file not found: {filename!r}')
+    size = osp.getsize(filename)
+    if size == 0:
+        raise CorruptCheckpointError(filename, 'the file is empty (0 bytes)')
+    with open(filename, 'rb') as f:
+        magic = f.read(4)
+    if magic != b'PK\x03\x04':
+        return filename  # legacy format, or not a checkpoint: torch.load will say
+    try:
+        with zipfile.ZipFile(filename) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError) as error:
+        raise CorruptCheckpointError(
+            filename, f'its zip archive ends early ({size} bytes, {error})') from error
+    if not any(name == 'data.pkl' or name.endswith('/data.pkl') for name in names):
+        raise CorruptCheckpointError(filename, 'the zip archive has no data.pkl, so it was '
+                                     'not written by torch.save')
+    return filename
+
+
 def safe_load_checkpoint(path: PathLike, map_location: Any = 'cpu') -> Any:
     """Load a local checkpoint with ``torch.load(weights_only=True)``.
 
@@ -243,12 +325,11 @@ def safe_load_checkpoint(path: PathLike, map_location: Any = 'cpu') -> Any:
 
     Raises:
         FileNotFoundError: ``path`` is not a file.
+        CorruptCheckpointError: The file is empty, cut off or otherwise unreadable.
         CheckpointSecurityError: The checkpoint contains globals outside torch's and
             gleamkit's allow-list (:data:`SAFE_CHECKPOINT_GLOBALS`).
     """
-    filename = osp.expanduser(os.fspath(path))
-    if not osp.isfile(filename):
-        raise FileNotFoundError(f'Checkpoint file not found: {filename!r}')
+    filename = check_checkpoint_file(path)
     # Cheap, and makes the function safe to call even if someone cleared torch's list.
     register_safe_checkpoint_globals()
     try:
@@ -256,6 +337,134 @@ def safe_load_checkpoint(path: PathLike, map_location: Any = 'cpu') -> Any:
     except pickle.UnpicklingError as error:
         raise CheckpointSecurityError(
             filename, _offending_globals(filename, error), str(error)) from error
+    except (EOFError, zipfile.BadZipFile) as error:
+        raise CorruptCheckpointError(filename, f'{type(error).__name__}: {error}') from error
+    except RuntimeError as error:
+        if 'PytorchStreamReader' not in str(error):
+            raise
+        raise CorruptCheckpointError(filename, str(error).split('. ')[0]) from error
+
+
+# --- salvaging the tensors of a refused checkpoint ----------------------------------------
+
+class _Unresolved:
+    """Stand-in for a global a checkpoint names but gleamkit will not import.
+
+    Building, calling or restoring it only records the arguments: no code of the
+    checkpoint's classes or functions runs. One subclass per name (``global_name``).
+    """
+
+    global_name = ''
+
+    def __new__(cls, *args, **kwargs):
+        return object.__new__(cls)
+
+    def __init__(self, *args, **kwargs):
+        self.args = args
+
+    def __setstate__(self, state):
+        self.state = state
+
+
+def _unresolved(name: str) -> type:
+    return type(f'Unresolved[{name}]', (_Unresolved,), {'global_name': name})
+
+
+def _count_tensors(obj: Any, depth: int = 0) -> int:
+    if isinstance(obj, torch.Tensor):
+        return 1
+    if depth > 50:
+        return 0
+    if isinstance(obj, _Unresolved):
+        obj = [getattr(obj, 'args', ()), getattr(obj, 'state', None)]
+    if isinstance(obj, dict):
+        obj = list(obj.values())
+    if isinstance(obj, (list, tuple, set)):
+        return sum(_count_tensors(item, depth + 1) for item in obj)
+    return 0
+
+
+_DROPPED = object()
+
+
+def _keep_plain(obj: Any, where: str, dropped: List[str]) -> Any:
+    """``obj`` without the :class:`_Unresolved` parts; what was removed goes to ``dropped``."""
+    is_stub_class = isinstance(obj, type) and issubclass(obj, _Unresolved)
+    if isinstance(obj, _Unresolved) or is_stub_class:
+        held = 0 if is_stub_class else _count_tensors(obj)
+        dropped.append(f'{where or "<top level>"}: {obj.global_name}'
+                       + (f' (held {held} tensor(s))' if held else ''))
+        return _DROPPED
+    if isinstance(obj, dict):
+        kept = type(obj)() if type(obj) in (dict, OrderedDict) else {}
+        for key, value in obj.items():
+            path = f'{where}.{key}' if where else str(key)
+            if _keep_plain(key, path + ' (key)', dropped) is _DROPPED:
+                continue
+            value = _keep_plain(value, path, dropped)
+            if value is not _DROPPED:
+                kept[key] = value
+        return kept
+    if isinstance(obj, (list, tuple)):
+        # positions matter (schedulers, param groups): a dropped item becomes None
+        items = [_keep_plain(item, f'{where}[{i}]', dropped) for i, item in enumerate(obj)]
+        items = [None if item is _DROPPED else item for item in items]
+        return items if isinstance(obj, list) else tuple(items)
+    return obj
+
+
+def load_checkpoint_without_code(path: PathLike, map_location: Any = 'cpu',
+                                 max_rounds: int = 32) -> Tuple[Any, List[str]]:
+    """Load a checkpoint's tensors and plain containers; drop every other object unbuilt.
+
+    Every global the file names beyond torch's and gleamkit's allow-list is replaced by
+    an inert stand-in while torch's own weights-only unpickler reads the file, so none of
+    the file's classes or functions is imported or run; the stand-ins are then removed
+    (dict entries deleted, list / tuple items set to ``None``). Files that name ``os`` /
+    ``sys`` functions are refused: no model checkpoint needs them.
+
+    Args:
+        path: Local checkpoint file.
+        map_location: Passed to ``torch.load``. Defaults to ``'cpu'``.
+        max_rounds: How many times to retry with globals found only while unpickling
+            (names a static scan of the pickle cannot see). Defaults to 32.
+
+    Returns:
+        ``(checkpoint, dropped)``: the cleaned object and one ``'key.path: module.Name'``
+        line per removed object.
+
+    Raises:
+        CorruptCheckpointError: The file is empty or cut off.
+        CheckpointSecurityError: The file names ``os`` / ``sys`` functions, or the
+            unpickler refused something a stand-in cannot replace.
+    """
+    filename = check_checkpoint_file(path)
+    register_safe_checkpoint_globals()
+    try:
+        names = list(torch.serialization.get_unsafe_globals_in_checkpoint(filename))
+    except Exception:  # legacy (non-zip) files cannot be scanned: found while loading
+        names = []
+    for _ in range(max_rounds):
+        if _names_blocked_module(names):
+            raise CheckpointSecurityError(
+                filename, [n for n in names if _names_blocked_module([n])])
+        stand_ins = [(_unresolved(name), name) for name in names]
+        try:
+            with torch.serialization.safe_globals(stand_ins):
+                checkpoint = torch.load(filename, map_location=map_location, weights_only=True)
+            break
+        except pickle.UnpicklingError as error:
+            found = [name for groups in _GLOBAL_IN_MESSAGE.findall(str(error))
+                     for name in groups if name and '.' in name and name not in names]
+            if not found:
+                raise CheckpointSecurityError(filename, names, str(error)) from error
+            names += found
+    else:
+        raise CheckpointSecurityError(filename, names, f'still refused after {max_rounds} '
+                                      'rounds of stand-ins')
+    dropped: List[str] = []
+    checkpoint = _keep_plain(checkpoint, '', dropped)
+    return (None if checkpoint is _DROPPED else checkpoint), dropped
 
 
 def load_from_safe_local(filename: str, map_location: Any = None) -> Any:

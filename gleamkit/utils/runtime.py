@@ -4,37 +4,15 @@ import os.path as osp
 import torch
 from mmengine.config import Config
 
+# resume logic lives in gleamkit.utils.resume; re-exported for existing callers
+from gleamkit.utils.resume import find_resume_checkpoint  # noqa: F401
+
 
 def resolve_dist_backend(cfg: Config) -> None:
     """``dist_cfg.backend='auto'``: nccl when CUDA is there, gloo on CPU."""
     dist_cfg = cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
     if dist_cfg.get('backend', 'auto') == 'auto':
         dist_cfg['backend'] = 'nccl' if torch.cuda.is_available() else 'gloo'
-
-
-def find_resume_checkpoint(work_dir: str):
-    """The checkpoint ``--resume`` continues from, robust to an interrupted save.
-
-    mmengine's ``CheckpointHook`` writes the ``last_checkpoint`` pointer with a
-    plain ``open``: a run killed at that moment leaves it empty, and mmengine would
-    then silently start from scratch. Use the pointer when it names an existing
-    file, else the newest ``epoch_N.pth`` / ``iter_N.pth`` in ``work_dir``.
-    """
-    import glob
-    import re
-
-    pointer = osp.join(work_dir, 'last_checkpoint')
-    if osp.isfile(pointer):
-        with open(pointer) as f:
-            named = f.read().strip()
-        if named and osp.isfile(named):
-            return named
-    found = []
-    for path in glob.glob(osp.join(work_dir, '*.pth')):
-        match = re.fullmatch(r'(epoch|iter)_(\d+)\.pth', osp.basename(path))
-        if match:
-            found.append((int(match.group(2)), path))
-    return max(found)[1] if found else None
 
 
 def prepare_config(cfg: Config, args, mode: str = 'train') -> Config:
@@ -53,19 +31,29 @@ def prepare_config(cfg: Config, args, mode: str = 'train') -> Config:
     if mode == 'train':
         if getattr(args, 'load_from', None):
             cfg.load_from = args.load_from
-        if args.resume == 'auto':
-            cfg.resume, cfg.load_from = True, find_resume_checkpoint(cfg.work_dir)
-        elif args.resume is not None:
-            cfg.resume, cfg.load_from = True, args.resume
-        if args.amp:
-            cfg.optim_wrapper.type = 'MixedPrecisionOptimWrapper'
-            cfg.optim_wrapper.setdefault('dtype', 'auto')
+        if args.resume is not None:  # 'auto' (newest in the work dir) or a path
+            from gleamkit.utils.resume import resolve_resume
+            cfg.resume, cfg.load_from = True, resolve_resume(cfg.work_dir, args.resume)
+        from gleamkit.engine.optimizers.precision import apply_precision
+        apply_precision(cfg, getattr(args, 'precision', None)
+                        or ('auto' if getattr(args, 'amp', False) else None))
+        if getattr(args, 'checkpoint_every', None):
+            from gleamkit.utils.resume import enable_iteration_checkpoints
+            enable_iteration_checkpoints(cfg, args.checkpoint_every)
         if args.no_validate:
             for key in ('val_cfg', 'val_dataloader', 'val_evaluator'):
                 cfg[key] = None
     else:
         cfg.load_from = args.load_from
         cfg.resume = False
+        # evaluation needs no training pieces: a test-only config (dataset + runtime +
+        # model bases) has a train_dataloader but no train_cfg / optim_wrapper, which the
+        # Runner refuses as a half-configured training; the same for validation
+        for key in ('train_dataloader', 'train_cfg', 'optim_wrapper', 'param_scheduler',
+                    'val_dataloader', 'val_cfg', 'val_evaluator'):
+            cfg[key] = None
+        if not cfg.get('test_cfg'):  # test_cfg lives in the schedule bases
+            cfg.test_cfg = dict()  # mmengine's TestLoop
         # the checkpoint carries every weight: do not fetch hub weights first
         backbone = cfg.get('model', {}).get('backbone', {})
         if args.load_from and isinstance(backbone, dict) and backbone.get('pretrained'):

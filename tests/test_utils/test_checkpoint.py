@@ -6,6 +6,8 @@ import errno
 import os
 import os.path as osp
 import shlex
+import subprocess
+import sys
 import uuid
 from collections import OrderedDict
 
@@ -24,6 +26,8 @@ from mmengine.runner.checkpoint import CheckpointLoader
 from mmengine.visualization import Visualizer
 from torch.utils.data import Dataset
 
+from gleamkit.engine.hooks import IterationCheckpointHook
+from gleamkit.engine.loops import ResumableEpochBasedTrainLoop
 from gleamkit.utils import (
     SAFE_CHECKPOINT_GLOBALS,
     AtomicLocalBackend,
@@ -33,6 +37,14 @@ from gleamkit.utils import (
     safe_load_checkpoint,
     setup_safe_checkpointing,
 )
+from gleamkit.utils.checkpoint import CorruptCheckpointError, load_checkpoint_without_code
+from gleamkit.utils.resume import (
+    NoCheckpointToResumeError,
+    find_resume_checkpoint,
+    resolve_resume,
+)
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 # --- a tiny mmengine setup -------------------------------------------------------------
 
@@ -106,7 +118,7 @@ def _runner_state(runner):
     ))
 
 
-def _make_runner(work_dir, max_epochs, **kwargs):
+def _make_runner(work_dir, max_epochs, train_cfg=None, extra_hooks=None, **kwargs):
     def loader(shuffle):
         return dict(dataset=ToyDataset(), batch_size=4, collate_fn=dict(type='default_collate'),
                     sampler=dict(type='DefaultSampler', shuffle=shuffle))
@@ -117,7 +129,9 @@ def _make_runner(work_dir, max_epochs, **kwargs):
         # Unique, so runners built within the same second do not share a MessageHub.
         experiment_name=f'test_checkpoint_{uuid.uuid4().hex}',
         train_dataloader=loader(shuffle=True),
-        train_cfg=dict(by_epoch=True, max_epochs=max_epochs, val_interval=1),
+        # a loop `type` replaces by_epoch (mmengine passes every key to the loop)
+        train_cfg=dict(**(train_cfg or dict(by_epoch=True)), max_epochs=max_epochs,
+                       val_interval=1),
         val_dataloader=loader(shuffle=False),
         val_cfg=dict(),
         val_evaluator=dict(type=ToyAccuracy),
@@ -128,7 +142,7 @@ def _make_runner(work_dir, max_epochs, **kwargs):
         ],
         default_hooks=dict(
             checkpoint=dict(type='CheckpointHook', interval=1, save_best='acc', rule='greater'),
-            logger=dict(type='LoggerHook', interval=1)),
+            logger=dict(type='LoggerHook', interval=1), **(extra_hooks or {})),
         randomness=dict(seed=0),
         default_scope='mmengine',
         log_level='WARNING',
@@ -462,3 +476,210 @@ def test_setup_is_idempotent_and_installed():
     assert CheckpointLoader._get_checkpoint_loader('/some/local.pth') is load_from_safe_local
     assert CheckpointLoader._get_checkpoint_loader('https://x/y.pth') is not load_from_safe_local
     assert isinstance(get_file_backend('/some/local.pth'), AtomicLocalBackend)
+
+
+
+# --- (f) cut-off checkpoints and resume that cannot resume ------------------------------
+
+def _cut(path, keep):
+    data = path.read_bytes()
+    path.write_bytes(data[:keep] if keep is not None else b'')
+
+
+@pytest.mark.parametrize('keep', [None, 100, -10], ids=['empty', 'first-100-bytes',
+                                                        'last-10-bytes-missing'])
+def test_cut_off_checkpoint_error_names_the_file(trained_run, tmp_path, keep):
+    work_dir, _ = trained_run
+    path = tmp_path / 'epoch_2.pth'
+    path.write_bytes((work_dir / 'epoch_2.pth').read_bytes())
+    _cut(path, keep)
+    for load in (safe_load_checkpoint, lambda p: load_checkpoint(ToyModel(), str(p))):
+        with pytest.raises(CorruptCheckpointError) as excinfo:
+            load(path)
+        assert str(path) in str(excinfo.value) and excinfo.value.filename == str(path)
+        assert ('empty' if keep is None else 'ends early') in str(excinfo.value)
+    # an explicit --resume PATH to it stops before anything is built
+    with pytest.raises(CorruptCheckpointError, match='epoch_2.pth'):
+        resolve_resume(str(tmp_path), str(path))
+
+
+def _copy_run(work_dir, dest):
+    dest.mkdir()
+    for name in ('epoch_1.pth', 'epoch_2.pth'):
+        (dest / name).write_bytes((work_dir / name).read_bytes())
+    (dest / 'last_checkpoint').write_text(str(dest / 'epoch_2.pth'))
+    return dest
+
+
+def test_resume_skips_a_cut_off_newest_checkpoint_by_name(trained_run, tmp_path, monkeypatch):
+    work_dir, trained = trained_run
+    resume_dir = _copy_run(work_dir, tmp_path / 'resume')
+    _cut(resume_dir / 'epoch_2.pth', 1000)
+    messages = []
+    monkeypatch.setattr('gleamkit.utils.resume.print_log',
+                        lambda msg, **kwargs: messages.append(msg))
+    # the pointer names the cut-off file: fall back to the newest good one, and say so
+    assert resolve_resume(str(resume_dir), 'auto') == str(resume_dir / 'epoch_1.pth')
+    assert len(messages) == 1
+    assert str(resume_dir / 'epoch_2.pth') in messages[0] and 'epoch_1.pth' in messages[0]
+    # ...and mmengine really resumes from it (epoch 1 of 2, 4 iterations done)
+    monkeypatch.undo()
+    record = RecordStateHook()
+    runner = _make_runner(resume_dir, max_epochs=2, resume=True, custom_hooks=[record],
+                          load_from=resolve_resume(str(resume_dir), 'auto'))
+    runner.train()
+    assert (record.snapshot['epoch'], record.snapshot['iter']) == (1, 4)
+    assert runner.iter == 8 and safe_load_checkpoint(resume_dir / 'epoch_2.pth')
+
+
+def test_resume_with_nothing_to_resume_is_an_error(tmp_path):
+    for work_dir in (tmp_path, tmp_path / 'never_created'):
+        with pytest.raises(NoCheckpointToResumeError) as excinfo:
+            resolve_resume(str(work_dir), 'auto')
+        message = str(excinfo.value)
+        assert str(work_dir) in message and 'drop --resume' in message
+        assert '--resume PATH' in message
+    (tmp_path / 'epoch_1.pth').write_bytes(b'')
+    (tmp_path / 'last_checkpoint').write_text('')
+    with pytest.raises(NoCheckpointToResumeError, match='every checkpoint there is unreadable'
+                       '.*epoch_1.pth.*empty'):
+        resolve_resume(str(tmp_path), 'auto')
+    with pytest.raises(FileNotFoundError, match='--resume .*missing.pth'):
+        resolve_resume(str(tmp_path), str(tmp_path / 'missing.pth'))
+
+
+def test_resume_candidates_order_epoch_and_iteration_files(tmp_path):
+    for name, mtime in (('epoch_2.pth', 200), ('epoch_10.pth', 100), ('iter_30.pth', 150),
+                        ('iter_100.pth', 50), ('best_acc_epoch_10.pth', 999)):
+        (tmp_path / name).write_bytes(b'x')
+        os.utime(tmp_path / name, (mtime, mtime))
+    # within a kind by number (a copy may reset times), between kinds by time
+    assert find_resume_checkpoint(str(tmp_path)) == str(tmp_path / 'epoch_10.pth')
+    os.utime(tmp_path / 'iter_100.pth', (300, 300))
+    assert find_resume_checkpoint(str(tmp_path)) == str(tmp_path / 'iter_100.pth')
+
+
+# --- (g) iteration checkpoints, resumed in the middle of an epoch -----------------------
+
+def _iteration_run(work_dir, max_epochs, loop=ResumableEpochBasedTrainLoop, interval=3,
+                   **kwargs):
+    return _make_runner(
+        work_dir, max_epochs, train_cfg=dict(type=loop),
+        extra_hooks=dict(iter_checkpoint=dict(type=IterationCheckpointHook,
+                                              interval=interval)), **kwargs)
+
+
+def _final_weights(runner):
+    return {k: v.clone() for k, v in runner.model.state_dict().items()}
+
+
+def test_resume_from_an_iteration_checkpoint_continues_its_epoch(tmp_path):
+    # 16 samples, batch 4: 4 iterations an epoch, 8 in all; iter_3 and iter_6 are saved
+    full = _iteration_run(tmp_path / 'full', max_epochs=2)
+    full.train()
+    assert full.iter == 8
+    assert sorted(p.name for p in (tmp_path / 'full').glob('iter_*.pth')) == [
+        'iter_3.pth', 'iter_6.pth']
+    meta = safe_load_checkpoint(tmp_path / 'full' / 'iter_6.pth')['meta']
+    assert (meta['epoch'], meta['iter']) == (1, 6)  # 2 of epoch 2's 4 batches done
+
+    def resumed(name, loop, interval):
+        work = tmp_path / name
+        work.mkdir()
+        (work / 'iter_6.pth').write_bytes((tmp_path / 'full' / 'iter_6.pth').read_bytes())
+        runner = _iteration_run(work, max_epochs=2, loop=loop, interval=interval, resume=True,
+                                load_from=resolve_resume(str(work), 'auto'))
+        runner.train()
+        return runner
+
+    # mmengine's own epoch loop repeats the interrupted epoch: 2 batches trained twice
+    plain = resumed('plain', 'EpochBasedTrainLoop', interval=-1)
+    assert plain.iter == 10
+    runner = resumed('resumable', ResumableEpochBasedTrainLoop, interval=3)
+    assert runner.iter == full.iter == 8 and runner.epoch == 2
+    # same batches in the same order: the same final weights, bit for bit (SGD, no dropout)
+    _assert_nested_equal(_final_weights(runner), _final_weights(full))
+    assert not torch.equal(plain.model.linear.weight, full.model.linear.weight)
+
+
+def test_iteration_hook_refuses_the_epoch_loop_that_would_repeat_an_epoch(tmp_path):
+    runner = _iteration_run(tmp_path, max_epochs=1, loop='EpochBasedTrainLoop')
+    with pytest.raises(ValueError, match='ResumableEpochBasedTrainLoop'):
+        runner.train()
+
+
+def test_epoch_and_iteration_hooks_keep_their_own_files(tmp_path):
+    kwargs = dict(interval=2)
+    runner = _iteration_run(tmp_path, max_epochs=2, **kwargs)
+    runner.train()
+    names = sorted(p.name for p in tmp_path.glob('*_*.pth') if not p.name.startswith('best'))
+    assert names == ['epoch_1.pth', 'epoch_2.pth', 'iter_6.pth', 'iter_8.pth']
+    # after a resume each hook still deletes its own old files only
+    runner = _iteration_run(tmp_path, max_epochs=3, resume=True,
+                            load_from=str(tmp_path / 'epoch_2.pth'), **kwargs)
+    runner.train()
+    names = sorted(p.name for p in tmp_path.glob('*_*.pth') if not p.name.startswith('best'))
+    assert names == ['epoch_1.pth', 'epoch_2.pth', 'epoch_3.pth', 'iter_10.pth', 'iter_12.pth']
+
+
+# --- (h) the security error's advice works ----------------------------------------------
+
+def _strip_command(message, dst):
+    command = message.split('`python ')[1].split('`')[0]
+    assert command.startswith('tools/model_converters/strip_checkpoint.py ')
+    return [sys.executable] + [dst if arg == 'STRIPPED.pth' else arg
+                               for arg in shlex.split(command)]
+
+
+def test_security_error_recommends_a_converter_that_accepts_the_file(tmp_path):
+    """The refusal points at a command; running it yields a checkpoint gleamkit loads."""
+    import argparse
+    source = ToyModel()
+    path = tmp_path / 'foreign.pth'
+    torch.save({'state_dict': source.state_dict(), 'args': argparse.Namespace(lr=0.1),
+                'hooks': [print, 3]}, path)
+    with pytest.raises(CheckpointSecurityError) as excinfo:
+        safe_load_checkpoint(path)
+    out = tmp_path / 'stripped.pth'
+    proc = subprocess.run(_strip_command(str(excinfo.value), str(out)), cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert 'dropped args: argparse.Namespace' in proc.stdout
+    assert 'dropped hooks[0]: builtins.print' in proc.stdout
+    stripped = safe_load_checkpoint(out)
+    assert stripped['hooks'] == [None, 3] and 'args' not in stripped
+    target = ToyModel()
+    load_checkpoint(target, str(out), strict=True)
+    _assert_nested_equal(target.state_dict(), source.state_dict())
+
+
+@pytest.mark.parametrize('payload_cls, global_name', PAYLOADS)
+def test_stripping_never_runs_the_payload(tmp_path, payload_cls, global_name):
+    path, marker = _craft(tmp_path, payload_cls)
+    with pytest.raises(CheckpointSecurityError) as excinfo:
+        safe_load_checkpoint(path)
+    message = str(excinfo.value)
+    if payload_cls is _ShellPayload:
+        # os.system: no advice to salvage it, and the converter refuses it too
+        assert 'hostile' in message and 'strip_checkpoint' not in message
+        with pytest.raises(CheckpointSecurityError, match='posix.system|nt.system'):
+            load_checkpoint_without_code(path)
+    else:
+        checkpoint, dropped = load_checkpoint_without_code(path)
+        assert dropped == ['meta.x: builtins.exec']
+        assert {k: tuple(v.shape) for k, v in checkpoint['state_dict'].items()} == {
+            'linear.weight': (3, 4), 'linear.bias': (3,)}
+    assert not marker.exists()
+
+
+def test_strip_refuses_to_write_a_checkpoint_without_tensors(tmp_path):
+    """A whole pickled module keeps its weights inside the (dropped) module object."""
+    path = tmp_path / 'module.pth'
+    torch.save(nn.Linear(2, 2), path)
+    proc = subprocess.run([sys.executable, 'tools/model_converters/strip_checkpoint.py',
+                           str(path), str(tmp_path / 'out.pth')], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert 'dropped <top level>: torch.nn.modules.linear.Linear (held 2 tensor(s))' in (
+        proc.stdout)
+    assert 'nothing written' in proc.stdout and not (tmp_path / 'out.pth').exists()

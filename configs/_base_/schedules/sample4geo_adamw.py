@@ -14,9 +14,10 @@
 # least two per phase, so a 0.1-epoch warm-up reaches lr 1e-3 for any epoch length
 # (docs/training_real_data.md, "Changing a config").
 from mmengine.optim import CosineAnnealingLR, LinearLR
-from mmengine.runner import EpochBasedTrainLoop, TestLoop, ValLoop
+from mmengine.runner import TestLoop, ValLoop
 from torch.optim import AdamW
 
+from gleamkit.engine.loops import ResumableEpochBasedTrainLoop
 from gleamkit.engine.optimizers import MixedPrecisionOptimWrapper
 
 max_epochs = 40
@@ -36,6 +37,8 @@ param_scheduler = [
     dict(type=CosineAnnealingLR, eta_min=0.0, by_epoch=True, begin=warmup_epochs,
          end=max_epochs, convert_to_iter_based=True),
 ]
-train_cfg = dict(type=EpochBasedTrainLoop, max_epochs=max_epochs, val_interval=4)
+# resumable in the middle of an epoch: real-data epochs are long, so save iter_N.pth too
+# (`tools/train.py --checkpoint-every 500`, or default_hooks.iter_checkpoint.interval=500)
+train_cfg = dict(type=ResumableEpochBasedTrainLoop, max_epochs=max_epochs, val_interval=4)
 val_cfg = dict(type=ValLoop)
 test_cfg = dict(type=TestLoop)

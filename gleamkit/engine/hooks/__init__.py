@@ -6,3 +6,7 @@ __all__ += ['LoRACheckpointHook']
 from .hard_negative_mining_hook import HardNegativeMiningHook  # noqa: E402
 
 __all__ += ['HardNegativeMiningHook']
+from .iteration_checkpoint_hook import IterationCheckpointHook  # noqa: E402
+from .precision_report_hook import PrecisionReportHook  # noqa: E402
+
+__all__ += ['IterationCheckpointHook', 'PrecisionReportHook']

@@ -34,7 +34,8 @@ class MixedPrecisionOptimWrapper(OptimWrapper):
                              f'{sorted(_DTYPES)}')
         self.cast_dtype = _DTYPES[dtype]
         if self.cast_dtype == torch.float16 and self.device_type != 'cuda':
-            raise ValueError('float16 autocast needs a CUDA device; use dtype="bfloat16" on CPU')
+            raise ValueError('float16 autocast needs a CUDA device; use dtype="bfloat16" on CPU '
+                             '(tools/train.py --precision bf16, or fp32)')
         self.scaler = (torch.amp.GradScaler('cuda')
                        if self.cast_dtype == torch.float16 else None)
 
