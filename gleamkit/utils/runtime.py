@@ -4,6 +4,8 @@ import os.path as osp
 import torch
 from mmengine.config import Config
 
+from gleamkit.utils.custom_imports import import_custom_modules
+
 
 def resolve_dist_backend(cfg: Config) -> None:
     """``dist_cfg.backend='auto'``: nccl when CUDA is there, gloo on CPU."""
@@ -42,6 +44,7 @@ def prepare_config(cfg: Config, args, mode: str = 'train') -> Config:
     cfg.launcher = args.launcher
     if getattr(args, 'cfg_options', None):
         cfg.merge_from_dict(args.cfg_options)
+    import_custom_modules(cfg, args.config)  # any config style, --cfg-options included
     if getattr(args, 'work_dir', None):
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
