@@ -13,6 +13,7 @@ from mmengine.config import Config, DictAction
 # run from a checkout without `pip install -e .` too
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
+from gleamkit.utils.config_keys import explain_config_errors
 from gleamkit.utils.runtime import build_runner, check_checkpoint_keys, prepare_config
 
 
@@ -47,9 +48,10 @@ def main():
         raise SystemExit(f'config file not found: {args.config}')
     cfg = Config.fromfile(args.config)
     cfg = prepare_config(cfg, args, mode='train')
-    runner = build_runner(cfg)
-    check_checkpoint_keys(runner, strict=not args.load_non_strict)
-    runner.train()
+    with explain_config_errors(cfg):  # a misspelt key: name its path and the accepted keys
+        runner = build_runner(cfg)
+        check_checkpoint_keys(runner, strict=not args.load_non_strict)
+        runner.train()
 
 
 if __name__ == '__main__':
