@@ -7,10 +7,12 @@ on the command line comes too late in both styles. :func:`import_custom_modules`
 closes both gaps; ``prepare_config`` (``tools/train.py``, ``tools/test.py`` and the
 ``dist_*.sh`` scripts that run them) calls it after the command-line overrides.
 
-Where a module is looked up: ``sys.path`` first (installed packages, ``PYTHONPATH``,
-and the checkout root for the tools), then the config file's own folder, then the
-current working directory. The two folders are appended, never prepended, so a file
-next to a config cannot shadow an installed package.
+Where a module is looked up - for ``custom_imports`` and for a pure-Python config's
+own ``from my_module import MyLoss`` (mmengine imports those when the config is
+built): ``sys.path`` first (installed packages, ``PYTHONPATH``, and the checkout root
+for the tools), then the config file's own folder, then the current working
+directory. The two folders are appended, never prepended, so a file next to a
+config cannot shadow an installed package.
 """
 import difflib
 import importlib
@@ -59,7 +61,7 @@ def _module_names(spec, where: str) -> List[str]:
 
 
 def import_custom_modules(cfg, config_path: Optional[str] = None) -> List[str]:
-    """Import the modules a config lists in ``custom_imports``.
+    """Import the modules a config lists in ``custom_imports``; make its folder importable.
 
     ``custom_imports = dict(imports=['my_project.losses'], allow_failed_imports=False)``:
     importing a module runs its ``@LOSSES.register_module()`` (etc.) decorators, so
@@ -79,9 +81,10 @@ def import_custom_modules(cfg, config_path: Optional[str] = None) -> List[str]:
         ImportError: A module cannot be imported and ``allow_failed_imports`` is False
             (the default); the message names the config, the module and the folders searched.
     """
-    spec = cfg.get('custom_imports', None)
     if config_path is None:
         config_path = getattr(cfg, 'filename', None)
+    add_config_search_paths(config_path)
+    spec = cfg.get('custom_imports', None)
     where = f'config {config_path}' if config_path else 'config'
     if spec is None:
         return []
@@ -100,9 +103,6 @@ def import_custom_modules(cfg, config_path: Optional[str] = None) -> List[str]:
         raise TypeError(f'{where}: custom_imports.allow_failed_imports must be True or False, '
                         f'got {allow_failed!r}')
     names = _module_names(spec, where)
-    if not names:
-        return []
-    add_config_search_paths(config_path)
     imported = []
     for name in names:
         try:
