@@ -47,8 +47,14 @@ def installed_package_path(package: str, fallback=None) -> str:
         spec = None
     if spec is not None and spec.origin not in (None, 'namespace'):
         return osp.dirname(spec.origin)
-    if spec is not None and spec.submodule_search_locations:  # a namespace package
-        return list(spec.submodule_search_locations)[0]
+    if spec is not None and spec.submodule_search_locations:
+        # e.g. the checkout's configs/ on sys.path: any folder of that name would do,
+        # so a config would mean different files from different working directories
+        raise ModuleNotFoundError(
+            f'{package!r} is a folder without __init__.py '
+            f'({", ".join(spec.submodule_search_locations)}), not an installed package: '
+            'read_base() imports configs from installed packages, e.g. '
+            f'`from {CONFIG_PACKAGE}.gleam_c.phase2 import *`', name=package)
     if fallback is not None:
         return fallback(package)
     raise ModuleNotFoundError(f'no importable package {package!r} (needed by a config that '

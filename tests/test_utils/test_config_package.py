@@ -51,6 +51,14 @@ def test_resolver_uses_the_import_system():
         installed_package_path('no_such_pkg_x')
 
 
+def test_a_folder_named_like_a_package_is_refused(tmp_path, monkeypatch):
+    (tmp_path / 'configs').mkdir()
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ModuleNotFoundError, match="'configs' is a folder without __init__.py "
+                       r".*`from gleamkit.configs.gleam_c.phase2 import \*`"):
+        installed_package_path('configs')
+
+
 def test_outside_config_inherits_phase2_from_the_checkout(tmp_path):
     (tmp_path / 'user_cfg.py').write_text(USER_CONFIG)
     out = run_python(PRINT_CONFIG, tmp_path, str(ROOT))
