@@ -103,3 +103,74 @@ def test_shell_prelude_adds_the_tiny_options_to_tool_commands(tmp_path, free_por
     assert first.startswith("['cfg.py', '--work-dir', 'w', '--cfg-options', "
                             "'train_dataloader.dataset.world.seed=1'")
     assert "'model.backbone.model_name=resnet10t'" in first and second == '7'
+
+
+_DDP_WORKER = '''
+import sys
+
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+
+from my_losses import SoftMarginTripletLoss
+
+
+class Encoder(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.net = torch.nn.Linear(12, 8)
+        self.loss = SoftMarginTripletLoss(alpha=10.0)
+
+    def forward(self, q, r):
+        embed = lambda x: torch.nn.functional.normalize(self.net(x), dim=1)  # noqa: E731
+        return self.loss(embed(q), embed(r))
+
+
+g = torch.Generator().manual_seed(1)
+q, r = torch.randn(8, 12, generator=g), torch.randn(8, 12, generator=g)
+if sys.argv[2] == 'ddp':
+    dist.init_process_group('gloo')
+    rank, world = dist.get_rank(), dist.get_world_size()
+    model = DistributedDataParallel(Encoder())
+    per = 8 // world
+    model(q[rank * per:(rank + 1) * per], r[rank * per:(rank + 1) * per]).backward()
+    grads = {n: p.grad for n, p in model.module.named_parameters()}
+else:
+    rank, model = 0, Encoder()
+    model(q, r).backward()
+    grads = {n: p.grad for n, p in model.named_parameters()}
+if rank == 0:
+    torch.save(grads, sys.argv[1])
+if sys.argv[2] == 'ddp':
+    dist.barrier()
+    dist.destroy_process_group()
+'''
+
+
+def test_tutorial_loss_under_ddp_has_the_full_batch_gradient(tmp_path, free_port):
+    """The claim of new_loss_and_adapter.md section 2, for its own loss."""
+    import torch
+    page = DOCS / 'tutorials' / 'new_loss_and_adapter.md'
+    source = next(code for lang, code, _ in blocks(page)
+                  if lang == 'python' and code.startswith('# my_losses.py'))
+    (tmp_path / 'my_losses.py').write_text(source)
+    (tmp_path / 'worker.py').write_text(_DDP_WORKER)
+    env = dict(os.environ, PYTHONPATH=f'{ROOT}{os.pathsep}{tmp_path}', OMP_NUM_THREADS='1')
+    for cmd in ([sys.executable, 'worker.py', 'single.pt', 'single'],
+                [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
+                 f'--master_port={free_port}', 'worker.py', 'ddp.pt', 'ddp']):
+        out = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True,
+                             timeout=300)
+        assert out.returncode == 0, out.stderr[-3000:]
+    single, ddp = torch.load(tmp_path / 'single.pt'), torch.load(tmp_path / 'ddp.pt')
+    for name in single:
+        assert float(single[name].abs().max()) > 0
+        torch.testing.assert_close(ddp[name], single[name], rtol=1e-5, atol=1e-7)
+    # without gathering each process sees only its own 3 negatives per row: different
+    (tmp_path / 'my_losses.py').write_text(source.replace('gather=True', 'gather=False'))
+    out = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    local = torch.load(tmp_path / 'ddp.pt')
+    assert not torch.allclose(local['net.weight'], single['net.weight'], rtol=1e-3)
