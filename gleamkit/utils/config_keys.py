@@ -160,30 +160,38 @@ def unknown_key_error(err: TypeError, cfg) -> Optional[UnknownConfigKeyError]:
         match = UNEXPECTED_KWARG.search(str(err))
         if not match:
             return None
-        key = match.group('key')
-        owner = match.group('owner') or match.group('func')
-        owner = owner.split('.')[-1] if owner else None
+        key, func, owner = match.group('key'), match.group('func'), match.group('owner')
+        if owner and func != '__init__':
+            return None  # a method call (e.g. forward) at run time, not a constructor
+        owner = (owner or func).split('.')[-1]
         component = None
     holders = [(path, node) for path, node in _entries(cfg._cfg_dict if hasattr(
         cfg, '_cfg_dict') else cfg) if key in node and path]
-    if not holders:
-        return None
 
     def type_of(node):
-        return dict.get(node, 'type') if isinstance(node, dict) else None
+        return dict.get(node, 'type')
 
-    # an entry whose type is the class that refused the key; else any that holds the key
-    named = [(p, n) for p, n in holders if owner and _name_of(type_of(n)) == owner]
-    chosen = named or holders
+    def rejects(candidate) -> bool:
+        keys = accepted_keys(candidate) if candidate is not None else None
+        return keys is not None and key not in keys
+
+    # the entry whose type is the class that refused the key; an entry without a type
+    # that mmengine fills in (train_cfg -> its loop) when that class rejects the key; an
+    # entry whose type passes the key up to a base class that refused it
+    chosen = [(p, n) for p, n in holders if _name_of(type_of(n)) == owner]
+    if not chosen and rejects(component or resolve_type(owner)):
+        chosen = [(p, n) for p, n in holders if type_of(n) is None]
+    if not chosen:
+        chosen = [(p, n) for p, n in holders
+                  if type_of(n) is not None and rejects(resolve_type(type_of(n)))]
+    if not chosen:
+        return None  # no entry of the config explains it: leave the error as it is
     if component is None:
-        for _, node in chosen:
-            component = resolve_type(type_of(node))
-            if component is not None:
-                break
+        component = resolve_type(type_of(chosen[0][1])) or resolve_type(owner)
     paths = [p for p, _ in chosen]
     config_file = getattr(cfg, 'filename', None)
     if component is None:
-        msg = (f'{paths[0]}.{key}: {owner or "the component"} takes no keyword {key!r}'
+        msg = (f'{paths[0]}.{key}: {owner} takes no keyword {key!r}'
                f'{f" (config {config_file})" if config_file else ""}: {err}')
     else:
         msg = unknown_key_message(component, key, paths[0], config_file)

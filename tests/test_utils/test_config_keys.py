@@ -86,6 +86,35 @@ def test_unrelated_type_errors_pass_through_unchanged():
     assert not isinstance(err.value, UnknownConfigKeyError)
 
 
+def test_run_time_errors_are_not_blamed_on_a_config_key():
+    # the config holds `mode` (a dataset key) and `views`; a method's keyword error at
+    # run time, or a constructor whose type takes the key, is not a config mistake
+    cfg = Config(dict(train_dataloader=dict(dataset=dict(
+        type='SyntheticCrossViewDataset', mode='pairs', views=('uav', )))))
+    for raw in (TypeError("CrossViewRetriever.forward() got an unexpected keyword argument "
+                          "'mode'"),
+                TypeError("Foo.__init__() got an unexpected keyword argument 'views'")):
+        assert unknown_key_error(raw, cfg) is None
+
+
+def test_a_key_passed_up_to_a_base_class_is_found_by_its_entry():
+    cfg = Config(dict(train_dataloader=dict(dataset=dict(
+        type='SyntheticCrossViewDataset', viewz=('uav', )))))
+    raw = TypeError("BaseDataset.__init__() got an unexpected keyword argument 'viewz'")
+    better = unknown_key_error(raw, cfg)
+    assert better.path == 'train_dataloader.dataset'
+    assert "has no config key 'viewz'. Did you mean 'views'?" in str(better)
+
+
+def test_a_loop_without_type_is_found_by_the_class_mmengine_chose():
+    cfg = Config(dict(train_cfg=dict(by_epoch=True, max_epoch=3)))
+    raw = TypeError("EpochBasedTrainLoop.__init__() got an unexpected keyword argument "
+                    "'max_epoch'")
+    assert str(unknown_key_error(raw, cfg)).startswith(
+        "train_cfg.max_epoch: EpochBasedTrainLoop (mmengine.runner.loops) has no config key "
+        "'max_epoch'. Did you mean 'max_epochs'?")
+
+
 @pytest.mark.parametrize('option, expected', [
     ('train_cfg.max_epoch=1', "train_cfg.max_epoch: EpochBasedTrainLoop (mmengine.runner.loops) "
                               "has no config key 'max_epoch'. Did you mean 'max_epochs'?"),
