@@ -20,7 +20,9 @@ in mmengine and its downstream packages, e.g. ``type='mmpretrain.ResNet'``).
 
 Every registry imports its modules lazily from ``locations``. Asking for a name
 that is nowhere raises a ``KeyError`` naming the registry, where it looked and
-the closest registered names.
+the closest registered names. A config key the component does not take raises
+:class:`~gleamkit.utils.config_keys.UnknownConfigKeyError` (a ``TypeError``) naming
+the component, the keys it accepts and the closest one.
 """
 import difflib
 from typing import Optional, Type
