@@ -76,6 +76,21 @@ def test_tutorial_code_blocks_run(page, tmp_path, monkeypatch, free_port):
     monkeypatch.chdir(tmp_path)
     namespace = {'__name__': f'tutorial_{page.stem}'}
     monkeypatch.syspath_prepend(str(tmp_path))
+    # pages may save files of the same name (my_adapters.py): import this page's own
+    for lang, code, _ in found:
+        header = FILE_HEADER.match(code) if lang == 'python' else None
+        if header:
+            module = header.group(1)[:-len('.py')].replace('/', '.')
+            monkeypatch.delitem(sys.modules, module, raising=False)
+    try:
+        _run_blocks(page, found, tmp_path, namespace, free_port)
+    finally:
+        for name, module in list(sys.modules.items()):
+            if str(getattr(module, '__file__', None) or '').startswith(str(tmp_path)):
+                del sys.modules[name]
+
+
+def _run_blocks(page, found, tmp_path, namespace, free_port):
     for i, (lang, code, skipped) in enumerate(found, start=1):
         name = f'{page.name}[block {i}]'
         if skipped:
