@@ -1,7 +1,7 @@
 """gleamkit: cross-view geo-localisation toolkit (GLEAM-C retrieval + GLEAM-X explanation)."""
 import os.path as osp
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, find_packages, setup
 
 
 def read_version():
@@ -37,6 +37,13 @@ extras_require = {
     'tests': ['pytest>=7', 'ruff>=0.5', 'scikit-image'],
 }
 
+# The shipped configs as the package gleamkit.configs, for `from gleamkit.configs.gleam_c.phase2
+# import *` in a user's read_base() config (docs/tutorials/new_loss_and_adapter.md). configs/
+# stays the single tree: the wheel maps it here; in the checkout gleamkit/configs links to it.
+config_packages = ['gleamkit.configs'] + [
+    f'gleamkit.configs.{name}'
+    for name in find_namespace_packages(where='configs', exclude=['*__pycache__*'])]
+
 setup(
     name='gleamkit',
     version=read_version(),
@@ -46,7 +53,8 @@ setup(
     if osp.exists(osp.join(osp.dirname(__file__), 'README.md')) else '',
     long_description_content_type='text/markdown',
     license='Apache-2.0',
-    packages=find_packages(include=['gleamkit', 'gleamkit.*']),
+    packages=find_packages(include=['gleamkit', 'gleamkit.*']) + config_packages,
+    package_dir={'gleamkit.configs': 'configs'},
     python_requires='>=3.9',
     install_requires=install_requires,
     extras_require=extras_require,

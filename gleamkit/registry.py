@@ -20,7 +20,9 @@ in mmengine and its downstream packages, e.g. ``type='mmpretrain.ResNet'``).
 
 Every registry imports its modules lazily from ``locations``. Asking for a name
 that is nowhere raises a ``KeyError`` naming the registry, where it looked and
-the closest registered names.
+the closest registered names. A config key the component does not take raises
+:class:`~gleamkit.utils.config_keys.UnknownConfigKeyError` (a ``TypeError``) naming
+the component, the keys it accepts and the closest one.
 """
 import difflib
 from typing import Optional, Type
@@ -45,6 +47,14 @@ from mmengine.registry import VISBACKENDS as MMENGINE_VISBACKENDS
 from mmengine.registry import VISUALIZERS as MMENGINE_VISUALIZERS
 from mmengine.registry import WEIGHT_INITIALIZERS as MMENGINE_WEIGHT_INITIALIZERS
 from mmengine.registry import Registry
+
+from gleamkit.utils.config_keys import (
+    UNEXPECTED_KWARG,
+    UnknownConfigKeyError,
+    accepted_keys,
+    resolve_type,
+    unknown_key_message,
+)
 
 __all__ = [
     'BACKBONES', 'ADAPTERS', 'LOSSES', 'SAMPLERS', 'EXPLAINERS', 'EVALUATORS',
@@ -118,6 +128,32 @@ class GleamkitRegistry(Registry):
         if obj is None:
             raise RegistryKeyError(self._not_found_message(key))
         return obj
+
+    def build(self, cfg, *args, **kwargs):
+        """Build ``cfg``; a key the component does not take names the component, the
+        accepted keys and the closest one (:class:`UnknownConfigKeyError`)."""
+        try:
+            return super().build(cfg, *args, **kwargs)
+        except UnknownConfigKeyError:
+            raise
+        except TypeError as err:
+            better = self._unknown_key_error(err, cfg)
+            if better is None:
+                raise
+            raise better from err
+
+    def _unknown_key_error(self, err: TypeError, cfg) -> Optional[UnknownConfigKeyError]:
+        match = UNEXPECTED_KWARG.search(str(err))
+        if not match or not isinstance(cfg, dict) or match.group('key') not in cfg:
+            return None
+        key, obj_type = match.group('key'), dict.get(cfg, 'type')
+        component = self._lookup(obj_type) if isinstance(obj_type, str) else resolve_type(
+            obj_type)
+        keys = accepted_keys(component) if callable(component) else None
+        if keys is None or key in keys:  # raised deeper down, not by this component
+            return None
+        return UnknownConfigKeyError(unknown_key_message(component, key),
+                                     component=component, key=key)
 
     def _not_found_message(self, key: str) -> str:
         names = self._all_names()

@@ -15,6 +15,7 @@ from mmengine.config import Config, DictAction
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from mmengine.dist import get_rank
 
+from gleamkit.utils.config_keys import explain_config_errors
 from gleamkit.utils.runtime import build_runner, prepare_config
 
 
@@ -46,8 +47,9 @@ def main():
     cfg = Config.fromfile(args.config)
     args.load_from = None if no_checkpoint else args.checkpoint
     cfg = prepare_config(cfg, args, mode='test')
-    runner = build_runner(cfg)
-    metrics = runner.test()
+    with explain_config_errors(cfg):  # a misspelt key: name its path and the accepted keys
+        runner = build_runner(cfg)
+        metrics = runner.test()
     if get_rank() == 0:
         out = args.out or osp.join(cfg.work_dir, 'test_metrics.json')
         os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)

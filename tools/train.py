@@ -15,6 +15,7 @@ from mmengine.config import Config, DictAction
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from gleamkit.engine.hooks import PrecisionReportHook
+from gleamkit.utils.config_keys import explain_config_errors
 from gleamkit.utils.runtime import build_runner, check_checkpoint_keys, prepare_config
 
 
@@ -56,10 +57,11 @@ def main():
         raise SystemExit(f'config file not found: {args.config}')
     cfg = Config.fromfile(args.config)
     cfg = prepare_config(cfg, args, mode='train')
-    runner = build_runner(cfg)
-    runner.register_hook(PrecisionReportHook())  # logs which precision actually ran
-    check_checkpoint_keys(runner, strict=not args.load_non_strict)
-    runner.train()
+    with explain_config_errors(cfg):  # a misspelt key: name its path and the accepted keys
+        runner = build_runner(cfg)
+        runner.register_hook(PrecisionReportHook())  # logs which precision actually ran
+        check_checkpoint_keys(runner, strict=not args.load_non_strict)
+        runner.train()
 
 
 if __name__ == '__main__':

@@ -21,6 +21,10 @@ from .checkpoint import (
     safe_load_checkpoint,
     setup_safe_checkpointing,
 )
+from .config_package import install_config_package_resolver
+
+# `from gleamkit.configs... import *` in read_base() (see config_package)
+install_config_package_resolver()
 
 __all__ = [
     'CheckpointSecurityError', 'SAFE_CHECKPOINT_GLOBALS', 'CONVERTER_HINT',

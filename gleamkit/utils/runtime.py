@@ -4,6 +4,8 @@ import os.path as osp
 import torch
 from mmengine.config import Config
 
+from gleamkit.utils.custom_imports import import_custom_modules
+
 # resume logic lives in gleamkit.utils.resume; re-exported for existing callers
 from gleamkit.utils.resume import find_resume_checkpoint  # noqa: F401
 
@@ -24,6 +26,7 @@ def prepare_config(cfg: Config, args, mode: str = 'train') -> Config:
     cfg.launcher = args.launcher
     # an override of a top-level variable reaches every field written from it
     merge_linked_options(cfg, getattr(args, 'cfg_options', None))
+    import_custom_modules(cfg, args.config)  # any config style, --cfg-options included
     if getattr(args, 'work_dir', None):
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:

@@ -65,8 +65,10 @@ def test_test_mode_reads_only_test_and_gallery(u1652):
     cfg = load('university1652_drone2sat')
     options = {'test_dataloader.dataset.data_root': u1652,
                'custom_hooks.0.dataloader.dataset.data_root': u1652}
+    # train data has no data_root here: a preflight that read it would have failed
+    assert cfg.train_dataloader.dataset.data_root is None
     prepare_config(cfg, args(cfg_options=options, load_from='x.pth'), mode='test')
-    assert cfg.train_dataloader.dataset.data_root is None  # never read
+    assert cfg.train_dataloader is None  # evaluation drops the training pieces
 
 
 def test_no_validate_skips_the_evaluation_datasets(u1652):

@@ -4,9 +4,12 @@
 from mmengine.config import read_base
 
 with read_base():
-    from ....configs.gleam_c.phase1 import *
+    # the shipped configs as a package: works from any folder (docs/tutorials/
+    # new_loss_and_adapter.md), not only inside the checkout
+    from gleamkit.configs.gleam_c.phase1 import *
 
-# registers PseudoThermal into gleamkit's TRANSFORMS
+# registers PseudoThermal into gleamkit's TRANSFORMS (tools/train.py and tools/test.py
+# import it; the checkout root is on their path)
 custom_imports = dict(imports=['projects.example_project.thermal_view'],
                       allow_failed_imports=False)
 
