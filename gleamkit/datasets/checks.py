@@ -41,7 +41,9 @@ def did_you_mean(value: str, choices: Iterable[str], hints: Optional[Dict[str, s
             hint = text.lower()
         else:
             close = difflib.get_close_matches(text.lower(), choices, n=1, cutoff=cutoff)
-            hint = close[0] if close else None
+            # short keys such as 'lat' are too short for a ratio: 'lattitude' starts with it
+            prefix = [c for c in choices if len(c) >= 3 and text.lower().startswith(c)]
+            hint = close[0] if close else (max(prefix, key=len) if prefix else None)
     return f' (did you mean {hint!r}?)' if hint else ''
 
 

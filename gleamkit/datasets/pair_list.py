@@ -177,7 +177,8 @@ class CrossViewPairListDataset(BaseCrossViewDataset):
                 if typos:
                     key, hint = typos[0]
                     raise ValueError(f'{name}: {path}:{line_no}: unknown key {key!r}{hint}; '
-                                     f'pair-list keys: {list(KNOWN_KEYS)}')
+                                     f'pair-list keys: {list(KNOWN_KEYS)} (list a key of your '
+                                     'own in extra_keys=[...] to keep it)')
                 for key in unknown:
                     extras.setdefault(key, line_no)
                 rows.append((line_no, row))
@@ -194,7 +195,8 @@ class CrossViewPairListDataset(BaseCrossViewDataset):
         if typos:
             text = ', '.join(f'{k!r}{h}' for k, h in typos)
             raise ValueError(f'{name}: {path}:1: unknown column {text}; pair-list columns: '
-                             f'{list(KNOWN_KEYS)}')
+                             f'{list(KNOWN_KEYS)} (list a column of your own in '
+                             'extra_keys=[...] to keep it)')
         if not any(k in columns for k in SATELLITE_KEYS):
             raise ValueError(f'{name}: {path}:1 has columns {columns}; it needs a header with '
                              'at least "satellite" (and usually "query", "view")')
