@@ -35,6 +35,7 @@ MODES = ('pairs', 'query', 'gallery')
 ON_MISSING = ('error', 'skip', 'ignore')
 ON_CORRUPT = ('error', 'skip')
 #: data-sample meta key that carries the images skipped for a sample to the main process
+#: (read by gleamkit.engine.hooks.SkippedImageReportHook)
 SKIPPED_META_KEY = 'skipped_bad_images'
 VIEWS = ('uav', 'satellite', 'panorama', 'ground', 'map')
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.tif', '.tiff', '.bmp', '.webp')

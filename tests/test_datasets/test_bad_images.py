@@ -1,0 +1,137 @@
+"""Issue 10.11: an image that cannot be read while training. Default: stop, naming
+the file and tools/misc/check_dataset.py; ``on_corrupt='skip'``: serve another
+sample, count the file and report it at the end of the epoch, also when the
+samples are loaded by dataloader worker processes."""
+import os.path as osp
+
+import pytest
+import torch
+from replicas import write_image
+
+from gleamkit.datasets import CrossViewPairListDataset, LoadCrossViewImages, PackCrossViewInputs
+from gleamkit.datasets.checks import BadImageError
+from gleamkit.datasets.pair_list import write_pair_list
+from gleamkit.engine.hooks import SkippedImageReportHook
+
+PIPELINE = [dict(type=LoadCrossViewImages), dict(type=PackCrossViewInputs)]
+
+
+def make_list(root, corrupt=('q/a2.jpg', )):
+    """4 places x 2 drone images each; the files in ``corrupt`` are not images."""
+    rows = []
+    for place in 'ABCD':
+        write_image(osp.join(root, 'sat', f'{place}.png'), 1)
+        for k in (1, 2):
+            name = f'q/{place.lower()}{k}.jpg'
+            write_image(osp.join(root, name), 2)
+            rows.append(dict(query=name, satellite=f'sat/{place}.png', view='uav'))
+    for name in corrupt:
+        with open(osp.join(root, name), 'w') as f:
+            f.write('not an image')
+    return write_pair_list(osp.join(root, 'pairs.csv'), rows)
+
+
+def test_default_stops_naming_the_file_and_the_checker(tmp_path):
+    ds = CrossViewPairListDataset(ann_file=make_list(str(tmp_path)), mode='pairs',
+                                  pipeline=PIPELINE)
+    ds[0]
+    with pytest.raises(BadImageError, match=r"sample 1 cannot be loaded: corrupt image "
+                       r".*a2\.jpg \(.*\)\. List every bad image of the config with python "
+                       r"tools/misc/check_dataset\.py CONFIG.*on_corrupt='skip'"):
+        ds[1]
+
+
+def test_skip_serves_another_image_of_the_same_place(tmp_path):
+    ds = CrossViewPairListDataset(ann_file=make_list(str(tmp_path)), mode='pairs',
+                                  pipeline=PIPELINE, on_corrupt='skip')
+    out = ds[1]  # a2.jpg is corrupt: a1.jpg (same place A) replaces it
+    meta = out['data_samples'].metainfo
+    assert meta['query_path'].endswith('a1.jpg')
+    assert meta['location_id'] == ds.get_data_info(1)['location_id']
+    (path, kind, _), = meta['skipped_bad_images']
+    assert path.endswith('a2.jpg') and kind == 'corrupt'
+    ds[1]
+    assert dict(ds.bad_images_skipped) == {path: 2}
+    assert 'skipped_bad_images' not in ds[0]['data_samples'].metainfo
+
+
+def test_skip_falls_back_to_another_place_when_the_place_has_none(tmp_path):
+    ds = CrossViewPairListDataset(ann_file=make_list(str(tmp_path), ('q/b1.jpg', 'q/b2.jpg')),
+                                  mode='pairs', pipeline=PIPELINE, on_corrupt='skip')
+    out = ds[2]
+    assert out['data_samples'].metainfo['query_path'].rsplit('/', 1)[1][0] in 'acd'
+    assert len(out['data_samples'].metainfo['skipped_bad_images']) >= 2  # b1 then b2
+
+
+def test_skip_is_refused_for_evaluation(tmp_path):
+    with pytest.raises(ValueError, match=r"on_corrupt='skip' is for training"):
+        CrossViewPairListDataset(ann_file=make_list(str(tmp_path)), mode='query',
+                                 on_corrupt='skip')
+    with pytest.raises(ValueError, match=r"on_corrupt='ignore', expected one of"):
+        CrossViewPairListDataset(ann_file=make_list(str(tmp_path)), mode='pairs',
+                                 on_corrupt='ignore')
+
+
+class _Runner:
+    epoch, iter = 0, 0
+
+
+@pytest.mark.parametrize('num_workers', [0, 2])
+def test_hook_counts_skips_made_in_worker_processes(tmp_path, num_workers):
+    from mmengine.dataset import pseudo_collate
+
+    ds = CrossViewPairListDataset(ann_file=make_list(str(tmp_path), ('q/a2.jpg', 'q/c1.jpg')),
+                                  mode='pairs', pipeline=PIPELINE, on_corrupt='skip')
+    loader = torch.utils.data.DataLoader(ds, batch_size=3, num_workers=num_workers,
+                                         collate_fn=pseudo_collate)
+    hook = SkippedImageReportHook()
+    runner = _Runner()
+    for epoch in range(2):
+        runner.epoch = epoch
+        hook.before_train_epoch(runner)
+        for i, batch in enumerate(loader):
+            hook.after_train_iter(runner, i, batch)
+        hook.after_train_epoch(runner)
+    assert [h['samples'] for h in hook.history] == [2, 2]
+    files = {osp.basename(p): n for p, n in hook.history[0]['files'].items()}
+    assert files == {'a2.jpg': 1, 'c1.jpg': 1}
+    # the parent's dataset object saw the skips only when it loaded the samples itself
+    assert sum(ds.bad_images_skipped.values()) == (4 if num_workers == 0 else 0)
+
+
+def test_runner_epoch_reports_skipped_files(tmp_path):
+    """A real mmengine training run, 2 dataloader workers: the log names the file."""
+    from mmengine.dataset import pseudo_collate
+    from mmengine.logging import MMLogger
+    from mmengine.model import BaseModel
+    from mmengine.runner import Runner
+
+    class Tiny(BaseModel):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, inputs, data_samples=None, mode='loss'):
+            x = torch.stack([q.float().mean() for q in inputs['query']])
+            return dict(loss=((x - self.w) ** 2).mean())
+
+    hook = SkippedImageReportHook()
+    runner = Runner(
+        model=Tiny(), work_dir=str(tmp_path / 'work'),
+        train_dataloader=dict(
+            dataset=CrossViewPairListDataset(ann_file=make_list(str(tmp_path / 'data')),
+                                             mode='pairs', pipeline=PIPELINE,
+                                             on_corrupt='skip'),
+            sampler=dict(type='DefaultSampler', shuffle=False), batch_size=4, num_workers=2,
+            collate_fn=pseudo_collate),
+        train_cfg=dict(by_epoch=True, max_epochs=1),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
+        custom_hooks=[hook], default_hooks=dict(checkpoint=None),
+        experiment_name=f'bad_images_{id(tmp_path)}')
+    runner.train()
+    assert hook.history == [dict(epoch=0, samples=1, files={
+        osp.join(str(tmp_path / 'data'), 'q/a2.jpg'): 1})]
+    log = open(MMLogger.get_current_instance().log_file).read()
+    assert ('SkippedImageReportHook: epoch 1: 1 samples were replaced because 1 image files '
+            'could not be read') in log
+    assert 'a2.jpg' in log and 'tools/misc/check_dataset.py' in log
