@@ -297,7 +297,8 @@ class BaseCrossViewDataset(BaseDataset):
         """The image paths of ``infos`` that are not under ``data_root``."""
         outside = []
         for info in infos:
-            outside += [p for p in self.info_paths(info) if not is_inside(p, self.data_root)]
+            outside += [osp.normpath(p) for p in self.info_paths(info)
+                        if not is_inside(p, self.data_root)]
         return sorted(set(outside))
 
     def _check_inside_root(self, infos: List[dict]) -> None:

@@ -207,7 +207,7 @@ class CrossViewPairListDataset(BaseCrossViewDataset):
 
     def _image(self, value, where: str, key: str) -> str:
         value = str(value)
-        path = value if osp.isabs(value) else self.path(value)
+        path = osp.normpath(value if osp.isabs(value) else self.path(value))
         if not self.allow_outside_root and not is_inside(path, self.data_root):
             raise ValueError(
                 f'{type(self).__name__}: {where}: {key}={value!r} lies outside data_root='
