@@ -99,7 +99,22 @@ def test_hook_counts_skips_made_in_worker_processes(tmp_path, num_workers):
     assert sum(ds.bad_images_skipped.values()) == (4 if num_workers == 0 else 0)
 
 
-def test_runner_epoch_reports_skipped_files(tmp_path):
+@pytest.fixture()
+def isolated_mmengine_globals():
+    """Undo the global instances the Runner registers (its 'mmengine' default scope
+    would otherwise change how registries resolve names in later tests)."""
+    from mmengine.logging import MessageHub, MMLogger
+    from mmengine.registry import DefaultScope
+    from mmengine.visualization import Visualizer
+    managers = (DefaultScope, MessageHub, MMLogger, Visualizer)
+    saved = {manager: dict(manager._instance_dict) for manager in managers}
+    yield
+    for manager, instances in saved.items():
+        manager._instance_dict.clear()
+        manager._instance_dict.update(instances)
+
+
+def test_runner_epoch_reports_skipped_files(tmp_path, isolated_mmengine_globals):
     """A real mmengine training run, 2 dataloader workers: the log names the file."""
     from mmengine.dataset import pseudo_collate
     from mmengine.logging import MMLogger
@@ -135,3 +150,29 @@ def test_runner_epoch_reports_skipped_files(tmp_path):
     assert ('SkippedImageReportHook: epoch 1: 1 samples were replaced because 1 image files '
             'could not be read') in log
     assert 'a2.jpg' in log and 'tools/misc/check_dataset.py' in log
+
+
+def test_ground_photo_sets_name_the_bad_member(tmp_path):
+    from replicas import make_ground_sets
+
+    from gleamkit.datasets import (
+        GroundImageSetDataset,
+        LoadImageSet,
+        PackImageSetInputs,
+        ResizeImageSet,
+    )
+    g = make_ground_sets(str(tmp_path / 'SetVL-480K'))
+    bad = osp.join(g['root'], 'ground', 'c01', 'c01_001.jpg')
+    with open(bad, 'wb') as f:
+        f.write(b'\xff\xd8 truncated')
+    pipeline = [dict(type=LoadImageSet), dict(type=ResizeImageSet, size=(8, 8)),
+                dict(type=PackImageSetInputs)]
+    ds = GroundImageSetDataset(data_root=g['root'], split='train', mode='query',
+                               pipeline=pipeline)
+    with pytest.raises(BadImageError, match=r'corrupt image .*c01_001\.jpg.*check_dataset'):
+        ds[1]
+    ds = GroundImageSetDataset(data_root=g['root'], split='train', mode='pairs',
+                               pipeline=pipeline, on_corrupt='skip')
+    out = ds[1]  # cell c01's set holds the bad photo: the other cell's set replaces it
+    assert out['data_samples'].metainfo['skipped_bad_images'][0][0] == bad
+    assert out['inputs']['query'].shape[0] == 5  # c00's five photos
