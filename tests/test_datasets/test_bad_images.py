@@ -176,3 +176,27 @@ def test_ground_photo_sets_name_the_bad_member(tmp_path):
     out = ds[1]  # cell c01's set holds the bad photo: the other cell's set replaces it
     assert out['data_samples'].metainfo['skipped_bad_images'][0][0] == bad
     assert out['inputs']['query'].shape[0] == 5  # c00's five photos
+
+
+def test_hook_gathers_the_skips_of_every_rank(tmp_path, free_port):
+    """2 ranks (torchrun, gloo), each skipping one file in its half of the data:
+    the epoch report of every rank holds both."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    ann = make_list(str(tmp_path / 'data'), ('q/a2.jpg', 'q/c1.jpg'))  # index 1 and 4
+    env = dict(os.environ, PYTHONPATH=str(root), OMP_NUM_THREADS='1')
+    proc = subprocess.run(
+        [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
+         f'--master_port={free_port}',
+         str(root / 'tests/dist_workers/skipped_image_report_worker.py'), ann,
+         str(tmp_path / 'history')], capture_output=True, text=True, timeout=240, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for rank in (0, 1):
+        history = json.loads((tmp_path / f'history.{rank}.json').read_text())
+        assert len(history) == 1 and history[0]['samples'] == 2
+        assert sorted(osp.basename(p) for p in history[0]['files']) == ['a2.jpg', 'c1.jpg']

@@ -4,7 +4,7 @@ import logging
 from collections import Counter
 from typing import List, Optional
 
-from mmengine.dist import all_gather_object, get_world_size
+from mmengine.dist import all_gather_object, get_world_size, is_main_process
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 
@@ -74,6 +74,8 @@ class SkippedImageReportHook(Hook):
         reasons = {e[0]: f'{e[1]}: {e[2]}' for e in events}
         self.history.append(dict(epoch=getattr(runner, 'epoch', None), samples=len(events),
                                  files=dict(files)))
+        if not is_main_process():
+            return
         first = '\n  '.join(f'{path} ({reasons[path]}; skipped {n}x)'
                             for path, n in files.most_common(self.show))
         print_log(f'SkippedImageReportHook: {when}: {len(events)} samples were replaced because '
