@@ -17,6 +17,8 @@ drone and the street queries of University-1652 are the same buildings); fuse tw
 import logging
 import os
 import os.path as osp
+import random
+from collections import Counter
 from typing import Dict, Iterable, List, Optional, Sequence
 
 from mmengine.dataset import BaseDataset
@@ -24,11 +26,17 @@ from mmengine.logging import print_log
 
 from gleamkit.registry import TRANSFORMS
 
+from .checks import CHECK_TOOL, BadImageError, check_image, is_inside
+
 __all__ = ['BaseCrossViewDataset', 'DEFAULT_LOCATION_OFFSETS', 'LOCATION_ID_SPAN',
            'IMAGE_EXTENSIONS', 'list_images', 'list_subdirs']
 
 MODES = ('pairs', 'query', 'gallery')
 ON_MISSING = ('error', 'skip', 'ignore')
+ON_CORRUPT = ('error', 'skip')
+#: data-sample meta key that carries the images skipped for a sample to the main process
+#: (read by gleamkit.engine.hooks.SkippedImageReportHook)
+SKIPPED_META_KEY = 'skipped_bad_images'
 VIEWS = ('uav', 'satellite', 'panorama', 'ground', 'map')
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.tif', '.tiff', '.bmp', '.webp')
 PATH_KEYS = ('query_path', 'reference_path')
@@ -102,6 +110,23 @@ class BaseCrossViewDataset(BaseDataset):
             paths), ``'skip'`` (drop them with a warning naming the count and the
             first paths) or ``'ignore'`` (do not check: fast on slow file
             systems; a missing file then fails when loaded).
+        on_corrupt (str): what to do when a sample's image cannot be read while
+            loading it (corrupt, truncated, unreadable, or missing with
+            ``on_missing='ignore'``): ``'error'`` (default: raise
+            :class:`~gleamkit.datasets.checks.BadImageError` naming the file and
+            ``tools/misc/check_dataset.py``) or ``'skip'`` (``mode='pairs'``
+            only: serve another sample of the same place instead, else a random
+            one; each skipped file is logged once per process, counted in
+            ``bad_images_skipped`` and named in the replacement's data sample
+            (meta ``skipped_bad_images``), which ``SkippedImageReportHook``
+            sums up at the end of every epoch, across dataloader workers and
+            ranks). Evaluation datasets must read every image: ``'skip'`` is
+            refused for ``'query'`` and ``'gallery'``.
+        allow_outside_root (bool): accept image paths outside ``data_root``
+            (``../x.png``, absolute paths elsewhere). Defaults to False: such a
+            path is an error, so that an annotation file cannot make training
+            read arbitrary files. Checked on the paths as written (``..``
+            resolved, links not followed).
         pipeline (list): transforms, e.g. ``LoadCrossViewImages``,
             ``ResizeViews``, ``PackCrossViewInputs``.
         Other ``BaseDataset`` keys (``indices``, ``serialize_data``,
@@ -119,14 +144,27 @@ class BaseCrossViewDataset(BaseDataset):
 
     def __init__(self, data_root: Optional[str] = None, mode: str = 'pairs',
                  location_offset: Optional[int] = None, on_missing: str = 'error',
+                 on_corrupt: str = 'error', allow_outside_root: bool = False,
                  pipeline: Sequence = (), **kwargs):
         name = type(self).__name__
         if mode not in self.MODES:
             raise ValueError(f'{name}: mode={mode!r}, expected one of {tuple(self.MODES)}')
         if on_missing not in ON_MISSING:
             raise ValueError(f'{name}: on_missing={on_missing!r}, expected one of {ON_MISSING}')
+        if on_corrupt not in ON_CORRUPT:
+            raise ValueError(f'{name}: on_corrupt={on_corrupt!r}, expected one of {ON_CORRUPT}')
+        if on_corrupt == 'skip' and mode != 'pairs':
+            raise ValueError(f"{name}: on_corrupt='skip' is for training (mode='pairs'); "
+                             f'mode={mode!r} is evaluated on every image: fix or remove the bad '
+                             f'files (list them with {CHECK_TOOL})')
         self.mode = mode
         self.on_missing = on_missing
+        self.on_corrupt = on_corrupt
+        self.allow_outside_root = bool(allow_outside_root)
+        #: bad image path -> times a sample was skipped for it (in this process)
+        self.bad_images_skipped: Counter = Counter()
+        self._bad_files: Dict[str, tuple] = {}
+        self._location_index: Optional[Dict[int, List[int]]] = None
         if location_offset is None:
             location_offset = DEFAULT_LOCATION_OFFSETS.get(self.METAINFO['name'], 0)
         self.location_offset = int(location_offset)
@@ -240,6 +278,7 @@ class BaseCrossViewDataset(BaseDataset):
 
     def load_data_list(self) -> List[dict]:
         infos = self.load_annotations()
+        self._check_inside_root(infos)
         infos = self._check_files(infos)
         if not infos:
             raise ValueError(f'{self.describe()} found no samples under data_root='
@@ -253,6 +292,26 @@ class BaseCrossViewDataset(BaseDataset):
             if info.get(key):
                 yield info[key]
         yield from info.get('query_paths') or ()
+
+    def paths_outside_root(self, infos: List[dict]) -> List[str]:
+        """The image paths of ``infos`` that are not under ``data_root``."""
+        outside = []
+        for info in infos:
+            outside += [osp.normpath(p) for p in self.info_paths(info)
+                        if not is_inside(p, self.data_root)]
+        return sorted(set(outside))
+
+    def _check_inside_root(self, infos: List[dict]) -> None:
+        if self.allow_outside_root:
+            return
+        outside = self.paths_outside_root(infos)
+        if outside:
+            first = '\n  '.join(outside[:5])
+            raise ValueError(
+                f'{self.describe()}: {len(outside)} image paths lie outside data_root='
+                f'{self.data_root!r}; first:\n  {first}\nImage paths must stay inside the data '
+                'root; set allow_outside_root=True if you trust the annotation files '
+                f'({CHECK_TOOL} lists them all).')
 
     def _check_files(self, infos: List[dict]) -> List[dict]:
         if self.on_missing == 'ignore':
@@ -287,6 +346,82 @@ class BaseCrossViewDataset(BaseDataset):
         print_log(message + '\nThey are skipped (on_missing="skip").', logger='current',
                   level=logging.WARNING)
         return kept
+
+    # ------------------------------------------------------------ bad images
+    def load_sample(self, idx: int):
+        """The pipeline's output for sample ``idx`` (override to draw per-sample
+        choices; :meth:`prepare_data` adds the handling of bad images)."""
+        return self.pipeline(self.get_data_info(idx))
+
+    def prepare_data(self, idx: int):
+        try:
+            return self.load_sample(idx)
+        except Exception as err:
+            bad = self._bad_images(idx)
+            if not bad:
+                raise
+            if self.on_corrupt == 'error':
+                path, kind, reason = bad[0]
+                raise BadImageError(
+                    f'{self.describe()}: sample {idx} cannot be loaded: {kind} image {path} '
+                    f'({reason}). List every bad image of the config with {CHECK_TOOL} before '
+                    "training, or set on_corrupt='skip' on the training dataset to skip such "
+                    f'samples (counted and reported per epoch; see {DOCS}).') from err
+        return self._replacement(idx, bad)
+
+    def _bad_images(self, idx: int) -> List[tuple]:
+        """``[(path, kind, reason)]`` of the sample's images that cannot be read."""
+        bad = []
+        for path in self.info_paths(self.get_data_info(idx)):
+            if path not in self._bad_files:
+                problem = check_image(path)
+                if problem is None:
+                    continue
+                self._bad_files[path] = problem
+                if self.on_corrupt == 'skip':
+                    print_log(f'{self.describe()}: skipping samples with the {problem[0]} image '
+                              f'{path} ({problem[1]}); on_corrupt="skip"',
+                              logger='current', level=logging.WARNING)
+            bad.append((path, ) + self._bad_files[path])
+        return bad
+
+    def _replacement_candidates(self, idx: int) -> Iterable[int]:
+        # another view of the same place first: a batch of unique places stays unique
+        if self._location_index is None:
+            index: Dict[int, List[int]] = {}
+            for i, loc in enumerate(self.get_field('location_id')):
+                index.setdefault(loc, []).append(i)
+            self._location_index = index
+        same = self._location_index.get(self.get_data_info(idx)['location_id'], [])
+        start = same.index(idx) if idx in same else 0
+        yield from (same[(start + k) % len(same)] for k in range(1, min(len(same), 20)))
+        for _ in range(50):
+            yield random.randrange(len(self))
+
+    def _replacement(self, idx: int, bad: List[tuple]):
+        skipped = list(bad)
+        for path, _, _ in bad:
+            self.bad_images_skipped[path] += 1
+        for other in self._replacement_candidates(idx):
+            if any(p in self._bad_files for p in self.info_paths(self.get_data_info(other))):
+                continue
+            try:
+                out = self.load_sample(other)
+            except Exception:
+                more = self._bad_images(other)
+                if not more:
+                    raise
+                for path, _, _ in more:
+                    self.bad_images_skipped[path] += 1
+                skipped += more
+                continue
+            samples = out.get('data_samples') if isinstance(out, dict) else None
+            if hasattr(samples, 'set_metainfo'):
+                samples.set_metainfo({SKIPPED_META_KEY: skipped})
+            return out
+        raise BadImageError(f'{self.describe()}: sample {idx} and 70 replacements tried for it '
+                            f'have unreadable images (first: {skipped[0][0]}); check the data '
+                            f'with {CHECK_TOOL}')
 
     def warn(self, message: str) -> None:
         print_log(f'{self.describe()}: {message}', logger='current', level=logging.WARNING)

@@ -8,7 +8,6 @@ set is ``inputs['query']``: a ``(S, 3, H, W)`` uint8 tensor, with ``set_size``
 of such tensors (sets of different sizes batch fine). Embedding each member and
 aggregating (mean, at least) is the model's job.
 """
-import csv
 import os.path as osp
 import random
 from typing import Dict, List, Optional, Sequence
@@ -20,6 +19,7 @@ from mmcv.transforms import BaseTransform
 from gleamkit.registry import DATASETS, TRANSFORMS
 
 from .base_cross_view import BaseCrossViewDataset, list_images, list_subdirs
+from .checks import read_gps_csv
 from .transforms.formatting import DEFAULT_META_KEYS, stack_image_set, to_chw_tensor
 
 SET_META_KEYS = DEFAULT_META_KEYS + ('set_size', 'query_paths')
@@ -117,15 +117,7 @@ SetVL-480K/
         path = self.path('cells.csv')
         if not osp.isfile(path):
             return {}
-        out = {}
-        with open(path, newline='') as f:
-            for line_no, row in enumerate(csv.DictReader(f), 2):
-                try:
-                    out[row['cell'].strip()] = (float(row['lat']), float(row['lon']))
-                except (KeyError, TypeError, ValueError) as err:
-                    raise ValueError(f'GroundImageSetDataset: {path}:{line_no}: expected '
-                                     f'cell,lat,lon ({err})') from err
-        return out
+        return read_gps_csv(path, 'GroundImageSetDataset', 'cell')
 
     def load_annotations(self) -> List[dict]:
         ignored: list = []
@@ -191,7 +183,7 @@ SetVL-480K/
             return paths[:size]
         return self._random().sample(paths, size)
 
-    def prepare_data(self, idx: int):
+    def load_sample(self, idx: int):
         info = self.get_data_info(idx)
         if 'query_paths' in info:
             info['query_paths'] = self.choose_members(info['query_paths'])

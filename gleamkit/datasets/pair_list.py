@@ -4,14 +4,30 @@ import csv
 import json
 import os
 import os.path as osp
+from collections import Counter
 from typing import Dict, List, Optional, Sequence
 
 from gleamkit.registry import DATASETS
 
 from .base_cross_view import VIEWS, BaseCrossViewDataset, list_images
+from .checks import (
+    did_you_mean,
+    is_inside,
+    parse_lat_lon,
+    parse_number,
+    read_csv_rows,
+    read_gps_csv,
+    read_text,
+    split_known_keys,
+)
 
 QUERY_KEYS = ('query', 'query_path')
 SATELLITE_KEYS = ('satellite', 'reference', 'satellite_path', 'reference_path')
+OTHER_KEYS = ('view', 'lat', 'lon', 'weight', 'location', 'split', 'semi_positives',
+              'semi_weights')
+#: every column / JSON key a pair list may hold (others: ``extra_keys`` or a warning)
+KNOWN_KEYS = QUERY_KEYS + SATELLITE_KEYS + OTHER_KEYS
+DEFAULT_SPLIT_NAMES = ('train', 'val', 'test')
 
 
 def _first(row: dict, keys: Sequence[str]):
@@ -26,7 +42,7 @@ def _as_list(value) -> list:
     if value in (None, ''):
         return []
     if isinstance(value, (list, tuple)):
-        return list(value)
+        return [str(v) for v in value]
     return [v.strip() for v in str(value).split(';') if v.strip()]
 
 
@@ -51,29 +67,49 @@ class CrossViewPairListDataset(BaseCrossViewDataset):
         satellite (or ``reference``): the satellite tile of the query's place.
         view: ``uav``, ``map``, ``panorama`` or ``ground`` (default
             ``default_view``).
-        lat, lon: the place's WGS84 position (optional; used for localisation
-            error). A gallery tile takes them from its first row.
-        weight: the pair's weight for a weighted loss (default 1.0).
+        lat, lon: the place's WGS84 position in degrees (optional; both or
+            neither; latitude in [-90, 90], longitude in [-180, 180]). A gallery
+            tile takes them from its first row.
+        weight: the pair's weight for a weighted loss (default 1.0; finite, >= 0).
         location: a place key; rows with the same key are the same place
             (default: the satellite path - rows sharing a tile are one place).
-        split: a free label (``train``, ``test``, ...), kept by ``split=``.
+        split: one of ``split_names`` (``train``, ``val``, ``test`` by default),
+            kept by ``split=``.
         semi_positives, semi_weights: places that partially match (their
-            satellite paths or location keys) and their weights; ``;``-separated
-            in CSV, lists in JSONL.
+            satellite paths or location keys) and their weights (finite, >= 0);
+            ``;``-separated in CSV, lists in JSONL.
 
-    Image paths are relative to ``data_root`` (default: the list file's folder)
-    unless absolute. Bad rows raise errors naming the file and line.
+    Checked when the list is read (errors name the file, the line and the key):
+    the text is UTF-8 (a byte-order mark is fine); a column or key that looks
+    like a misspelt known one (``qeury``, ``veiw``, ``latitude``) is an error
+    with a did-you-mean; other unknown columns are ignored with a warning
+    unless listed in ``extra_keys``; views and splits must be known names;
+    numbers must be finite and in range; a CSV row with more fields than the
+    header is an error.
+
+    Image paths are relative to ``data_root`` (default: the list file's folder);
+    absolute paths are accepted when they lie inside it. A path that leaves
+    ``data_root`` (``../x.png``, ``/etc/x.png``) is an error unless
+    ``allow_outside_root=True``.
 
     Location ids: ``location_offset`` (default 100,000,000) + the rank of the
     row's location key among all keys of the file (sorted; numerically when all
     keys are integers) - independent of ``split``, so queries and gallery of one
     file agree. Fuse two pair lists with different ``location_offset`` values.
+    Gallery samples carry ``distractor=True`` when no kept row of their place
+    has a query.
 
     Config keys (plus those of :class:`BaseCrossViewDataset`):
         ann_file (str): the ``.csv``, ``.tsv`` or ``.jsonl`` file.
-        split (str, optional): keep only rows whose ``split`` equals it.
+        split (str, optional): keep only rows whose ``split`` equals it (one of
+            ``split_names``). Rows without a split are then left out (warned).
+        split_names (sequence of str): the split labels rows may use. Defaults
+            to ``('train', 'val', 'test')``; list your own labels here.
         views (sequence of str, optional): keep only queries of these views.
-        default_view (str): view of rows that give none (default ``'uav'``).
+        default_view (str): view of rows that give none. Defaults to ``'uav'``.
+        extra_keys (sequence of str): more columns / keys to accept; their
+            non-empty values are copied into each sample's info (e.g.
+            ``['altitude']``). Defaults to none.
     """
 
     METAINFO = dict(name='pair-list', reference_view='satellite', gallery_view='satellite')
@@ -86,128 +122,182 @@ class CrossViewPairListDataset(BaseCrossViewDataset):
 
     def __init__(self, ann_file: str, data_root: Optional[str] = None,
                  split: Optional[str] = None, views: Optional[Sequence[str]] = None,
-                 default_view: str = 'uav', **kwargs):
+                 default_view: str = 'uav',
+                 split_names: Sequence[str] = DEFAULT_SPLIT_NAMES,
+                 extra_keys: Sequence[str] = (), **kwargs):
+        name = type(self).__name__
         if default_view not in VIEWS:
-            raise ValueError(f'{type(self).__name__}: default_view={default_view!r}, '
-                             f'expected one of {VIEWS}')
+            raise ValueError(f'{name}: default_view={default_view!r}, expected one of '
+                             f'{VIEWS}{did_you_mean(default_view, VIEWS)}')
         if views is not None:
             unknown = [v for v in views if v not in VIEWS]
             if unknown:
-                raise ValueError(f'{type(self).__name__}: unknown views {unknown}; '
-                                 f'expected some of {VIEWS}')
+                raise ValueError(f'{name}: unknown views {unknown}; expected some of '
+                                 f'{VIEWS}{did_you_mean(unknown[0], VIEWS)}')
+        if isinstance(split_names, str) or not split_names:
+            raise ValueError(f'{name}: split_names={split_names!r}, expected a non-empty list '
+                             'of split labels')
+        self.split_names = tuple(str(s) for s in split_names)
+        if split is not None and split not in self.split_names:
+            raise ValueError(f'{name}: split={split!r} is not one of split_names='
+                             f'{list(self.split_names)}{did_you_mean(split, self.split_names)}')
+        clash = [k for k in extra_keys if k in KNOWN_KEYS]
+        if isinstance(extra_keys, str) or clash:
+            raise ValueError(f'{name}: extra_keys={extra_keys!r}: expected a list of column '
+                             f'names other than the pair-list columns {list(KNOWN_KEYS)}')
         if not data_root and osp.isabs(str(ann_file)):
             data_root = osp.dirname(str(ann_file))
         self.split = split
         self.views = None if views is None else tuple(views)
         self.default_view = default_view
+        self.extra_keys = tuple(extra_keys)
         super().__init__(ann_file=ann_file, data_root=data_root, **kwargs)
 
     # ------------------------------------------------------------------ reading
-    def read_rows(self) -> List[dict]:
-        """``[(line number, row dict)]`` of the list file."""
+    def read_rows(self) -> List[tuple]:
+        """``[(line number, row dict)]`` of the list file; unknown keys checked."""
+        name = type(self).__name__
         path = self.require_file(self.ann_file, 'pair list')
         ext = osp.splitext(path)[1].lower()
-        rows = []
-        with open(path, newline='', encoding='utf-8') as f:
-            if ext in ('.jsonl', '.ndjson', '.json'):
-                for line_no, line in enumerate(f, 1):
-                    if not line.strip():
-                        continue
-                    try:
-                        row = json.loads(line)
-                    except json.JSONDecodeError as err:
-                        raise ValueError(f'{type(self).__name__}: {path}:{line_no}: not a JSON '
-                                         f'object ({err}); JSON Lines needs one object per '
-                                         'line') from err
-                    if not isinstance(row, dict):
-                        raise ValueError(f'{type(self).__name__}: {path}:{line_no}: expected a '
-                                         f'JSON object, got {type(row).__name__}')
-                    rows.append((line_no, row))
-            elif ext in ('.csv', '.tsv', '.txt'):
-                reader = csv.DictReader(f, delimiter='\t' if ext == '.tsv' else ',')
-                fields = [c.strip() for c in (reader.fieldnames or [])]
-                reader.fieldnames = fields
-                if not any(k in fields for k in SATELLITE_KEYS):
-                    raise ValueError(f'{type(self).__name__}: {path} has columns {fields}; it '
-                                     'needs a header with at least "satellite" (and usually '
-                                     '"query", "view")')
-                for line_no, row in enumerate(reader, 2):
-                    rows.append((line_no, {k: (v.strip() if isinstance(v, str) else v)
-                                           for k, v in row.items() if k is not None}))
-            else:
-                raise ValueError(f'{type(self).__name__}: {path}: unknown pair-list format '
-                                 f'{ext!r}; use .csv, .tsv or .jsonl')
-        return rows
-
-    def _image(self, value: str) -> str:
-        value = str(value)
-        return value if osp.isabs(value) else self.path(value)
-
-    # ------------------------------------------------------------------ loading
-    def load_annotations(self) -> List[dict]:
-        rows = self.read_rows()
-        where = f'{self.ann_file}'
-        parsed = []
-        for line_no, row in rows:
-            sat = _first(row, SATELLITE_KEYS)
-            if sat is None:
-                raise ValueError(f'{type(self).__name__}: {where}:{line_no} has no satellite '
-                                 'path')
-            query = _first(row, QUERY_KEYS)
-            view = row.get('view') or self.default_view
-            if view not in VIEWS:
-                raise ValueError(f'{type(self).__name__}: {where}:{line_no}: view={view!r}, '
-                                 f'expected one of {VIEWS}')
-            entry = dict(line=line_no, query=query, satellite=str(sat), view=view,
-                         key=str(row.get('location') if row.get('location') not in (None, '')
-                                 else sat),
-                         split=row.get('split') or None, row=row)
-            for name in ('lat', 'lon', 'weight'):
-                value = row.get(name)
-                if value in (None, ''):
+        known = KNOWN_KEYS + self.extra_keys
+        if ext in ('.jsonl', '.ndjson', '.json'):
+            rows, extras = [], {}
+            for line_no, line in enumerate(read_text(path, name).splitlines(), 1):
+                if not line.strip():
                     continue
                 try:
-                    entry[name] = float(value)
-                except (TypeError, ValueError) as err:
-                    raise ValueError(f'{type(self).__name__}: {where}:{line_no}: {name}='
-                                     f'{value!r} is not a number') from err
-            if ('lat' in entry) != ('lon' in entry):
-                raise ValueError(f'{type(self).__name__}: {where}:{line_no}: give both lat and '
-                                 'lon, or neither')
-            parsed.append(entry)
+                    row = json.loads(line)
+                except json.JSONDecodeError as err:
+                    raise ValueError(f'{name}: {path}:{line_no}: not a JSON object ({err}); '
+                                     'JSON Lines needs one object per line') from err
+                if not isinstance(row, dict):
+                    raise ValueError(f'{name}: {path}:{line_no}: expected a JSON object, got '
+                                     f'{type(row).__name__}')
+                typos, unknown = split_known_keys(row, known)
+                if typos:
+                    key, hint = typos[0]
+                    raise ValueError(f'{name}: {path}:{line_no}: unknown key {key!r}{hint}; '
+                                     f'pair-list keys: {list(KNOWN_KEYS)} (list a key of your '
+                                     'own in extra_keys=[...] to keep it)')
+                for key in unknown:
+                    extras.setdefault(key, line_no)
+                rows.append((line_no, row))
+            if extras:
+                self.warn(f'{path}: keys {sorted(extras)} are not pair-list keys and are ignored '
+                          f'(first on line {min(extras.values())}); keep them in the samples '
+                          'with extra_keys=[...] or remove them')
+            return rows
+        if ext not in ('.csv', '.tsv', '.txt'):
+            raise ValueError(f'{name}: {path}: unknown pair-list format {ext!r}; use .csv, '
+                             '.tsv or .jsonl')
+        columns, rows = read_csv_rows(path, name, delimiter='\t' if ext == '.tsv' else ',')
+        typos, unknown = split_known_keys(columns, known)
+        if typos:
+            text = ', '.join(f'{k!r}{h}' for k, h in typos)
+            raise ValueError(f'{name}: {path}:1: unknown column {text}; pair-list columns: '
+                             f'{list(KNOWN_KEYS)} (list a column of your own in '
+                             'extra_keys=[...] to keep it)')
+        if not any(k in columns for k in SATELLITE_KEYS):
+            raise ValueError(f'{name}: {path}:1 has columns {columns}; it needs a header with '
+                             'at least "satellite" (and usually "query", "view")')
+        if unknown:
+            self.warn(f'{path}:1: columns {unknown} are not pair-list columns and are ignored; '
+                      'keep them in the samples with extra_keys=[...] or remove them')
+        return rows
 
+    def _image(self, value, where: str, key: str) -> str:
+        value = str(value)
+        path = osp.normpath(value if osp.isabs(value) else self.path(value))
+        if not self.allow_outside_root and not is_inside(path, self.data_root):
+            raise ValueError(
+                f'{type(self).__name__}: {where}: {key}={value!r} lies outside data_root='
+                f'{self.data_root!r}; image paths must stay inside the data root. Move the '
+                'image there, or set allow_outside_root=True if you trust this list')
+        return path
+
+    # ------------------------------------------------------------------ loading
+    def _parse_row(self, line_no: int, row: dict) -> dict:
+        name = type(self).__name__
+        where = f'{self.ann_file}:{line_no}'
+        sat = _first(row, SATELLITE_KEYS)
+        if sat is None:
+            raise ValueError(f'{name}: {where} has no satellite path (column "satellite")')
+        query = _first(row, QUERY_KEYS)
+        view = row.get('view') or self.default_view
+        if view not in VIEWS:
+            raise ValueError(f'{name}: {where}: view={view!r}, expected one of '
+                             f'{VIEWS}{did_you_mean(view, VIEWS)}')
+        split = row.get('split')
+        split = None if split in (None, '') else str(split)
+        if split is not None and split not in self.split_names:
+            raise ValueError(
+                f'{name}: {where}: split={split!r} is not one of split_names='
+                f'{list(self.split_names)}{did_you_mean(split, self.split_names)}; if it is '
+                'a label of your own, list it: split_names=[...]')
+        location = row.get('location')
+        entry = dict(line=line_no, view=view, split=split, row=row,
+                     satellite=self._image(sat, where, 'satellite'), satellite_key=str(sat),
+                     query=None if query is None else self._image(query, where, 'query'),
+                     key=str(location if location not in (None, '') else sat))
+        lat, lon = row.get('lat'), row.get('lon')
+        if (lat in (None, '')) != (lon in (None, '')):
+            raise ValueError(f'{name}: {where}: give both lat and lon, or neither')
+        if lat not in (None, ''):
+            entry['lat'], entry['lon'] = parse_lat_lon(lat, lon, f'{name}: {where}')
+        if row.get('weight') not in (None, ''):
+            entry['weight'] = parse_number(row['weight'], f'{name}: {where}', 'weight', 0)
+        entry['semis'] = _as_list(row.get('semi_positives'))
+        weights = _as_list(row.get('semi_weights'))
+        if weights and len(weights) != len(entry['semis']):
+            raise ValueError(f'{name}: {where}: {len(entry["semis"])} semi_positives but '
+                             f'{len(weights)} semi_weights')
+        entry['semi_weights'] = [parse_number(w, f'{name}: {where}', 'semi_weights', 0)
+                                 for w in weights]
+        entry['extra'] = {k: row[k] for k in self.extra_keys if row.get(k) not in (None, '')}
+        return entry
+
+    def load_annotations(self) -> List[dict]:
+        name = type(self).__name__
+        where = f'{self.ann_file}'
+        parsed = [self._parse_row(line_no, row) for line_no, row in self.read_rows()]
         ids = self._location_ids(parsed)
         sat_location: Dict[str, str] = {}
         for e in parsed:
-            other = sat_location.setdefault(e['satellite'], e['key'])
-            if other != e['key']:
-                raise ValueError(f'{type(self).__name__}: {where}:{e["line"]}: satellite '
-                                 f'{e["satellite"]!r} belongs to location {other!r} on an '
-                                 f'earlier row and to {e["key"]!r} here')
+            for sat in (e['satellite_key'], e['satellite']):
+                other = sat_location.setdefault(sat, e['key'])
+                if other != e['key']:
+                    raise ValueError(f'{name}: {where}:{e["line"]}: satellite '
+                                     f'{e["satellite_key"]!r} belongs to location {other!r} on '
+                                     f'an earlier row and to {e["key"]!r} here')
         for e in parsed:
-            semis = _as_list(e['row'].get('semi_positives'))
-            weights = _as_list(e['row'].get('semi_weights'))
-            if weights and len(weights) != len(semis):
-                raise ValueError(f'{type(self).__name__}: {where}:{e["line"]}: '
-                                 f'{len(semis)} semi_positives but {len(weights)} semi_weights')
             semi_ids = []
-            for s in semis:
+            for s in e['semis']:
                 key = s if s in ids else sat_location.get(s)
                 if key is None:
-                    raise ValueError(f'{type(self).__name__}: {where}:{e["line"]}: semi-positive '
-                                     f'{s!r} is neither a location nor a satellite of the list')
+                    raise ValueError(f'{name}: {where}:{e["line"]}: semi-positive {s!r} is '
+                                     'neither a location nor a satellite of the list'
+                                     + did_you_mean(s, list(ids) + list(sat_location)))
                 semi_ids.append(ids[key])
             e['semi_ids'] = semi_ids
-            try:
-                e['semi_weights'] = [float(w) for w in weights]
-            except ValueError as err:
-                raise ValueError(f'{type(self).__name__}: {where}:{e["line"]}: bad semi_weights '
-                                 f'{weights}') from err
-
-        kept = [e for e in parsed if self.split is None or e['split'] == self.split]
+        kept = self._keep_split(parsed)
         if self.mode == 'gallery':
             return self._gallery(kept, ids)
         return self._queries(kept, ids)
+
+    def _keep_split(self, parsed: List[dict]) -> List[dict]:
+        if self.split is None:
+            return parsed
+        kept = [e for e in parsed if e['split'] == self.split]
+        if not kept:
+            found = Counter(e['split'] for e in parsed)
+            raise ValueError(f'{type(self).__name__}: no row of {self.ann_file} has split='
+                             f'{self.split!r}; rows per split: '
+                             f'{ {str(k): v for k, v in found.items()} }')
+        unlabelled = [e['line'] for e in parsed if e['split'] is None]
+        if unlabelled:
+            self.warn(f'{len(unlabelled)} rows of {self.ann_file} have no split and are left out '
+                      f'by split={self.split!r}; first lines: {unlabelled[:5]}')
+        return kept
 
     def _location_ids(self, parsed: List[dict]) -> Dict[str, int]:
         keys = {e['key'] for e in parsed}
@@ -222,8 +312,9 @@ class CrossViewPairListDataset(BaseCrossViewDataset):
         for e in kept:
             if e['query'] is None or (self.views is not None and e['view'] not in self.views):
                 continue
-            info = dict(view=e['view'], location_id=ids[e['key']], location_key=e['key'],
-                        query_path=self._image(e['query']), weight=e.get('weight', 1.0))
+            info = dict(e['extra'], view=e['view'], location_id=ids[e['key']],
+                        location_key=e['key'], query_path=e['query'],
+                        weight=e.get('weight', 1.0))
             if e['split'] is not None:
                 info['split'] = e['split']
             if 'lat' in e:
@@ -233,19 +324,20 @@ class CrossViewPairListDataset(BaseCrossViewDataset):
                 if e['semi_weights']:
                     info['semi_positive_weights'] = e['semi_weights']
             if self.mode == 'pairs':
-                info.update(reference_path=self._image(e['satellite']),
-                            reference_view='satellite')
+                info.update(reference_path=e['satellite'], reference_view='satellite')
             infos.append(info)
         return infos
 
     def _gallery(self, kept: List[dict], ids: Dict[str, int]) -> List[dict]:
+        queried = {e['key'] for e in kept if e['query'] is not None}
         infos, seen = [], set()
         for e in kept:
             if e['satellite'] in seen:
                 continue
             seen.add(e['satellite'])
-            info = dict(view='satellite', reference_view='satellite', location_id=ids[e['key']],
-                        location_key=e['key'], reference_path=self._image(e['satellite']))
+            info = dict(e['extra'], view='satellite', reference_view='satellite',
+                        location_id=ids[e['key']], location_key=e['key'],
+                        reference_path=e['satellite'], distractor=e['key'] not in queried)
             if e['split'] is not None:
                 info['split'] = e['split']
             if 'lat' in e:
@@ -305,15 +397,7 @@ MAP/
         path = self.path('locations.csv')
         if not osp.isfile(path):
             return {}
-        out = {}
-        with open(path, newline='') as f:
-            for line_no, row in enumerate(csv.DictReader(f), 2):
-                try:
-                    out[row['name'].strip()] = (float(row['lat']), float(row['lon']))
-                except (KeyError, TypeError, ValueError) as err:
-                    raise ValueError(f'StreetMapSatelliteDataset: {path}:{line_no}: expected '
-                                     f'name,lat,lon ({err})') from err
-        return out
+        return read_gps_csv(path, 'StreetMapSatelliteDataset', 'name')
 
     def load_annotations(self) -> List[dict]:
         ignored: list = []

@@ -31,7 +31,7 @@ class University1652Dataset(BaseCrossViewDataset):
       the satellite tile of each of the 701 training buildings.
     * ``test/query_drone/<building>/*`` (701 buildings, 37,855 images) vs
       ``test/gallery_satellite/<building>/*`` (951 tiles: the 701 test buildings
-      + 250 distractor buildings that appear in no query folder);
+      + 250 distractor buildings with no query image);
       ``test/query_satellite/<building>/*`` (701) vs
       ``test/gallery_drone/<building>/*`` (51,355 drone images);
       ``test/query_street`` vs ``test/gallery_satellite`` (optional).
@@ -130,7 +130,10 @@ University-Release/
                 infos = self._folder_images(folder, g_view, 'reference_path', ignored)
                 query_dir = self.path('test', q_name)
                 if osp.isdir(query_dir):
-                    queried = set(list_subdirs(query_dir))
+                    # a building is queried when its folder holds a query image: an
+                    # empty folder (or one of stray files) leaves its tile a distractor
+                    queried = {b for b in list_subdirs(query_dir)
+                               if list_images(osp.join(query_dir, b))}
                     for info in infos:
                         info['distractor'] = info['place'] not in queried
         self.report_ignored_files(ignored)

@@ -45,7 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
         "annotations (--out) and/or draw a labelled preview figure (--preview).",
     )
     p.add_argument(
-        "--out", help="export directory (<view>/<id>.png, annotations.jsonl, world.json, README.md)"
+        "--out",
+        help="export directory (<view>/<id>.png, annotations.jsonl, pairs.jsonl (a pair "
+        "list for CrossViewPairListDataset), world.json, README.md)",
     )
     p.add_argument("--num-locations", type=_positive_int(1), default=1000)
     p.add_argument("--num-distractors", type=_positive_int(0), default=200)

@@ -51,6 +51,22 @@ def test_drone_to_satellite_protocol_keeps_distractors(u1652):
     assert gallery.metainfo['gallery_view'] == 'satellite'
 
 
+def test_empty_query_folder_does_not_make_a_tile_queried(u1652):
+    """Issue 14.7: a gallery building whose query folder exists but holds no image
+    (or only non-image files) is still a distractor."""
+    import os
+    os.makedirs(osp.join(u1652['root'], 'test', 'query_drone', '0500'))
+    os.makedirs(osp.join(u1652['root'], 'test', 'query_drone', '0501'))
+    with open(osp.join(u1652['root'], 'test', 'query_drone', '0501', 'notes.txt'), 'w') as f:
+        f.write('not an image')
+    gallery = University1652Dataset(data_root=u1652['root'], split='test', mode='gallery')
+    flags = {gallery.get_data_info(i)['place']: gallery.get_data_info(i)['distractor']
+             for i in range(len(gallery))}
+    assert flags == {'0100': False, '0101': False, '0500': True, '0501': True, '0502': True}
+    query = University1652Dataset(data_root=u1652['root'], split='test', mode='query')
+    assert len(query) == 2 * 3  # the empty folders add no query
+
+
 def test_satellite_to_drone_protocol(u1652):
     query = University1652Dataset(data_root=u1652['root'], split='test', mode='query',
                                   protocol='satellite->drone')

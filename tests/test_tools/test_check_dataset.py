@@ -118,3 +118,45 @@ def test_clean_dataset_passes_and_unbuildable_is_reported(tmp_path):
     assert 'FileNotFoundError' in report['datasets']['train_dataloader.dataset']['error']
     assert osp.join('train', 'satellite') in report['datasets']['train_dataloader.dataset'][
         'error']
+
+
+PAIR_CONFIG = """\
+default_scope = 'gleamkit'
+train_dataloader = dict(batch_size=2, dataset=dict(
+    type='CrossViewPairListDataset', ann_file={ann!r}, mode='pairs'{extra}))
+"""
+
+
+@pytest.mark.parametrize('allow', [False, True])
+def test_paths_outside_data_root_reported(tmp_path, allow):
+    """Issue 10.10: the checker names image paths that leave the data root."""
+    from mmengine.config import Config
+
+    from gleamkit.datasets.pair_list import write_pair_list
+    root = tmp_path / 'mine'
+    secret = write_image(str(tmp_path / 'secret.png'))
+    elsewhere = write_image(str(tmp_path / 'other' / 'x.png'))
+    write_image(str(root / 'q.png'))
+    write_image(str(root / 's.png'))
+    ann = write_pair_list(str(root / 'pairs.csv'), [
+        dict(query='q.png', satellite='s.png'),
+        dict(query='../secret.png', satellite='s.png'),
+        dict(query=elsewhere, satellite='s.png')])
+    config = tmp_path / 'pairs_cfg.py'
+    config.write_text(PAIR_CONFIG.format(
+        ann=ann, extra=', allow_outside_root=True' if allow else ''))
+    lines = []
+    report = load_tool().check_config(Config.fromfile(str(config)), workers=1,
+                                      print_fn=lines.append)
+    part = report['datasets']['train_dataloader.dataset']['parts'][0]
+    assert part['samples'] == 3
+    assert part['outside_data_root']['files'] == 2
+    assert sorted(part['outside_data_root']['first']) == sorted([secret, elsewhere])
+    text = '\n'.join(lines)
+    if allow:
+        assert report['problems'] == 0 and len(report['notes']) == 1
+        assert '(allowed: allow_outside_root=True)' in text
+    else:
+        assert report['problems'] == 1
+        assert '2 image paths outside data_root=' in text
+        assert 'set allow_outside_root=True' in text

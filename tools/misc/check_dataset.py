@@ -12,14 +12,17 @@ with counts and the first offending paths:
 * images that are missing, unreadable (permissions, a folder) or corrupt
   (empty, not an image, truncated - found by decoding each image; ``--no-decode``
   only reads headers);
+* image paths outside the dataset's ``data_root`` (``../x.png``, absolute paths
+  elsewhere): a problem unless the config sets ``allow_outside_root=True``
+  (then a note);
 * split mismatches: evaluation queries whose place has no gallery item,
   semi-positives absent from the gallery, location ids shared by two different
   fused datasets (they would count as the same place);
 * for information: distractors (gallery places no query matches) and training
   places that are also evaluation places.
 
-Datasets are built with ``on_missing='ignore'`` so that every problem is
-counted instead of stopping at the first. Exit status 1 when a problem was
+Datasets are built with ``on_missing='ignore'`` and ``allow_outside_root=True``
+so that every problem is counted instead of stopping at the first. Exit status 1 when a problem was
 found, else 0. See docs/datasets.md.
 """
 import argparse
@@ -30,7 +33,7 @@ import os.path as osp
 import sys
 from collections import Counter, OrderedDict
 from concurrent.futures import ThreadPoolExecutor
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Tuple
 
 try:
     import gleamkit  # noqa: F401
@@ -38,6 +41,8 @@ except ImportError:  # run from a checkout without installing
     sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
 
 from mmengine.config import Config, ConfigDict, DictAction  # noqa: E402
+
+from gleamkit.datasets.checks import check_image  # noqa: E402  (the datasets' own check)
 
 PATH_KEYS = ('query_path', 'reference_path')
 
@@ -63,7 +68,18 @@ def _relax(cfg):
     cls = _dataset_class(cfg.get('type'))
     if isinstance(cls, type) and issubclass(cls, BaseCrossViewDataset):
         cfg['on_missing'] = 'ignore'
+        cfg['allow_outside_root'] = True
     return cfg
+
+
+def allows_outside_root(cfg) -> bool:
+    """Whether a dataset config (or every dataset it wraps) allows paths outside
+    its data root."""
+    if isinstance(cfg.get('datasets'), (list, tuple)):
+        return all(allows_outside_root(c) for c in cfg['datasets'])
+    if isinstance(cfg.get('dataset'), dict):
+        return allows_outside_root(cfg['dataset'])
+    return bool(cfg.get('allow_outside_root', False))
 
 
 def dataset_configs(cfg: Config) -> List[Tuple[str, dict]]:
@@ -108,34 +124,6 @@ def describe(dataset) -> str:
 
 
 # ----------------------------------------------------------------- images
-def check_image(path: str, decode: bool = True) -> Optional[Tuple[str, str]]:
-    """``None`` when ``path`` is a good image, else ``(kind, reason)`` with kind
-    ``'missing'``, ``'unreadable'`` or ``'corrupt'``."""
-    from PIL import Image
-
-    if not osp.lexists(path):
-        return 'missing', 'no such file'
-    if osp.isdir(path):
-        return 'unreadable', 'is a folder'
-    if not osp.exists(path):
-        return 'missing', 'broken link'
-    if not os.access(path, os.R_OK):
-        return 'unreadable', 'permission denied'
-    try:
-        if osp.getsize(path) == 0:
-            return 'corrupt', 'empty file'
-        with Image.open(path) as img:
-            if decode:
-                img.load()
-            else:
-                img.verify()
-    except PermissionError as err:
-        return 'unreadable', str(err)
-    except Exception as err:  # PIL raises many types for broken files
-        return 'corrupt', f'{type(err).__name__}: {err}'
-    return None
-
-
 def infos_of(dataset) -> List[dict]:
     return [dataset.get_data_info(i) for i in range(len(dataset))]
 
@@ -254,6 +242,23 @@ def check_config(cfg: Config, decode: bool = True, show: int = 5, workers: int =
                              f'{len(images[kind]["samples"])} samples; first:\n    {first}')
                 else:
                     print_fn(f'  {kind} images: 0')
+            root = getattr(leaf, 'data_root', None)
+            outside = (leaf.paths_outside_root(infos)
+                       if root and hasattr(leaf, 'paths_outside_root') else [])
+            allowed = allows_outside_root(ds_cfg)
+            part['outside_data_root'] = dict(files=len(outside), allowed=allowed,
+                                             first=outside[:show])
+            if outside:
+                first = '\n    '.join(outside[:show])
+                text = (f'{len(outside)} image paths outside data_root={root}; first:\n    '
+                        f'{first}')
+                if allowed:
+                    report['notes'].append(f'[{where}] {text} (allow_outside_root=True)')
+                    print_fn(f'  note: {text}\n  (allowed: allow_outside_root=True)')
+                else:
+                    report['problems'] += 1
+                    print_fn(f'  outside data_root: {text}\n  the dataset refuses them; move '
+                             'the images under data_root or set allow_outside_root=True')
             entry['parts'].append(part)
         messages = collisions(leaf_infos, show) if len(leaf_infos) > 1 else []
         for message in messages:

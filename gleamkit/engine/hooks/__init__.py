@@ -1,12 +1,11 @@
+from .hard_negative_mining_hook import HardNegativeMiningHook
+from .iteration_checkpoint_hook import IterationCheckpointHook
 from .lora_checkpoint_hook import LoRACheckpointHook
+from .precision_report_hook import PrecisionReportHook
 from .prepare_gallery_hook import PrepareGalleryHook
+from .skipped_image_report_hook import SkippedImageReportHook
 
-__all__ = ['PrepareGalleryHook']
-__all__ += ['LoRACheckpointHook']
-from .hard_negative_mining_hook import HardNegativeMiningHook  # noqa: E402
-
-__all__ += ['HardNegativeMiningHook']
-from .iteration_checkpoint_hook import IterationCheckpointHook  # noqa: E402
-from .precision_report_hook import PrecisionReportHook  # noqa: E402
-
-__all__ += ['IterationCheckpointHook', 'PrecisionReportHook']
+__all__ = [
+    'HardNegativeMiningHook', 'IterationCheckpointHook', 'LoRACheckpointHook',
+    'PrecisionReportHook', 'PrepareGalleryHook', 'SkippedImageReportHook'
+]
