@@ -14,7 +14,7 @@ from mmengine.config import Config, DictAction
 # run from a checkout without `pip install -e .` too
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from gleamkit.engine.hooks import PrecisionReportHook
+from gleamkit.engine.hooks import PrecisionReportHook, SkippedImageReportHook
 from gleamkit.utils.config_keys import explain_config_errors
 from gleamkit.utils.runtime import build_runner, check_checkpoint_keys, prepare_config
 
@@ -60,6 +60,9 @@ def main():
     with explain_config_errors(cfg):  # a misspelt key: name its path and the accepted keys
         runner = build_runner(cfg)
         runner.register_hook(PrecisionReportHook())  # logs which precision actually ran
+        if not any(isinstance(h, SkippedImageReportHook) for h in runner.hooks):
+            # names the images an on_corrupt='skip' dataset replaced; silent otherwise
+            runner.register_hook(SkippedImageReportHook())
         check_checkpoint_keys(runner, strict=not args.load_non_strict)
         runner.train()
 
