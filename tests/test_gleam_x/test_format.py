@@ -59,6 +59,19 @@ def test_write_read_round_trip(tmp_path):
     assert 'revisions' not in back[0].to_dict()  # empty optionals are not written
 
 
+def test_byte_order_mark_and_line_numbers(tmp_path):
+    path = tmp_path / 'bom.jsonl'
+    path.write_bytes(b'\xef\xbb\xbf' + (json.dumps(make_record(0)) + '\n\n'
+                                        + json.dumps(make_record(1)) + '\n').encode())
+    records = read_jsonl(str(path))
+    assert [(r.id, r.line) for r in records] == [('pair-0', 1), ('pair-1', 3)]
+    # a decode error reads as one sentence ('... character at: column 10', not 'at at')
+    path.write_text('{"id": "x\n', encoding='utf-8')
+    with pytest.raises(GleamXFormatError) as info:
+        read_jsonl(str(path))
+    assert 'at at' not in str(info.value)
+
+
 def test_blank_lines_are_skipped(tmp_path):
     path = write_lines(tmp_path / 'a.jsonl', [make_record(0), '', '   ', make_record(1)])
     assert [r.id for r in read_jsonl(path)] == ['pair-0', 'pair-1']
@@ -66,6 +79,7 @@ def test_blank_lines_are_skipped(tmp_path):
 
 @pytest.mark.parametrize('line,key,expected', [
     ('{"id": "x",', None, 'one JSON object per line'),
+    ('{"id": "x', None, 'Invalid control character at: column 10)'),
     ('[1, 2]', None, 'a JSON object'),
     (make_record(label='yes'), 'label', "'match' or 'no_match'"),
     (make_record(label=1), 'label', "'match' or 'no_match'"),

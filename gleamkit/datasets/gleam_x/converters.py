@@ -36,6 +36,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence
 from .format import (
     GleamXFormatError,
     GleamXRecord,
+    json_error_expected,
     label_to_name,
     read_jsonl,
     resolve_path,
@@ -199,7 +200,7 @@ def chat_to_record(sample: dict, *, index: int = 0, id_prefix: str = 'sample',
 # ----------------------------------------------------------------------------- files
 def read_chat_file(path: str) -> List[dict]:
     """The samples of a ``.json`` (list) or ``.jsonl`` chat file."""
-    with open(path, encoding='utf-8') as f:
+    with open(path, encoding='utf-8-sig') as f:  # a byte-order mark is dropped
         text = f.read()
     if path.endswith('.json'):
         data = json.loads(text)
@@ -212,8 +213,8 @@ def read_chat_file(path: str) -> List[dict]:
             try:
                 samples.append(json.loads(line))
             except json.JSONDecodeError as e:
-                raise GleamXFormatError(f'one JSON object per line ({e.msg})', file=path,
-                                        line=lineno, show_got=False) from e
+                raise GleamXFormatError(json_error_expected(e), file=path, line=lineno,
+                                        show_got=False) from e
     return samples
 
 
