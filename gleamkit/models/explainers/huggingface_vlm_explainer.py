@@ -30,7 +30,7 @@ LORA_PRESETS = {
 #: The default adapter: the paper's typical Qwen2.5-VL LoRA (alpha = 2 x rank).
 DEFAULT_LORA = dict(r=16, lora_alpha=32, lora_dropout=0.05, target_modules='attention')
 
-# Attribute names of the parts of common VLMs (Qwen2/2.5-VL, LLaVA, Idefics3, ...).
+# Attribute names of the parts of common VLMs (Qwen2/2.5-VL, LLaVA, Idefics3, PaliGemma, ...).
 _LANGUAGE_MODEL_NAMES = ('language_model', 'text_model')
 _VISION_TOWER_NAMES = ('visual', 'vision_tower', 'vision_model')
 _PROJECTOR_NAMES = ('merger', 'multi_modal_projector', 'connector', 'mm_projector')
