@@ -255,3 +255,34 @@ def test_api_evaluation_survives_a_malformed_reply_and_resumes_from_its_cache(tm
     assert len(requests) == 1
     assert 'gleam_x/failed' not in metrics and metrics['gleam_x/unparseable'] == 0
     assert metrics['gleam_x/accuracy'] == pytest.approx(50.0)
+
+
+def test_tiny_label_config_trains_and_evaluates_offline(tiny_vlm_dir, tmp_path):
+    """configs/gleam_x/tiny_qwen2_5_vl_lora_synthetic_label.py: the answer is the verdict
+    sentence, so its 16 new tokens reach the verdict and every answer parses (issue 10.19:
+    the explanation demo's 64 tokens never reached it)."""
+    from gleamkit.datasets.gleam_x.prompts import LABEL_ANSWERS
+    data = dict(train=write_pairs(tmp_path / 'data', range(16), seed=0),
+                test=write_pairs(tmp_path / 'data', range(8), seed=1))
+    cfg = load_config(tiny_vlm_dir, data, str(tmp_path), max_epochs=6)
+    label_cfg = Config.fromfile(osp.join(ROOT, 'configs/gleam_x/'
+                                         'tiny_qwen2_5_vl_lora_synthetic_label.py'))
+    cfg.model.generation = label_cfg.model.generation
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[key].dataset.answer_mode = label_cfg[key].dataset.answer_mode
+    assert cfg.test_dataloader.dataset.answer_mode == 'label'
+    work = tmp_path / 'work'
+    train(cfg, work)
+    args = argparse.Namespace(launcher='none', cfg_options=None, work_dir=str(tmp_path),
+                              load_from=str(work / 'epoch_6.pth'), config=CONFIG)
+    metrics = build_runner(prepare_config(cfg, args, mode='test')).test()
+    samples = json.loads((tmp_path / 'eval.json').read_text())['samples']
+    # 12 steps teach the answer's opening (the verdict), not yet where it stops
+    openings = {s.split('，')[0].split(',')[0] for answers in LABEL_ANSWERS.values()
+                for s in answers.values()}
+    assert openings == {'Yes', 'No', '是的', '不是'}
+    assert len(samples) == 8 and all(s['pred_text'].startswith(tuple(openings))
+                                     for s in samples), [s['pred_text'] for s in samples]
+    assert all(s['pred_label'] in (0, 1) for s in samples)
+    assert metrics['gleam_x/unparseable'] == 0
+    assert losses(work)[-1] < losses(work)[0] - 1.0

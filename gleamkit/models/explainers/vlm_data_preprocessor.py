@@ -297,6 +297,18 @@ class VLMDataPreprocessor(BaseDataPreprocessor):
         return out
 
     def forward(self, data: dict, training: bool = False) -> dict:
-        """``{'inputs': samples' inputs (see :func:`sample_inputs`), 'data_samples': [...]}``."""
-        batch = self.collate(sample_inputs(data['inputs']), with_answer=training)
-        return dict(inputs=self.cast_data(batch), data_samples=data.get('data_samples'))
+        """``{'inputs': samples' inputs (see :func:`sample_inputs`), 'data_samples': [...]}``.
+
+        In a generation batch each data sample that has a target answer gets its
+        length in tokens as ``answer_tokens`` (the model checks its generation
+        budget against it).
+        """
+        inputs = sample_inputs(data['inputs'])
+        batch = self.collate(inputs, with_answer=training)
+        data_samples = data.get('data_samples')
+        if not training and data_samples is not None and len(data_samples) == len(inputs):
+            for item, sample in zip(inputs, data_samples):
+                answer = item.get('answer') if isinstance(item, dict) else None
+                if isinstance(answer, str) and answer and hasattr(sample, 'set_metainfo'):
+                    sample.set_metainfo(dict(answer_tokens=len(self._encode(answer))))
+        return dict(inputs=self.cast_data(batch), data_samples=data_samples)
