@@ -6,6 +6,8 @@
 #       work_dirs/tiny_qwen2_5_vl_lora_synthetic_label/epoch_4.pth
 from mmengine.config import read_base
 
+from gleamkit.evaluation import GleamXMetric
+
 with read_base():
     from .tiny_qwen2_5_vl_lora_synthetic import *
 
@@ -13,3 +15,6 @@ for _loader in (train_dataloader, val_dataloader, test_dataloader):
     _loader['dataset']['answer_mode'] = 'label'
 # the longest label answer is 13 tokens with the tiny tokenizer (+ the end of turn)
 model['generation'] = dict(max_new_tokens=16, do_sample=False)
+# the answers are verdict sentences, not explanations: score the verdicts only
+val_evaluator = dict(type=GleamXMetric, with_similarity=False, with_text_overlap=False)
+test_evaluator = val_evaluator

@@ -40,6 +40,9 @@ def test_tiny_label_config_trains_on_verdict_sentences_with_room_to_say_them():
                for answers in LABEL_ANSWERS.values() for sentence in answers.values()]
     assert max(lengths) == 13  # the config's comment says so
     assert cfg.model.generation.max_new_tokens > max(lengths)  # + the end of turn
+    # verdict sentences are scored as verdicts, not as explanations
+    for key in ('val_evaluator', 'test_evaluator'):
+        assert not cfg[key].with_similarity and not cfg[key].with_text_overlap
     # everything else is the tiny explanation config's
     base = Config.fromfile(str(TINY))
     assert cfg.train_cfg == base.train_cfg and cfg.optim_wrapper == base.optim_wrapper
