@@ -209,6 +209,10 @@ def test_merged_model_answers_like_base_plus_adapter(tiny_vlm_dir, tmp_path):
     from transformers import AutoProcessor
 
     from gleamkit.models.explainers import merge_lora_adapter
+    # peft draws LoRA A from the global generator: fixed here, so this test does not depend on
+    # the tests before it. Merging W + BA in float32 moves logits by up to ~5e-4 with these
+    # large (0.5-sigma) adapter weights (seen with other generator states), hence atol 1e-3.
+    torch.manual_seed(0)
     explainer = build(tiny_vlm_dir, **BUDGET).eval()
     perturb_lora(explainer, seed=2)
     explainer.save_adapter(str(tmp_path / 'adapter'))
@@ -221,7 +225,8 @@ def test_merged_model_answers_like_base_plus_adapter(tiny_vlm_dir, tmp_path):
     with torch.no_grad():
         a = explainer(**explainer.data_preprocessor(data, False), mode='tensor')
         b = merged(**merged.data_preprocessor(data, False), mode='tensor')
-    torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(a, b, rtol=0, atol=1e-3)
+    assert (a.argmax(-1) == b.argmax(-1)).float().mean() > 0.99  # the same greedy tokens
 
 
 def test_fine_tuning_learns_what_the_images_show(tiny_vlm_dir):
