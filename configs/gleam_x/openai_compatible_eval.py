@@ -22,6 +22,10 @@ model = dict(
     max_retries=5,
     max_concurrency=8,  # requests in flight per test batch
     generation=dict(temperature=0, max_tokens=1024),
+    # every answer is appended here as it arrives: a rerun asks only for what is missing
+    # (keyed by model name, prompt, settings and image pixels; delete it to ask afresh)
+    cache_file='work_dirs/openai_compatible_eval/answer_cache.jsonl',
+    on_error='record',  # a pair that still fails after the retries: counted failed, run goes on
 )
 train_dataloader = None
 train_cfg = None

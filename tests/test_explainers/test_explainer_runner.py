@@ -194,6 +194,7 @@ def test_api_explainer_is_evaluated_like_a_model(tmp_path, monkeypatch):
     cfg.test_evaluator.with_similarity = False
     cfg.model.progress = False
     cfg.model.max_concurrency = 2
+    cfg.model.cache_file = None
     with ScriptedServer([(200, {}, completion(ANSWER))] * 6) as srv:
         cfg.model.base_url = srv.url
         args = argparse.Namespace(launcher='none', cfg_options=None, work_dir=str(tmp_path),
@@ -203,3 +204,85 @@ def test_api_explainer_is_evaluated_like_a_model(tmp_path, monkeypatch):
     assert metrics['gleam_x/num_samples'] == 6
     assert metrics['gleam_x/accuracy'] == pytest.approx(50.0)  # says "same" to all, half are
     assert metrics['gleam_x/unparseable'] == 0
+
+
+def test_api_evaluation_survives_a_malformed_reply_and_resumes_from_its_cache(tmp_path,
+                                                                             monkeypatch):
+    """Issue 10.15: one pair whose replies stay malformed is retried, recorded as failed
+    (unparseable) and the run goes on; a rerun asks only for that pair."""
+    from explainer_fixtures import ANSWER, ScriptedServer, completion
+    for var in ('http_proxy', 'HTTP_PROXY', 'all_proxy', 'ALL_PROXY'):
+        monkeypatch.delenv(var, raising=False)
+    ann_file = write_pairs(tmp_path / 'data', range(4), seed=3)
+    cache = tmp_path / 'cache' / 'answers.jsonl'
+
+    def run(script):
+        cfg = Config.fromfile(osp.join(ROOT, 'configs/gleam_x/openai_compatible_eval.py'))
+        assert cfg.model.cache_file and cfg.model.on_error == 'record'
+        cfg.experiment_name = f'gleam_x_api_{uuid.uuid4().hex}'
+        cfg.test_dataloader.dataset.data_root = ''
+        cfg.test_dataloader.dataset.ann_file = ann_file
+        cfg.test_dataloader.num_workers = 0
+        cfg.test_dataloader.persistent_workers = False
+        cfg.test_dataloader.batch_size = 2
+        cfg.test_evaluator.with_similarity = False
+        cfg.test_evaluator.out_json = str(tmp_path / 'eval.json')
+        cfg.model.update(progress=False, max_concurrency=1, max_retries=2, backoff_base=0.01,
+                         cache_file=str(cache))
+        with ScriptedServer(script) as srv:
+            cfg.model.base_url = srv.url
+            args = argparse.Namespace(launcher='none', cfg_options=None,
+                                      work_dir=str(tmp_path / 'work'), load_from=None,
+                                      config='openai_compatible_eval.py')
+            metrics = build_runner(prepare_config(cfg, args, mode='test')).test()
+        return metrics, srv.requests
+
+    cut = (200, {}, completion(ANSWER)[:40])  # a reply cut off in the middle of its JSON
+    # pair 0 answers after one cut-off reply; pair 1's three attempts are all cut off
+    metrics, requests = run([cut, (200, {}, completion(ANSWER)), cut, cut, cut]
+                            + [(200, {}, completion(ANSWER))] * 2)
+    assert len(requests) == 7
+    assert metrics['gleam_x/num_samples'] == 4
+    assert metrics['gleam_x/failed'] == pytest.approx(25.0)
+    assert metrics['gleam_x/unparseable'] == pytest.approx(25.0)
+    report = json.loads((tmp_path / 'eval.json').read_text())
+    failed = [s for s in report['samples'] if 'error' in s]
+    assert len(failed) == 1 and 'not a chat completion' in failed[0]['error']
+    assert any('1 of 4 samples got no answer' in note for note in report['notes'])
+    assert len(cache.read_text().splitlines()) == 3
+    # the rerun asks only for the failed pair; the others come from the cache
+    metrics, requests = run([(200, {}, completion(ANSWER))])
+    assert len(requests) == 1
+    assert 'gleam_x/failed' not in metrics and metrics['gleam_x/unparseable'] == 0
+    assert metrics['gleam_x/accuracy'] == pytest.approx(50.0)
+
+
+def test_tiny_label_config_trains_and_evaluates_offline(tiny_vlm_dir, tmp_path):
+    """configs/gleam_x/tiny_qwen2_5_vl_lora_synthetic_label.py: the answer is the verdict
+    sentence, so its 16 new tokens reach the verdict and every answer parses (issue 10.19:
+    the explanation demo's 64 tokens never reached it)."""
+    from gleamkit.datasets.gleam_x.prompts import LABEL_ANSWERS
+    data = dict(train=write_pairs(tmp_path / 'data', range(16), seed=0),
+                test=write_pairs(tmp_path / 'data', range(8), seed=1))
+    cfg = load_config(tiny_vlm_dir, data, str(tmp_path), max_epochs=6)
+    label_cfg = Config.fromfile(osp.join(ROOT, 'configs/gleam_x/'
+                                         'tiny_qwen2_5_vl_lora_synthetic_label.py'))
+    cfg.model.generation = label_cfg.model.generation
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[key].dataset.answer_mode = label_cfg[key].dataset.answer_mode
+    assert cfg.test_dataloader.dataset.answer_mode == 'label'
+    work = tmp_path / 'work'
+    train(cfg, work)
+    args = argparse.Namespace(launcher='none', cfg_options=None, work_dir=str(tmp_path),
+                              load_from=str(work / 'epoch_6.pth'), config=CONFIG)
+    metrics = build_runner(prepare_config(cfg, args, mode='test')).test()
+    samples = json.loads((tmp_path / 'eval.json').read_text())['samples']
+    # 12 steps teach the answer's opening (the verdict), not yet where it stops
+    openings = {s.split('，')[0].split(',')[0] for answers in LABEL_ANSWERS.values()
+                for s in answers.values()}
+    assert openings == {'Yes', 'No', '是的', '不是'}
+    assert len(samples) == 8 and all(s['pred_text'].startswith(tuple(openings))
+                                     for s in samples), [s['pred_text'] for s in samples]
+    assert all(s['pred_label'] in (0, 1) for s in samples)
+    assert metrics['gleam_x/unparseable'] == 0
+    assert losses(work)[-1] < losses(work)[0] - 1.0

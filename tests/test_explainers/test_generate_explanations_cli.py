@@ -113,3 +113,77 @@ def test_failures_are_left_for_the_next_run_and_disagreements_rejected(pairs, tm
         assert run(cli, srv, pairs, out, '--lang', 'en', 'zh', '--drop-disagreeing') == 0
     assert len(srv.requests) == 2  # only p1
     assert [r.id for r in read_jsonl(str(out))] == ['p0', 'p1']
+
+
+def test_each_language_is_kept_on_its_own(pairs, tmp_path, capsys):
+    """A failure in Chinese does not throw the English answer away: the rerun asks only
+    for Chinese (the English answer waits in the answer cache)."""
+    cli = load_cli()
+    out = tmp_path / 'explained.jsonl'
+    script = [(200, {}, completion(ANSWER)), (400, {}, b'{"error": {"message": "busy"}}')]
+    with ScriptedServer(script) as srv:
+        assert run(cli, srv, pairs, out, '--lang', 'en', 'zh', '--limit', '1') == 1
+    assert "pair 'p0' failed" in capsys.readouterr().err
+    assert not out.exists() or read_jsonl(str(out)) == []
+    cache = tmp_path / 'explained.answers.jsonl'
+    assert [json.loads(x)['text'] for x in cache.read_text().splitlines()] == [ANSWER]
+    with ScriptedServer([(200, {}, completion('两张图像是同一地点。'))]) as srv:
+        assert run(cli, srv, pairs, out, '--lang', 'en', 'zh', '--limit', '1') == 0
+    assert len(srv.requests) == 1
+    assert srv.requests[0]['json']['messages'][0]['content'][2]['text'].startswith('图像1')
+    (record, ) = read_jsonl(str(out))
+    assert record.explanation == {'en': ANSWER, 'zh': '两张图像是同一地点。'}
+
+
+def test_cut_off_replies_are_retried_and_truncated_answers_reported(pairs, tmp_path, capsys):
+    cli = load_cli()
+    out = tmp_path / 'explained.jsonl'
+    length = json.dumps({'choices': [{'index': 0, 'finish_reason': 'length', 'message': {
+        'role': 'assistant', 'content': 'Image 1 shows a road and'}}]}).encode()
+    script = [(200, {}, completion(ANSWER)[:60]), (200, {}, completion(ANSWER)),  # p0
+              (200, {}, length)]  # p1: the model ran out of tokens
+    with ScriptedServer(script) as srv:
+        status = cli.main([str(pairs), str(out), '--model', 'gpt-4o', '--base-url', srv.url,
+                           '--api-key-env', 'CLI_TEST_KEY', '--max-retries', '1',
+                           '--no-progress', '--limit', '2', '--max-tokens', '16'])
+    assert status == 1 and len(srv.requests) == 3
+    assert [r.id for r in read_jsonl(str(out))] == ['p0']
+    err = capsys.readouterr().err
+    assert "pair 'p1' failed" in err and '--max-tokens=16' in err and 'length' in err
+
+
+def test_a_killed_run_keeps_every_finished_answer(pairs, tmp_path):
+    """SIGKILL while the second answer is on its way: the first is already on disk, and
+    the rerun does not ask for it again."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    out = tmp_path / 'explained.jsonl'
+    script = [(200, {}, completion(ANSWER)), ('sleep', 30, (200, {}, completion(NO)))]
+    with ScriptedServer(script, lifetime=60) as srv:
+        proc = subprocess.Popen(
+            [sys.executable, str(ROOT / 'tools/misc/generate_explanations.py'), str(pairs),
+             str(out), '--model', 'gpt-4o', '--base-url', srv.url, '--api-key-env',
+             'CLI_TEST_KEY', '--no-progress', '--timeout', '60'],
+            env=dict(os.environ, PYTHONPATH=str(ROOT)), stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE)
+        try:
+            deadline = time.time() + 60
+            while len(srv.requests) < 2 and time.time() < deadline and proc.poll() is None:
+                time.sleep(0.1)
+            assert len(srv.requests) == 2, proc.stderr.read() if proc.poll() is not None \
+                else 'the second request never came'
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert [r.id for r in read_jsonl(str(out))] == ['p0']
+    assert len((tmp_path / 'explained.answers.jsonl').read_text().splitlines()) == 1
+    cli = load_cli()
+    with ScriptedServer([(200, {}, completion(NO)), (200, {}, completion(ANSWER))]) as srv:
+        assert run(cli, srv, pairs, out) == 0
+    assert len(srv.requests) == 2  # p1 and p2 only
+    assert [r.id for r in read_jsonl(str(out))] == ['p0', 'p1', 'p2']

@@ -209,6 +209,10 @@ def test_merged_model_answers_like_base_plus_adapter(tiny_vlm_dir, tmp_path):
     from transformers import AutoProcessor
 
     from gleamkit.models.explainers import merge_lora_adapter
+    # peft draws LoRA A from the global generator: fixed here, so this test does not depend on
+    # the tests before it. Merging W + BA in float32 moves logits by up to ~5e-4 with these
+    # large (0.5-sigma) adapter weights (seen with other generator states), hence atol 1e-3.
+    torch.manual_seed(0)
     explainer = build(tiny_vlm_dir, **BUDGET).eval()
     perturb_lora(explainer, seed=2)
     explainer.save_adapter(str(tmp_path / 'adapter'))
@@ -221,7 +225,8 @@ def test_merged_model_answers_like_base_plus_adapter(tiny_vlm_dir, tmp_path):
     with torch.no_grad():
         a = explainer(**explainer.data_preprocessor(data, False), mode='tensor')
         b = merged(**merged.data_preprocessor(data, False), mode='tensor')
-    torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(a, b, rtol=0, atol=1e-3)
+    assert (a.argmax(-1) == b.argmax(-1)).float().mean() > 0.99  # the same greedy tokens
 
 
 def test_fine_tuning_learns_what_the_images_show(tiny_vlm_dir):
@@ -256,3 +261,30 @@ def test_fine_tuning_learns_what_the_images_show(tiny_vlm_dir):
     out = explainer.eval().test_step(batch(16))
     assert sum(s.pred_label == s.label for s in out) >= 15
     assert {s.pred_text for s in out} <= {'Yes.', 'No.'}
+
+
+def test_a_generation_budget_shorter_than_the_answers_warns_with_the_numbers(tiny_vlm_dir,
+                                                                             monkeypatch):
+    import gleamkit.models.explainers.huggingface_vlm_explainer as module
+    logged = []
+    monkeypatch.setattr(module, 'print_log', lambda msg, **kw: logged.append(msg))
+    explainer = HuggingFaceVLMExplainer(tiny_vlm_dir, lora=None,
+                                        generation=dict(max_new_tokens=4)).eval()
+    data = explainer.data_preprocessor(contract_batch(range(4)), training=False)
+    tok = explainer.processor.tokenizer
+    lengths = [len(tok(x['answer'], add_special_tokens=False)['input_ids'])
+               for x in contract_batch(range(4))['inputs']]
+    assert [s.answer_tokens for s in data['data_samples']] == lengths
+    explainer(**data, mode='predict')
+    (message, ) = logged
+    assert 'max_new_tokens=4 is shorter than the target answers' in message
+    assert f'4 of the 4 in the first evaluation batch are longer ({min(lengths)}-' \
+           f'{max(lengths)} tokens)' in message
+    assert f'at least {max(lengths)}' in message and "answer_mode='label'" in message
+    explainer(**explainer.data_preprocessor(contract_batch(range(4)), training=False),
+              mode='predict')
+    assert len(logged) == 1  # once, at the start
+    # a budget that fits says nothing
+    roomy = HuggingFaceVLMExplainer(tiny_vlm_dir, lora=None,
+                                    generation=dict(max_new_tokens=max(lengths))).eval()
+    assert roomy.check_generation_budget(data['data_samples']) is None

@@ -52,7 +52,7 @@ def test_request_format_and_answer():
         waits = []
         result = make(srv.url + '/', waits, system_prompt='You are a remote-sensing expert.',
                       ).explain(query, sat, 'Same place?', lang='en')
-    assert result == dict(text=ANSWER, label=1)
+    assert result == dict(text=ANSWER, label=1, finish_reason='stop', cached=False)
     assert waits == []
     (req, ) = srv.requests
     assert req['path'] == '/v1/chat/completions'
@@ -82,7 +82,7 @@ def test_retry_after_seconds_then_http_date_are_honoured():
         assert explainer.explain(*images(), 'Same place?')['label'] == 1
     assert waits == [3.0, 7.0]
     assert len(srv.requests) == 3
-    assert explainer.stats == dict(requests=3, retries=2, waited=10.0)
+    assert explainer.stats == dict(requests=3, retries=2, waited=10.0, cached=0, failed=0)
 
 
 def test_server_errors_back_off_exponentially():
@@ -158,14 +158,68 @@ def test_connection_errors_are_retried_then_reported():
     (b'{"choices": [{"message": {"role": "assistant", "content": null}}]}', 'content'),
     (b'{"choices": [{"text": "completion-style"}]}', 'message'),
 ])
-def test_malformed_bodies_raise_a_clear_error(body, what):
-    with ScriptedServer([(200, {}, body)]) as srv:
+def test_malformed_bodies_are_retried_then_raise_a_clear_error(body, what):
+    with ScriptedServer([(200, {}, body)] * 4) as srv:
         waits = []
         with pytest.raises(MalformedResponseError) as err:
             make(srv.url, waits).explain(*images(), 'Same place?')
     message = str(err.value)
     assert what in message and srv.url + '/chat/completions' in message
-    assert waits == [] and len(srv.requests) == 1
+    assert 'after 4 attempts' in message and err.value.attempts == 4
+    assert waits == [1.0, 2.0, 4.0] and len(srv.requests) == 4
+
+
+def test_a_reply_cut_off_in_its_json_is_retried():
+    with ScriptedServer([(200, {}, completion()[:50]), (200, {}, completion())]) as srv:
+        waits = []
+        result = make(srv.url, waits).explain(*images(), 'Same place?')
+    assert result['text'] == ANSWER and waits == [1.0] and len(srv.requests) == 2
+
+
+def test_answer_cache_resumes_and_keys_on_prompt_images_and_settings(tmp_path):
+    cache = tmp_path / 'answers.jsonl'
+    query, sat = images()
+    with ScriptedServer([(200, {}, completion('One.')), (200, {}, completion('Two.')),
+                         (200, {}, completion('Three.')), (200, {}, completion('Four.'))]) as srv:
+        waits = []
+        first = make(srv.url, waits, cache_file=str(cache))
+        assert first.explain(query, sat, 'p')['text'] == 'One.'
+        assert first.explain(query, sat, 'q')['text'] == 'Two.'  # another prompt
+        # a new explainer (a rerun) reads the file: no request for what is answered
+        again = make(srv.url, waits, cache_file=str(cache))
+        result = again.explain(query, sat, 'p')
+        assert result['text'] == 'One.' and result['cached'] and len(srv.requests) == 2
+        assert again.stats['cached'] == 1 and again.stats['requests'] == 0
+        # other pixels, other settings: asked anew
+        assert again.explain(query[::-1].copy(), sat, 'p')['text'] == 'Three.'
+        hotter = make(srv.url, waits, cache_file=str(cache), generation=dict(temperature=1))
+        assert hotter.explain(query, sat, 'p')['text'] == 'Four.'
+    lines = cache.read_text().splitlines()
+    assert len(lines) == 4 and json.loads(lines[0])['text'] == 'One.'
+    assert KEY not in cache.read_text()
+    # a line cut short by a crash is dropped (and cut off the file) on the next open
+    with open(cache, 'a') as f:
+        f.write('{"key": "abc", "te')
+    from gleamkit.models.explainers import AnswerCache
+    assert len(AnswerCache(str(cache))) == 4
+    assert cache.read_text().endswith('\n')
+
+
+def test_predict_records_a_failed_pair_and_goes_on():
+    script = [(200, {}, completion())] + [(200, {}, b'{"choices": [')] * 2 + \
+        [(200, {}, completion())]
+    with ScriptedServer(script) as srv:
+        waits = []
+        explainer = make(srv.url, waits, max_retries=1)
+        query, sat = images()
+        samples = [ExplanationDataSample(metainfo=dict(id=str(i), lang='en')) for i in range(3)]
+        out = explainer(inputs=[dict(images=[query, sat], prompt=f'p{i}', answer='')
+                                for i in range(3)], data_samples=samples, mode='predict')
+    assert [s.pred_label for s in out] == [1, -1, 1]
+    assert out[1].pred_text == '' and 'not a chat completion' in out[1].pred_error
+    assert 'pred_error' not in out[0] and explainer.stats['failed'] == 1
+    with pytest.raises(ValueError, match='on_error'):
+        make('http://127.0.0.1:9/v1', [], on_error='skip')
 
 
 def test_client_errors_are_not_retried_and_never_show_the_key():

@@ -111,11 +111,41 @@ def test_config_errors(ann_file, tmp_path):
         build(ann_file, views=['panorama'])
 
 
-def test_missing_image_names_file_and_record(ann_file, tmp_path):
+def test_missing_images_are_reported_when_the_dataset_is_built(ann_file, tmp_path):
     (tmp_path / 'img' / 'q1.png').unlink()
-    ds = build(ann_file)
+    (tmp_path / 'img' / 's1.png').write_bytes(b'not a png')
+    with pytest.raises(FileNotFoundError) as info:
+        build(ann_file)
+    message = str(info.value)
+    # record b is on line 2 of train.jsonl; its query image is gone
+    assert f"{ann_file}:2: query_image 'img/q1.png' -> {tmp_path / 'img' / 'q1.png'} " \
+           '(no such file)' in message
+    assert '1 of the 4 images' in message and "check_images='lazy'" in message
+    # 'decode' also opens each file: the broken s1.png is named too (lines 2 and 3)
+    with pytest.raises(FileNotFoundError) as info:
+        build(ann_file, lang='both', check_images='decode')
+    message = str(info.value)
+    assert '3 of the 6 images' in message
+    assert f"{ann_file}:3: satellite_image 'img/s1.png'" in message
+    assert 'not a readable image' in message
+    with pytest.raises(ValueError, match="check_images='later'"):
+        build(ann_file, check_images='later')
+
+
+def test_lazy_image_check_fails_when_the_sample_is_loaded(ann_file, tmp_path):
+    (tmp_path / 'img' / 'q1.png').unlink()
+    ds = build(ann_file, check_images='lazy')
+    assert ds[0]['inputs']['answer'] == EN0
     with pytest.raises(OSError, match=r"q1\.png.*record 'b'"):
         ds[1]
+
+
+def test_a_byte_order_mark_is_accepted(ann_file):
+    text = open(ann_file, encoding='utf-8').read()
+    with open(ann_file, 'w', encoding='utf-8-sig') as f:  # what Notepad writes
+        f.write(text)
+    assert open(ann_file, 'rb').read(3) == b'\xef\xbb\xbf'
+    assert build(ann_file, lang='en').get_field('id') == ['a', 'b']
 
 
 def test_pack_rejects_wrong_images():

@@ -59,6 +59,19 @@ def test_write_read_round_trip(tmp_path):
     assert 'revisions' not in back[0].to_dict()  # empty optionals are not written
 
 
+def test_byte_order_mark_and_line_numbers(tmp_path):
+    path = tmp_path / 'bom.jsonl'
+    path.write_bytes(b'\xef\xbb\xbf' + (json.dumps(make_record(0)) + '\n\n'
+                                        + json.dumps(make_record(1)) + '\n').encode())
+    records = read_jsonl(str(path))
+    assert [(r.id, r.line) for r in records] == [('pair-0', 1), ('pair-1', 3)]
+    # a decode error reads as one sentence ('... character at: column 10', not 'at at')
+    path.write_text('{"id": "x\n', encoding='utf-8')
+    with pytest.raises(GleamXFormatError) as info:
+        read_jsonl(str(path))
+    assert 'at at' not in str(info.value)
+
+
 def test_blank_lines_are_skipped(tmp_path):
     path = write_lines(tmp_path / 'a.jsonl', [make_record(0), '', '   ', make_record(1)])
     assert [r.id for r in read_jsonl(path)] == ['pair-0', 'pair-1']
@@ -66,6 +79,7 @@ def test_blank_lines_are_skipped(tmp_path):
 
 @pytest.mark.parametrize('line,key,expected', [
     ('{"id": "x",', None, 'one JSON object per line'),
+    ('{"id": "x', None, 'Invalid control character at: column 10)'),
     ('[1, 2]', None, 'a JSON object'),
     (make_record(label='yes'), 'label', "'match' or 'no_match'"),
     (make_record(label=1), 'label', "'match' or 'no_match'"),
@@ -198,6 +212,30 @@ def test_export_import_files(tmp_path, fmt, suffix):
     assert [r.to_dict() for r in read_jsonl(str(back_path))] == [r.to_dict() for r in back]
 
 
+@pytest.mark.parametrize('fmt,suffix', [('messages', '.jsonl'), ('conversations', '.json'),
+                                        ('qwen', '.json')])
+def test_with_meta_round_trip_is_lossless(tmp_path, fmt, suffix):
+    """Every field of every record comes back: meta, revisions, trailing spaces."""
+    revision = dict(explanation=dict(en='An older text.'), label='no_match', source='gpt-4o',
+                    replaced_by='human:bob', replaced_at='2025-03-01T10:00:00Z')
+    records = [
+        GleamXRecord.from_dict(make_record(0, meta=dict(dataset='U1652', location_id=839,
+                                                        gps=[30.5, 114.3]),
+                                           revisions=[revision], source='human:bob')),
+        GleamXRecord.from_dict(make_record(1, label='no_match',
+                                           explanation=dict(en=EN + '  \n'), query_view='map')),
+        GleamXRecord.from_dict(make_record(2, explanation=dict(zh=ZH), meta=dict(split='test'))),
+    ]
+    src = tmp_path / 'gleam.jsonl'
+    write_jsonl(records, str(src))
+    out = tmp_path / f'chat{suffix}'
+    assert export_chat(str(src), str(out), fmt=fmt, with_meta=True) == 4
+    back = import_chat(str(out), out_path=str(tmp_path / 'back.jsonl'))
+    assert [r.to_dict() for r in back] == [r.to_dict() for r in records]
+    assert [r.to_dict() for r in read_jsonl(str(tmp_path / 'back.jsonl'))] == \
+        [r.to_dict() for r in records]
+
+
 # ----------------------------------------------------------------------------- Label Studio
 def test_label_studio_round_trip(tmp_path):
     recs = [GleamXRecord.from_dict(make_record(0)),
@@ -257,6 +295,39 @@ def test_label_studio_round_trip(tmp_path):
     (r0b, ) = from_label_studio(tasks2)
     assert [h['source'] for h in r0b.revisions] == ['gpt-4o', 'human:bob']
     assert r0b.source == 'human:carol' and r0b.label == 'no_match'
+
+
+def test_label_studio_partial_export_warns_and_original_completes_it(tmp_path):
+    recs = [GleamXRecord.from_dict(make_record(i)) for i in range(4)]
+    src = tmp_path / 'set.jsonl'
+    write_jsonl(recs, str(src))
+    tasks = to_label_studio_tasks(str(src), document_root=str(tmp_path))
+    assert {t['data']['set_size'] for t in tasks} == {4}
+    tasks[2]['annotations'] = [dict(completed_by='bob', updated_at='2025-03-01T00:00:00Z',
+                                    result=[dict(from_name='label',
+                                                 value=dict(choices=['no_match']))])]
+    export = tmp_path / 'export.json'
+    export.write_text(json.dumps(tasks[1:3]))  # Label Studio's default: annotated tasks only
+    with pytest.warns(UserWarning) as caught:
+        subset = from_label_studio(str(export))
+    message = str(caught[0].message)
+    assert 'holds 2 of the 4 tasks' in message and 'download_all_tasks=true' in message
+    assert 'original=' in message
+    assert [r.id for r in subset] == ['pair-1', 'pair-2']
+    # with the original set: the whole set in its order, the revised record swapped in
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        full = from_label_studio(str(export), original=str(src))
+    assert [r.id for r in full] == ['pair-0', 'pair-1', 'pair-2', 'pair-3']
+    assert [r.label for r in full] == ['match', 'match', 'no_match', 'match']
+    assert full[2].source == 'human:bob' and full[0].to_dict() == recs[0].to_dict()
+    # a complete export does not warn
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        assert len(from_label_studio(tasks)) == 4
+    with pytest.raises(GleamXFormatError, match='original='):
+        from_label_studio(str(export), original=recs[:2])
 
 
 def test_label_studio_errors():

@@ -181,3 +181,23 @@ def test_structured_parsing_option(logged):
     assert m['unparseable'] == pytest.approx(50.0) and m['accuracy'] == pytest.approx(50.0)
     m = run(GleamXMetric(with_similarity=False), rows)
     assert m['accuracy'] == pytest.approx(100.0)
+
+
+def test_failed_samples_count_as_unparseable_and_are_reported(logged):
+    rows = [dict(id='a', lang='en', view='uav', label=1, pred_label=1, pred_text='Match.',
+                 reference='r'),
+            dict(id='b', lang='en', view='uav', label=0, pred_label=-1, pred_text='',
+                 pred_error='http://x/v1/chat/completions: giving up after 6 attempts'),
+            dict(id='c', lang='zh', view='map', label=0, pred_label=0, pred_text='不匹配。',
+                 reference='r'),
+            dict(id='d', lang='zh', view='map', label=1, pred_text='无法判断。', reference='r')]
+    m = run(GleamXMetric(with_similarity=False, with_text_overlap=False), rows)
+    assert m['failed'] == pytest.approx(25.0)  # b
+    assert m['unparseable'] == pytest.approx(50.0)  # b (failed) and d (no verdict)
+    assert m['accuracy'] == pytest.approx(50.0)
+    assert m['en/failed'] == pytest.approx(50.0) and m['zh/failed'] == 0
+    assert "1 of 4 samples got no answer (failed, counted unparseable): 'b'" in logged[-1]
+    assert 'giving up after 6 attempts' in logged[-1]
+    # without failures there is no 'failed' column
+    m = run(GleamXMetric(with_similarity=False, with_text_overlap=False), [rows[0], rows[2]])
+    assert 'failed' not in m

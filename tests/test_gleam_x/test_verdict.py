@@ -141,6 +141,31 @@ CHINESE = [
     ('The two images depict the same area.', MATCH),
 ]
 
+# Everyday short answers (issue 10.18): read them, still never guess.
+EVERYDAY = [
+    ("It's a match.", MATCH), ('It’s a match.', MATCH), ("That's a match!", MATCH),
+    ('Match.', MATCH), ('Match', MATCH), ('**Match**', MATCH), ('Matched.', MATCH),
+    ('匹配', MATCH), ('匹配。', MATCH), ('相匹配。', MATCH), ('是的。', MATCH),
+    ('不匹配', NO), ('不匹配。', NO), ('No match.', NO),
+    # a question followed by its answer
+    ('Do the two images show the same place? No.', NO),
+    ('Do the two images show the same place? Yes.', MATCH),
+    ('Is it the same place? Yes, it is.', MATCH),
+    ('Are they the same place? No, the roads differ.', NO),
+    ('这两张图像是同一地点吗？是的。', MATCH),
+    ('这两张图像是同一地点吗？不是。', NO),
+    ('是同一地点吗？不是，道路布局不同。', NO),
+    # tricky negatives
+    ('not a match', NO), ('Not a match.', NO), ("It's not a match.", NO),
+    ("It isn't a match.", NO), ('mismatch', NO), ('Mismatch.', NO), ("It's a mismatch.", NO),
+    ('不是同一个地方', NO), ('不是同一个地方。', NO), ('They do not match.', NO),
+    # ambiguous or contradictory: no guess
+    ('Yes. No.', UNP), ('Match. Not a match.', UNP), ('匹配。不匹配。', UNP),
+    ('Is it the same place? Yes and no.', UNP), ('Same place? Maybe.', UNP),
+    ('Same place?', UNP), ('Same.', UNP), ('Different.', UNP), ('相同', UNP), ('不同', UNP),
+    ('1.', UNP), ('The roads match.', UNP), ('道路布局匹配。', UNP),
+]
+
 STRUCTURED = [
     ('{"match": true}', MATCH),
     ('{"match": false, "reason": "different roads"}', NO),
@@ -168,6 +193,11 @@ def test_english(text, expected):
 @pytest.mark.parametrize('text,expected', CHINESE, ids=[t[:20] for t, _ in CHINESE])
 def test_chinese(text, expected):
     assert parse_verdict(text, lang='zh') == expected
+
+
+@pytest.mark.parametrize('text,expected', EVERYDAY, ids=[t[:30] for t, _ in EVERYDAY])
+def test_everyday_short_answers(text, expected):
+    assert parse_verdict(text) == expected
 
 
 @pytest.mark.parametrize('text,expected', STRUCTURED, ids=[t[:30] for t, _ in STRUCTURED])

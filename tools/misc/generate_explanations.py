@@ -11,11 +11,26 @@ per pair: the generated explanation in every requested language, ``source`` = th
 from each explanation (and whether it agrees with the label). Image paths are rewritten
 relative to OUT's folder.
 
-Resumable: ids already in OUT (or in OUT's ``.rejected.jsonl`` with
-``--drop-disagreeing``) are skipped; each record is appended as one line and flushed to
-disk, and a line cut short by a crash is removed on the next run. Pairs whose request
-failed are reported and left for the next run (exit status 1). The API key is read from
-the environment variable ``--api-key-env`` and never printed.
+Written as it arrives, resumable:
+
+* every answer (one per pair and language) is appended to the answer cache
+  (``--cache``, default ``OUT``'s stem + ``.answers.jsonl``) and flushed to disk the
+  moment it arrives; a pair's record is appended to OUT (one line, flushed) as soon as
+  its last language is in, so a kill loses at most the requests in flight;
+* a rerun skips the ids already in OUT (or in OUT's ``.rejected.jsonl`` with
+  ``--drop-disagreeing``) and takes every cached answer from the cache: a pair whose
+  Chinese request failed keeps its English answer and only Chinese is asked again;
+* a reply cut off in the middle of its JSON (or otherwise not a chat completion) is
+  retried like a server error (``--max-retries``, exponential backoff); an answer the
+  model itself cut off at ``--max-tokens`` (``finish_reason='length'``, no verdict yet)
+  is not written: the pair is reported, raise ``--max-tokens`` for it;
+* a line cut short by a crash is removed on the next run. Pairs that failed are reported
+  and left for the next run (exit status 1); an exhausted quota stops the run (exit
+  status 2) with everything fetched so far kept.
+
+Records are written in the order they finish (the input order with
+``--max-concurrency 1``). The API key is read from the environment variable
+``--api-key-env`` and never printed.
 """
 import argparse
 import json
@@ -57,10 +72,13 @@ def parse_args(argv=None):
                         'OUT.rejected.jsonl instead of OUT')
     parser.add_argument('--max-concurrency', type=int, default=1)
     parser.add_argument('--timeout', type=float, default=120.0)
-    parser.add_argument('--max-retries', type=int, default=5)
+    parser.add_argument('--max-retries', type=int, default=5,
+                        help='retries of a failed or malformed (e.g. cut-off) reply')
     parser.add_argument('--max-tokens', type=int, default=1024)
     parser.add_argument('--temperature', type=float, default=0.0)
     parser.add_argument('--limit', type=int, help='explain at most N new pairs')
+    parser.add_argument('--cache', help='answer cache (JSONL; default: OUT with the suffix '
+                        '.answers.jsonl); "" for none')
     parser.add_argument('--no-progress', action='store_true')
     return parser.parse_args(argv)
 
@@ -139,13 +157,15 @@ def main(argv=None, explainer=None) -> int:
     args = parse_args(argv)
     records = read_pairs(args.pairs)
     rejected_path = osp.splitext(args.out)[0] + '.rejected.jsonl'
+    cache = (osp.splitext(args.out)[0] + '.answers.jsonl') if args.cache is None \
+        else args.cache or None
     done = done_ids(args.out) | (done_ids(rejected_path) if args.drop_disagreeing else set())
     todo = [r for r in records if r.id not in done]
     if args.limit is not None:
         todo = todo[:args.limit]
     already = sum(r.id in done for r in records)
     print(f'{len(records)} pairs, {already} already done, explaining {len(todo)} in '
-          f'{"/".join(args.lang)}')
+          f'{"/".join(args.lang)}' + (f' (answers cached in {cache})' if cache else ''))
     if explainer is None:
         from gleamkit.models.explainers import OpenAICompatibleExplainer
         explainer = OpenAICompatibleExplainer(
@@ -153,59 +173,73 @@ def main(argv=None, explainer=None) -> int:
             timeout=args.timeout, max_retries=args.max_retries,
             system_prompt=args.system_prompt, max_concurrency=args.max_concurrency,
             generation=dict(temperature=args.temperature, max_tokens=args.max_tokens),
-            progress=not args.no_progress)
+            progress=not args.no_progress, cache_file=cache)
     src_dir = osp.dirname(osp.abspath(args.pairs))
     out_dir = osp.dirname(osp.abspath(args.out))
     source = args.source or args.model
-    chunk = max(1, explainer.max_concurrency * 4)
-    written = rejected = failed = 0
-    for start in range(0, len(todo), chunk):
-        part = todo[start:start + chunk]
-        tasks: List[Tuple[GleamXRecord, str]] = [(r, lang) for r in part for lang in args.lang]
-        pairs = []
-        for rec, lang in tasks:
-            prompt = build_prompt(rec.query_view, lang, 'explanation')
-            if args.hint_label:
-                prompt = f'{prompt}\n{LABEL_HINTS[lang][rec.label_id]}'
-            pairs.append((resolve_path(rec.query_image, src_dir),
-                          resolve_path(rec.satellite_image, src_dir), prompt, lang))
-        results = explainer.explain_batch(pairs, on_error='skip')
-        by_record: Dict[str, Dict[str, dict]] = {}
-        for (rec, lang), result in zip(tasks, results):
-            by_record.setdefault(rec.id, {})[lang] = result
-        for rec in part:
-            answers = by_record[rec.id]
-            errors = [f'{lang}: {a["error"]}' for lang, a in answers.items() if a['text'] is None]
-            if errors:
-                failed += 1
-                print(f'pair {rec.id!r} failed (left for the next run): {"; ".join(errors)}',
-                      file=sys.stderr)
-                continue
-            verdicts = {lang: a['label'] for lang, a in answers.items()}
-            agrees = {lang: v == rec.label_id for lang, v in verdicts.items()}
-            meta = dict(rec.meta)
-            meta['generation'] = dict(model=args.model, endpoint=explainer.endpoint,
-                                      hint_label=args.hint_label, verdicts=verdicts,
-                                      agrees=agrees)
-            explanation = dict(rec.explanation)
-            explanation.update({lang: a['text'] for lang, a in answers.items()})
-            out = GleamXRecord(
-                id=rec.id, query_image=rebase(rec.query_image, src_dir, out_dir),
-                satellite_image=rebase(rec.satellite_image, src_dir, out_dir),
-                query_view=rec.query_view, label=rec.label, explanation=explanation,
-                source=source, revisions=list(rec.revisions), meta=meta)
-            out = GleamXRecord.from_dict(out.to_dict())  # validate before writing
-            if args.drop_disagreeing and not all(agrees.values()):
-                append_line(rejected_path, out.to_dict())
-                rejected += 1
-            else:
-                append_line(args.out, out.to_dict())
-                written += 1
-    print(f'written {written} to {args.out}' +
-          (f', {rejected} disagreeing with their label to {rejected_path}'
+    counts = dict(written=0, rejected=0, failed=0)
+    tasks: List[Tuple[GleamXRecord, str]] = [(r, lang) for r in todo for lang in args.lang]
+    answers: Dict[str, Dict[str, dict]] = {r.id: {} for r in todo}
+
+    def finish(rec: GleamXRecord) -> None:
+        """Write a pair's record once all its languages have an answer (or report it)."""
+        got = answers.pop(rec.id)
+        errors = [f'{lang}: {a["error"]}' for lang, a in got.items() if a['text'] is None]
+        errors += [f'{lang}: the answer was cut off at --max-tokens={args.max_tokens} '
+                   "(finish_reason 'length', no verdict yet): raise --max-tokens"
+                   for lang, a in got.items()
+                   if a['text'] is not None and a.get('finish_reason') == 'length']
+        if errors:
+            counts['failed'] += 1
+            print(f'pair {rec.id!r} failed (left for the next run; answers that arrived are '
+                  f'kept in the cache): {"; ".join(errors)}', file=sys.stderr)
+            return
+        verdicts = {lang: got[lang]['label'] for lang in args.lang}
+        agrees = {lang: v == rec.label_id for lang, v in verdicts.items()}
+        meta = dict(rec.meta)
+        meta['generation'] = dict(model=args.model, endpoint=explainer.endpoint,
+                                  hint_label=args.hint_label, verdicts=verdicts, agrees=agrees)
+        explanation = dict(rec.explanation)
+        explanation.update({lang: got[lang]['text'] for lang in args.lang})
+        out = GleamXRecord(
+            id=rec.id, query_image=rebase(rec.query_image, src_dir, out_dir),
+            satellite_image=rebase(rec.satellite_image, src_dir, out_dir),
+            query_view=rec.query_view, label=rec.label, explanation=explanation,
+            source=source, revisions=list(rec.revisions), meta=meta)
+        out = GleamXRecord.from_dict(out.to_dict())  # validate before writing
+        if args.drop_disagreeing and not all(agrees.values()):
+            append_line(rejected_path, out.to_dict())
+            counts['rejected'] += 1
+        else:
+            append_line(args.out, out.to_dict())
+            counts['written'] += 1
+
+    def on_result(index: int, result: dict) -> None:
+        rec, lang = tasks[index]
+        answers[rec.id][lang] = result
+        if len(answers[rec.id]) == len(args.lang):
+            finish(rec)
+
+    pairs = []
+    for rec, lang in tasks:
+        prompt = build_prompt(rec.query_view, lang, 'explanation')
+        if args.hint_label:
+            prompt = f'{prompt}\n{LABEL_HINTS[lang][rec.label_id]}'
+        pairs.append((resolve_path(rec.query_image, src_dir),
+                      resolve_path(rec.satellite_image, src_dir), prompt, lang))
+    from gleamkit.models.explainers import QuotaExceededError
+    try:
+        explainer.explain_batch(pairs, on_error='skip', on_result=on_result)
+    except QuotaExceededError as err:
+        print(f'stopped: {err}\n{counts["written"]} records written to {args.out}'
+              + (f'; every answer that arrived is kept in {cache}' if cache else '')
+              + ': run the same command again when the quota is back.', file=sys.stderr)
+        return 2
+    print(f'written {counts["written"]} to {args.out}' +
+          (f', {counts["rejected"]} disagreeing with their label to {rejected_path}'
            if args.drop_disagreeing else '') +
-          (f'; {failed} failed: run again to retry them' if failed else ''))
-    return 1 if failed else 0
+          (f'; {counts["failed"]} failed: run again to retry them' if counts['failed'] else ''))
+    return 1 if counts['failed'] else 0
 
 
 if __name__ == '__main__':

@@ -22,10 +22,14 @@ Three chat formats, one sample per (record, language), query image first:
 
 One ``<image>`` tag per image in the user turn, none in the answer. With
 ``with_meta=True`` a ``"meta"`` object (``id``, ``query_view``, ``label``,
-``lang``, ``source``) makes the way back lossless; the tools ignore it (drop it
-if yours does not). Reading back, a sample without ``meta`` gets its label from
-the answer's verdict (:func:`~gleamkit.evaluation.explanation.parse_verdict`),
-its language from its script and its id from its position.
+``lang``, ``source``, and the record's ``revisions`` and ``meta`` as
+``revisions`` / ``record_meta`` when it has them) makes the way back lossless:
+exporting every language of a file in explanation mode and importing the
+result gives the same records (the answer text is kept as is, not stripped).
+The tools ignore ``meta`` (drop it if yours does not). Reading back, a sample
+without ``meta`` gets its label from the answer's verdict
+(:func:`~gleamkit.evaluation.explanation.parse_verdict`), its language from its
+script and its id from its position.
 """
 import json
 import os
@@ -36,6 +40,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence
 from .format import (
     GleamXFormatError,
     GleamXRecord,
+    json_error_expected,
     label_to_name,
     read_jsonl,
     resolve_path,
@@ -110,8 +115,13 @@ def record_to_chat(record: GleamXRecord, fmt: str = 'messages', lang: str = 'en'
             turns.insert(0, {'from': 'system', 'value': system})
         out = dict(image=images, conversations=turns)
     if with_meta:
-        out['meta'] = dict(id=record.id, query_view=record.query_view, label=record.label,
-                           lang=lang, source=record.source)
+        meta = dict(id=record.id, query_view=record.query_view, label=record.label, lang=lang,
+                    source=record.source)
+        if record.revisions:
+            meta['revisions'] = [dict(r) for r in record.revisions]
+        if record.meta:
+            meta['record_meta'] = dict(record.meta)
+        out['meta'] = meta
     return out
 
 
@@ -180,6 +190,9 @@ def chat_to_record(sample: dict, *, index: int = 0, id_prefix: str = 'sample',
     if not isinstance(assistant, str) or IMAGE_TAG in assistant:
         raise err(f'an answer without {IMAGE_TAG!r} tags', key=key_turns, got=assistant)
     meta = sample.get('meta') or {}
+    if not isinstance(meta, dict):
+        raise err('an object (id, query_view, label, lang, source, revisions, record_meta)',
+                  key='meta', got=meta)
     lang = meta.get('lang') or detect_lang(assistant)
     label = meta.get('label')
     if label is None:
@@ -192,14 +205,20 @@ def chat_to_record(sample: dict, *, index: int = 0, id_prefix: str = 'sample',
     record = dict(id=str(meta.get('id') or f'{id_prefix}-{index:06d}'),
                   query_image=images[0], satellite_image=images[1],
                   query_view=meta.get('query_view') or view, label=label_to_name(label),
-                  explanation={lang: assistant.strip()}, source=meta.get('source') or source)
+                  # with meta the text is ours, kept byte for byte (lossless round trip)
+                  explanation={lang: assistant if meta else assistant.strip()},
+                  source=meta.get('source') or source)
+    if meta.get('revisions'):
+        record['revisions'] = meta['revisions']
+    if meta.get('record_meta'):
+        record['meta'] = meta['record_meta']
     return GleamXRecord.from_dict(record, file=file, line=line)
 
 
 # ----------------------------------------------------------------------------- files
 def read_chat_file(path: str) -> List[dict]:
     """The samples of a ``.json`` (list) or ``.jsonl`` chat file."""
-    with open(path, encoding='utf-8') as f:
+    with open(path, encoding='utf-8-sig') as f:  # a byte-order mark is dropped
         text = f.read()
     if path.endswith('.json'):
         data = json.loads(text)
@@ -212,8 +231,8 @@ def read_chat_file(path: str) -> List[dict]:
             try:
                 samples.append(json.loads(line))
             except json.JSONDecodeError as e:
-                raise GleamXFormatError(f'one JSON object per line ({e.msg})', file=path,
-                                        line=lineno, show_got=False) from e
+                raise GleamXFormatError(json_error_expected(e), file=path, line=lineno,
+                                        show_got=False) from e
     return samples
 
 
@@ -300,10 +319,12 @@ def import_chat(path: str, view: str = 'unknown', source: str = 'import',
         if rec.id in merged:
             old = merged[rec.id]
             clash = [lang for lang in rec.explanation if lang in old.explanation]
-            if clash or old.label != rec.label:
+            if clash or (old.label, old.source, old.revisions, old.meta) != (
+                    rec.label, rec.source, rec.revisions, rec.meta):
                 raise GleamXFormatError(
-                    f'one sample per language of id {rec.id!r} with one label', key='meta.id',
-                    got=rec.id, file=path, line=line)
+                    f'one sample per language of id {rec.id!r}, all with the same label, '
+                    'source, revisions and record_meta', key='meta.id', got=rec.id, file=path,
+                    line=line)
             old.explanation.update(rec.explanation)
         else:
             merged[rec.id] = rec

@@ -1,5 +1,6 @@
 """GLEAM-X records as chat-formatted training / evaluation samples."""
 import logging
+import os
 import os.path as osp
 from typing import List, Mapping, Optional, Sequence
 
@@ -14,6 +15,50 @@ from .prompts import ANSWER_MODES, LANGS, build_prompt, label_answer, resolve_pr
 __all__ = ['GleamXDataset']
 
 LANG_CHOICES = LANGS + ('both', )
+CHECK_IMAGES = ('exist', 'decode', 'lazy')
+
+
+def _image_problem(path: str, decode: bool) -> str:
+    """Why ``path`` cannot be read as an image ('' when it can)."""
+    if not osp.exists(path):
+        return 'no such file'
+    if not osp.isfile(path):
+        return 'not a file'
+    if not os.access(path, os.R_OK):
+        return 'not readable (permissions)'
+    if decode:
+        from PIL import Image
+        try:
+            with Image.open(path) as img:
+                img.verify()
+        except Exception as err:  # PIL raises many types for a broken file
+            return f'not a readable image ({type(err).__name__}: {err})'
+    return ''
+
+
+def check_record_images(records, base_dir: str, ann_file: str, decode: bool = False) -> None:
+    """Raise ``FileNotFoundError`` listing every record image that cannot be read.
+
+    The message names the JSONL file, the line, the key and both the written and
+    the resolved path of each bad image (the first 10, and how many in all).
+    """
+    bad, total, seen = [], 0, {}
+    for rec in records:
+        for key in ('query_image', 'satellite_image'):
+            path = resolve_path(getattr(rec, key), base_dir)
+            total += 1
+            if path not in seen:
+                seen[path] = _image_problem(path, decode)
+            if seen[path]:
+                bad.append(f'{ann_file}:{rec.line}: {key} {getattr(rec, key)!r} -> {path} '
+                           f'({seen[path]})')
+    if bad:
+        more = f'\n  ... and {len(bad) - 10} more' if len(bad) > 10 else ''
+        raise FileNotFoundError(
+            f'GleamXDataset: {len(bad)} of the {total} images referenced by {ann_file} cannot be '
+            'read (image paths are relative to the JSONL file\'s folder):\n  '
+            + '\n  '.join(bad[:10]) + more + '\nFix the paths or the files, or pass '
+            "check_images='lazy' to read images only when a sample is loaded.")
 
 
 @DATASETS.register_module()
@@ -42,6 +87,12 @@ class GleamXDataset(BaseDataset):
             overriding the defaults of ``gleamkit/datasets/gleam_x/prompts.py``
             for ``answer_mode``; templates may use ``{view}`` and ``{view_id}``.
         views (sequence of str, optional): keep only these query views.
+        check_images (str): when the dataset is built, ``'exist'`` checks that
+            every referenced image is a readable file, ``'decode'`` also opens
+            each one (slower: reads every header), ``'lazy'`` checks nothing (a
+            bad image then fails when its sample is loaded, in the middle of an
+            epoch). A failed check lists each bad image with the JSONL file,
+            line, key and path. Defaults to ``'exist'``.
         synthetic (dict, optional): build the offline bilingual set from the
             built-in world instead of reading ``ann_file``: keys of
             :func:`gleamkit.synthetic.captions.synthetic_explanations.ensure_synthetic_set`
@@ -58,13 +109,18 @@ class GleamXDataset(BaseDataset):
     def __init__(self, ann_file: str = '', data_root: str = '', lang: str = 'en',
                  answer_mode: str = 'explanation', prompts: Optional[Mapping[str, str]] = None,
                  views: Optional[Sequence[str]] = None, synthetic: Optional[dict] = None,
-                 cache_dir: Optional[str] = None, pipeline: Sequence = (), **kwargs):
+                 cache_dir: Optional[str] = None, check_images: str = 'exist',
+                 pipeline: Sequence = (), **kwargs):
         if lang not in LANG_CHOICES:
             raise ValueError(f'GleamXDataset: lang={lang!r}, expected one of {LANG_CHOICES}')
         if answer_mode not in ANSWER_MODES:
             raise ValueError(f'GleamXDataset: answer_mode={answer_mode!r}, expected one of '
                              f'{ANSWER_MODES}')
+        if check_images not in CHECK_IMAGES:
+            raise ValueError(f'GleamXDataset: check_images={check_images!r}, expected one of '
+                             f'{CHECK_IMAGES}')
         self.lang, self.answer_mode = lang, answer_mode
+        self.check_images = check_images
         self.prompts = resolve_prompts(answer_mode, prompts)  # validates early
         self.views = tuple(views) if views is not None else None
         self.synthetic = dict(synthetic) if synthetic else None
@@ -91,7 +147,7 @@ class GleamXDataset(BaseDataset):
         base_dir = osp.dirname(osp.abspath(ann_file))
         records = read_jsonl(ann_file)
         langs = LANGS if self.lang == 'both' else (self.lang, )
-        data_list, skipped = [], 0
+        data_list, skipped, used = [], 0, []
         for rec in records:
             if self.views is not None and rec.query_view not in self.views:
                 continue
@@ -101,6 +157,7 @@ class GleamXDataset(BaseDataset):
             if not available:
                 skipped += 1
                 continue
+            used.append(rec)
             for lang in available:
                 reference = rec.explanation.get(lang, '')
                 answer = (reference if self.answer_mode == 'explanation' else label_answer(
@@ -120,6 +177,8 @@ class GleamXDataset(BaseDataset):
             raise ValueError(f'GleamXDataset is empty: {ann_file} has {len(records)} records, '
                              f'none with lang={self.lang!r}'
                              + (f' and views={list(self.views)}' if self.views else ''))
+        if self.check_images != 'lazy':
+            check_record_images(used, base_dir, ann_file, decode=self.check_images == 'decode')
         return data_list
 
     def get_field(self, key: str) -> list:

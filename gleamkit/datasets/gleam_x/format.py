@@ -32,7 +32,8 @@ from .prompts import LANGS
 
 __all__ = [
     'GleamXFormatError', 'GleamXRecord', 'LABEL_NAMES', 'KNOWN_VIEWS', 'RECORD_KEYS',
-    'label_to_int', 'label_to_name', 'read_jsonl', 'write_jsonl', 'resolve_path'
+    'label_to_int', 'label_to_name', 'json_error_expected', 'read_jsonl', 'write_jsonl',
+    'resolve_path'
 ]
 
 LABEL_NAMES = {1: 'match', 0: 'no_match'}
@@ -66,6 +67,12 @@ class GleamXFormatError(ValueError):
             text = repr(got)
             parts.append(f', got {text[:120] + "..." if len(text) > 120 else text}')
         super().__init__(''.join(parts))
+
+
+def json_error_expected(err: json.JSONDecodeError) -> str:
+    """What a JSONL reader expected, from a decode error (message and column)."""
+    # json's messages may end in 'at' ('Unterminated string starting at'): no 'at at'
+    return f'one JSON object per line ({err.msg}: column {err.colno})'
 
 
 def label_to_int(label: Any) -> int:
@@ -108,6 +115,8 @@ class GleamXRecord:
     source: str
     revisions: List[dict] = field(default_factory=list)
     meta: Dict[str, Any] = field(default_factory=dict)
+    #: 1-based line in the file it was read from (not part of the record's data)
+    line: Optional[int] = field(default=None, repr=False, compare=False)
 
     @property
     def label_id(self) -> int:
@@ -182,7 +191,7 @@ class GleamXRecord:
         return cls(id=obj['id'], query_image=obj['query_image'],
                    satellite_image=obj['satellite_image'], query_view=view, label=obj['label'],
                    explanation=explanation, source=obj['source'],
-                   revisions=[dict(r) for r in revisions], meta=dict(meta))
+                   revisions=[dict(r) for r in revisions], meta=dict(meta), line=line)
 
     def revised(self, *, source: str, explanation: Optional[Dict[str, str]] = None,
                 label: Optional[str] = None, replaced_at: Optional[str] = None) -> 'GleamXRecord':
@@ -215,15 +224,16 @@ def read_jsonl(path: str) -> List[GleamXRecord]:
         raise FileNotFoundError(f'GLEAM-X annotation file not found: {path!r}')
     records: List[GleamXRecord] = []
     first_line: Dict[str, int] = {}
-    with open(path, encoding='utf-8') as f:
+    # utf-8-sig: drops a byte-order mark at the start, reads plain UTF-8 the same
+    with open(path, encoding='utf-8-sig') as f:
         for lineno, text in enumerate(f, start=1):
             if not text.strip():
                 continue
             try:
                 obj = json.loads(text)
             except json.JSONDecodeError as e:
-                raise GleamXFormatError(f'one JSON object per line ({e.msg} at column {e.colno})',
-                                        file=path, line=lineno, show_got=False) from e
+                raise GleamXFormatError(json_error_expected(e), file=path, line=lineno,
+                                        show_got=False) from e
             record = GleamXRecord.from_dict(obj, file=path, line=lineno)
             if record.id in first_line:
                 raise GleamXFormatError(

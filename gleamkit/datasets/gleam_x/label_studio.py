@@ -18,9 +18,23 @@ Round trip:
    ``revisions``. A submitted annotation counts as a revision even when the
    text was accepted unchanged (an expert vouched for it). Tasks without a
    submitted (non-cancelled) annotation come back unchanged.
+
+Label Studio's JSON export holds only the *annotated* tasks unless all tasks are
+asked for (``GET /api/projects/<id>/export?exportType=JSON&download_all_tasks=true``).
+Each task carries ``data.set_size`` (how many tasks were made together), so
+:func:`from_label_studio` warns when an export holds fewer, and its
+``original=`` argument (the JSONL the tasks were made from) fills the missing
+records in unchanged.
+
+The images are shown through Label Studio's local-files storage: start it with
+``LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED=true`` and
+``LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT=<document_root>``, and add a "Local
+files" source storage whose absolute path contains the images (saved, not
+synced) to the project; ``docs/gleam_x_data.md`` has the steps.
 """
 import json
 import os.path as osp
+import warnings
 from datetime import datetime, timezone
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 from urllib.parse import quote
@@ -106,7 +120,8 @@ def to_label_studio_tasks(records: Union[str, Sequence[GleamXRecord]],
                                    type='textarea', value=dict(text=[rec.explanation[lang]])))
         tasks.append(dict(
             data=dict(query_image=url(paths[0]), satellite_image=url(paths[1]),
-                      record_id=rec.id, query_view=rec.query_view, record=rec.to_dict()),
+                      record_id=rec.id, query_view=rec.query_view, record=rec.to_dict(),
+                      set_size=len(records)),
             predictions=[dict(model_version=rec.source, result=result)]))
     if out_path is not None:
         with open(out_path, 'w', encoding='utf-8') as f:
@@ -139,8 +154,15 @@ def _submitted(task: dict) -> Optional[dict]:
 
 def from_label_studio(tasks: Union[str, Sequence[dict]],
                       annotators: Optional[Mapping[Any, str]] = None,
-                      out_path: Optional[str] = None) -> List[GleamXRecord]:
+                      out_path: Optional[str] = None,
+                      original: Union[str, Sequence[GleamXRecord], None] = None
+                      ) -> List[GleamXRecord]:
     """Records revised by the annotations of a Label Studio JSON export.
+
+    Label Studio exports only the annotated tasks by default. When the export
+    holds fewer tasks than were made (``data.set_size``) and no ``original`` is
+    given, a warning names both numbers and how to export all tasks: the
+    result is then only the exported subset.
 
     Args:
         tasks: the exported JSON file (a list of tasks) or the list itself;
@@ -149,6 +171,10 @@ def from_label_studio(tasks: Union[str, Sequence[dict]],
         annotators: maps Label Studio user ids (``completed_by``) to names
             (default: the user's e-mail when the export has it, else the id).
         out_path: also write the records there as GLEAM-X JSONL.
+        original: the records the tasks were made from (a GLEAM-X JSONL path or
+            records). The result is then the whole set in its order: exported
+            tasks revised, the others unchanged. An exported record whose id
+            is not in it is an error.
     """
     from .format import write_jsonl
 
@@ -194,6 +220,32 @@ def from_label_studio(tasks: Union[str, Sequence[dict]],
             timezone.utc).isoformat(timespec='seconds')
         records.append(rec.revised(source=f'human:{_annotator(annotation, names)}',
                                    explanation=texts, label=label, replaced_at=str(when)))
+    sizes = {task['data'].get('set_size') for task in tasks
+             if isinstance(task.get('data'), dict)} - {None}
+    if original is not None:
+        records = _complete_from_original(records, original, where)
+    elif sizes and len(tasks) < max(sizes):
+        warnings.warn(
+            f'{where} holds {len(tasks)} of the {max(sizes)} tasks made by '
+            'to_label_studio_tasks: Label Studio exports only annotated tasks by default, so '
+            f'the {len(records)} records returned are not the whole set. Export all tasks '
+            '(API: GET /api/projects/<id>/export?exportType=JSON&download_all_tasks=true), or '
+            'pass original=<the JSONL the tasks were made from> to get the others back '
+            'unchanged.', UserWarning, stacklevel=2)
     if out_path is not None:
         write_jsonl(records, out_path)
     return records
+
+
+def _complete_from_original(records: List[GleamXRecord], original, where: str
+                            ) -> List[GleamXRecord]:
+    """The original set in its order, with the exported (revised) records swapped in."""
+    base = read_jsonl(original) if isinstance(original, str) else list(original)
+    revised = {r.id: r for r in records}
+    known = {r.id for r in base}
+    stray = [i for i in revised if i not in known]
+    if stray:
+        raise GleamXFormatError(
+            f'every exported record to be in original= ({len(stray)} are not)',
+            key='data.record.id', got=stray[:5], file=where)
+    return [revised.get(r.id, r) for r in base]

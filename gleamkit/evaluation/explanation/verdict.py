@@ -22,6 +22,13 @@ How a decision is read, in order:
    as ``-1``. The **last** decisive clause of the text wins, so the closing
    verdict beats descriptive mentions earlier in the paragraph.
 
+3. **Bare answers**: a sentence that is only a verdict (``Match.``, ``It's a
+   match.``, ``Not a match.``, ``No.``, ``匹配``, ``不匹配``, ``是的。``) is one,
+   wherever it stands, and a leading ``Yes``/``No``/``是``/``不是`` counts in the
+   first sentence and in the sentence right after a question
+   (``... the same place? No.``, ``……是同一地点吗？是的。``). Bare answers
+   that contradict each other (``Yes. No.``) make the answer ``-1``.
+
 Phrases about a *feature* (``the road layout matches``, ``道路布局相匹配``) are
 not verdicts: ``match``/``correspond``/``匹配``/``对应`` count only with the
 images (or "they", "both", "两张图像", "两者", ...) as subject and no feature
@@ -225,6 +232,32 @@ _ZH_POSITIVE_FIXUPS = [
     (re.compile(r'未来'), '将来'),
 ]
 
+# Sentences that are nothing but a verdict (normalised by _bare_key: lower case, no
+# punctuation or apostrophes). Deliberately short: a bare 'same', 'different', '1' or
+# '一致' could be anything, so they are not in here.
+_BARE_YES = {
+    'yes', 'yes it is', 'yes they are', 'yes they do', 'yes it does', 'match', 'matched',
+    'a match', 'its a match', 'it is a match', 'thats a match', 'that is a match',
+    'this is a match', 'a clear match', 'its a clear match', 'they match', 'same place',
+    'same location', 'same area', 'the same place', 'the same location', 'the same area',
+    'its the same place', 'it is the same place', 'they are the same place',
+    '是', '是的', '对', '匹配', '相匹配', '是匹配的', '同一地点', '是同一地点', '同一个地方',
+    '是同一个地方', '是同一个地点', '同一区域', '是同一区域'}
+_BARE_NO = {
+    'no', 'no it is not', 'no it isnt', 'no they are not', 'no they arent', 'no they do not',
+    'no they dont', 'no match', 'not a match', 'its not a match', 'it is not a match',
+    'it isnt a match', 'thats not a match', 'that is not a match', 'this is not a match',
+    'mismatch', 'a mismatch', 'its a mismatch', 'they do not match', 'they dont match',
+    'different places', 'different locations', 'different areas', 'not the same place',
+    'not the same location', 'not the same area',
+    '否', '不是', '不', '不匹配', '不相匹配', '不是同一地点', '不是同一个地方', '不是同一个地点',
+    '不同地点', '不同的地点', '不对应', '不是同一区域'}
+_EN_CONTRACTIONS = [
+    (re.compile(r"(it|that|this|there|what)['’]s", re.I), r' is'),
+    (re.compile(r"(they|these|those|we|you)['’]re", re.I), r' are'),
+    (re.compile(r"(is|are|was|were)n['’]t", re.I), r' not'),
+]
+
 _SENTENCE_END = re.compile(r'[.!?]+(?=\s|$)|[。！？!?]+|\n+')
 _CJK = re.compile(r'[\u4e00-\u9fff]')
 
@@ -322,16 +355,41 @@ def _clauses(sentence: str, splitter) -> List[str]:
     return [c for c in splitter.split(sentence) if c and c.strip()]
 
 
-def _sentence_verdict(sentence: str, first: bool) -> Optional[int]:
-    """The verdict of the last decisive clause of a sentence, or None."""
+def _bare_key(sentence: str) -> str:
+    text = re.sub(r"['’]", '', sentence.lower())
+    return ' '.join(re.sub(r'[^\w\u4e00-\u9fff]+', ' ', text).split())
+
+
+def _bare_verdict(sentence: str) -> Optional[int]:
+    """The verdict of a sentence that is nothing but one (``Match.``, ``不匹配``), or None."""
+    key = _bare_key(sentence)
+    if key in _BARE_YES:
+        return MATCH
+    if key in _BARE_NO:
+        return NO_MATCH
+    return None
+
+
+def _leading_verdict(sentence: str) -> Optional[int]:
+    """A leading ``Yes``/``No``/``是``/``不是`` (``No, they differ.``), or None."""
+    m = _EN_LEADING.match(sentence) or (
+        _ZH_LEADING.match(sentence) if _CJK.search(sentence) else None)
+    if m is None:
+        return None
+    return MATCH if m.group(1).lower() in ('yes', '是', '是的') else NO_MATCH
+
+
+def _sentence_verdict(sentence: str, first: bool) -> Tuple[Optional[int], Optional[int]]:
+    """``(verdict of the last decisive clause, leading Yes/No)`` of a sentence.
+
+    Either may be None; the leading answer is read only when ``first``.
+    """
     zh = bool(_CJK.search(sentence))
-    for pattern, repl in _EN_POSITIVE_FIXUPS + (_ZH_POSITIVE_FIXUPS if zh else []):
+    for pattern, repl in _EN_CONTRACTIONS + _EN_POSITIVE_FIXUPS + (
+            _ZH_POSITIVE_FIXUPS if zh else []):
         sentence = pattern.sub(repl, sentence)
-    verdict = None
-    if first:
-        m = _EN_LEADING.match(sentence) or (_ZH_LEADING.match(sentence) if zh else None)
-        if m:
-            verdict = MATCH if m.group(1).lower() in ('yes', '是', '是的') else NO_MATCH
+    leading = _leading_verdict(sentence) if first else None
+    verdict = leading
     clauses = _clauses(sentence, _EN_CLAUSE_SPLIT)
     if zh:
         clauses = [z for c in clauses for z in _clauses(c, _ZH_CLAUSE_SPLIT)]
@@ -342,7 +400,7 @@ def _sentence_verdict(sentence: str, first: bool) -> Optional[int]:
         hits = _en_clause_hits(clause) + (_zh_clause_hits(clause) if zh else [])
         if hits:
             verdict = max(hits)[1]
-    return verdict
+    return verdict, leading
 
 
 def _sentences(text: str) -> List[Tuple[str, bool]]:
@@ -356,15 +414,30 @@ def _sentences(text: str) -> List[Tuple[str, bool]]:
 
 
 def _free_text_verdict(text: str) -> Optional[int]:
-    """The verdict of the last decisive sentence, or None when there is none."""
+    """The verdict of the last decisive sentence, or None when there is none.
+
+    Bare answers (a sentence that is only a verdict, or a leading Yes/No where
+    one is expected) that contradict each other give ``UNPARSEABLE``.
+    """
     text = re.sub(r'[*_`#>]+', ' ', text)
-    verdict = None
+    verdict, bare, after_question = None, set(), False
     for i, (sentence, question) in enumerate(_sentences(text)):
         if question or sentence.endswith(('吗', '呢')):
+            after_question = True
             continue
-        found = _sentence_verdict(sentence, first=i == 0)
+        answer_expected = i == 0 or after_question
+        after_question = False
+        found = _bare_verdict(sentence)
+        if found is None:
+            found, leading = _sentence_verdict(sentence, first=answer_expected)
+            if leading is not None:
+                bare.add(leading)
+        else:
+            bare.add(found)
         if found is not None:
             verdict = found
+    if len(bare) > 1:  # 'Yes. No.': no guessing which one was meant
+        return UNPARSEABLE
     return verdict
 
 

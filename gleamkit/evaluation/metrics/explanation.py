@@ -28,13 +28,13 @@ from gleamkit.registry import EVALUATORS
 __all__ = ['GleamXMetric']
 
 LABEL_KEYS = ('accuracy', 'precision', 'recall', 'f1', 'pred_no_match', 'true_no_match',
-              'no_match_bias', 'unparseable')
+              'no_match_bias', 'unparseable', 'failed')
 TEXT_KEYS = ('sbert_similarity', 'rouge_l', 'bleu', 'sentence_bleu', 'judge_score')
 _HEADERS = dict(num_samples='n', accuracy='acc', precision='P(match)', recall='R(match)',
                 f1='F1(match)', pred_no_match='pred no-match', true_no_match='true no-match',
                 no_match_bias='no-match bias', unparseable='unparseable',
                 sbert_similarity='SBERT cos', rouge_l='ROUGE-L', bleu='BLEU-4',
-                sentence_bleu='sent. BLEU', judge_score='judge')
+                sentence_bleu='sent. BLEU', judge_score='judge', failed='failed')
 
 
 def _to_int(value, what: str) -> int:
@@ -66,7 +66,11 @@ class GleamXMetric(BaseMetric):
     * ``pred_no_match`` / ``true_no_match`` - predicted and true share of "no
       match"; ``no_match_bias`` - their difference (percentage points; > 0: the
       model says "no match" too often, as base Qwen2.5-VL does);
-    * ``unparseable`` - share of answers without a readable verdict;
+    * ``unparseable`` - share of answers without a readable verdict (failed
+      requests included);
+    * ``failed`` - share of samples whose model gave no answer at all (a
+      sample with ``pred_error``, e.g. an API request that failed after its
+      retries); reported only when there is one, with a note naming them;
     * ``sbert_similarity`` - mean Sentence-BERT cosine between ``pred_text`` and
       ``reference`` (in [-1, 1]; an empty answer scores 0);
     * ``rouge_l`` - mean ROUGE-L F1; ``bleu`` - corpus BLEU-4;
@@ -103,7 +107,8 @@ class GleamXMetric(BaseMetric):
         prefix (str): metric-key prefix. Defaults to ``'gleam_x'``.
         collect_device, collect_dir: as in mmengine's ``BaseMetric``.
 
-    Metric keys: ``accuracy`` ... ``judge_score`` and ``num_samples`` overall;
+    Metric keys: ``accuracy`` ... ``judge_score`` (``failed`` when a sample
+    failed) and ``num_samples`` overall;
     ``<lang>/<key>`` and ``<view>/<key>`` per group (e.g. ``zh/accuracy``,
     ``uav/sbert_similarity``).
     """
@@ -221,10 +226,15 @@ class GleamXMetric(BaseMetric):
             raise ValueError(f'GleamXMetric: label={label} (expected 0/1), pred_label={pred} '
                              '(expected 1, 0 or -1)')
         reference = sample.get('reference') or ''
+        error = sample.get('pred_error')
+        if error:  # no answer: unparseable, and no text to score
+            pred, pred_text = -1, None
         out = dict(id=sample.get('id'), lang=lang, view=str(sample.get('view') or 'unknown'),
                    label=label, pred_label=pred,
                    pred_text=None if pred_text is None else str(pred_text),
                    has_reference=bool(reference.strip()) and pred_text is not None)
+        if error:
+            out['error'] = str(error)
         if out['has_reference'] and self.with_text_overlap:
             pred_tokens = tokenize(out['pred_text'], lang)
             ref_tokens = tokenize(reference, lang)
@@ -249,7 +259,9 @@ class GleamXMetric(BaseMetric):
                     groups[f'view:{view}'] = [r for r in results if r['view'] == view]
                 else:
                     groups[view] = [r for r in results if r['view'] == view]
-        rows = OrderedDict((name, self._summarise(rs)) for name, rs in groups.items())
+        with_failed = any('error' in r for r in results)
+        rows = OrderedDict((name, self._summarise(rs, with_failed))
+                           for name, rs in groups.items())
         metrics: Dict[str, float] = {}
         for name, row in rows.items():
             key_prefix = '' if name == 'all' else f'{name}/'
@@ -260,7 +272,8 @@ class GleamXMetric(BaseMetric):
             self._save_json(rows, metrics, notes, results)
         return metrics
 
-    def _summarise(self, rs: List[dict]) -> Dict[str, Optional[float]]:
+    def _summarise(self, rs: List[dict], with_failed: bool = False
+                   ) -> Dict[str, Optional[float]]:
         label = np.array([r['label'] for r in rs])
         pred = np.array([r['pred_label'] for r in rs])
         n = len(rs)
@@ -276,6 +289,8 @@ class GleamXMetric(BaseMetric):
                    recall=recall * 100, f1=f1 * 100, pred_no_match=pred_no,
                    true_no_match=true_no, no_match_bias=pred_no - true_no,
                    unparseable=float(np.mean(pred == -1)) * 100)
+        if with_failed:
+            out['failed'] = float(np.mean(['error' in r for r in rs])) * 100
         with_ref = [r for r in rs if r['has_reference']]
         if self.with_similarity:
             sims = [r['sbert_similarity'] for r in with_ref if 'sbert_similarity' in r]
@@ -294,6 +309,12 @@ class GleamXMetric(BaseMetric):
 
     def _notes(self, results: List[dict]) -> List[str]:
         notes = []
+        failed = [r for r in results if 'error' in r]
+        if failed:
+            ids = ', '.join(repr(r['id']) for r in failed[:5])
+            notes.append(f'{len(failed)} of {len(results)} samples got no answer (failed, '
+                         f'counted unparseable): {ids}' + (' ...' if len(failed) > 5 else '')
+                         + f'; first error: {failed[0]["error"][:200]}')
         langs = sorted({r['lang'] for r in results if r['has_reference']})
         if self.with_similarity:
             for lang in langs:
@@ -341,7 +362,7 @@ class GleamXMetric(BaseMetric):
                                  judge=getattr(self.judge, 'name', None)))
         if self.save_samples:
             keep = ('id', 'lang', 'view', 'label', 'pred_label', 'sbert_similarity', 'rouge_l',
-                    'sentence_bleu', 'judge_score', 'pred_text')
+                    'sentence_bleu', 'judge_score', 'pred_text', 'error')
             out['samples'] = [{k: r[k] for k in keep if k in r} for r in results]
         folder = osp.dirname(osp.abspath(self.out_json))
         os.makedirs(folder, exist_ok=True)

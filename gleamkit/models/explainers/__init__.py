@@ -1,4 +1,5 @@
 """GLEAM-X explainers: match a (query, satellite) pair and explain the verdict."""
+from .answer_cache import AnswerCache, image_digest
 from .huggingface_vlm_explainer import (
     EXPLAINER_RECORD,
     HuggingFaceVLMExplainer,
@@ -15,7 +16,16 @@ from .openai_compatible_explainer import (
     image_to_data_url,
     parse_retry_after,
 )
-from .tiny_models import TINY_QWEN2_5_VL, build_tiny_qwen2_5_vl, resolve_tiny_model
+from .tiny_models import (
+    TINY_BUILDERS,
+    TINY_QWEN2_5_VL,
+    build_tiny_idefics3,
+    build_tiny_llava,
+    build_tiny_paligemma,
+    build_tiny_qwen2_5_vl,
+    build_tiny_qwen2_vl,
+    resolve_tiny_model,
+)
 from .vlm_data_preprocessor import VLMDataPreprocessor, build_chat_messages
 
 __all__ = [
@@ -23,5 +33,6 @@ __all__ = [
     'build_tiny_qwen2_5_vl', 'resolve_tiny_model', 'TINY_QWEN2_5_VL', 'build_chat_messages',
     'get_pixel_budget', 'set_pixel_budget', 'read_explainer_record', 'merge_lora_adapter',
     'EXPLAINER_RECORD', 'APIError', 'QuotaExceededError', 'MalformedResponseError',
-    'parse_retry_after', 'image_to_data_url'
+    'parse_retry_after', 'image_to_data_url', 'AnswerCache', 'image_digest', 'TINY_BUILDERS',
+    'build_tiny_qwen2_vl', 'build_tiny_llava', 'build_tiny_idefics3', 'build_tiny_paligemma'
 ]

@@ -1,6 +1,7 @@
 """GLEAM-X explainer over a Hugging Face vision-language model, fine-tuned with LoRA."""
 import copy
 import json
+import logging
 import os
 import os.path as osp
 import re
@@ -30,7 +31,7 @@ LORA_PRESETS = {
 #: The default adapter: the paper's typical Qwen2.5-VL LoRA (alpha = 2 x rank).
 DEFAULT_LORA = dict(r=16, lora_alpha=32, lora_dropout=0.05, target_modules='attention')
 
-# Attribute names of the parts of common VLMs (Qwen2/2.5-VL, LLaVA, Idefics3, ...).
+# Attribute names of the parts of common VLMs (Qwen2/2.5-VL, LLaVA, Idefics3, PaliGemma, ...).
 _LANGUAGE_MODEL_NAMES = ('language_model', 'text_model')
 _VISION_TOWER_NAMES = ('visual', 'vision_tower', 'vision_model')
 _PROJECTOR_NAMES = ('merger', 'multi_modal_projector', 'connector', 'mm_projector')
@@ -158,7 +159,9 @@ class HuggingFaceVLMExplainer(BaseModel):
     Modes of ``forward``:
         ``'loss'``: ``{'loss': cross-entropy over the answer tokens}``.
         ``'predict'``: generates an answer per sample; sets ``pred_text`` and
-        ``pred_label`` (``parse_verdict``: 1 / 0 / -1 unparseable).
+        ``pred_label`` (``parse_verdict``: 1 / 0 / -1 unparseable). The first
+        batch warns when ``max_new_tokens`` is shorter than its target answers
+        (:meth:`check_generation_budget`).
         ``'tensor'``: the logits ``(B, L, vocab)``.
 
     Checkpoints: ``state_dict()`` holds only the trainable parameters (the LoRA
@@ -232,6 +235,7 @@ class HuggingFaceVLMExplainer(BaseModel):
         self.save_frozen_weights = save_frozen_weights
         self.generation = dict(max_new_tokens=256, do_sample=False)
         self.generation.update(generation or {})
+        self._budget_checked = False
         local_path = _resolve_model_path(model_name_or_path)
         hub_kwargs = dict(trust_remote_code=trust_remote_code)
         if revision is not None:
@@ -453,9 +457,40 @@ class HuggingFaceVLMExplainer(BaseModel):
         texts = self.processor.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
         return [t.strip() for t in texts]
 
+    def check_generation_budget(self, data_samples: Optional[list]) -> Optional[str]:
+        """Warn (once) when ``max_new_tokens`` is shorter than the target answers.
+
+        An answer cut off before its closing verdict reads as unparseable: with the
+        tiny demo's 64 new tokens against explanations of 233-673 tokens, every
+        answer was. Called on the first generation batch of the model (the start of
+        an evaluation) with the lengths the data preprocessor measured
+        (``answer_tokens``); returns the message, or None when the budget is enough.
+        """
+        if self._budget_checked or not data_samples:
+            return None
+        lengths = [int(s.metainfo['answer_tokens']) for s in data_samples
+                   if 'answer_tokens' in getattr(s, 'metainfo', {})]
+        if not lengths:
+            return None
+        self._budget_checked = True
+        budget = self.generation.get('max_new_tokens')
+        longer = [n for n in lengths if budget is not None and n > budget]
+        if not longer:
+            return None
+        message = (
+            f'{type(self).__name__}: generation.max_new_tokens={budget} is shorter than the '
+            f'target answers: {len(longer)} of the {len(lengths)} in the first evaluation batch '
+            f'are longer ({min(lengths)}-{max(lengths)} tokens). Answers are cut off before '
+            'their verdict, which then reads as unparseable. Raise model.generation.'
+            f'max_new_tokens (to at least {max(lengths)}), or train and evaluate label-only '
+            "(answer_mode='label').")
+        print_log(message, logger='current', level=logging.WARNING)
+        return message
+
     def predict(self, inputs: dict, data_samples: Optional[list] = None) -> list:
         from gleamkit.evaluation.explanation.verdict import parse_verdict
 
+        self.check_generation_budget(data_samples)
         texts = self.generate_texts(inputs)
         if data_samples is None:
             from gleamkit.structures import ExplanationDataSample

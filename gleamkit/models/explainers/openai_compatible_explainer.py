@@ -9,6 +9,7 @@ import email.utils
 import http.client
 import io
 import json
+import logging
 import os
 import random
 import threading
@@ -19,9 +20,12 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import timezone
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
+from mmengine.logging import print_log
 from mmengine.model import BaseModel
 
 from gleamkit.registry import EXPLAINERS
+
+from .answer_cache import AnswerCache, image_digest
 
 __all__ = ['OpenAICompatibleExplainer', 'APIError', 'QuotaExceededError',
            'MalformedResponseError', 'parse_retry_after', 'image_to_data_url']
@@ -105,19 +109,30 @@ class OpenAICompatibleExplainer(BaseModel):
     data URLs, query first) and the prompt text; the reply's text is the
     explanation and :func:`parse_verdict` reads its verdict.
 
-    Retries: timeouts, connection errors, HTTP 408/429/5xx are retried up to
-    ``max_retries`` times. On 429/503 a ``Retry-After`` header (seconds or HTTP
-    date; also ``retry-after-ms``) is honoured when present; otherwise waits grow
-    exponentially (``backoff_base * 2**retry``, capped at ``backoff_max``) with
-    jitter (the wait is drawn from ``[(1 - jitter) * w, w]``). A 429 whose body
-    says the quota is exhausted (:data:`QUOTA_ERROR_CODES`) raises
-    :class:`QuotaExceededError` at once; other 4xx raise :class:`APIError`; a
-    reply that is not a chat completion raises :class:`MalformedResponseError`.
-    Every error names the endpoint; the API key never appears in messages, logs
-    or ``repr``.
+    Retries: timeouts, connection errors, HTTP 408/429/5xx and replies that are
+    not a chat completion (a body cut short, HTML from a proxy, no ``choices``)
+    are retried up to ``max_retries`` times. On 429/503 a ``Retry-After`` header
+    (seconds or HTTP date; also ``retry-after-ms``) is honoured when present;
+    otherwise waits grow exponentially (``backoff_base * 2**retry``, capped at
+    ``backoff_max``) with jitter (the wait is drawn from ``[(1 - jitter) * w,
+    w]``). A 429 whose body says the quota is exhausted
+    (:data:`QUOTA_ERROR_CODES`) raises :class:`QuotaExceededError` at once;
+    other 4xx raise :class:`APIError`; a reply still malformed after the retries
+    raises :class:`MalformedResponseError`. Every error names the endpoint; the
+    API key never appears in messages, logs or ``repr``.
+
+    With ``cache_file`` every answer is appended to an :class:`AnswerCache` as
+    soon as it arrives (keyed by model name, prompts, generation settings and
+    image digests): a rerun after a crash, a kill or a quota stop asks only
+    what is not answered yet.
 
     As an mmengine model it is predict-only (no parameters): ``tools/test.py``
-    evaluates it like a fine-tuned explainer.
+    evaluates it like a fine-tuned explainer. A pair whose request still fails
+    after the retries does not stop the evaluation (``on_error='record'``): its
+    sample gets ``pred_text=''``, ``pred_label=-1`` and ``pred_error`` (the
+    message), which ``GleamXMetric`` counts as unparseable and reports as
+    ``failed``. A quota stop still ends the run (every further request would
+    fail too); the answers fetched so far stay in the cache.
 
     Config keys:
         model (str): the endpoint's model name (``'gpt-4o'``, a Doubao endpoint id,
@@ -137,6 +152,11 @@ class OpenAICompatibleExplainer(BaseModel):
             not redacted).
         max_concurrency (int): parallel requests in :meth:`explain_batch`.
         progress (bool): show a progress bar in :meth:`explain_batch`.
+        cache_file (str, optional): JSONL answer cache (see above). Defaults to
+            None (no cache).
+        on_error (str): what predict mode does with a pair whose request failed:
+            ``'record'`` (the default: record the failure and go on) or
+            ``'raise'``.
         sleep, clock, rng: injectable ``time.sleep``, ``time.time`` and
             ``random.Random`` (tests).
     """
@@ -156,6 +176,8 @@ class OpenAICompatibleExplainer(BaseModel):
                  extra_headers: Optional[Dict[str, str]] = None,
                  max_concurrency: int = 1,
                  progress: bool = True,
+                 cache_file: Optional[str] = None,
+                 on_error: str = 'record',
                  sleep: Optional[Callable[[float], None]] = None,
                  clock: Optional[Callable[[], float]] = None,
                  rng: Optional[random.Random] = None,
@@ -183,11 +205,15 @@ class OpenAICompatibleExplainer(BaseModel):
         self.extra_headers = dict(extra_headers or {})
         self.max_concurrency = max(1, int(max_concurrency))
         self.progress = progress
+        if on_error not in ('record', 'raise'):
+            raise ValueError(f"on_error={on_error!r}: expected 'record' or 'raise'")
+        self.on_error = on_error
+        self.cache = AnswerCache(cache_file) if cache_file else None
         self._sleep = sleep or time.sleep
         self._clock = clock or time.time
         self._rng = rng or random.Random()
         self._lock = threading.Lock()
-        self.stats = dict(requests=0, retries=0, waited=0.0)
+        self.stats = dict(requests=0, retries=0, waited=0.0, cached=0, failed=0)
 
     def __repr__(self) -> str:  # nothing secret in here, and short
         return (f'{type(self).__name__}(model={self.model_name!r}, endpoint={self.endpoint!r}, '
@@ -333,6 +359,18 @@ class OpenAICompatibleExplainer(BaseModel):
         while True:
             try:
                 return self._attempt(payload)
+            except MalformedResponseError as err:
+                # a body cut short or a proxy's error page is usually gone on the next try
+                if retry >= self.max_retries:
+                    raise MalformedResponseError(
+                        f'{err} (after {retry + 1} attempts)', self.endpoint, err.status,
+                        attempts=retry + 1) from None
+                wait = self._backoff(retry)
+                with self._lock:
+                    self.stats['retries'] += 1
+                    self.stats['waited'] += wait
+                self._sleep(wait)
+                retry += 1
             except _Retryable as err:
                 if retry >= self.max_retries:
                     raise APIError(f'{self.endpoint}: giving up after {retry + 1} attempts; '
@@ -355,21 +393,48 @@ class OpenAICompatibleExplainer(BaseModel):
                 retry += 1
 
     # ------------------------------------------------------------------ explain
+    def cache_key(self, images: Sequence[Any], prompt: str) -> str:
+        """The :class:`AnswerCache` key of one pair (PIL images, prompt)."""
+        return AnswerCache.key(self.model_name, prompt,
+                               [image_digest(img) for img in images],
+                               system_prompt=self.system_prompt, generation=self.generation)
+
     def explain(self, query_img, satellite_img, prompt: str,
                 lang: Optional[str] = None) -> Dict[str, Any]:
-        """Explain one pair: ``dict(text=..., label=1/0/-1)``."""
+        """Explain one pair: ``dict(text, label=1/0/-1, finish_reason, cached)``.
+
+        ``finish_reason`` is the endpoint's (``'length'``: cut off at
+        ``max_tokens``); ``cached`` says whether the answer came from the cache.
+        """
         from gleamkit.evaluation.explanation.verdict import parse_verdict
 
-        reply = self.complete(self.build_messages(query_img, satellite_img, prompt))
-        return dict(text=reply['text'], label=int(parse_verdict(reply['text'], lang=lang)))
+        from .vlm_data_preprocessor import to_pil_image
+
+        images = [to_pil_image(query_img), to_pil_image(satellite_img)]
+        key = self.cache_key(images, prompt) if self.cache is not None else None
+        reply = self.cache.get(key) if key is not None else None
+        cached = reply is not None
+        if reply is None:
+            reply = self.complete(self.build_messages(*images, prompt))
+            if key is not None:
+                self.cache.put(key, reply, model=self.model_name, endpoint=self.endpoint)
+        else:
+            with self._lock:
+                self.stats['cached'] += 1
+        return dict(text=reply['text'], label=int(parse_verdict(reply['text'], lang=lang)),
+                    finish_reason=reply.get('finish_reason'), cached=cached)
 
     def explain_batch(self, pairs: Sequence[tuple], progress: Optional[bool] = None,
-                      on_error: str = 'raise') -> List[Optional[dict]]:
+                      on_error: str = 'raise',
+                      on_result: Optional[Callable[[int, dict], None]] = None
+                      ) -> List[Optional[dict]]:
         """Explain ``(query_img, satellite_img, prompt, lang)`` tuples, in order.
 
         Up to ``max_concurrency`` requests run at once. ``on_error='skip'``
         returns ``dict(text=None, label=-1, error=message)`` for a pair that failed
         (quota exhaustion still raises: every further request would fail too).
+        ``on_result(index, result)`` is called in the calling thread as each
+        pair finishes (in completion order), e.g. to write it at once.
         """
         if on_error not in ('raise', 'skip'):
             raise ValueError(f'on_error={on_error!r}: expected "raise" or "skip"')
@@ -387,22 +452,29 @@ class OpenAICompatibleExplainer(BaseModel):
             except APIError as err:
                 if on_error == 'raise':
                     raise
-                return dict(text=None, label=-1, error=str(err))
+                with self._lock:
+                    self.stats['failed'] += 1
+                return dict(text=None, label=-1, error=str(err), finish_reason=None,
+                            cached=False)
 
         results: List[Optional[dict]] = [None] * len(pairs)
+
+        def done(i, result):
+            results[i] = result
+            if on_result is not None:
+                on_result(i, result)
+            if bar is not None:
+                bar.update()
+
         if self.max_concurrency == 1:
             for i, pair in enumerate(pairs):
-                results[i] = one(pair)
-                if bar is not None:
-                    bar.update()
+                done(i, one(pair))
             return results
         with ThreadPoolExecutor(self.max_concurrency) as pool:
             futures = {pool.submit(one, pair): i for i, pair in enumerate(pairs)}
             try:
                 for future in as_completed(futures):
-                    results[futures[future]] = future.result()
-                    if bar is not None:
-                        bar.update()
+                    done(futures[future], future.result())
             except BaseException:
                 for future in futures:
                     future.cancel()
@@ -420,7 +492,15 @@ class OpenAICompatibleExplainer(BaseModel):
             [s.metainfo.get('lang') for s in data_samples]
         results = self.explain_batch(
             [(item['images'][0], item['images'][1], item['prompt'], lang)
-             for item, lang in zip(inputs, langs)], progress=False)
+             for item, lang in zip(inputs, langs)], progress=False,
+            on_error='skip' if self.on_error == 'record' else 'raise')
+        ids = [None] * len(results) if data_samples is None else \
+            [s.metainfo.get('id') for s in data_samples]
+        for sample_id, result in zip(ids, results):
+            if result.get('error'):
+                print_log(f'{type(self).__name__}: no answer for sample {sample_id!r}, recorded '
+                          f'as failed (unparseable): {result["error"]}', logger='current',
+                          level=logging.WARNING)
         if mode == 'tensor':
             return [r['text'] for r in results]
         if mode != 'predict':
@@ -429,7 +509,9 @@ class OpenAICompatibleExplainer(BaseModel):
             from gleamkit.structures import ExplanationDataSample
             data_samples = [ExplanationDataSample() for _ in results]
         for sample, result in zip(data_samples, results):
-            sample.pred_text = result['text']
+            sample.pred_text = result['text'] or ''
             sample.pred_label = result['label']
+            if result.get('error'):
+                sample.pred_error = result['error']
         return data_samples
 

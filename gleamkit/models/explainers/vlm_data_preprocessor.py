@@ -14,9 +14,14 @@ __all__ = ['VLMDataPreprocessor', 'build_chat_messages', 'to_pil_image', 'sample
 #: Label value the loss ignores (Hugging Face's and PyTorch's convention).
 IGNORE_INDEX = -100
 
-# Per-token tensors a processor may return besides ``input_ids`` and ``attention_mask``
-# (Qwen2.5-VL: which tokens are image placeholders). Answer tokens get 0.
-_PER_TOKEN_ZERO_KEYS = ('mm_token_type_ids', 'token_type_ids')
+# Per-token tensors a processor may return besides ``input_ids`` and ``attention_mask``:
+# Qwen2-VL/2.5-VL's ``mm_token_type_ids`` and Gemma3's ``token_type_ids`` mark image tokens
+# (answers are text: 0); PaliGemma's ``token_type_ids`` split a prefix-LM into the prompt
+# (0, attended both ways) and the answer (1, causal: what its generate() gives new tokens).
+# An answer token typed 0 there would see the answer tokens after it.
+_PER_TOKEN_KEYS = ('mm_token_type_ids', 'token_type_ids')
+#: Processors of prefix-LMs: their answer tokens get ``token_type_ids`` 1.
+PREFIX_LM_PROCESSORS = ('PaliGemmaProcessor', )
 
 
 def to_pil_image(image: Any):
@@ -114,6 +119,12 @@ class VLMDataPreprocessor(BaseDataPreprocessor):
         max_length (int, optional): truncate answers so a sequence has at most
             this many tokens (the prompt, images included, is never cut).
         non_blocking (bool): as in mmengine's ``BaseDataPreprocessor``.
+
+    Per-token type ids the processor returns are extended over the answer with
+    the value the model gives generated tokens: 0 for Qwen's
+    ``mm_token_type_ids`` and Gemma3's ``token_type_ids`` (image markers), 1 for
+    PaliGemma's ``token_type_ids`` (:data:`PREFIX_LM_PROCESSORS`: the prompt is a
+    bidirectional prefix, the answer stays causal).
     """
 
     def __init__(self, system_prompt: Optional[str] = None, supervise_end_of_turn: bool = True,
@@ -231,14 +242,20 @@ class VLMDataPreprocessor(BaseDataPreprocessor):
             return batch
         return self._append_answers(batch, inputs)
 
+    def answer_token_type(self, key: str) -> int:
+        """The value of the per-token tensor ``key`` on answer tokens (see the class doc)."""
+        prefix_lm = type(self._require_processor()).__name__ in PREFIX_LM_PROCESSORS
+        return 1 if key == 'token_type_ids' and prefix_lm else 0
+
     def _append_answers(self, batch: dict, inputs: Sequence[dict]) -> dict:
         pad_id = self.tokenizer.pad_token_id
         if pad_id is None:
             pad_id = self.end_of_turn_ids[0] if self.end_of_turn_ids else 0
         mask = batch['attention_mask'].bool()
-        per_token = [k for k in _PER_TOKEN_ZERO_KEYS
+        per_token = [k for k in _PER_TOKEN_KEYS
                      if isinstance(batch.get(k), torch.Tensor)
                      and batch[k].shape[:2] == batch['input_ids'].shape]
+        answer_type = {k: self.answer_token_type(k) for k in per_token}
         rows = []
         for i, item in enumerate(inputs):
             answer = item.get('answer')
@@ -259,11 +276,12 @@ class VLMDataPreprocessor(BaseDataPreprocessor):
             row = dict(input_ids=prompt_ids + ids,
                        labels=[IGNORE_INDEX] * len(prompt_ids) + labels)
             for key in per_token:
-                row[key] = batch[key][i][keep].tolist() + [0] * len(ids)
+                row[key] = batch[key][i][keep].tolist() + [answer_type[key]] * len(ids)
             rows.append(row)
         length = max(len(r['input_ids']) for r in rows)
+        # the processor's own 'labels' (PaliGemma returns some) are replaced by ours
         out = {k: v for k, v in batch.items() if k not in ('input_ids', 'attention_mask',
-                                                            *per_token)}
+                                                            'labels', *per_token)}
 
         def pad(key, value):
             return torch.tensor([r[key] + [value] * (length - len(r[key])) for r in rows],
@@ -275,10 +293,22 @@ class VLMDataPreprocessor(BaseDataPreprocessor):
             [[1] * len(r['input_ids']) + [0] * (length - len(r['input_ids'])) for r in rows],
             dtype=torch.long)
         for key in per_token:
-            out[key] = pad(key, 0)
+            out[key] = pad(key, answer_type[key])  # padding is masked out anyway
         return out
 
     def forward(self, data: dict, training: bool = False) -> dict:
-        """``{'inputs': samples' inputs (see :func:`sample_inputs`), 'data_samples': [...]}``."""
-        batch = self.collate(sample_inputs(data['inputs']), with_answer=training)
-        return dict(inputs=self.cast_data(batch), data_samples=data.get('data_samples'))
+        """``{'inputs': samples' inputs (see :func:`sample_inputs`), 'data_samples': [...]}``.
+
+        In a generation batch each data sample that has a target answer gets its
+        length in tokens as ``answer_tokens`` (the model checks its generation
+        budget against it).
+        """
+        inputs = sample_inputs(data['inputs'])
+        batch = self.collate(inputs, with_answer=training)
+        data_samples = data.get('data_samples')
+        if not training and data_samples is not None and len(data_samples) == len(inputs):
+            for item, sample in zip(inputs, data_samples):
+                answer = item.get('answer') if isinstance(item, dict) else None
+                if isinstance(answer, str) and answer and hasattr(sample, 'set_metainfo'):
+                    sample.set_metainfo(dict(answer_tokens=len(self._encode(answer))))
+        return dict(inputs=self.cast_data(batch), data_samples=data_samples)
