@@ -53,7 +53,7 @@ def ground_pixel_size_m(transform, crs, row: float, col: float) -> Tuple[float, 
     to_ll = wgs84_transformer(crs)
     xs, ys = [], []
     for dr, dc in ((0, 0), (0, 1), (1, 0)):
-        x, y = transform * (col + dc, row + dr)
+        x, y = transform @ (col + dc, row + dr)
         xs.append(x)
         ys.append(y)
     lons, lats = to_ll.transform(xs, ys)

@@ -29,7 +29,7 @@ def window_centre_and_footprint(
     """
     cols = [col_off + width / 2, col_off, col_off + width, col_off + width, col_off]
     rows = [row_off + height / 2, row_off, row_off, row_off + height, row_off + height]
-    xs, ys = zip(*(transform * (c, r) for c, r in zip(cols, rows)))
+    xs, ys = zip(*(transform @ (c, r) for c, r in zip(cols, rows)))
     lons, lats = wgs84_transformer(crs).transform(xs, ys)
     footprint = tuple((float(lo), float(la)) for lo, la in zip(lons[1:], lats[1:]))
     return float(lats[0]), float(lons[0]), footprint

@@ -65,8 +65,8 @@ class RasterTileSource:
         value_range (tuple, optional): ``(low, high)`` source values mapped to 0..255
             for rasters that are not uint8 (e.g. ``(0, 3000)`` for uint16
             reflectances). Required for such rasters. Defaults to None.
-        max_nodata (float): tiles with a larger share of nodata / masked pixels are
-            left out. Defaults to 0.5.
+        max_nodata (float): tiles with a larger share of nodata / masked pixels (in
+            their part inside the raster) are left out. Defaults to 0.5.
         fill (int): value written where a tile has nodata or lies outside the raster.
             Defaults to 0.
         resampling (str): rasterio resampling name used to reach ``out_size``.
@@ -218,7 +218,7 @@ class RasterTileSource:
         windows = []
         for lat, lon in self.points:
             x, y = to_crs.transform(lon, lat)
-            col, row = ~self.transform * (x, y)
+            col, row = ~self.transform @ (x, y)
             if self.unit == "px":
                 h = w = int(round(size))
             else:
@@ -271,31 +271,25 @@ class RasterTileSource:
                    if self.points is not None else ""))
 
     def _valid_fractions(self, windows) -> List[float]:
-        """Share of valid (not nodata) pixels per window, from one coarse mask."""
+        """Share of valid (not nodata) pixels in the part of each window inside the
+        raster (a padded tile's outside is not nodata), from one coarse mask."""
         from rasterio.enums import MaskFlags
 
         src = self._open()
         flags = [src.mask_flag_enums[b - 1] for b in self.bands]
         if src.nodata is None and all(f == [MaskFlags.all_valid] for f in flags):
-            return [self._inside_fraction(w) for w in windows]
+            return [1.0] * len(windows)
         step = max(1, math.ceil(math.sqrt(self.width * self.height / _MASK_PIXELS)))
         shape = (max(1, self.height // step), max(1, self.width // step))
         fy, fx = shape[0] / self.height, shape[1] / self.width
         mask = src.dataset_mask(out_shape=shape) > 0
         out = []
         for r, c, h, w in windows:
-            r0, r1 = int(math.floor(r * fy)), int(math.ceil((r + h) * fy))
-            c0, c1 = int(math.floor(c * fx)), int(math.ceil((c + w) * fx))
-            cut = mask[max(r0, 0):max(r1, 0), max(c0, 0):max(c1, 0)]
-            total = max(1, (r1 - r0) * (c1 - c0))
-            out.append(float(cut.sum()) / total)
+            r0, r1 = max(0, int(math.floor(r * fy))), max(0, int(math.ceil((r + h) * fy)))
+            c0, c1 = max(0, int(math.floor(c * fx))), max(0, int(math.ceil((c + w) * fx)))
+            cut = mask[r0:r1, c0:c1]
+            out.append(float(cut.mean()) if cut.size else 0.0)
         return out
-
-    def _inside_fraction(self, window) -> float:
-        r, c, h, w = window
-        ih = max(0, min(r + h, self.height) - max(r, 0))
-        iw = max(0, min(c + w, self.width) - max(c, 0))
-        return ih * iw / float(h * w)
 
     # ---------------------------------------------------------------- reading
     def __len__(self) -> int:
