@@ -14,7 +14,6 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
-from gleamkit.geo import RasterTileSource, SlippyTileSource
 from gleamkit.registry import DATASETS
 
 from .base_cross_view import LOCATION_ID_SPAN, BaseCrossViewDataset
@@ -88,7 +87,10 @@ class RasterTileGalleryDataset(_TileSourceGalleryDataset):
         self.raster = raster if osp.isabs(raster) else osp.join(data_root, raster)
         super().__init__(data_root=data_root, **kwargs)
 
-    def build_source(self) -> RasterTileSource:
+    def build_source(self):
+        # imported here: `import gleamkit.datasets` works without the geodata packages
+        from gleamkit.geo import RasterTileSource
+
         return RasterTileSource(self.raster, **self.source_kwargs)
 
 
@@ -113,7 +115,9 @@ class SlippyTileGalleryDataset(_TileSourceGalleryDataset):
         self.zooms, self.scheme = zooms, scheme
         super().__init__(data_root=data_root, **kwargs)
 
-    def build_source(self) -> SlippyTileSource:
+    def build_source(self):
+        from gleamkit.geo import SlippyTileSource
+
         return SlippyTileSource(self.data_root, zooms=self.zooms, scheme=self.scheme)
 
 

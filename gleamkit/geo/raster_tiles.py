@@ -13,7 +13,7 @@ from typing import Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from .crs import ground_pixel_size_m, wgs84_transformer
+from .crs import ground_pixel_size_m
 from .footprint import window_centre_and_footprint
 from .tiling import EDGES, Tile, metre_grid, pixel_grid
 
