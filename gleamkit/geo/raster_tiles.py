@@ -9,12 +9,13 @@ import math
 import os
 import os.path as osp
 import warnings
-from typing import Iterator, List, Optional, Sequence, Tuple, Union
+from collections.abc import Sequence
+from typing import Iterator, Optional, Tuple, Union
 
 import numpy as np
 
 from .crs import ground_pixel_size_m
-from .footprint import window_centre_and_footprint
+from .footprint import windows_centres_and_footprints
 from .tiling import EDGES, Tile, metre_grid, pixel_grid
 
 __all__ = ["RasterTileSource"]
@@ -73,7 +74,10 @@ class RasterTileSource:
             Defaults to ``'bilinear'``.
 
     Attributes:
-        tiles (list[Tile]): the tiles, scale by scale, row band by row band.
+        tiles (sequence of Tile): the tiles, scale by scale, row band by row band. Kept
+            as arrays (~130 bytes a tile: a million tiles plan in seconds);
+            ``tiles[i]`` makes the :class:`Tile`; ``tiles.windows``, ``tiles.lats``,
+            ``tiles.lons`` and ``tiles.footprints`` hold them all as arrays.
         crs, transform, width, height: the raster's header.
     """
 
@@ -144,8 +148,8 @@ class RasterTileSource:
                 f"{self.path}: the raster's values are {self.dtype}, not uint8; pass "
                 "value_range=(low, high) to map source values to 0..255 (e.g. (0, 3000) for "
                 f"uint16 reflectances, (0.0, 1.0) for float). See {DOCS}")
-        self.tiles: List[Tile] = self._plan()
-        if not self.tiles:
+        self.tiles = self._plan()
+        if not len(self.tiles):
             raise ValueError(f"{self.path}: no tile left after dropping those with more than "
                              f"{self.max_nodata:.0%} nodata; is the nodata value right "
                              f"({src.nodata!r})? Raise max_nodata or check the raster.")
@@ -203,20 +207,24 @@ class RasterTileSource:
         col = self.width / 2 if col is None else col
         return ground_pixel_size_m(self.transform, self.crs, row, col)
 
-    def _windows(self, size, stride):
+    def _windows(self, size, stride) -> Tuple[np.ndarray, np.ndarray]:
+        """``(windows (N, 4), point index (N,))`` of one scale (index -1: a grid)."""
         if self.points is not None:
             return self._point_windows(size)
         if self.unit == "px":
-            return pixel_grid(self.height, self.width, int(round(size)), int(round(stride)),
-                              self.edge)
-        return metre_grid(self.height, self.width, size, stride, self.edge, self.pixel_size_m)
+            windows = pixel_grid(self.height, self.width, int(round(size)),
+                                 int(round(stride)), self.edge)
+        else:
+            windows = metre_grid(self.height, self.width, size, stride, self.edge,
+                                 self.pixel_size_m)
+        return windows, np.full(len(windows), -1, np.int64)
 
-    def _point_windows(self, size):
+    def _point_windows(self, size) -> Tuple[np.ndarray, np.ndarray]:
         from pyproj import Transformer
 
         to_crs = Transformer.from_crs("EPSG:4326", self.crs.to_wkt(), always_xy=True)
-        windows = []
-        for lat, lon in self.points:
+        windows, index = [], []
+        for i, (lat, lon) in enumerate(self.points):
             x, y = to_crs.transform(lon, lat)
             col, row = ~self.transform @ (x, y)
             if self.unit == "px":
@@ -229,35 +237,27 @@ class RasterTileSource:
             overlaps = r0 < self.height and c0 < self.width and r0 + h > 0 and c0 + w > 0
             if inside or (self.edge == "pad" and overlaps):
                 windows.append((r0, c0, h, w))
-            else:
-                windows.append(None)
-        return windows
+                index.append(i)
+        if len(index) < len(self.points):
+            warnings.warn(f"{self.path}: {len(self.points) - len(index)} of {len(self.points)} "
+                          f"points have no whole {size:g} {self.unit} tile inside the raster; "
+                          "they are left out (edge='pad' keeps those that overlap it)")
+        return np.array(windows, np.int64).reshape(-1, 4), np.array(index, np.int64)
 
-    def _plan(self) -> List[Tile]:
-        stem = osp.splitext(osp.basename(self.path))[0]
-        tiles: List[Tile] = []
-        for size, stride in zip(self.sizes, self.strides):
-            windows = self._windows(size, stride)
-            scale = f"{size:g}{self.unit}"
-            if not any(windows):
+    def _plan(self) -> "_RasterTiles":
+        windows, scales, points = [], [], []
+        for k, (size, stride) in enumerate(zip(self.sizes, self.strides)):
+            win, index = self._windows(size, stride)
+            if not len(win):
                 raise ValueError(self._too_large_message(size))
-            valid = self._valid_fractions([w for w in windows if w is not None])
-            k = 0
-            for i, win in enumerate(windows):
-                if win is None:
-                    continue
-                frac = valid[k]
-                k += 1
-                if 1.0 - frac > self.max_nodata:
-                    continue
-                r, c, h, w = win
-                lat, lon, footprint = window_centre_and_footprint(
-                    self.transform, self.crs, r, c, h, w)
-                tile_id = (f"{stem}/{scale}/p{i}" if self.points is not None
-                           else f"{stem}/{scale}/{r}_{c}")
-                size_m = float(size) if self.unit == "m" else None
-                tiles.append(Tile(tile_id, lat, lon, footprint, self.path, win, size_m))
-        return tiles
+            keep = 1.0 - self._valid_fractions(win) <= self.max_nodata
+            windows.append(win[keep])
+            points.append(index[keep])
+            scales.append(np.full(int(keep.sum()), k, np.int64))
+        windows = np.concatenate(windows)
+        lat, lon, footprint = windows_centres_and_footprints(self.transform, self.crs, windows)
+        return _RasterTiles(self, windows, np.concatenate(scales), np.concatenate(points),
+                            lat, lon, footprint)
 
     def _too_large_message(self, size) -> str:
         pw, ph = self.pixel_size_m(self.height / 2)
@@ -270,7 +270,7 @@ class RasterTileSource:
                 + (" (or check that the points are lat, lon in WGS84)"
                    if self.points is not None else ""))
 
-    def _valid_fractions(self, windows) -> List[float]:
+    def _valid_fractions(self, windows: np.ndarray) -> np.ndarray:
         """Share of valid (not nodata) pixels in the part of each window inside the
         raster (a padded tile's outside is not nodata), from one coarse mask."""
         from rasterio.enums import MaskFlags
@@ -278,22 +278,31 @@ class RasterTileSource:
         src = self._open()
         flags = [src.mask_flag_enums[b - 1] for b in self.bands]
         if src.nodata is None and all(f == [MaskFlags.all_valid] for f in flags):
-            return [1.0] * len(windows)
+            return np.ones(len(windows))
         step = max(1, math.ceil(math.sqrt(self.width * self.height / _MASK_PIXELS)))
         shape = (max(1, self.height // step), max(1, self.width // step))
+        mask = (src.dataset_mask(out_shape=shape) > 0).astype(np.int64)
+        # summed-area table: any window's valid count from four look-ups
+        table = np.zeros((shape[0] + 1, shape[1] + 1), np.int64)
+        table[1:, 1:] = mask.cumsum(0).cumsum(1)
+        r, c, h, w = windows.T
         fy, fx = shape[0] / self.height, shape[1] / self.width
-        mask = src.dataset_mask(out_shape=shape) > 0
-        out = []
-        for r, c, h, w in windows:
-            r0, r1 = max(0, int(math.floor(r * fy))), max(0, int(math.ceil((r + h) * fy)))
-            c0, c1 = max(0, int(math.floor(c * fx))), max(0, int(math.ceil((c + w) * fx)))
-            cut = mask[r0:r1, c0:c1]
-            out.append(float(cut.mean()) if cut.size else 0.0)
-        return out
+        r0 = np.clip(np.floor(r * fy), 0, shape[0]).astype(np.int64)
+        r1 = np.clip(np.ceil((r + h) * fy), 0, shape[0]).astype(np.int64)
+        c0 = np.clip(np.floor(c * fx), 0, shape[1]).astype(np.int64)
+        c1 = np.clip(np.ceil((c + w) * fx), 0, shape[1]).astype(np.int64)
+        valid = table[r1, c1] - table[r0, c1] - table[r1, c0] + table[r0, c0]
+        area = (r1 - r0) * (c1 - c0)
+        return np.where(area > 0, valid / np.maximum(area, 1), 0.0)
 
     # ---------------------------------------------------------------- reading
     def __len__(self) -> int:
         return len(self.tiles)
+
+    @property
+    def windows(self) -> np.ndarray:
+        """``(N, 4)`` int64 ``(row_off, col_off, height, width)`` of every tile."""
+        return self.tiles.windows
 
     def __iter__(self) -> Iterator[Tile]:
         return iter(self.tiles)
@@ -357,3 +366,31 @@ class RasterTileSource:
         return (f"RasterTileSource({self.path!r}, tile_{self.unit}={self.sizes}, "
                 f"stride_{self.unit}={self.strides}, out_size={self.out_size}, "
                 f"edge={self.edge!r}, tiles={len(self.tiles)})")
+
+
+class _RasterTiles(Sequence):
+    """The tiles of a :class:`RasterTileSource` as arrays; items are :class:`Tile`."""
+
+    def __init__(self, source, windows, scales, points, lats, lons, footprints):
+        self.path = source.path
+        self.stem = osp.splitext(osp.basename(source.path))[0]
+        self.labels = [f"{s:g}{source.unit}" for s in source.sizes]
+        self.size_m = [float(s) if source.unit == "m" else None for s in source.sizes]
+        self.windows, self.scales, self.points = windows, scales, points
+        self.lats, self.lons, self.footprints = lats, lons, footprints
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        index = range(len(self))[index]  # negative indices, IndexError
+        r, c, h, w = (int(v) for v in self.windows[index])
+        k = int(self.scales[index])
+        point = int(self.points[index])
+        name = f"p{point}" if point >= 0 else f"{r}_{c}"
+        footprint = tuple((float(x), float(y)) for x, y in self.footprints[index])
+        return Tile(f"{self.stem}/{self.labels[k]}/{name}", float(self.lats[index]),
+                    float(self.lons[index]), footprint, self.path, (r, c, h, w),
+                    self.size_m[k])

@@ -3,6 +3,8 @@
 from dataclasses import dataclass, field
 from typing import Callable, List, Optional, Tuple
 
+import numpy as np
+
 __all__ = ["Tile", "EDGES", "grid_offsets", "pixel_grid", "metre_grid"]
 
 #: what to do with the raster's edge: ``'drop'`` partial tiles or ``'pad'`` them
@@ -81,11 +83,22 @@ def grid_offsets(length: int, tile: int, stride: int, edge: str = "drop") -> Lis
     return offsets
 
 
-def pixel_grid(height: int, width: int, tile_px: int, stride_px: int, edge: str) -> List[Window]:
-    """Windows of ``tile_px`` x ``tile_px`` pixels every ``stride_px``, row by row."""
-    rows = grid_offsets(height, tile_px, stride_px, edge)
+def _band(row: int, cols: List[int], tile_h: int, tile_w: int) -> np.ndarray:
+    out = np.empty((len(cols), 4), np.int64)
+    out[:, 0], out[:, 1], out[:, 2], out[:, 3] = row, cols, tile_h, tile_w
+    return out
+
+
+def _stack(bands: List[np.ndarray]) -> np.ndarray:
+    return np.concatenate(bands) if bands else np.empty((0, 4), np.int64)
+
+
+def pixel_grid(height: int, width: int, tile_px: int, stride_px: int, edge: str) -> np.ndarray:
+    """Windows of ``tile_px`` x ``tile_px`` pixels every ``stride_px``, row by row: an
+    ``(N, 4)`` int64 array of ``(row_off, col_off, height, width)``."""
     cols = grid_offsets(width, tile_px, stride_px, edge)
-    return [(r, c, tile_px, tile_px) for r in rows for c in cols]
+    return _stack([_band(r, cols, tile_px, tile_px)
+                   for r in grid_offsets(height, tile_px, stride_px, edge)])
 
 
 def metre_grid(
@@ -95,8 +108,9 @@ def metre_grid(
     stride_m: float,
     edge: str,
     pixel_size_at: Callable[[float], Tuple[float, float]],
-) -> List[Window]:
-    """Windows ``tile_m`` x ``tile_m`` ground metres every ``stride_m``, row band by band.
+) -> np.ndarray:
+    """Windows ``tile_m`` x ``tile_m`` ground metres every ``stride_m``, row band by band
+    (an ``(N, 4)`` int64 array of ``(row_off, col_off, height, width)``).
 
     Args:
         height, width: raster size in pixels.
@@ -113,7 +127,7 @@ def metre_grid(
     _check_edge(edge)
     if tile_m <= 0 or stride_m <= 0:
         raise ValueError(f"tile_m and stride_m must be > 0, got {tile_m}, {stride_m}")
-    windows: List[Window] = []
+    bands: List[np.ndarray] = []
     row = 0
     while row < height:
         pw, ph = pixel_size_at(row)
@@ -123,9 +137,8 @@ def metre_grid(
         stride_h, stride_w = max(1, round(stride_m / ph)), max(1, round(stride_m / pw))
         if row + tile_h > height and edge == "drop":
             break
-        for col in grid_offsets(width, tile_w, stride_w, edge):
-            windows.append((row, col, tile_h, tile_w))
+        bands.append(_band(row, grid_offsets(width, tile_w, stride_w, edge), tile_h, tile_w))
         if row + tile_h >= height:
             break
         row += stride_h
-    return windows
+    return _stack(bands)
