@@ -109,6 +109,14 @@ def test_geographic_raster_tiles(write_raster):
         assert edge_lengths(tile) == pytest.approx((100, 100), abs=0.5)
 
 
+def test_a_crs_in_feet_is_measured_in_ground_metres(write_raster):
+    # NAD83 / New York Long Island (ftUS): 1 ftUS pixels, 30.48 m = 100 ft = 100 px
+    path = write_raster('feet.tif', 'EPSG:2263', from_origin(980000, 200000, 1, 1), 300, 300)
+    src = RasterTileSource(path, tile_m=30.48, stride_m=30.48, out_size=8)
+    assert {t.window[2:] for t in src} == {(100, 100)} and len(src) == 9
+    assert edge_lengths(src[4]) == pytest.approx((30.48, 30.48), abs=0.05)
+
+
 def test_multi_scale_and_pixel_tiles(write_raster):
     path = write_raster('utm.tif', 'EPSG:32650', from_origin(300000, 3380000, 1, 1), 400, 600)
     src = RasterTileSource(path, tile_m=(150, 300), stride_m=(150, 300), out_size=24)
@@ -221,7 +229,8 @@ def test_points_centre_tiles_on_given_positions(write_raster):
     to_ll = Transformer.from_crs('EPSG:32650', 'EPSG:4326', always_xy=True)
     lon, lat = to_ll.transform(300200.0, 3379800.0)
     far_lon, far_lat = to_ll.transform(310000.0, 3379800.0)
-    src = RasterTileSource(path, tile_m=100, points=[(lat, lon), (far_lat, far_lon)])
+    with pytest.warns(UserWarning, match=r'1 of 2 points have no whole 100 m tile inside'):
+        src = RasterTileSource(path, tile_m=100, points=[(lat, lon), (far_lat, far_lon)])
     assert len(src) == 1 and src[0].tile_id == 'utm/100m/p0'
     assert metres((src[0].lon, src[0].lat), (lon, lat)) < 0.5
     assert src[0].window == (150, 150, 100, 100)
