@@ -19,11 +19,46 @@ from gleamkit.registry import DATASETS
 from .base_cross_view import LOCATION_ID_SPAN, BaseCrossViewDataset
 from .pair_list import SATELLITE_KEYS, CrossViewPairListDataset
 
-__all__ = ['RasterTileGalleryDataset', 'SlippyTileGalleryDataset', 'TileListGalleryDataset']
+__all__ = ['RasterTileGalleryDataset', 'SlippyTileGalleryDataset', 'TileListGalleryDataset',
+           'gallery_dataset_config']
 
 DOCS = 'docs/gallery_sources.md'
 TILE_PATH_KEYS = ('path', 'tile', 'image') + SATELLITE_KEYS
 TILE_ID_KEYS = ('tile_id', 'id')
+LIST_EXTENSIONS = ('.csv', '.tsv', '.txt', '.json', '.jsonl', '.ndjson')
+
+
+def gallery_dataset_config(source: str, **options) -> dict:
+    """The gallery dataset config for a path, picked by what it is (for command lines
+    such as ``--source``): a folder -> :class:`SlippyTileGalleryDataset`, a ``.csv`` /
+    ``.tsv`` / ``.json`` / ``.jsonl`` list -> :class:`TileListGalleryDataset`, any other
+    file -> :class:`RasterTileGalleryDataset` (``options`` such as ``tile_m``,
+    ``stride_m``, ``out_size``, ``pipeline`` are passed on).
+
+    Raises:
+        FileNotFoundError: naming ``source`` when it does not exist.
+        ValueError: when ``options`` hold keys the chosen dataset does not take.
+    """
+    source = osp.expanduser(str(source))
+    if osp.isdir(source):
+        cfg = dict(type='SlippyTileGalleryDataset', data_root=source)
+        allowed = ('zooms', 'scheme')
+    elif osp.isfile(source) and source.lower().endswith(LIST_EXTENSIONS):
+        cfg = dict(type='TileListGalleryDataset', ann_file=source)
+        allowed = ('data_root', 'split')
+    elif osp.isfile(source):
+        cfg = dict(type='RasterTileGalleryDataset', raster=source)
+        allowed = RasterTileGalleryDataset.SOURCE_KEYS
+    else:
+        raise FileNotFoundError(f'gallery source not found: {source}; give a raster (GeoTIFF), '
+                                'a slippy-map folder <z>/<x>/<y>.png or a tile list '
+                                f'(.csv/.json) (see {DOCS})')
+    common = ('pipeline', 'location_offset', 'on_missing', 'serialize_data', 'lazy_init')
+    unknown = sorted(k for k in options if k not in allowed + common)
+    if unknown:
+        raise ValueError(f'gallery source {source} is read by {cfg["type"]}, which does not '
+                         f'take {unknown}; it takes {sorted(allowed)} (see {DOCS})')
+    return dict(cfg, **options)
 
 
 class _TileSourceGalleryDataset(BaseCrossViewDataset):

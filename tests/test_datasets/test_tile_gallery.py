@@ -121,3 +121,23 @@ def test_tile_list_bad_input(tmp_path):
     ann.write_text('path,lat,lon\nmissing.png,30.5,114.3\n')
     with pytest.raises(FileNotFoundError, match='missing.png'):
         DATASETS.build(dict(type='TileListGalleryDataset', ann_file=str(ann)))
+
+
+def test_gallery_dataset_config_picks_the_dataset_by_path(utm_raster, tmp_path):
+    from gleamkit.datasets.tile_gallery import gallery_dataset_config
+
+    cfg = gallery_dataset_config(utm_raster, tile_m=150, stride_m=75)
+    assert cfg == dict(type='RasterTileGalleryDataset', raster=utm_raster, tile_m=150,
+                       stride_m=75)
+    assert len(DATASETS.build(cfg)) == 3 * 4  # rows 0, 75, 150; cols 0, 75, 150, 225
+    (tmp_path / 'z').mkdir()
+    assert gallery_dataset_config(str(tmp_path / 'z'), zooms=[17])['type'] == \
+        'SlippyTileGalleryDataset'
+    (tmp_path / 'tiles.jsonl').write_text('')
+    assert gallery_dataset_config(str(tmp_path / 'tiles.jsonl'))['type'] == \
+        'TileListGalleryDataset'
+    with pytest.raises(ValueError, match=r"read by TileListGalleryDataset, which does not "
+                                         r"take \['tile_m'\]"):
+        gallery_dataset_config(str(tmp_path / 'tiles.jsonl'), tile_m=150)
+    with pytest.raises(FileNotFoundError, match='gallery source not found: .*nowhere.tif'):
+        gallery_dataset_config(str(tmp_path / 'nowhere.tif'))
