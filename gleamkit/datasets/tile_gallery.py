@@ -195,8 +195,9 @@ class TileListGalleryDataset(CrossViewPairListDataset):
             or ``west, south, east, north`` columns for a north-up box.
         location: optional place key (tiles of one place share a ``location_id``).
 
-    Rows are read by :class:`CrossViewPairListDataset` (same ``split``,
-    ``location_offset``, ``on_missing`` keys); ``mode`` is always ``'gallery'``.
+    This class reads the file; :class:`CrossViewPairListDataset` parses the rows (same
+    ``split``, ``location_offset``, ``on_missing`` keys, location ids and file checks);
+    ``mode`` is always ``'gallery'``.
     ``location_offset`` defaults to 130,000,000.
     """
 
@@ -229,8 +230,25 @@ class TileListGalleryDataset(CrossViewPairListDataset):
                 raise ValueError(f'{type(self).__name__}: {path}: expected a JSON array of '
                                  'tile objects or {"tiles": [...]}')
             rows = [(f'[{i}]', item) for i, item in enumerate(items)]
+        elif ext in ('.jsonl', '.ndjson', '.json'):
+            rows = []
+            with open(path, encoding='utf-8') as f:
+                for n, line in enumerate(f, 1):
+                    if not line.strip():
+                        continue
+                    try:
+                        row = json.loads(line)
+                    except json.JSONDecodeError as err:
+                        raise ValueError(f'{type(self).__name__}: {path}:{n}: not a JSON '
+                                         f'object ({err}); JSON Lines needs one object per '
+                                         'line') from err
+                    if not isinstance(row, dict):
+                        raise ValueError(f'{type(self).__name__}: {path}:{n}: expected a JSON '
+                                         f'object, got {type(row).__name__}')
+                    rows.append((n, row))
         else:
-            rows = super().read_rows()
+            raise ValueError(f'{type(self).__name__}: {path}: unknown tile-list format '
+                             f'{ext!r}; use .csv, .tsv, .json or .jsonl')
         if not rows:
             raise ValueError(f'{type(self).__name__}: {path} lists no tiles; expected one '
                              f'row per tile with path, lat, lon (see {DOCS})')
@@ -239,6 +257,7 @@ class TileListGalleryDataset(CrossViewPairListDataset):
             if key is None:
                 raise ValueError(f'{type(self).__name__}: {path}:{line} has no tile path; '
                                  f'give one of the keys {TILE_PATH_KEYS}')
+            # the pair list reads the tile from 'satellite'; the id defaults to it as written
             row['satellite'] = row[key]
             for name in ('lat', 'lon'):
                 if row.get(name) in (None, ''):
@@ -256,8 +275,8 @@ class TileListGalleryDataset(CrossViewPairListDataset):
         infos = super()._gallery(kept, ids)
         for info, e in zip(infos, _unique(kept)):
             row, where = e['row'], f'{self.ann_file}:{e["line"]}'
-            info['tile_id'] = str(next((row[k] for k in TILE_ID_KEYS
-                                        if row.get(k) not in (None, '')), e['satellite']))
+            info['tile_id'] = str(next(row[k] for k in TILE_ID_KEYS + ('satellite', )
+                                       if row.get(k) not in (None, '')))
             if row.get('footprint') not in (None, ''):
                 info['footprint'] = _parse_footprint(row['footprint'], where)
             elif all(row.get(k) not in (None, '') for k in ('west', 'south', 'east', 'north')):
