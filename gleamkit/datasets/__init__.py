@@ -17,6 +17,7 @@ from .ground_sets import GroundImageSetDataset, LoadImageSet, PackImageSetInputs
 from .gta_uav import GTAUAVDataset  # noqa: E402
 from .pair_list import CrossViewPairListDataset, StreetMapSatelliteDataset  # noqa: E402
 from .sues200 import SUES200Dataset  # noqa: E402
+from .tile_gallery import RasterTileGalleryDataset, SlippyTileGalleryDataset, TileListGalleryDataset  # noqa: E402,E501
 from .university1652 import University1652Dataset  # noqa: E402
 from .vigor import VIGORDataset  # noqa: E402
 
@@ -24,5 +25,6 @@ __all__ += [
     'BaseCrossViewDataset', 'University1652Dataset', 'VIGORDataset', 'CVUSADataset',
     'CVACTDataset', 'SUES200Dataset', 'DenseUAVDataset', 'GroundImageSetDataset',
     'LoadImageSet', 'ResizeImageSet', 'PackImageSetInputs', 'CrossViewPairListDataset',
-    'StreetMapSatelliteDataset', 'GTAUAVDataset'
+    'StreetMapSatelliteDataset', 'GTAUAVDataset', 'RasterTileGalleryDataset',
+    'SlippyTileGalleryDataset', 'TileListGalleryDataset'
 ]

@@ -6,6 +6,7 @@ Examples::
         --num-locations 1000 --image-size 128 --seed 0
     python -m gleamkit.synthetic --num-locations 50 \
         --preview docs/images/five_views.png
+    python -m gleamkit.synthetic export-geotiff --out region.tif --num-locations 50
 """
 
 import argparse
@@ -42,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m gleamkit.synthetic",
         description="Generate gleamkit's synthetic cross-view world: export images + "
-        "annotations (--out) and/or draw a labelled preview figure (--preview).",
+        "annotations (--out) and/or draw a labelled preview figure (--preview). "
+        "`python -m gleamkit.synthetic export-geotiff --help`: the region as a GeoTIFF.",
     )
     p.add_argument(
         "--out",
@@ -103,6 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] == "export-geotiff":  # the region as one GeoTIFF (geotiff.py)
+        from .geotiff import main as export_geotiff_main
+
+        return export_geotiff_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.out and not args.preview:

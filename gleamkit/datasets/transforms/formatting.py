@@ -11,7 +11,7 @@ from gleamkit.structures import CrossViewDataSample
 DEFAULT_META_KEYS = ('view', 'reference_view', 'location_id', 'semi_positive_ids',
                      'semi_positive_weights', 'positive_ids', 'junk_ids', 'lat', 'lon',
                      'altitude', 'sample_idx', 'query_path', 'reference_path', 'weight',
-                     'split', 'distractor', 'set_size')
+                     'split', 'distractor', 'set_size', 'tile_id', 'footprint')
 
 
 def to_chw_tensor(img: np.ndarray, key: str) -> torch.Tensor:

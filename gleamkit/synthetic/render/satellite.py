@@ -10,7 +10,7 @@ from ..world.layout import BUILDING, GROUND, MAJOR_ROAD, PARKING, ROAD, TREE, La
 from .look import _HAZE, Look, _finish, _light, _veg_tint
 from .raster import _FILL_ALBEDO, _shadow_ceiling, _tile
 
-__all__ = ["render_satellite"]
+__all__ = ["render_satellite", "lit_ground"]
 
 
 def _smooth_noise(rng, h, w, cells):
@@ -22,17 +22,10 @@ def _smooth_noise(rng, h, w, cells):
     return big[oy : oy + h, ox : ox + w]
 
 
-def render_satellite(
-    layout: Layout,
-    x: float,
-    y: float,
-    size: int,
-    tile_m: float,
-    rng: np.random.Generator,
-    look: Look,
-    difficulty: float,
-):
-    """Orthographic north-up tile of ``tile_m`` metres centred on (x, y)."""
+def lit_ground(layout: Layout, x: float, y: float, size: int, tile_m: float, look: Look):
+    """The sunlit ground of a north-up square (albedo, cast shadows, crown shading, contact
+    shadows) before cars, clouds, haze and the camera: ``(float32 RGB, classes)``.
+    Deterministic given ``look`` (the region mosaic of ``synthetic/geotiff.py`` uses it)."""
     px_m = tile_m / size
     el = math.radians(look.sun_el)
     margin = int(math.ceil(min(70.0 / math.tan(el), 140.0) / px_m))
@@ -61,7 +54,23 @@ def render_satellite(
     ao = cv2.GaussianBlur(bmask, (0, 0), max(0.8, 2.5 / px_m))
     light *= (1 - 0.3 * ao * (1 - bmask))[..., None]
     img = alb[sl, sl].astype(np.float32) * _veg_tint(look, cls_c) * light
+    return img, cls_c
 
+
+def render_satellite(
+    layout: Layout,
+    x: float,
+    y: float,
+    size: int,
+    tile_m: float,
+    rng: np.random.Generator,
+    look: Look,
+    difficulty: float,
+):
+    """Orthographic north-up tile of ``tile_m`` metres centred on (x, y)."""
+    px_m = tile_m / size
+    el = math.radians(look.sun_el)
+    img, cls_c = lit_ground(layout, x, y, size, tile_m, look)
     info = dict(
         center_xy=(x, y),
         footprint_m=tile_m,
