@@ -28,6 +28,10 @@ install_requires = [
     'pillow',
     'numpy',
     'scipy',  # CVACT's ACT_data.mat (scipy.io.loadmat)
+    # region -> gallery: windowed GeoTIFF reads, CRS maths, slippy-map tile bounds
+    'rasterio>=1.4',
+    'pyproj>=3.6',
+    'mercantile>=1.2',
 ]
 
 extras_require = {
