@@ -91,7 +91,7 @@ def test_projection_init_keeps_inner_products_when_it_keeps_the_dimensions(embed
 
 
 def test_orthogonal_projection_to_fewer_dims_keeps_the_ranking_better_than_random():
-    # 320 -> 256 (EfficientNet-Lite0 -> the main job's embedding): approximate only
+    # 320 -> 256 dims: approximate only
     torch.manual_seed(0)
     x = torch.rand(200, 320) ** 4  # non-negative, skewed: like pooled post-activation features
     pooled = F.normalize(x, dim=1)
