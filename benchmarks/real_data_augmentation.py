@@ -15,6 +15,8 @@ tests on the replica.
 Variants:
   ``none``       training pipeline = the evaluation pipeline (load, resize, pack);
   ``augmented``  the base's ``train_pipeline`` (Sample4Geo's University-1652 recipe);
+  ``augmented-without-<Transform>``  the same without one transform, e.g.
+                 ``augmented-without-PairedRandomRotate90``;
   ``zero-shot``  no training: the untrained model (ImageNet backbone as shipped).
 
 Each run is a fresh Python process; the variants of one seed run back to back.
@@ -75,6 +77,13 @@ def build_config(args, variant: str, seed: int, model_base: str, work_dir: str):
         _walk(cfg[key], adapt)
     if variant == 'none':
         cfg['train_dataloader']['dataset']['pipeline'] = copy.deepcopy(cfg['pipeline'])
+    elif variant.startswith('augmented-without-'):
+        dropped = variant[len('augmented-without-'):]
+        pipeline = cfg['train_dataloader']['dataset']['pipeline']
+        kept = [t for t in pipeline if getattr(t['type'], '__name__', t['type']) != dropped]
+        if len(kept) == len(pipeline):
+            raise SystemExit(f'variant {variant}: the training pipeline has no {dropped}')
+        cfg['train_dataloader']['dataset']['pipeline'] = kept
     loaders = [cfg['train_dataloader'], cfg['val_dataloader'], cfg['test_dataloader'],
                cfg['custom_hooks'][0]['dataloader']]
     for loader in loaders:
@@ -126,6 +135,9 @@ def parse_args(argv=None):
                              'work, 2 threads ran a step 10x slower than 1)')
     parser.add_argument('--batch-size', type=int, default=32)
     parser.add_argument('--num-workers', type=int, default=0)
+    parser.add_argument('--places', type=int, nargs=3, default=[400, 150, 100],
+                        metavar=('TRAIN', 'TEST', 'DISTRACTORS'),
+                        help='places of the replica (its default is the measured one)')
     parser.add_argument('--replica', default=None,
                         help='University-Release folder (default: a cached one in the temp dir)')
     parser.add_argument('--save-json', default=None)
@@ -142,7 +154,9 @@ def main(argv=None):
         variant, seed, model_base = json.loads(args.single)
         print('RESULT ' + json.dumps(run_one(args, variant, seed, model_base)), flush=True)
         return 0
-    info = make_university1652_replica(args.replica)
+    train, test, distractors = args.places
+    info = make_university1652_replica(args.replica, num_train=train, num_test=test,
+                                       num_distractors=distractors)
     print(f'replica: {info}', flush=True)
     results = []
     for model_base in args.model_base:
@@ -158,11 +172,20 @@ def main(argv=None):
                     raise SystemExit(f'run {variant} seed {seed} {model_base} failed')
                 results.append(json.loads(lines[-1][len('RESULT '):]))
                 print(json.dumps(results[-1]), flush=True)
-    print(f'\n{"model base":36s} {"variant":10s} {"seed":>4s} {"R@1":>6s} {"R@5":>6s} '
-          f'{"AP":>6s} {"train s":>8s}')
+    print('\n| model base | variant | seed | R@1 | R@5 | AP | train s |')
+    print('|---|---|---|---|---|---|---|')
     for r in results:
-        print(f'{r["model_base"]:36s} {r["variant"]:10s} {r["seed"]:4d} {r["R@1"]:6.2f} '
-              f'{r["R@5"]:6.2f} {r["AP"]:6.2f} {r["train_s"]:8.1f}')
+        print(f'| {r["model_base"]} | {r["variant"]} | {r["seed"]} | {r["R@1"]:.2f} | '
+              f'{r["R@5"]:.2f} | {r["AP"]:.2f} | {r["train_s"]:.0f} |')
+    groups = {}
+    for r in results:
+        groups.setdefault((r['model_base'], r['variant']), []).append(r)
+    if any(len(g) > 1 for g in groups.values()):
+        print('\nmean over seeds:')
+        for (model_base, variant), rows in groups.items():
+            mean = {k: sum(r[k] for r in rows) / len(rows) for k in ('R@1', 'R@5', 'AP')}
+            print(f'  {model_base} {variant}: R@1 {mean["R@1"]:.2f}, R@5 {mean["R@5"]:.2f}, '
+                  f'AP {mean["AP"]:.2f} ({len(rows)} seeds)')
     if args.save_json:
         with open(args.save_json, 'w') as f:
             json.dump(results, f, indent=1)

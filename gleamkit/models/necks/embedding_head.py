@@ -44,7 +44,8 @@ class EmbeddingHead(nn.Module):
             pooled features), with fewer dimensions it keeps them only
             approximately (a random subspace). ``'identity'``: the first
             ``in_channels`` outputs copy the pooled features, the rest are 0;
-            needs ``embed_dim >= in_channels``.
+            needs ``embed_dim >= in_channels``. ("Pooled features" are those after
+            ``norm`` when it is on.) Defaults to ``'default'``.
     """
 
     PROJ_INITS = ('default', 'orthogonal', 'identity')
