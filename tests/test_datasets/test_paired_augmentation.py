@@ -83,3 +83,52 @@ def test_color_jitter_changes_colour_not_geometry():
     assert corr > 0.9
     with pytest.raises(ValueError, match='brightness'):
         ViewColorJitter(brightness=1.5)
+
+
+@pytest.mark.parametrize('k', [1, 2, 3])
+def test_quarter_turn_rolls_the_panorama_by_exactly_k_quarters(k):
+    rng = np.random.default_rng(k)
+    pano = rng.integers(0, 255, (6, 40, 3), dtype=np.uint8)
+    tile = rng.integers(0, 255, (S, S, 3), dtype=np.uint8)
+    out = PairedRandomRotate90.rotate(dict(view='panorama', reference_img=tile.copy(),
+                                           query_img=pano.copy()), k)
+    # column c of the output shows azimuth column (c + k * W / 4) mod W of the input
+    for col in range(40):
+        assert np.array_equal(out['query_img'][:, col], pano[:, (col + k * 10) % 40])
+    assert np.array_equal(out['reference_img'], np.rot90(tile, k))
+    assert out['rotate90'] == k
+    # rows, colours and the set of pixels are untouched: a pure horizontal shift
+    assert out['query_img'].shape == pano.shape
+    assert sorted(out['query_img'].ravel()) == sorted(pano.ravel())
+
+
+def test_flip_mirrors_photo_sets_with_the_tile():
+    photos = [np.arange(12, dtype=np.uint8).reshape(2, 2, 3) + 10 * i for i in range(3)]
+    tile = np.arange(12, dtype=np.uint8).reshape(2, 2, 3)
+    out = PairedRandomFlip(prob=1.0)(dict(view='ground', query_imgs=[p.copy() for p in photos],
+                                          reference_img=tile.copy()))
+    for got, photo in zip(out['query_imgs'], photos):
+        assert np.array_equal(got, photo[:, ::-1])
+    assert np.array_equal(out['reference_img'], tile[:, ::-1])
+
+
+@pytest.mark.parametrize('turn,expected', [(1 / 3, (0, 255, 0)), (2 / 3, (0, 0, 255)),
+                                           (0.0, (255, 0, 0))])
+def test_hue_turns_red_round_the_colour_circle(turn, expected):
+    red = np.zeros((2, 2, 3), np.uint8)
+    red[...] = RED
+    out = ViewColorJitter.shift_hue(red, turn)
+    # OpenCV quantises the full circle to 256 steps: 1/3 turn = 85 steps (119.5 deg)
+    assert np.abs(out.astype(int) - np.array(expected)).max() <= 8
+
+
+def test_hue_off_draws_nothing_more_from_the_random_stream():
+    img = np.random.default_rng(2).integers(0, 255, (S, S, 3), dtype=np.uint8)
+    np.random.seed(3)
+    ViewColorJitter(prob=1.0, keys=('query_img', ))(dict(query_img=img.copy()))
+    after = np.random.rand()
+    np.random.seed(3)
+    np.random.rand(), [np.random.uniform(-0.2, 0.2) for _ in range(3)]  # prob + b, c, s
+    assert np.random.rand() == after
+    with pytest.raises(ValueError, match='hue'):
+        ViewColorJitter(hue=0.7)

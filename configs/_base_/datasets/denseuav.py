@@ -12,6 +12,12 @@ from gleamkit.datasets import (
     ResizeViews,
     UniqueLocationSampler,
 )
+from gleamkit.datasets.transforms import (
+    PairedRandomFlip,
+    PairedRandomRotate90,
+    ViewColorJitter,
+    ViewDropout,
+)
 from gleamkit.engine import PrepareGalleryHook
 from gleamkit.evaluation import CrossViewRetrievalMetric
 
@@ -29,13 +35,29 @@ pipeline = [
     dict(type=ResizeViews, sizes=image_sizes),
     dict(type=PackCrossViewInputs),
 ]
+# Training only (evaluation uses `pipeline`): Game4Loc's (Yux1angJi/GTA-UAV, Sample4Geo's
+# University-1652 recipe) augmentation: drone image and tile mirrored together (p 0.5); the tile
+# turned by 0-3 quarter turns (albumentations' RandomRotate90(p=1): a non-zero turn 3 times in
+# 4; the drone image keeps its unknown heading); per image colour jitter 0.15 with hue (p 0.5)
+# and grid / coarse dropout (p 0.3). Not applied: JPEG re-compression (quality 90-100) and blur
+# / sharpen (p 0.3), see docs/training_real_data.md#augmentation.
+train_pipeline = [
+    dict(type=LoadCrossViewImages),
+    dict(type=ResizeViews, sizes=image_sizes),
+    dict(type=PairedRandomFlip, prob=0.5),
+    dict(type=PairedRandomRotate90, prob=0.75),
+    dict(type=ViewColorJitter, brightness=0.15, contrast=0.15, saturation=0.15, hue=0.15,
+         prob=0.5),
+    dict(type=ViewDropout, prob=0.3, grid_ratio=0.4),
+    dict(type=PackCrossViewInputs),
+]
 
 train_dataloader = dict(
     batch_size=batch_size,
     num_workers=4,
     persistent_workers=True,
     dataset=dict(type=DenseUAVDataset, data_root=data_root, split='train', mode='pairs',
-                 satellite_pairing='same_height', pipeline=pipeline),
+                 satellite_pairing='same_height', pipeline=train_pipeline),
     sampler=dict(type=UniqueLocationSampler, batch_size=batch_size),
 )
 

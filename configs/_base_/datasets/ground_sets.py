@@ -16,6 +16,12 @@ from gleamkit.datasets import (
     ResizeViews,
     UniqueLocationSampler,
 )
+from gleamkit.datasets.transforms import (
+    PairedRandomFlip,
+    PairedRandomRotate90,
+    ViewColorJitter,
+    ViewDropout,
+)
 from gleamkit.engine import PrepareGalleryHook
 from gleamkit.evaluation import CrossViewRetrievalMetric
 
@@ -39,6 +45,22 @@ set_pipeline = [
     dict(type=ResizeViews, sizes=dict(satellite=satellite_size)),
     dict(type=PackImageSetInputs),
 ]
+# Training only: gleamkit's recipe (neither GLEAM nor SetVL-480K publishes one), Sample4Geo's
+# University-1652 augmentation for photos of unknown heading: the photos and the tile mirrored
+# together (p 0.5), the tile alone turned by 0-3 quarter turns, per image colour jitter 0.15
+# with hue (p 0.5) and grid / coarse dropout (p 0.3).
+train_set_pipeline = [
+    dict(type=LoadImageSet),
+    dict(type=ResizeImageSet, size=ground_size),
+    dict(type=LoadCrossViewImages, keys=('reference', )),
+    dict(type=ResizeViews, sizes=dict(satellite=satellite_size)),
+    dict(type=PairedRandomFlip, prob=0.5),
+    dict(type=PairedRandomRotate90, prob=0.75),
+    dict(type=ViewColorJitter, brightness=0.15, contrast=0.15, saturation=0.15, hue=0.15,
+         prob=0.5, keys=('query_imgs', 'reference_img')),
+    dict(type=ViewDropout, prob=0.3, grid_ratio=0.4, keys=('query_imgs', 'reference_img')),
+    dict(type=PackImageSetInputs),
+]
 gallery_pipeline = [
     dict(type=LoadCrossViewImages),
     dict(type=ResizeViews, sizes=dict(satellite=satellite_size)),
@@ -51,7 +73,7 @@ train_dataloader = dict(
     persistent_workers=True,
     dataset=dict(type=GroundImageSetDataset, data_root=data_root, split='train', mode='pairs',
                  as_sets=True, max_set_size=max_set_size, set_sampling='random',
-                 pipeline=set_pipeline),
+                 pipeline=train_set_pipeline),
     sampler=dict(type=UniqueLocationSampler, batch_size=batch_size),
 )
 

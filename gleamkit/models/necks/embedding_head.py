@@ -36,15 +36,35 @@ class EmbeddingHead(nn.Module):
         norm_eps (float): the LayerNorm's epsilon (ConvNeXt's head norm: 1e-6).
         dropout (float): dropout before the projection (training only).
         normalize (bool): L2-normalise the output (needed by InfoNCE and faiss IP).
+        proj_init (str): how the projection starts. ``'default'`` (PyTorch's
+            random ``nn.Linear``): an untrained model ranks worse than its
+            backbone's pooled features. ``'orthogonal'``: orthonormal weights,
+            zero bias; with ``embed_dim >= in_channels`` the projection keeps
+            every inner product (so an untrained model ranks exactly as the
+            pooled features), with fewer dimensions it keeps them only
+            approximately (a random subspace). ``'identity'``: the first
+            ``in_channels`` outputs copy the pooled features, the rest are 0;
+            needs ``embed_dim >= in_channels``. ("Pooled features" are those after
+            ``norm`` when it is on.) Defaults to ``'default'``.
     """
+
+    PROJ_INITS = ('default', 'orthogonal', 'identity')
 
     def __init__(self, in_channels: int, embed_dim: Optional[int] = None, pooling: str = 'avg',
                  norm: bool = False, norm_eps: float = 1e-5, dropout: float = 0.0,
-                 normalize: bool = True):
+                 normalize: bool = True, proj_init: str = 'default'):
         super().__init__()
         allowed = ('avg', 'gem', 'cls', 'token_mean')
         if pooling not in allowed:
             raise ValueError(f'EmbeddingHead: pooling={pooling!r}, expected one of {allowed}')
+        if proj_init not in self.PROJ_INITS:
+            raise ValueError(f'EmbeddingHead: proj_init={proj_init!r}, expected one of '
+                             f'{self.PROJ_INITS}')
+        if proj_init == 'identity' and embed_dim and embed_dim < in_channels:
+            raise ValueError(f"EmbeddingHead: proj_init='identity' needs embed_dim >= "
+                             f'in_channels, got embed_dim={embed_dim} < in_channels='
+                             f"{in_channels}; use proj_init='orthogonal' (approximate) or "
+                             'embed_dim=None (no projection)')
         self.pooling = pooling
         self.gem = GeneralizedMeanPooling() if pooling == 'gem' else None
         self.norm = nn.LayerNorm(in_channels, eps=norm_eps) if norm else nn.Identity()
@@ -53,6 +73,20 @@ class EmbeddingHead(nn.Module):
         self.in_channels = in_channels
         self.embed_dim = embed_dim or in_channels
         self.normalize = normalize
+        self.proj_init = proj_init
+        self.reset_projection()
+
+    @torch.no_grad()
+    def reset_projection(self) -> None:
+        """(Re-)initialise the projection as ``proj_init`` says."""
+        if not isinstance(self.proj, nn.Linear) or self.proj_init == 'default':
+            return
+        if self.proj_init == 'orthogonal':
+            nn.init.orthogonal_(self.proj.weight)
+        else:
+            self.proj.weight.zero_()
+            self.proj.weight.fill_diagonal_(1.0)
+        self.proj.bias.zero_()
 
     def pool(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() == 2:
