@@ -9,10 +9,19 @@ from typing import Optional, Sequence
 from mmengine.dataset import BaseDataset
 
 from gleamkit.registry import DATASETS
+from gleamkit.structures.vocabulary import (
+    QUERY_VIEWS,
+    REFERENCE_VIEW,
+    VIEWS,
+    check_mode,
+    check_views,
+    views_in_order,
+)
 
-QUERY_VIEWS = ('uav', 'map', 'panorama', 'ground')
+#: the default query views, drone first: the order of the samples (keep it, training
+#: draws depend on it)
+DEFAULT_VIEWS = views_in_order(QUERY_VIEWS, first=('uav', ))
 _LOADED: dict = {}
-MODES = ('pairs', 'query', 'gallery')
 
 
 def default_render_workers() -> int:
@@ -68,18 +77,15 @@ class SyntheticCrossViewDataset(BaseDataset):
     METAINFO = dict(name='synthetic-world', reference_view='satellite')
 
     def __init__(self, world: Optional[dict] = None, split: str = 'train', mode: str = 'pairs',
-                 views: Sequence[str] = QUERY_VIEWS, with_distractors: bool = True,
+                 views: Sequence[str] = DEFAULT_VIEWS, with_distractors: bool = True,
                  cache_dir: Optional[str] = None, ground_set_size: int = 1,
                  render_workers: Optional[int] = None, pipeline: Sequence = (), **kwargs):
-        if mode not in MODES:
-            raise ValueError(f'SyntheticCrossViewDataset: mode={mode!r}, expected one of {MODES}')
+        check_mode(mode, 'SyntheticCrossViewDataset')
         if split not in ('train', 'test', 'all'):
             raise ValueError(f"SyntheticCrossViewDataset: split={split!r}, expected 'train', "
                              "'test' or 'all'")
-        unknown = [v for v in views if v not in QUERY_VIEWS]
-        if unknown:
-            raise ValueError(f'SyntheticCrossViewDataset: unknown views {unknown}; the world '
-                             f'renders query views {QUERY_VIEWS}')
+        check_views(views, 'SyntheticCrossViewDataset (the world renders these query views)',
+                    QUERY_VIEWS)
         if not isinstance(ground_set_size, int) or ground_set_size < 1:
             raise ValueError(f'SyntheticCrossViewDataset: ground_set_size={ground_set_size!r}, '
                              'expected an int >= 1 (photos per ground query)')
@@ -101,7 +107,7 @@ class SyntheticCrossViewDataset(BaseDataset):
         # process, one copy in memory) serves the train, query and gallery sets
         key = (json.dumps(self.world_kwargs, sort_keys=True), self.cache_dir)
         if key not in _LOADED:
-            from gleamkit.synthetic import VIEWS, load_or_render
+            from gleamkit.synthetic import load_or_render
             _LOADED.clear()  # keep one world in memory at a time
             _LOADED[key] = load_or_render(self.world_kwargs, views=VIEWS,
                                           cache_dir=self.cache_dir,
@@ -130,7 +136,7 @@ class SyntheticCrossViewDataset(BaseDataset):
                         split=split)
             if self.mode == 'gallery':
                 if (distractor and self.with_distractors) or (in_split and not distractor):
-                    data_list.append(dict(info, view='satellite', distractor=distractor))
+                    data_list.append(dict(info, view=REFERENCE_VIEW, distractor=distractor))
                 continue
             if distractor or not in_split:
                 continue
@@ -150,12 +156,12 @@ class SyntheticCrossViewDataset(BaseDataset):
         info = copy.deepcopy(self.get_data_info(idx))
         loc = info['location_id']
         if self.mode == 'gallery':
-            info['reference_img'] = self.images['satellite'][loc]
+            info['reference_img'] = self.images[REFERENCE_VIEW][loc]
         else:
             info['query_img'] = self.images[info['view']][loc]
             if info['view'] == 'ground' and self.ground_draws:
                 info['query_img'] = [info['query_img']] + [d[loc] for d in self.ground_draws]
                 info['set_size'] = len(info['query_img'])
             if self.mode == 'pairs':
-                info['reference_img'] = self.images['satellite'][loc]
+                info['reference_img'] = self.images[REFERENCE_VIEW][loc]
         return self.pipeline(info)
