@@ -25,19 +25,18 @@ from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 
 from gleamkit.registry import TRANSFORMS
+from gleamkit.structures.vocabulary import DATASET_MODES, check_mode
 
 from .checks import CHECK_TOOL, BadImageError, check_image, is_inside
 
 __all__ = ['BaseCrossViewDataset', 'DEFAULT_LOCATION_OFFSETS', 'LOCATION_ID_SPAN',
            'IMAGE_EXTENSIONS', 'list_images', 'list_subdirs']
 
-MODES = ('pairs', 'query', 'gallery')
 ON_MISSING = ('error', 'skip', 'ignore')
 ON_CORRUPT = ('error', 'skip')
 #: data-sample meta key that carries the images skipped for a sample to the main process
 #: (read by gleamkit.engine.hooks.SkippedImageReportHook)
 SKIPPED_META_KEY = 'skipped_bad_images'
-VIEWS = ('uav', 'satellite', 'panorama', 'ground', 'map')
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.tif', '.tiff', '.bmp', '.webp')
 PATH_KEYS = ('query_path', 'reference_path')
 DOCS = 'docs/datasets.md'
@@ -140,15 +139,14 @@ class BaseCrossViewDataset(BaseDataset):
     LAYOUT: str = ''
     #: anchor of the dataset's section in docs/datasets.md
     DOCS_ANCHOR: str = ''
-    MODES: Sequence[str] = MODES
+    MODES: Sequence[str] = DATASET_MODES
 
     def __init__(self, data_root: Optional[str] = None, mode: str = 'pairs',
                  location_offset: Optional[int] = None, on_missing: str = 'error',
                  on_corrupt: str = 'error', allow_outside_root: bool = False,
                  pipeline: Sequence = (), **kwargs):
         name = type(self).__name__
-        if mode not in self.MODES:
-            raise ValueError(f'{name}: mode={mode!r}, expected one of {tuple(self.MODES)}')
+        check_mode(mode, name, self.MODES)
         if on_missing not in ON_MISSING:
             raise ValueError(f'{name}: on_missing={on_missing!r}, expected one of {ON_MISSING}')
         if on_corrupt not in ON_CORRUPT:

@@ -1,8 +1,10 @@
 """Sets of ground photos per satellite cell (SetVL-480K style, Wu et al. 2024):
 a query is a *set* of photos of one cell, the model aggregates their embeddings.
 
-The dataset yields one sample per set; three transforms load, resize and pack
-the set (``LoadImageSet``, ``ResizeImageSet``, ``PackImageSetInputs``). A packed
+The dataset yields one sample per set; the usual transforms load, resize and pack
+the set (``LoadCrossViewImages``, ``ResizeViews``, ``PackCrossViewInputs``: they
+serve single images and sets alike; ``LoadImageSet``, ``ResizeImageSet`` and
+``PackImageSetInputs`` are their deprecated set-only aliases). A packed
 set is ``inputs['query']``: a ``(S, 3, H, W)`` uint8 tensor, with ``set_size``
 (= S) in the data sample; mmengine's ``pseudo_collate`` keeps a batch as a list
 of such tensors (sets of different sizes batch fine). Embedding each member and
@@ -12,17 +14,23 @@ import os.path as osp
 import random
 from typing import Dict, List, Optional, Sequence
 
-import numpy as np
 import torch
-from mmcv.transforms import BaseTransform
 
-from gleamkit.registry import DATASETS, TRANSFORMS
+from gleamkit.registry import DATASETS
 
 from .base_cross_view import BaseCrossViewDataset, list_images, list_subdirs
 from .checks import read_gps_csv
-from .transforms.formatting import DEFAULT_META_KEYS, stack_image_set, to_chw_tensor
+from .transforms.formatting import DEFAULT_META_KEYS
 
-SET_META_KEYS = DEFAULT_META_KEYS + ('set_size', 'query_paths')
+# deprecated set transforms, importable from here as before (and registered)
+from .transforms.image_set_aliases import (  # noqa: F401
+    LoadImageSet,
+    PackImageSetInputs,
+    ResizeImageSet,
+)
+
+#: deprecated: the set's meta keys are now :data:`DEFAULT_META_KEYS`
+SET_META_KEYS = DEFAULT_META_KEYS
 
 
 @DATASETS.register_module()
@@ -193,89 +201,3 @@ SetVL-480K/
 
 def _gps(lat_lon) -> dict:
     return {} if lat_lon is None else dict(lat=lat_lon[0], lon=lat_lon[1])
-
-
-# ------------------------------------------------------------------ transforms
-@TRANSFORMS.register_module()
-class LoadImageSet(BaseTransform):
-    """Read every path of ``query_paths`` as an RGB uint8 array into
-    ``query_imgs`` (a list, in the same order). A missing or unreadable file
-    raises an error naming it. Load the satellite tile of a pair with
-    ``LoadCrossViewImages(keys=('reference',))``."""
-
-    def transform(self, results: dict) -> dict:
-        from PIL import Image
-
-        paths = results.get('query_paths')
-        if not paths:
-            raise KeyError('LoadImageSet: the sample has no "query_paths" (use '
-                           'GroundImageSetDataset with as_sets=True)')
-        images = []
-        for path in paths:
-            try:
-                with Image.open(path) as img:
-                    images.append(np.asarray(img.convert('RGB')))
-            except (OSError, ValueError) as err:
-                raise OSError(f'cannot read the set member image {path!r}: {err}') from err
-        results['query_imgs'] = images
-        results['set_size'] = len(images)
-        return results
-
-
-@TRANSFORMS.register_module()
-class ResizeImageSet(BaseTransform):
-    """Resize every member of ``query_imgs`` to ``size`` = (height, width), so
-    that a set stacks into one tensor."""
-
-    def __init__(self, size: Sequence[int]):
-        self.size = tuple(int(s) for s in size)
-        if len(self.size) != 2:
-            raise ValueError(f'ResizeImageSet: size={size!r}, expected (height, width)')
-
-    def transform(self, results: dict) -> dict:
-        from PIL import Image
-
-        h, w = self.size
-        results['query_imgs'] = [
-            img if img.shape[:2] == (h, w) else
-            np.asarray(Image.fromarray(img).resize((w, h), Image.BILINEAR))
-            for img in results['query_imgs']]
-        return results
-
-    def __repr__(self):
-        return f'{type(self).__name__}(size={self.size})'
-
-
-@TRANSFORMS.register_module()
-class PackImageSetInputs(BaseTransform):
-    """Pack a set: ``inputs['query']`` = ``(S, 3, H, W)`` uint8 tensor of
-    ``query_imgs`` (members must share a size: use ``ResizeImageSet``),
-    ``inputs['reference']`` = the tile when loaded, and the data sample's meta
-    (``set_size`` included).
-
-    Config keys:
-        meta_keys (sequence of str): copied into the sample's meta when present.
-    """
-
-    def __init__(self, meta_keys: Sequence[str] = SET_META_KEYS):
-        self.meta_keys = tuple(meta_keys)
-
-    def transform(self, results: dict) -> dict:
-        from gleamkit.structures import CrossViewDataSample
-
-        images = results.get('query_imgs')
-        if not images:
-            raise KeyError('PackImageSetInputs: no "query_imgs" in the sample; put LoadImageSet '
-                           'in the pipeline first')
-        inputs = {'query': stack_image_set(
-            images, 'query_imgs', 'PackImageSetInputs',
-            hint='; add ResizeImageSet(size=(h, w)) before packing')}
-        if results.get('reference_img') is not None:
-            inputs['reference'] = to_chw_tensor(results['reference_img'], 'reference_img')
-        results['set_size'] = len(images)
-        sample = CrossViewDataSample(
-            metainfo={k: results[k] for k in self.meta_keys if results.get(k) is not None})
-        return dict(inputs=inputs, data_samples=sample)
-
-    def __repr__(self):
-        return f'{type(self).__name__}(meta_keys={self.meta_keys})'

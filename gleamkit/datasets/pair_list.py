@@ -8,8 +8,9 @@ from collections import Counter
 from typing import Dict, List, Optional, Sequence
 
 from gleamkit.registry import DATASETS
+from gleamkit.structures.vocabulary import check_view, check_views
 
-from .base_cross_view import VIEWS, BaseCrossViewDataset, list_images
+from .base_cross_view import BaseCrossViewDataset, list_images
 from .checks import (
     did_you_mean,
     is_inside,
@@ -126,14 +127,9 @@ class CrossViewPairListDataset(BaseCrossViewDataset):
                  split_names: Sequence[str] = DEFAULT_SPLIT_NAMES,
                  extra_keys: Sequence[str] = (), **kwargs):
         name = type(self).__name__
-        if default_view not in VIEWS:
-            raise ValueError(f'{name}: default_view={default_view!r}, expected one of '
-                             f'{VIEWS}{did_you_mean(default_view, VIEWS)}')
+        check_view(default_view, name, key='default_view')
         if views is not None:
-            unknown = [v for v in views if v not in VIEWS]
-            if unknown:
-                raise ValueError(f'{name}: unknown views {unknown}; expected some of '
-                                 f'{VIEWS}{did_you_mean(unknown[0], VIEWS)}')
+            check_views(views, name)
         if isinstance(split_names, str) or not split_names:
             raise ValueError(f'{name}: split_names={split_names!r}, expected a non-empty list '
                              'of split labels')
@@ -224,9 +220,7 @@ class CrossViewPairListDataset(BaseCrossViewDataset):
             raise ValueError(f'{name}: {where} has no satellite path (column "satellite")')
         query = _first(row, QUERY_KEYS)
         view = row.get('view') or self.default_view
-        if view not in VIEWS:
-            raise ValueError(f'{name}: {where}: view={view!r}, expected one of '
-                             f'{VIEWS}{did_you_mean(view, VIEWS)}')
+        check_view(view, f'{name}: {where}')
         split = row.get('split')
         split = None if split in (None, '') else str(split)
         if split is not None and split not in self.split_names:

@@ -6,13 +6,21 @@ import json
 import os
 from typing import Optional, Sequence
 
-from mmengine.dataset import BaseDataset
-
 from gleamkit.registry import DATASETS
+from gleamkit.structures.vocabulary import (
+    QUERY_VIEWS,
+    REFERENCE_VIEW,
+    VIEWS,
+    check_views,
+    views_in_order,
+)
 
-QUERY_VIEWS = ('uav', 'map', 'panorama', 'ground')
+from .base_cross_view import BaseCrossViewDataset
+
+#: the default query views, drone first: the order of the samples (keep it, training
+#: draws depend on it)
+DEFAULT_VIEWS = views_in_order(QUERY_VIEWS, first=('uav', ))
 _LOADED: dict = {}
-MODES = ('pairs', 'query', 'gallery')
 
 
 def default_render_workers() -> int:
@@ -30,8 +38,12 @@ def _field(loc, key):
 
 
 @DATASETS.register_module()
-class SyntheticCrossViewDataset(BaseDataset):
+class SyntheticCrossViewDataset(BaseCrossViewDataset):
     """Cross-view samples from :class:`gleamkit.synthetic.SyntheticWorld`.
+
+    A :class:`BaseCrossViewDataset` like the benchmark datasets (modes, location ids,
+    ``get_field``, pipeline built with gleamkit's registry), whose images come from
+    the world's render cache instead of files: no ``data_root``.
 
     Config keys:
         world (dict): ``SyntheticWorld`` arguments (``seed``, ``num_locations``,
@@ -62,24 +74,24 @@ class SyntheticCrossViewDataset(BaseDataset):
             least 1 and at most 8; 0 renders in this process). Every rank renders
             a world missing from the cache (writes are atomic); a warm cache
             avoids the repeated work.
+        location_offset (int, optional): added to the world's location ids (e.g.
+            to fuse two worlds). Defaults to 0.
         pipeline (list[dict]): transforms; end with ``PackCrossViewInputs``.
+        Other ``BaseCrossViewDataset`` / ``BaseDataset`` keys (``indices``,
+        ``lazy_init``, ``serialize_data`` (default False), ...) pass through.
     """
 
     METAINFO = dict(name='synthetic-world', reference_view='satellite')
 
     def __init__(self, world: Optional[dict] = None, split: str = 'train', mode: str = 'pairs',
-                 views: Sequence[str] = QUERY_VIEWS, with_distractors: bool = True,
+                 views: Sequence[str] = DEFAULT_VIEWS, with_distractors: bool = True,
                  cache_dir: Optional[str] = None, ground_set_size: int = 1,
                  render_workers: Optional[int] = None, pipeline: Sequence = (), **kwargs):
-        if mode not in MODES:
-            raise ValueError(f'SyntheticCrossViewDataset: mode={mode!r}, expected one of {MODES}')
         if split not in ('train', 'test', 'all'):
             raise ValueError(f"SyntheticCrossViewDataset: split={split!r}, expected 'train', "
                              "'test' or 'all'")
-        unknown = [v for v in views if v not in QUERY_VIEWS]
-        if unknown:
-            raise ValueError(f'SyntheticCrossViewDataset: unknown views {unknown}; the world '
-                             f'renders query views {QUERY_VIEWS}')
+        check_views(views, 'SyntheticCrossViewDataset (the world renders these query views)',
+                    QUERY_VIEWS)
         if not isinstance(ground_set_size, int) or ground_set_size < 1:
             raise ValueError(f'SyntheticCrossViewDataset: ground_set_size={ground_set_size!r}, '
                              'expected an int >= 1 (photos per ground query)')
@@ -88,20 +100,29 @@ class SyntheticCrossViewDataset(BaseDataset):
             render_workers = default_render_workers()
         self.render_workers = int(render_workers)
         self.world_kwargs = dict(world or {})
-        self.split, self.mode, self.views = split, mode, tuple(views)
+        self.split, self.views = split, tuple(views)
         self.with_distractors = with_distractors
         self.cache_dir = cache_dir
         self.world = None
         self.images = {}
         kwargs.setdefault('serialize_data', False)
-        super().__init__(ann_file='', pipeline=list(pipeline), **kwargs)
+        super().__init__(mode=mode, pipeline=pipeline, **kwargs)
+
+    @classmethod
+    def _resolve_data_root(cls, data_root: Optional[str]) -> str:
+        # rendered, not read: the images come from the render cache (``cache_dir``)
+        if data_root:
+            raise ValueError(f'{cls.__name__}: data_root={data_root!r}, but the built-in world '
+                             'is rendered, not read from files; set cache_dir to choose where '
+                             'its images are cached')
+        return ''
 
     def _render(self):
         # every mode asks for all five views: one cache file (and, within a
         # process, one copy in memory) serves the train, query and gallery sets
         key = (json.dumps(self.world_kwargs, sort_keys=True), self.cache_dir)
         if key not in _LOADED:
-            from gleamkit.synthetic import VIEWS, load_or_render
+            from gleamkit.synthetic import load_or_render
             _LOADED.clear()  # keep one world in memory at a time
             _LOADED[key] = load_or_render(self.world_kwargs, views=VIEWS,
                                           cache_dir=self.cache_dir,
@@ -118,23 +139,24 @@ class SyntheticCrossViewDataset(BaseDataset):
                                                    num_workers=self.render_workers)[1]
                 self.ground_draws.append(_LOADED[dkey]['ground'])
 
-    def load_data_list(self) -> list:
+    def load_annotations(self) -> list:
         self._render()
         data_list = []
         for loc in self.world.locations:
             distractor = bool(_field(loc, 'is_distractor'))
             split = _field(loc, 'split')
             in_split = self.split == 'all' or split == self.split
-            info = dict(location_id=int(_field(loc, 'location_id')),
+            info = dict(location_id=self.location_id(_field(loc, 'location_id')),
                         lat=float(_field(loc, 'lat')), lon=float(_field(loc, 'lon')),
                         split=split)
             if self.mode == 'gallery':
                 if (distractor and self.with_distractors) or (in_split and not distractor):
-                    data_list.append(dict(info, view='satellite', distractor=distractor))
+                    data_list.append(dict(info, view=REFERENCE_VIEW, distractor=distractor))
                 continue
             if distractor or not in_split:
                 continue
-            semi = [int(i) for i in self.world.semi_positive_ids(info['location_id'])]
+            semi = [self.location_id(i) for i in
+                    self.world.semi_positive_ids(_field(loc, 'location_id'))]
             for view in self.views:
                 data_list.append(dict(info, view=view, semi_positive_ids=semi))
         if not data_list:
@@ -142,20 +164,16 @@ class SyntheticCrossViewDataset(BaseDataset):
                              f' is empty for world {self.world_kwargs}')
         return data_list
 
-    def get_field(self, key: str) -> list:
-        """One annotation field of every sample (used by samplers)."""
-        return [info[key] for info in self.data_list]
-
-    def prepare_data(self, idx: int):
+    def load_sample(self, idx: int):
         info = copy.deepcopy(self.get_data_info(idx))
-        loc = info['location_id']
+        loc = info['location_id'] - self.location_offset  # the world's id: the image row
         if self.mode == 'gallery':
-            info['reference_img'] = self.images['satellite'][loc]
+            info['reference_img'] = self.images[REFERENCE_VIEW][loc]
         else:
             info['query_img'] = self.images[info['view']][loc]
             if info['view'] == 'ground' and self.ground_draws:
                 info['query_img'] = [info['query_img']] + [d[loc] for d in self.ground_draws]
                 info['set_size'] = len(info['query_img'])
             if self.mode == 'pairs':
-                info['reference_img'] = self.images['satellite'][loc]
+                info['reference_img'] = self.images[REFERENCE_VIEW][loc]
         return self.pipeline(info)

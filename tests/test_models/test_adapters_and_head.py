@@ -62,3 +62,14 @@ def test_head_avg_pooling_value():
         EmbeddingHead(2, pooling='max')
     with pytest.raises(ValueError, match='tokens'):
         EmbeddingHead(2, pooling='cls')(x)
+
+
+def test_embedding_head_lives_with_heads_and_the_old_path_still_works():
+    import importlib
+
+    from gleamkit.models import heads, necks
+    from gleamkit.registry import MODELS
+    old = importlib.import_module('gleamkit.models.necks.embedding_head')
+    assert EmbeddingHead.__module__ == 'gleamkit.models.heads.embedding_head'
+    assert necks.EmbeddingHead is heads.EmbeddingHead is old.EmbeddingHead is EmbeddingHead
+    assert MODELS.get('EmbeddingHead') is EmbeddingHead

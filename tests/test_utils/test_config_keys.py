@@ -24,7 +24,7 @@ def test_registry_build_names_component_accepted_keys_and_closest():
     with pytest.raises(UnknownConfigKeyError) as err:
         MODELS.build(dict(type='EmbeddingHead', in_channels=8, embed_dimm=4))
     msg = str(err.value)
-    assert msg.startswith('EmbeddingHead (gleamkit.models.necks.embedding_head) has no config '
+    assert msg.startswith('EmbeddingHead (gleamkit.models.heads.embedding_head) has no config '
                           "key 'embed_dimm'. Did you mean 'embed_dim'? Accepted keys: "
                           'in_channels, embed_dim, pooling, norm,')
     assert isinstance(err.value, TypeError)  # still a TypeError for existing handlers
@@ -56,7 +56,7 @@ def test_config_path_for_a_nested_model_key():
         with explain_config_errors(cfg):
             MODELS.build(cfg.model)
     msg = str(err.value)
-    assert msg.startswith("model.head.embed_dimm: EmbeddingHead (gleamkit.models.necks."
+    assert msg.startswith("model.head.embed_dimm: EmbeddingHead (gleamkit.models.heads."
                           "embedding_head) has no config key 'embed_dimm'. Did you mean "
                           "'embed_dim'?")
     assert msg.endswith('(config ' + str(ROOT / 'configs/gleam_c/phase2.py') + ')')
@@ -119,7 +119,7 @@ def test_a_loop_without_type_is_found_by_the_class_mmengine_chose():
     ('train_cfg.max_epoch=1', "train_cfg.max_epoch: EpochBasedTrainLoop (mmengine.runner.loops) "
                               "has no config key 'max_epoch'. Did you mean 'max_epochs'?"),
     ('model.head.embed_dimm=32', "model.head.embed_dimm: EmbeddingHead "
-                                 "(gleamkit.models.necks.embedding_head) has no config key "
+                                 "(gleamkit.models.heads.embedding_head) has no config key "
                                  "'embed_dimm'. Did you mean 'embed_dim'?"),
 ])
 def test_train_tool_reports_the_key_path(option, expected, tmp_path):

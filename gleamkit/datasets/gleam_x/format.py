@@ -28,6 +28,8 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional
 
+from gleamkit.structures.vocabulary import QUERY_VIEWS
+
 from .prompts import LANGS
 
 __all__ = [
@@ -38,7 +40,8 @@ __all__ = [
 
 LABEL_NAMES = {1: 'match', 0: 'no_match'}
 _LABEL_IDS = {v: k for k, v in LABEL_NAMES.items()}
-KNOWN_VIEWS = ('uav', 'map', 'panorama', 'ground')
+#: views named in errors (records may carry any lower-case view name)
+KNOWN_VIEWS = QUERY_VIEWS
 REQUIRED_KEYS = ('id', 'query_image', 'satellite_image', 'query_view', 'label', 'explanation',
                  'source')
 OPTIONAL_KEYS = ('revisions', 'meta')

@@ -4,7 +4,10 @@ from typing import Sequence
 import torch
 from torch import nn
 
-DEFAULT_VIEWS = ('satellite', 'uav', 'map', 'panorama', 'ground')
+from gleamkit.structures.vocabulary import REFERENCE_VIEW, VIEWS, views_in_order
+
+#: one row per view in this order: checkpoints' view embeddings depend on it, keep it
+DEFAULT_VIEWS = views_in_order(VIEWS, first=(REFERENCE_VIEW, 'uav'))
 
 
 class BaseModalityAdapter(nn.Module):

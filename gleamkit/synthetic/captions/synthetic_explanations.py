@@ -36,6 +36,9 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 from mmengine.logging import print_log
 
+from gleamkit.structures import vocabulary
+from gleamkit.structures.vocabulary import views_in_order
+
 from .explanation_writer import ExplanationWriter, differences
 from .scene_facts import SceneFacts, crop_rasters, layout_statistics, tile_facts
 
@@ -43,7 +46,8 @@ __all__ = ['build_synthetic_set', 'ensure_synthetic_set', 'default_cache_dir', '
            'QUERY_VIEWS']
 
 SOURCE = 'synthetic:gleamkit-world'
-QUERY_VIEWS = ('uav', 'map', 'panorama', 'ground')
+#: the query views, drone first (the order pairs are drawn in: keep it)
+QUERY_VIEWS = views_in_order(vocabulary.QUERY_VIEWS, first=('uav', ))
 #: bump when the output of the builder changes (invalidates cached sets)
 FORMAT_VERSION = 1
 DEFAULTS = dict(num_pairs=256, image_size=128, seed=0, views=QUERY_VIEWS, num_locations=None,

@@ -27,14 +27,13 @@ from typing import Dict, Iterable, List, Optional, Sequence
 import cv2
 import numpy as np
 
+from ...structures.vocabulary import QUERY_VIEWS, VIEWS
 from .. import render as R
 from .geo import LocalProjection, haversine_m
 from .layout import Layout, generate_layout
 
 __all__ = ["VIEWS", "QUERY_VIEWS", "Location", "SyntheticWorld"]
 
-VIEWS = ("satellite", "map", "uav", "panorama", "ground")
-QUERY_VIEWS = ("map", "uav", "panorama", "ground")
 _MARGIN_M = 220.0
 
 

@@ -1,0 +1,3 @@
+from .embedding_head import EmbeddingHead, GeneralizedMeanPooling
+
+__all__ = ['EmbeddingHead', 'GeneralizedMeanPooling']
