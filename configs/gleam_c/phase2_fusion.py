@@ -24,10 +24,7 @@ from mmengine.dataset import ConcatDataset
 from gleamkit.datasets import (
     GroundImageSetDataset,
     LoadCrossViewImages,
-    LoadImageSet,
     PackCrossViewInputs,
-    PackImageSetInputs,
-    ResizeImageSet,
     ResizeViews,
     StreetMapSatelliteDataset,
     University1652Dataset,
@@ -63,11 +60,11 @@ pair_pipeline = [
     dict(type=PackCrossViewInputs),
 ]
 set_pipeline = [
-    dict(type=LoadImageSet),
-    dict(type=ResizeImageSet, size=image_sizes['ground']),
+    dict(type=LoadCrossViewImages, keys=('query', )),  # the photo set: a list
+    dict(type=ResizeViews, sizes={}, default=image_sizes['ground'], keys=('query', )),
     dict(type=LoadCrossViewImages, keys=('reference', )),
     dict(type=ResizeViews, sizes=image_sizes),
-    dict(type=PackImageSetInputs),
+    dict(type=PackCrossViewInputs),
 ]
 
 train_dataloader = dict(

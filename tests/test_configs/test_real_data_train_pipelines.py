@@ -10,9 +10,9 @@ AUGMENTATIONS = {'PairedRandomFlip', 'PairedRandomRotate90', 'ViewColorJitter', 
 PAIRS = ['LoadCrossViewImages', 'ResizeViews', 'PairedRandomFlip', 'PairedRandomRotate90',
          'ViewColorJitter', 'ViewDropout', 'PackCrossViewInputs']
 PANORAMA = PAIRS[:-1] + ['ViewDropout', 'PackCrossViewInputs']
-SETS = ['LoadImageSet', 'ResizeImageSet', 'LoadCrossViewImages', 'ResizeViews',
+SETS = ['LoadCrossViewImages', 'ResizeViews', 'LoadCrossViewImages', 'ResizeViews',
         'PairedRandomFlip', 'PairedRandomRotate90', 'ViewColorJitter', 'ViewDropout',
-        'PackImageSetInputs']
+        'PackCrossViewInputs']
 
 
 def names(pipeline):

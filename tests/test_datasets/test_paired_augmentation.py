@@ -105,9 +105,9 @@ def test_quarter_turn_rolls_the_panorama_by_exactly_k_quarters(k):
 def test_flip_mirrors_photo_sets_with_the_tile():
     photos = [np.arange(12, dtype=np.uint8).reshape(2, 2, 3) + 10 * i for i in range(3)]
     tile = np.arange(12, dtype=np.uint8).reshape(2, 2, 3)
-    out = PairedRandomFlip(prob=1.0)(dict(view='ground', query_imgs=[p.copy() for p in photos],
+    out = PairedRandomFlip(prob=1.0)(dict(view='ground', query_img=[p.copy() for p in photos],
                                           reference_img=tile.copy()))
-    for got, photo in zip(out['query_imgs'], photos):
+    for got, photo in zip(out['query_img'], photos):
         assert np.array_equal(got, photo[:, ::-1])
     assert np.array_equal(out['reference_img'], tile[:, ::-1])
 
@@ -132,3 +132,9 @@ def test_hue_off_draws_nothing_more_from_the_random_stream():
     assert np.random.rand() == after
     with pytest.raises(ValueError, match='hue'):
         ViewColorJitter(hue=0.7)
+
+
+def test_retired_query_imgs_key_is_refused():
+    # image sets live in query_img now: a stale key must not make jitter a silent no-op
+    with pytest.raises(ValueError, match="query_imgs.*query_img"):
+        ViewColorJitter(keys=('query_imgs', 'reference_img'))

@@ -58,8 +58,8 @@ def test_view_dropout_probability_keys_and_sets():
     only_tile = ViewDropout(prob=1.0, modes='grid', keys=('reference_img', ))(
         dict(query_img=img.copy(), reference_img=img.copy()))
     assert (only_tile['query_img'] == 1).all() and (only_tile['reference_img'] == 0).any()
-    photos = ViewDropout(prob=1.0, modes='grid', keys=('query_imgs', ))(
-        dict(query_imgs=[img.copy(), img.copy()]))['query_imgs']
+    photos = ViewDropout(prob=1.0, modes='grid', keys=('query_img', ))(
+        dict(query_img=[img.copy(), img.copy()]))['query_img']
     assert all((p == 0).any() for p in photos)
     # about prob of the images are occluded
     t = ViewDropout(prob=0.3, keys=('query_img', ))

@@ -9,10 +9,7 @@ from mmengine.dataset import DefaultSampler
 from gleamkit.datasets import (
     GroundImageSetDataset,
     LoadCrossViewImages,
-    LoadImageSet,
     PackCrossViewInputs,
-    PackImageSetInputs,
-    ResizeImageSet,
     ResizeViews,
     UniqueLocationSampler,
 )
@@ -38,28 +35,28 @@ max_set_size = 8
 ground_size = (384, 384)
 satellite_size = (384, 384)
 set_pipeline = [
-    dict(type=LoadImageSet),
-    dict(type=ResizeImageSet, size=ground_size),
+    dict(type=LoadCrossViewImages, keys=('query', )),  # the photo set: a list
+    dict(type=ResizeViews, sizes={}, default=ground_size, keys=('query', )),
     # the cell's tile (training pairs only; absent from query samples)
     dict(type=LoadCrossViewImages, keys=('reference', )),
     dict(type=ResizeViews, sizes=dict(satellite=satellite_size)),
-    dict(type=PackImageSetInputs),
+    dict(type=PackCrossViewInputs),
 ]
 # Training only: gleamkit's recipe (neither GLEAM nor SetVL-480K publishes one), Sample4Geo's
 # University-1652 augmentation for photos of unknown heading: the photos and the tile mirrored
 # together (p 0.5), the tile alone turned by 0-3 quarter turns, per image colour jitter 0.15
 # with hue (p 0.5) and grid / coarse dropout (p 0.3).
 train_set_pipeline = [
-    dict(type=LoadImageSet),
-    dict(type=ResizeImageSet, size=ground_size),
+    dict(type=LoadCrossViewImages, keys=('query', )),  # the photo set: a list
+    dict(type=ResizeViews, sizes={}, default=ground_size, keys=('query', )),
     dict(type=LoadCrossViewImages, keys=('reference', )),
     dict(type=ResizeViews, sizes=dict(satellite=satellite_size)),
     dict(type=PairedRandomFlip, prob=0.5),
     dict(type=PairedRandomRotate90, prob=0.75),
     dict(type=ViewColorJitter, brightness=0.15, contrast=0.15, saturation=0.15, hue=0.15,
-         prob=0.5, keys=('query_imgs', 'reference_img')),
-    dict(type=ViewDropout, prob=0.3, grid_ratio=0.4, keys=('query_imgs', 'reference_img')),
-    dict(type=PackImageSetInputs),
+         prob=0.5),
+    dict(type=ViewDropout, prob=0.3, grid_ratio=0.4),
+    dict(type=PackCrossViewInputs),
 ]
 gallery_pipeline = [
     dict(type=LoadCrossViewImages),

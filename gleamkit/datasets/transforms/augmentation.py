@@ -22,6 +22,18 @@ from mmcv.transforms import BaseTransform
 from gleamkit.registry import TRANSFORMS
 
 
+def image_keys(keys, owner: str) -> tuple:
+    """``keys`` as a tuple of result keys, refusing the retired ``'query_imgs'``
+    (image sets now live in ``query_img`` as lists) so that a stale key cannot turn
+    an augmentation into a silent no-op."""
+    keys = (keys, ) if isinstance(keys, str) else tuple(keys)
+    if 'query_imgs' in keys:
+        raise ValueError(f"{owner}: keys={keys} names 'query_imgs', which no transform "
+                         "writes any more: an image set lives in 'query_img' as a list "
+                         "(each member is transformed); use keys=('query_img', ...)")
+    return keys
+
+
 def _each(img, fn):
     """``fn`` applied to an image, or to every member of an image set (a list)."""
     if isinstance(img, (list, tuple)):
@@ -53,7 +65,7 @@ class PairedRandomFlip(BaseTransform):
     def transform(self, results: dict) -> dict:
         if np.random.rand() >= self.prob:
             return results
-        for key in ('query_img', 'query_imgs', 'reference_img'):
+        for key in ('query_img', 'reference_img'):
             if results.get(key) is not None:
                 results[key] = _each(results[key], lambda i: np.ascontiguousarray(i[:, ::-1]))
         results['flipped'] = True
@@ -120,7 +132,8 @@ class ViewColorJitter(BaseTransform):
 
     Config keys: ``brightness`` (0.2), ``contrast`` (0.2), ``saturation`` (0.2),
     ``hue`` (0: off), ``prob`` (0.8), ``keys`` (which images:
-    ``('query_img', 'reference_img')``; ``'query_imgs'`` for photo sets).
+    ``('query_img', 'reference_img')``; an image set in ``query_img`` is
+    jittered member by member).
     """
 
     def __init__(self, brightness: float = 0.2, contrast: float = 0.2, saturation: float = 0.2,
@@ -136,7 +149,7 @@ class ViewColorJitter(BaseTransform):
         self.brightness, self.contrast, self.saturation = brightness, contrast, saturation
         self.hue = hue
         self.prob = prob
-        self.keys = tuple(keys)
+        self.keys = image_keys(keys, 'ViewColorJitter')
 
     @staticmethod
     def shift_hue(img: np.ndarray, turn: float) -> np.ndarray:

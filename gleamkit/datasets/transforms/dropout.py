@@ -12,6 +12,8 @@ from mmcv.transforms import BaseTransform
 
 from gleamkit.registry import TRANSFORMS
 
+from .augmentation import image_keys
+
 MODES = ('grid', 'coarse')
 
 
@@ -69,7 +71,8 @@ class ViewDropout(BaseTransform):
             image height. Defaults to (0.1, 0.2).
         fill (int): value of the dropped pixels. Defaults to 0 (black).
         keys (sequence of str): which images. Defaults to
-            ``('query_img', 'reference_img')``; ``'query_imgs'`` for photo sets.
+            ``('query_img', 'reference_img')``; an image set in ``query_img`` is
+            occluded member by member.
     """
 
     def __init__(self, prob: float = 0.3, modes: Sequence[str] = MODES,
@@ -96,7 +99,7 @@ class ViewDropout(BaseTransform):
         self.prob, self.modes = prob, modes
         self.grid_ratio, self.grid_units = float(grid_ratio), int(grid_units)
         self.holes, self.hole_size, self.fill = holes, hole_size, fill
-        self.keys = (keys, ) if isinstance(keys, str) else tuple(keys)
+        self.keys = image_keys(keys, 'ViewDropout')
 
     def occlude(self, img: np.ndarray) -> np.ndarray:
         mode = self.modes[np.random.randint(len(self.modes))]
