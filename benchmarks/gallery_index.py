@@ -11,7 +11,7 @@ What it measures, per index (``--indexes``, faiss ``index_factory`` strings;
   ``--repeats`` timings each, and the speed-up over the exact ``Flat`` search;
 * agreement with the exact search: top-1 (same best tile) and top-10 (share of
   the exact top 10 found), over ``--queries`` queries; IVF indexes for each
-  ``--nprobe``, HNSW for each ``--ef-search``, and with ``--rerank R`` also
+  ``--nprobe``, HNSW for each ``--ef-search``, and with ``--rerank R`` PQ indexes also
   re-ranking R candidates by their exact scores from the stored vectors (which
   take ``Flat``'s bytes again on disk, memory-mapped: not counted in 'index MiB').
 
@@ -217,7 +217,7 @@ def main():
             start = time.perf_counter()
             index = GalleryIndex.build(gallery, {'id': ids}, factory,
                                        train_size=args.train_size, seed=args.seed,
-                                       store_vectors=bool(args.rerank) and factory != 'Flat',
+                                       store_vectors=bool(args.rerank) and 'PQ' in factory,
                                        config_digest='bench', checkpoint_digest='bench')
             build_s = time.perf_counter() - start
             if factory == 'Flat':
