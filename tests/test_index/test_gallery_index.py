@@ -198,3 +198,16 @@ def test_metadata_from_rows_and_torch_embeddings(data):
     result = index.search(torch.from_numpy(gallery[2:3]), 2)
     assert result.rows[0][0] == dict(id='t2', lat=2.0, lon=-2.0)
     assert result.indices.shape == (1, 2)
+
+
+def test_exact_searcher_wraps_only_flat_inner_product_indexes():
+    import faiss
+
+    from gleamkit.evaluation.search import ExactSearcher
+    flat = faiss.IndexFlatIP(4)
+    flat.add(np.eye(4, dtype=np.float32))
+    searcher = ExactSearcher.from_index(flat)
+    assert searcher.ntotal == 4
+    assert searcher.search(np.eye(4, dtype=np.float32)[2:3], 1)[1][0, 0] == 2
+    with pytest.raises(ValueError, match='needs a flat inner-product index'):
+        ExactSearcher.from_index(faiss.IndexFlatL2(4))
