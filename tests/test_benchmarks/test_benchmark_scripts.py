@@ -1,6 +1,6 @@
 """The benchmark scripts run end to end at tiny sizes and print their tables.
 
-The three scripts start together (each spawns its own fresh processes: most of
+The scripts start together (each spawns its own fresh processes: most of
 the time is Python start-up and imports, which overlap), one round each, one
 torch thread per process.
 """
@@ -21,6 +21,9 @@ SCRIPTS = {
                           '--iters', '2', '--warmup', '1'],
     'distributed_scaling': ['--model', 'test_convnext', '--image-size', '32', '--batch-size',
                             '4', '--embed-dim', '16', '--iters', '2', '--warmup', '1'],
+    'gallery_index': ['--num', '2000', '--dim', '32', '--centres', '40', '--queries', '50',
+                      '--indexes', 'Flat', 'HNSW16', 'IVF{nlist},PQ8', '--nprobe', '4', '32',
+                      '--ef-search', '32', '--rerank', '20'],
 }
 
 
@@ -83,6 +86,31 @@ def test_distributed_scaling_table_and_sanity(outputs):
     # the gathered loss over 2 processes is the loss of the whole batch, and so are the
     # DDP-averaged gradients
     assert '# sanity 1 vs 2 processes' in stdout and '-> equal' in stdout
+
+
+def test_gallery_index_table(outputs):
+    stdout = outputs['gallery_index']
+    header, rows = table(stdout)
+    assert header == ['index', 'param', 'index MiB', 'B/vector', 'vs Flat mem', 'RSS MiB',
+                      'build s', 'ms @1', 'ms @256', 'speed-up @1', 'speed-up @256',
+                      'top-1 agree', 'top-10 agree']
+    # nlist = ivf_nlist(2000) = 32: nprobe 4 and 32 (= every list), each also re-ranked
+    assert [(r['index'], r['param']) for r in rows] == [
+        ('Flat', '-'), ('HNSW16', 'efSearch=32'),
+        ('IVF32,PQ8', 'nprobe=4'), ('IVF32,PQ8', 'nprobe=4 rerank=20'),
+        ('IVF32,PQ8', 'nprobe=32'), ('IVF32,PQ8', 'nprobe=32 rerank=20')]
+    flat, hnsw, ivf = rows[0], rows[1], rows[2:]
+    # Flat is the exact reference: it agrees with itself; 4 bytes per dimension
+    assert (flat['top-1 agree'], flat['top-10 agree'], flat['vs Flat mem']) == (
+        '1.000', '1.000', '1.000')
+    assert float(flat['B/vector']) == 4 * 32
+    assert float(hnsw['B/vector']) > 4 * 32  # vectors + graph links
+    for row in ivf:
+        assert float(row['B/vector']) < 4 * 32 and float(row['ms @1']) > 0
+        assert 0 <= float(row['top-1 agree']) <= 1
+    # visiting every list and re-ranking exactly from the stored vectors finds the exact top 1
+    assert float(ivf[3]['top-1 agree']) >= 0.98
+    assert "exact top-1 is the query's source tile for" in stdout
 
 
 def test_runner_variant_switches_parse():
