@@ -95,6 +95,29 @@ class ExactSearcher:
         self._cpu_index = None
         self._gpu_index = None
 
+    @classmethod
+    def from_index(cls, index, device='cpu',
+                   blas_threshold: Optional[int] = DEFAULT_BLAS_THRESHOLD) -> 'ExactSearcher':
+        """Search an existing flat inner-product faiss index (e.g. one read memory-mapped).
+
+        Args:
+            index: a ``faiss.IndexFlatIP`` (or an index that downcasts to one).
+            device: as in the constructor. Defaults to ``'cpu'``.
+            blas_threshold: as in the constructor. Defaults to
+                :data:`DEFAULT_BLAS_THRESHOLD`.
+        """
+        if faiss is None:  # pragma: no cover
+            raise ImportError('ExactSearcher needs faiss: pip install faiss-cpu')
+        index = faiss.downcast_index(index)
+        if not isinstance(index, faiss.IndexFlat) or \
+                index.metric_type != faiss.METRIC_INNER_PRODUCT:
+            raise ValueError(f'ExactSearcher.from_index needs a flat inner-product index '
+                             f'(faiss.IndexFlatIP), got {type(index).__name__} with metric '
+                             f'{index.metric_type}')
+        searcher = cls(dim=int(index.d), device=device, blas_threshold=blas_threshold)
+        searcher._cpu_index = index
+        return searcher
+
     @property
     def device(self) -> str:
         """Where the search runs: ``'cuda:i'`` or ``'cpu'``."""
