@@ -85,6 +85,8 @@ class GeoLocalizer:
             raise KeyError(f'config {getattr(config, "filename", "")} has no "model" key; '
                            'give a GLEAM-C config (e.g. configs/gleam_c/phase2.py)')
         self.cfg = config
+        filename = getattr(config, 'filename', None)
+        self.config_path = os.path.abspath(filename) if filename else None
         if device == 'auto':
             device = 'cuda' if torch.cuda.is_available() else 'cpu'
         self.device = torch.device(device)
@@ -94,7 +96,7 @@ class GeoLocalizer:
         if not hasattr(self.model, 'extract_feat') or not hasattr(self.model, 'embed'):
             raise TypeError(f'config model {type(self.model).__name__} is not a retriever '
                             'with extract_feat/embed (CrossViewRetriever)')
-        self.checkpoint = None if checkpoint is None else os.fspath(checkpoint)
+        self.checkpoint = None if checkpoint is None else os.path.abspath(checkpoint)
         if self.checkpoint is not None:
             self._load_checkpoint(self.checkpoint)
             self.checkpoint_digest = 'sha256:' + sha256_file(self.checkpoint)
@@ -267,7 +269,7 @@ class GeoLocalizer:
         gallery = GalleryIndex.from_shards(
             shard_root, factory=index, expected_count=total,
             config_digest=self.config_digest, checkpoint_digest=self.checkpoint_digest,
-            model_info=dict(config=getattr(self.cfg, 'filename', None),
+            model_info=dict(config=self.config_path,
                             checkpoint=self.checkpoint),
             memory_budget_bytes=memory_budget, device=self.device.type)
         gallery.save(index_dir, overwrite=overwrite)
@@ -324,7 +326,8 @@ class GeoLocalizer:
         write_json(out_dir / GALLERY_INFO, dict(
             dataset=dataset, raster=dataset.get('raster'), count=total, shard_size=shard_size,
             factory=gallery.factory, reference_view=self.reference_view,
-            model=dict(config=getattr(self.cfg, 'filename', None), checkpoint=self.checkpoint,
+            input_sizes={k: list(v) for k, v in self.input_sizes.items()},
+            model=dict(config=self.config_path, checkpoint=self.checkpoint,
                        config_digest=self.config_digest,
                        checkpoint_digest=self.checkpoint_digest)))
 
@@ -372,8 +375,10 @@ class GeoLocalizer:
             tensors = []
             for i in range(start, min(len(queries), start + batch_size)):
                 size = self.input_size(views[i])
-                members = [torch.from_numpy(resize_image(read_image(m, f'query {i}'), size))
-                           .permute(2, 0, 1).contiguous() for m in queries[i]]
+                # np.array: a writable copy (PIL arrays are read-only)
+                members = [torch.from_numpy(np.array(resize_image(
+                    read_image(m, f'query {i}'), size))).permute(2, 0, 1).contiguous()
+                    for m in queries[i]]
                 tensors.append(members[0] if len(members) == 1 else torch.stack(members))
             embeddings.append(self._embed(tensors, views[start:start + len(tensors)], 'query'))
         return torch.cat(embeddings).numpy(), views, names, single
