@@ -99,7 +99,7 @@ class GeoLocalizer:
         self.checkpoint = None if checkpoint is None else os.path.abspath(checkpoint)
         if self.checkpoint is not None:
             self._load_checkpoint(self.checkpoint)
-            self.checkpoint_digest = 'sha256:' + sha256_file(self.checkpoint)
+            self.checkpoint_digest = sha256_file(self.checkpoint)  # 'sha256:<hex>'
         else:
             print_log('GeoLocalizer: no checkpoint given; the model is randomly initialised '
                       '(its answers are meaningless except for tests).', logger='current',

@@ -90,14 +90,15 @@ def as_query_list(images: Any) -> Tuple[List[List[Any]], bool]:
 
 
 def _find_world(cfg) -> Optional[dict]:
+    """The built-in world the test data is rendered from: the test loaders' (where
+    ``--cfg-options`` land) before the config's top-level ``world``."""
+    for key in ('test_dataloader', 'gallery_dataloader', 'val_dataloader'):
+        loader = cfg.get(key) or {}
+        dataset = loader.get('dataset') or {}
+        if isinstance(dataset.get('world'), dict):
+            return dataset['world']
     world = cfg.get('world') if hasattr(cfg, 'get') else None
-    if world is None:
-        for key in ('test_dataloader', 'val_dataloader', 'gallery_dataloader'):
-            loader = cfg.get(key) or {}
-            dataset = loader.get('dataset') or {}
-            if isinstance(dataset.get('world'), dict):
-                return dataset['world']
-    return world
+    return world if isinstance(world, dict) else None
 
 
 def view_input_sizes(cfg) -> Tuple[dict, Tuple[int, int]]:

@@ -27,7 +27,7 @@ def _circle(lat: float, lon: float, radius_m: float, points: int = 72) -> np.nda
 
 
 def raster_thumbnail_wgs84(raster: str, max_px: int = 512):
-    """``(rgb (h, w, 3) uint8, (west, east, south, north))``: the raster warped to
+    """``(rgba (h, w, 4) uint8, (west, east, south, north))``: the raster warped to
     WGS84 at most ``max_px`` wide, as a map background; None if it cannot be read."""
     try:
         import rasterio
