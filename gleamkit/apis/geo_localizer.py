@@ -88,7 +88,9 @@ class GeoLocalizer:
         filename = getattr(config, 'filename', None)
         self.config_path = os.path.abspath(filename) if filename else None
         if device == 'auto':
-            device = 'cuda' if torch.cuda.is_available() else 'cpu'
+            # under torchrun each rank has set its own GPU (mmengine's init_dist)
+            device = (f'cuda:{torch.cuda.current_device()}' if torch.cuda.is_available()
+                      else 'cpu')
         self.device = torch.device(device)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
