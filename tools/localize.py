@@ -112,8 +112,12 @@ def _localizer(args, gallery_info=None):
 
 def run_build(args):
     if args.launcher != 'none':
+        import torch
         from mmengine.dist import init_dist
-        init_dist(args.launcher)
+        if torch.cuda.is_available() or args.launcher != 'pytorch':
+            init_dist(args.launcher)
+        else:  # CPU ranks (init_dist would pick a GPU per rank)
+            torch.distributed.init_process_group('gloo')
     loc = _localizer(args)
     tile_m = args.tile_m[0] if args.tile_m and len(args.tile_m) == 1 else (
         tuple(args.tile_m) if args.tile_m else None)

@@ -309,18 +309,22 @@ class GeoLocalizer:
         """Shards are only reused for the same tiles: record the plan, refuse another."""
         plan = self._plan(dataset_cfg, total, shard_size)
         path = out_dir / SHARDS_DIR / 'plan.json'
-        if path.is_file():
-            previous = json.loads(path.read_text())
-            if previous != plan:
-                raise ValueError(
-                    f'{out_dir / SHARDS_DIR} holds shards of another gallery plan '
-                    f'({previous.get("count")} tiles, shard_size {previous.get("shard_size")}, '
-                    f'dataset {previous.get("dataset")}); now: {total} tiles, shard_size '
-                    f'{shard_size}, dataset {plan["dataset"]}. Use another out_dir or delete '
-                    'the old shards.')
-        elif _rank_world()[0] == 0:
+        rank, world = _rank_world()
+        if rank == 0 and not path.is_file():
             path.parent.mkdir(parents=True, exist_ok=True)
-            write_json(path, plan)
+            tmp = path.with_name(f'.plan.json.tmp-{os.getpid()}')
+            write_json(tmp, plan)
+            os.replace(tmp, path)  # other ranks never read a half-written plan
+        if world > 1:
+            torch.distributed.barrier()
+        previous = json.loads(path.read_text())
+        if previous != plan:
+            raise ValueError(
+                f'{out_dir / SHARDS_DIR} holds shards of another gallery plan '
+                f'({previous.get("count")} tiles, shard_size {previous.get("shard_size")}, '
+                f'dataset {previous.get("dataset")}); now: {total} tiles, shard_size '
+                f'{shard_size}, dataset {plan["dataset"]}. Use another out_dir or delete '
+                'the old shards.')
 
     def _write_info(self, out_dir: Path, dataset_cfg: dict, total: int, shard_size: int,
                     gallery: GalleryIndex) -> None:

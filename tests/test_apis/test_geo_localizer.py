@@ -168,6 +168,12 @@ def test_another_models_index_is_refused(world, tmp_path):
     loc = GeoLocalizer(world['cfg'], tmp_path / 'other.pth', device='cpu')
     with pytest.raises(GalleryIndexMismatchError, match='different embedding model'):
         loc.load_gallery(world['root'] / 'gallery')
+    # nor are its embedding shards reused by a rebuild
+    with pytest.raises(ValueError, match='was embedded by another model'):
+        loc.build_gallery(world['root'] / 'region.tif', world['root'] / 'gallery',
+                          tile_m=TILE_M, stride_m=STRIDE_M, shard_size=SHARD, overwrite=True,
+                          progress=False)
+    assert world['loc'].load_gallery(world['root'] / 'gallery').factory == 'Flat'  # intact
     wider = GeoLocalizer(tiny_config(embed_dim=16), device='cpu')
     with pytest.raises(GalleryIndexMismatchError, match='config_digest'):
         wider.load_gallery(world['root'] / 'gallery')

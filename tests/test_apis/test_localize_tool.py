@@ -112,3 +112,34 @@ def test_query_errors_name_the_file(built, tmp_path):
     with pytest.raises(FileNotFoundError, match='x.png'):
         tool.main(['query', '--gallery', str(root / 'gallery'), '--images',
                    str(tmp_path / 'x.png'), '--out', str(tmp_path / 'o'), '--device', 'cpu'])
+
+
+def test_torchrun_build_shards_across_ranks_like_one_process(built, free_port):
+    """Two CPU ranks (gloo) embed alternate shards into one folder; rank 0 builds the
+    index; the merged embeddings equal a one-process build's."""
+    import os
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    from gleamkit.index import merge_embedding_shards
+    root, _ = built
+    common = ['--config', str(root / 'tiny.py'), '--checkpoint', str(root / 'model.pth'),
+              '--device', 'cpu', '--source', str(root / 'region.tif'), '--tile-m', '150',
+              '--stride-m', '75', '--shard-size', '50', '--index', 'Flat']
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS='1')
+    out = subprocess.run(
+        [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
+         f'--master_port={free_port}', str(ROOT / 'tools/localize.py'), 'build',
+         '--launcher', 'pytorch', '--out', str(root / 'gallery_ddp')] + common,
+        cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    load_tool().main(['build', '--out', str(root / 'gallery_one')] + common)
+    ddp = merge_embedding_shards(root / 'gallery_ddp' / 'shards')
+    one = merge_embedding_shards(root / 'gallery_one' / 'shards')
+    assert len(ddp.shard_dirs) == len(one.shard_dirs) == -(-len(one.embeddings) // 50)
+    assert list(ddp.metadata.columns['id']) == list(one.metadata.columns['id'])
+    assert np.allclose(ddp.embeddings, one.embeddings, atol=1e-5)
+    manifest = json.loads((root / 'gallery_ddp' / 'index' / 'manifest.json').read_text())
+    assert manifest['count'] == len(one.embeddings)
