@@ -176,6 +176,9 @@ class GeoLocalizer:
         elif tile_m is not None or stride_m is not None:
             raise ValueError(f'tile_m/stride_m cut a raster; {path} is a tile folder or list '
                              'whose tiles are used as they are')
+        elif os.path.isfile(path):  # a tile list: its paths are relative to its folder
+            path = os.path.abspath(path)
+            options.setdefault('data_root', os.path.dirname(path))
         return gallery_dataset_config(path, pipeline=pipeline, **options)
 
     def build_gallery(self, source, out_dir: PathLike, tile_m: Optional[float] = None,

@@ -239,3 +239,27 @@ def test_estimate_position_hand_cases():
     assert radius == pytest.approx((111.2 + 71.7) / 4, abs=0.3)
     with pytest.raises(ValueError, match='no tiles'):
         estimate_position([])
+
+
+def test_tile_list_and_slippy_folder_sources(world, tmp_path):
+    from PIL import Image
+    loc = GeoLocalizer(world['cfg'], world['ckpt'], device='cpu')
+    rows = ['path,lat,lon,tile_id']
+    for i in range(6):
+        pixels = tile_pixels(world, i * 7)
+        Image.fromarray(pixels).save(tmp_path / f't{i}.png')
+        info = world['dataset'].get_data_info(i * 7)
+        rows.append(f't{i}.png,{info["lat"]},{info["lon"]},T{i}')
+        (tmp_path / 'slippy' / '17' / str(1000 + i)).mkdir(parents=True)
+        Image.fromarray(pixels).save(tmp_path / 'slippy' / '17' / str(1000 + i) / '2000.png')
+    (tmp_path / 'tiles.csv').write_text('\n'.join(rows) + '\n')
+    listed = loc.build_gallery(tmp_path / 'tiles.csv', tmp_path / 'g_list', progress=False)
+    assert len(listed) == 6  # paths in the list are relative to its folder
+    found = loc.localize(tile_pixels(world, 21), view='satellite', topk=2)
+    assert found.tiles[0].tile_id == 'T3' and found.tiles[0].score == pytest.approx(1, abs=1e-4)
+    slippy = loc.build_gallery(tmp_path / 'slippy', tmp_path / 'g_slippy', progress=False)
+    assert len(slippy) == 6
+    found = loc.localize(tile_pixels(world, 21), view='satellite', topk=2)
+    assert found.tiles[0].tile_id == '17/1003/2000' and len(found.tiles[0].footprint) == 4
+    with pytest.raises(ValueError, match='tile_m/stride_m cut a raster'):
+        loc.build_gallery(tmp_path / 'slippy', tmp_path / 'g_bad', tile_m=100, progress=False)
