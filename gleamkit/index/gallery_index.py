@@ -139,13 +139,19 @@ def _default_train_size(index, num_vectors: int) -> int:
     return min(num_vectors, wanted)
 
 
-def _seed_training(index, seed: int) -> None:
+def _prepare_training(index, seed: int) -> None:
     ivf = _ivf(index)
     if ivf is not None:
+        ivf = faiss.downcast_index(ivf)
         ivf.cp.seed = int(seed)
-        pq = getattr(faiss.downcast_index(ivf), 'pq', None)
+        pq = getattr(ivf, 'pq', None)
         if pq is not None:
             pq.cp.seed = int(seed)
+        # index_factory's "IVF..,PQm" turns on polysemous training (simulated annealing
+        # of the codes, minutes even on small samples); it only serves Hamming
+        # pre-filtering (polysemous_ht), which gallery search never uses
+        if hasattr(ivf, 'do_polysemous_training'):
+            ivf.do_polysemous_training = False
 
 
 class GalleryIndex:
@@ -301,7 +307,7 @@ class GalleryIndex:
             if not 1 <= size <= n:
                 raise ValueError(f'train_size must be in 1..{n} (the gallery size), got {size}')
             rows = np.sort(np.random.default_rng(seed).choice(n, size, replace=False))
-            _seed_training(index, seed)
+            _prepare_training(index, seed)
             try:
                 index.train(np.ascontiguousarray(x[rows]))
             except RuntimeError as err:
@@ -396,7 +402,7 @@ class GalleryIndex:
         ids = np.unique(candidates[valid])
         lookup = np.asarray(self.vectors[ids], dtype=np.float32)  # sorted: sequential reads
         pos = np.searchsorted(ids, np.where(valid, candidates, ids[0]))
-        exact = np.einsum('qd,qcd->qc', q, lookup[pos])
+        exact = np.matmul(lookup[pos], q[:, :, None])[..., 0]  # (nq, c, D) @ (nq, D, 1)
         exact = np.where(valid, exact, -np.inf).astype(np.float32)
         # descending exact score, ties by ascending gallery position
         order = np.lexsort((np.where(valid, candidates, np.iinfo(np.int64).max), -exact),

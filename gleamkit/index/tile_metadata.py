@@ -30,7 +30,7 @@ _COLUMN_NAME = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
 
 
 def _column_array(name: str, values) -> np.ndarray:
-    array = np.asarray(values)
+    array = np.asanyarray(values)  # keeps np.memmap columns mapped
     if array.dtype == object:
         # strings of mixed length arrive as objects from lists of str: make them fixed width
         try:
