@@ -71,7 +71,7 @@ def parse_args(argv=None):
 
     query = sub.add_parser('query', parents=[model], help='localise images')
     query.add_argument('--gallery', required=True, help='a directory written by build')
-    what = query.add_mutually_exclusive_group(required=True)
+    what = query.add_mutually_exclusive_group()
     what.add_argument('--images', nargs='+', help='image files, one query each')
     what.add_argument('--folder', help='a folder of images (one query each); each '
                       'sub-folder is one image set (e.g. ground photos of one place)')
@@ -157,6 +157,9 @@ def _queries(args):
     for members in args.image_set:
         queries.append(list(members))
         keys.append(' + '.join(members))
+    if not queries:
+        raise SystemExit('give query images: --images FILE..., --folder DIR or '
+                         '--image-set FILE...')
     return queries, keys
 
 
