@@ -249,6 +249,8 @@ class GeoLocalizer:
                       f'embedded in {shard_root}; embedding the other {len(todo)}.',
                       logger='current')
         bar = _progress(sum(min(shard_size, total - s * shard_size) for s in todo), progress)
+        # a small embed loop of its own (PrepareGalleryHook's in gleamkit/engine embeds a
+        # whole gallery in memory, without shards or tile metadata)
         for shard in todo:
             positions = list(range(shard * shard_size, min(total, (shard + 1) * shard_size)))
             loader = DataLoader(Subset(dataset, positions), batch_size=batch_size,
@@ -276,7 +278,7 @@ class GeoLocalizer:
             config_digest=self.config_digest, checkpoint_digest=self.checkpoint_digest,
             model_info=dict(config=self.config_path,
                             checkpoint=self.checkpoint),
-            memory_budget_bytes=memory_budget, device=self.device.type)
+            memory_budget_bytes=memory_budget, device=str(self.device))
         gallery.save(index_dir, overwrite=overwrite)
         self._write_info(out_dir, dataset_cfg, total, shard_size, gallery)
         return self.load_gallery(out_dir)
@@ -350,7 +352,7 @@ class GeoLocalizer:
             index_dir, gallery_dir = gallery_dir, gallery_dir.parent
         self.gallery = GalleryIndex.load(index_dir, config_digest=self.config_digest,
                                          checkpoint_digest=self.checkpoint_digest,
-                                         device=self.device.type)
+                                         device=str(self.device))
         if len(self.gallery) == 0:
             raise ValueError(f'gallery {gallery_dir} is empty; build it again from a source '
                              'with tiles')
