@@ -6,7 +6,7 @@
         --tile-m 150 --stride-m 75 --out gallery [--index HNSW32]
     # several GPUs: torchrun --nproc-per-node 8 tools/localize.py build ... --launcher pytorch
 
-    # images -> results.json, results.csv and report/<query>.png
+    # images -> results.json, results.csv, report/<query>.png and index.html
     python tools/localize.py query --gallery gallery --images a.jpg b.jpg [--view uav] \
         [--topk 10] [--truth truth.csv] --out results
     python tools/localize.py query --gallery gallery --folder photos/ --view ground ...
@@ -199,6 +199,30 @@ def _tile_image(dataset, position):
         return None
 
 
+def _write_index_html(path, results, reports, summary):
+    """One offline page: a table of the answers and every query's report PNG."""
+    from html import escape
+    rows, figures = [], []
+    for r, report in zip(results, reports):
+        error = '' if r.error_m is None else f'{r.error_m:.1f}'
+        rows.append(f'<tr><td><a href="#{escape(report)}">{escape(r.query)}</a></td>'
+                    f'<td>{r.view}</td><td>{r.lat:.6f}</td><td>{r.lon:.6f}</td>'
+                    f'<td>{r.radius_m:.0f}</td><td>{error}</td>'
+                    f'<td>{escape(r.top1.tile_id)}</td><td>{r.top1.score:.3f}</td></tr>')
+        figures.append(f'<h3 id="{escape(report)}">{escape(r.query)}</h3>'
+                       f'<img src="{escape(report)}" style="max-width:100%">')
+    median = summary.get('median_error_m')
+    head = (f'<p>{summary["queries"]} queries'
+            + (f', median error {median:.1f} m' if median is not None else '') + '</p>')
+    with open(path, 'w', encoding='utf-8') as f:
+        f.write('<!doctype html><meta charset="utf-8"><title>gleamkit localisation</title>'
+                '<style>body{font-family:sans-serif}td,th{padding:2px 8px}</style>'
+                f'<h2>Localisation results</h2>{head}<table border="1" '
+                'style="border-collapse:collapse"><tr><th>query</th><th>view</th><th>lat</th>'
+                '<th>lon</th><th>radius m</th><th>error m</th><th>top-1 tile</th>'
+                '<th>score</th></tr>' + ''.join(rows) + '</table>' + ''.join(figures))
+
+
 def _slug(text, limit=60):
     return re.sub(r'[^A-Za-z0-9._-]+', '_', osp.splitext(osp.basename(text))[0])[:limit]
 
@@ -260,6 +284,7 @@ def run_query(args):
                 osp.join(args.out, report), gallery_centres=centres, background=background)
             bar.update()
         print()
+        _write_index_html(osp.join(args.out, 'index.html'), results, reports, summary)
     line = f'{len(results)} queries -> {args.out}/results.json, results.csv'
     if errors:
         line += f'; median error {summary["median_error_m"]:.1f} m'

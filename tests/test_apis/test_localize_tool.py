@@ -99,6 +99,8 @@ def test_build_and_query_write_json_csv_and_reports(built, capsys):
         with Image.open(png) as img:
             assert img.size[0] > 800 and img.size[1] > 400  # a readable page, not a thumbnail
     assert rows[0]['query'].count(' + ') == 1  # the ground set is one query
+    page = (out / 'index.html').read_text()
+    assert all(f'src="{row["report"]}"' in page for row in rows)
 
 
 def test_query_errors_name_the_file(built, tmp_path):
