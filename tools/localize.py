@@ -270,7 +270,11 @@ def run_query(args):
                              '' if r.top1_error_m is None else f'{r.top1_error_m:.1f}', report])
     if not args.no_report:
         os.makedirs(osp.join(args.out, 'report'), exist_ok=True)
-        dataset = loc.gallery_dataset()
+        try:
+            dataset = loc.gallery_dataset()
+        except (OSError, ValueError) as err:  # the source moved: report without tile pixels
+            print(f'warning: cannot read the gallery source for the report tiles ({err})')
+            dataset = None
         meta = loc.gallery.metadata.columns
         centres = np.stack([np.asarray(meta['lat']), np.asarray(meta['lon'])], axis=1)
         raster = info.get('raster')

@@ -164,7 +164,12 @@ class GeoLocalizer:
             cfg.setdefault('pipeline', pipeline)
             return cfg
         options = dict(tile_options or {})
-        path = os.fspath(source)
+        # absolute: gallery.json is read (for report tiles) from other working directories
+        path = os.path.abspath(os.path.expanduser(os.fspath(source)))
+        if not os.path.exists(path):
+            raise FileNotFoundError(f'gallery source not found: {path}; give a raster '
+                                    '(GeoTIFF), a slippy-map folder <z>/<x>/<y>.png or a tile '
+                                    'list (.csv/.json) (see docs/gallery_sources.md)')
         is_raster = os.path.isfile(path) and not path.lower().endswith(
             ('.csv', '.tsv', '.txt', '.json', '.jsonl', '.ndjson'))
         if is_raster:
@@ -177,7 +182,6 @@ class GeoLocalizer:
             raise ValueError(f'tile_m/stride_m cut a raster; {path} is a tile folder or list '
                              'whose tiles are used as they are')
         elif os.path.isfile(path):  # a tile list: its paths are relative to its folder
-            path = os.path.abspath(path)
             options.setdefault('data_root', os.path.dirname(path))
         return gallery_dataset_config(path, pipeline=pipeline, **options)
 

@@ -190,6 +190,8 @@ def test_bad_input_errors_name_the_problem(world, tmp_path):
     with pytest.raises(ValueError, match='true_latlon has 1 entries for 2 queries'):
         loc.localize([tile_pixels(world, 0)] * 2, true_latlon=[(30.5, 114.3)])
     fresh = GeoLocalizer(world['cfg'], world['ckpt'], device='cpu')
+    with pytest.raises(FileNotFoundError, match='gallery source not found: .*nowhere.tif'):
+        fresh.build_gallery(tmp_path / 'nowhere.tif', tmp_path / 'g', tile_m=150)
     with pytest.raises(RuntimeError, match='no gallery loaded'):
         fresh.localize(tile_pixels(world, 0))
     with pytest.raises(FileNotFoundError, match='no_gallery_here'):
