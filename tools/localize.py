@@ -80,6 +80,8 @@ def parse_args(argv=None):
     query.add_argument('--view', help="the queries' view: uav, ground, panorama, map "
                        "(default: uav for images, ground for image sets)")
     query.add_argument('--topk', type=int, default=10)
+    query.add_argument('--margin', type=float, default=0.05, help='the estimate averages the '
+                       'top tiles scoring within this of the best (smaller: nearer the top-1)')
     query.add_argument('--truth', help='CSV with columns image, lat, lon (image = the file '
                        'name, path, or the folder of an image set)')
     query.add_argument('--out', required=True, help='results directory')
@@ -243,7 +245,7 @@ def run_query(args):
     if missing:
         print(f'warning: no truth for {len(missing)} queries (e.g. {missing[:3]})')
     results = loc.localize(queries, view=args.view, topk=args.topk, true_latlon=truths,
-                           batch_size=args.batch_size)
+                           margin=args.margin, batch_size=args.batch_size)
     os.makedirs(args.out, exist_ok=True)
     errors = [r.error_m for r in results if r.error_m is not None]
     summary = dict(queries=len(results), gallery=osp.abspath(args.gallery),
