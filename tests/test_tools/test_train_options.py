@@ -26,7 +26,7 @@ REAL_DATA_CONFIG = 'configs/gleam_c/university1652_drone2sat.py'  # sample4geo_a
 
 def tiny_options(cache_dir, train=True):
     opts = []
-    loaders = ['test_dataloader', 'custom_hooks.0.dataloader']
+    loaders = ['test_dataloader', 'val_cfg.gallery_dataloader', 'test_cfg.gallery_dataloader']
     if train:
         loaders += ['train_dataloader', 'val_dataloader']
     for loader in loaders:
