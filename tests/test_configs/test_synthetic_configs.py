@@ -56,3 +56,22 @@ def test_fast_gpu_config_switches():
     assert cfg.model == dict(load('phase2').model, backbone=dict(
         load('phase2').model.backbone, channels_last=True), data_preprocessor=dict(
         load('phase2').model.data_preprocessor, non_blocking=True))
+
+
+def test_a_leaf_that_writes_custom_hooks_keeps_its_gallery(tmp_path):
+    """The gallery is the evaluation loop's: `custom_hooks = [...]` in a leaf (the mmpretrain
+    way) replaces the hooks only."""
+    main, mining = load('phase2'), load('phase2_hard_negatives')
+    assert [h.type.__name__ for h in mining.custom_hooks] == ['HardNegativeMiningHook']
+    for loop in ('val_cfg', 'test_cfg'):
+        assert mining[loop] == main[loop]
+        assert mining[loop].gallery_dataloader.dataset.mode == 'gallery'
+    leaf = tmp_path / 'leaf.py'
+    leaf.write_text('from mmengine.config import read_base\n\n'
+                    'with read_base():\n'
+                    '    from gleamkit.configs.gleam_c.phase2 import *\n\n'
+                    "custom_hooks = [dict(type='EMAHook')]\n")
+    cfg = Config.fromfile(str(leaf))
+    assert cfg.custom_hooks == [dict(type='EMAHook')]
+    assert cfg.val_cfg == main.val_cfg and cfg.test_cfg == main.test_cfg
+    assert cfg.val_cfg.type.__name__ == 'RetrievalValLoop'
