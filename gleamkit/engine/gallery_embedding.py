@@ -80,7 +80,7 @@ def iter_embeddings(model, loader, side: str, forward: Optional[Callable] = None
         if emb is None:
             raise ValueError(f'{owner}: the model returned no {side!r} embeddings; the '
                              f'dataset must yield {side} images')
-        yield emb, data['data_samples']
+        yield emb, data.get('data_samples')
 
 
 @torch.no_grad()
