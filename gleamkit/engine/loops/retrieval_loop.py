@@ -133,6 +133,8 @@ class RetrievalLoopMixin:
         for protocol in self.protocols:
             # hooks (logger, visualiser) read the running loop's dataloader
             self.dataloader, self.evaluator = protocol.dataloader, protocol.evaluator
+            if hasattr(protocol.dataloader.dataset, 'metainfo'):
+                self.runner.visualizer.dataset_meta = protocol.dataloader.dataset.metainfo
             self._gallery(protocol)
             if protocol.name:
                 print_log(f'{self.stage} protocol {protocol.name}: '
