@@ -85,7 +85,7 @@ def build_config(args, variant: str, seed: int, model_base: str, work_dir: str):
             raise SystemExit(f'variant {variant}: the training pipeline has no {dropped}')
         cfg['train_dataloader']['dataset']['pipeline'] = kept
     loaders = [cfg['train_dataloader'], cfg['val_dataloader'], cfg['test_dataloader'],
-               cfg['custom_hooks'][0]['dataloader']]
+               cfg['val_cfg']['gallery_dataloader'], cfg['test_cfg']['gallery_dataloader']]
     for loader in loaders:
         loader.update(num_workers=args.num_workers, persistent_workers=args.num_workers > 0)
     cfg['train_dataloader']['batch_size'] = args.batch_size

@@ -24,7 +24,7 @@ FILE_HEADER = re.compile(r'#\s*([\w/]+\.py)\b')
 _WORLD = dict(seed=1, num_locations=48, num_distractors=8, image_size=32, difficulty=0.3)
 TINY = [f'{loader}.dataset.world.{key}={value}'
         for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader',
-                       'custom_hooks.0.dataloader')
+                       'val_cfg.gallery_dataloader', 'test_cfg.gallery_dataloader')
         for key, value in _WORLD.items()] + [
     'train_dataloader.batch_size=8', 'train_dataloader.sampler.batch_size=8',
     'val_dataloader.batch_size=16', 'test_dataloader.batch_size=16',
@@ -58,7 +58,8 @@ def blocks(page: Path):
 def run_shell(code: str, cwd: Path, name: str, port: int):
     cache = cwd / 'world_cache'
     tiny = TINY + [f'{loader}.dataset.cache_dir={cache}' for loader in (
-        'train_dataloader', 'val_dataloader', 'test_dataloader', 'custom_hooks.0.dataloader')]
+        'train_dataloader', 'val_dataloader', 'test_dataloader', 'val_cfg.gallery_dataloader',
+        'test_cfg.gallery_dataloader')]
     env = dict(os.environ, GLEAMKIT=str(ROOT), PYTHONPATH=str(ROOT), PYTHON=sys.executable,
                PATH=f'{Path(sys.executable).parent}{os.pathsep}{os.environ["PATH"]}',
                DOCS_TINY=' '.join(tiny), OMP_NUM_THREADS='1', PORT=str(port))

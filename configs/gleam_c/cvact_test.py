@@ -8,6 +8,7 @@ with read_base():
     from .cvact_val import *
 
 eval_split = 'test'
-for _loader in (val_dataloader, test_dataloader, custom_hooks[0]['dataloader']):
+for _loader in (val_dataloader, test_dataloader, val_cfg['gallery_dataloader'],
+                test_cfg['gallery_dataloader']):
     _loader['dataset']['split'] = eval_split
 del _loader

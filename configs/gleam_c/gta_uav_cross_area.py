@@ -7,6 +7,6 @@ with read_base():
 
 area = 'cross'
 for _loader in (train_dataloader, val_dataloader, test_dataloader,
-                custom_hooks[0]['dataloader']):
+                val_cfg['gallery_dataloader'], test_cfg['gallery_dataloader']):
     _loader['dataset']['area'] = area
 del _loader

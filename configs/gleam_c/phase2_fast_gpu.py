@@ -36,4 +36,5 @@ loading = dict(num_workers=8, persistent_workers=True, pin_memory=True)
 train_dataloader.update(loading)
 val_dataloader.update(loading)
 test_dataloader.update(loading)
-custom_hooks[0]['dataloader'].update(loading)  # the gallery PrepareGalleryHook embeds
+val_cfg['gallery_dataloader'].update(loading)  # the galleries the loops embed
+test_cfg['gallery_dataloader'].update(loading)

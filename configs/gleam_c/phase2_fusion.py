@@ -9,17 +9,15 @@
 # distinct across the four datasets through their location_offset (the class defaults,
 # written out here).
 #
-# Validation: University-1652 drone -> satellite (951 tiles). mmengine's ValLoop takes one
-# dataloader and PrepareGalleryHook one gallery, so the other benchmarks are tested on
-# their own protocol with their leaf configs and this run's checkpoint, e.g.
-#   python tools/test.py configs/gleam_c/vigor_same_area.py work_dirs/phase2_fusion/epoch_10.pth
-#   python tools/test.py configs/gleam_c/ground_sets.py work_dirs/phase2_fusion/epoch_10.pth
-#   python tools/test.py configs/gleam_c/street_map.py work_dirs/phase2_fusion/epoch_10.pth
-# (the same model config throughout, so the checkpoint fits each of them).
+# Validation and test on every benchmark it trains on, each against its own gallery, one
+# after the other in one evaluation (RetrievalValLoop protocols): University-1652 drone ->
+# satellite (951 tiles), VIGOR same-area panoramas, ground-photo sets and MAP street maps;
+# the metrics are prefixed with the protocol's name (u1652/R@1, vigor/R@1, ground_sets/R@1,
+# street_map/R@1) and the best checkpoint is kept by u1652/R@1.
 # GLEAM publishes no phase-2 schedule: Sample4Geo's optimiser, 128 pairs a step,
 # 10 epochs of 4 x the mean view size (1-epoch warm-up) - gleamkit's choice.
 from mmengine.config import read_base
-from mmengine.dataset import ConcatDataset
+from mmengine.dataset import ConcatDataset, DefaultSampler
 
 from gleamkit.datasets import (
     GroundImageSetDataset,
@@ -31,9 +29,10 @@ from gleamkit.datasets import (
     ViewBalancedSampler,
     VIGORDataset,
 )
+from gleamkit.engine import RetrievalTestLoop, RetrievalValLoop
 
 with read_base():
-    # validation on University-1652 drone -> satellite (val/test dataloaders, gallery hook)
+    # University-1652 drone -> satellite: val/test dataloaders and gallery_dataloader
     from .._base_.datasets.university1652 import *
     from .._base_.default_runtime import *
     from .._base_.models.gleam_c_convnext_base import *
@@ -96,3 +95,49 @@ warmup_epochs = 1
 train_cfg.update(max_epochs=max_epochs, val_interval=1)
 param_scheduler[0].update(end=warmup_epochs)
 param_scheduler[1].update(begin=warmup_epochs, end=max_epochs)
+
+# one protocol per benchmark trained on; University-1652's queries are val_dataloader's /
+# test_dataloader's (from its base), the others name their own
+vigor_queries = dict(
+    batch_size=128, num_workers=4,
+    dataset=dict(type=VIGORDataset, data_root=vigor_root, split='test', area='same',
+                 mode='query', pipeline=pair_pipeline),
+    sampler=dict(type=DefaultSampler, shuffle=False))
+vigor_gallery = dict(
+    batch_size=128, num_workers=4,
+    dataset=dict(type=VIGORDataset, data_root=vigor_root, split='test', area='same',
+                 mode='gallery', pipeline=pair_pipeline),
+    sampler=dict(type=DefaultSampler, shuffle=False))
+# whole sets of photos per cell (as configs/gleam_c/ground_sets.py evaluates)
+ground_sets_queries = dict(
+    batch_size=8, num_workers=4,
+    dataset=dict(type=GroundImageSetDataset, data_root=ground_sets_root, split='test',
+                 mode='query', as_sets=True, max_set_size=None, set_sampling='first',
+                 pipeline=set_pipeline),
+    sampler=dict(type=DefaultSampler, shuffle=False))
+ground_sets_gallery = dict(
+    batch_size=128, num_workers=4,
+    dataset=dict(type=GroundImageSetDataset, data_root=ground_sets_root, split='test',
+                 mode='gallery', pipeline=pair_pipeline),
+    sampler=dict(type=DefaultSampler, shuffle=False))
+street_map_queries = dict(
+    batch_size=128, num_workers=4,
+    dataset=dict(type=StreetMapSatelliteDataset, data_root=street_map_root, split='test',
+                 mode='query', pipeline=pair_pipeline),
+    sampler=dict(type=DefaultSampler, shuffle=False))
+street_map_gallery = dict(
+    batch_size=128, num_workers=4,
+    dataset=dict(type=StreetMapSatelliteDataset, data_root=street_map_root, split='test',
+                 mode='gallery', pipeline=pair_pipeline),
+    sampler=dict(type=DefaultSampler, shuffle=False))
+protocols = [
+    dict(name='u1652', gallery_dataloader=gallery_dataloader),
+    dict(name='vigor', dataloader=vigor_queries, gallery_dataloader=vigor_gallery),
+    dict(name='ground_sets', dataloader=ground_sets_queries,
+         gallery_dataloader=ground_sets_gallery),
+    dict(name='street_map', dataloader=street_map_queries,
+         gallery_dataloader=street_map_gallery),
+]
+val_cfg = dict(type=RetrievalValLoop, protocols=protocols)
+test_cfg = dict(type=RetrievalTestLoop, protocols=protocols)
+default_hooks['checkpoint']['save_best'] = 'u1652/R@1'

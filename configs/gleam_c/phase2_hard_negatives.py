@@ -19,6 +19,7 @@ train_dataloader['sampler'] = dict(type=SimilarityNeighbourSampler, batch_size=b
                                    initial='gps', neighbours=15, neighbour_pool=32,
                                    hard_fraction=1.0)
 # phase 2 starts from the phase-1 model: its embeddings are worth mining after one epoch
-custom_hooks = custom_hooks + [
+# (the gallery is the evaluation loop's: custom_hooks holds only this run's own hooks)
+custom_hooks = [
     dict(type=HardNegativeMiningHook, interval=2, start_epoch=1, similarity='cross')
 ]

@@ -6,6 +6,6 @@ with read_base():
 
 altitudes = (250, )
 for _loader in (train_dataloader, val_dataloader, test_dataloader,
-                custom_hooks[0]['dataloader']):
+                val_cfg['gallery_dataloader'], test_cfg['gallery_dataloader']):
     _loader['dataset']['altitudes'] = altitudes
 del _loader

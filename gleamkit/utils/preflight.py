@@ -6,9 +6,10 @@ hub download error (tools/train.py and tools/test.py run them before building th
   ``prefetch_factor``, which torch refuses without workers (a child config that sets
   ``num_workers=0`` under a base with ``persistent_workers=True``).
 * :func:`check_batch_sizes`: a batch sampler's ``batch_size`` equals its dataloader's.
-* :func:`check_datasets`: builds each dataset the run needs (training, validation, test
-  and the galleries of hooks such as ``PrepareGalleryHook``), naming the config key and
-  ``data_root`` when one fails.
+* :func:`check_datasets`: builds each dataset the run needs (training, validation, test,
+  the queries and galleries of every protocol of the evaluation loops -
+  ``val_cfg.gallery_dataloader``, ``val_cfg.protocols.1.dataloader``, ... - and the
+  dataloaders of hooks), naming the config key and ``data_root`` when one fails.
 """
 import copy
 import logging
@@ -27,25 +28,47 @@ def _hook_loaders(cfg) -> Iterator[Tuple[str, dict]]:
             yield f'custom_hooks.{i}.dataloader', hook['dataloader']
 
 
+def loop_loaders(cfg, stage: str) -> Iterator[Tuple[str, dict]]:
+    """The dataloaders ``{stage}_cfg`` (``'val'`` or ``'test'``) holds besides the runner's
+    ``{stage}_dataloader``: the gallery of a single-protocol ``RetrievalValLoop``
+    (``val_cfg.gallery_dataloader``) or the queries and galleries of its protocols
+    (``val_cfg.protocols.1.dataloader``, ``val_cfg.protocols.1.gallery_dataloader``)."""
+    loop = cfg.get(f'{stage}_cfg')
+    if not isinstance(loop, dict):
+        return
+    if isinstance(loop.get('gallery_dataloader'), dict):
+        yield f'{stage}_cfg.gallery_dataloader', loop['gallery_dataloader']
+    for i, protocol in enumerate(loop.get('protocols') or []):
+        if not isinstance(protocol, dict):
+            continue
+        for key in ('dataloader', 'gallery_dataloader'):
+            if isinstance(protocol.get(key), dict):
+                yield f'{stage}_cfg.protocols.{i}.{key}', protocol[key]
+
+
 def all_dataloaders(cfg) -> List[Tuple[str, dict]]:
-    """Every dataloader config in ``cfg``, with its key (``custom_hooks.0.dataloader``)."""
+    """Every dataloader config in ``cfg``, with its key (``val_cfg.gallery_dataloader``)."""
     found = [(key, cfg[key]) for key in LOADER_KEYS if isinstance(cfg.get(key), dict)]
+    found += list(loop_loaders(cfg, 'val')) + list(loop_loaders(cfg, 'test'))
     return found + list(_hook_loaders(cfg))
 
 
 def run_dataloaders(cfg, mode: str) -> List[Tuple[str, dict]]:
     """The dataloaders a run in ``mode`` (``'train'`` or ``'test'``) reads: training and
-    validation (when ``val_cfg`` is set) or test, plus the hooks' (galleries), which
-    serve evaluation."""
+    validation (when ``val_cfg`` is set) or test, with their loop's protocols (queries and
+    galleries), plus the hooks' dataloaders."""
     if mode == 'train':
         keys = ['train_dataloader']
         evaluates = cfg.get('val_cfg') is not None and cfg.get('val_dataloader') is not None
         if evaluates:
             keys.append('val_dataloader')
+        stage = 'val'
     else:
-        keys, evaluates = ['test_dataloader'], True
+        keys, evaluates, stage = ['test_dataloader'], True, 'test'
     found = [(key, cfg[key]) for key in keys if isinstance(cfg.get(key), dict)]
-    return found + (list(_hook_loaders(cfg)) if evaluates else [])
+    if evaluates:
+        found += list(loop_loaders(cfg, stage))
+    return found + list(_hook_loaders(cfg))
 
 
 def follow_worker_count(cfg) -> None:

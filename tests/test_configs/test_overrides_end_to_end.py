@@ -43,10 +43,10 @@ def test_one_key_reaches_every_dataloader(trained):
     text, _ = trained
     line = next(line for line in text.splitlines() if 'linked: world.num_locations=48' in line)
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader',
-                   'custom_hooks.0.dataloader'):
+                   'val_cfg.gallery_dataloader', 'test_cfg.gallery_dataloader'):
         assert f'{loader}.dataset.world.num_locations' in line
     # 48 places, 7.5% test places (4) -> the gallery holds 4 tiles + 8 distractors
-    assert re.search(r'PrepareGalleryHook: embedded 12 gallery images', text), text[-3000:]
+    assert re.search(r'RetrievalValLoop: embedded 12 gallery images', text), text[-3000:]
 
 
 def test_schedule_warms_up_and_ends_on_its_floor(trained):

@@ -128,7 +128,8 @@ def data_root_options(root) -> dict:
     """The documented ``--cfg-options`` keys that point a leaf at another data root."""
     options = {f'{loader}.dataset.data_root': root
                for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')}
-    options['custom_hooks.0.dataloader.dataset.data_root'] = root
+    options['val_cfg.gallery_dataloader.dataset.data_root'] = root
+    options['test_cfg.gallery_dataloader.dataset.data_root'] = root
     return options
 
 
@@ -157,7 +158,7 @@ def shrunk_batch(samples) -> dict:
 def test_every_gleam_c_config_parses(path):
     cfg = Config.fromfile(str(path))
     for key in ('model', 'train_dataloader', 'val_dataloader', 'test_dataloader',
-                'val_evaluator', 'optim_wrapper', 'train_cfg', 'custom_hooks'):
+                'val_evaluator', 'optim_wrapper', 'train_cfg', 'val_cfg', 'test_cfg'):
         assert key in cfg, f'{path.name} has no {key}'
     assert cfg.default_scope == 'gleamkit'
 
@@ -197,8 +198,12 @@ def test_leaf_follows_its_recipe(name):
     train = cfg.train_dataloader
     assert train.batch_size == train.sampler.batch_size == spec['batch']
     assert train.sampler.type.__name__ == 'UniqueLocationSampler'
-    # the gallery never shuffles (PrepareGalleryHook puts shards back in dataset order)
-    assert cfg.custom_hooks[0].dataloader.sampler.shuffle is False
+    # the gallery never shuffles (the loop puts shards back in dataset order); validation
+    # and test evaluate the same protocol
+    assert cfg.val_cfg.type.__name__ == 'RetrievalValLoop'
+    assert cfg.test_cfg.type.__name__ == 'RetrievalTestLoop'
+    assert cfg.val_cfg.gallery_dataloader.sampler.shuffle is False
+    assert cfg.val_cfg.gallery_dataloader == cfg.test_cfg.gallery_dataloader
 
 
 # ------------------------------------------------------------------- building on replicas
@@ -211,11 +216,11 @@ def test_leaf_builds_its_datasets_samplers_and_model_on_a_replica(name, replicas
 
     train = DATASETS.build(cfg.train_dataloader.dataset)
     query = DATASETS.build(cfg.test_dataloader.dataset)
-    gallery = DATASETS.build(cfg.custom_hooks[0].dataloader.dataset)
+    gallery = DATASETS.build(cfg.test_cfg.gallery_dataloader.dataset)
     assert train.data_root == query.data_root == gallery.data_root == replica['root']
     assert (len(train), views_of(train)) == spec['train']
     assert (len(query), views_of(query)) == spec['query']
-    # validation and test share the protocol (and the one gallery of PrepareGalleryHook)
+    # validation and test share the protocol (queries and gallery)
     assert cfg.val_dataloader.dataset == cfg.test_dataloader.dataset
     assert len(gallery) == spec['gallery'][0]
     assert set(gallery.get_field('reference_view')) == {spec['gallery'][1]}
@@ -301,9 +306,52 @@ def test_phase2_fusion_balances_views_over_four_datasets(replicas):
     with torch.no_grad():
         loss = model(**data, mode='loss')['loss']
     assert torch.isfinite(loss)
-    # validation: University-1652 drone -> satellite
+    # validation and test: one protocol per benchmark trained on
     assert cfg.val_dataloader.dataset.type.__name__ == 'University1652Dataset'
-    assert cfg.custom_hooks[0].dataloader.dataset.protocol == 'drone->satellite'
+    for loop in (cfg.val_cfg, cfg.test_cfg):
+        assert [p['name'] for p in loop.protocols] == [
+            'u1652', 'vigor', 'ground_sets', 'street_map']
+        assert loop.protocols[0].gallery_dataloader.dataset.protocol == 'drone->satellite'
+    assert cfg.default_hooks.checkpoint.save_best == 'u1652/R@1'
+
+
+def test_phase2_fusion_tests_every_benchmark_it_trains_on(tmp_path, replicas):
+    """tools/test.py on phase2_fusion with the four replicas: each protocol embeds its own
+    gallery once and ranks its own queries, its metrics prefixed with its name."""
+    cfg = load('phase2_fusion', **TINY_MODEL)
+    torch.manual_seed(0)
+    checkpoint = tmp_path / 'random_tiny.pth'
+    torch.save({'state_dict': MODELS.build(cfg.model).state_dict()}, checkpoint)
+    out = tmp_path / 'metrics.json'
+    roots = {'data_root': 'university1652', 'vigor_root': 'vigor',
+             'ground_sets_root': 'ground_sets', 'street_map_root': 'street_map'}
+    options = [f'{k}={v}' for k, v in TINY_MODEL.items()]
+    options += [f'{key}={replicas[name]["root"]}' for key, name in roots.items()]
+    options += ['test_dataloader.num_workers=0'] + [
+        f'test_cfg.protocols.{i}.{loader}.num_workers=0' for i in range(4)
+        for loader in ('dataloader', 'gallery_dataloader') if (i, loader) != (0, 'dataloader')]
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS='1')
+    env.pop('GLEAMKIT_DATA', None)  # only the given roots may be read
+    run = subprocess.run(
+        [sys.executable, 'tools/test.py', 'configs/gleam_c/phase2_fusion.py', str(checkpoint),
+         '--work-dir', str(tmp_path / 'work'), '--out', str(out), '--cfg-options', *options],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
+    text = run.stdout + run.stderr
+    assert run.returncode == 0, text[-4000:]
+    metrics = json.loads(out.read_text())
+    # (queries, gallery, query view) of each replica, as the benchmark's own leaf tests it
+    expected = {'u1652': ('university1652_drone2sat', 'uav'),
+                'vigor': ('vigor_same_area', 'panorama'),
+                'ground_sets': ('ground_sets', 'ground'), 'street_map': ('street_map', 'map')}
+    for name, (leaf_name, view) in expected.items():
+        spec = LEAVES[leaf_name]
+        assert metrics[f'{name}/num_queries'] == spec['query'][0], name
+        assert metrics[f'{name}/gallery_size'] == spec['gallery'][0], name
+        assert metrics[f'{name}/{view}/num_queries'] == spec['query'][0], name
+        assert 0.0 <= metrics[f'{name}/R@1'] <= 100.0
+        assert text.count(f'RetrievalTestLoop ({name}): embedded {spec["gallery"][0]} '
+                          'gallery images') == 1
+    assert not any(key.startswith('retrieval/') for key in metrics)
 
 
 # -------------------------------------------------------------------------- schedule
@@ -354,8 +402,8 @@ def test_tools_test_on_the_university1652_replica(tmp_path, replicas):
     out = tmp_path / 'metrics.json'
     options = [f'{k}={v}' for k, v in TINY_MODEL.items()] + [
         f'test_dataloader.dataset.data_root={root}',
-        f'custom_hooks.0.dataloader.dataset.data_root={root}',
-        'test_dataloader.num_workers=0', 'custom_hooks.0.dataloader.num_workers=0']
+        f'test_cfg.gallery_dataloader.dataset.data_root={root}',
+        'test_dataloader.num_workers=0', 'test_cfg.gallery_dataloader.num_workers=0']
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS='1')
     env.pop('GLEAMKIT_DATA', None)  # only the overridden roots may be read
     run = subprocess.run(

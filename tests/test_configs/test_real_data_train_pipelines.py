@@ -38,7 +38,8 @@ def test_training_is_augmented_and_evaluation_is_not(base, expected):
     assert (jitter['brightness'], jitter['contrast'], jitter['saturation'], jitter['hue'],
             jitter['prob']) == (0.15, 0.15, 0.15, 0.15, 0.5)
     assert all(d['prob'] == 0.3 for d in by_type(train, 'ViewDropout'))
-    for loader in (cfg.val_dataloader, cfg.test_dataloader, cfg.custom_hooks[0].dataloader):
+    for loader in (cfg.val_dataloader, cfg.test_dataloader, cfg.val_cfg.gallery_dataloader,
+                   cfg.test_cfg.gallery_dataloader):
         assert not AUGMENTATIONS & set(names(loader.dataset.pipeline)), base
 
 

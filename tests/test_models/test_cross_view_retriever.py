@@ -97,7 +97,7 @@ def test_predict_ranks_the_gallery():
 def test_predict_without_gallery_says_what_to_do():
     model = tiny_model().eval()
     data = model.data_preprocessor(batch(with_reference=False), False)
-    with pytest.raises(RuntimeError, match='PrepareGalleryHook'):
+    with pytest.raises(RuntimeError, match='RetrievalValLoop'):
         model(**data, mode='predict')
 
 
@@ -114,8 +114,11 @@ def test_references_are_embedded_with_their_own_view():
     out = model(**data, mode='tensor')['reference']
     alone = model.embed(groups['uav'][1], 'uav')
     assert torch.allclose(out[:3], alone, atol=1e-5)
-    # the model's reference_view is the default for samples that do not say
-    assert tiny_model(reference_view='uav').data_preprocessor.default_reference_view == 'uav'
+    # the model no longer writes into its data preprocessor: the default of samples that
+    # do not say is the preprocessor's own setting (the datasets and loops fill the view)
+    assert tiny_model().data_preprocessor.default_reference_view == 'satellite'
+    with pytest.raises(TypeError, match='reference_view'):
+        tiny_model(reference_view='uav')
 
 
 @pytest.mark.parametrize('aggregation', ['mean', 'max'])

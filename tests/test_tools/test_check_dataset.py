@@ -25,8 +25,10 @@ train_dataloader = dict(batch_size=2, dataset=dict(
 val_dataloader = dict(batch_size=2, dataset=dict(
     type='University1652Dataset', data_root=data_root, split='test', mode='query'))
 test_dataloader = val_dataloader
-custom_hooks = [dict(type='PrepareGalleryHook', dataloader=dict(batch_size=2, dataset=dict(
-    type='University1652Dataset', data_root=data_root, split='test', mode='gallery')))]
+gallery_dataloader = dict(batch_size=2, dataset=dict(
+    type='University1652Dataset', data_root=data_root, split='test', mode='gallery'))
+val_cfg = dict(type='RetrievalValLoop', gallery_dataloader=gallery_dataloader)
+test_cfg = dict(type='RetrievalTestLoop', gallery_dataloader=gallery_dataloader)
 """
 
 
@@ -79,7 +81,7 @@ def test_report_counts_and_first_paths(broken):
     assert any('empty file' in p for p in val['corrupt']['first'])
     assert 'test_dataloader.dataset' not in report['datasets']  # same as val: checked once
 
-    split = report['splits']['val_dataloader.dataset vs custom_hooks.0.dataloader.dataset']
+    split = report['splits']['val_dataloader.dataset vs val_cfg.gallery_dataloader.dataset']
     assert split['queries_without_gallery_match'] == 4  # building 0101's 4 drone images
     assert split['distractor_places'] == 3
     assert report['problems'] == 4  # missing, corrupt (train), corrupt (val), split mismatch
@@ -160,3 +162,43 @@ def test_paths_outside_data_root_reported(tmp_path, allow):
         assert report['problems'] == 1
         assert '2 image paths outside data_root=' in text
         assert 'set allow_outside_root=True' in text
+
+
+TWO_PROTOCOLS = """\
+default_scope = 'gleamkit'
+data_root = {root!r}
+val_dataloader = dict(batch_size=2, dataset=dict(
+    type='University1652Dataset', data_root=data_root, split='test', mode='query'))
+sat2drone = dict(type='University1652Dataset', data_root=data_root, split='test',
+                 protocol='satellite->drone')
+val_cfg = dict(type='RetrievalValLoop', protocols=[
+    dict(name='drone2sat', gallery_dataloader=dict(batch_size=2, dataset=dict(
+        type='University1652Dataset', data_root=data_root, split='test', mode='gallery'))),
+    dict(name='sat2drone', dataloader=dict(batch_size=2, dataset=dict(sat2drone, mode='query')),
+         gallery_dataloader=dict(batch_size=2, dataset=dict(sat2drone, mode='gallery'))),
+])
+"""
+
+
+def test_each_gallery_is_matched_with_its_own_protocols_queries(tmp_path):
+    from mmengine.config import Config
+
+    root = make_university1652(str(tmp_path / 'University-Release'))['root']
+    config = tmp_path / 'two.py'
+    config.write_text(TWO_PROTOCOLS.format(root=root))
+    report = load_tool().check_config(Config.fromfile(str(config)), workers=1,
+                                      print_fn=lambda *a: None)
+    assert set(report['datasets']) == {
+        'val_dataloader.dataset', 'val_cfg.protocols.0.gallery_dataloader.dataset',
+        'val_cfg.protocols.1.dataloader.dataset',
+        'val_cfg.protocols.1.gallery_dataloader.dataset'}
+    splits = {k: v for k, v in report['splits'].items() if not k.startswith('train')}
+    assert set(splits) == {
+        'val_dataloader.dataset vs val_cfg.protocols.0.gallery_dataloader.dataset',
+        'val_cfg.protocols.1.dataloader.dataset vs val_cfg.protocols.1.gallery_dataloader.'
+        'dataset'}
+    # drone -> satellite: 6 drone queries, 5 tiles; satellite -> drone: 2 tiles, 6 drones
+    drone2sat, sat2drone = splits.values()
+    assert (drone2sat['queries'], drone2sat['gallery']) == (6, 5)
+    assert (sat2drone['queries'], sat2drone['gallery']) == (2, 6)
+    assert report['problems'] == 0

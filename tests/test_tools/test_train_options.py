@@ -26,7 +26,7 @@ REAL_DATA_CONFIG = 'configs/gleam_c/university1652_drone2sat.py'  # sample4geo_a
 
 def tiny_options(cache_dir, train=True):
     opts = []
-    loaders = ['test_dataloader', 'custom_hooks.0.dataloader']
+    loaders = ['test_dataloader', 'val_cfg.gallery_dataloader', 'test_cfg.gallery_dataloader']
     if train:
         loaders += ['train_dataloader', 'val_dataloader']
     for loader in loaders:
@@ -151,9 +151,22 @@ def test_iteration_checkpoint_resumes_mid_epoch_to_the_same_weights(tmp_path):
 
 # --- a test-only config ------------------------------------------------------------------
 
+# a dataset (with its evaluation loops), a runtime and a model: no schedule, no optimiser
+EVAL_ONLY = '''from mmengine.config import read_base
+
+with read_base():
+    from gleamkit.configs._base_.datasets.synthetic_world import *
+    from gleamkit.configs._base_.default_runtime import *
+    from gleamkit.configs._base_.models.gleam_c_efficientnet_lite0 import *
+'''
+
+
 def test_test_only_config_needs_no_training_pieces(tmp_path):
-    config = 'tests/test_tools/data/eval_only_synthetic.py'
-    cfg = Config.fromfile(str(ROOT / config))
+    # written here: tests/test_tools/data/ is git-ignored (.gitignore: data/)
+    config = tmp_path / 'eval_only_synthetic.py'
+    config.write_text(EVAL_ONLY)
+    config = str(config)
+    cfg = Config.fromfile(config)
     assert 'train_dataloader' in cfg and 'train_cfg' not in cfg and 'optim_wrapper' not in cfg
     out_json = tmp_path / 'metrics.json'
     run(['tools/test.py', config, 'none', '--work-dir', str(tmp_path / 'work'), '--out',

@@ -14,7 +14,7 @@ WORLD = dict(seed=1, num_locations=48, num_distractors=8, image_size=32, difficu
 def tiny_options(cache_dir):
     opts = []
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader',
-                   'custom_hooks.0.dataloader'):
+                   'val_cfg.gallery_dataloader', 'test_cfg.gallery_dataloader'):
         for key, value in WORLD.items():
             opts.append(f'{loader}.dataset.world.{key}={value}')
         opts.append(f'{loader}.dataset.cache_dir={cache_dir}')
@@ -63,19 +63,61 @@ def test_resume_continues_from_the_saved_epoch(trained):
     assert (work / 'epoch_2.pth').is_file()
 
 
+# two protocols in one test: the first the trained world's, the second another world's
+TWO_PROTOCOLS = """
+from mmengine.config import read_base
+
+from gleamkit.engine import RetrievalTestLoop
+
+with read_base():
+    from gleamkit.configs.gleam_c.phase2 import *
+
+test_cfg = dict(type=RetrievalTestLoop, protocols=[
+    dict(name='seen', gallery_dataloader=gallery_dataloader),
+    dict(name='other', dataloader=test_dataloader, gallery_dataloader=gallery_dataloader),
+])
+"""
+
+
+def two_protocol_options(opts, cache_dir):
+    """The tiny options, with the galleries and the second protocol's queries moved to
+    their loop keys (the second protocol on a world of another seed)."""
+    opts = [o for o in opts if not o.startswith('test_cfg.gallery_dataloader')]
+    for loader, seed in (('test_cfg.protocols.0.gallery_dataloader', WORLD['seed']),
+                         ('test_cfg.protocols.1.dataloader', 2),
+                         ('test_cfg.protocols.1.gallery_dataloader', 2)):
+        for key, value in dict(WORLD, seed=seed).items():
+            opts.append(f'{loader}.dataset.world.{key}={value}')
+        opts.append(f'{loader}.dataset.cache_dir={cache_dir}')
+    return opts + ['test_cfg.protocols.1.dataloader.batch_size=7']
+
+
 def test_dist_test_matches_single_process(trained, free_port):
+    """Two protocols, 2 processes vs 1: every metric of both equal (each gallery sharded
+    over the ranks and gathered in dataset order, each query counted once)."""
     tmp, work, opts = trained
     ckpt = str(work / 'epoch_1.pth')
+    config = tmp / 'two_protocols.py'
+    config.write_text(TWO_PROTOCOLS)
+    opts = two_protocol_options(opts, tmp / 'cache')
     single, dist = tmp / 'single.json', tmp / 'dist.json'
-    run([sys.executable, 'tools/test.py', 'configs/gleam_c/phase2.py', ckpt, '--work-dir',
-         str(tmp / 'test1'), '--out', str(single), '--cfg-options', *opts])
-    run(['bash', 'tools/dist_test.sh', 'configs/gleam_c/phase2.py', ckpt, '2', '--work-dir',
+    out = run([sys.executable, 'tools/test.py', str(config), ckpt, '--work-dir',
+               str(tmp / 'test1'), '--out', str(single), '--cfg-options', *opts])
+    text = out.stdout + out.stderr
+    assert 'RetrievalTestLoop (seen): embedded 12 gallery images' in text
+    assert 'RetrievalTestLoop (other): embedded 12 gallery images' in text
+    run(['bash', 'tools/dist_test.sh', str(config), ckpt, '2', '--work-dir',
          str(tmp / 'test2'), '--out', str(dist), '--cfg-options', *opts],
         env_extra=dict(PYTHON=sys.executable, PORT=str(free_port)))
     a, b = json.loads(single.read_text()), json.loads(dist.read_text())
     assert a.keys() == b.keys()
     # 4 views x 48 * test share of places: every query counted exactly once in both runs
-    assert a['retrieval/num_queries'] == b['retrieval/num_queries'] > 0
+    for name in ('seen', 'other'):
+        assert a[f'{name}/num_queries'] == b[f'{name}/num_queries'] > 0
+        assert f'{name}/R@1' in a and f'{name}/uav/R@1' in a
+    assert not any(key.startswith('retrieval/') for key in a)
+    # another world: other places, other tiles, other numbers
+    assert a['seen/AP'] != a['other/AP']
     for key in a:
         assert a[key] == pytest.approx(b[key], abs=1e-6), key
 

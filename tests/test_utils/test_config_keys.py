@@ -124,11 +124,12 @@ def test_a_loop_without_type_is_found_by_the_class_mmengine_chose():
 ])
 def test_train_tool_reports_the_key_path(option, expected, tmp_path):
     world = [f'{loader}.dataset.world.num_locations=24' for loader in (
-        'train_dataloader', 'val_dataloader', 'test_dataloader', 'custom_hooks.0.dataloader')]
+        'train_dataloader', 'val_dataloader', 'test_dataloader', 'val_cfg.gallery_dataloader',
+        'test_cfg.gallery_dataloader')]
     out = subprocess.run(
         [sys.executable, 'tools/train.py', 'configs/gleam_c/phase2.py', '--work-dir',
          str(tmp_path), '--cfg-options', option, *world,
-         *[o.replace('num_locations=24', f'cache_dir={tmp_path}') for o in world]],
+         *[o.replace('world.num_locations=24', f'cache_dir={tmp_path}') for o in world]],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
         env=dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS='1'))
     assert out.returncode != 0

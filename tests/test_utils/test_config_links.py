@@ -25,7 +25,11 @@ def load(name) -> Config:
 
 def datasets(cfg) -> dict:
     found = {key: cfg[key].dataset for key in LOADERS}
-    found['gallery'] = cfg.custom_hooks[0].dataloader.dataset
+    if cfg.get('val_cfg'):  # the configs: the evaluation loops' galleries
+        found['gallery'] = cfg.val_cfg.gallery_dataloader.dataset
+        found['test_gallery'] = cfg.test_cfg.gallery_dataloader.dataset
+    else:  # the hand-written bases below: a hook's dataloader
+        found['gallery'] = cfg.custom_hooks[0].dataloader.dataset
     return found
 
 
@@ -54,7 +58,8 @@ def test_world_override_reaches_all_four_datasets(messages):
     line = next(m for m in messages if m.startswith('linked: world.num_locations=300'))
     for target in ('train_dataloader.dataset.world.num_locations',
                    'val_dataloader.dataset.world.num_locations',
-                   'custom_hooks.0.dataloader.dataset.world.num_locations'):
+                   'val_cfg.gallery_dataloader.dataset.world.num_locations',
+                   'test_cfg.gallery_dataloader.dataset.world.num_locations'):
         assert target in line
 
 
@@ -62,7 +67,7 @@ def test_world_override_builds_the_smaller_world():
     cfg = load('phase1')
     merge_linked_options(cfg, {'world.num_locations': 40, 'world.num_distractors': 7,
                                'world.image_size': 16, 'world.test_fraction': 0.25})
-    gallery = DATASETS.build(cfg.custom_hooks[0].dataloader.dataset)
+    gallery = DATASETS.build(cfg.val_cfg.gallery_dataloader.dataset)
     # 10 test places (40 x 0.25) + 7 distractor tiles, 16 px
     assert len(gallery) == 17
     assert tuple(gallery[0]['inputs']['reference'].shape) == (3, 16, 16)
@@ -73,19 +78,20 @@ def test_data_root_once_reaches_every_dataset_and_builds(tmp_path, messages):
     cfg = load('university1652_drone2sat')
     merge_linked_options(cfg, {'data_root': root})
     assert {key: d.data_root for key, d in datasets(cfg).items()} == dict.fromkeys(
-        ('train_dataloader', 'val_dataloader', 'test_dataloader', 'gallery'), root)
+        ('train_dataloader', 'val_dataloader', 'test_dataloader', 'gallery', 'test_gallery'),
+        root)
     train = DATASETS.build(cfg.train_dataloader.dataset)
-    gallery = DATASETS.build(cfg.custom_hooks[0].dataloader.dataset)
+    gallery = DATASETS.build(cfg.test_cfg.gallery_dataloader.dataset)
     assert (len(train), len(gallery)) == (9, 5)
 
 
 def test_a_field_set_on_the_command_line_keeps_its_value():
     cfg = load('university1652_drone2sat')
-    merge_linked_options(cfg, {'data_root': '/a', 'custom_hooks.0.dataloader.dataset.data_root':
+    merge_linked_options(cfg, {'data_root': '/a', 'val_cfg.gallery_dataloader.dataset.data_root':
                                '/gallery'})
     roots = {key: d.data_root for key, d in datasets(cfg).items()}
     assert roots == dict(train_dataloader='/a', val_dataloader='/a', test_dataloader='/a',
-                         gallery='/gallery')
+                         gallery='/gallery', test_gallery='/a')
 
 
 def test_phase2_fusion_roots():
@@ -94,7 +100,13 @@ def test_phase2_fusion_roots():
     parts = [d.data_root for d in cfg.train_dataloader.dataset.datasets]
     assert parts == ['/u1652', '/vigor', None, None]
     assert cfg.val_dataloader.dataset.data_root == '/u1652'
-    assert cfg.custom_hooks[0].dataloader.dataset.data_root == '/u1652'
+    # every benchmark's protocol follows its root (validation and test)
+    for loop in (cfg.val_cfg, cfg.test_cfg):
+        u1652, vigor, ground, street_map = loop.protocols
+        assert u1652.gallery_dataloader.dataset.data_root == '/u1652'
+        assert vigor.dataloader.dataset.data_root == '/vigor'
+        assert vigor.gallery_dataloader.dataset.data_root == '/vigor'
+        assert ground.gallery_dataloader.dataset.data_root is None
 
 
 def test_batch_size_reaches_loader_and_sampler_not_evaluation():
@@ -102,7 +114,7 @@ def test_batch_size_reaches_loader_and_sampler_not_evaluation():
     merge_linked_options(cfg, {'batch_size': 32})
     assert cfg.train_dataloader.batch_size == cfg.train_dataloader.sampler.batch_size == 32
     # evaluation batches are their own literals (128), not written from batch_size
-    assert cfg.val_dataloader.batch_size == cfg.custom_hooks[0].dataloader.batch_size == 128
+    assert cfg.val_dataloader.batch_size == cfg.val_cfg.gallery_dataloader.batch_size == 128
 
 
 def test_image_size_reaches_every_pipeline_and_the_images(tmp_path):
@@ -116,7 +128,7 @@ def test_image_size_reaches_every_pipeline_and_the_images(tmp_path):
     pair = DATASETS.build(cfg.train_dataloader.dataset)[0]
     assert tuple(pair['inputs']['query'].shape) == (3, 96, 64)
     assert tuple(pair['inputs']['reference'].shape) == (3, 80, 80)
-    tile = DATASETS.build(cfg.custom_hooks[0].dataloader.dataset)[0]
+    tile = DATASETS.build(cfg.test_cfg.gallery_dataloader.dataset)[0]
     assert tuple(tile['inputs']['reference'].shape) == (3, 80, 80)
 
 
@@ -218,7 +230,8 @@ def test_runner_fields_are_not_variables(tmp_path):
 def test_links_found_in_the_shipped_bases():
     found = {('.'.join(map(str, link.target)), '.'.join(map(str, link.source)))
              for link in find_links(str(ROOT / 'configs' / 'gleam_c' / 'cvusa.py'))}
-    for loader in ('train_dataloader', 'val_dataloader', 'custom_hooks.0.dataloader'):
+    for loader in ('train_dataloader', 'val_dataloader', 'val_cfg.gallery_dataloader',
+                   'test_cfg.gallery_dataloader'):
         assert (f'{loader}.dataset.data_root', 'data_root') in found
         assert (f'{loader}.dataset.pipeline.1.sizes', 'image_sizes') in found
     assert ('train_dataloader.sampler.batch_size', 'batch_size') in found

@@ -45,11 +45,11 @@ def no_gleamkit_data(monkeypatch):
 def test_a_wrong_gallery_root_stops_before_training(u1652, tmp_path):
     cfg = load('university1652_drone2sat')
     missing = str(tmp_path / 'no_such_folder')
-    options = {'data_root': u1652, 'custom_hooks.0.dataloader.dataset.data_root': missing}
+    options = {'data_root': u1652, 'val_cfg.gallery_dataloader.dataset.data_root': missing}
     with pytest.raises(FileNotFoundError) as info:
         prepare_config(cfg, args(cfg_options=options), mode='train')
     text = str(info.value)
-    assert text.startswith('custom_hooks.0.dataloader.dataset (University1652Dataset, '
+    assert text.startswith('val_cfg.gallery_dataloader.dataset (University1652Dataset, '
                            f'data_root={missing!r}) cannot be loaded')
     assert missing in text
 
@@ -64,7 +64,7 @@ def test_no_data_root_names_the_first_dataset_and_the_fix():
 def test_test_mode_reads_only_test_and_gallery(u1652):
     cfg = load('university1652_drone2sat')
     options = {'test_dataloader.dataset.data_root': u1652,
-               'custom_hooks.0.dataloader.dataset.data_root': u1652}
+               'test_cfg.gallery_dataloader.dataset.data_root': u1652}
     # train data has no data_root here: a preflight that read it would have failed
     assert cfg.train_dataloader.dataset.data_root is None
     prepare_config(cfg, args(cfg_options=options, load_from='x.pth'), mode='test')
@@ -145,3 +145,23 @@ def test_check_datasets_names_the_merged_datasets_roots(tmp_path):
     with pytest.raises(ValueError, match=r"train_dataloader.dataset \(ConcatDataset, "
                        r"data_roots=\[None, None, None, None\]\)"):
         check_datasets(cfg, 'train')
+
+
+def test_every_protocol_of_the_evaluation_loop_is_checked(u1652):
+    """phase2_fusion validates on four benchmarks: the preflight reads each protocol's
+    queries and gallery (the loop's keys), in training (val_cfg) and in test (test_cfg)."""
+    from gleamkit.utils.preflight import run_dataloaders
+    cfg = load('phase2_fusion')
+    keys = [key for key, _ in run_dataloaders(cfg, 'train')]
+    assert keys == ['train_dataloader', 'val_dataloader', 'val_cfg.protocols.0.gallery_dataloader',
+                    'val_cfg.protocols.1.dataloader', 'val_cfg.protocols.1.gallery_dataloader',
+                    'val_cfg.protocols.2.dataloader', 'val_cfg.protocols.2.gallery_dataloader',
+                    'val_cfg.protocols.3.dataloader', 'val_cfg.protocols.3.gallery_dataloader']
+    assert [key for key, _ in run_dataloaders(cfg, 'test')][:2] == [
+        'test_dataloader', 'test_cfg.protocols.0.gallery_dataloader']
+    # University-1652 found; the second benchmark's missing root is named by its key
+    cfg.merge_from_dict({'check_datasets': True, 'test_dataloader.dataset.data_root': u1652,
+                         'test_cfg.protocols.0.gallery_dataloader.dataset.data_root': u1652})
+    with pytest.raises(ValueError, match=r'^test_cfg.protocols.1.dataloader.dataset '
+                       r'\(VIGORDataset, data_root=None\) cannot be loaded'):
+        check_datasets(cfg, 'test')

@@ -4,9 +4,11 @@ and decodable, and the queries' places present in the gallery.
     python tools/misc/check_dataset.py CONFIG [--no-decode] [--show 5] [--workers 4]
         [--out report.json] [--cfg-options key=value ...]
 
-Checks ``train_dataloader``, ``val_dataloader``, ``test_dataloader`` and the
-gallery of every hook with a ``dataloader`` (``PrepareGalleryHook``); datasets
-inside ``ConcatDataset`` / ``RepeatDataset`` are checked one by one. Reports,
+Checks ``train_dataloader``, ``val_dataloader``, ``test_dataloader``, the queries
+and galleries of every protocol of the evaluation loops (``val_cfg.gallery_dataloader``,
+``val_cfg.protocols.1.dataloader``, ...) and the dataloader of every hook; datasets
+inside ``ConcatDataset`` / ``RepeatDataset`` are checked one by one. Each gallery is
+matched against the queries of its own protocol. Reports,
 with counts and the first offending paths:
 
 * images that are missing, unreadable (permissions, a folder) or corrupt
@@ -33,7 +35,7 @@ import os.path as osp
 import sys
 from collections import Counter, OrderedDict
 from concurrent.futures import ThreadPoolExecutor
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 try:
     import gleamkit  # noqa: F401
@@ -82,25 +84,65 @@ def allows_outside_root(cfg) -> bool:
     return bool(cfg.get('allow_outside_root', False))
 
 
+def _evaluation_loaders(cfg: Config) -> List[Tuple[str, dict, Optional[str]]]:
+    """``[(key, dataloader config, key of its queries' dataloader)]`` of the evaluation
+    loops' protocols; the queries' key is None for a query loader itself."""
+    from gleamkit.utils.preflight import loop_loaders
+
+    found = []
+    for stage in ('val', 'test'):
+        loaders = dict(loop_loaders(cfg, stage))
+        for key, loader in loaders.items():
+            queries = None
+            if key.endswith('gallery_dataloader'):
+                # the protocol's own queries, else the runner's {stage}_dataloader
+                sibling = key[:-len('gallery_dataloader')] + 'dataloader'
+                queries = sibling if sibling in loaders else f'{stage}_dataloader'
+            found.append((key, loader, queries))
+    return found
+
+
 def dataset_configs(cfg: Config) -> List[Tuple[str, dict]]:
     """``[(where in the config, dataset config)]``, duplicates removed."""
-    found, seen = [], set()
+    return [(where, ds_cfg) for where, ds_cfg, _ in _dataset_configs(cfg)[0]]
+
+
+def _dataset_configs(cfg: Config):
+    """The unique dataset configs and the (queries, gallery) pairs to match, by the key
+    each unique dataset was kept under."""
+    found, pairs = [], []
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         loader = cfg.get(key)
         if isinstance(loader, dict) and isinstance(loader.get('dataset'), dict):
-            found.append((f'{key}.dataset', loader['dataset']))
+            found.append((f'{key}.dataset', loader['dataset'], None))
+    for key, loader, queries in _evaluation_loaders(cfg):
+        if isinstance(loader.get('dataset'), dict):
+            found.append((f'{key}.dataset', loader['dataset'], None))
+            if queries is not None:
+                pairs.append((f'{queries}.dataset', f'{key}.dataset'))
     for i, hook in enumerate(cfg.get('custom_hooks') or []):
         loader = hook.get('dataloader') if isinstance(hook, dict) else None
         if isinstance(loader, dict) and isinstance(loader.get('dataset'), dict):
-            found.append((f'custom_hooks.{i}.dataloader.dataset', loader['dataset']))
-    unique = []
-    for where, ds_cfg in found:
+            where = f'custom_hooks.{i}.dataloader.dataset'
+            found.append((where, loader['dataset'], None))
+            kind = hook.get('type')
+            if getattr(kind, '__name__', kind) == 'PrepareGalleryHook':
+                # the deprecated gallery hook served the plain val / test loops
+                pairs += [(f'{key}.dataset', where)
+                          for key in ('val_dataloader', 'test_dataloader')]
+    unique, first, kept = [], {}, {}  # first key of each config; each key -> that key
+    for where, ds_cfg, _ in found:
         text = repr(ds_cfg)
-        if text in seen:
-            continue
-        seen.add(text)
-        unique.append((where, ds_cfg))
-    return unique
+        if text not in first:
+            first[text] = where
+            unique.append((where, ds_cfg, None))
+        kept[where] = first[text]
+    matched = []
+    for queries, gallery in pairs:
+        pair = (kept.get(queries), kept.get(gallery))
+        if None not in pair and pair not in matched:
+            matched.append(pair)
+    return unique, matched
 
 
 def leaves(dataset) -> list:
@@ -266,12 +308,12 @@ def check_config(cfg: Config, decode: bool = True, show: int = 5, workers: int =
             print_fn(f'  split mismatch: {message}')
         entry['collisions'] = messages
 
-    galleries = [w for w in built if w.startswith('custom_hooks')]
-    evals = [w for w in built if w.split('.')[0] in ('val_dataloader', 'test_dataloader')]
     train = built.get('train_dataloader.dataset')
-    for gallery_where in galleries:
+    # each gallery with the queries of its protocol (both built: else already reported)
+    pairs = [(q, g) for q, g in _dataset_configs(cfg)[1] if q in built and g in built]
+    for gallery_where in dict.fromkeys(gallery for _, gallery in pairs):
         gallery = [i for _, infos in built[gallery_where] for i in infos]
-        for eval_where in evals:
+        for eval_where in [queries for queries, g in pairs if g == gallery_where]:
             queries = [i for _, infos in built[eval_where] for i in infos]
             split = split_report(queries, gallery, show)
             report['splits'][f'{eval_where} vs {gallery_where}'] = split

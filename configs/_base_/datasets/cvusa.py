@@ -17,7 +17,7 @@ from gleamkit.datasets.transforms import (
     ViewColorJitter,
     ViewDropout,
 )
-from gleamkit.engine import PrepareGalleryHook
+from gleamkit.engine import RetrievalTestLoop, RetrievalValLoop
 from gleamkit.evaluation import CrossViewRetrievalMetric
 
 # The dataset folder. None: $GLEAMKIT_DATA/CVUSA. Every dataset below is written
@@ -71,17 +71,16 @@ val_dataloader = dict(
 )
 test_dataloader = val_dataloader
 
-# the gallery, embedded before every validation / test (leaf configs edit it in place:
-# custom_hooks[0]['dataloader'])
-custom_hooks = [
-    dict(type=PrepareGalleryHook,
-         dataloader=dict(
-             batch_size=128,
-             num_workers=4,
-             dataset=dict(type=CVUSADataset, data_root=data_root, split='test', mode='gallery',
-                          pipeline=pipeline),
-             sampler=dict(type=DefaultSampler, shuffle=False)))
-]
+# the gallery, embedded before every validation / test by the evaluation loops (a
+# leaf config edits val_cfg['gallery_dataloader'] and test_cfg['gallery_dataloader'])
+gallery_dataloader = dict(
+    batch_size=128,
+    num_workers=4,
+    dataset=dict(type=CVUSADataset, data_root=data_root, split='test', mode='gallery',
+                 pipeline=pipeline),
+    sampler=dict(type=DefaultSampler, shuffle=False))
+val_cfg = dict(type=RetrievalValLoop, gallery_dataloader=gallery_dataloader)
+test_cfg = dict(type=RetrievalTestLoop, gallery_dataloader=gallery_dataloader)
 
 # R@1/5/10 and R@1% as in the CVUSA literature
 val_evaluator = dict(type=CrossViewRetrievalMetric, topk=(1, 5, 10))

@@ -20,7 +20,7 @@ from gleamkit.datasets.transforms import (
     ViewColorJitter,
     ViewDropout,
 )
-from gleamkit.engine import PrepareGalleryHook
+from gleamkit.engine import RetrievalTestLoop, RetrievalValLoop
 from gleamkit.evaluation import CrossViewRetrievalMetric
 
 # The dataset folder. None: $GLEAMKIT_DATA/GTA-UAV. Every dataset below is written
@@ -73,17 +73,16 @@ val_dataloader = dict(
 )
 test_dataloader = val_dataloader
 
-# the gallery, embedded before every validation / test (leaf configs edit it in place:
-# custom_hooks[0]['dataloader'])
-custom_hooks = [
-    dict(type=PrepareGalleryHook,
-         dataloader=dict(
-             batch_size=128,
-             num_workers=4,
-             dataset=dict(type=GTAUAVDataset, data_root=data_root, split='test', area=area,
-                          mode='gallery', pipeline=pipeline),
-             sampler=dict(type=DefaultSampler, shuffle=False)))
-]
+# the gallery, embedded before every validation / test by the evaluation loops (a
+# leaf config edits val_cfg['gallery_dataloader'] and test_cfg['gallery_dataloader'])
+gallery_dataloader = dict(
+    batch_size=128,
+    num_workers=4,
+    dataset=dict(type=GTAUAVDataset, data_root=data_root, split='test', area=area,
+                 mode='gallery', pipeline=pipeline),
+    sampler=dict(type=DefaultSampler, shuffle=False))
+val_cfg = dict(type=RetrievalValLoop, gallery_dataloader=gallery_dataloader)
+test_cfg = dict(type=RetrievalTestLoop, gallery_dataloader=gallery_dataloader)
 
 val_evaluator = dict(type=CrossViewRetrievalMetric, topk=(1, 5, 10))
 test_evaluator = val_evaluator

@@ -3,7 +3,7 @@
 from mmengine.dataset import DefaultSampler
 
 from gleamkit.datasets import PackCrossViewInputs, SyntheticCrossViewDataset, UniqueLocationSampler
-from gleamkit.engine import PrepareGalleryHook
+from gleamkit.engine import RetrievalTestLoop, RetrievalValLoop
 from gleamkit.evaluation import CrossViewRetrievalMetric
 
 # 3,700 training places (each seen a handful of times: a CNN memorises a few hundred
@@ -47,7 +47,9 @@ gallery_dataloader = dict(
                  with_distractors=True, pipeline=[dict(type=PackCrossViewInputs)]),
     sampler=dict(type=DefaultSampler, shuffle=False),
 )
-custom_hooks = [dict(type=PrepareGalleryHook, dataloader=gallery_dataloader)]
+# the evaluation loops embed the gallery before every validation / test
+val_cfg = dict(type=RetrievalValLoop, gallery_dataloader=gallery_dataloader)
+test_cfg = dict(type=RetrievalTestLoop, gallery_dataloader=gallery_dataloader)
 
 val_evaluator = dict(type=CrossViewRetrievalMetric, topk=(1, 5, 10))
 test_evaluator = val_evaluator

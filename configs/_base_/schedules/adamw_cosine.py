@@ -1,6 +1,6 @@
 # AdamW + linear warm-up + cosine decay (the Sample4Geo recipe), epoch-based.
 from mmengine.optim import CosineAnnealingLR, LinearLR, OptimWrapper
-from mmengine.runner import EpochBasedTrainLoop, TestLoop, ValLoop
+from mmengine.runner import EpochBasedTrainLoop
 from torch.optim import AdamW
 
 max_epochs = 8
@@ -17,5 +17,4 @@ param_scheduler = [
          convert_to_iter_based=True),
 ]
 train_cfg = dict(type=EpochBasedTrainLoop, max_epochs=max_epochs, val_interval=max_epochs)
-val_cfg = dict(type=ValLoop)
-test_cfg = dict(type=TestLoop)
+# val_cfg / test_cfg come with the dataset: its evaluation loops own the gallery

@@ -14,7 +14,6 @@
 # least two per phase, so a 0.1-epoch warm-up reaches lr 1e-3 for any epoch length
 # (docs/training_real_data.md, "Changing a config").
 from mmengine.optim import CosineAnnealingLR, LinearLR
-from mmengine.runner import TestLoop, ValLoop
 from torch.optim import AdamW
 
 from gleamkit.engine.loops import ResumableEpochBasedTrainLoop
@@ -40,5 +39,4 @@ param_scheduler = [
 # resumable in the middle of an epoch: real-data epochs are long, so save iter_N.pth too
 # (`tools/train.py --checkpoint-every 500`, or default_hooks.iter_checkpoint.interval=500)
 train_cfg = dict(type=ResumableEpochBasedTrainLoop, max_epochs=max_epochs, val_interval=4)
-val_cfg = dict(type=ValLoop)
-test_cfg = dict(type=TestLoop)
+# val_cfg / test_cfg come with the dataset: its evaluation loops own the gallery

@@ -11,6 +11,7 @@ from mmengine.model import is_model_wrapper
 from mmengine.utils import ProgressBar
 from torch.utils.data import DataLoader, Subset
 
+from gleamkit.engine.gallery_embedding import iter_embeddings, unwrap
 from gleamkit.registry import HOOKS
 
 SIMILARITIES = ('cross', 'reference', 'query')
@@ -220,16 +221,11 @@ class HardNegativeMiningHook(Hook):
     def _embed(self, model, loader, indices, place_of, num_places, side, bar) -> torch.Tensor:
         """Mean embedding of each place over this side's items, summed over ranks."""
         sums, counts, pos = None, torch.zeros(num_places, dtype=torch.float64), 0
-        other = 'query' if side == 'reference' else 'reference'
-        for data in loader:
-            if isinstance(data.get('inputs'), dict):  # do not embed the other side
-                data['inputs'] = {k: v for k, v in data['inputs'].items() if k != other}
-            data = model.data_preprocessor(data, False)
-            with self._autocast(model):
-                emb = model(**data, mode='tensor')[side]
-            if emb is None:
-                raise ValueError(f'HardNegativeMiningHook: the model returned no {side!r} '
-                                 f'embeddings; the mining dataset must yield {side} images')
+        # the shares differ in length across ranks: no collective forward (see unwrap)
+        _, forward = unwrap(model, collective=False)
+        for emb, _ in iter_embeddings(model, loader, side, forward,
+                                      autocast=lambda: self._autocast(model),
+                                      owner='HardNegativeMiningHook'):
             places = torch.from_numpy(np.asarray(place_of[indices[pos:pos + len(emb)]]))
             pos += len(emb)
             emb = emb.detach().double().cpu()

@@ -1,104 +1,63 @@
-"""Embed the satellite gallery once before each validation / test."""
+"""Deprecated: the gallery belongs to the evaluation loop (RetrievalValLoop)."""
+import warnings
 from typing import Optional, Union
 
-import numpy as np
 import torch
-from mmengine.dist import broadcast_object_list, collect_results, get_dist_info
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
-from mmengine.utils import ProgressBar
 
+from gleamkit.engine.gallery_embedding import embed_gallery
 from gleamkit.registry import HOOKS
 
-
-def _is_fsdp(model) -> bool:
-    try:
-        from torch.distributed.fsdp import FullyShardedDataParallel
-    except ImportError:  # torch built without distributed support
-        return False
-    return isinstance(model, FullyShardedDataParallel)
+MIGRATION = ("PrepareGalleryHook is deprecated and will be removed in the next release: "
+             "the evaluation loop owns the gallery. Replace custom_hooks=[dict(type="
+             "PrepareGalleryHook, dataloader=G)] with val_cfg = dict(type=RetrievalValLoop, "
+             "gallery_dataloader=G) and test_cfg = dict(type=RetrievalTestLoop, "
+             "gallery_dataloader=G) (docs/design.md, 'Evaluation').")
 
 
 @HOOKS.register_module()
 class PrepareGalleryHook(Hook):
-    """Embeds the reference gallery and hands it to the model (``set_gallery``).
+    """Deprecated for one release: embeds a gallery before every validation and test of
+    mmengine's plain ``ValLoop`` / ``TestLoop`` and hands it to ``set_gallery``.
 
-    Runs before every validation and test epoch, so the gallery always matches
-    the current weights and is embedded exactly once per evaluation. Under
-    distributed evaluation each rank embeds its shard (``DefaultSampler``) and
-    the shards are gathered in dataset order, every tile exactly once.
+    Configs of this release use :class:`~gleamkit.engine.loops.RetrievalValLoop` /
+    :class:`~gleamkit.engine.loops.RetrievalTestLoop` instead, which take several
+    protocols and cannot lose their gallery when a child config rewrites
+    ``custom_hooks``. With such a loop the hook is an error (two galleries).
 
-    Config keys:
-        dataloader (dict): an mmengine dataloader config whose dataset yields
-            reference images (e.g. ``SyntheticCrossViewDataset(mode='gallery')``).
-        progress (bool): show a progress bar on rank 0.
+    Args:
+        dataloader (dict or DataLoader): the gallery dataloader.
+        progress (bool): a progress bar on rank 0. Defaults to True.
     """
 
     priority = 'NORMAL'
 
     def __init__(self, dataloader: Union[dict, torch.utils.data.DataLoader],
                  progress: bool = True):
+        warnings.warn(MIGRATION, DeprecationWarning, stacklevel=2)
         self.dataloader_cfg = dataloader
         self.progress = progress
         self._dataloader: Optional[torch.utils.data.DataLoader] = None
 
-    def _get_dataloader(self, runner):
+    def prepare(self, runner, loop) -> None:
+        from gleamkit.engine.loops import RetrievalTestLoop, RetrievalValLoop
+        if isinstance(loop, (RetrievalValLoop, RetrievalTestLoop)):
+            raise ValueError('PrepareGalleryHook and a RetrievalValLoop / RetrievalTestLoop '
+                             'both give the model a gallery: drop the hook from custom_hooks '
+                             '(the loop embeds its protocols\' galleries)')
+        runner.logger.warning(MIGRATION)
         if self._dataloader is None:
-            if isinstance(self.dataloader_cfg, torch.utils.data.DataLoader):
-                self._dataloader = self.dataloader_cfg
-            else:
-                self._dataloader = runner.build_dataloader(self.dataloader_cfg, seed=runner.seed)
-            sampler = self._dataloader.sampler
-            if getattr(sampler, 'shuffle', False):
-                raise ValueError('PrepareGalleryHook: the gallery dataloader must not shuffle '
-                                 "(use sampler=dict(type='DefaultSampler', shuffle=False)): "
-                                 'gathered shards are put back in dataset order')
-        return self._dataloader
-
-    @torch.no_grad()
-    def prepare(self, runner) -> None:
+            self._dataloader = self.dataloader_cfg
+            if isinstance(self._dataloader, dict):
+                self._dataloader = runner.build_dataloader(self._dataloader, seed=runner.seed)
+        gallery = embed_gallery(runner.model, self._dataloader, progress=self.progress,
+                                owner='PrepareGalleryHook')
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        # FSDP shards the parameters: only its wrapper's forward gathers them. DDP and
-        # a bare model are called directly (DDP's forward would sync buffers).
-        forward = runner.model if _is_fsdp(runner.model) else model
-        loader = self._get_dataloader(runner)
-        dataset = loader.dataset
-        rank, _ = get_dist_info()
-        was_training = model.training
-        model.eval()
-        bar = ProgressBar(len(loader)) if self.progress and rank == 0 else None
-        results = []
-        for data in loader:
-            data = model.data_preprocessor(data, False)
-            emb = forward(**data, mode='tensor')['reference']
-            if emb is None:
-                raise ValueError('PrepareGalleryHook: the gallery dataset yielded no reference '
-                                 'images (use mode="gallery")')
-            for sample, vec in zip(data['data_samples'], emb.float().cpu()):
-                results.append((vec, sample.metainfo))
-            if bar is not None:
-                bar.update()
-        if bar is not None:
-            print(flush=True)
-        results = collect_results(results, len(dataset), device='cpu')
-        payload = [results]
-        broadcast_object_list(payload, src=0)
-        results = payload[0]
-        embeddings = torch.stack([vec for vec, _ in results])
-        metas = [meta for _, meta in results]
-        lat = lon = None
-        if all('lat' in m for m in metas):
-            lat = np.array([m['lat'] for m in metas])
-            lon = np.array([m['lon'] for m in metas])
-        model.set_gallery(embeddings, [m['location_id'] for m in metas], lat=lat, lon=lon,
-                          paths=[m.get('reference_path') for m in metas])
-        runner.logger.info(f'PrepareGalleryHook: embedded {len(metas)} gallery images '
-                           f'({len(set(m["location_id"] for m in metas))} places)')
-        if was_training:
-            model.train()
+        model.set_gallery(**gallery)
 
     def before_val_epoch(self, runner) -> None:
-        self.prepare(runner)
+        self.prepare(runner, runner.val_loop)
 
     def before_test_epoch(self, runner) -> None:
-        self.prepare(runner)
+        self.prepare(runner, runner.test_loop)

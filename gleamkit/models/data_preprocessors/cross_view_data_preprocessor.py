@@ -32,7 +32,9 @@ class CrossViewDataPreprocessor(BaseDataPreprocessor):
             default; use the backbone's ``pretrained_cfg`` values x 255).
         view_mean_std (dict, optional): ``{view: (mean, std)}`` overrides.
         default_reference_view (str): view of references whose sample does not
-            say (``'satellite'``).
+            say. The datasets write ``reference_view`` into every sample and the
+            evaluation loops fill it from the gallery dataset's ``metainfo``, so this
+            is the last resort of hand-made batches. Defaults to ``'satellite'``.
     """
 
     def __init__(self, mean: Sequence[float] = (123.675, 116.28, 103.53),

@@ -32,8 +32,6 @@ class CrossViewRetriever(BaseModel):
         adapter (dict): an ``ADAPTERS`` config; ``channels`` taken from the backbone.
         loss (dict): a ``LOSSES`` config (default ``SymmetricInfoNCELoss``).
         data_preprocessor (dict): default ``CrossViewDataPreprocessor``.
-        reference_view (str): view of references whose sample does not name one
-            (``'satellite'``; set ``'uav'`` for a satellite->drone gallery).
         set_aggregation (str): how the members of an image-set query (e.g. the
             ground photos of one cell) make one embedding: ``'mean'`` or ``'max'``
             of the member embeddings, re-normalised.
@@ -48,7 +46,7 @@ class CrossViewRetriever(BaseModel):
 
     def __init__(self, backbone: dict, head: dict, adapter: Optional[dict] = None,
                  loss: Optional[dict] = None, data_preprocessor: Optional[dict] = None,
-                 reference_view: str = 'satellite', keep_topk: int = 10,
+                 keep_topk: int = 10,
                  search_device: str = 'auto', grad_cache_chunk: Optional[int] = None,
                  set_aggregation: str = 'mean', init_cfg: Optional[dict] = None):
         if data_preprocessor is None:
@@ -65,9 +63,6 @@ class CrossViewRetriever(BaseModel):
         head.setdefault('in_channels', channels)
         self.head = MODELS.build(head)
         self.loss_module = LOSSES.build(loss or dict(type='SymmetricInfoNCELoss'))
-        self.reference_view = reference_view
-        if hasattr(self.data_preprocessor, 'default_reference_view'):
-            self.data_preprocessor.default_reference_view = reference_view
         if set_aggregation not in ('mean', 'max'):
             raise ValueError(f"set_aggregation={set_aggregation!r}, expected 'mean' or 'max'")
         self.set_aggregation = set_aggregation
@@ -180,8 +175,8 @@ class CrossViewRetriever(BaseModel):
     def predict(self, inputs: dict, data_samples: Optional[list] = None) -> List:
         if self.gallery is None:
             raise RuntimeError(
-                'CrossViewRetriever.predict needs a gallery: add '
-                "dict(type='PrepareGalleryHook', dataloader=...) to custom_hooks (the configs "
+                'CrossViewRetriever.predict needs a gallery: evaluate with '
+                "val_cfg = dict(type='RetrievalValLoop', gallery_dataloader=...) (the configs "
                 'in configs/gleam_c do), or call model.set_gallery(embeddings, location_ids).')
         feats = self.extract_feat(inputs)
         query = feats['query'] if feats['query'] is not None else feats['reference']
