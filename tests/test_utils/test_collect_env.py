@@ -85,6 +85,13 @@ def test_report_has_faiss_gpus(report):
         assert report['faiss GPUs'].isdigit()
 
 
+def test_report_lists_gleamkit_changes_to_mmengine(report):
+    from gleamkit.utils import mmengine_changes
+    for change in mmengine_changes():
+        line = report[f'gleamkit change [{change.what}]']
+        assert line.startswith(f'active ({change.where}; '), line
+
+
 def test_missing_package_reads_not_installed():
     assert package_version('gleamkit_no_such_module_xyz', ('no-such-dist-xyz',)) == NOT_INSTALLED
 
