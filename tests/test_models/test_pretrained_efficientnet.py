@@ -160,6 +160,7 @@ def load_converter():
     return module
 
 
+@pytest.mark.slow
 def test_converter_cli_writes_a_timm_checkpoint(tmp_path):
     dst = tmp_path / 'lite0_timm.pth'
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS='1')
