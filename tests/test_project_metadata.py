@@ -40,3 +40,48 @@ def test_pre_commit_runs_ruff_check_and_format_at_a_pinned_version():
 def test_changelog_has_unreleased_and_the_current_version():
     headings = re.findall(r'^## (.+)$', (ROOT / 'CHANGELOG.md').read_text(), re.M)
     assert headings[:2] == ['Unreleased', __version__]
+
+
+# What makes a test slow: it starts another Python (or several) or a whole training run.
+_STARTS_A_PROCESS = re.compile(r'subprocess\.|torchrun|runpy\.|\bRunner\(|Runner\.from_cfg')
+
+
+def _starts_process(name, functions, source, seen=()):
+    """Whether function ``name`` (or a helper / fixture of its file it uses) starts one."""
+    import ast
+    node = functions.get(name)
+    if node is None or name in seen:
+        return False
+    if _STARTS_A_PROCESS.search(ast.get_source_segment(source, node)):
+        return True
+    used = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+    used |= {arg.arg for arg in node.args.args}
+    return any(_starts_process(other, functions, source, seen + (name, ))
+               for other in used - {name})
+
+
+def _unmarked_process_tests():
+    """Tests that start a process or a Runner but carry no ``slow`` mark."""
+    import ast
+    found = []
+    for path in sorted((ROOT / 'tests').rglob('test_*.py')):
+        source = path.read_text()
+        if re.search(r'^pytestmark = .*slow|^    pytest\.mark\.slow', source, re.M):
+            continue  # the whole file is slow
+        tree = ast.parse(source)
+        functions = {node.name: node for node in ast.walk(tree)
+                     if isinstance(node, ast.FunctionDef)}
+        for node in functions.values():
+            if not node.name.startswith('test_'):
+                continue
+            marked = any('slow' in ast.unparse(d) for d in node.decorator_list)
+            if not marked and _starts_process(node.name, functions, source):
+                found.append(f'{path.relative_to(ROOT)}::{node.name}')
+    return found
+
+
+def test_tests_that_start_processes_are_marked_slow():
+    # keeps `pytest -m "not slow"` fast: a new test that starts a process says so
+    unmarked = _unmarked_process_tests()
+    assert not unmarked, ('mark these @pytest.mark.slow (they start a process or a '
+                          'Runner):\n' + '\n'.join(unmarked))
