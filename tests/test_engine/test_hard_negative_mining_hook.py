@@ -251,6 +251,7 @@ def test_on_a_runner(tmp_path):
     assert epochs[1] != epochs[2]  # a new order every epoch
 
 
+@pytest.mark.slow
 def test_with_cross_view_retriever_on_the_synthetic_world(tmp_path):
     """The real model and data path (CrossViewDataPreprocessor, one side at a time): the
     scores are the brute-force similarities of the model's own embeddings."""

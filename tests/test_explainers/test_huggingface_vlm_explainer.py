@@ -224,6 +224,7 @@ def test_merged_model_answers_like_base_plus_adapter(tiny_vlm_dir, tmp_path):
     torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_fine_tuning_learns_what_the_images_show(tiny_vlm_dir):
     """The answer depends on the pixels: a short LoRA fine-tune learns a visible cue
     (a white satellite tile = match) and the parsed verdicts follow it."""
