@@ -95,21 +95,21 @@ class GleamkitRegistry(Registry):
         self.family_of = family_of
 
     def _register_module(self, module, module_name=None, force: bool = False) -> None:
-        super()._register_module(module, module_name, force)
-        if self.family_of is None:
-            return
         names = module_name or module.__name__
-        for name in [names] if isinstance(names, str) else names:
+        names = [names] if isinstance(names, str) else list(names)
+        # check the family's registry first, so a refused class is registered nowhere
+        for name in names if self.family_of is not None and not force else ():
             held = self.family_of.module_dict.get(name)
-            if held is module:  # registered in two families, or there already
-                continue
-            if held is not None and not force:
+            if held is not None and held is not module:
                 raise KeyError(
                     f'{name!r} ({module.__module__}) cannot be registered in gleamkit\'s '
                     f'{self.name!r} registry: every {self.name} is also registered in '
                     f'{self.family_of.name!r}, which already holds {name!r} from '
                     f'{held.__module__}. Pick another name (or pass force=True).')
-            self.family_of._register_module(module, name, force)
+        super()._register_module(module, module_name, force)
+        for name in names if self.family_of is not None else ():
+            if self.family_of.module_dict.get(name) is not module:  # not in two families
+                self.family_of._register_module(module, name, force)
 
     def _find(self, key: str) -> Optional[Type]:
         """The class registered as ``key`` here, else in ``family_of``; None if nowhere."""

@@ -135,6 +135,7 @@ def test_a_family_name_that_models_holds_already_is_refused():
     msg = str(err.value)
     assert "'Clash'" in msg and "'loss'" in msg and "'model'" in msg and 'force=True' in msg
     assert models.get('Clash') is ModelClash
+    assert 'Clash' not in losses.module_dict  # refused: registered nowhere
 
     # one class in two families is fine (registered in MODELS once)
     adapters = GleamkitRegistry('adapter', family_of=models, scope='gleamkit_test_clash')
