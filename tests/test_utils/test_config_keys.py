@@ -129,7 +129,7 @@ def test_train_tool_reports_the_key_path(option, expected, tmp_path):
     out = subprocess.run(
         [sys.executable, 'tools/train.py', 'configs/gleam_c/phase2.py', '--work-dir',
          str(tmp_path), '--cfg-options', option, *world,
-         *[o.replace('num_locations=24', f'cache_dir={tmp_path}') for o in world]],
+         *[o.replace('world.num_locations=24', f'cache_dir={tmp_path}') for o in world]],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
         env=dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS='1'))
     assert out.returncode != 0
