@@ -59,11 +59,12 @@ setup(
     license='Apache-2.0',
     packages=find_packages(include=['gleamkit', 'gleamkit.*']) + config_packages,
     package_dir={'gleamkit.configs': 'configs'},
-    python_requires='>=3.9',
+    python_requires='>=3.10',  # agrees with ruff's target-version (pyproject.toml)
     install_requires=install_requires,
     extras_require=extras_require,
     include_package_data=True,
     classifiers=['Programming Language :: Python :: 3',
+                 'Programming Language :: Python :: 3 :: Only',
                  'Topic :: Scientific/Engineering :: Artificial Intelligence',
                  'Topic :: Scientific/Engineering :: GIS'],
 )

@@ -1,31 +1,34 @@
 """gleamkit's registries.
 
-Two kinds of registry live here:
+Two kinds of registry live here, and a lookup only ever runs one way:
 
 * the children of mmengine's root registries that a ``Runner`` needs
   (``MODELS``, ``DATASETS``, ``TRANSFORMS``, ``METRICS``, ``HOOKS``, ...), all in
   scope ``gleamkit`` so that ``default_scope = 'gleamkit'`` in a config finds them;
+  a name not registered in one is looked up in its mmengine parent (and, written
+  ``type='mmpretrain.ResNet'``, in a downstream package's registry).
 * the domain registries a GLEAM config assembles a model from: ``BACKBONES``,
-  ``ADAPTERS`` (modality adapters), ``LOSSES``, ``EXPLAINERS`` (GLEAM-X), plus
-  ``SAMPLERS`` and ``EVALUATORS``.
+  ``ADAPTERS`` (modality adapters), ``LOSSES`` and ``EXPLAINERS`` (GLEAM-X) are
+  *families of* ``MODELS``: a class registered in a family is registered in
+  ``MODELS`` too (so the Runner's ``model=dict(type='HuggingFaceVLMExplainer')`` and
+  any config nested in a model find it), and a family looks up its own classes
+  first and ``MODELS`` (then mmengine) second. ``MODELS`` never searches a family.
 
 ``SAMPLERS`` *is* the gleamkit child of mmengine's ``DATA_SAMPLERS`` (the Runner
 builds samplers there) and ``EVALUATORS`` *is* the gleamkit child of mmengine's
-``METRICS`` (the Runner's ``Evaluator`` builds metrics there); ``DATA_SAMPLERS`` and
-``METRICS`` are kept as aliases for readers used to mmengine names.
-
-``BACKBONES``, ``ADAPTERS``, ``LOSSES`` and ``EXPLAINERS`` are registries of their
-own; a name not found in one of them is looked up in ``MODELS`` (and from there
-in mmengine and its downstream packages, e.g. ``type='mmpretrain.ResNet'``).
+``METRICS``: it holds metrics (``BaseMetric`` subclasses such as
+``CrossViewRetrievalMetric``), which a config names in ``val_evaluator``; the
+container that runs them is mmengine's ``Evaluator``, in ``EVALUATOR`` (singular).
+``DATA_SAMPLERS`` and ``METRICS`` are aliases for readers used to mmengine names.
 
 Every registry imports its modules lazily from ``locations``. Asking for a name
 that is nowhere raises a ``KeyError`` naming the registry, where it looked and
-the closest registered names. A config key the component does not take raises
-:class:`~gleamkit.utils.config_keys.UnknownConfigKeyError` (a ``TypeError``) naming
-the component, the keys it accepts and the closest one.
+the closest registered names (the family's own first). A config key the component
+does not take raises :class:`~gleamkit.utils.config_keys.UnknownConfigKeyError`
+(a ``TypeError``) naming the component, the keys it accepts and the closest one.
 """
 import difflib
-from typing import Optional, Type
+from typing import List, Optional, Type
 
 from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
@@ -74,57 +77,49 @@ class RegistryKeyError(KeyError):
 
 
 class GleamkitRegistry(Registry):
-    """An mmengine ``Registry`` with a fallback registry and helpful errors.
+    """An mmengine ``Registry`` in scope ``gleamkit`` with errors that say where to look.
 
     Args:
         name: Registry name, used in messages.
-        fallback: Registry searched when a name is not in this one.
+        family_of: The registry this one is a family of (``MODELS`` for the domain
+            registries). A class registered here is registered there too, under the same
+            name, and a name not found here is looked up there: the lookup runs one way,
+            family -> ``family_of`` -> its mmengine parents. Defaults to None.
         **kwargs: Passed to :class:`mmengine.registry.Registry`
             (``parent``, ``scope``, ``locations``, ``build_func``).
     """
 
-    def __init__(self, name: str, fallback: Optional[Registry] = None, **kwargs):
+    def __init__(self, name: str, family_of: Optional[Registry] = None, **kwargs):
         kwargs.setdefault('scope', 'gleamkit')
         super().__init__(name, **kwargs)
-        self.fallback = fallback
-        # registries whose *own* modules this one also serves (no recursion):
-        # lets the Runner build e.g. an explainer with MODELS.build(type=...)
-        self.members: list = []
+        self.family_of = family_of
 
-    def _all_names(self):
-        names = set()
-        registry = self
-        seen = set()
-        queue = [self]
-        while queue:
-            registry = queue.pop(0)
-            if id(registry) in seen:
-                continue
-            seen.add(id(registry))
-            registry.import_from_location()
-            names.update(registry.module_dict.keys())
-            if registry.parent is not None:
-                queue.append(registry.parent)
-            fallback = getattr(registry, 'fallback', None)
-            if fallback is not None:
-                queue.append(fallback)
-            queue.extend(getattr(registry, 'members', []))
-        return sorted(names)
+    def _register_module(self, module, module_name=None, force: bool = False) -> None:
+        names = module_name or module.__name__
+        names = [names] if isinstance(names, str) else list(names)
+        # check the family's registry first, so a refused class is registered nowhere
+        for name in names if self.family_of is not None and not force else ():
+            held = self.family_of.module_dict.get(name)
+            if held is not None and held is not module:
+                raise KeyError(
+                    f'{name!r} ({module.__module__}) cannot be registered in gleamkit\'s '
+                    f'{self.name!r} registry: every {self.name} is also registered in '
+                    f'{self.family_of.name!r}, which already holds {name!r} from '
+                    f'{held.__module__}. Pick another name (or pass force=True).')
+        super()._register_module(module, module_name, force)
+        for name in names if self.family_of is not None else ():
+            if self.family_of.module_dict.get(name) is not module:  # not in two families
+                self.family_of._register_module(module, name, force)
 
-    def _lookup(self, key: str) -> Optional[Type]:
+    def _find(self, key: str) -> Optional[Type]:
+        """The class registered as ``key`` here, else in ``family_of``; None if nowhere."""
         obj = super().get(key)
-        if obj is None:
-            _, real_key = self.split_scope_key(key)
-            for member in self.members:
-                member.import_from_location()
-                if real_key in member.module_dict:
-                    return member.module_dict[real_key]
-        if obj is None and self.fallback is not None:
-            obj = self.fallback._lookup(key)
+        if obj is None and self.family_of is not None:
+            obj = Registry.get(self.family_of, key)
         return obj
 
     def get(self, key: str) -> Optional[Type]:
-        obj = self._lookup(key)
+        obj = self._find(key)
         if obj is None:
             raise RegistryKeyError(self._not_found_message(key))
         return obj
@@ -147,7 +142,7 @@ class GleamkitRegistry(Registry):
         if not match or not isinstance(cfg, dict) or match.group('key') not in cfg:
             return None
         key, obj_type = match.group('key'), dict.get(cfg, 'type')
-        component = self._lookup(obj_type) if isinstance(obj_type, str) else resolve_type(
+        component = self._find(obj_type) if isinstance(obj_type, str) else resolve_type(
             obj_type)
         keys = accepted_keys(component) if callable(component) else None
         if keys is None or key in keys:  # raised deeper down, not by this component
@@ -155,16 +150,30 @@ class GleamkitRegistry(Registry):
         return UnknownConfigKeyError(unknown_key_message(component, key),
                                      component=component, key=key)
 
+    def _names(self) -> List[str]:
+        """Names registered here and in the registries a lookup goes on to."""
+        names = set()
+        chain = [self] + ([self.family_of] if self.family_of is not None else [])
+        for registry in chain:
+            while registry is not None:
+                registry.import_from_location()
+                names.update(registry.module_dict)
+                registry = registry.parent
+        return sorted(names)
+
     def _not_found_message(self, key: str) -> str:
-        names = self._all_names()
         _, real_key = self.split_scope_key(key)
-        close = difflib.get_close_matches(real_key, names, n=3, cutoff=0.5)
+        own = sorted(self.module_dict)
+        # the family's own names first: a typo'd backbone should not suggest a loss
+        close = (difflib.get_close_matches(real_key, own, n=3, cutoff=0.5)
+                 or difflib.get_close_matches(real_key, self._names(), n=3, cutoff=0.5))
         hint = (f'Did you mean: {", ".join(repr(c) for c in close)}? '
                 if close else '')
         where = ', '.join(self._locations) or 'no lazy-import locations'
-        own = sorted(self.module_dict)
+        then = (f'then {self.family_of.name!r} and its parents' if self.family_of is not None
+                else 'then its mmengine parents')
         return (f'{key!r} is not registered in gleamkit\'s {self.name!r} registry '
-                f'(searched modules: {where}; then its parents and fallbacks). '
+                f'(searched modules: {where}; {then}). '
                 f'{hint}If it lives in your own module, import it with '
                 f'`custom_imports = dict(imports=["your.module"])` in the config. '
                 f'Registered in {self.name!r}: {", ".join(own) or "(none)"}.')
@@ -208,15 +217,14 @@ VISBACKENDS = GleamkitRegistry(
 FUNCTIONS = GleamkitRegistry(
     'function', parent=MMENGINE_FUNCTIONS, locations=['gleamkit.datasets'])
 
-# --- gleamkit's domain registries (fall back to MODELS) -------------------------
+# --- gleamkit's domain registries: families of MODELS ---------------------------
+# Each class registered in a family is registered in MODELS too, so the Runner's
+# ``model=dict(type=...)`` and any config nested in a model find it; a family looks
+# up its own classes first and MODELS (then mmengine and downstream scopes) second.
 BACKBONES = GleamkitRegistry(
-    'backbone', fallback=MODELS, locations=['gleamkit.models.backbones'])
+    'backbone', family_of=MODELS, locations=['gleamkit.models.backbones'])
 ADAPTERS = GleamkitRegistry(
-    'modality adapter', fallback=MODELS, locations=['gleamkit.models.adapters'])
-LOSSES = GleamkitRegistry('loss', fallback=MODELS, locations=['gleamkit.models.losses'])
+    'modality adapter', family_of=MODELS, locations=['gleamkit.models.adapters'])
+LOSSES = GleamkitRegistry('loss', family_of=MODELS, locations=['gleamkit.models.losses'])
 EXPLAINERS = GleamkitRegistry(
-    'explainer', fallback=MODELS, locations=['gleamkit.models.explainers'])
-
-# The Runner builds every model through MODELS: let it find the domain registries'
-# own classes too (``model=dict(type='HuggingFaceExplainer')`` in a GLEAM-X config).
-MODELS.members.extend([BACKBONES, ADAPTERS, LOSSES, EXPLAINERS])
+    'explainer', family_of=MODELS, locations=['gleamkit.models.explainers'])

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # starts subprocesses / runs (see CONTRIBUTING.md)
+
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / 'docs'
 TUTORIALS = sorted((DOCS / 'tutorials').glob('*.md'))

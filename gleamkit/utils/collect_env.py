@@ -1,7 +1,9 @@
 """Print the versions a gleamkit bug report needs.
 
 Run ``python -m gleamkit.utils.collect_env`` and paste the output into the issue.
-``--torch-build`` adds ``torch.__config__.show()`` (long).
+``--torch-build`` adds ``torch.__config__.show()`` (long). The last lines list what
+importing gleamkit changes in mmengine, each checked live
+(:func:`gleamkit.utils.mmengine_changes`).
 
 Every probe is guarded: a package that is missing shows as ``not installed``, one
 that is installed but fails to import shows its version and the import error, and
@@ -244,6 +246,24 @@ def _mmengine_extras(env: Dict[str, str], torch_build: bool) -> None:
         env['PyTorch compiling details'] = '\n' + str(base['PyTorch compiling details'])
 
 
+def _gleamkit_changes(env: Dict[str, str]) -> None:
+    """Add what importing gleamkit changes in mmengine, each checked live."""
+    _import('gleamkit.registry')  # as any run does: attaches gleamkit's registries
+    module, error = _import('gleamkit.utils.mmengine_changes')
+    if module is None:
+        env['gleamkit changes to mmengine'] = f'n/a ({type(error).__name__}: {error})'
+        return
+    try:
+        with _quiet():
+            changes = module.mmengine_changes()
+    except Exception as error:
+        env['gleamkit changes to mmengine'] = f'n/a ({type(error).__name__}: {error})'
+        return
+    for change in changes:
+        state = 'active' if change.active else 'NOT active'
+        env[f'gleamkit change [{change.what}]'] = f'{state} ({change.where}; {change.when})'
+
+
 def collect_env(torch_build: bool = False) -> 'OrderedDict[str, str]':
     """Collect the environment of a gleamkit installation.
 
@@ -271,6 +291,7 @@ def collect_env(torch_build: bool = False) -> 'OrderedDict[str, str]':
         if label == 'faiss':
             env['faiss GPUs'] = _faiss_gpus(env[label])
     _mmengine_extras(env, torch_build)
+    _gleamkit_changes(env)
     return env
 
 

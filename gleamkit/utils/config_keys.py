@@ -113,7 +113,7 @@ def resolve_type(value):
                     registry.PARAM_SCHEDULERS, registry.SAMPLERS, registry.EVALUATORS,
                     registry.VISUALIZERS, registry.VISBACKENDS):
             try:
-                found = reg._lookup(value)
+                found = reg._find(value)
             except Exception:
                 found = None
             if found is not None:

@@ -50,6 +50,7 @@ def table(stdout):
     return cells[0], [dict(zip(cells[0], row)) for row in cells[2:]]
 
 
+@pytest.mark.slow
 def test_runner_vs_plain_loop_table(outputs):
     header, rows = table(outputs['runner_vs_plain_loop'])
     assert header == ['variant', 'images/s', 'range', 'vs baseline', 'images/CPU-s',
@@ -63,6 +64,7 @@ def test_runner_vs_plain_loop_table(outputs):
     assert 'framework cost (1 - runner / plain, paired by round):' in text
 
 
+@pytest.mark.slow
 def test_grad_cache_memory_table_and_sanity(outputs):
     stdout = outputs['grad_cache_memory']
     header, rows = table(stdout)
@@ -75,6 +77,7 @@ def test_grad_cache_memory_table_and_sanity(outputs):
     assert '-> equal' in stdout
 
 
+@pytest.mark.slow
 def test_distributed_scaling_table_and_sanity(outputs):
     stdout = outputs['distributed_scaling']
     header, rows = table(stdout)

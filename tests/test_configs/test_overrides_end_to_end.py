@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # starts subprocesses / runs (see CONTRIBUTING.md)
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

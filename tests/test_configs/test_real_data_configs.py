@@ -387,6 +387,7 @@ def test_schedule_is_sample4geo_warmup_then_cosine(name, epochs, warmup):
 
 
 # ----------------------------------------------------------------------- end to end
+@pytest.mark.slow
 def test_tools_test_on_the_university1652_replica(tmp_path, replicas):
     """A random tiny model, saved as {'state_dict': ...}, through tools/test.py: the
     paper-style table is printed and the metrics JSON written, over the full gallery

@@ -31,6 +31,7 @@ def make_list(root, corrupt=('q/a2.jpg', )):
     return write_pair_list(osp.join(root, 'pairs.csv'), rows)
 
 
+@pytest.mark.slow
 def test_default_stops_naming_the_file_and_the_checker(tmp_path):
     ds = CrossViewPairListDataset(ann_file=make_list(str(tmp_path)), mode='pairs',
                                   pipeline=PIPELINE)
@@ -76,6 +77,7 @@ class _Runner:
     epoch, iter = 0, 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('num_workers', [0, 2])
 def test_hook_counts_skips_made_in_worker_processes(tmp_path, num_workers):
     from mmengine.dataset import pseudo_collate
@@ -114,6 +116,7 @@ def isolated_mmengine_globals():
         manager._instance_dict.update(instances)
 
 
+@pytest.mark.slow
 def test_runner_epoch_reports_skipped_files(tmp_path, isolated_mmengine_globals):
     """A real mmengine training run, 2 dataloader workers: the log names the file."""
     from mmengine.dataset import pseudo_collate
@@ -178,6 +181,7 @@ def test_ground_photo_sets_name_the_bad_member(tmp_path):
     assert out['inputs']['query'].shape[0] == 5  # c00's five photos
 
 
+@pytest.mark.slow
 def test_hook_gathers_the_skips_of_every_rank(tmp_path, free_port):
     """2 ranks (torchrun, gloo), each skipping one file in its half of the data:
     the epoch report of every rank holds both."""

@@ -23,6 +23,7 @@ def dataset(tmp_path, **kwargs):
                                      **kwargs)
 
 
+@pytest.mark.slow
 def test_a_ground_query_is_the_canonical_photo_plus_other_draws(tmp_path):
     ds = dataset(tmp_path, split='all', mode='pairs', views=('map', 'ground'),
                  ground_set_size=3, pipeline=[])
@@ -41,6 +42,7 @@ def test_a_ground_query_is_the_canonical_photo_plus_other_draws(tmp_path):
     assert isinstance(other['query_img'], np.ndarray) and 'set_size' not in other
 
 
+@pytest.mark.slow
 def test_sets_pack_augment_and_embed_as_the_mean_of_their_members(tmp_path):
     ds = dataset(tmp_path, split='all', mode='pairs', views=('map', 'ground'),
                  ground_set_size=2,

@@ -218,6 +218,7 @@ def test_separate_mining_dataset_is_mapped_by_location_id():
     np.testing.assert_array_equal(sampler.neighbour_table, want)  # sampler place = id here
 
 
+@pytest.mark.slow
 def test_on_a_runner(tmp_path):
     """mmengine's Runner: the hook reaches the sampler through the train loop, mines
     before epochs 1 and 2, and the batches of those epochs are look-alike groups."""
@@ -250,6 +251,7 @@ def test_on_a_runner(tmp_path):
     assert epochs[1] != epochs[2]  # a new order every epoch
 
 
+@pytest.mark.slow
 def test_with_cross_view_retriever_on_the_synthetic_world(tmp_path):
     """The real model and data path (CrossViewDataPreprocessor, one side at a time): the
     scores are the brute-force similarities of the model's own embeddings."""
@@ -291,6 +293,7 @@ def test_with_cross_view_retriever_on_the_synthetic_world(tmp_path):
 
 
 # ---------------------------------------------------------------------- two ranks
+@pytest.mark.slow
 def test_two_ranks_compute_the_same_table(tmp_path, free_port):
     out = tmp_path / 'ranks.json'
     env = dict(os.environ, OMP_NUM_THREADS='1',

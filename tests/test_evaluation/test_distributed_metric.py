@@ -13,7 +13,11 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from gleamkit.evaluation import CrossViewRetrievalMetric
+
+pytestmark = pytest.mark.slow  # starts subprocesses / runs (see CONTRIBUTING.md)
 
 REPO = Path(__file__).resolve().parents[2]
 NUM_SAMPLES = 13  # odd: DefaultSampler pads the last rank

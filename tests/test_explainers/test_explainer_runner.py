@@ -19,7 +19,10 @@ from gleamkit.utils.runtime import build_runner, prepare_config
 CONFIG = 'configs/gleam_x/tiny_qwen2_5_vl_lora_synthetic.py'
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-pytestmark = pytest.mark.filterwarnings('ignore:.*is_gradient_checkpointing:FutureWarning')
+pytestmark = [
+    pytest.mark.slow,  # Runner fine-tuning runs (see CONTRIBUTING.md)
+    pytest.mark.filterwarnings('ignore:.*is_gradient_checkpointing:FutureWarning'),
+]
 
 
 @pytest.fixture(scope='module', autouse=True)

@@ -10,6 +10,8 @@ from PIL import Image
 
 from gleamkit.datasets.gleam_x import read_jsonl, resolve_path
 
+pytestmark = pytest.mark.slow  # starts subprocesses / runs (see CONTRIBUTING.md)
+
 ROOT = Path(__file__).resolve().parents[2]
 KEY = 'sk-cli-secret-42'
 NO = 'The layouts differ, so the two images do not correspond.'

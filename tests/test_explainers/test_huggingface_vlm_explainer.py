@@ -229,6 +229,7 @@ def test_merged_model_answers_like_base_plus_adapter(tiny_vlm_dir, tmp_path):
     assert (a.argmax(-1) == b.argmax(-1)).float().mean() > 0.99  # the same greedy tokens
 
 
+@pytest.mark.slow
 def test_fine_tuning_learns_what_the_images_show(tiny_vlm_dir):
     """The answer depends on the pixels: a short LoRA fine-tune learns a visible cue
     (a white satellite tile = match) and the parsed verdicts follow it."""

@@ -95,6 +95,7 @@ def test_zh_rouge_exact(logged):
     assert m['rouge_l'] == pytest.approx(100 * 2 * 0.9 / 1.9)
 
 
+@pytest.mark.slow
 def test_similarity_and_english_model_note(logged, tmp_path):
     out = tmp_path / 'res' / 'gleam_x.json'
     metric = GleamXMetric(out_json=str(out))  # all-MiniLM-L6-v2 for every language

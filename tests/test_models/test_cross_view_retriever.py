@@ -46,6 +46,7 @@ def test_preprocessor_groups_queries_by_view():
     assert torch.allclose(groups['uav'][1][0], (raw - mean) / std)
 
 
+@pytest.mark.slow
 def test_tensor_mode_puts_each_query_back_in_its_row():
     model = tiny_model().eval()
     data = model.data_preprocessor(batch(), False)
@@ -57,6 +58,7 @@ def test_tensor_mode_puts_each_query_back_in_its_row():
     assert torch.allclose(out['query'][1], alone[0], atol=1e-5)
 
 
+@pytest.mark.slow
 def test_loss_mode_trains():
     torch.manual_seed(0)
     model = tiny_model()
@@ -101,6 +103,7 @@ def test_predict_without_gallery_says_what_to_do():
         model(**data, mode='predict')
 
 
+@pytest.mark.slow
 def test_references_are_embedded_with_their_own_view():
     # satellite->drone: the gallery's references are drone images
     model = tiny_model().eval()
@@ -144,6 +147,7 @@ def test_image_set_queries_aggregate_their_members(aggregation):
         tiny_model(set_aggregation='attention')
 
 
+@pytest.mark.slow
 def test_timm_head_is_frozen_when_unused_and_used_when_pooled():
     from gleamkit.registry import BACKBONES
     unpooled = BACKBONES.build(dict(type='TimmBackbone', model_name='convnext_atto'))
@@ -161,6 +165,7 @@ def test_timm_head_is_frozen_when_unused_and_used_when_pooled():
     assert all(p.requires_grad for p in pooled.parameters())
 
 
+@pytest.mark.slow
 def test_weighted_loss_gets_weights_from_the_samples():
     torch.manual_seed(0)
     model = tiny_model(loss=dict(type='WeightedInfoNCELoss', label_smoothing=0.0))

@@ -5,12 +5,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / 'tests' / 'dist_workers'))
 
 from infonce_grad_worker import Encoder, make_batch  # noqa: E402
+
+pytestmark = pytest.mark.slow  # starts subprocesses / runs (see CONTRIBUTING.md)
 
 
 def test_gathered_loss_gradients_equal_full_batch(tmp_path, free_port):

@@ -57,6 +57,7 @@ def test_slice_inputs_keeps_rows_and_views():
     assert torch.equal(ref, inputs['reference']['satellite'][1][2:5])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('chunk', [1, 3])
 def test_chunked_gradients_equal_unchunked(chunk):
     model = layer_norm_model()
@@ -75,6 +76,7 @@ def test_chunked_gradients_equal_unchunked(chunk):
         assert_same_gradient(full[name], cached[name], name)
 
 
+@pytest.mark.slow
 def test_train_step_with_grad_cache_matches_plain_step():
     plain = layer_norm_model()
     cached = layer_norm_model(grad_cache_chunk=3)
@@ -89,6 +91,7 @@ def test_train_step_with_grad_cache_matches_plain_step():
         assert_same_gradient(a, b, name)
 
 
+@pytest.mark.slow
 def test_randomness_is_replayed_between_the_two_passes():
     """With dropout and drop-path, the cached step equals a chunked forward with a
     graph under the same random draws: the second pass replays the first's RNG."""
@@ -110,6 +113,7 @@ def test_randomness_is_replayed_between_the_two_passes():
         assert_same_gradient(g, grads(twin)[name], name)
 
 
+@pytest.mark.slow
 def test_grad_cache_composes_with_bf16_autocast():
     plain, cached = layer_norm_model(), layer_norm_model()
     cached.load_state_dict(plain.state_dict())

@@ -79,6 +79,7 @@ def test_every_key_is_mapped_and_loads_strictly(source_state_dict):
     assert torch.equal(converted['bn2.running_var'], source_state_dict['_bn1.running_var'])
 
 
+@pytest.mark.slow
 def test_tf_same_padding_architecture_is_the_match(classifier, skimage_data):
     """timm's PyTorch-padded efficientnet_lite0 takes the same keys but computes
     something else; the TF-padded one is what the weights were trained in: the photos
@@ -160,6 +161,7 @@ def load_converter():
     return module
 
 
+@pytest.mark.slow
 def test_converter_cli_writes_a_timm_checkpoint(tmp_path):
     dst = tmp_path / 'lite0_timm.pth'
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS='1')

@@ -178,6 +178,7 @@ def test_weight_matrix_from_data_samples():
         WeightedInfoNCELoss(semi_positive_weight=2.0)
 
 
+@pytest.mark.slow
 def test_gathered_weighted_loss_gradients_equal_full_batch(tmp_path, free_port):
     out = tmp_path / 'grads.pt'
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS='1')

@@ -5,6 +5,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # starts subprocesses / runs (see CONTRIBUTING.md)
+
 ROOT = Path(__file__).resolve().parents[2]
 
 OLD_IMPORTS = """

@@ -84,6 +84,7 @@ def test_render_cache_keys_are_unchanged():
     assert osp.basename(cache_path(None, VIEWS, "/c")) == "synthetic_v3_b8a478a010cab1992fbe.npz"
 
 
+@pytest.mark.slow
 def test_explanations_are_unchanged_in_both_languages():
     """2,320 paragraphs (every view, matches and hard negatives, the writer's own choice
     of differences) plus the image descriptions, hashed per language."""

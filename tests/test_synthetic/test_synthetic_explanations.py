@@ -267,6 +267,7 @@ def test_dataset_builds_the_synthetic_set_once(fake_world, tmp_path):
         GleamXDataset(synthetic=dict(num_pair=3), cache_dir=str(tmp_path / 'cache'))
 
 
+@pytest.mark.slow
 def test_command_line(fake_world, tmp_path, capsys):
     import importlib.util
     from pathlib import Path

@@ -419,6 +419,7 @@ def test_cache_dir_from_env(monkeypatch, tmp_path):
     assert cache_mod.cache_path(KW).startswith(str(tmp_path / "c"))
 
 
+@pytest.mark.slow
 def test_cli_exports_and_previews(tmp_path):
     out, prev = tmp_path / "w", tmp_path / "p.png"
     cmd = [

@@ -17,6 +17,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / 'tests' / 'test_datasets'))
 from replicas import make_university1652, write_image  # noqa: E402
 
+pytestmark = pytest.mark.slow  # starts subprocesses / runs (see CONTRIBUTING.md)
+
 CONFIG = """\
 default_scope = 'gleamkit'
 data_root = {root!r}

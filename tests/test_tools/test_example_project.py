@@ -11,6 +11,8 @@ README = ROOT / 'projects' / 'example_project' / 'README.md'
 sys.path.insert(0, str(ROOT / 'tests'))
 from test_docs import run_shell  # noqa: E402
 
+pytestmark = pytest.mark.slow  # starts subprocesses / runs (see CONTRIBUTING.md)
+
 
 def test_readme_commands_train_and_evaluate_the_thermal_view(tmp_path, free_port):
     commands = re.findall(r'```bash\n(.*?)```', README.read_text(), re.S)

@@ -10,6 +10,8 @@ from test_train_test_dist import run, tiny_options  # same folder
 
 from gleamkit.utils.checkpoint import safe_load_checkpoint
 
+pytestmark = pytest.mark.slow  # starts subprocesses / runs (see CONTRIBUTING.md)
+
 # the same step under both strategies: no gradient clipping (FSDP would clip per shard)
 COMMON = ['train_cfg.max_epochs=1', 'train_cfg.val_interval=1', 'optim_wrapper.clip_grad=None',
           'model.backbone.model_name=test_convnext']

@@ -187,6 +187,7 @@ def test_wrong_architecture_is_reported(sample4geo, tmp_path, capsys):
     assert 'wrong shapes' in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_cli_refuses_pickled_code(tmp_path):
     """The source is read with weights_only=True: a pickle with code is refused."""
     src = tmp_path / 'evil.pth'

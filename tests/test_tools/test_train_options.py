@@ -95,6 +95,7 @@ def test_bf16_can_be_chosen_on_a_plain_config():
             _build(cfg)
 
 
+@pytest.mark.slow
 def test_amp_is_an_alias_of_precision_auto(monkeypatch):
     spec = importlib.util.spec_from_file_location('train_tool', ROOT / 'tools' / 'train.py')
     module = importlib.util.module_from_spec(spec)
@@ -106,6 +107,7 @@ def test_amp_is_an_alias_of_precision_auto(monkeypatch):
 
 # --- --resume with nothing to resume -----------------------------------------------------
 
+@pytest.mark.slow
 def test_resume_in_an_empty_work_dir_stops_and_says_what_to_do(tmp_path):
     work = tmp_path / 'work'
     out = run(['tools/train.py', 'configs/gleam_c/phase2.py', '--work-dir', str(work),
@@ -121,6 +123,7 @@ def test_resume_in_an_empty_work_dir_stops_and_says_what_to_do(tmp_path):
 
 # --- --checkpoint-every, resumed in the middle of an epoch --------------------------------
 
+@pytest.mark.slow
 def test_iteration_checkpoint_resumes_mid_epoch_to_the_same_weights(tmp_path):
     opts = tiny_options(tmp_path / 'cache')
     full = tmp_path / 'full'
@@ -161,6 +164,7 @@ with read_base():
 '''
 
 
+@pytest.mark.slow
 def test_test_only_config_needs_no_training_pieces(tmp_path):
     # written here: tests/test_tools/data/ is git-ignored (.gitignore: data/)
     config = tmp_path / 'eval_only_synthetic.py'

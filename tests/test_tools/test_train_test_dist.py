@@ -45,6 +45,7 @@ def trained(tmp_path_factory):
     return tmp, work, opts
 
 
+@pytest.mark.slow
 def test_train_writes_checkpoints_and_validates(trained):
     _, work, _ = trained
     assert (work / 'epoch_1.pth').is_file()
@@ -53,6 +54,7 @@ def test_train_writes_checkpoints_and_validates(trained):
     assert logs and 'retrieval/R@1' in logs[0].read_text()
 
 
+@pytest.mark.slow
 def test_resume_continues_from_the_saved_epoch(trained):
     _, work, opts = trained
     out = run([sys.executable, 'tools/train.py', 'configs/gleam_c/phase2.py', '--work-dir',
@@ -92,6 +94,7 @@ def two_protocol_options(opts, cache_dir):
     return opts + ['test_cfg.protocols.1.dataloader.batch_size=7']
 
 
+@pytest.mark.slow
 def test_dist_test_matches_single_process(trained, free_port):
     """Two protocols, 2 processes vs 1: every metric of both equal (each gallery sharded
     over the ranks and gathered in dataset order, each query counted once)."""
@@ -133,6 +136,7 @@ def test_resume_checkpoint_survives_a_truncated_pointer(tmp_path):
     assert find_resume_checkpoint(str(tmp_path)) == str(tmp_path / 'epoch_2.pth')
 
 
+@pytest.mark.slow
 def test_load_from_a_checkpoint_that_does_not_fit_fails_clearly(trained):
     tmp, work, opts = trained
     opts = [o for o in opts if not o.startswith('model.head.embed_dim')]

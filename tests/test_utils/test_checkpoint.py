@@ -199,6 +199,7 @@ def trained_run(tmp_path_factory):
 
 # --- (a) resume ------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_mmengine_checkpoint_has_only_allow_listed_globals(trained_run):
     work_dir, _ = trained_run
     path = osp.join(work_dir, 'epoch_2.pth')
@@ -215,6 +216,7 @@ def test_mmengine_checkpoint_has_only_allow_listed_globals(trained_run):
     assert isinstance(best_score, np.float32)
 
 
+@pytest.mark.slow
 def test_resume_restores_state_and_continues(trained_run, tmp_path):
     work_dir, trained = trained_run
     # Resume in a copy, so other tests see the 2-epoch run unchanged.
@@ -309,6 +311,7 @@ def test_payload_is_live_without_weights_only(tmp_path, payload_cls, global_name
     assert marker.exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('payload_cls, global_name', PAYLOADS)
 def test_runner_load_from_refuses_payload(tmp_path, payload_cls, global_name):
     path, marker = _craft(tmp_path, payload_cls)
@@ -319,6 +322,7 @@ def test_runner_load_from_refuses_payload(tmp_path, payload_cls, global_name):
     assert not marker.exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('payload_cls, global_name', PAYLOADS)
 def test_mmengine_load_checkpoint_refuses_payload(tmp_path, payload_cls, global_name):
     path, marker = _craft(tmp_path, payload_cls)
@@ -377,6 +381,7 @@ def _fail_binary_writes_under(monkeypatch, directory):
     monkeypatch.setattr(builtins, 'open', faulty_open)
 
 
+@pytest.mark.slow
 def test_checkpoint_hook_writes_through_atomic_backend(tmp_path, monkeypatch):
     replaced = []
     real_replace = os.replace
@@ -396,6 +401,7 @@ def test_checkpoint_hook_writes_through_atomic_backend(tmp_path, monkeypatch):
     assert not [name for name in os.listdir(tmp_path) if '.tmp-' in name]
 
 
+@pytest.mark.slow
 def test_interrupted_save_keeps_previous_checkpoint(tmp_path, monkeypatch):
     runner = _make_runner(tmp_path, max_epochs=1)
     runner.train()
@@ -486,6 +492,7 @@ def _cut(path, keep):
     path.write_bytes(data[:keep] if keep is not None else b'')
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('keep', [None, 100, -10], ids=['empty', 'first-100-bytes',
                                                         'last-10-bytes-missing'])
 def test_cut_off_checkpoint_error_names_the_file(trained_run, tmp_path, keep):
@@ -511,6 +518,7 @@ def _copy_run(work_dir, dest):
     return dest
 
 
+@pytest.mark.slow
 def test_resume_skips_a_cut_off_newest_checkpoint_by_name(trained_run, tmp_path, monkeypatch):
     work_dir, trained = trained_run
     resume_dir = _copy_run(work_dir, tmp_path / 'resume')
@@ -573,6 +581,7 @@ def _final_weights(runner):
     return {k: v.clone() for k, v in runner.model.state_dict().items()}
 
 
+@pytest.mark.slow
 def test_resume_from_an_iteration_checkpoint_continues_its_epoch(tmp_path):
     # 16 samples, batch 4: 4 iterations an epoch, 8 in all; iter_3 and iter_6 are saved
     full = _iteration_run(tmp_path / 'full', max_epochs=2)
@@ -602,12 +611,14 @@ def test_resume_from_an_iteration_checkpoint_continues_its_epoch(tmp_path):
     assert not torch.equal(plain.model.linear.weight, full.model.linear.weight)
 
 
+@pytest.mark.slow
 def test_iteration_hook_refuses_the_epoch_loop_that_would_repeat_an_epoch(tmp_path):
     runner = _iteration_run(tmp_path, max_epochs=1, loop='EpochBasedTrainLoop')
     with pytest.raises(ValueError, match='ResumableEpochBasedTrainLoop'):
         runner.train()
 
 
+@pytest.mark.slow
 def test_epoch_and_iteration_hooks_keep_their_own_files(tmp_path):
     kwargs = dict(interval=2)
     runner = _iteration_run(tmp_path, max_epochs=2, **kwargs)
@@ -631,6 +642,7 @@ def _strip_command(message, dst):
                                for arg in shlex.split(command)]
 
 
+@pytest.mark.slow
 def test_security_error_recommends_a_converter_that_accepts_the_file(tmp_path):
     """The refusal points at a command; running it yields a checkpoint gleamkit loads."""
     import argparse
@@ -672,6 +684,7 @@ def test_stripping_never_runs_the_payload(tmp_path, payload_cls, global_name):
     assert not marker.exists()
 
 
+@pytest.mark.slow
 def test_strip_refuses_to_write_a_checkpoint_without_tensors(tmp_path):
     """A whole pickled module keeps its weights inside the (dropped) module object."""
     path = tmp_path / 'module.pth'

@@ -43,6 +43,7 @@ def report():
     return _run(['-m', 'gleamkit.utils.collect_env'])
 
 
+@pytest.mark.slow
 def test_report_has_system_lines(report):
     assert report['gleamkit'].startswith(gleamkit_version)
     assert report['Python'].startswith(platform.python_version())
@@ -50,6 +51,7 @@ def test_report_has_system_lines(report):
     assert report['CPU count'].startswith(str(os.cpu_count()))
 
 
+@pytest.mark.slow
 def test_report_has_torch_lines(report):
     import torch
     assert report['PyTorch'] == torch.__version__
@@ -64,6 +66,7 @@ def test_report_has_torch_lines(report):
     assert 'gloo' in report['torch.distributed backends']
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('label, import_name, dist_names', PACKAGES,
                          ids=[package[0] for package in PACKAGES])
 def test_report_has_package_versions(report, label, import_name, dist_names):
@@ -78,6 +81,7 @@ def test_report_has_package_versions(report, label, import_name, dist_names):
         assert 'import failed' not in report[label]
 
 
+@pytest.mark.slow
 def test_report_has_faiss_gpus(report):
     if report['faiss'] == NOT_INSTALLED:
         assert report['faiss GPUs'] == NOT_INSTALLED
@@ -85,10 +89,19 @@ def test_report_has_faiss_gpus(report):
         assert report['faiss GPUs'].isdigit()
 
 
+@pytest.mark.slow
+def test_report_lists_gleamkit_changes_to_mmengine(report):
+    from gleamkit.utils import mmengine_changes
+    for change in mmengine_changes():
+        line = report[f'gleamkit change [{change.what}]']
+        assert line.startswith(f'active ({change.where}; '), line
+
+
 def test_missing_package_reads_not_installed():
     assert package_version('gleamkit_no_such_module_xyz', ('no-such-dist-xyz',)) == NOT_INSTALLED
 
 
+@pytest.mark.slow
 def test_broken_packages_do_not_crash_the_report():
     # sys.modules[name] = None makes `import name` raise ImportError although the
     # distribution is installed; it also skips the slowest imports.

@@ -115,6 +115,7 @@ def test_a_loop_without_type_is_found_by_the_class_mmengine_chose():
         "'max_epoch'. Did you mean 'max_epochs'?")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('option, expected', [
     ('train_cfg.max_epoch=1', "train_cfg.max_epoch: EpochBasedTrainLoop (mmengine.runner.loops) "
                               "has no config key 'max_epoch'. Did you mean 'max_epochs'?"),

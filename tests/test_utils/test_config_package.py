@@ -59,6 +59,7 @@ def test_a_folder_named_like_a_package_is_refused(tmp_path, monkeypatch):
         installed_package_path('configs')
 
 
+@pytest.mark.slow
 def test_outside_config_inherits_phase2_from_the_checkout(tmp_path):
     (tmp_path / 'user_cfg.py').write_text(USER_CONFIG)
     out = run_python(PRINT_CONFIG, tmp_path, str(ROOT))
@@ -69,6 +70,7 @@ def test_outside_config_inherits_phase2_from_the_checkout(tmp_path):
     assert lines[-1] == '48 2 ViewBalancedSampler SymmetricInfoNCELoss'
 
 
+@pytest.mark.slow
 def test_a_regular_wheel_install_carries_the_configs(tmp_path):
     pytest.importorskip('setuptools', reason='building the wheel needs setuptools in this venv')
     # build from a copy (the build writes build/ and egg-info next to setup.py)
@@ -106,6 +108,7 @@ def test_a_regular_wheel_install_carries_the_configs(tmp_path):
     assert lines[-1] == '48 2 ViewBalancedSampler SymmetricInfoNCELoss'
 
 
+@pytest.mark.slow
 def test_a_relative_base_that_does_not_exist_is_still_reported(tmp_path):
     (tmp_path / 'user_cfg.py').write_text(textwrap.dedent('''
         from mmengine.config import read_base

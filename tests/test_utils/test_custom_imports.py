@@ -102,6 +102,7 @@ def test_no_custom_imports_imports_nothing(tmp_path, clean_path):
     assert import_custom_modules(Config(dict(a=1)), str(tmp_path / 'c.py')) == []
 
 
+@pytest.mark.slow
 def test_prepare_config_imports_what_cfg_options_add(tmp_path):
     # `--cfg-options custom_imports.imports=[mod]` on a shipped (read_base) config
     write(tmp_path / 'ci_mod_adapter.py', '''

@@ -123,6 +123,7 @@ def test_every_dataset_is_built_once(u1652, monkeypatch):
     assert [c['mode'] for c in built] == ['pairs', 'query', 'gallery']
 
 
+@pytest.mark.slow
 def test_tools_train_reports_missing_data_before_the_model_hub(tmp_path):
     """The University-1652 config with its pretrained ConvNeXt-B and no data: the data
     error comes first (issue 10.5), no download is tried."""
