@@ -116,6 +116,7 @@ def test_query_errors_name_the_file(built, tmp_path):
                    str(tmp_path / 'x.png'), '--out', str(tmp_path / 'o'), '--device', 'cpu'])
 
 
+@pytest.mark.slow
 def test_torchrun_build_shards_across_ranks_like_one_process(built, free_port):
     """Two CPU ranks (gloo) embed alternate shards into one folder; rank 0 builds the
     index; the merged embeddings equal a one-process build's."""

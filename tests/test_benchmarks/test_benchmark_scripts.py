@@ -91,6 +91,7 @@ def test_distributed_scaling_table_and_sanity(outputs):
     assert '# sanity 1 vs 2 processes' in stdout and '-> equal' in stdout
 
 
+@pytest.mark.slow
 def test_gallery_index_table(outputs):
     stdout = outputs['gallery_index']
     header, rows = table(stdout)

@@ -315,6 +315,7 @@ def test_phase2_fusion_balances_views_over_four_datasets(replicas):
     assert cfg.default_hooks.checkpoint.save_best == 'u1652/R@1'
 
 
+@pytest.mark.slow
 def test_phase2_fusion_tests_every_benchmark_it_trains_on(tmp_path, replicas):
     """tools/test.py on phase2_fusion with the four replicas: each protocol embeds its own
     gallery once and ranks its own queries, its metrics prefixed with its name."""

@@ -94,6 +94,7 @@ def direct_metrics(model, world, cache, **kw) -> dict:
     return metric.evaluate(len(queries))
 
 
+@pytest.mark.slow
 def test_two_protocols_prefixed_each_gallery_once_equal_to_direct(tmp_path, count_galleries):
     runner = make_runner(tmp_path, 'two', two_protocols(tmp_path))
     metrics = runner.val()
@@ -123,6 +124,7 @@ def test_two_protocols_prefixed_each_gallery_once_equal_to_direct(tmp_path, coun
     assert again == pytest.approx(metrics)
 
 
+@pytest.mark.slow
 def test_one_unnamed_protocol_equals_the_deprecated_hook(tmp_path, count_galleries):
     gallery = loader(WORLD_A, 'gallery', tmp_path / 'cache', batch_size=7)
     loop = make_runner(tmp_path, 'loop', dict(type='RetrievalValLoop',
@@ -137,6 +139,7 @@ def test_one_unnamed_protocol_equals_the_deprecated_hook(tmp_path, count_galleri
         assert hook[key] == pytest.approx(loop[key], abs=1e-9), key
 
 
+@pytest.mark.slow
 def test_the_hook_and_a_retrieval_loop_together_are_refused(tmp_path):
     gallery = loader(WORLD_A, 'gallery', tmp_path / 'cache', batch_size=7)
     with pytest.warns(DeprecationWarning):
@@ -163,6 +166,7 @@ def test_the_hook_and_a_retrieval_loop_together_are_refused(tmp_path):
     (dict(type='RetrievalValLoop', protocols=[dict(name='a')]),
      r'val_cfg.protocols\[0\] has no gallery_dataloader'),
 ])
+@pytest.mark.slow
 def test_bad_protocols_are_named(tmp_path, val_cfg, message):
     runner = make_runner(tmp_path, 'bad', val_cfg)
     with pytest.raises((ValueError, TypeError), match=message):

@@ -6,11 +6,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / 'docs' / 'gallery_sources.md'
 BLOCK = re.compile(r'```(bash|python)\n(.*?)```', re.S)
 
 
+@pytest.mark.slow
 def test_gallery_sources_page_runs(tmp_path, monkeypatch):
     blocks = BLOCK.findall(PAGE.read_text())
     assert [kind for kind, _ in blocks].count('bash') >= 1

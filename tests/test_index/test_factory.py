@@ -73,6 +73,7 @@ def test_empty_gallery_refused():
         choose_index_factory(0, 256)
 
 
+@pytest.mark.slow
 def test_estimates_match_faiss_sizes():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((5000, 32)).astype(np.float32)
