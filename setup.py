@@ -1,4 +1,5 @@
 """gleamkit: cross-view geo-localisation toolkit (GLEAM-C retrieval + GLEAM-X explanation)."""
+
 import os.path as osp
 
 from setuptools import find_namespace_packages, find_packages, setup
@@ -46,15 +47,17 @@ extras_require = {
 # stays the single tree: the wheel maps it here; in the checkout gleamkit/configs links to it.
 config_packages = ['gleamkit.configs'] + [
     f'gleamkit.configs.{name}'
-    for name in find_namespace_packages(where='configs', exclude=['*__pycache__*'])]
+    for name in find_namespace_packages(where='configs', exclude=['*__pycache__*'])
+]
 
 setup(
     name='gleamkit',
     version=read_version(),
     description='Cross-view geo-localisation: match any view to satellite imagery (GLEAM-C) '
-                'and explain the match (GLEAM-X)',
+    'and explain the match (GLEAM-X)',
     long_description=open(osp.join(osp.dirname(__file__), 'README.md')).read()
-    if osp.exists(osp.join(osp.dirname(__file__), 'README.md')) else '',
+    if osp.exists(osp.join(osp.dirname(__file__), 'README.md'))
+    else '',
     long_description_content_type='text/markdown',
     license='Apache-2.0',
     packages=find_packages(include=['gleamkit', 'gleamkit.*']) + config_packages,
@@ -63,8 +66,10 @@ setup(
     install_requires=install_requires,
     extras_require=extras_require,
     include_package_data=True,
-    classifiers=['Programming Language :: Python :: 3',
-                 'Programming Language :: Python :: 3 :: Only',
-                 'Topic :: Scientific/Engineering :: Artificial Intelligence',
-                 'Topic :: Scientific/Engineering :: GIS'],
+    classifiers=[
+        'Programming Language :: Python :: 3',
+        'Programming Language :: Python :: 3 :: Only',
+        'Topic :: Scientific/Engineering :: Artificial Intelligence',
+        'Topic :: Scientific/Engineering :: GIS',
+    ],
 )

@@ -14,6 +14,7 @@ round 2: A, B, C; ...), so that load from other programs on shared cores slows
 them all alike; tables give medians over the rounds and ratios between medians
 of the same run.
 """
+
 import argparse
 import json
 import os
@@ -63,8 +64,9 @@ class InMemoryCrossViewDataset(Dataset):
 
     metainfo = dict(name='in-memory', reference_view='satellite')
 
-    def __init__(self, num_locations: int = 512, image_size: int = 64, view: str = 'uav',
-                 seed: int = 0):
+    def __init__(
+        self, num_locations: int = 512, image_size: int = 64, view: str = 'uav', seed: int = 0
+    ):
         self.view = view
         self.query, self.reference = make_pairs(num_locations, image_size, seed)
 
@@ -82,8 +84,9 @@ class InMemoryCrossViewDataset(Dataset):
         from gleamkit.structures import CrossViewDataSample
 
         sample = CrossViewDataSample(metainfo=dict(view=self.view, location_id=int(idx)))
-        return dict(inputs=dict(query=self.query[idx], reference=self.reference[idx]),
-                    data_samples=sample)
+        return dict(
+            inputs=dict(query=self.query[idx], reference=self.reference[idx]), data_samples=sample
+        )
 
 
 class PairTensorDataset(Dataset):
@@ -193,8 +196,10 @@ class StepClock:
         steps after ``warmup``, from the end of the last warm-up step to the end of
         the last step (data loading and everything between steps counts)."""
         if len(self.wall) <= warmup or warmup < 1:
-            raise ValueError(f'need warmup >= 1 and more steps than warmup, got '
-                             f'{len(self.wall)} steps and warmup={warmup}')
+            raise ValueError(
+                f'need warmup >= 1 and more steps than warmup, got '
+                f'{len(self.wall)} steps and warmup={warmup}'
+            )
         steps = len(self.wall) - warmup
         seconds = self.wall[-1] - self.wall[warmup - 1]
         cpu_seconds = self.cpu[-1] - self.cpu[warmup - 1]
@@ -202,9 +207,14 @@ class StepClock:
         waited = None
         if self.waited[-1] is not None and self.waited[warmup - 1] is not None:
             waited = (self.waited[-1] - self.waited[warmup - 1]) / seconds
-        return dict(images_per_s=images / seconds, images_per_cpu_s=images / cpu_seconds,
-                    seconds=seconds, cpu_seconds=cpu_seconds, steps=steps,
-                    waited_share=waited)
+        return dict(
+            images_per_s=images / seconds,
+            images_per_cpu_s=images / cpu_seconds,
+            seconds=seconds,
+            cpu_seconds=cpu_seconds,
+            steps=steps,
+            waited_share=waited,
+        )
 
 
 def make_timing_hook(device: str, on_start: Optional[Callable] = None):
@@ -232,12 +242,17 @@ def make_timing_hook(device: str, on_start: Optional[Callable] = None):
 # ------------------------------------------------------------------------- workers
 def add_common_args(parser, repeats: int) -> None:
     parser.add_argument('--device', default='cpu', help="'cpu' or 'cuda' (default: cpu)")
-    parser.add_argument('--repeats', type=int, default=repeats,
-                        help='interleaved rounds; each variant runs once per round in a '
-                        f'fresh process (default: {repeats})')
-    parser.add_argument('--threads', type=int, default=None,
-                        help='torch threads per process (default: torch\'s own)')
-    parser.add_argument('--save-json', help='also write every run\'s raw numbers here')
+    parser.add_argument(
+        '--repeats',
+        type=int,
+        default=repeats,
+        help='interleaved rounds; each variant runs once per round in a '
+        f'fresh process (default: {repeats})',
+    )
+    parser.add_argument(
+        '--threads', type=int, default=None, help="torch threads per process (default: torch's own)"
+    )
+    parser.add_argument('--save-json', help="also write every run's raw numbers here")
     # internal: the parent process runs each variant through these
     parser.add_argument('--worker', help=argparse.SUPPRESS)
     parser.add_argument('--result', help=argparse.SUPPRESS)
@@ -253,16 +268,25 @@ def write_result(path: str, result: dict) -> None:
         json.dump(result, f)
 
 
-def run_interleaved(variants: Sequence[str], command: Callable[[str, str], List[str]],
-                    repeats: int, timeout: float = 1800, env: Optional[dict] = None,
-                    work_dir: Optional[str] = None) -> Dict[str, List[dict]]:
+def run_interleaved(
+    variants: Sequence[str],
+    command: Callable[[str, str], List[str]],
+    repeats: int,
+    timeout: float = 1800,
+    env: Optional[dict] = None,
+    work_dir: Optional[str] = None,
+) -> Dict[str, List[dict]]:
     """Run ``command(variant, result_path)`` for every variant in each of ``repeats``
     rounds (fresh process each) and collect the JSON each writes to ``result_path``
     (plus ``result_path`` itself under ``'result_path'``). Result files go to
     ``work_dir`` when given (kept), else to a temporary folder."""
     results: Dict[str, List[dict]] = {v: [] for v in variants}
-    run_env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [str(ROOT)] + [p for p in os.environ.get('PYTHONPATH', '').split(os.pathsep) if p]))
+    run_env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join(
+            [str(ROOT)] + [p for p in os.environ.get('PYTHONPATH', '').split(os.pathsep) if p]
+        ),
+    )
     run_env.update(env or {})
     with tempfile.TemporaryDirectory(prefix='gleamkit_bench_') as tmp:
         tmp = work_dir or tmp
@@ -271,20 +295,25 @@ def run_interleaved(variants: Sequence[str], command: Callable[[str, str], List[
                 path = os.path.join(tmp, f'round{round_idx}_variant{index}.json')
                 cmd = command(variant, path)
                 start = time.perf_counter()
-                out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
-                                     timeout=timeout, env=run_env)
+                out = subprocess.run(
+                    cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=run_env
+                )
                 if out.returncode != 0 or not os.path.isfile(path):
                     raise RuntimeError(
                         f'variant {variant!r} failed (exit {out.returncode}): {" ".join(cmd)}'
-                        f'\n--- stdout\n{out.stdout[-4000:]}\n--- stderr\n{out.stderr[-4000:]}')
+                        f'\n--- stdout\n{out.stdout[-4000:]}\n--- stderr\n{out.stderr[-4000:]}'
+                    )
                 with open(path) as f:
                     result = json.load(f)
                 result['result_path'] = path
                 results[variant].append(result)
-                print(f'[round {round_idx + 1}/{repeats}] {variant}: '
-                      f'{result.get("images_per_s", float("nan")):.1f} images/s '
-                      f'({time.perf_counter() - start:.0f} s with start-up)',
-                      file=sys.stderr, flush=True)
+                print(
+                    f'[round {round_idx + 1}/{repeats}] {variant}: '
+                    f'{result.get("images_per_s", float("nan")):.1f} images/s '
+                    f'({time.perf_counter() - start:.0f} s with start-up)',
+                    file=sys.stderr,
+                    flush=True,
+                )
     return results
 
 
@@ -299,8 +328,7 @@ def waited_percent(runs: Sequence[dict]) -> str:
     return f'{100 * median(shares):.0f}' if shares else '-'
 
 
-def paired_ratio(results: Dict[str, List[dict]], variant: str, baseline: str,
-                 key: str) -> float:
+def paired_ratio(results: Dict[str, List[dict]], variant: str, baseline: str, key: str) -> float:
     """Median over rounds of ``variant / baseline``, each ratio taken within one round
     (the two ran back to back, under about the same load)."""
     return median([a[key] / b[key] for a, b in zip(results[variant], results[baseline])])
@@ -312,8 +340,13 @@ def save_results(path: Optional[str], args, results: Dict[str, List[dict]]) -> N
         return
     options = {k: v for k, v in vars(args).items() if k not in ('worker', 'result')}
     with open(path, 'w') as f:
-        json.dump(dict(options={k: str(v) for k, v in options.items()}, machine=cpu_name(),
-                       results=results), f, indent=1)
+        json.dump(
+            dict(
+                options={k: str(v) for k, v in options.items()}, machine=cpu_name(), results=results
+            ),
+            f,
+            indent=1,
+        )
 
 
 def fmt(value: Optional[float], digits: int = 1) -> str:
@@ -325,8 +358,10 @@ def fmt(value: Optional[float], digits: int = 1) -> str:
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """A Markdown table (pastes into docs/performance.md as is)."""
     widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(headers)]
-    line = lambda cells: '| ' + ' | '.join(  # noqa: E731
-        str(c).ljust(w) for c, w in zip(cells, widths)) + ' |'
+
+    def line(cells):
+        return '| ' + ' | '.join(str(c).ljust(w) for c, w in zip(cells, widths)) + ' |'
+
     sep = '|' + '|'.join('-' * (w + 2) for w in widths) + '|'
     return '\n'.join([line(headers), sep, *(line(r) for r in rows)])
 
@@ -338,9 +373,11 @@ def machine_line(device: str, threads: Optional[int] = None) -> str:
     else:
         where = cpu_name()
     load = os.getloadavg()[0] if hasattr(os, 'getloadavg') else float('nan')
-    return (f'# {where}; {os.cpu_count()} logical CPUs; torch {torch.__version__}; '
-            f'Python {platform.python_version()}; torch threads/process '
-            f'{threads or torch.get_num_threads()}; load average at start {load:.2f}')
+    return (
+        f'# {where}; {os.cpu_count()} logical CPUs; torch {torch.__version__}; '
+        f'Python {platform.python_version()}; torch threads/process '
+        f'{threads or torch.get_num_threads()}; load average at start {load:.2f}'
+    )
 
 
 def cpu_name() -> str:

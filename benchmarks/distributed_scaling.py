@@ -27,6 +27,7 @@ Usage::
         [--image-size 64] [--batch-size 64] [--iters 5] [--warmup 1] [--repeats 3]
         [--grad-cache-chunk C] [--device cuda]
 """
+
 import argparse
 import os
 import socket
@@ -51,8 +52,16 @@ from _common import (
     write_result,
 )
 
-HEADERS = ('processes', 'pairs/process', 'threads/process', 'images/s', 'range',
-           'speed-up', 'efficiency', 'images/CPU-s')
+HEADERS = (
+    'processes',
+    'pairs/process',
+    'threads/process',
+    'images/s',
+    'range',
+    'speed-up',
+    'efficiency',
+    'images/CPU-s',
+)
 
 
 def free_port() -> int:
@@ -63,8 +72,10 @@ def free_port() -> int:
 
 def rows_of(batch: dict, start: int, stop: int) -> dict:
     """Samples ``[start, stop)`` of a collated batch (lists of images and samples)."""
-    return dict(inputs={k: v[start:stop] for k, v in batch['inputs'].items()},
-                data_samples=batch['data_samples'][start:stop])
+    return dict(
+        inputs={k: v[start:stop] for k, v in batch['inputs'].items()},
+        data_samples=batch['data_samples'][start:stop],
+    )
 
 
 def build_model(args):
@@ -81,9 +92,14 @@ def build_model(args):
         backbone=dict(type=TimmBackbone, model_name=args.model, pretrained=False),
         adapter=dict(type=IdentityAdapter),
         head=dict(type=EmbeddingHead, embed_dim=args.embed_dim),
-        loss=dict(type=SymmetricInfoNCELoss, temperature=0.07, label_smoothing=0.1,
-                  gather=not args.no_gather),
-        grad_cache_chunk=args.grad_cache_chunk)
+        loss=dict(
+            type=SymmetricInfoNCELoss,
+            temperature=0.07,
+            label_smoothing=0.1,
+            gather=not args.no_gather,
+        ),
+        grad_cache_chunk=args.grad_cache_chunk,
+    )
 
 
 def worker_main(args) -> None:
@@ -97,12 +113,18 @@ def worker_main(args) -> None:
 
         def step(self, **kwargs) -> None:
             params = [p for group in self.optimizer.param_groups for p in group['params']]
-            self.grads = torch.cat([p.grad.detach().flatten().cpu() for p in params
-                                    if p.grad is not None])
+            self.grads = torch.cat(
+                [p.grad.detach().flatten().cpu() for p in params if p.grad is not None]
+            )
 
     if 'RANK' not in os.environ:  # a single process started without torchrun
-        os.environ.update(RANK='0', WORLD_SIZE='1', LOCAL_RANK='0', MASTER_ADDR='127.0.0.1',
-                          MASTER_PORT=str(free_port()))
+        os.environ.update(
+            RANK='0',
+            WORLD_SIZE='1',
+            LOCAL_RANK='0',
+            MASTER_ADDR='127.0.0.1',
+            MASTER_PORT=str(free_port()),
+        )
     rank, world = int(os.environ['RANK']), int(os.environ['WORLD_SIZE'])
     local_rank = int(os.environ.get('LOCAL_RANK', 0))
     cuda = args.device.startswith('cuda')
@@ -121,11 +143,12 @@ def worker_main(args) -> None:
     wrapped = model
     if world > 1:
         wrapped = CrossViewDistributedDataParallel(
-            module=model, device_ids=[local_rank] if cuda else None, broadcast_buffers=False)
-    optim_wrapper = OptimWrapper(torch.optim.AdamW(model.parameters(), lr=1e-4,
-                                                   weight_decay=0.01))
-    data = rows_of(cross_view_batch(args.batch_size, args.image_size), rank * local,
-                   (rank + 1) * local)
+            module=model, device_ids=[local_rank] if cuda else None, broadcast_buffers=False
+        )
+    optim_wrapper = OptimWrapper(torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01))
+    data = rows_of(
+        cross_view_batch(args.batch_size, args.image_size), rank * local, (rank + 1) * local
+    )
 
     # sanity: loss and gradients of one global batch through the training step
     # (DDP's reducer or the gradient cache's all-reduce), without updating
@@ -145,34 +168,51 @@ def worker_main(args) -> None:
     result = clock.throughput(args.warmup, 2 * args.batch_size)
     cpu_seconds = torch.tensor([result['cpu_seconds']], dtype=torch.float64)
     dist.all_reduce(cpu_seconds)  # the CPU time of every process
-    result.update(cpu_seconds=float(cpu_seconds),
-                  images_per_cpu_s=result['steps'] * 2 * args.batch_size / float(cpu_seconds))
+    result.update(
+        cpu_seconds=float(cpu_seconds),
+        images_per_cpu_s=result['steps'] * 2 * args.batch_size / float(cpu_seconds),
+    )
     if rank == 0:
         torch.save(capture.grads, args.result + '.grads.pt')
-        write_result(args.result, dict(**result, loss=float(loss), world=world,
-                                       local_batch=local, threads=threads))
+        write_result(
+            args.result,
+            dict(**result, loss=float(loss), world=world, local_batch=local, threads=threads),
+        )
     dist.barrier()
     dist.destroy_process_group()
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--nprocs', default='1,2',
-                        help='comma-separated process counts; the first is the reference')
+    parser.add_argument(
+        '--nprocs', default='1,2', help='comma-separated process counts; the first is the reference'
+    )
     parser.add_argument('--model', default='convnext_atto', help='timm model (random weights)')
     parser.add_argument('--image-size', type=int, default=64)
     parser.add_argument('--embed-dim', type=int, default=256)
-    parser.add_argument('--batch-size', type=int, default=64,
-                        help='global pairs per step, split over the processes')
-    parser.add_argument('--grad-cache-chunk', type=int, default=None,
-                        help='also use gradient caching with chunks of this many pairs')
-    parser.add_argument('--no-gather', action='store_true',
-                        help='local negatives only (each rank its own batch): the sanity '
-                        'check then shows the loss is no longer the full-batch one')
+    parser.add_argument(
+        '--batch-size', type=int, default=64, help='global pairs per step, split over the processes'
+    )
+    parser.add_argument(
+        '--grad-cache-chunk',
+        type=int,
+        default=None,
+        help='also use gradient caching with chunks of this many pairs',
+    )
+    parser.add_argument(
+        '--no-gather',
+        action='store_true',
+        help='local negatives only (each rank its own batch): the sanity '
+        'check then shows the loss is no longer the full-batch one',
+    )
     parser.add_argument('--iters', type=int, default=5, help='timed steps per run')
     parser.add_argument('--warmup', type=int, default=1, help='untimed first steps')
-    parser.add_argument('--tolerance', type=float, default=1e-4,
-                        help='relative tolerance of the loss/gradient sanity check')
+    parser.add_argument(
+        '--tolerance',
+        type=float,
+        default=1e-4,
+        help='relative tolerance of the loss/gradient sanity check',
+    )
     add_common_args(parser, repeats=3)
     args = parser.parse_args(argv)
     if args.warmup < 1:
@@ -188,8 +228,10 @@ def compare(reference: dict, other: dict, tolerance: float) -> tuple:
     grad_rel = float((ga - gb).norm() / ga.norm().clamp(min=1e-12))
     grad_max = float((ga - gb).abs().max())
     ok = loss_diff <= tolerance * max(1.0, abs(reference['loss'])) and grad_rel <= tolerance
-    return ok, (f'loss {reference["loss"]:.6f} vs {other["loss"]:.6f} (|diff| {loss_diff:.2e}); '
-                f'gradients: relative L2 diff {grad_rel:.2e}, max |diff| {grad_max:.2e}')
+    return ok, (
+        f'loss {reference["loss"]:.6f} vs {other["loss"]:.6f} (|diff| {loss_diff:.2e}); '
+        f'gradients: relative L2 diff {grad_rel:.2e}, max |diff| {grad_max:.2e}'
+    )
 
 
 def main(argv=None) -> int:
@@ -205,9 +247,16 @@ def main(argv=None) -> int:
         worker = [__file__, *argv, '--worker', variant, '--result', result]
         if variant == '1':  # one process needs no launcher (the worker sets the env)
             return [sys.executable, *worker]
-        return [sys.executable, '-m', 'torch.distributed.run', f'--nproc_per_node={variant}',
-                '--nnodes=1', '--master_addr=127.0.0.1', f'--master_port={free_port()}',
-                *worker]
+        return [
+            sys.executable,
+            '-m',
+            'torch.distributed.run',
+            f'--nproc_per_node={variant}',
+            '--nnodes=1',
+            '--master_addr=127.0.0.1',
+            f'--master_port={free_port()}',
+            *worker,
+        ]
 
     env = {'CUDA_VISIBLE_DEVICES': ''} if args.device == 'cpu' else {}
     env['OMP_NUM_THREADS'] = str(args.threads or 1)
@@ -222,27 +271,40 @@ def main(argv=None) -> int:
             ips = [r['images_per_s'] for r in results[v]]
             first = results[v][0]
             up = paired_ratio(results, v, ref, 'images_per_s')
-            rows.append([v, str(first['local_batch']), str(first['threads']), fmt(median(ips)),
-                         f'{min(ips):.1f}-{max(ips):.1f}', f'{up:.3f}',
-                         f'{up * int(ref) / int(v):.3f}',
-                         fmt(median([r['images_per_cpu_s'] for r in results[v]]))])
-        chunks = (f', grad cache chunks of {args.grad_cache_chunk}'
-                  if args.grad_cache_chunk else '')
-        print(f'# {args.model}, {args.image_size} px, global batch {args.batch_size} pairs '
-              f'({2 * args.batch_size} images), {"local" if args.no_gather else "gathered"} '
-              f'SymmetricInfoNCELoss{chunks}'
-              f'; {args.iters} timed steps after {args.warmup} warm-up; {args.repeats} '
-              f'interleaved rounds; backend {"nccl" if args.device != "cpu" else "gloo"}')
+            rows.append(
+                [
+                    v,
+                    str(first['local_batch']),
+                    str(first['threads']),
+                    fmt(median(ips)),
+                    f'{min(ips):.1f}-{max(ips):.1f}',
+                    f'{up:.3f}',
+                    f'{up * int(ref) / int(v):.3f}',
+                    fmt(median([r['images_per_cpu_s'] for r in results[v]])),
+                ]
+            )
+        chunks = f', grad cache chunks of {args.grad_cache_chunk}' if args.grad_cache_chunk else ''
+        print(
+            f'# {args.model}, {args.image_size} px, global batch {args.batch_size} pairs '
+            f'({2 * args.batch_size} images), {"local" if args.no_gather else "gathered"} '
+            f'SymmetricInfoNCELoss{chunks}'
+            f'; {args.iters} timed steps after {args.warmup} warm-up; {args.repeats} '
+            f'interleaved rounds; backend {"nccl" if args.device != "cpu" else "gloo"}'
+        )
         print(format_table(HEADERS, rows))
-        print(f'# images/s: global (all processes) per wall-clock second, median over rounds '
-              f'(range: min-max); speed-up: median over rounds of the ratio to {ref} '
-              f'process(es) in the same round; efficiency: speed-up per process; images/CPU-s: '
-              f'per CPU second summed over the processes')
+        print(
+            f'# images/s: global (all processes) per wall-clock second, median over rounds '
+            f'(range: min-max); speed-up: median over rounds of the ratio to {ref} '
+            f'process(es) in the same round; efficiency: speed-up per process; images/CPU-s: '
+            f'per CPU second summed over the processes'
+        )
         status = 0
         for v in variants[1:]:
             ok, message = compare(results[ref][0], results[v][0], args.tolerance)
-            print(f'# sanity {ref} vs {v} processes: {message} -> '
-                  f'{"equal" if ok else "DIFFERENT"} (tolerance {args.tolerance:g})')
+            print(
+                f'# sanity {ref} vs {v} processes: {message} -> '
+                f'{"equal" if ok else "DIFFERENT"} (tolerance {args.tolerance:g})'
+            )
             status |= 0 if ok else 1
     return status
 

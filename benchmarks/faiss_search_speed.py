@@ -24,6 +24,7 @@ Usage::
     python benchmarks/faiss_search_speed.py [--gallery 100000] [--dim 512]
         [--queries 100] [--k 10] [--repeats 9] [--threads N]
 """
+
 import argparse
 import statistics
 import sys
@@ -65,8 +66,12 @@ def main():
     parser.add_argument('--queries', type=int, default=100)
     parser.add_argument('--k', type=int, default=10)
     parser.add_argument('--repeats', type=int, default=9)
-    parser.add_argument('--threads', type=int, default=None,
-                        help='threads for faiss and torch (default: their own default)')
+    parser.add_argument(
+        '--threads',
+        type=int,
+        default=None,
+        help='threads for faiss and torch (default: their own default)',
+    )
     args = parser.parse_args()
     if args.threads:
         faiss.omp_set_num_threads(args.threads)
@@ -88,6 +93,7 @@ def main():
         def run():
             faiss.cvar.distance_compute_blas_threshold = threshold
             return index.search(queries, args.k)
+
         return run
 
     def exact_searcher():
@@ -99,12 +105,15 @@ def main():
 
     default_name = f'faiss IndexFlatIP, default blas threshold ({faiss_default})'
     lowered_name = f'faiss IndexFlatIP, blas threshold {DEFAULT_BLAS_THRESHOLD}'
-    timings = time_round_robin({
-        default_name: faiss_search(faiss_default),
-        lowered_name: faiss_search(DEFAULT_BLAS_THRESHOLD),
-        'gleamkit ExactSearcher.search': exact_searcher,
-        'torch matmul + topk': torch_topk,
-    }, args.repeats)
+    timings = time_round_robin(
+        {
+            default_name: faiss_search(faiss_default),
+            lowered_name: faiss_search(DEFAULT_BLAS_THRESHOLD),
+            'gleamkit ExactSearcher.search': exact_searcher,
+            'torch matmul + topk': torch_topk,
+        },
+        args.repeats,
+    )
     faiss.cvar.distance_compute_blas_threshold = DEFAULT_BLAS_THRESHOLD
 
     # same answer from every method (up to near-ties in float rounding)
@@ -112,17 +121,22 @@ def main():
     _, got = searcher.search(queries, args.k)
     agreement = float((np.sort(got, 1) == np.sort(ref.numpy(), 1)).mean())
 
-    print(f'{args.queries} queries x {args.gallery} x {args.dim} gallery, k={args.k}, '
-          f'{args.repeats} interleaved rounds; faiss {faiss.__version__}, '
-          f'torch {torch.__version__}, {faiss.omp_get_max_threads()} faiss threads, '
-          f'{torch.get_num_threads()} torch threads')
+    print(
+        f'{args.queries} queries x {args.gallery} x {args.dim} gallery, k={args.k}, '
+        f'{args.repeats} interleaved rounds; faiss {faiss.__version__}, '
+        f'torch {torch.__version__}, {faiss.omp_get_max_threads()} faiss threads, '
+        f'{torch.get_num_threads()} torch threads'
+    )
     base = timings[lowered_name][0]
     print(f'  {"method":<52s} {"median":>9s}    {"min":>9s}   median vs lowered')
     for name, (median, best) in timings.items():
-        print(f'  {name:<52s} {median * 1000:6.1f} ms  {best * 1000:6.1f} ms   '
-              f'x{median / base:5.2f}')
-    print(f'  default / lowered threshold (median): {timings[default_name][0] / base:.2f}x; '
-          f'torch / lowered: {timings["torch matmul + topk"][0] / base:.2f}x')
+        print(
+            f'  {name:<52s} {median * 1000:6.1f} ms  {best * 1000:6.1f} ms   x{median / base:5.2f}'
+        )
+    print(
+        f'  default / lowered threshold (median): {timings[default_name][0] / base:.2f}x; '
+        f'torch / lowered: {timings["torch matmul + topk"][0] / base:.2f}x'
+    )
     print(f'  top-{args.k} agreement ExactSearcher vs torch: {agreement * 100:.2f}%')
 
 

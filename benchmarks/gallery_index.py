@@ -33,6 +33,7 @@ Usage::
     python benchmarks/gallery_index.py [--num 1000000] [--dim 256] [--threads N]
         [--indexes Flat HNSW32 IVF{nlist},PQ32] [--nprobe 16 32 64]
 """
+
 import argparse
 import json
 import os
@@ -51,8 +52,21 @@ if str(ROOT) not in sys.path:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(ROOT))
 
 MIB = 2**20
-HEADER = ['index', 'param', 'index MiB', 'B/vector', 'vs Flat mem', 'RSS MiB', 'build s',
-          'ms @1', 'ms @256', 'speed-up @1', 'speed-up @256', 'top-1 agree', 'top-10 agree']
+HEADER = [
+    'index',
+    'param',
+    'index MiB',
+    'B/vector',
+    'vs Flat mem',
+    'RSS MiB',
+    'build s',
+    'ms @1',
+    'ms @256',
+    'speed-up @1',
+    'speed-up @256',
+    'top-1 agree',
+    'top-10 agree',
+]
 
 
 # ----------------------------------------------------------------------------- data
@@ -66,8 +80,7 @@ def _normalise(x):
     return x
 
 
-def make_gallery(num, dim, centres, spread, query_noise, num_queries, seed=0,
-                 chunk=65536):
+def make_gallery(num, dim, centres, spread, query_noise, num_queries, seed=0, chunk=65536):
     """``(gallery, queries, sources)``: clustered unit vectors and perturbed copies."""
     rng = np.random.default_rng(seed)
     spectrum = _spectrum(dim)
@@ -83,9 +96,9 @@ def make_gallery(num, dim, centres, spread, query_noise, num_queries, seed=0,
     scale = rng.uniform(0.5, 1.5, centres).astype(np.float32) * spread
     gallery = np.empty((num, dim), np.float32)
     for lo in range(0, num, chunk):
-        a = assignment[lo:lo + chunk]
+        a = assignment[lo : lo + chunk]
         block = centre_vecs[a] + scale[a, None] * anisotropic(len(a))
-        gallery[lo:lo + chunk] = _normalise(block)
+        gallery[lo : lo + chunk] = _normalise(block)
     sources = rng.choice(num, size=min(num_queries, num), replace=False)
     queries = _normalise(gallery[sources] + query_noise * anisotropic(len(sources)))
     return gallery, queries.astype(np.float32), sources
@@ -105,6 +118,7 @@ def child(args):
     import faiss
 
     from gleamkit.index import GalleryIndex
+
     if args.threads:
         faiss.omp_set_num_threads(args.threads)
     queries = np.load(args.child_queries)
@@ -137,20 +151,47 @@ def child(args):
             start = time.perf_counter()
             gallery.search(big, 10, **kwargs)
             batch.append(time.perf_counter() - start)
-        results.append(dict(param=param, rerank=rerank, found=found.tolist(),
-                            ms1=1000 * statistics.median(single),
-                            ms256=1000 * statistics.median(batch) * 256 / len(big)))
-    print(json.dumps(dict(rows=results, rss_mib=(rss_kib() - before) / 1024,
-                          memory_mapped=gallery.memory_mapped,
-                          param_name='nprobe' if gallery.nprobe is not None else (
-                              'efSearch' if gallery.ef_search is not None else '-'))))
+        results.append(
+            dict(
+                param=param,
+                rerank=rerank,
+                found=found.tolist(),
+                ms1=1000 * statistics.median(single),
+                ms256=1000 * statistics.median(batch) * 256 / len(big),
+            )
+        )
+    print(
+        json.dumps(
+            dict(
+                rows=results,
+                rss_mib=(rss_kib() - before) / 1024,
+                memory_mapped=gallery.memory_mapped,
+                param_name='nprobe'
+                if gallery.nprobe is not None
+                else ('efSearch' if gallery.ef_search is not None else '-'),
+            )
+        )
+    )
 
 
 def measure(index_dir, queries_path, args):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    cmd = [sys.executable, __file__, '--child-index', str(index_dir), '--child-queries',
-           str(queries_path), '--repeats', str(args.repeats), '--rerank', str(args.rerank),
-           '--nprobe', *map(str, args.nprobe), '--ef-search', *map(str, args.ef_search)]
+    cmd = [
+        sys.executable,
+        __file__,
+        '--child-index',
+        str(index_dir),
+        '--child-queries',
+        str(queries_path),
+        '--repeats',
+        str(args.repeats),
+        '--rerank',
+        str(args.rerank),
+        '--nprobe',
+        *map(str, args.nprobe),
+        '--ef-search',
+        *map(str, args.ef_search),
+    ]
     if args.threads:
         cmd += ['--threads', str(args.threads)]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
@@ -172,20 +213,34 @@ def main():
     parser.add_argument('--num', type=int, default=1_000_000, help='gallery vectors')
     parser.add_argument('--dim', type=int, default=256)
     parser.add_argument('--centres', type=int, default=4000)
-    parser.add_argument('--spread', type=float, default=0.6,
-                        help='norm of a tile\'s offset from its cluster centre')
-    parser.add_argument('--query-noise', type=float, default=0.35,
-                        help='norm of a query\'s offset from its source tile')
+    parser.add_argument(
+        '--spread', type=float, default=0.6, help="norm of a tile's offset from its cluster centre"
+    )
+    parser.add_argument(
+        '--query-noise',
+        type=float,
+        default=0.35,
+        help="norm of a query's offset from its source tile",
+    )
     parser.add_argument('--queries', type=int, default=1000)
-    parser.add_argument('--indexes', nargs='+',
-                        default=['Flat', 'HNSW32', 'IVF{nlist},PQ32', 'IVF{nlist},PQ64'])
+    parser.add_argument(
+        '--indexes', nargs='+', default=['Flat', 'HNSW32', 'IVF{nlist},PQ32', 'IVF{nlist},PQ64']
+    )
     parser.add_argument('--nprobe', type=int, nargs='+', default=[16, 32, 64])
     parser.add_argument('--ef-search', type=int, nargs='+', default=[64, 128])
-    parser.add_argument('--rerank', type=int, default=0,
-                        help='also search approximate indexes re-ranking this many candidates '
-                             'exactly from the stored vectors (vectors.npy, memory-mapped)')
-    parser.add_argument('--train-size', type=int, default=None,
-                        help='IVF/PQ training sample (default: GalleryIndex.build\'s)')
+    parser.add_argument(
+        '--rerank',
+        type=int,
+        default=0,
+        help='also search approximate indexes re-ranking this many candidates '
+        'exactly from the stored vectors (vectors.npy, memory-mapped)',
+    )
+    parser.add_argument(
+        '--train-size',
+        type=int,
+        default=None,
+        help="IVF/PQ training sample (default: GalleryIndex.build's)",
+    )
     parser.add_argument('--repeats', type=int, default=50, help='timed batch-1 searches')
     parser.add_argument('--threads', type=int, default=None)
     parser.add_argument('--seed', type=int, default=0)
@@ -198,11 +253,13 @@ def main():
     import faiss
 
     from gleamkit.index import GalleryIndex, ivf_nlist
+
     if args.threads:
         faiss.omp_set_num_threads(args.threads)
     start = time.perf_counter()
-    gallery, queries, sources = make_gallery(args.num, args.dim, args.centres, args.spread,
-                                             args.query_noise, args.queries, args.seed)
+    gallery, queries, sources = make_gallery(
+        args.num, args.dim, args.centres, args.spread, args.query_noise, args.queries, args.seed
+    )
     made = time.perf_counter() - start
     ids = np.arange(args.num, dtype=np.int64)
     nlist = ivf_nlist(args.num)
@@ -215,10 +272,16 @@ def main():
             factories.insert(0, 'Flat')  # the exact reference
         for factory in factories:
             start = time.perf_counter()
-            index = GalleryIndex.build(gallery, {'id': ids}, factory,
-                                       train_size=args.train_size, seed=args.seed,
-                                       store_vectors=bool(args.rerank) and 'PQ' in factory,
-                                       config_digest='bench', checkpoint_digest='bench')
+            index = GalleryIndex.build(
+                gallery,
+                {'id': ids},
+                factory,
+                train_size=args.train_size,
+                seed=args.seed,
+                store_vectors=bool(args.rerank) and 'PQ' in factory,
+                config_digest='bench',
+                checkpoint_digest='bench',
+            )
             build_s = time.perf_counter() - start
             if factory == 'Flat':
                 truth = index.search(queries, 10, with_metadata=False)
@@ -232,24 +295,37 @@ def main():
                 if factory == 'Flat':
                     flat_ms, flat_bytes = (row['ms1'], row['ms256']), index_bytes
                 top1, top10 = agreement(row['found'], exact)
-                rows.append([
-                    factory, ('-' if row['param'] is None else
-                              f'{result["param_name"]}={row["param"]}')
-                    + (f' rerank={row["rerank"]}' if row['rerank'] else ''),
-                    f'{index_bytes / MIB:.1f}', f'{index_bytes / args.num:.1f}',
-                    f'{index_bytes / flat_bytes:.3f}', f'{result["rss_mib"]:.0f}',
-                    f'{build_s:.1f}', f'{row["ms1"]:.2f}', f'{row["ms256"]:.1f}',
-                    f'{flat_ms[0] / row["ms1"]:.1f}', f'{flat_ms[1] / row["ms256"]:.1f}',
-                    f'{top1:.3f}', f'{top10:.3f}'])
+                rows.append(
+                    [
+                        factory,
+                        ('-' if row['param'] is None else f'{result["param_name"]}={row["param"]}')
+                        + (f' rerank={row["rerank"]}' if row['rerank'] else ''),
+                        f'{index_bytes / MIB:.1f}',
+                        f'{index_bytes / args.num:.1f}',
+                        f'{index_bytes / flat_bytes:.3f}',
+                        f'{result["rss_mib"]:.0f}',
+                        f'{build_s:.1f}',
+                        f'{row["ms1"]:.2f}',
+                        f'{row["ms256"]:.1f}',
+                        f'{flat_ms[0] / row["ms1"]:.1f}',
+                        f'{flat_ms[1] / row["ms256"]:.1f}',
+                        f'{top1:.3f}',
+                        f'{top10:.3f}',
+                    ]
+                )
             shutil.rmtree(out_dir)
     source_is_top1 = float(np.mean(exact[:, 0] == sources))
     gap = float(np.mean(scores[:, 0] - scores[:, 1])) if scores.shape[1] > 1 else 0.0
-    print(f'# {args.num} x {args.dim} clustered unit vectors ({args.centres} centres, spread '
-          f'{args.spread}), {len(queries)} queries (noise {args.query_noise}); made in '
-          f'{made:.1f} s; nlist={nlist}; faiss {faiss.__version__}, threads '
-          f'{args.threads or faiss.omp_get_max_threads()}')
-    print(f'# exact top-1 is the query\'s source tile for {source_is_top1:.3f} of queries; '
-          f'mean score gap top-1 - top-2: {gap:.4f}')
+    print(
+        f'# {args.num} x {args.dim} clustered unit vectors ({args.centres} centres, spread '
+        f'{args.spread}), {len(queries)} queries (noise {args.query_noise}); made in '
+        f'{made:.1f} s; nlist={nlist}; faiss {faiss.__version__}, threads '
+        f'{args.threads or faiss.omp_get_max_threads()}'
+    )
+    print(
+        f"# exact top-1 is the query's source tile for {source_is_top1:.3f} of queries; "
+        f'mean score gap top-1 - top-2: {gap:.4f}'
+    )
     print('| ' + ' | '.join(HEADER) + ' |')
     print('|' + '|'.join('-' * (len(h) + 2) for h in HEADER) + '|')
     for row in rows:

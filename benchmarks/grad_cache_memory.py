@@ -30,6 +30,7 @@ Usage::
         [--batch 256] [--chunk 32] [--small-batch 32] [--iters 3] [--warmup 1]
         [--repeats 3] [--variants small,large,large+grad_cache] [--device cuda]
 """
+
 import argparse
 import sys
 
@@ -55,16 +56,29 @@ from _common import (
 )
 
 VARIANTS = ('small', 'large', 'large+grad_cache', 'large+grad_ckpt')
-HEADERS = ('variant', 'pairs/step', 'chunk', 'images/s', 'range', 'vs large', 'images/CPU-s',
-           'waited %', 'peak MiB', 'rise MiB', 'rise vs large')
+HEADERS = (
+    'variant',
+    'pairs/step',
+    'chunk',
+    'images/s',
+    'range',
+    'vs large',
+    'images/CPU-s',
+    'waited %',
+    'peak MiB',
+    'rise MiB',
+    'rise vs large',
+)
 
 
 def variant_setup(args, variant: str) -> dict:
     if variant not in VARIANTS:
         raise SystemExit(f'unknown variant {variant!r}; expected one of {VARIANTS}')
-    return dict(batch=args.small_batch if variant == 'small' else args.batch,
-                chunk=args.chunk if variant == 'large+grad_cache' else None,
-                grad_checkpointing=variant == 'large+grad_ckpt')
+    return dict(
+        batch=args.small_batch if variant == 'small' else args.batch,
+        chunk=args.chunk if variant == 'large+grad_cache' else None,
+        grad_checkpointing=variant == 'large+grad_ckpt',
+    )
 
 
 def build_model(args, chunk, grad_checkpointing: bool):
@@ -78,12 +92,17 @@ def build_model(args, chunk, grad_checkpointing: bool):
 
     torch.manual_seed(0)
     return CrossViewRetriever(
-        backbone=dict(type=TimmBackbone, model_name=args.model, pretrained=False,
-                      grad_checkpointing=grad_checkpointing),
+        backbone=dict(
+            type=TimmBackbone,
+            model_name=args.model,
+            pretrained=False,
+            grad_checkpointing=grad_checkpointing,
+        ),
         adapter=dict(type=IdentityAdapter),
         head=dict(type=EmbeddingHead, embed_dim=args.embed_dim),
         loss=dict(type=SymmetricInfoNCELoss, temperature=0.07, label_smoothing=0.1),
-        grad_cache_chunk=chunk)
+        grad_cache_chunk=chunk,
+    )
 
 
 def worker_main(args) -> None:
@@ -93,8 +112,7 @@ def worker_main(args) -> None:
     setup = variant_setup(args, args.worker)
     model = build_model(args, setup['chunk'], setup['grad_checkpointing']).to(args.device)
     model.train()
-    optim_wrapper = OptimWrapper(torch.optim.AdamW(model.parameters(), lr=1e-4,
-                                                   weight_decay=0.01))
+    optim_wrapper = OptimWrapper(torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01))
     data = cross_view_batch(setup['batch'], args.image_size)
     probe = MemoryProbe(args.device)
     probe.start()
@@ -105,9 +123,17 @@ def worker_main(args) -> None:
         synchronize(args.device)
         clock.tick()
     memory = probe.stop()
-    write_result(args.result, dict(**clock.throughput(args.warmup, 2 * setup['batch']),
-                                   **memory, first_loss=losses[0], last_loss=losses[-1],
-                                   batch=setup['batch'], chunk=setup['chunk']))
+    write_result(
+        args.result,
+        dict(
+            **clock.throughput(args.warmup, 2 * setup['batch']),
+            **memory,
+            first_loss=losses[0],
+            last_loss=losses[-1],
+            batch=setup['batch'],
+            chunk=setup['chunk'],
+        ),
+    )
 
 
 def parse_args(argv=None):
@@ -120,8 +146,11 @@ def parse_args(argv=None):
     parser.add_argument('--small-batch', type=int, default=32)
     parser.add_argument('--iters', type=int, default=3, help='timed steps per run')
     parser.add_argument('--warmup', type=int, default=1, help='untimed first steps')
-    parser.add_argument('--variants', default='small,large,large+grad_cache',
-                        help=f'comma-separated, from {",".join(VARIANTS)}')
+    parser.add_argument(
+        '--variants',
+        default='small,large,large+grad_cache',
+        help=f'comma-separated, from {",".join(VARIANTS)}',
+    )
     add_common_args(parser, repeats=3)
     args = parser.parse_args(argv)
     if args.warmup < 1:
@@ -155,32 +184,49 @@ def main(argv=None) -> None:
     for v in variants:
         ips = [r['images_per_s'] for r in results[v]]
         first = results[v][0]
-        rows.append([v, str(first['batch']), str(first['chunk'] or '-'),
-                     fmt(med(v, 'images_per_s')), f'{min(ips):.1f}-{max(ips):.1f}',
-                     f'{paired_ratio(results, v, ref, "images_per_s"):.3f}',
-                     fmt(med(v, 'images_per_cpu_s')), waited_percent(results[v]),
-                     fmt(med(v, 'peak_mib'), 0), fmt(med(v, 'increase_mib'), 0),
-                     f'{paired_ratio(results, v, ref, "increase_mib"):.2f}'])
-    print(f'# {args.model}, {args.image_size} px, embed {args.embed_dim}; {args.iters} timed '
-          f'steps after {args.warmup} warm-up; {args.repeats} interleaved rounds, fresh '
-          f'process per run; device {args.device}')
+        rows.append(
+            [
+                v,
+                str(first['batch']),
+                str(first['chunk'] or '-'),
+                fmt(med(v, 'images_per_s')),
+                f'{min(ips):.1f}-{max(ips):.1f}',
+                f'{paired_ratio(results, v, ref, "images_per_s"):.3f}',
+                fmt(med(v, 'images_per_cpu_s')),
+                waited_percent(results[v]),
+                fmt(med(v, 'peak_mib'), 0),
+                fmt(med(v, 'increase_mib'), 0),
+                f'{paired_ratio(results, v, ref, "increase_mib"):.2f}',
+            ]
+        )
+    print(
+        f'# {args.model}, {args.image_size} px, embed {args.embed_dim}; {args.iters} timed '
+        f'steps after {args.warmup} warm-up; {args.repeats} interleaved rounds, fresh '
+        f'process per run; device {args.device}'
+    )
     print(format_table(HEADERS, rows))
-    what = ('peak = torch.cuda.max_memory_allocated; rise = peak - allocated before the first '
-            'step' if args.device.startswith('cuda') else
-            'peak = peak RSS of the process; rise = peak RSS - RSS before the first step')
-    print(f'# images/s: query + satellite images per wall-clock second, median over rounds '
-          f'(range: min-max); images/CPU-s: per CPU second of the process; waited %: share '
-          f'of the wall-clock the main thread waited for a core (other programs\' load); '
-          f'"vs" columns: median over rounds of the ratio to {ref!r} in the same round; '
-          f'{what}')
+    what = (
+        'peak = torch.cuda.max_memory_allocated; rise = peak - allocated before the first step'
+        if args.device.startswith('cuda')
+        else 'peak = peak RSS of the process; rise = peak RSS - RSS before the first step'
+    )
+    print(
+        f'# images/s: query + satellite images per wall-clock second, median over rounds '
+        f'(range: min-max); images/CPU-s: per CPU second of the process; waited %: share '
+        f"of the wall-clock the main thread waited for a core (other programs' load); "
+        f'"vs" columns: median over rounds of the ratio to {ref!r} in the same round; '
+        f'{what}'
+    )
     if 'large' in variants and 'large+grad_cache' in variants:
         a, b = results['large'][0], results['large+grad_cache'][0]
         diff = max(abs(a['first_loss'] - b['first_loss']), abs(a['last_loss'] - b['last_loss']))
         ok = diff <= 1e-4 * max(1.0, abs(a['last_loss']))
-        print(f'# sanity: loss at step 1 / step {args.warmup + args.iters}: large '
-              f'{a["first_loss"]:.6f} / {a["last_loss"]:.6f}, large+grad_cache '
-              f'{b["first_loss"]:.6f} / {b["last_loss"]:.6f} -> '
-              f'{"equal" if ok else "DIFFERENT"} (max |diff| {diff:.2e})')
+        print(
+            f'# sanity: loss at step 1 / step {args.warmup + args.iters}: large '
+            f'{a["first_loss"]:.6f} / {a["last_loss"]:.6f}, large+grad_cache '
+            f'{b["first_loss"]:.6f} / {b["last_loss"]:.6f} -> '
+            f'{"equal" if ok else "DIFFERENT"} (max |diff| {diff:.2e})'
+        )
 
 
 if __name__ == '__main__':

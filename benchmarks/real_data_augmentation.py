@@ -29,6 +29,7 @@ Usage::
     python benchmarks/real_data_augmentation.py --variants zero-shot \\
         --model-base gleam_c_efficientnet_lite0 gleam_c_efficientnet_lite0_pooled
 """
+
 import argparse
 import copy
 import json
@@ -73,19 +74,25 @@ def build_config(args, variant: str, seed: int, model_base: str, work_dir: str):
             d['sizes'] = dict(uav=size, satellite=size)
         if 'data_root' in d:
             d['data_root'] = args.replica
+
     for key in list(cfg.keys()):
         _walk(cfg[key], adapt)
     if variant == 'none':
         cfg['train_dataloader']['dataset']['pipeline'] = copy.deepcopy(cfg['pipeline'])
     elif variant.startswith('augmented-without-'):
-        dropped = variant[len('augmented-without-'):]
+        dropped = variant[len('augmented-without-') :]
         pipeline = cfg['train_dataloader']['dataset']['pipeline']
         kept = [t for t in pipeline if getattr(t['type'], '__name__', t['type']) != dropped]
         if len(kept) == len(pipeline):
             raise SystemExit(f'variant {variant}: the training pipeline has no {dropped}')
         cfg['train_dataloader']['dataset']['pipeline'] = kept
-    loaders = [cfg['train_dataloader'], cfg['val_dataloader'], cfg['test_dataloader'],
-               cfg['val_cfg']['gallery_dataloader'], cfg['test_cfg']['gallery_dataloader']]
+    loaders = [
+        cfg['train_dataloader'],
+        cfg['val_dataloader'],
+        cfg['test_dataloader'],
+        cfg['val_cfg']['gallery_dataloader'],
+        cfg['test_cfg']['gallery_dataloader'],
+    ]
     for loader in loaders:
         loader.update(num_workers=args.num_workers, persistent_workers=args.num_workers > 0)
     cfg['train_dataloader']['batch_size'] = args.batch_size
@@ -116,9 +123,17 @@ def run_one(args, variant, seed, model_base) -> dict:
             runner.train()
         train_s = time.perf_counter() - start
         metrics = runner.test()
-    return dict(variant=variant, seed=seed, model_base=model_base, train_s=round(train_s, 1),
-                **{k.split('/', 1)[1]: round(float(v), 2) for k, v in metrics.items()
-                   if k.startswith('retrieval/') and isinstance(v, (int, float))})
+    return dict(
+        variant=variant,
+        seed=seed,
+        model_base=model_base,
+        train_s=round(train_s, 1),
+        **{
+            k.split('/', 1)[1]: round(float(v), 2)
+            for k, v in metrics.items()
+            if k.startswith('retrieval/') and isinstance(v, (int, float))
+        },
+    )
 
 
 def parse_args(argv=None):
@@ -127,19 +142,35 @@ def parse_args(argv=None):
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1])
     parser.add_argument('--model-base', nargs='+', default=['gleam_c_efficientnet_lite0'])
     parser.add_argument('--epochs', type=int, default=3)
-    parser.add_argument('--image-size', type=int, default=128,
-                        help='training and test size (the replica is rendered at 128 px and '
-                             'resized, as real images are)')
-    parser.add_argument('--threads', type=int, default=1,
-                        help='torch threads per run (on a 2-core machine shared with other '
-                             'work, 2 threads ran a step 10x slower than 1)')
+    parser.add_argument(
+        '--image-size',
+        type=int,
+        default=128,
+        help='training and test size (the replica is rendered at 128 px and '
+        'resized, as real images are)',
+    )
+    parser.add_argument(
+        '--threads',
+        type=int,
+        default=1,
+        help='torch threads per run (on a 2-core machine shared with other '
+        'work, 2 threads ran a step 10x slower than 1)',
+    )
     parser.add_argument('--batch-size', type=int, default=32)
     parser.add_argument('--num-workers', type=int, default=0)
-    parser.add_argument('--places', type=int, nargs=3, default=[400, 150, 100],
-                        metavar=('TRAIN', 'TEST', 'DISTRACTORS'),
-                        help='places of the replica (its default is the measured one)')
-    parser.add_argument('--replica', default=None,
-                        help='University-Release folder (default: a cached one in the temp dir)')
+    parser.add_argument(
+        '--places',
+        type=int,
+        nargs=3,
+        default=[400, 150, 100],
+        metavar=('TRAIN', 'TEST', 'DISTRACTORS'),
+        help='places of the replica (its default is the measured one)',
+    )
+    parser.add_argument(
+        '--replica',
+        default=None,
+        help='University-Release folder (default: a cached one in the temp dir)',
+    )
     parser.add_argument('--save-json', default=None)
     parser.add_argument('--single', default=None, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -148,35 +179,45 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     if args.replica is None:
-        args.replica = os.path.join(tempfile.gettempdir(), 'gleamkit_u1652_replica',
-                                    'University-Release')
+        args.replica = os.path.join(
+            tempfile.gettempdir(), 'gleamkit_u1652_replica', 'University-Release'
+        )
     if args.single:
         variant, seed, model_base = json.loads(args.single)
         print('RESULT ' + json.dumps(run_one(args, variant, seed, model_base)), flush=True)
         return 0
     train, test, distractors = args.places
-    info = make_university1652_replica(args.replica, num_train=train, num_test=test,
-                                       num_distractors=distractors)
+    info = make_university1652_replica(
+        args.replica, num_train=train, num_test=test, num_distractors=distractors
+    )
     print(f'replica: {info}', flush=True)
     results = []
     for model_base in args.model_base:
         for seed in args.seeds:
             for variant in args.variants.split(','):
-                cmd = [sys.executable, __file__, *(sys.argv[1:] if argv is None else argv),
-                       '--replica', args.replica,
-                       '--single', json.dumps([variant, seed, model_base])]
+                cmd = [
+                    sys.executable,
+                    __file__,
+                    *(sys.argv[1:] if argv is None else argv),
+                    '--replica',
+                    args.replica,
+                    '--single',
+                    json.dumps([variant, seed, model_base]),
+                ]
                 out = subprocess.run(cmd, capture_output=True, text=True)
                 lines = [ln for ln in out.stdout.splitlines() if ln.startswith('RESULT ')]
                 if out.returncode or not lines:
                     sys.stderr.write(out.stdout[-3000:] + out.stderr[-3000:])
                     raise SystemExit(f'run {variant} seed {seed} {model_base} failed')
-                results.append(json.loads(lines[-1][len('RESULT '):]))
+                results.append(json.loads(lines[-1][len('RESULT ') :]))
                 print(json.dumps(results[-1]), flush=True)
     print('\n| model base | variant | seed | R@1 | R@5 | AP | train s |')
     print('|---|---|---|---|---|---|---|')
     for r in results:
-        print(f'| {r["model_base"]} | {r["variant"]} | {r["seed"]} | {r["R@1"]:.2f} | '
-              f'{r["R@5"]:.2f} | {r["AP"]:.2f} | {r["train_s"]:.0f} |')
+        print(
+            f'| {r["model_base"]} | {r["variant"]} | {r["seed"]} | {r["R@1"]:.2f} | '
+            f'{r["R@5"]:.2f} | {r["AP"]:.2f} | {r["train_s"]:.0f} |'
+        )
     groups = {}
     for r in results:
         groups.setdefault((r['model_base'], r['variant']), []).append(r)
@@ -184,8 +225,10 @@ def main(argv=None):
         print('\nmean over seeds:')
         for (model_base, variant), rows in groups.items():
             mean = {k: sum(r[k] for r in rows) / len(rows) for k in ('R@1', 'R@5', 'AP')}
-            print(f'  {model_base} {variant}: R@1 {mean["R@1"]:.2f}, R@5 {mean["R@5"]:.2f}, '
-                  f'AP {mean["AP"]:.2f} ({len(rows)} seeds)')
+            print(
+                f'  {model_base} {variant}: R@1 {mean["R@1"]:.2f}, R@5 {mean["R@5"]:.2f}, '
+                f'AP {mean["AP"]:.2f} ({len(rows)} seeds)'
+            )
     if args.save_json:
         with open(args.save_json, 'w') as f:
             json.dump(results, f, indent=1)

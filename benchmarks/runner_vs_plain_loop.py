@@ -43,6 +43,7 @@ Usage::
         [--variants plain,runner] [--baseline plain] [--threads 1] [--device cuda]
         [--train-loop epoch|iter] [--locations N] [--save-json FILE]
 """
+
 import argparse
 import math
 import sys
@@ -74,8 +75,17 @@ from _common import (
 )
 
 SWITCHES = ('amp', 'channels_last', 'compile', 'compile_backbone', 'grad_ckpt')
-HEADERS = ('variant', 'images/s', 'range', 'vs baseline', 'images/CPU-s', 'vs baseline (CPU)',
-           'waited %', 'peak MiB', 'rise MiB')
+HEADERS = (
+    'variant',
+    'images/s',
+    'range',
+    'vs baseline',
+    'images/CPU-s',
+    'vs baseline (CPU)',
+    'waited %',
+    'peak MiB',
+    'rise MiB',
+)
 
 
 def parse_variant(variant: str):
@@ -85,15 +95,19 @@ def parse_variant(variant: str):
         raise SystemExit(f'variant {variant!r}: must start with "runner" or "plain"')
     workers = None
     for s in switches:
-        if s.startswith('workers') and s[len('workers'):].isdigit():
-            workers = int(s[len('workers'):])
-        elif s.startswith('frozen') and s[len('frozen'):].isdigit():
+        if s.startswith('workers') and s[len('workers') :].isdigit():
+            workers = int(s[len('workers') :])
+        elif s.startswith('frozen') and s[len('frozen') :].isdigit():
             if base != 'runner':
-                raise SystemExit(f'variant {variant!r}: frozenN is a runner switch '
-                                 '(TimmBackbone(frozen_stages=N))')
+                raise SystemExit(
+                    f'variant {variant!r}: frozenN is a runner switch '
+                    '(TimmBackbone(frozen_stages=N))'
+                )
         elif s not in SWITCHES:
-            raise SystemExit(f'variant {variant!r}: unknown switch {s!r}; expected one of '
-                             f'{SWITCHES}, workersN or frozenN')
+            raise SystemExit(
+                f'variant {variant!r}: unknown switch {s!r}; expected one of '
+                f'{SWITCHES}, workersN or frozenN'
+            )
     return base, set(switches), workers
 
 
@@ -101,7 +115,7 @@ def frozen_stages(switches) -> int:
     """N of a ``frozenN`` switch; -1 (nothing frozen) without one."""
     for s in switches:
         if s.startswith('frozen'):
-            return int(s[len('frozen'):])
+            return int(s[len('frozen') :])
     return -1
 
 
@@ -137,35 +151,52 @@ def runner_config(args, switches: set, workers: int, work_dir: str):
     cfg = Config.fromfile(str(args.root / 'configs/_base_/default_runtime.py'))
     cfg.default_hooks.checkpoint = None
     cfg.default_hooks.logger.interval = 10
-    optim_wrapper = dict(type=path(OptimWrapper),
-                         optimizer=dict(type=path(AdamW), lr=1e-4, weight_decay=0.01))
+    optim_wrapper = dict(
+        type=path(OptimWrapper), optimizer=dict(type=path(AdamW), lr=1e-4, weight_decay=0.01)
+    )
     if 'amp' in switches:  # what tools/train.py --amp does
         optim_wrapper.update(type=path(MixedPrecisionOptimWrapper), dtype='auto')
-    cfg.merge_from_dict(dict(
-        work_dir=work_dir,
-        launcher='none',
-        model=dict(
-            type=path(CrossViewRetriever),
-            backbone=dict(type=path(TimmBackbone), model_name=args.model, pretrained=False,
-                          pooled=True, channels_last='channels_last' in switches,
-                          grad_checkpointing='grad_ckpt' in switches,
-                          frozen_stages=frozen_stages(switches)),
-            adapter=dict(type=path(IdentityAdapter)),
-            head=dict(type=path(EmbeddingHead), embed_dim=None),
-            loss=dict(type=path(SymmetricInfoNCELoss), temperature=0.07, label_smoothing=0.1),
-            data_preprocessor=dict(type=path(CrossViewDataPreprocessor), non_blocking=cuda)),
-        train_dataloader=dict(
-            batch_size=args.batch_size, num_workers=workers,
-            persistent_workers=workers > 0, pin_memory=cuda,
-            dataset=dict(type=path(InMemoryCrossViewDataset), num_locations=args.locations,
-                         image_size=args.image_size),
-            sampler=dict(type=path(UniqueLocationSampler), batch_size=args.batch_size)),
-        optim_wrapper=optim_wrapper,
-    ))
+    cfg.merge_from_dict(
+        dict(
+            work_dir=work_dir,
+            launcher='none',
+            model=dict(
+                type=path(CrossViewRetriever),
+                backbone=dict(
+                    type=path(TimmBackbone),
+                    model_name=args.model,
+                    pretrained=False,
+                    pooled=True,
+                    channels_last='channels_last' in switches,
+                    grad_checkpointing='grad_ckpt' in switches,
+                    frozen_stages=frozen_stages(switches),
+                ),
+                adapter=dict(type=path(IdentityAdapter)),
+                head=dict(type=path(EmbeddingHead), embed_dim=None),
+                loss=dict(type=path(SymmetricInfoNCELoss), temperature=0.07, label_smoothing=0.1),
+                data_preprocessor=dict(type=path(CrossViewDataPreprocessor), non_blocking=cuda),
+            ),
+            train_dataloader=dict(
+                batch_size=args.batch_size,
+                num_workers=workers,
+                persistent_workers=workers > 0,
+                pin_memory=cuda,
+                dataset=dict(
+                    type=path(InMemoryCrossViewDataset),
+                    num_locations=args.locations,
+                    image_size=args.image_size,
+                ),
+                sampler=dict(type=path(UniqueLocationSampler), batch_size=args.batch_size),
+            ),
+            optim_wrapper=optim_wrapper,
+        )
+    )
     steps = args.warmup + args.iters
     if args.train_loop == 'epoch':  # what gleamkit's configs use
-        cfg.train_cfg = dict(type=path(EpochBasedTrainLoop),
-                             max_epochs=-(-steps // (args.locations // args.batch_size)))
+        cfg.train_cfg = dict(
+            type=path(EpochBasedTrainLoop),
+            max_epochs=-(-steps // (args.locations // args.batch_size)),
+        )
     else:
         cfg.train_cfg = dict(type=path(IterBasedTrainLoop), max_iters=steps)
         cfg.log_processor = dict(by_epoch=False)
@@ -221,8 +252,7 @@ class InfoNCE(torch.nn.Module):
         features2 = torch.nn.functional.normalize(features2, dim=-1)
         logits1 = logit_scale * features1 @ features2.T
         labels = torch.arange(len(logits1), dtype=torch.long, device=logits1.device)
-        return (self.loss_function(logits1, labels)
-                + self.loss_function(logits1.T, labels)) / 2
+        return (self.loss_function(logits1, labels) + self.loss_function(logits1.T, labels)) / 2
 
 
 def train_plain_loop(args, switches: set, workers: int) -> dict:
@@ -233,9 +263,15 @@ def train_plain_loop(args, switches: set, workers: int) -> dict:
     device = torch.device(args.device)
     cuda = device.type == 'cuda'
     torch.manual_seed(0)
-    loader = DataLoader(PairTensorDataset(args.locations, args.image_size),
-                        batch_size=args.batch_size, shuffle=True, drop_last=True,
-                        num_workers=workers, persistent_workers=workers > 0, pin_memory=cuda)
+    loader = DataLoader(
+        PairTensorDataset(args.locations, args.image_size),
+        batch_size=args.batch_size,
+        shuffle=True,
+        drop_last=True,
+        num_workers=workers,
+        persistent_workers=workers > 0,
+        pin_memory=cuda,
+    )
     model = TimmModel(args.model, 'grad_ckpt' in switches).to(device)
     memory_format = torch.channels_last if 'channels_last' in switches else None
     if memory_format is not None:
@@ -254,8 +290,7 @@ def train_plain_loop(args, switches: set, workers: int) -> dict:
 
     def prepare(images):
         images = (images.to(device, non_blocking=cuda).float() - mean) / std
-        return images if memory_format is None else images.contiguous(
-            memory_format=memory_format)
+        return images if memory_format is None else images.contiguous(memory_format=memory_format)
 
     probe = MemoryProbe(args.device)
     probe.start()
@@ -289,22 +324,37 @@ def parse_args(argv=None):
     parser.add_argument('--model', default='resnet18', help='timm model name (random weights)')
     parser.add_argument('--image-size', type=int, default=64)
     parser.add_argument('--batch-size', type=int, default=32, help='pairs per step')
-    parser.add_argument('--locations', type=int, default=None,
-                        help='pairs in the dataset (default: one epoch = warm-up + timed '
-                        'steps)')
-    parser.add_argument('--train-loop', choices=('epoch', 'iter'), default='epoch',
-                        help="the Runner's loop: mmengine's EpochBasedTrainLoop (gleamkit's "
-                        'configs) or IterBasedTrainLoop (which sleeps 2 s at every pass over '
-                        'the dataloader: see --locations)')
+    parser.add_argument(
+        '--locations',
+        type=int,
+        default=None,
+        help='pairs in the dataset (default: one epoch = warm-up + timed steps)',
+    )
+    parser.add_argument(
+        '--train-loop',
+        choices=('epoch', 'iter'),
+        default='epoch',
+        help="the Runner's loop: mmengine's EpochBasedTrainLoop (gleamkit's "
+        'configs) or IterBasedTrainLoop (which sleeps 2 s at every pass over '
+        'the dataloader: see --locations)',
+    )
     parser.add_argument('--iters', type=int, default=20, help='timed steps per run')
     parser.add_argument('--warmup', type=int, default=3, help='untimed first steps')
-    parser.add_argument('--num-workers', type=int, default=0,
-                        help='dataloader workers unless a variant says workersN')
-    parser.add_argument('--variants', default='plain,runner',
-                        help='comma-separated: runner|plain[+amp][+channels_last][+compile]'
-                        '[+grad_ckpt][+workersN][+frozenN]')
-    parser.add_argument('--baseline', default=None,
-                        help='variant the ratios are relative to (default: the first)')
+    parser.add_argument(
+        '--num-workers',
+        type=int,
+        default=0,
+        help='dataloader workers unless a variant says workersN',
+    )
+    parser.add_argument(
+        '--variants',
+        default='plain,runner',
+        help='comma-separated: runner|plain[+amp][+channels_last][+compile]'
+        '[+grad_ckpt][+workersN][+frozenN]',
+    )
+    parser.add_argument(
+        '--baseline', default=None, help='variant the ratios are relative to (default: the first)'
+    )
     add_common_args(parser, repeats=5)
     args = parser.parse_args(argv)
     if args.locations is None:
@@ -348,33 +398,47 @@ def main(argv=None) -> None:
     for v in variants:
         rs = results[v]
         ips = [r['images_per_s'] for r in rs]
-        rows.append([v, fmt(median(ips)), f'{min(ips):.1f}-{max(ips):.1f}',
-                     f'{paired_ratio(results, v, baseline, "images_per_s"):.3f}',
-                     fmt(median([r['images_per_cpu_s'] for r in rs])),
-                     f'{paired_ratio(results, v, baseline, "images_per_cpu_s"):.3f}',
-                     waited_percent(rs),
-                     fmt(median([r['peak_mib'] for r in rs]), 0),
-                     fmt(median([r['increase_mib'] for r in rs]), 0)])
-    what = ('peak = torch.cuda.max_memory_allocated; rise = peak - allocated before training'
-            if args.device.startswith('cuda') else
-            'peak = peak RSS of the process; rise = peak RSS - RSS before the first step')
-    print(f'# {args.model}, {args.image_size} px, batch {args.batch_size} pairs '
-          f'(= {2 * args.batch_size} images), {args.iters} timed steps after {args.warmup} '
-          f'warm-up, {args.repeats} interleaved rounds, fresh process per run; '
-          f'device {args.device}')
+        rows.append(
+            [
+                v,
+                fmt(median(ips)),
+                f'{min(ips):.1f}-{max(ips):.1f}',
+                f'{paired_ratio(results, v, baseline, "images_per_s"):.3f}',
+                fmt(median([r['images_per_cpu_s'] for r in rs])),
+                f'{paired_ratio(results, v, baseline, "images_per_cpu_s"):.3f}',
+                waited_percent(rs),
+                fmt(median([r['peak_mib'] for r in rs]), 0),
+                fmt(median([r['increase_mib'] for r in rs]), 0),
+            ]
+        )
+    what = (
+        'peak = torch.cuda.max_memory_allocated; rise = peak - allocated before training'
+        if args.device.startswith('cuda')
+        else 'peak = peak RSS of the process; rise = peak RSS - RSS before the first step'
+    )
+    print(
+        f'# {args.model}, {args.image_size} px, batch {args.batch_size} pairs '
+        f'(= {2 * args.batch_size} images), {args.iters} timed steps after {args.warmup} '
+        f'warm-up, {args.repeats} interleaved rounds, fresh process per run; '
+        f'device {args.device}'
+    )
     print(format_table(HEADERS, rows))
-    print(f'# images/s: query + satellite images per wall-clock second, median over rounds '
-          f'(range: min-max); images/CPU-s: per CPU second of the training process (loader '
-          f'workers not counted); vs baseline: median over rounds of the ratio to {baseline!r} '
-          f'measured in the same round; waited %: share of the timed wall-clock the training '
-          f'thread was ready but waited for a core (other programs\' load), median; '
-          f'{what}')
+    print(
+        f'# images/s: query + satellite images per wall-clock second, median over rounds '
+        f'(range: min-max); images/CPU-s: per CPU second of the training process (loader '
+        f'workers not counted); vs baseline: median over rounds of the ratio to {baseline!r} '
+        f'measured in the same round; waited %: share of the timed wall-clock the training '
+        f"thread was ready but waited for a core (other programs' load), median; "
+        f'{what}'
+    )
     if 'runner' in variants and 'plain' in variants:
         wall = paired_ratio(results, 'runner', 'plain', 'images_per_s')
         cpu = paired_ratio(results, 'runner', 'plain', 'images_per_cpu_s')
-        print(f'# framework cost (1 - runner / plain, paired by round): '
-              f'{100 * (1 - wall):.1f}% of wall-clock throughput, {100 * (1 - cpu):.1f}% of '
-              f'CPU throughput (target: at most 5%)')
+        print(
+            f'# framework cost (1 - runner / plain, paired by round): '
+            f'{100 * (1 - wall):.1f}% of wall-clock throughput, {100 * (1 - cpu):.1f}% of '
+            f'CPU throughput (target: at most 5%)'
+        )
 
 
 if __name__ == '__main__':

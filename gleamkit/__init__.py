@@ -7,6 +7,7 @@ checks each is in effect; ``docs/design.md`` explains them.
 Components register lazily: building a config with ``default_scope='gleamkit'``
 imports what it needs.
 """
+
 from . import utils  # noqa: F401  (installs what gleamkit.utils.mmengine_changes() lists)
 from .version import __version__
 

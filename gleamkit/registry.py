@@ -27,6 +27,7 @@ the closest registered names (the family's own first). A config key the componen
 does not take raises :class:`~gleamkit.utils.config_keys.UnknownConfigKeyError`
 (a ``TypeError``) naming the component, the keys it accepts and the closest one.
 """
+
 import difflib
 from typing import List, Optional, Type
 
@@ -60,12 +61,32 @@ from gleamkit.utils.config_keys import (
 )
 
 __all__ = [
-    'BACKBONES', 'ADAPTERS', 'LOSSES', 'SAMPLERS', 'EXPLAINERS', 'EVALUATORS',
-    'MODELS', 'DATASETS', 'TRANSFORMS', 'DATA_SAMPLERS', 'METRICS', 'EVALUATOR',
-    'HOOKS', 'LOOPS', 'RUNNERS', 'OPTIMIZERS', 'OPTIM_WRAPPERS',
-    'OPTIM_WRAPPER_CONSTRUCTORS', 'PARAM_SCHEDULERS', 'VISUALIZERS', 'VISBACKENDS',
-    'LOG_PROCESSORS', 'MODEL_WRAPPERS', 'WEIGHT_INITIALIZERS', 'FUNCTIONS',
-    'GleamkitRegistry'
+    'BACKBONES',
+    'ADAPTERS',
+    'LOSSES',
+    'SAMPLERS',
+    'EXPLAINERS',
+    'EVALUATORS',
+    'MODELS',
+    'DATASETS',
+    'TRANSFORMS',
+    'DATA_SAMPLERS',
+    'METRICS',
+    'EVALUATOR',
+    'HOOKS',
+    'LOOPS',
+    'RUNNERS',
+    'OPTIMIZERS',
+    'OPTIM_WRAPPERS',
+    'OPTIM_WRAPPER_CONSTRUCTORS',
+    'PARAM_SCHEDULERS',
+    'VISUALIZERS',
+    'VISBACKENDS',
+    'LOG_PROCESSORS',
+    'MODEL_WRAPPERS',
+    'WEIGHT_INITIALIZERS',
+    'FUNCTIONS',
+    'GleamkitRegistry',
 ]
 
 
@@ -102,10 +123,11 @@ class GleamkitRegistry(Registry):
             held = self.family_of.module_dict.get(name)
             if held is not None and held is not module:
                 raise KeyError(
-                    f'{name!r} ({module.__module__}) cannot be registered in gleamkit\'s '
+                    f"{name!r} ({module.__module__}) cannot be registered in gleamkit's "
                     f'{self.name!r} registry: every {self.name} is also registered in '
                     f'{self.family_of.name!r}, which already holds {name!r} from '
-                    f'{held.__module__}. Pick another name (or pass force=True).')
+                    f'{held.__module__}. Pick another name (or pass force=True).'
+                )
         super()._register_module(module, module_name, force)
         for name in names if self.family_of is not None else ():
             if self.family_of.module_dict.get(name) is not module:  # not in two families
@@ -142,13 +164,13 @@ class GleamkitRegistry(Registry):
         if not match or not isinstance(cfg, dict) or match.group('key') not in cfg:
             return None
         key, obj_type = match.group('key'), dict.get(cfg, 'type')
-        component = self._find(obj_type) if isinstance(obj_type, str) else resolve_type(
-            obj_type)
+        component = self._find(obj_type) if isinstance(obj_type, str) else resolve_type(obj_type)
         keys = accepted_keys(component) if callable(component) else None
         if keys is None or key in keys:  # raised deeper down, not by this component
             return None
-        return UnknownConfigKeyError(unknown_key_message(component, key),
-                                     component=component, key=key)
+        return UnknownConfigKeyError(
+            unknown_key_message(component, key), component=component, key=key
+        )
 
     def _names(self) -> List[str]:
         """Names registered here and in the registries a lookup goes on to."""
@@ -165,18 +187,23 @@ class GleamkitRegistry(Registry):
         _, real_key = self.split_scope_key(key)
         own = sorted(self.module_dict)
         # the family's own names first: a typo'd backbone should not suggest a loss
-        close = (difflib.get_close_matches(real_key, own, n=3, cutoff=0.5)
-                 or difflib.get_close_matches(real_key, self._names(), n=3, cutoff=0.5))
-        hint = (f'Did you mean: {", ".join(repr(c) for c in close)}? '
-                if close else '')
+        close = difflib.get_close_matches(
+            real_key, own, n=3, cutoff=0.5
+        ) or difflib.get_close_matches(real_key, self._names(), n=3, cutoff=0.5)
+        hint = f'Did you mean: {", ".join(repr(c) for c in close)}? ' if close else ''
         where = ', '.join(self._locations) or 'no lazy-import locations'
-        then = (f'then {self.family_of.name!r} and its parents' if self.family_of is not None
-                else 'then its mmengine parents')
-        return (f'{key!r} is not registered in gleamkit\'s {self.name!r} registry '
-                f'(searched modules: {where}; {then}). '
-                f'{hint}If it lives in your own module, import it with '
-                f'`custom_imports = dict(imports=["your.module"])` in the config. '
-                f'Registered in {self.name!r}: {", ".join(own) or "(none)"}.')
+        then = (
+            f'then {self.family_of.name!r} and its parents'
+            if self.family_of is not None
+            else 'then its mmengine parents'
+        )
+        return (
+            f"{key!r} is not registered in gleamkit's {self.name!r} registry "
+            f'(searched modules: {where}; {then}). '
+            f'{hint}If it lives in your own module, import it with '
+            f'`custom_imports = dict(imports=["your.module"])` in the config. '
+            f'Registered in {self.name!r}: {", ".join(own) or "(none)"}.'
+        )
 
 
 # --- children of mmengine's roots: what the Runner builds from ------------------
@@ -184,47 +211,59 @@ RUNNERS = GleamkitRegistry('runner', parent=MMENGINE_RUNNERS, locations=['gleamk
 LOOPS = GleamkitRegistry('loop', parent=MMENGINE_LOOPS, locations=['gleamkit.engine'])
 HOOKS = GleamkitRegistry('hook', parent=MMENGINE_HOOKS, locations=['gleamkit.engine'])
 LOG_PROCESSORS = GleamkitRegistry(
-    'log processor', parent=MMENGINE_LOG_PROCESSORS, locations=['gleamkit.engine'])
+    'log processor', parent=MMENGINE_LOG_PROCESSORS, locations=['gleamkit.engine']
+)
 OPTIMIZERS = GleamkitRegistry(
-    'optimizer', parent=MMENGINE_OPTIMIZERS, locations=['gleamkit.engine'])
+    'optimizer', parent=MMENGINE_OPTIMIZERS, locations=['gleamkit.engine']
+)
 OPTIM_WRAPPERS = GleamkitRegistry(
-    'optim wrapper', parent=MMENGINE_OPTIM_WRAPPERS, locations=['gleamkit.engine'])
+    'optim wrapper', parent=MMENGINE_OPTIM_WRAPPERS, locations=['gleamkit.engine']
+)
 OPTIM_WRAPPER_CONSTRUCTORS = GleamkitRegistry(
-    'optimizer wrapper constructor', parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS,
-    locations=['gleamkit.engine'])
+    'optimizer wrapper constructor',
+    parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS,
+    locations=['gleamkit.engine'],
+)
 PARAM_SCHEDULERS = GleamkitRegistry(
-    'parameter scheduler', parent=MMENGINE_PARAM_SCHEDULERS, locations=['gleamkit.engine'])
+    'parameter scheduler', parent=MMENGINE_PARAM_SCHEDULERS, locations=['gleamkit.engine']
+)
 DATASETS = GleamkitRegistry('dataset', parent=MMENGINE_DATASETS, locations=['gleamkit.datasets'])
 SAMPLERS = GleamkitRegistry(
-    'sampler', parent=MMENGINE_DATA_SAMPLERS, locations=['gleamkit.datasets.samplers'])
+    'sampler', parent=MMENGINE_DATA_SAMPLERS, locations=['gleamkit.datasets.samplers']
+)
 DATA_SAMPLERS = SAMPLERS
 TRANSFORMS = GleamkitRegistry(
-    'transform', parent=MMENGINE_TRANSFORMS, locations=['gleamkit.datasets.transforms'])
+    'transform', parent=MMENGINE_TRANSFORMS, locations=['gleamkit.datasets.transforms']
+)
 MODELS = GleamkitRegistry('model', parent=MMENGINE_MODELS, locations=['gleamkit.models'])
 MODEL_WRAPPERS = GleamkitRegistry(
-    'model_wrapper', parent=MMENGINE_MODEL_WRAPPERS, locations=['gleamkit.models'])
+    'model_wrapper', parent=MMENGINE_MODEL_WRAPPERS, locations=['gleamkit.models']
+)
 WEIGHT_INITIALIZERS = GleamkitRegistry(
-    'weight initializer', parent=MMENGINE_WEIGHT_INITIALIZERS, locations=['gleamkit.models'])
-EVALUATORS = GleamkitRegistry(
-    'metric', parent=MMENGINE_METRICS, locations=['gleamkit.evaluation'])
+    'weight initializer', parent=MMENGINE_WEIGHT_INITIALIZERS, locations=['gleamkit.models']
+)
+EVALUATORS = GleamkitRegistry('metric', parent=MMENGINE_METRICS, locations=['gleamkit.evaluation'])
 METRICS = EVALUATORS
 EVALUATOR = GleamkitRegistry(
-    'evaluator', parent=MMENGINE_EVALUATOR, locations=['gleamkit.evaluation'])
+    'evaluator', parent=MMENGINE_EVALUATOR, locations=['gleamkit.evaluation']
+)
 VISUALIZERS = GleamkitRegistry(
-    'visualizer', parent=MMENGINE_VISUALIZERS, locations=['gleamkit.visualization'])
+    'visualizer', parent=MMENGINE_VISUALIZERS, locations=['gleamkit.visualization']
+)
 VISBACKENDS = GleamkitRegistry(
-    'vis_backend', parent=MMENGINE_VISBACKENDS, locations=['gleamkit.visualization'])
-FUNCTIONS = GleamkitRegistry(
-    'function', parent=MMENGINE_FUNCTIONS, locations=['gleamkit.datasets'])
+    'vis_backend', parent=MMENGINE_VISBACKENDS, locations=['gleamkit.visualization']
+)
+FUNCTIONS = GleamkitRegistry('function', parent=MMENGINE_FUNCTIONS, locations=['gleamkit.datasets'])
 
 # --- gleamkit's domain registries: families of MODELS ---------------------------
 # Each class registered in a family is registered in MODELS too, so the Runner's
 # ``model=dict(type=...)`` and any config nested in a model find it; a family looks
 # up its own classes first and MODELS (then mmengine and downstream scopes) second.
-BACKBONES = GleamkitRegistry(
-    'backbone', family_of=MODELS, locations=['gleamkit.models.backbones'])
+BACKBONES = GleamkitRegistry('backbone', family_of=MODELS, locations=['gleamkit.models.backbones'])
 ADAPTERS = GleamkitRegistry(
-    'modality adapter', family_of=MODELS, locations=['gleamkit.models.adapters'])
+    'modality adapter', family_of=MODELS, locations=['gleamkit.models.adapters']
+)
 LOSSES = GleamkitRegistry('loss', family_of=MODELS, locations=['gleamkit.models.losses'])
 EXPLAINERS = GleamkitRegistry(
-    'explainer', family_of=MODELS, locations=['gleamkit.models.explainers'])
+    'explainer', family_of=MODELS, locations=['gleamkit.models.explainers']
+)

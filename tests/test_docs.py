@@ -7,6 +7,7 @@ checkout as ``$GLEAMKIT``. Training and test commands (``tools/train.py``,
 world and the model (:data:`TINY`), so a tutorial's real command runs in seconds. A
 block right after ``<!-- docs-test: skip REASON -->`` is not run (installs, downloads).
 """
+
 import os
 import re
 import subprocess
@@ -24,18 +25,32 @@ BLOCK = re.compile(r'(<!-- docs-test: skip[^>]*-->\s*)?```(python|bash)\n(.*?)``
 FILE_HEADER = re.compile(r'#\s*([\w/]+\.py)\b')
 
 _WORLD = dict(seed=1, num_locations=48, num_distractors=8, image_size=32, difficulty=0.3)
-TINY = [f'{loader}.dataset.world.{key}={value}'
-        for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader',
-                       'val_cfg.gallery_dataloader', 'test_cfg.gallery_dataloader')
-        for key, value in _WORLD.items()] + [
-    'train_dataloader.batch_size=8', 'train_dataloader.sampler.batch_size=8',
-    'val_dataloader.batch_size=16', 'test_dataloader.batch_size=16',
-    'model.backbone.type=TimmBackbone', 'model.backbone.model_name=resnet10t',
-    'model.backbone.norm_eval=False', 'model.head.embed_dim=32',
-    'train_cfg.max_epochs=1', 'train_cfg.val_interval=1', 'default_hooks.logger.interval=1']
+TINY = [
+    f'{loader}.dataset.world.{key}={value}'
+    for loader in (
+        'train_dataloader',
+        'val_dataloader',
+        'test_dataloader',
+        'val_cfg.gallery_dataloader',
+        'test_cfg.gallery_dataloader',
+    )
+    for key, value in _WORLD.items()
+] + [
+    'train_dataloader.batch_size=8',
+    'train_dataloader.sampler.batch_size=8',
+    'val_dataloader.batch_size=16',
+    'test_dataloader.batch_size=16',
+    'model.backbone.type=TimmBackbone',
+    'model.backbone.model_name=resnet10t',
+    'model.backbone.norm_eval=False',
+    'model.head.embed_dim=32',
+    'train_cfg.max_epochs=1',
+    'train_cfg.val_interval=1',
+    'default_hooks.logger.interval=1',
+]
 
 # `python .../tools/train.py ...` and `bash .../tools/dist_train.sh ...` get TINY appended
-_SHELL_PRELUDE = r'''
+_SHELL_PRELUDE = r"""
 set -euo pipefail
 python() {
   case "${1:-}" in
@@ -49,7 +64,7 @@ bash() {
     *) command bash "$@" ;;
   esac
 }
-'''
+"""
 
 
 def blocks(page: Path):
@@ -59,16 +74,38 @@ def blocks(page: Path):
 
 def run_shell(code: str, cwd: Path, name: str, port: int):
     cache = cwd / 'world_cache'
-    tiny = TINY + [f'{loader}.dataset.cache_dir={cache}' for loader in (
-        'train_dataloader', 'val_dataloader', 'test_dataloader', 'val_cfg.gallery_dataloader',
-        'test_cfg.gallery_dataloader')]
-    env = dict(os.environ, GLEAMKIT=str(ROOT), PYTHONPATH=str(ROOT), PYTHON=sys.executable,
-               PATH=f'{Path(sys.executable).parent}{os.pathsep}{os.environ["PATH"]}',
-               DOCS_TINY=' '.join(tiny), OMP_NUM_THREADS='1', PORT=str(port))
-    out = subprocess.run(['bash', '-c', _SHELL_PRELUDE + code], cwd=cwd, env=env,
-                         capture_output=True, text=True, timeout=900)
-    assert out.returncode == 0, (f'{name} failed:\n{code}\n--- stdout\n{out.stdout[-3000:]}'
-                                 f'\n--- stderr\n{out.stderr[-5000:]}')
+    tiny = TINY + [
+        f'{loader}.dataset.cache_dir={cache}'
+        for loader in (
+            'train_dataloader',
+            'val_dataloader',
+            'test_dataloader',
+            'val_cfg.gallery_dataloader',
+            'test_cfg.gallery_dataloader',
+        )
+    ]
+    env = dict(
+        os.environ,
+        GLEAMKIT=str(ROOT),
+        PYTHONPATH=str(ROOT),
+        PYTHON=sys.executable,
+        PATH=f'{Path(sys.executable).parent}{os.pathsep}{os.environ["PATH"]}',
+        DOCS_TINY=' '.join(tiny),
+        OMP_NUM_THREADS='1',
+        PORT=str(port),
+    )
+    out = subprocess.run(
+        ['bash', '-c', _SHELL_PRELUDE + code],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert out.returncode == 0, (
+        f'{name} failed:\n{code}\n--- stdout\n{out.stdout[-3000:]}'
+        f'\n--- stderr\n{out.stderr[-5000:]}'
+    )
     return out
 
 
@@ -83,7 +120,7 @@ def test_tutorial_code_blocks_run(page, tmp_path, monkeypatch, free_port):
     for lang, code, _ in found:
         header = FILE_HEADER.match(code) if lang == 'python' else None
         if header:
-            module = header.group(1)[:-len('.py')].replace('/', '.')
+            module = header.group(1)[: -len('.py')].replace('/', '.')
             monkeypatch.delitem(sys.modules, module, raising=False)
     try:
         _run_blocks(page, found, tmp_path, namespace, free_port)
@@ -115,15 +152,20 @@ def test_shell_prelude_adds_the_tiny_options_to_tool_commands(tmp_path, free_por
     fake = tmp_path / 'tools' / 'train.py'
     fake.parent.mkdir()
     fake.write_text('import sys; print(sys.argv[1:])\n')
-    out = run_shell('python tools/train.py cfg.py --work-dir w\npython -c "print(7)"',
-                    tmp_path, 'prelude', free_port)
+    out = run_shell(
+        'python tools/train.py cfg.py --work-dir w\npython -c "print(7)"',
+        tmp_path,
+        'prelude',
+        free_port,
+    )
     first, second = out.stdout.strip().splitlines()
-    assert first.startswith("['cfg.py', '--work-dir', 'w', '--cfg-options', "
-                            "'train_dataloader.dataset.world.seed=1'")
+    assert first.startswith(
+        "['cfg.py', '--work-dir', 'w', '--cfg-options', 'train_dataloader.dataset.world.seed=1'"
+    )
     assert "'model.backbone.model_name=resnet10t'" in first and second == '7'
 
 
-_DDP_WORKER = '''
+_DDP_WORKER = """
 import sys
 
 import torch
@@ -163,23 +205,38 @@ if rank == 0:
 if sys.argv[2] == 'ddp':
     dist.barrier()
     dist.destroy_process_group()
-'''
+"""
 
 
 def test_tutorial_loss_under_ddp_has_the_full_batch_gradient(tmp_path, free_port):
     """The claim of new_loss_and_adapter.md section 2, for its own loss."""
     import torch
+
     page = DOCS / 'tutorials' / 'new_loss_and_adapter.md'
-    source = next(code for lang, code, _ in blocks(page)
-                  if lang == 'python' and code.startswith('# my_losses.py'))
+    source = next(
+        code
+        for lang, code, _ in blocks(page)
+        if lang == 'python' and code.startswith('# my_losses.py')
+    )
     (tmp_path / 'my_losses.py').write_text(source)
     (tmp_path / 'worker.py').write_text(_DDP_WORKER)
     env = dict(os.environ, PYTHONPATH=f'{ROOT}{os.pathsep}{tmp_path}', OMP_NUM_THREADS='1')
-    for cmd in ([sys.executable, 'worker.py', 'single.pt', 'single'],
-                [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
-                 f'--master_port={free_port}', 'worker.py', 'ddp.pt', 'ddp']):
-        out = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True,
-                             timeout=300)
+    for cmd in (
+        [sys.executable, 'worker.py', 'single.pt', 'single'],
+        [
+            sys.executable,
+            '-m',
+            'torch.distributed.run',
+            '--nproc_per_node=2',
+            f'--master_port={free_port}',
+            'worker.py',
+            'ddp.pt',
+            'ddp',
+        ],
+    ):
+        out = subprocess.run(
+            cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+        )
         assert out.returncode == 0, out.stderr[-3000:]
     single, ddp = torch.load(tmp_path / 'single.pt'), torch.load(tmp_path / 'ddp.pt')
     for name in single:
@@ -187,8 +244,7 @@ def test_tutorial_loss_under_ddp_has_the_full_batch_gradient(tmp_path, free_port
         torch.testing.assert_close(ddp[name], single[name], rtol=1e-5, atol=1e-7)
     # without gathering each process sees only its own 3 negatives per row: different
     (tmp_path / 'my_losses.py').write_text(source.replace('gather=True', 'gather=False'))
-    out = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True,
-                         timeout=300)
+    out = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     local = torch.load(tmp_path / 'ddp.pt')
     assert not torch.allclose(local['net.weight'], single['net.weight'], rtol=1e-3)

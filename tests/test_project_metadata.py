@@ -1,4 +1,5 @@
 """The project's own files agree with each other (Python version, markers, changelog)."""
+
 import re
 from pathlib import Path
 
@@ -11,8 +12,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _pyproject(key: str) -> str:
     """The value of ``key = "..."`` in pyproject.toml (tomllib is Python >= 3.11 only)."""
-    match = re.search(rf'^{re.escape(key)} = "([^"]*)"', (ROOT / 'pyproject.toml').read_text(),
-                      re.M)
+    match = re.search(
+        rf'^{re.escape(key)} = "([^"]*)"', (ROOT / 'pyproject.toml').read_text(), re.M
+    )
     assert match, f'pyproject.toml has no {key} = "..."'
     return match.group(1)
 
@@ -31,7 +33,7 @@ def test_slow_marker_is_registered(pytestconfig):
 
 def test_pre_commit_runs_ruff_check_and_format_at_a_pinned_version():
     config = yaml.safe_load((ROOT / '.pre-commit-config.yaml').read_text())
-    (ruff, ) = [repo for repo in config['repos'] if repo['repo'].endswith('ruff-pre-commit')]
+    (ruff,) = [repo for repo in config['repos'] if repo['repo'].endswith('ruff-pre-commit')]
     assert re.fullmatch(r'v\d+\.\d+\.\d+', ruff['rev'])
     assert [hook['id'] for hook in ruff['hooks']] == ['ruff-check', 'ruff-format']
     assert _pyproject('quote-style') == 'single'
@@ -49,6 +51,7 @@ _STARTS_A_PROCESS = re.compile(r'subprocess\.|torchrun|runpy\.|\bRunner\(|Runner
 def _starts_process(name, functions, source, seen=()):
     """Whether function ``name`` (or a helper / fixture of its file it uses) starts one."""
     import ast
+
     node = functions.get(name)
     if node is None or name in seen:
         return False
@@ -56,21 +59,22 @@ def _starts_process(name, functions, source, seen=()):
         return True
     used = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
     used |= {arg.arg for arg in node.args.args}
-    return any(_starts_process(other, functions, source, seen + (name, ))
-               for other in used - {name})
+    return any(_starts_process(other, functions, source, seen + (name,)) for other in used - {name})
 
 
 def _unmarked_process_tests():
     """Tests that start a process or a Runner but carry no ``slow`` mark."""
     import ast
+
     found = []
     for path in sorted((ROOT / 'tests').rglob('test_*.py')):
         source = path.read_text()
         if re.search(r'^pytestmark = .*slow|^    pytest\.mark\.slow', source, re.M):
             continue  # the whole file is slow
         tree = ast.parse(source)
-        functions = {node.name: node for node in ast.walk(tree)
-                     if isinstance(node, ast.FunctionDef)}
+        functions = {
+            node.name: node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)
+        }
         for node in functions.values():
             if not node.name.startswith('test_'):
                 continue
@@ -83,5 +87,6 @@ def _unmarked_process_tests():
 def test_tests_that_start_processes_are_marked_slow():
     # keeps `pytest -m "not slow"` fast: a new test that starts a process says so
     unmarked = _unmarked_process_tests()
-    assert not unmarked, ('mark these @pytest.mark.slow (they start a process or a '
-                          'Runner):\n' + '\n'.join(unmarked))
+    assert not unmarked, (
+        'mark these @pytest.mark.slow (they start a process or a Runner):\n' + '\n'.join(unmarked)
+    )

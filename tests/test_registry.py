@@ -40,22 +40,26 @@ def test_domain_registries_fall_back_to_models_and_downstream_scopes():
 
 @pytest.mark.slow
 def test_custom_imports_registers_an_outside_module(tmp_path):
-    (tmp_path / 'my_thermal_adapter.py').write_text(textwrap.dedent('''
+    (tmp_path / 'my_thermal_adapter.py').write_text(
+        textwrap.dedent("""
         from gleamkit.models import IdentityAdapter
         from gleamkit.registry import ADAPTERS
 
         @ADAPTERS.register_module()
         class ThermalAdapter(IdentityAdapter):
             pass
-    '''))
-    (tmp_path / 'cfg.py').write_text(textwrap.dedent('''
+    """)
+    )
+    (tmp_path / 'cfg.py').write_text(
+        textwrap.dedent("""
         custom_imports = dict(imports=['my_thermal_adapter'], allow_failed_imports=False)
         model = dict(type='CrossViewRetriever',
                      backbone=dict(type='TimmBackbone', model_name='resnet10t'),
                      head=dict(type='EmbeddingHead', embed_dim=8),
                      adapter=dict(type='ThermalAdapter', views=('satellite', 'thermal')))
-    '''))
-    code = textwrap.dedent(f'''
+    """)
+    )
+    code = textwrap.dedent(f"""
         import sys
         sys.path.insert(0, {str(tmp_path)!r})
         from mmengine.config import Config
@@ -63,9 +67,8 @@ def test_custom_imports_registers_an_outside_module(tmp_path):
         cfg = Config.fromfile({str(tmp_path / 'cfg.py')!r})
         model = MODELS.build(cfg.model)
         print(type(model.adapter).__name__, model.adapter.views)
-    ''')
-    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
-                         timeout=120)
+    """)
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "ThermalAdapter ('satellite', 'thermal')" in out.stdout
 
@@ -76,8 +79,8 @@ def test_configs_parse_and_trace_to_classes():
     assert cfg.train_dataloader.sampler.type.__name__ == 'ViewBalancedSampler'
     assert set(cfg.train_dataloader.dataset.views) == {'uav', 'map', 'panorama', 'ground'}
     cfg1 = Config.fromfile('configs/gleam_c/phase1.py')
-    assert cfg1.train_dataloader.dataset.views == ('panorama', )
-    assert cfg1.test_dataloader.dataset.views == ('panorama', )
+    assert cfg1.train_dataloader.dataset.views == ('panorama',)
+    assert cfg1.test_dataloader.dataset.views == ('panorama',)
 
 
 def test_models_serves_domain_registries_for_the_runner():
@@ -112,9 +115,12 @@ def test_a_family_registers_in_models_and_looks_up_one_way():
     assert 'PlainModel' not in losses.module_dict
     assert not hasattr(models, 'members') and models.family_of is None
     # the shipped families hold their own classes and MODELS holds them too
-    for family, name in ((BACKBONES, 'TimmBackbone'), (ADAPTERS, 'IdentityAdapter'),
-                         (LOSSES, 'SymmetricInfoNCELoss'),
-                         (EXPLAINERS, 'HuggingFaceVLMExplainer')):
+    for family, name in (
+        (BACKBONES, 'TimmBackbone'),
+        (ADAPTERS, 'IdentityAdapter'),
+        (LOSSES, 'SymmetricInfoNCELoss'),
+        (EXPLAINERS, 'HuggingFaceVLMExplainer'),
+    ):
         assert family.family_of is MODELS
         assert family.get(name) is MODELS.module_dict[name]
         assert name in family.module_dict
@@ -129,9 +135,11 @@ def test_a_family_name_that_models_holds_already_is_refused():
         pass
 
     with pytest.raises(KeyError) as err:
+
         @losses.register_module(name='Clash')
         class LossClash:
             pass
+
     msg = str(err.value)
     assert "'Clash'" in msg and "'loss'" in msg and "'model'" in msg and 'force=True' in msg
     assert models.get('Clash') is ModelClash
@@ -144,6 +152,7 @@ def test_a_family_name_that_models_holds_already_is_refused():
     @losses.register_module()
     class Both:
         pass
+
     assert models.get('Both') is Both is adapters.get('Both') is losses.get('Both')
 
 
@@ -164,6 +173,7 @@ def test_models_context_builds_a_family_class():
     # gleamkit's MODELS, which must find a backbone written in a nested config
     from mmengine.registry import MODELS as ROOT_MODELS
     from mmengine.registry import DefaultScope
+
     with DefaultScope.overwrite_default_scope('gleamkit'):
         backbone = ROOT_MODELS.build(dict(type='TimmBackbone', model_name='resnet10t'))
     assert type(backbone).__name__ == 'TimmBackbone'
@@ -171,6 +181,7 @@ def test_models_context_builds_a_family_class():
 
 def test_evaluators_hold_metrics_evaluator_holds_the_container():
     from mmengine.evaluator import BaseMetric, Evaluator
+
     assert EVALUATORS is METRICS and EVALUATOR is not EVALUATORS
     assert issubclass(EVALUATORS.get('CrossViewRetrievalMetric'), BaseMetric)
     assert EVALUATOR.get('Evaluator') is Evaluator
@@ -180,11 +191,14 @@ def test_evaluators_hold_metrics_evaluator_holds_the_container():
 
 @pytest.mark.slow
 def test_models_finds_family_classes_in_a_fresh_process():
-    code = ('from gleamkit.registry import MODELS\n'
-            "print(MODELS.get('SymmetricInfoNCELoss').__module__, "
-            "MODELS.get('HuggingFaceVLMExplainer').__name__)")
-    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
-                         timeout=300)
+    code = (
+        'from gleamkit.registry import MODELS\n'
+        "print(MODELS.get('SymmetricInfoNCELoss').__module__, "
+        "MODELS.get('HuggingFaceVLMExplainer').__name__)"
+    )
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.split() == ['gleamkit.models.losses.symmetric_infonce',
-                                  'HuggingFaceVLMExplainer']
+    assert out.stdout.split() == [
+        'gleamkit.models.losses.symmetric_infonce',
+        'HuggingFaceVLMExplainer',
+    ]

@@ -1,8 +1,9 @@
 """Evaluate a checkpoint with a config's test set and print the results table.
 
-    python tools/test.py configs/gleam_c/phase2.py work_dirs/phase2/epoch_8.pth
-        [--work-dir DIR] [--out metrics.json] [--cfg-options ...] [--launcher pytorch]
+python tools/test.py configs/gleam_c/phase2.py work_dirs/phase2/epoch_8.pth
+    [--work-dir DIR] [--out metrics.json] [--cfg-options ...] [--launcher pytorch]
 """
+
 import argparse
 import json
 import os
@@ -22,15 +23,28 @@ from gleamkit.utils.runtime import build_runner, prepare_config
 def parse_args():
     parser = argparse.ArgumentParser(description='Test (evaluate) a gleamkit model')
     parser.add_argument('config', help='test config file path')
-    parser.add_argument('checkpoint', help="checkpoint file, or 'none' for models without "
-                        'trained weights (API explainers, zero-shot runs)')
+    parser.add_argument(
+        'checkpoint',
+        help="checkpoint file, or 'none' for models without "
+        'trained weights (API explainers, zero-shot runs)',
+    )
     parser.add_argument('--work-dir', help='where logs and results go')
-    parser.add_argument('--out', help='write the metrics as JSON to this file '
-                        '(default: <work_dir>/test_metrics.json)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config entries, e.g. test_dataloader.batch_size=64')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher (tools/dist_test.sh uses pytorch)')
+    parser.add_argument(
+        '--out',
+        help='write the metrics as JSON to this file (default: <work_dir>/test_metrics.json)',
+    )
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config entries, e.g. test_dataloader.batch_size=64',
+    )
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher (tools/dist_test.sh uses pytorch)',
+    )
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
@@ -40,8 +54,10 @@ def parse_args():
 def main():
     args = parse_args()
     no_checkpoint = args.checkpoint.lower() == 'none'
-    for path, what in ((args.config, 'config'), (None if no_checkpoint else args.checkpoint,
-                                                 'checkpoint')):
+    for path, what in (
+        (args.config, 'config'),
+        (None if no_checkpoint else args.checkpoint, 'checkpoint'),
+    ):
         if path is not None and not osp.isfile(path):
             raise SystemExit(f'{what} file not found: {path}')
     cfg = Config.fromfile(args.config)
@@ -54,8 +70,12 @@ def main():
         out = args.out or osp.join(cfg.work_dir, 'test_metrics.json')
         os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
         with open(out, 'w') as f:
-            json.dump({k: float(v) if hasattr(v, '__float__') else v
-                       for k, v in metrics.items()}, f, indent=2, sort_keys=True)
+            json.dump(
+                {k: float(v) if hasattr(v, '__float__') else v for k, v in metrics.items()},
+                f,
+                indent=2,
+                sort_keys=True,
+            )
         print(f'metrics written to {out}')
 
 

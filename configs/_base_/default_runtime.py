@@ -1,10 +1,10 @@
 # Runtime shared by every gleamkit config: hooks, logging, environment.
 from mmengine.hooks import (
-                            CheckpointHook,
-                            DistSamplerSeedHook,
-                            IterTimerHook,
-                            LoggerHook,
-                            ParamSchedulerHook,
+    CheckpointHook,
+    DistSamplerSeedHook,
+    IterTimerHook,
+    LoggerHook,
+    ParamSchedulerHook,
 )
 from mmengine.visualization import LocalVisBackend, Visualizer
 
@@ -17,8 +17,9 @@ default_hooks = dict(
     logger=dict(type=LoggerHook, interval=20),
     param_scheduler=dict(type=ParamSchedulerHook),
     # keep the last two epochs and the best one by R@1 (atomic writes, see docs)
-    checkpoint=dict(type=CheckpointHook, interval=1, max_keep_ckpts=2,
-                    save_best='retrieval/R@1', rule='greater'),
+    checkpoint=dict(
+        type=CheckpointHook, interval=1, max_keep_ckpts=2, save_best='retrieval/R@1', rule='greater'
+    ),
     # also iter_N.pth every `interval` iterations (last two kept), so a killed run of long
     # epochs loses at most that many steps; off here (-1). Turn on with
     # `tools/train.py --checkpoint-every N` (it also makes the loop resumable mid-epoch)

@@ -8,7 +8,11 @@ with read_base():
     from .cvact_val import *
 
 eval_split = 'test'
-for _loader in (val_dataloader, test_dataloader, val_cfg['gallery_dataloader'],
-                test_cfg['gallery_dataloader']):
+for _loader in (
+    val_dataloader,
+    test_dataloader,
+    val_cfg['gallery_dataloader'],
+    test_cfg['gallery_dataloader'],
+):
     _loader['dataset']['split'] = eval_split
 del _loader

@@ -15,8 +15,13 @@ with read_base():
 # a pair's IoU w -> positive weight sigmoid(3 w) (Game4Loc); the drone image's other
 # overlapping tiles in the batch get their IoU as target weight instead of being negatives
 # (gleamkit's extension; use_semi_positives=False is Game4Loc's loss exactly)
-model['loss'] = dict(type=WeightedInfoNCELoss, temperature=0.07, label_smoothing=0.1,
-                     positive_k=3.0, use_semi_positives=True)
+model['loss'] = dict(
+    type=WeightedInfoNCELoss,
+    temperature=0.07,
+    label_smoothing=0.1,
+    positive_k=3.0,
+    use_semi_positives=True,
+)
 
 max_epochs = 10
 warmup_epochs = 0.1

@@ -9,4 +9,4 @@ with read_base():
     from .._base_.schedules.adamw_cosine import *
 
 for _loader in (train_dataloader, val_dataloader, test_dataloader):
-    _loader['dataset']['views'] = ('panorama', )
+    _loader['dataset']['views'] = ('panorama',)

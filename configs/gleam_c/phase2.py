@@ -16,19 +16,29 @@ with read_base():
     from .._base_.models.gleam_c_efficientnet_lite0 import *
     from .._base_.schedules.adamw_cosine import *
 
-train_dataloader['sampler'] = dict(type=ViewBalancedSampler, batch_size=batch_size,
-                                   views=query_views, epoch_size='mean')
+train_dataloader['sampler'] = dict(
+    type=ViewBalancedSampler, batch_size=batch_size, views=query_views, epoch_size='mean'
+)
 # tiles turn and mirror with their map / panorama (drone and ground headings are unknown
 # anyway), colours shift per view
 train_dataloader['dataset']['pipeline'] = [
-    dict(type=PairedRandomFlip), dict(type=PairedRandomRotate90),
-    dict(type=ViewColorJitter), dict(type=PackCrossViewInputs)]
+    dict(type=PairedRandomFlip),
+    dict(type=PairedRandomRotate90),
+    dict(type=ViewColorJitter),
+    dict(type=PackCrossViewInputs),
+]
 
 # two passes over 3,700 places x 4 views (462 steps of 64 pairs): ~9 min on 2 CPU cores
 max_epochs = 2
 train_cfg.update(max_epochs=max_epochs, val_interval=max_epochs)
 param_scheduler = [
     dict(type=LinearLR, start_factor=0.1, by_epoch=False, begin=0, end=50),
-    dict(type=CosineAnnealingLR, by_epoch=True, begin=0, end=max_epochs, eta_min=5e-5,
-         convert_to_iter_based=True),
+    dict(
+        type=CosineAnnealingLR,
+        by_epoch=True,
+        begin=0,
+        end=max_epochs,
+        eta_min=5e-5,
+        convert_to_iter_based=True,
+    ),
 ]

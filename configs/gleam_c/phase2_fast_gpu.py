@@ -27,9 +27,19 @@ model['data_preprocessor']['non_blocking'] = True  # overlaps copies from pinned
 compile = True
 # (phase2.py's augmentations stay; only the packing step changes)
 train_dataloader['dataset']['pipeline'] = train_dataloader['dataset']['pipeline'][:-1] + [
-    dict(type=PackCrossViewInputs,
-         meta_keys=('view', 'reference_view', 'location_id', 'semi_positive_ids',
-                    'semi_positive_weights', 'positive_ids', 'weight', 'set_size')),
+    dict(
+        type=PackCrossViewInputs,
+        meta_keys=(
+            'view',
+            'reference_view',
+            'location_id',
+            'semi_positive_ids',
+            'semi_positive_weights',
+            'positive_ids',
+            'weight',
+            'set_size',
+        ),
+    ),
 ]
 
 loading = dict(num_workers=8, persistent_workers=True, pin_memory=True)

@@ -49,8 +49,9 @@ street_map_root = None
 
 batch_size = 128
 views = ('uav', 'panorama', 'ground', 'map')
-image_sizes = dict(uav=(384, 384), panorama=(384, 768), ground=(384, 384), map=(384, 384),
-                   satellite=(384, 384))
+image_sizes = dict(
+    uav=(384, 384), panorama=(384, 768), ground=(384, 384), map=(384, 384), satellite=(384, 384)
+)
 # photos per ground-set sample: 32 sets x 4 = 128 ground photos a step
 max_set_size = 4
 pair_pipeline = [
@@ -59,9 +60,9 @@ pair_pipeline = [
     dict(type=PackCrossViewInputs),
 ]
 set_pipeline = [
-    dict(type=LoadCrossViewImages, keys=('query', )),  # the photo set: a list
-    dict(type=ResizeViews, sizes={}, default=image_sizes['ground'], keys=('query', )),
-    dict(type=LoadCrossViewImages, keys=('reference', )),
+    dict(type=LoadCrossViewImages, keys=('query',)),  # the photo set: a list
+    dict(type=ResizeViews, sizes={}, default=image_sizes['ground'], keys=('query',)),
+    dict(type=LoadCrossViewImages, keys=('reference',)),
     dict(type=ResizeViews, sizes=image_sizes),
     dict(type=PackCrossViewInputs),
 ]
@@ -75,19 +76,46 @@ train_dataloader = dict(
         # the datasets' names differ; everything else in their metainfo agrees
         ignore_keys=['name'],
         datasets=[
-            dict(type=University1652Dataset, data_root=university1652_root, split='train',
-                 mode='pairs', views=('uav', ), location_offset=10_000_000,
-                 pipeline=pair_pipeline),
-            dict(type=VIGORDataset, data_root=vigor_root, split='train', area='same',
-                 mode='pairs', location_offset=40_000_000, pipeline=pair_pipeline),
-            dict(type=GroundImageSetDataset, data_root=ground_sets_root, split='train',
-                 mode='pairs', as_sets=True, max_set_size=max_set_size,
-                 set_sampling='random', location_offset=80_000_000, pipeline=set_pipeline),
-            dict(type=StreetMapSatelliteDataset, data_root=street_map_root, split='train',
-                 mode='pairs', location_offset=90_000_000, pipeline=pair_pipeline),
-        ]),
-    sampler=dict(type=ViewBalancedSampler, batch_size=batch_size, views=views,
-                 epoch_size='mean'),
+            dict(
+                type=University1652Dataset,
+                data_root=university1652_root,
+                split='train',
+                mode='pairs',
+                views=('uav',),
+                location_offset=10_000_000,
+                pipeline=pair_pipeline,
+            ),
+            dict(
+                type=VIGORDataset,
+                data_root=vigor_root,
+                split='train',
+                area='same',
+                mode='pairs',
+                location_offset=40_000_000,
+                pipeline=pair_pipeline,
+            ),
+            dict(
+                type=GroundImageSetDataset,
+                data_root=ground_sets_root,
+                split='train',
+                mode='pairs',
+                as_sets=True,
+                max_set_size=max_set_size,
+                set_sampling='random',
+                location_offset=80_000_000,
+                pipeline=set_pipeline,
+            ),
+            dict(
+                type=StreetMapSatelliteDataset,
+                data_root=street_map_root,
+                split='train',
+                mode='pairs',
+                location_offset=90_000_000,
+                pipeline=pair_pipeline,
+            ),
+        ],
+    ),
+    sampler=dict(type=ViewBalancedSampler, batch_size=batch_size, views=views, epoch_size='mean'),
 )
 
 max_epochs = 10
@@ -99,44 +127,90 @@ param_scheduler[1].update(begin=warmup_epochs, end=max_epochs)
 # one protocol per benchmark trained on; University-1652's queries are val_dataloader's /
 # test_dataloader's (from its base), the others name their own
 vigor_queries = dict(
-    batch_size=128, num_workers=4,
-    dataset=dict(type=VIGORDataset, data_root=vigor_root, split='test', area='same',
-                 mode='query', pipeline=pair_pipeline),
-    sampler=dict(type=DefaultSampler, shuffle=False))
+    batch_size=128,
+    num_workers=4,
+    dataset=dict(
+        type=VIGORDataset,
+        data_root=vigor_root,
+        split='test',
+        area='same',
+        mode='query',
+        pipeline=pair_pipeline,
+    ),
+    sampler=dict(type=DefaultSampler, shuffle=False),
+)
 vigor_gallery = dict(
-    batch_size=128, num_workers=4,
-    dataset=dict(type=VIGORDataset, data_root=vigor_root, split='test', area='same',
-                 mode='gallery', pipeline=pair_pipeline),
-    sampler=dict(type=DefaultSampler, shuffle=False))
+    batch_size=128,
+    num_workers=4,
+    dataset=dict(
+        type=VIGORDataset,
+        data_root=vigor_root,
+        split='test',
+        area='same',
+        mode='gallery',
+        pipeline=pair_pipeline,
+    ),
+    sampler=dict(type=DefaultSampler, shuffle=False),
+)
 # whole sets of photos per cell (as configs/gleam_c/ground_sets.py evaluates)
 ground_sets_queries = dict(
-    batch_size=8, num_workers=4,
-    dataset=dict(type=GroundImageSetDataset, data_root=ground_sets_root, split='test',
-                 mode='query', as_sets=True, max_set_size=None, set_sampling='first',
-                 pipeline=set_pipeline),
-    sampler=dict(type=DefaultSampler, shuffle=False))
+    batch_size=8,
+    num_workers=4,
+    dataset=dict(
+        type=GroundImageSetDataset,
+        data_root=ground_sets_root,
+        split='test',
+        mode='query',
+        as_sets=True,
+        max_set_size=None,
+        set_sampling='first',
+        pipeline=set_pipeline,
+    ),
+    sampler=dict(type=DefaultSampler, shuffle=False),
+)
 ground_sets_gallery = dict(
-    batch_size=128, num_workers=4,
-    dataset=dict(type=GroundImageSetDataset, data_root=ground_sets_root, split='test',
-                 mode='gallery', pipeline=pair_pipeline),
-    sampler=dict(type=DefaultSampler, shuffle=False))
+    batch_size=128,
+    num_workers=4,
+    dataset=dict(
+        type=GroundImageSetDataset,
+        data_root=ground_sets_root,
+        split='test',
+        mode='gallery',
+        pipeline=pair_pipeline,
+    ),
+    sampler=dict(type=DefaultSampler, shuffle=False),
+)
 street_map_queries = dict(
-    batch_size=128, num_workers=4,
-    dataset=dict(type=StreetMapSatelliteDataset, data_root=street_map_root, split='test',
-                 mode='query', pipeline=pair_pipeline),
-    sampler=dict(type=DefaultSampler, shuffle=False))
+    batch_size=128,
+    num_workers=4,
+    dataset=dict(
+        type=StreetMapSatelliteDataset,
+        data_root=street_map_root,
+        split='test',
+        mode='query',
+        pipeline=pair_pipeline,
+    ),
+    sampler=dict(type=DefaultSampler, shuffle=False),
+)
 street_map_gallery = dict(
-    batch_size=128, num_workers=4,
-    dataset=dict(type=StreetMapSatelliteDataset, data_root=street_map_root, split='test',
-                 mode='gallery', pipeline=pair_pipeline),
-    sampler=dict(type=DefaultSampler, shuffle=False))
+    batch_size=128,
+    num_workers=4,
+    dataset=dict(
+        type=StreetMapSatelliteDataset,
+        data_root=street_map_root,
+        split='test',
+        mode='gallery',
+        pipeline=pair_pipeline,
+    ),
+    sampler=dict(type=DefaultSampler, shuffle=False),
+)
 protocols = [
     dict(name='u1652', gallery_dataloader=gallery_dataloader),
     dict(name='vigor', dataloader=vigor_queries, gallery_dataloader=vigor_gallery),
-    dict(name='ground_sets', dataloader=ground_sets_queries,
-         gallery_dataloader=ground_sets_gallery),
-    dict(name='street_map', dataloader=street_map_queries,
-         gallery_dataloader=street_map_gallery),
+    dict(
+        name='ground_sets', dataloader=ground_sets_queries, gallery_dataloader=ground_sets_gallery
+    ),
+    dict(name='street_map', dataloader=street_map_queries, gallery_dataloader=street_map_gallery),
 ]
 val_cfg = dict(type=RetrievalValLoop, protocols=protocols)
 test_cfg = dict(type=RetrievalTestLoop, protocols=protocols)

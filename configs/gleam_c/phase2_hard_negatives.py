@@ -15,11 +15,14 @@ with read_base():
 
 # 64 pairs a step: four groups of an anchor place and its 15 nearest (or most alike)
 # places; half of each group is always the nearest, half drawn from the 32 nearest
-train_dataloader['sampler'] = dict(type=SimilarityNeighbourSampler, batch_size=batch_size,
-                                   initial='gps', neighbours=15, neighbour_pool=32,
-                                   hard_fraction=1.0)
+train_dataloader['sampler'] = dict(
+    type=SimilarityNeighbourSampler,
+    batch_size=batch_size,
+    initial='gps',
+    neighbours=15,
+    neighbour_pool=32,
+    hard_fraction=1.0,
+)
 # phase 2 starts from the phase-1 model: its embeddings are worth mining after one epoch
 # (the gallery is the evaluation loop's: custom_hooks holds only this run's own hooks)
-custom_hooks = [
-    dict(type=HardNegativeMiningHook, interval=2, start_epoch=1, similarity='cross')
-]
+custom_hooks = [dict(type=HardNegativeMiningHook, interval=2, start_epoch=1, similarity='cross')]

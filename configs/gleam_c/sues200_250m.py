@@ -4,8 +4,13 @@ from mmengine.config import read_base
 with read_base():
     from .sues200_150m import *
 
-altitudes = (250, )
-for _loader in (train_dataloader, val_dataloader, test_dataloader,
-                val_cfg['gallery_dataloader'], test_cfg['gallery_dataloader']):
+altitudes = (250,)
+for _loader in (
+    train_dataloader,
+    val_dataloader,
+    test_dataloader,
+    val_cfg['gallery_dataloader'],
+    test_cfg['gallery_dataloader'],
+):
     _loader['dataset']['altitudes'] = altitudes
 del _loader

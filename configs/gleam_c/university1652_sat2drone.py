@@ -7,7 +7,11 @@ from mmengine.config import read_base
 with read_base():
     from .university1652_drone2sat import *
 
-for _loader in (val_dataloader, test_dataloader, val_cfg['gallery_dataloader'],
-                test_cfg['gallery_dataloader']):
+for _loader in (
+    val_dataloader,
+    test_dataloader,
+    val_cfg['gallery_dataloader'],
+    test_cfg['gallery_dataloader'],
+):
     _loader['dataset']['protocol'] = 'satellite->drone'
 del _loader

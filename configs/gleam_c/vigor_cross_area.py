@@ -7,7 +7,12 @@ with read_base():
     from .vigor_same_area import *
 
 area = 'cross'
-for _loader in (train_dataloader, val_dataloader, test_dataloader,
-                val_cfg['gallery_dataloader'], test_cfg['gallery_dataloader']):
+for _loader in (
+    train_dataloader,
+    val_dataloader,
+    test_dataloader,
+    val_cfg['gallery_dataloader'],
+    test_cfg['gallery_dataloader'],
+):
     _loader['dataset']['area'] = area
 del _loader

@@ -19,8 +19,14 @@ optim_wrapper['optimizer']['lr'] = 1e-2
 optim_wrapper['accumulative_counts'] = 1
 param_scheduler = [
     dict(type=LinearLR, start_factor=0.1, by_epoch=False, begin=0, end=10),
-    dict(type=CosineAnnealingLR, by_epoch=True, begin=0, end=max_epochs, eta_min=1e-4,
-         convert_to_iter_based=True),
+    dict(
+        type=CosineAnnealingLR,
+        by_epoch=True,
+        begin=0,
+        end=max_epochs,
+        eta_min=1e-4,
+        convert_to_iter_based=True,
+    ),
 ]
 train_cfg = dict(type=EpochBasedTrainLoop, max_epochs=max_epochs, val_interval=max_epochs)
 

@@ -2,6 +2,7 @@
 
 See ``docs/tutorials/localize_your_own_image.md``.
 """
+
 from .geo_localizer import GeoLocalizer
 from .localization_result import (
     LocalizationResult,
@@ -10,5 +11,10 @@ from .localization_result import (
     geodesic_distance_m,
 )
 
-__all__ = ['GeoLocalizer', 'LocalizationResult', 'RetrievedTile', 'estimate_position',
-           'geodesic_distance_m']
+__all__ = [
+    'GeoLocalizer',
+    'LocalizationResult',
+    'RetrievedTile',
+    'estimate_position',
+    'geodesic_distance_m',
+]

@@ -1,5 +1,6 @@
 """``GeoLocalizer``: a trained GLEAM-C model, a gallery index, and the answer to
 "where was this image taken?"."""
+
 import json
 import logging
 import math
@@ -38,6 +39,7 @@ def _progress(total: int, enabled: bool):
     if not enabled or total <= 0:
         return None
     from mmengine.utils import ProgressBar
+
     return ProgressBar(total)
 
 
@@ -70,42 +72,54 @@ class GeoLocalizer:
         >>> result.lat, result.lon, result.radius_m
     """
 
-    def __init__(self, config: Union[PathLike, Config], checkpoint: Optional[PathLike] = None,
-                 device: str = 'auto', input_sizes: Optional[Dict[str, Sequence[int]]] = None,
-                 seed: int = 0):
+    def __init__(
+        self,
+        config: Union[PathLike, Config],
+        checkpoint: Optional[PathLike] = None,
+        device: str = 'auto',
+        input_sizes: Optional[Dict[str, Sequence[int]]] = None,
+        seed: int = 0,
+    ):
         import gleamkit.datasets  # noqa: F401  register datasets and transforms
         import gleamkit.models  # noqa: F401  register the model components
         from gleamkit.registry import MODELS
+
         if not isinstance(config, Config):
             path = os.fspath(config)
             if not os.path.isfile(path):
                 raise FileNotFoundError(f'config file not found: {path}')
             config = Config.fromfile(path)
         if 'model' not in config:
-            raise KeyError(f'config {getattr(config, "filename", "")} has no "model" key; '
-                           'give a GLEAM-C config (e.g. configs/gleam_c/phase2.py)')
+            raise KeyError(
+                f'config {getattr(config, "filename", "")} has no "model" key; '
+                'give a GLEAM-C config (e.g. configs/gleam_c/phase2.py)'
+            )
         self.cfg = config
         filename = getattr(config, 'filename', None)
         self.config_path = os.path.abspath(filename) if filename else None
         if device == 'auto':
             # under torchrun each rank has set its own GPU (mmengine's init_dist)
-            device = (f'cuda:{torch.cuda.current_device()}' if torch.cuda.is_available()
-                      else 'cpu')
+            device = f'cuda:{torch.cuda.current_device()}' if torch.cuda.is_available() else 'cpu'
         self.device = torch.device(device)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             self.model = MODELS.build(config.model)
         if not hasattr(self.model, 'extract_feat') or not hasattr(self.model, 'embed'):
-            raise TypeError(f'config model {type(self.model).__name__} is not a retriever '
-                            'with extract_feat/embed (CrossViewRetriever)')
+            raise TypeError(
+                f'config model {type(self.model).__name__} is not a retriever '
+                'with extract_feat/embed (CrossViewRetriever)'
+            )
         self.checkpoint = None if checkpoint is None else os.path.abspath(checkpoint)
         if self.checkpoint is not None:
             self._load_checkpoint(self.checkpoint)
             self.checkpoint_digest = sha256_file(self.checkpoint)  # 'sha256:<hex>'
         else:
-            print_log('GeoLocalizer: no checkpoint given; the model is randomly initialised '
-                      '(its answers are meaningless except for tests).', logger='current',
-                      level=logging.WARNING)
+            print_log(
+                'GeoLocalizer: no checkpoint given; the model is randomly initialised '
+                '(its answers are meaningless except for tests).',
+                logger='current',
+                level=logging.WARNING,
+            )
             self.checkpoint_digest = NO_CHECKPOINT
         self.config_digest = config_digest(config.model)
         self.model.to(self.device).eval()
@@ -120,21 +134,21 @@ class GeoLocalizer:
     # ------------------------------------------------------------------ model
     def _load_checkpoint(self, path: str) -> None:
         from gleamkit.utils.checkpoint import safe_load_checkpoint
+
         ckpt = safe_load_checkpoint(path, map_location='cpu')
         state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
         if not isinstance(state, dict):
-            raise ValueError(f'checkpoint {path} holds no state_dict (got '
-                             f'{type(ckpt).__name__})')
-        state = {k[len('module.'):] if k.startswith('module.') else k: v
-                 for k, v in state.items()}
+            raise ValueError(f'checkpoint {path} holds no state_dict (got {type(ckpt).__name__})')
+        state = {k[len('module.') :] if k.startswith('module.') else k: v for k, v in state.items()}
         result = self.model.load_state_dict(state, strict=False)
         if result.missing_keys or result.unexpected_keys:
             raise ValueError(
-                f'checkpoint {path} does not fit the config\'s model: '
+                f"checkpoint {path} does not fit the config's model: "
                 f'{len(result.missing_keys)} missing keys (e.g. {result.missing_keys[:3]}), '
                 f'{len(result.unexpected_keys)} unexpected (e.g. '
                 f'{result.unexpected_keys[:3]}). Give the config the checkpoint was trained '
-                'with.')
+                'with.'
+            )
 
     def input_size(self, view: str):
         """``(h, w)`` the model sees images of ``view`` at."""
@@ -145,6 +159,7 @@ class GeoLocalizer:
         """Embed a batch through the data preprocessor and ``extract_feat``: ``images``
         are CHW uint8 tensors (or S x C x H x W image sets)."""
         from gleamkit.structures import CrossViewDataSample
+
         samples = []
         for view in views:
             sample = CrossViewDataSample()
@@ -156,9 +171,12 @@ class GeoLocalizer:
     # ------------------------------------------------------------------ gallery
     def _gallery_dataset_cfg(self, source, tile_m, stride_m, tile_options) -> dict:
         from gleamkit.datasets.tile_gallery import gallery_dataset_config
+
         size = self.input_size(self.reference_view)
-        pipeline = [dict(type='ResizeViews', sizes={self.reference_view: size}),
-                    dict(type='PackCrossViewInputs')]
+        pipeline = [
+            dict(type='ResizeViews', sizes={self.reference_view: size}),
+            dict(type='PackCrossViewInputs'),
+        ]
         if isinstance(source, dict):
             cfg = dict(source)
             cfg.setdefault('pipeline', pipeline)
@@ -167,11 +185,14 @@ class GeoLocalizer:
         # absolute: gallery.json is read (for report tiles) from other working directories
         path = os.path.abspath(os.path.expanduser(os.fspath(source)))
         if not os.path.exists(path):
-            raise FileNotFoundError(f'gallery source not found: {path}; give a raster '
-                                    '(GeoTIFF), a slippy-map folder <z>/<x>/<y>.png or a tile '
-                                    'list (.csv/.json) (see docs/gallery_sources.md)')
+            raise FileNotFoundError(
+                f'gallery source not found: {path}; give a raster '
+                '(GeoTIFF), a slippy-map folder <z>/<x>/<y>.png or a tile '
+                'list (.csv/.json) (see docs/gallery_sources.md)'
+            )
         is_raster = os.path.isfile(path) and not path.lower().endswith(
-            ('.csv', '.tsv', '.txt', '.json', '.jsonl', '.ndjson'))
+            ('.csv', '.tsv', '.txt', '.json', '.jsonl', '.ndjson')
+        )
         if is_raster:
             if tile_m is not None:
                 options.setdefault('tile_m', tile_m)
@@ -179,18 +200,29 @@ class GeoLocalizer:
                 options.setdefault('stride_m', stride_m)
             options.setdefault('out_size', int(max(size)))
         elif tile_m is not None or stride_m is not None:
-            raise ValueError(f'tile_m/stride_m cut a raster; {path} is a tile folder or list '
-                             'whose tiles are used as they are')
+            raise ValueError(
+                f'tile_m/stride_m cut a raster; {path} is a tile folder or list '
+                'whose tiles are used as they are'
+            )
         elif os.path.isfile(path):  # a tile list: its paths are relative to its folder
             options.setdefault('data_root', os.path.dirname(path))
         return gallery_dataset_config(path, pipeline=pipeline, **options)
 
-    def build_gallery(self, source, out_dir: PathLike, tile_m: Optional[float] = None,
-                      stride_m: Optional[float] = None, batch_size: int = 64,
-                      index: Optional[str] = None, memory_budget: Optional[int] = None,
-                      shard_size: int = 4096, tile_options: Optional[dict] = None,
-                      num_workers: int = 0, overwrite: bool = False,
-                      progress: bool = True) -> GalleryIndex:
+    def build_gallery(
+        self,
+        source,
+        out_dir: PathLike,
+        tile_m: Optional[float] = None,
+        stride_m: Optional[float] = None,
+        batch_size: int = 64,
+        index: Optional[str] = None,
+        memory_budget: Optional[int] = None,
+        shard_size: int = 4096,
+        tile_options: Optional[dict] = None,
+        num_workers: int = 0,
+        overwrite: bool = False,
+        progress: bool = True,
+    ) -> GalleryIndex:
         """Embed every tile of ``source`` and save a searchable gallery in ``out_dir``.
 
         ``out_dir`` gets ``shards/`` (embeddings, written shard by shard: a build that
@@ -228,17 +260,22 @@ class GeoLocalizer:
         from torch.utils.data import DataLoader, Subset
 
         from gleamkit.registry import DATASETS
+
         out_dir = Path(out_dir)
         index_dir = out_dir / INDEX_DIR
         if (index_dir / 'manifest.json').is_file() and not overwrite:
-            raise FileExistsError(f'{index_dir} already holds a gallery index; load it with '
-                                  'load_gallery(), or pass overwrite=True to rebuild it')
+            raise FileExistsError(
+                f'{index_dir} already holds a gallery index; load it with '
+                'load_gallery(), or pass overwrite=True to rebuild it'
+            )
         dataset_cfg = self._gallery_dataset_cfg(source, tile_m, stride_m, tile_options)
         dataset = DATASETS.build(dataset_cfg)
         total = len(dataset)
         if total == 0:
-            raise ValueError(f'the gallery source {source} has no tiles; check the tile '
-                             'size against the region (and its nodata)')
+            raise ValueError(
+                f'the gallery source {source} has no tiles; check the tile '
+                'size against the region (and its nodata)'
+            )
         if shard_size < 1:
             raise ValueError(f'shard_size must be >= 1, got {shard_size}')
         num_shards = math.ceil(total / shard_size)
@@ -249,28 +286,44 @@ class GeoLocalizer:
         self._check_shard_models(done)
         todo = [s for s in range(num_shards) if s % world == rank and s not in done]
         if done:
-            print_log(f'GeoLocalizer.build_gallery: {len(done)} of {num_shards} shards already '
-                      f'embedded in {shard_root}; embedding the other {len(todo)}.',
-                      logger='current')
+            print_log(
+                f'GeoLocalizer.build_gallery: {len(done)} of {num_shards} shards already '
+                f'embedded in {shard_root}; embedding the other {len(todo)}.',
+                logger='current',
+            )
         bar = _progress(sum(min(shard_size, total - s * shard_size) for s in todo), progress)
         # a small embed loop of its own (PrepareGalleryHook's in gleamkit/engine embeds a
         # whole gallery in memory, without shards or tile metadata)
         for shard in todo:
             positions = list(range(shard * shard_size, min(total, (shard + 1) * shard_size)))
-            loader = DataLoader(Subset(dataset, positions), batch_size=batch_size,
-                                shuffle=False, num_workers=num_workers, collate_fn=pseudo_collate)
+            loader = DataLoader(
+                Subset(dataset, positions),
+                batch_size=batch_size,
+                shuffle=False,
+                num_workers=num_workers,
+                collate_fn=pseudo_collate,
+            )
             chunks = []
             for batch in loader:
                 images = batch['inputs']['reference']
-                views = [s.metainfo.get('reference_view', self.reference_view)
-                         for s in batch['data_samples']]
+                views = [
+                    s.metainfo.get('reference_view', self.reference_view)
+                    for s in batch['data_samples']
+                ]
                 chunks.append(self._embed(images, views, 'reference'))
                 if bar is not None:
                     bar.update(len(images))
             metadata = [self._tile_row(dataset, p) for p in positions]
-            write_embedding_shard(shard_root, shard, num_shards, torch.cat(chunks), positions,
-                                  metadata, config_digest=self.config_digest,
-                                  checkpoint_digest=self.checkpoint_digest)
+            write_embedding_shard(
+                shard_root,
+                shard,
+                num_shards,
+                torch.cat(chunks),
+                positions,
+                metadata,
+                config_digest=self.config_digest,
+                checkpoint_digest=self.checkpoint_digest,
+            )
         if bar is not None:
             print()
         if world > 1:
@@ -278,11 +331,15 @@ class GeoLocalizer:
             if rank != 0:
                 return None
         gallery = GalleryIndex.from_shards(
-            shard_root, factory=index, expected_count=total,
-            config_digest=self.config_digest, checkpoint_digest=self.checkpoint_digest,
-            model_info=dict(config=self.config_path,
-                            checkpoint=self.checkpoint),
-            memory_budget_bytes=memory_budget, device=str(self.device))
+            shard_root,
+            factory=index,
+            expected_count=total,
+            config_digest=self.config_digest,
+            checkpoint_digest=self.checkpoint_digest,
+            model_info=dict(config=self.config_path, checkpoint=self.checkpoint),
+            memory_budget_bytes=memory_budget,
+            device=str(self.device),
+        )
         gallery.save(index_dir, overwrite=overwrite)
         self._write_info(out_dir, dataset_cfg, total, shard_size, gallery)
         return self.load_gallery(out_dir)
@@ -290,8 +347,12 @@ class GeoLocalizer:
     @staticmethod
     def _tile_row(dataset, position: int) -> dict:
         info = dataset.get_data_info(position)
-        row = dict(id=str(info.get('tile_id', position)), lat=float(info['lat']),
-                   lon=float(info['lon']), position=int(position))
+        row = dict(
+            id=str(info.get('tile_id', position)),
+            lat=float(info['lat']),
+            lon=float(info['lon']),
+            position=int(position),
+        )
         footprint = info.get('footprint')
         if footprint is not None and len(footprint) == 4:
             row['footprint'] = np.asarray(footprint, dtype=np.float64)
@@ -300,21 +361,28 @@ class GeoLocalizer:
     def _check_shard_models(self, done: Dict[int, Path]) -> None:
         for path in done.values():
             model = json.loads((path / 'shard.json').read_text()).get('model') or {}
-            if (model.get('config_digest') != self.config_digest
-                    or model.get('checkpoint_digest') != self.checkpoint_digest):
+            if (
+                model.get('config_digest') != self.config_digest
+                or model.get('checkpoint_digest') != self.checkpoint_digest
+            ):
                 raise ValueError(
                     f'{path} was embedded by another model (config {model.get("config_digest")}'
                     f', checkpoint {model.get("checkpoint_digest")}); this model is config '
                     f'{self.config_digest}, checkpoint {self.checkpoint_digest}. Use another '
-                    f'out_dir, or delete {path.parent} to embed the gallery again.')
+                    f'out_dir, or delete {path.parent} to embed the gallery again.'
+                )
 
     @staticmethod
     def _plan(dataset_cfg: dict, total: int, shard_size: int) -> dict:
-        return dict(dataset=json.loads(json.dumps(dataset_cfg, default=str)), count=total,
-                    shard_size=shard_size)
+        return dict(
+            dataset=json.loads(json.dumps(dataset_cfg, default=str)),
+            count=total,
+            shard_size=shard_size,
+        )
 
-    def _check_resumable(self, out_dir: Path, dataset_cfg: dict, total: int,
-                         shard_size: int) -> None:
+    def _check_resumable(
+        self, out_dir: Path, dataset_cfg: dict, total: int, shard_size: int
+    ) -> None:
         """Shards are only reused for the same tiles: record the plan, refuse another."""
         plan = self._plan(dataset_cfg, total, shard_size)
         path = out_dir / SHARDS_DIR / 'plan.json'
@@ -333,18 +401,31 @@ class GeoLocalizer:
                 f'({previous.get("count")} tiles, shard_size {previous.get("shard_size")}, '
                 f'dataset {previous.get("dataset")}); now: {total} tiles, shard_size '
                 f'{shard_size}, dataset {plan["dataset"]}. Use another out_dir or delete '
-                'the old shards.')
+                'the old shards.'
+            )
 
-    def _write_info(self, out_dir: Path, dataset_cfg: dict, total: int, shard_size: int,
-                    gallery: GalleryIndex) -> None:
+    def _write_info(
+        self, out_dir: Path, dataset_cfg: dict, total: int, shard_size: int, gallery: GalleryIndex
+    ) -> None:
         dataset = json.loads(json.dumps(dataset_cfg, default=str))
-        write_json(out_dir / GALLERY_INFO, dict(
-            dataset=dataset, raster=dataset.get('raster'), count=total, shard_size=shard_size,
-            factory=gallery.factory, reference_view=self.reference_view,
-            input_sizes={k: list(v) for k, v in self.input_sizes.items()},
-            model=dict(config=self.config_path, checkpoint=self.checkpoint,
-                       config_digest=self.config_digest,
-                       checkpoint_digest=self.checkpoint_digest)))
+        write_json(
+            out_dir / GALLERY_INFO,
+            dict(
+                dataset=dataset,
+                raster=dataset.get('raster'),
+                count=total,
+                shard_size=shard_size,
+                factory=gallery.factory,
+                reference_view=self.reference_view,
+                input_sizes={k: list(v) for k, v in self.input_sizes.items()},
+                model=dict(
+                    config=self.config_path,
+                    checkpoint=self.checkpoint,
+                    config_digest=self.config_digest,
+                    checkpoint_digest=self.checkpoint_digest,
+                ),
+            ),
+        )
 
     def load_gallery(self, gallery_dir: PathLike) -> GalleryIndex:
         """Load a gallery written by :meth:`build_gallery` (its directory, or its
@@ -354,12 +435,16 @@ class GeoLocalizer:
         index_dir = gallery_dir / INDEX_DIR
         if not index_dir.is_dir() and (gallery_dir / 'manifest.json').is_file():
             index_dir, gallery_dir = gallery_dir, gallery_dir.parent
-        self.gallery = GalleryIndex.load(index_dir, config_digest=self.config_digest,
-                                         checkpoint_digest=self.checkpoint_digest,
-                                         device=str(self.device))
+        self.gallery = GalleryIndex.load(
+            index_dir,
+            config_digest=self.config_digest,
+            checkpoint_digest=self.checkpoint_digest,
+            device=str(self.device),
+        )
         if len(self.gallery) == 0:
-            raise ValueError(f'gallery {gallery_dir} is empty; build it again from a source '
-                             'with tiles')
+            raise ValueError(
+                f'gallery {gallery_dir} is empty; build it again from a source with tiles'
+            )
         info_path = gallery_dir / GALLERY_INFO
         self.gallery_info = json.loads(info_path.read_text()) if info_path.is_file() else {}
         self.gallery_dir = gallery_dir
@@ -368,12 +453,14 @@ class GeoLocalizer:
     def gallery_dataset(self):
         """The gallery's dataset (to read tile pixels for a report), or None."""
         from gleamkit.registry import DATASETS
+
         cfg = self.gallery_info.get('dataset')
         return DATASETS.build(cfg) if cfg else None
 
     # ------------------------------------------------------------------ queries
-    def embed_queries(self, images, view: Union[None, str, Sequence[str]] = None,
-                      batch_size: int = 32):
+    def embed_queries(
+        self, images, view: Union[None, str, Sequence[str]] = None, batch_size: int = 32
+    ):
         """``(embeddings (Q, D), views, names, single)`` of the queries (see
         :meth:`localize` for what ``images`` and ``view`` may be)."""
         queries, single = as_query_list(images)
@@ -383,23 +470,37 @@ class GeoLocalizer:
             views = list(view)
             if len(views) != len(queries):
                 raise ValueError(f'{len(views)} views for {len(queries)} queries')
-        names = [' + '.join(os.fspath(m) if isinstance(m, (str, os.PathLike)) else f'query_{i}'
-                            for m in q) for i, q in enumerate(queries)]
+        names = [
+            ' + '.join(
+                os.fspath(m) if isinstance(m, (str, os.PathLike)) else f'query_{i}' for m in q
+            )
+            for i, q in enumerate(queries)
+        ]
         embeddings = []
         for start in range(0, len(queries), batch_size):
             tensors = []
             for i in range(start, min(len(queries), start + batch_size)):
                 size = self.input_size(views[i])
                 # np.array: a writable copy (PIL arrays are read-only)
-                members = [torch.from_numpy(np.array(resize_image(
-                    read_image(m, f'query {i}'), size))).permute(2, 0, 1).contiguous()
-                    for m in queries[i]]
+                members = [
+                    torch.from_numpy(np.array(resize_image(read_image(m, f'query {i}'), size)))
+                    .permute(2, 0, 1)
+                    .contiguous()
+                    for m in queries[i]
+                ]
                 tensors.append(members[0] if len(members) == 1 else torch.stack(members))
-            embeddings.append(self._embed(tensors, views[start:start + len(tensors)], 'query'))
+            embeddings.append(self._embed(tensors, views[start : start + len(tensors)], 'query'))
         return torch.cat(embeddings).numpy(), views, names, single
 
-    def localize(self, images, view: Union[None, str, Sequence[str]] = None, topk: int = 10,
-                 true_latlon=None, margin: float = 0.05, batch_size: int = 32):
+    def localize(
+        self,
+        images,
+        view: Union[None, str, Sequence[str]] = None,
+        topk: int = 10,
+        true_latlon=None,
+        margin: float = 0.05,
+        batch_size: int = 32,
+    ):
         """Where were ``images`` taken?
 
         Args:
@@ -421,8 +522,7 @@ class GeoLocalizer:
             One :class:`LocalizationResult` for one query, else a list of them.
         """
         if self.gallery is None:
-            raise RuntimeError('no gallery loaded: call build_gallery() or load_gallery() '
-                               'first')
+            raise RuntimeError('no gallery loaded: call build_gallery() or load_gallery() first')
         embeddings, views, names, single = self.embed_queries(images, view, batch_size)
         truths = self._truths(true_latlon, len(names), single)
         found = self.gallery.search(embeddings, k=topk)
@@ -433,19 +533,33 @@ class GeoLocalizer:
                 if row is None:
                     continue
                 footprint = row.get('footprint')
-                tiles.append(RetrievedTile(
-                    rank=rank, tile_id=str(row['id']), score=float(score),
-                    lat=float(row['lat']), lon=float(row['lon']),
-                    footprint=[list(map(float, c)) for c in footprint] if footprint is not None
-                    else [], index=int(row.get('position', found.indices[q][rank - 1]))))
+                tiles.append(
+                    RetrievedTile(
+                        rank=rank,
+                        tile_id=str(row['id']),
+                        score=float(score),
+                        lat=float(row['lat']),
+                        lon=float(row['lon']),
+                        footprint=[list(map(float, c)) for c in footprint]
+                        if footprint is not None
+                        else [],
+                        index=int(row.get('position', found.indices[q][rank - 1])),
+                    )
+                )
             lat, lon, radius, support = estimate_position(tiles, margin=margin)
-            result = LocalizationResult(query=names[q], view=views[q], tiles=tiles, lat=lat,
-                                        lon=lon, radius_m=radius, num_support=support)
+            result = LocalizationResult(
+                query=names[q],
+                view=views[q],
+                tiles=tiles,
+                lat=lat,
+                lon=lon,
+                radius_m=radius,
+                num_support=support,
+            )
             if truths[q] is not None:
                 result.true_lat, result.true_lon = map(float, truths[q])
                 result.error_m = geodesic_distance_m(lat, lon, *truths[q])
-                result.top1_error_m = geodesic_distance_m(tiles[0].lat, tiles[0].lon,
-                                                          *truths[q])
+                result.top1_error_m = geodesic_distance_m(tiles[0].lat, tiles[0].lon, *truths[q])
             results.append(result)
         return results[0] if single else results
 

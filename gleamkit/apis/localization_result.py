@@ -1,13 +1,19 @@
 """What :meth:`GeoLocalizer.localize` returns per query, and how one position is
 estimated from the top-K tiles."""
+
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-__all__ = ['LocalizationResult', 'RetrievedTile', 'estimate_position', 'geodesic_distance_m',
-           'tile_size_m']
+__all__ = [
+    'LocalizationResult',
+    'RetrievedTile',
+    'estimate_position',
+    'geodesic_distance_m',
+    'tile_size_m',
+]
 
 
 @dataclass
@@ -22,6 +28,7 @@ class RetrievedTile:
         footprint: the tile's corners as ``[lon, lat]`` pairs (empty if unknown).
         index: the tile's position in the gallery (for reading its pixels).
     """
+
     rank: int
     tile_id: str
     score: float
@@ -46,6 +53,7 @@ class LocalizationResult:
         error_m: geodesic distance estimate -> truth in metres when the truth is given.
         top1_error_m: geodesic distance top-1 tile centre -> truth.
     """
+
     query: str
     view: str
     tiles: List[RetrievedTile]
@@ -73,6 +81,7 @@ class LocalizationResult:
 def geodesic_distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     """Distance on the WGS84 ellipsoid in metres (``pyproj.Geod.inv``)."""
     from pyproj import Geod
+
     return float(Geod(ellps='WGS84').inv(lon1, lat1, lon2, lat2)[2])
 
 
@@ -85,8 +94,9 @@ def tile_size_m(footprint: Sequence[Sequence[float]]) -> Optional[float]:
     return float(np.mean(sides))
 
 
-def estimate_position(tiles: Sequence[RetrievedTile], margin: float = 0.05,
-                      min_radius_m: Optional[float] = None):
+def estimate_position(
+    tiles: Sequence[RetrievedTile], margin: float = 0.05, min_radius_m: Optional[float] = None
+):
     """One position from the top tiles: the score-weighted mean of the centres of the
     tiles scoring within ``margin`` of the best, in a local tangent plane (azimuthal
     equidistant, centred on the best tile).
@@ -106,6 +116,7 @@ def estimate_position(tiles: Sequence[RetrievedTile], margin: float = 0.05,
         of the supporting centres from the estimate, at least ``min_radius_m``.
     """
     from pyproj import CRS, Transformer
+
     if not tiles:
         raise ValueError('cannot estimate a position from no tiles')
     if margin <= 0:
@@ -116,8 +127,7 @@ def estimate_position(tiles: Sequence[RetrievedTile], margin: float = 0.05,
     support = [t for t, k in zip(tiles, keep) if k]
     weights = (scores[keep] - (scores[0] - margin)) / margin
     weights = np.clip(weights, 1e-6, None)
-    plane = CRS.from_proj4(f'+proj=aeqd +lat_0={best.lat} +lon_0={best.lon} +ellps=WGS84 '
-                           '+units=m')
+    plane = CRS.from_proj4(f'+proj=aeqd +lat_0={best.lat} +lon_0={best.lon} +ellps=WGS84 +units=m')
     to_plane = Transformer.from_crs('EPSG:4326', plane, always_xy=True)
     x, y = to_plane.transform([t.lon for t in support], [t.lat for t in support])
     x, y = np.asarray(x, float), np.asarray(y, float)

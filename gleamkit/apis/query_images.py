@@ -1,5 +1,6 @@
 """Query images for :class:`GeoLocalizer`: read (paths, PIL, numpy), resize to the
 model's input size for their view, and group image sets."""
+
 import os
 from typing import Any, List, Optional, Sequence, Tuple
 
@@ -18,6 +19,7 @@ def read_image(image: Any, name: str = 'image') -> np.ndarray:
         ValueError: an array that is not ``H x W``, ``H x W x 1|3|4``.
     """
     from PIL import Image, UnidentifiedImageError
+
     if isinstance(image, (str, os.PathLike)):
         path = os.fspath(image)
         if not os.path.isfile(path):
@@ -26,8 +28,10 @@ def read_image(image: Any, name: str = 'image') -> np.ndarray:
             with Image.open(path) as img:
                 return np.asarray(img.convert('RGB'))
         except (UnidentifiedImageError, OSError, ValueError) as err:
-            raise OSError(f'cannot read the query image {path}: {err}. Give a PNG/JPEG/TIFF '
-                          'file (or a PIL image / HxWx3 uint8 array)') from err
+            raise OSError(
+                f'cannot read the query image {path}: {err}. Give a PNG/JPEG/TIFF '
+                'file (or a PIL image / HxWx3 uint8 array)'
+            ) from err
     if isinstance(image, Image.Image):
         return np.asarray(image.convert('RGB'))
     if hasattr(image, 'detach'):
@@ -50,6 +54,7 @@ def read_image(image: Any, name: str = 'image') -> np.ndarray:
 def resize_image(image: np.ndarray, size: Optional[Tuple[int, int]]) -> np.ndarray:
     """Bilinear resize to ``(height, width)`` (as ``ResizeViews``); None keeps it."""
     from PIL import Image
+
     if size is None or tuple(image.shape[:2]) == tuple(size):
         return image
     return np.asarray(Image.fromarray(image).resize((size[1], size[0]), Image.BILINEAR))
@@ -73,8 +78,10 @@ def as_query_list(images: Any) -> Tuple[List[List[Any]], bool]:
     if _is_image(images):
         return [[images]], True
     if not isinstance(images, Sequence) or isinstance(images, (str, bytes)):
-        raise TypeError(f'images must be a path, PIL image, array or a list of them, got '
-                        f'{type(images).__name__}')
+        raise TypeError(
+            f'images must be a path, PIL image, array or a list of them, got '
+            f'{type(images).__name__}'
+        )
     queries = []
     for i, item in enumerate(images):
         if _is_image(item):
@@ -82,8 +89,10 @@ def as_query_list(images: Any) -> Tuple[List[List[Any]], bool]:
         elif isinstance(item, (list, tuple)) and item and all(_is_image(m) for m in item):
             queries.append(list(item))
         else:
-            raise TypeError(f'query {i}: expected an image (path, PIL, HxWx3 array) or a '
-                            f'non-empty list of images (an image set), got {item!r:.80}')
+            raise TypeError(
+                f'query {i}: expected an image (path, PIL, HxWx3 array) or a '
+                f'non-empty list of images (an image set), got {item!r:.80}'
+            )
     if not queries:
         raise ValueError('no query images given')
     return queries, False

@@ -1,4 +1,5 @@
 """Datasets, transforms and samplers."""
+
 from .samplers import *  # noqa: F401,F403
 from .synthetic_cross_view import SyntheticCrossViewDataset
 from .transforms import *  # noqa: F401,F403
@@ -22,9 +23,21 @@ from .university1652 import University1652Dataset  # noqa: E402
 from .vigor import VIGORDataset  # noqa: E402
 
 __all__ += [
-    'BaseCrossViewDataset', 'University1652Dataset', 'VIGORDataset', 'CVUSADataset',
-    'CVACTDataset', 'SUES200Dataset', 'DenseUAVDataset', 'GroundImageSetDataset',
-    'LoadImageSet', 'ResizeImageSet', 'PackImageSetInputs', 'CrossViewPairListDataset',
-    'StreetMapSatelliteDataset', 'GTAUAVDataset', 'RasterTileGalleryDataset',
-    'SlippyTileGalleryDataset', 'TileListGalleryDataset'
+    'BaseCrossViewDataset',
+    'University1652Dataset',
+    'VIGORDataset',
+    'CVUSADataset',
+    'CVACTDataset',
+    'SUES200Dataset',
+    'DenseUAVDataset',
+    'GroundImageSetDataset',
+    'LoadImageSet',
+    'ResizeImageSet',
+    'PackImageSetInputs',
+    'CrossViewPairListDataset',
+    'StreetMapSatelliteDataset',
+    'GTAUAVDataset',
+    'RasterTileGalleryDataset',
+    'SlippyTileGalleryDataset',
+    'TileListGalleryDataset',
 ]

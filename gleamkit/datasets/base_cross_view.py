@@ -14,6 +14,7 @@ drone and the street queries of University-1652 are the same buildings); fuse tw
 ``location_offset`` values, e.g. ``location_offset=110_000_000``.
 ``tools/misc/check_dataset.py`` reports collisions between fused datasets.
 """
+
 import logging
 import os
 import os.path as osp
@@ -29,8 +30,14 @@ from gleamkit.structures.vocabulary import DATASET_MODES, check_mode
 
 from .checks import CHECK_TOOL, BadImageError, check_image, is_inside
 
-__all__ = ['BaseCrossViewDataset', 'DEFAULT_LOCATION_OFFSETS', 'LOCATION_ID_SPAN',
-           'IMAGE_EXTENSIONS', 'list_images', 'list_subdirs']
+__all__ = [
+    'BaseCrossViewDataset',
+    'DEFAULT_LOCATION_OFFSETS',
+    'LOCATION_ID_SPAN',
+    'IMAGE_EXTENSIONS',
+    'list_images',
+    'list_subdirs',
+]
 
 ON_MISSING = ('error', 'skip', 'ignore')
 ON_CORRUPT = ('error', 'skip')
@@ -141,10 +148,17 @@ class BaseCrossViewDataset(BaseDataset):
     DOCS_ANCHOR: str = ''
     MODES: Sequence[str] = DATASET_MODES
 
-    def __init__(self, data_root: Optional[str] = None, mode: str = 'pairs',
-                 location_offset: Optional[int] = None, on_missing: str = 'error',
-                 on_corrupt: str = 'error', allow_outside_root: bool = False,
-                 pipeline: Sequence = (), **kwargs):
+    def __init__(
+        self,
+        data_root: Optional[str] = None,
+        mode: str = 'pairs',
+        location_offset: Optional[int] = None,
+        on_missing: str = 'error',
+        on_corrupt: str = 'error',
+        allow_outside_root: bool = False,
+        pipeline: Sequence = (),
+        **kwargs,
+    ):
         name = type(self).__name__
         check_mode(mode, name, self.MODES)
         if on_missing not in ON_MISSING:
@@ -152,9 +166,11 @@ class BaseCrossViewDataset(BaseDataset):
         if on_corrupt not in ON_CORRUPT:
             raise ValueError(f'{name}: on_corrupt={on_corrupt!r}, expected one of {ON_CORRUPT}')
         if on_corrupt == 'skip' and mode != 'pairs':
-            raise ValueError(f"{name}: on_corrupt='skip' is for training (mode='pairs'); "
-                             f'mode={mode!r} is evaluated on every image: fix or remove the bad '
-                             f'files (list them with {CHECK_TOOL})')
+            raise ValueError(
+                f"{name}: on_corrupt='skip' is for training (mode='pairs'); "
+                f'mode={mode!r} is evaluated on every image: fix or remove the bad '
+                f'files (list them with {CHECK_TOOL})'
+            )
         self.mode = mode
         self.on_missing = on_missing
         self.on_corrupt = on_corrupt
@@ -170,8 +186,7 @@ class BaseCrossViewDataset(BaseDataset):
         self._field_cache: Dict[str, list] = {}
         # built here with gleamkit's registry: string types resolve without a default scope
         pipeline = [TRANSFORMS.build(t) if isinstance(t, dict) else t for t in pipeline]
-        super().__init__(data_root=self._resolve_data_root(data_root), pipeline=pipeline,
-                         **kwargs)
+        super().__init__(data_root=self._resolve_data_root(data_root), pipeline=pipeline, **kwargs)
 
     # ------------------------------------------------------------------ paths
     @classmethod
@@ -185,7 +200,8 @@ class BaseCrossViewDataset(BaseDataset):
             f'{cls.__name__}: no data_root given and $GLEAMKIT_DATA is not set; pass '
             f'data_root=... or export GLEAMKIT_DATA=/path/to/datasets (then the default is '
             f'$GLEAMKIT_DATA/{cls.DATA_DIRNAME}). See {DOCS}'
-            + (f'#{cls.DOCS_ANCHOR}' if cls.DOCS_ANCHOR else ''))
+            + (f'#{cls.DOCS_ANCHOR}' if cls.DOCS_ANCHOR else '')
+        )
 
     def path(self, *parts: str) -> str:
         """A path under ``data_root``."""
@@ -197,7 +213,8 @@ class BaseCrossViewDataset(BaseDataset):
         return FileNotFoundError(
             f'{type(self).__name__}: {what} not found: {missing}\n'
             f'Expected layout under data_root={self.data_root!r}:\n{self.LAYOUT.rstrip()}\n'
-            f'See {docs} for how to obtain and lay out the dataset.')
+            f'See {docs} for how to obtain and lay out the dataset.'
+        )
 
     def require_file(self, path: str, what: str) -> str:
         if not osp.isfile(path):
@@ -214,21 +231,24 @@ class BaseCrossViewDataset(BaseDataset):
         """Global location id of a dataset-local id in ``[0, LOCATION_ID_SPAN)``."""
         local_id = int(local_id)
         if not 0 <= local_id < LOCATION_ID_SPAN:
-            raise ValueError(f'{type(self).__name__}: dataset-local location id {local_id} is '
-                             f'outside [0, {LOCATION_ID_SPAN}); location ids of fused datasets '
-                             'could collide')
+            raise ValueError(
+                f'{type(self).__name__}: dataset-local location id {local_id} is '
+                f'outside [0, {LOCATION_ID_SPAN}); location ids of fused datasets '
+                'could collide'
+            )
         return self.location_offset + local_id
 
     def numbered_location(self, folder: str, name: str) -> int:
         """Location id of a class folder named by a number (``0839`` -> 839)."""
         if not name.isdigit():
-            raise ValueError(f'{type(self).__name__}: folder {osp.join(folder, name)!r} is not '
-                             'numbered; this dataset names its place folders with digits '
-                             '(e.g. 0839)')
+            raise ValueError(
+                f'{type(self).__name__}: folder {osp.join(folder, name)!r} is not '
+                'numbered; this dataset names its place folders with digits '
+                '(e.g. 0839)'
+            )
         return self.location_id(int(name))
 
-    def folder_infos(self, folder: str, view: str, key: str, ignored: list,
-                     **extra) -> List[dict]:
+    def folder_infos(self, folder: str, view: str, key: str, ignored: list, **extra) -> List[dict]:
         """One info per image of ``folder/<numbered place>/<image>``.
 
         ``key`` is ``'query_path'`` or ``'reference_path'`` (then
@@ -253,8 +273,11 @@ class BaseCrossViewDataset(BaseDataset):
     def describe(self) -> str:
         """One line naming the dataset, its mode and split (for messages)."""
         split = getattr(self, 'split', None)
-        return (f'{type(self).__name__}(mode={self.mode!r}'
-                + (f', split={split!r}' if split is not None else '') + ')')
+        return (
+            f'{type(self).__name__}(mode={self.mode!r}'
+            + (f', split={split!r}' if split is not None else '')
+            + ')'
+        )
 
     #: fewer samples are kept as a plain list: mmengine's serialisation runs a full
     #: ``gc.collect()`` (~0.5 s in a process with torch loaded) to save memory that
@@ -279,8 +302,10 @@ class BaseCrossViewDataset(BaseDataset):
         self._check_inside_root(infos)
         infos = self._check_files(infos)
         if not infos:
-            raise ValueError(f'{self.describe()} found no samples under data_root='
-                             f'{self.data_root!r}; check the split and the layout ({DOCS})')
+            raise ValueError(
+                f'{self.describe()} found no samples under data_root='
+                f'{self.data_root!r}; check the split and the layout ({DOCS})'
+            )
         return infos
 
     @staticmethod
@@ -295,8 +320,9 @@ class BaseCrossViewDataset(BaseDataset):
         """The image paths of ``infos`` that are not under ``data_root``."""
         outside = []
         for info in infos:
-            outside += [osp.normpath(p) for p in self.info_paths(info)
-                        if not is_inside(p, self.data_root)]
+            outside += [
+                osp.normpath(p) for p in self.info_paths(info) if not is_inside(p, self.data_root)
+            ]
         return sorted(set(outside))
 
     def _check_inside_root(self, infos: List[dict]) -> None:
@@ -309,7 +335,8 @@ class BaseCrossViewDataset(BaseDataset):
                 f'{self.describe()}: {len(outside)} image paths lie outside data_root='
                 f'{self.data_root!r}; first:\n  {first}\nImage paths must stay inside the data '
                 'root; set allow_outside_root=True if you trust the annotation files '
-                f'({CHECK_TOOL} lists them all).')
+                f'({CHECK_TOOL} lists them all).'
+            )
 
     def _check_files(self, infos: List[dict]) -> List[dict]:
         if self.on_missing == 'ignore':
@@ -332,17 +359,23 @@ class BaseCrossViewDataset(BaseDataset):
         n_bad = len(infos) - len(kept)
         unique_missing = sorted(set(missing))
         first = '\n  '.join(unique_missing[:5])
-        message = (f'{self.describe()}: {n_bad} of {len(infos)} samples refer to '
-                   f'{len(unique_missing)} image files that do not exist under data_root='
-                   f'{self.data_root!r}; first:\n  {first}')
+        message = (
+            f'{self.describe()}: {n_bad} of {len(infos)} samples refer to '
+            f'{len(unique_missing)} image files that do not exist under data_root='
+            f'{self.data_root!r}; first:\n  {first}'
+        )
         if self.on_missing == 'error':
             raise FileNotFoundError(
                 message + "\nRestore the files, or set on_missing='skip' to drop these "
                 f'samples with a warning (tools/misc/check_dataset.py lists them all; see '
-                f'{DOCS}).')
+                f'{DOCS}).'
+            )
         self.num_skipped = n_bad
-        print_log(message + '\nThey are skipped (on_missing="skip").', logger='current',
-                  level=logging.WARNING)
+        print_log(
+            message + '\nThey are skipped (on_missing="skip").',
+            logger='current',
+            level=logging.WARNING,
+        )
         return kept
 
     # ------------------------------------------------------------ bad images
@@ -364,7 +397,8 @@ class BaseCrossViewDataset(BaseDataset):
                     f'{self.describe()}: sample {idx} cannot be loaded: {kind} image {path} '
                     f'({reason}). List every bad image of the config with {CHECK_TOOL} before '
                     "training, or set on_corrupt='skip' on the training dataset to skip such "
-                    f'samples (counted and reported per epoch; see {DOCS}).') from err
+                    f'samples (counted and reported per epoch; see {DOCS}).'
+                ) from err
         return self._replacement(idx, bad)
 
     def _bad_images(self, idx: int) -> List[tuple]:
@@ -377,10 +411,13 @@ class BaseCrossViewDataset(BaseDataset):
                     continue
                 self._bad_files[path] = problem
                 if self.on_corrupt == 'skip':
-                    print_log(f'{self.describe()}: skipping samples with the {problem[0]} image '
-                              f'{path} ({problem[1]}); on_corrupt="skip"',
-                              logger='current', level=logging.WARNING)
-            bad.append((path, ) + self._bad_files[path])
+                    print_log(
+                        f'{self.describe()}: skipping samples with the {problem[0]} image '
+                        f'{path} ({problem[1]}); on_corrupt="skip"',
+                        logger='current',
+                        level=logging.WARNING,
+                    )
+            bad.append((path,) + self._bad_files[path])
         return bad
 
     def _replacement_candidates(self, idx: int) -> Iterable[int]:
@@ -417,9 +454,11 @@ class BaseCrossViewDataset(BaseDataset):
             if hasattr(samples, 'set_metainfo'):
                 samples.set_metainfo({SKIPPED_META_KEY: skipped})
             return out
-        raise BadImageError(f'{self.describe()}: sample {idx} and 70 replacements tried for it '
-                            f'have unreadable images (first: {skipped[0][0]}); check the data '
-                            f'with {CHECK_TOOL}')
+        raise BadImageError(
+            f'{self.describe()}: sample {idx} and 70 replacements tried for it '
+            f'have unreadable images (first: {skipped[0][0]}); check the data '
+            f'with {CHECK_TOOL}'
+        )
 
     def warn(self, message: str) -> None:
         print_log(f'{self.describe()}: {message}', logger='current', level=logging.WARNING)
@@ -428,8 +467,10 @@ class BaseCrossViewDataset(BaseDataset):
         """Warn about non-image files found where images were expected."""
         if ignored:
             first = ', '.join(ignored[:3])
-            self.warn(f'ignored {len(ignored)} files that are not images '
-                      f'({"/".join(IMAGE_EXTENSIONS)}); first: {first}')
+            self.warn(
+                f'ignored {len(ignored)} files that are not images '
+                f'({"/".join(IMAGE_EXTENSIONS)}); first: {first}'
+            )
 
     # ------------------------------------------------------------------ access
     def get_field(self, key: str) -> list:
@@ -439,8 +480,9 @@ class BaseCrossViewDataset(BaseDataset):
             for i in range(len(self)):
                 info = self.get_data_info(i)
                 if key not in info:
-                    raise KeyError(f'{self.describe()} sample {i} has no {key!r} '
-                                   f'(keys: {sorted(info)})')
+                    raise KeyError(
+                        f'{self.describe()} sample {i} has no {key!r} (keys: {sorted(info)})'
+                    )
                 values.append(info[key])
             self._field_cache[key] = values
         return list(self._field_cache[key])

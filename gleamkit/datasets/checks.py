@@ -6,6 +6,7 @@ Every error names the file, the line and the key it is about, so that a bad
 annotation file is fixed in one look. ``tools/misc/check_dataset.py`` uses the
 same image check as the datasets' ``on_corrupt`` handling.
 """
+
 import csv
 import difflib
 import io
@@ -15,9 +16,19 @@ import os
 import os.path as osp
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
-__all__ = ['BadImageError', 'did_you_mean', 'read_text', 'read_csv_rows', 'split_known_keys',
-           'parse_number', 'parse_lat_lon', 'read_gps_csv', 'is_inside', 'check_image',
-           'CHECK_TOOL']
+__all__ = [
+    'BadImageError',
+    'did_you_mean',
+    'read_text',
+    'read_csv_rows',
+    'split_known_keys',
+    'parse_number',
+    'parse_lat_lon',
+    'read_gps_csv',
+    'is_inside',
+    'check_image',
+    'CHECK_TOOL',
+]
 
 #: the command that lists every bad image of a config (named in errors)
 CHECK_TOOL = 'python tools/misc/check_dataset.py CONFIG'
@@ -30,8 +41,9 @@ class BadImageError(OSError):
     """An image file of a sample is missing, unreadable or corrupt."""
 
 
-def did_you_mean(value: str, choices: Iterable[str], hints: Optional[Dict[str, str]] = None,
-                 cutoff: float = 0.75) -> str:
+def did_you_mean(
+    value: str, choices: Iterable[str], hints: Optional[Dict[str, str]] = None, cutoff: float = 0.75
+) -> str:
     """``" (did you mean 'x'?)"`` for the choice nearest to ``value``, else ``''``."""
     text = str(value)
     choices = [str(c) for c in choices]
@@ -55,11 +67,12 @@ def read_text(path: str, who: str) -> str:
     try:
         return data.decode('utf-8-sig')
     except UnicodeDecodeError as err:
-        line = data[:err.start].count(b'\n') + 1
+        line = data[: err.start].count(b'\n') + 1
         raise ValueError(
             f'{who}: {path}:{line}: not UTF-8 text (byte 0x{data[err.start]:02x} at offset '
             f'{err.start}); save the file as UTF-8 (a spreadsheet\'s "CSV UTF-8", or '
-            f'iconv -f latin1 -t utf-8 {osp.basename(path)} > fixed.csv)') from err
+            f'iconv -f latin1 -t utf-8 {osp.basename(path)} > fixed.csv)'
+        ) from err
 
 
 def split_known_keys(keys: Iterable[str], known: Sequence[str]) -> Tuple[list, list]:
@@ -74,8 +87,9 @@ def split_known_keys(keys: Iterable[str], known: Sequence[str]) -> Tuple[list, l
     return typos, extras
 
 
-def read_csv_rows(path: str, who: str, delimiter: str = ',',
-                  required: Sequence[str] = ()) -> Tuple[List[str], List[Tuple[int, dict]]]:
+def read_csv_rows(
+    path: str, who: str, delimiter: str = ',', required: Sequence[str] = ()
+) -> Tuple[List[str], List[Tuple[int, dict]]]:
     """``(columns, [(line number, row)])`` of a CSV file with a header.
 
     Values are stripped; a row with more fields than the header is an error naming
@@ -89,8 +103,10 @@ def read_csv_rows(path: str, who: str, delimiter: str = ',',
     columns = [c.strip() for c in header]
     missing = [c for c in required if c not in columns]
     if missing:
-        raise ValueError(f'{who}: {path}:1: the header {columns} lacks {missing}'
-                         + ''.join(did_you_mean(m, columns) for m in missing[:1]))
+        raise ValueError(
+            f'{who}: {path}:1: the header {columns} lacks {missing}'
+            + ''.join(did_you_mean(m, columns) for m in missing[:1])
+        )
     rows = []
     start = reader.line_num + 1
     for fields in reader:
@@ -99,16 +115,20 @@ def read_csv_rows(path: str, who: str, delimiter: str = ',',
         if not any(f.strip() for f in fields):
             continue
         if len(fields) > len(columns):
-            raise ValueError(f'{who}: {path}:{line}: {len(fields)} fields but the header has '
-                             f'{len(columns)} ({columns}); quote values that contain '
-                             f'{delimiter!r}')
-        rows.append((line, {c: fields[i].strip() if i < len(fields) else ''
-                            for i, c in enumerate(columns)}))
+            raise ValueError(
+                f'{who}: {path}:{line}: {len(fields)} fields but the header has '
+                f'{len(columns)} ({columns}); quote values that contain '
+                f'{delimiter!r}'
+            )
+        rows.append(
+            (line, {c: fields[i].strip() if i < len(fields) else '' for i, c in enumerate(columns)})
+        )
     return columns, rows
 
 
-def parse_number(value, where: str, key: str, minimum: Optional[float] = None,
-                 maximum: Optional[float] = None) -> float:
+def parse_number(
+    value, where: str, key: str, minimum: Optional[float] = None, maximum: Optional[float] = None
+) -> float:
     """``float(value)``, finite and within ``[minimum, maximum]``; else a
     ``ValueError`` that starts with ``where`` (``file:line``) and names ``key``."""
     if isinstance(value, bool):
@@ -142,8 +162,10 @@ def read_gps_csv(path: str, who: str, name_column: str) -> Dict[str, Tuple[float
     typos, extras = split_known_keys(columns, known)
     if typos or any(k not in columns for k in known):
         hint = ''.join(h for _, h in typos[:1])
-        raise ValueError(f'{who}: {path}:1: the header is {columns}; expected '
-                         f'{",".join(known)}' + (f' ({typos[0][0]!r}{hint})' if typos else ''))
+        raise ValueError(
+            f'{who}: {path}:1: the header is {columns}; expected '
+            f'{",".join(known)}' + (f' ({typos[0][0]!r}{hint})' if typos else '')
+        )
     out: Dict[str, Tuple[float, float]] = {}
     for line, row in rows:
         name = row[name_column]
@@ -154,8 +176,12 @@ def read_gps_csv(path: str, who: str, name_column: str) -> Dict[str, Tuple[float
         out[name] = parse_lat_lon(row['lat'], row['lon'], f'{who}: {path}:{line}')
     if extras:
         from mmengine.logging import print_log
-        print_log(f'{who}: {path}:1: columns {extras} are ignored (read: {",".join(known)})',
-                  logger='current', level=logging.WARNING)
+
+        print_log(
+            f'{who}: {path}:1: columns {extras} are ignored (read: {",".join(known)})',
+            logger='current',
+            level=logging.WARNING,
+        )
     return out
 
 

@@ -1,6 +1,7 @@
 """CVACT (Liu & Li, CVPR 2019): street panoramas of Canberra and centre-aligned
 satellite tiles, with UTM positions; the val split (8,884) and the large test
 split (92,802)."""
+
 import os
 import os.path as osp
 from typing import List, Optional, Tuple
@@ -24,15 +25,14 @@ SATELLITE_SUFFIX = '_satView_polish.jpg'
 # within a zone)
 _A, _F, _K0 = 6378137.0, 1 / 298.257223563, 0.9996
 _N = _F / (2 - _F)
-_RECT = _A / (1 + _N) * (1 + _N ** 2 / 4 + _N ** 4 / 64)
-_BETA = (_N / 2 - 2 * _N ** 2 / 3 + 37 * _N ** 3 / 96, _N ** 2 / 48 + _N ** 3 / 15,
-         17 * _N ** 3 / 480)
-_DELTA = (2 * _N - 2 * _N ** 2 / 3 - 2 * _N ** 3, 7 * _N ** 2 / 3 - 8 * _N ** 3 / 5,
-          56 * _N ** 3 / 15)
+_RECT = _A / (1 + _N) * (1 + _N**2 / 4 + _N**4 / 64)
+_BETA = (_N / 2 - 2 * _N**2 / 3 + 37 * _N**3 / 96, _N**2 / 48 + _N**3 / 15, 17 * _N**3 / 480)
+_DELTA = (2 * _N - 2 * _N**2 / 3 - 2 * _N**3, 7 * _N**2 / 3 - 8 * _N**3 / 5, 56 * _N**3 / 15)
 
 
-def utm_to_lat_lon(easting, northing, zone: int = 55,
-                   southern: bool = True) -> Tuple[np.ndarray, np.ndarray]:
+def utm_to_lat_lon(
+    easting, northing, zone: int = 55, southern: bool = True
+) -> Tuple[np.ndarray, np.ndarray]:
     """WGS84 latitude and longitude (degrees) of UTM coordinates (metres).
 
     CVACT is in Canberra: zone 55, southern hemisphere (EPSG:32755).
@@ -116,8 +116,9 @@ CVACT/
   ANU_data_test/streetview/<id>_grdView.jpg
   ANU_data_test/satview_polish/<id>_satView_polish.jpg"""
 
-    def __init__(self, split: str = 'train', ann_file: str = 'ACT_data.mat', utm_zone: int = 55,
-                 **kwargs):
+    def __init__(
+        self, split: str = 'train', ann_file: str = 'ACT_data.mat', utm_zone: int = 55, **kwargs
+    ):
         if split not in SPLITS:
             raise ValueError(f'CVACTDataset: split={split!r}, expected one of {tuple(SPLITS)}')
         self.split, self.utm_zone = split, int(utm_zone)
@@ -128,14 +129,17 @@ CVACT/
         try:
             from scipy.io import loadmat
         except ImportError as err:  # pragma: no cover - scipy is a dependency
-            raise ImportError('CVACTDataset reads ACT_data.mat with scipy: pip install '
-                              'scipy') from err
+            raise ImportError(
+                'CVACTDataset reads ACT_data.mat with scipy: pip install scipy'
+            ) from err
         path = self.require_file(self.ann_file, 'annotation file ACT_data.mat')
         try:
             return loadmat(path)
         except Exception as err:  # scipy raises MatReadError, ValueError, ...
-            raise ValueError(f'CVACTDataset: cannot read {path} as a MATLAB file ({err}); '
-                             'ACT_data.mat is a MATLAB v5 file') from err
+            raise ValueError(
+                f'CVACTDataset: cannot read {path} as a MATLAB file ({err}); '
+                'ACT_data.mat is a MATLAB v5 file'
+            ) from err
 
     def _split_indices(self, mat: dict, struct: str, field: str) -> Optional[np.ndarray]:
         if struct not in mat:
@@ -143,8 +147,9 @@ CVACT/
         value = mat[struct]
         names = value.dtype.names or ()
         if field not in names:
-            raise ValueError(f'CVACTDataset: {self.ann_file}: {struct} has fields {names}, '
-                             f'expected {field!r}')
+            raise ValueError(
+                f'CVACTDataset: {self.ann_file}: {struct} has fields {names}, expected {field!r}'
+            )
         index = np.asarray(value[field][0, 0]).reshape(-1).astype(np.int64) - 1
         return index
 
@@ -157,8 +162,10 @@ CVACT/
             if utm.ndim == 2 and utm.shape == (2, n):
                 utm = utm.T
             else:
-                raise ValueError(f'CVACTDataset: {self.ann_file}: utm has shape {utm.shape}, '
-                                 f'expected ({n}, 2) for {n} panoIds')
+                raise ValueError(
+                    f'CVACTDataset: {self.ann_file}: utm has shape {utm.shape}, '
+                    f'expected ({n}, 2) for {n} panoIds'
+                )
         east, north = utm[:, 0], utm[:, 1]
         if np.median(east) > np.median(north):  # northings (~6.1e6) exceed eastings
             east, north = north, east
@@ -168,17 +175,23 @@ CVACT/
     def load_annotations(self) -> List[dict]:
         mat = self._load_mat()
         if 'panoIds' not in mat:
-            raise ValueError(f'CVACTDataset: {self.ann_file} has no panoIds (keys: '
-                             f'{sorted(k for k in mat if not k.startswith("__"))})')
+            raise ValueError(
+                f'CVACTDataset: {self.ann_file} has no panoIds (keys: '
+                f'{sorted(k for k in mat if not k.startswith("__"))})'
+            )
         pano_ids = _mat_strings(mat['panoIds'])
         struct, field, folder = SPLITS[self.split]
         index = self._split_indices(mat, struct, field)
         if index is None and self.split != 'test':
-            raise ValueError(f'CVACTDataset: {self.ann_file} has no {struct}.{field} '
-                             f'(keys: {sorted(k for k in mat if not k.startswith("__"))})')
+            raise ValueError(
+                f'CVACTDataset: {self.ann_file} has no {struct}.{field} '
+                f'(keys: {sorted(k for k in mat if not k.startswith("__"))})'
+            )
         if index is not None and (index.min() < 0 or index.max() >= len(pano_ids)):
-            raise ValueError(f'CVACTDataset: {self.ann_file}: {struct}.{field} indexes outside '
-                             f'1..{len(pano_ids)}')
+            raise ValueError(
+                f'CVACTDataset: {self.ann_file}: {struct}.{field} indexes outside '
+                f'1..{len(pano_ids)}'
+            )
         gps = self._lat_lon(mat, len(pano_ids))
         if index is not None:
             entries = [(pano_ids[i], int(i)) for i in index]
@@ -205,14 +218,18 @@ CVACT/
     def _test_ids_from_folder(self, folder: str, pano_ids: List[str]):
         ground_dir = self.require_dir(self.path(folder, 'streetview'), f'{folder}/streetview')
         sat_dir = self.require_dir(self.path(folder, 'satview_polish'), f'{folder}/satview_polish')
-        ground = {n[:-len(GROUND_SUFFIX)] for n in os.listdir(ground_dir)
-                  if n.endswith(GROUND_SUFFIX)}
-        sats = {n[:-len(SATELLITE_SUFFIX)] for n in os.listdir(sat_dir)
-                if n.endswith(SATELLITE_SUFFIX)}
+        ground = {
+            n[: -len(GROUND_SUFFIX)] for n in os.listdir(ground_dir) if n.endswith(GROUND_SUFFIX)
+        }
+        sats = {
+            n[: -len(SATELLITE_SUFFIX)] for n in os.listdir(sat_dir) if n.endswith(SATELLITE_SUFFIX)
+        }
         both = sorted(ground & sats)
-        self.warn(f'{self.ann_file} has no valSetAll: the test ids are the {len(both)} ids with '
-                  f'both images in {folder} ({len(ground - sats)} panoramas without a tile and '
-                  f'{len(sats - ground)} tiles without a panorama are not used)')
+        self.warn(
+            f'{self.ann_file} has no valSetAll: the test ids are the {len(both)} ids with '
+            f'both images in {folder} ({len(ground - sats)} panoramas without a tile and '
+            f'{len(sats - ground)} tiles without a panorama are not used)'
+        )
         position = {p: i for i, p in enumerate(pano_ids)}
         extra = iter(range(len(pano_ids), len(pano_ids) + len(both)))
         return [(p, position[p] if p in position else next(extra)) for p in both]

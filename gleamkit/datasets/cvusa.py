@@ -1,5 +1,6 @@
 """CVUSA (Workman et al., ICCV 2015; the CVPR'17 subset of Zhai et al.): street
 panoramas and centre-aligned Bing satellite tiles, one-to-one."""
+
 import csv
 import os.path as osp
 from typing import List
@@ -45,35 +46,42 @@ CVUSA/
 
     def __init__(self, split: str = 'train', **kwargs):
         if split not in SPLIT_FILES:
-            raise ValueError(f'CVUSADataset: split={split!r}, expected one of '
-                             f'{tuple(SPLIT_FILES)}')
+            raise ValueError(f'CVUSADataset: split={split!r}, expected one of {tuple(SPLIT_FILES)}')
         self.split = split
         super().__init__(**kwargs)
 
     def load_annotations(self) -> List[dict]:
-        path = self.require_file(self.path('splits', SPLIT_FILES[self.split]),
-                                 f'{self.split} split file')
+        path = self.require_file(
+            self.path('splits', SPLIT_FILES[self.split]), f'{self.split} split file'
+        )
         infos, seen = [], {}
         with open(path, newline='') as f:
             for line_no, row in enumerate(csv.reader(f), 1):
                 if not row or not ''.join(row).strip():
                     continue
                 if len(row) < 2:
-                    raise ValueError(f'CVUSADataset: {path}:{line_no}: expected '
-                                     '"<satellite>,<panorama>[,<annotation>]", got {row}')
+                    raise ValueError(
+                        f'CVUSADataset: {path}:{line_no}: expected '
+                        '"<satellite>,<panorama>[,<annotation>]", got {row}'
+                    )
                 sat, pano = row[0].strip(), row[1].strip()
                 stem = osp.splitext(osp.basename(sat))[0]
                 if not stem.isdigit():
-                    raise ValueError(f'CVUSADataset: {path}:{line_no}: satellite file {sat!r} '
-                                     'is not numbered like bingmap/19/0000001.jpg')
+                    raise ValueError(
+                        f'CVUSADataset: {path}:{line_no}: satellite file {sat!r} '
+                        'is not numbered like bingmap/19/0000001.jpg'
+                    )
                 if stem in seen:
-                    raise ValueError(f'CVUSADataset: {path}:{line_no} repeats satellite {sat!r} '
-                                     f'of line {seen[stem]}')
+                    raise ValueError(
+                        f'CVUSADataset: {path}:{line_no} repeats satellite {sat!r} '
+                        f'of line {seen[stem]}'
+                    )
                 seen[stem] = line_no
                 info = dict(location_id=self.location_id(int(stem)), split=self.split)
                 if self.mode == 'gallery':
-                    info.update(view='satellite', reference_view='satellite',
-                                reference_path=self.path(sat))
+                    info.update(
+                        view='satellite', reference_view='satellite', reference_path=self.path(sat)
+                    )
                 else:
                     info.update(view='panorama', query_path=self.path(pano))
                     if self.mode == 'pairs':

@@ -1,5 +1,6 @@
 """DenseUAV (Dai et al., TIP 2024): low-altitude drone images densely sampled over
 14 university campuses, satellite tiles at three scales, GPS of every place."""
+
 import os.path as osp
 import re
 from typing import Dict, List, Optional, Tuple
@@ -69,17 +70,25 @@ DenseUAV/
   test/query_drone/<place>/*             test/gallery_satellite/<place>/*
   test/query_satellite/<place>/*         test/gallery_drone/<place>/*"""
 
-    def __init__(self, split: str = 'train', protocol: str = 'drone->satellite',
-                 satellite_pairing: str = 'same_height', gps_file: str = 'Dense_GPS_ALL.txt',
-                 **kwargs):
+    def __init__(
+        self,
+        split: str = 'train',
+        protocol: str = 'drone->satellite',
+        satellite_pairing: str = 'same_height',
+        gps_file: str = 'Dense_GPS_ALL.txt',
+        **kwargs,
+    ):
         if split not in ('train', 'test'):
             raise ValueError(f"DenseUAVDataset: split={split!r}, expected 'train' or 'test'")
         if protocol not in PROTOCOLS:
-            raise ValueError(f'DenseUAVDataset: protocol={protocol!r}, expected one of '
-                             f'{tuple(PROTOCOLS)}')
+            raise ValueError(
+                f'DenseUAVDataset: protocol={protocol!r}, expected one of {tuple(PROTOCOLS)}'
+            )
         if satellite_pairing not in ('same_height', 'all'):
-            raise ValueError(f'DenseUAVDataset: satellite_pairing={satellite_pairing!r}, '
-                             "expected 'same_height' or 'all'")
+            raise ValueError(
+                f'DenseUAVDataset: satellite_pairing={satellite_pairing!r}, '
+                "expected 'same_height' or 'all'"
+            )
         if split == 'test' and kwargs.get('mode', 'pairs') == 'pairs':
             raise ValueError("DenseUAVDataset: mode='pairs' is for split='train'")
         self.split, self.protocol = split, protocol
@@ -96,8 +105,10 @@ DenseUAV/
     def _read_gps(self) -> Dict[str, Tuple[float, float]]:
         path = self.path(self.gps_file)
         if not osp.isfile(path):
-            self.warn(f'no GPS file {path}: samples get no lat/lon (see the DenseUAV layout '
-                      'in docs/datasets.md)')
+            self.warn(
+                f'no GPS file {path}: samples get no lat/lon (see the DenseUAV layout '
+                'in docs/datasets.md)'
+            )
             return {}
         places: Dict[str, Tuple[float, float]] = {}
         with open(path) as f:
@@ -106,13 +117,17 @@ DenseUAV/
                 if not tokens:
                     continue
                 try:
-                    if len(tokens) < 3 or not tokens[1].startswith('E') \
-                            or not tokens[2].startswith('N'):
+                    if (
+                        len(tokens) < 3
+                        or not tokens[1].startswith('E')
+                        or not tokens[2].startswith('N')
+                    ):
                         raise ValueError('expected "<path> E<lon> N<lat> [<height>]"')
                     lon, lat = float(tokens[1][1:]), float(tokens[2][1:])
                 except ValueError as err:
-                    raise ValueError(f'DenseUAVDataset: {path}:{line_no}: {err}: '
-                                     f'{line.strip()!r}') from err
+                    raise ValueError(
+                        f'DenseUAVDataset: {path}:{line_no}: {err}: {line.strip()!r}'
+                    ) from err
                 place = tokens[0].replace('\\', '/').split('/')[-2]
                 places.setdefault(place, (lat, lon))
         return places
@@ -153,8 +168,10 @@ DenseUAV/
             else:
                 no_gps.add(info['place'])
         if gps and no_gps:
-            self.warn(f'{len(no_gps)} places have no line in {self.gps_file} (no lat/lon); '
-                      f'first: {sorted(no_gps)[:3]}')
+            self.warn(
+                f'{len(no_gps)} places have no line in {self.gps_file} (no lat/lon); '
+                f'first: {sorted(no_gps)[:3]}'
+            )
         return infos
 
     def _pair(self, drone: List[dict], sat_dir: str, ignored: list) -> List[dict]:
@@ -172,6 +189,11 @@ DenseUAV/
             if not names:  # reported as missing by the file check
                 names = [f'H{info.get("altitude", 80)}.tif']
             for name in names:
-                pairs.append(dict(info, reference_path=osp.join(sat_dir, place, name),
-                                  reference_view='satellite'))
+                pairs.append(
+                    dict(
+                        info,
+                        reference_path=osp.join(sat_dir, place, name),
+                        reference_view='satellite',
+                    )
+                )
         return pairs

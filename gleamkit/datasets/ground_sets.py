@@ -10,6 +10,7 @@ set is ``inputs['query']``: a ``(S, 3, H, W)`` uint8 tensor, with ``set_size``
 of such tensors (sets of different sizes batch fine). Embedding each member and
 aggregating (mean, at least) is the model's job.
 """
+
 import os.path as osp
 import random
 from typing import Dict, List, Optional, Sequence
@@ -77,8 +78,7 @@ class GroundImageSetDataset(BaseCrossViewDataset):
             mmengine seeds per worker.
     """
 
-    METAINFO = dict(name='ground-image-sets', reference_view='satellite',
-                    gallery_view='satellite')
+    METAINFO = dict(name='ground-image-sets', reference_view='satellite', gallery_view='satellite')
     DATA_DIRNAME = 'SetVL-480K'
     DOCS_ANCHOR = 'setvl-480k-style-ground-photo-sets'
     LAYOUT = """\
@@ -88,18 +88,28 @@ SetVL-480K/
   splits/train.txt, splits/test.txt (cell names)
   cells.csv (optional: cell,lat,lon)"""
 
-    def __init__(self, split: str = 'train', as_sets: bool = True,
-                 max_set_size: Optional[int] = None, set_sampling: Optional[str] = None,
-                 seed: Optional[int] = None, **kwargs):
+    def __init__(
+        self,
+        split: str = 'train',
+        as_sets: bool = True,
+        max_set_size: Optional[int] = None,
+        set_sampling: Optional[str] = None,
+        seed: Optional[int] = None,
+        **kwargs,
+    ):
         mode = kwargs.get('mode', 'pairs')
         if set_sampling is None:
             set_sampling = 'random' if mode == 'pairs' else 'first'
         if set_sampling not in ('random', 'first'):
-            raise ValueError(f'GroundImageSetDataset: set_sampling={set_sampling!r}, expected '
-                             "'random' or 'first'")
+            raise ValueError(
+                f'GroundImageSetDataset: set_sampling={set_sampling!r}, expected '
+                "'random' or 'first'"
+            )
         if max_set_size is not None and int(max_set_size) < 1:
-            raise ValueError(f'GroundImageSetDataset: max_set_size={max_set_size}, expected a '
-                             'positive int or None')
+            raise ValueError(
+                f'GroundImageSetDataset: max_set_size={max_set_size}, expected a '
+                'positive int or None'
+            )
         self.split, self.as_sets = split, as_sets
         self.max_set_size = None if max_set_size is None else int(max_set_size)
         self.set_sampling = set_sampling
@@ -111,14 +121,17 @@ SetVL-480K/
     def _cells(self, sats: Dict[str, str]) -> List[str]:
         if self.split == 'all':
             return sorted(sats)
-        path = self.require_file(self.path('splits', f'{self.split}.txt'),
-                                 f'{self.split} split file')
+        path = self.require_file(
+            self.path('splits', f'{self.split}.txt'), f'{self.split} split file'
+        )
         with open(path) as f:
             cells = [line.strip() for line in f if line.strip()]
         unknown = [c for c in cells if c not in sats]
         if unknown:
-            raise ValueError(f'GroundImageSetDataset: {path} lists {len(unknown)} cells without '
-                             f'a tile in {self.path("satellite")}; first: {unknown[:3]}')
+            raise ValueError(
+                f'GroundImageSetDataset: {path} lists {len(unknown)} cells without '
+                f'a tile in {self.path("satellite")}; first: {unknown[:3]}'
+            )
         return cells
 
     def _centres(self) -> Dict[str, tuple]:
@@ -137,9 +150,14 @@ SetVL-480K/
         infos = []
         if self.mode == 'gallery':
             for cell in cells:
-                info = dict(view='satellite', reference_view='satellite', location_id=ids[cell],
-                            cell=cell, reference_path=osp.join(sat_dir, sats[cell]),
-                            split=self.split)
+                info = dict(
+                    view='satellite',
+                    reference_view='satellite',
+                    location_id=ids[cell],
+                    cell=cell,
+                    reference_path=osp.join(sat_dir, sats[cell]),
+                    split=self.split,
+                )
                 info.update(_gps(centres.get(cell)))
                 infos.append(info)
             self.report_ignored_files(ignored)
@@ -149,26 +167,37 @@ SetVL-480K/
         with_photos = set(list_subdirs(ground_dir))
         empty = []
         for cell in cells:
-            photos = ([osp.join(ground_dir, cell, n)
-                       for n in list_images(osp.join(ground_dir, cell), ignored)]
-                      if cell in with_photos else [])
+            photos = (
+                [
+                    osp.join(ground_dir, cell, n)
+                    for n in list_images(osp.join(ground_dir, cell), ignored)
+                ]
+                if cell in with_photos
+                else []
+            )
             if not photos:
                 empty.append(cell)
                 continue
             base = dict(view='ground', location_id=ids[cell], cell=cell, split=self.split)
             base.update(_gps(centres.get(cell)))
             if self.mode == 'pairs':
-                base.update(reference_path=osp.join(sat_dir, sats[cell]),
-                            reference_view='satellite')
+                base.update(
+                    reference_path=osp.join(sat_dir, sats[cell]), reference_view='satellite'
+                )
             if self.as_sets:
-                size = len(photos) if self.max_set_size is None else min(len(photos),
-                                                                       self.max_set_size)
+                size = (
+                    len(photos)
+                    if self.max_set_size is None
+                    else min(len(photos), self.max_set_size)
+                )
                 infos.append(dict(base, query_paths=photos, set_size=size))
             else:
                 infos += [dict(base, query_path=p) for p in photos]
         if empty:
-            self.warn(f'{len(empty)} of {len(cells)} cells have no ground photos in '
-                      f'{ground_dir} and give no query; first: {empty[:3]}')
+            self.warn(
+                f'{len(empty)} of {len(cells)} cells have no ground photos in '
+                f'{ground_dir} and give no query; first: {empty[:3]}'
+            )
         self.report_ignored_files(ignored)
         return infos
 

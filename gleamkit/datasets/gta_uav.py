@@ -1,6 +1,7 @@
 """GTA-UAV (Ji et al., Game4Loc, AAAI 2025): synthetic drone views from GTA V
 matched to satellite tiles by their overlap; partially overlapping tiles are
 weighted (semi-)positives."""
+
 import json
 import os
 import os.path as osp
@@ -10,10 +11,12 @@ from gleamkit.registry import DATASETS
 
 from .base_cross_view import IMAGE_EXTENSIONS, BaseCrossViewDataset
 
-ANN_FILES = {('same', 'train'): 'same-area-drone2sate-train.json',
-             ('same', 'test'): 'same-area-drone2sate-test.json',
-             ('cross', 'train'): 'cross-area-drone2sate-train.json',
-             ('cross', 'test'): 'cross-area-drone2sate-test.json'}
+ANN_FILES = {
+    ('same', 'train'): 'same-area-drone2sate-train.json',
+    ('same', 'test'): 'same-area-drone2sate-test.json',
+    ('cross', 'train'): 'cross-area-drone2sate-train.json',
+    ('cross', 'test'): 'cross-area-drone2sate-test.json',
+}
 
 
 @DATASETS.register_module()
@@ -76,21 +79,30 @@ GTA-UAV/
   drone/images/<name>.png
   satellite/<zoom>_<x>_<y>.png"""
 
-    def __init__(self, split: str = 'train', area: str = 'same', ann_file: str = '',
-                 positives: str = 'pos_semipos', satellite_dir: str = 'satellite', **kwargs):
+    def __init__(
+        self,
+        split: str = 'train',
+        area: str = 'same',
+        ann_file: str = '',
+        positives: str = 'pos_semipos',
+        satellite_dir: str = 'satellite',
+        **kwargs,
+    ):
         if (area, split) not in ANN_FILES:
-            raise ValueError(f"GTAUAVDataset: split={split!r}, area={area!r}; expected split "
-                             "'train'/'test' and area 'same'/'cross'")
+            raise ValueError(
+                f'GTAUAVDataset: split={split!r}, area={area!r}; expected split '
+                "'train'/'test' and area 'same'/'cross'"
+            )
         if positives not in ('pos', 'pos_semipos'):
-            raise ValueError(f"GTAUAVDataset: positives={positives!r}, expected 'pos' or "
-                             "'pos_semipos'")
+            raise ValueError(
+                f"GTAUAVDataset: positives={positives!r}, expected 'pos' or 'pos_semipos'"
+            )
         self.split, self.area, self.positives = split, area, positives
         self.satellite_dir = satellite_dir
         super().__init__(ann_file=ann_file or ANN_FILES[(area, split)], **kwargs)
 
     def describe(self) -> str:
-        return (f'GTAUAVDataset(mode={self.mode!r}, split={self.split!r}, '
-                f'area={self.area!r})')
+        return f'GTAUAVDataset(mode={self.mode!r}, split={self.split!r}, area={self.area!r})'
 
     # ------------------------------------------------------------------ tiles
     def _tiles(self) -> Dict[str, str]:
@@ -102,8 +114,10 @@ GTA-UAV/
                 if osp.splitext(name)[1].lower() not in IMAGE_EXTENSIONS:
                     continue
                 if name in tiles:
-                    raise ValueError(f'GTAUAVDataset: two tiles named {name!r}: {tiles[name]} '
-                                     f'and {osp.join(folder, name)}')
+                    raise ValueError(
+                        f'GTAUAVDataset: two tiles named {name!r}: {tiles[name]} '
+                        f'and {osp.join(folder, name)}'
+                    )
                 tiles[name] = osp.join(folder, name)
         return tiles
 
@@ -123,25 +137,38 @@ GTA-UAV/
         tiles = self._tiles()
         ids = {name: self.location_id(i) for i, name in enumerate(sorted(tiles))}
         if self.mode == 'gallery':
-            return [dict(view='satellite', reference_view='satellite', location_id=ids[name],
-                         tile=name, reference_path=tiles[name], split=self.split)
-                    for name in sorted(tiles)]
+            return [
+                dict(
+                    view='satellite',
+                    reference_view='satellite',
+                    location_id=ids[name],
+                    tile=name,
+                    reference_path=tiles[name],
+                    split=self.split,
+                )
+                for name in sorted(tiles)
+            ]
 
         path = self.ann_file
         infos, no_positive = [], 0
         for k, entry in enumerate(self._read_json()):
             try:
                 drone = self.path(entry['drone_img_dir'], entry['drone_img_name'])
-                pos = list(zip(entry['pair_pos_sate_img_list'],
-                               entry['pair_pos_sate_weight_list']))
-                near = list(zip(entry['pair_pos_semipos_sate_img_list'],
-                                entry['pair_pos_semipos_sate_weight_list']))
+                pos = list(zip(entry['pair_pos_sate_img_list'], entry['pair_pos_sate_weight_list']))
+                near = list(
+                    zip(
+                        entry['pair_pos_semipos_sate_img_list'],
+                        entry['pair_pos_semipos_sate_weight_list'],
+                    )
+                )
             except KeyError as err:
                 raise ValueError(f'GTAUAVDataset: {path}: entry {k} has no {err}') from err
             unknown = [t for t, _ in pos + near if t not in ids]
             if unknown:
-                raise ValueError(f'GTAUAVDataset: {path}: entry {k} ({entry["drone_img_name"]}) '
-                                 f'names tiles not under {self.satellite_dir}/: {unknown[:3]}')
+                raise ValueError(
+                    f'GTAUAVDataset: {path}: entry {k} ({entry["drone_img_name"]}) '
+                    f'names tiles not under {self.satellite_dir}/: {unknown[:3]}'
+                )
             base = dict(view='uav', query_path=drone, split=self.split)
             if entry.get('drone_loc_x_y') is not None:
                 base['loc_xy'] = [float(v) for v in entry['drone_loc_x_y']]
@@ -152,21 +179,35 @@ GTA-UAV/
                 chosen = pos if self.positives == 'pos' else near
                 for tile, weight in chosen:
                     others = [(t, w) for t, w in near if t != tile]
-                    infos.append(dict(
-                        base, location_id=ids[tile], weight=float(weight),
-                        reference_path=tiles[tile], reference_view='satellite',
-                        semi_positive_ids=[ids[t] for t, _ in others],
-                        semi_positive_weights=[float(w) for _, w in others]))
+                    infos.append(
+                        dict(
+                            base,
+                            location_id=ids[tile],
+                            weight=float(weight),
+                            reference_path=tiles[tile],
+                            reference_view='satellite',
+                            semi_positive_ids=[ids[t] for t, _ in others],
+                            semi_positive_weights=[float(w) for _, w in others],
+                        )
+                    )
                 continue
             if not pos:
                 no_positive += 1
                 continue
             best = max(pos, key=lambda tw: tw[1])[0]
             others = [(t, w) for t, w in near if t != best]
-            infos.append(dict(base, location_id=ids[best], positive_ids=[ids[t] for t, _ in pos],
-                              semi_positive_ids=[ids[t] for t, _ in others],
-                              semi_positive_weights=[float(w) for _, w in others]))
+            infos.append(
+                dict(
+                    base,
+                    location_id=ids[best],
+                    positive_ids=[ids[t] for t, _ in pos],
+                    semi_positive_ids=[ids[t] for t, _ in others],
+                    semi_positive_weights=[float(w) for _, w in others],
+                )
+            )
         if no_positive:
-            self.warn(f'{no_positive} drone images of {path} have no positive tile and are '
-                      'not queries (as in Game4Loc\'s evaluation)')
+            self.warn(
+                f'{no_positive} drone images of {path} have no positive tile and are '
+                "not queries (as in Game4Loc's evaluation)"
+            )
         return infos

@@ -1,5 +1,6 @@
 """Pair lists: a user's own data as a CSV / JSON Lines file of (query, satellite)
 rows - no code needed - and GLEAM's street-map <-> satellite set ("MAP")."""
+
 import csv
 import json
 import os
@@ -24,8 +25,7 @@ from .checks import (
 
 QUERY_KEYS = ('query', 'query_path')
 SATELLITE_KEYS = ('satellite', 'reference', 'satellite_path', 'reference_path')
-OTHER_KEYS = ('view', 'lat', 'lon', 'weight', 'location', 'split', 'semi_positives',
-              'semi_weights')
+OTHER_KEYS = ('view', 'lat', 'lon', 'weight', 'location', 'split', 'semi_positives', 'semi_weights')
 #: every column / JSON key a pair list may hold (others: ``extra_keys`` or a warning)
 KNOWN_KEYS = QUERY_KEYS + SATELLITE_KEYS + OTHER_KEYS
 DEFAULT_SPLIT_NAMES = ('train', 'val', 'test')
@@ -121,26 +121,37 @@ class CrossViewPairListDataset(BaseCrossViewDataset):
                           location,split,semi_positives,semi_weights]
 <data_root>/<the image paths the rows name>"""
 
-    def __init__(self, ann_file: str, data_root: Optional[str] = None,
-                 split: Optional[str] = None, views: Optional[Sequence[str]] = None,
-                 default_view: str = 'uav',
-                 split_names: Sequence[str] = DEFAULT_SPLIT_NAMES,
-                 extra_keys: Sequence[str] = (), **kwargs):
+    def __init__(
+        self,
+        ann_file: str,
+        data_root: Optional[str] = None,
+        split: Optional[str] = None,
+        views: Optional[Sequence[str]] = None,
+        default_view: str = 'uav',
+        split_names: Sequence[str] = DEFAULT_SPLIT_NAMES,
+        extra_keys: Sequence[str] = (),
+        **kwargs,
+    ):
         name = type(self).__name__
         check_view(default_view, name, key='default_view')
         if views is not None:
             check_views(views, name)
         if isinstance(split_names, str) or not split_names:
-            raise ValueError(f'{name}: split_names={split_names!r}, expected a non-empty list '
-                             'of split labels')
+            raise ValueError(
+                f'{name}: split_names={split_names!r}, expected a non-empty list of split labels'
+            )
         self.split_names = tuple(str(s) for s in split_names)
         if split is not None and split not in self.split_names:
-            raise ValueError(f'{name}: split={split!r} is not one of split_names='
-                             f'{list(self.split_names)}{did_you_mean(split, self.split_names)}')
+            raise ValueError(
+                f'{name}: split={split!r} is not one of split_names='
+                f'{list(self.split_names)}{did_you_mean(split, self.split_names)}'
+            )
         clash = [k for k in extra_keys if k in KNOWN_KEYS]
         if isinstance(extra_keys, str) or clash:
-            raise ValueError(f'{name}: extra_keys={extra_keys!r}: expected a list of column '
-                             f'names other than the pair-list columns {list(KNOWN_KEYS)}')
+            raise ValueError(
+                f'{name}: extra_keys={extra_keys!r}: expected a list of column '
+                f'names other than the pair-list columns {list(KNOWN_KEYS)}'
+            )
         if not data_root and osp.isabs(str(ann_file)):
             data_root = osp.dirname(str(ann_file))
         self.split = split
@@ -164,41 +175,56 @@ class CrossViewPairListDataset(BaseCrossViewDataset):
                 try:
                     row = json.loads(line)
                 except json.JSONDecodeError as err:
-                    raise ValueError(f'{name}: {path}:{line_no}: not a JSON object ({err}); '
-                                     'JSON Lines needs one object per line') from err
+                    raise ValueError(
+                        f'{name}: {path}:{line_no}: not a JSON object ({err}); '
+                        'JSON Lines needs one object per line'
+                    ) from err
                 if not isinstance(row, dict):
-                    raise ValueError(f'{name}: {path}:{line_no}: expected a JSON object, got '
-                                     f'{type(row).__name__}')
+                    raise ValueError(
+                        f'{name}: {path}:{line_no}: expected a JSON object, got '
+                        f'{type(row).__name__}'
+                    )
                 typos, unknown = split_known_keys(row, known)
                 if typos:
                     key, hint = typos[0]
-                    raise ValueError(f'{name}: {path}:{line_no}: unknown key {key!r}{hint}; '
-                                     f'pair-list keys: {list(KNOWN_KEYS)} (list a key of your '
-                                     'own in extra_keys=[...] to keep it)')
+                    raise ValueError(
+                        f'{name}: {path}:{line_no}: unknown key {key!r}{hint}; '
+                        f'pair-list keys: {list(KNOWN_KEYS)} (list a key of your '
+                        'own in extra_keys=[...] to keep it)'
+                    )
                 for key in unknown:
                     extras.setdefault(key, line_no)
                 rows.append((line_no, row))
             if extras:
-                self.warn(f'{path}: keys {sorted(extras)} are not pair-list keys and are ignored '
-                          f'(first on line {min(extras.values())}); keep them in the samples '
-                          'with extra_keys=[...] or remove them')
+                self.warn(
+                    f'{path}: keys {sorted(extras)} are not pair-list keys and are ignored '
+                    f'(first on line {min(extras.values())}); keep them in the samples '
+                    'with extra_keys=[...] or remove them'
+                )
             return rows
         if ext not in ('.csv', '.tsv', '.txt'):
-            raise ValueError(f'{name}: {path}: unknown pair-list format {ext!r}; use .csv, '
-                             '.tsv or .jsonl')
+            raise ValueError(
+                f'{name}: {path}: unknown pair-list format {ext!r}; use .csv, .tsv or .jsonl'
+            )
         columns, rows = read_csv_rows(path, name, delimiter='\t' if ext == '.tsv' else ',')
         typos, unknown = split_known_keys(columns, known)
         if typos:
             text = ', '.join(f'{k!r}{h}' for k, h in typos)
-            raise ValueError(f'{name}: {path}:1: unknown column {text}; pair-list columns: '
-                             f'{list(KNOWN_KEYS)} (list a column of your own in '
-                             'extra_keys=[...] to keep it)')
+            raise ValueError(
+                f'{name}: {path}:1: unknown column {text}; pair-list columns: '
+                f'{list(KNOWN_KEYS)} (list a column of your own in '
+                'extra_keys=[...] to keep it)'
+            )
         if not any(k in columns for k in SATELLITE_KEYS):
-            raise ValueError(f'{name}: {path}:1 has columns {columns}; it needs a header with '
-                             'at least "satellite" (and usually "query", "view")')
+            raise ValueError(
+                f'{name}: {path}:1 has columns {columns}; it needs a header with '
+                'at least "satellite" (and usually "query", "view")'
+            )
         if unknown:
-            self.warn(f'{path}:1: columns {unknown} are not pair-list columns and are ignored; '
-                      'keep them in the samples with extra_keys=[...] or remove them')
+            self.warn(
+                f'{path}:1: columns {unknown} are not pair-list columns and are ignored; '
+                'keep them in the samples with extra_keys=[...] or remove them'
+            )
         return rows
 
     def _image(self, value, where: str, key: str) -> str:
@@ -208,7 +234,8 @@ class CrossViewPairListDataset(BaseCrossViewDataset):
             raise ValueError(
                 f'{type(self).__name__}: {where}: {key}={value!r} lies outside data_root='
                 f'{self.data_root!r}; image paths must stay inside the data root. Move the '
-                'image there, or set allow_outside_root=True if you trust this list')
+                'image there, or set allow_outside_root=True if you trust this list'
+            )
         return path
 
     # ------------------------------------------------------------------ loading
@@ -227,12 +254,19 @@ class CrossViewPairListDataset(BaseCrossViewDataset):
             raise ValueError(
                 f'{name}: {where}: split={split!r} is not one of split_names='
                 f'{list(self.split_names)}{did_you_mean(split, self.split_names)}; if it is '
-                'a label of your own, list it: split_names=[...]')
+                'a label of your own, list it: split_names=[...]'
+            )
         location = row.get('location')
-        entry = dict(line=line_no, view=view, split=split, row=row,
-                     satellite=self._image(sat, where, 'satellite'), satellite_key=str(sat),
-                     query=None if query is None else self._image(query, where, 'query'),
-                     key=str(location if location not in (None, '') else sat))
+        entry = dict(
+            line=line_no,
+            view=view,
+            split=split,
+            row=row,
+            satellite=self._image(sat, where, 'satellite'),
+            satellite_key=str(sat),
+            query=None if query is None else self._image(query, where, 'query'),
+            key=str(location if location not in (None, '') else sat),
+        )
         lat, lon = row.get('lat'), row.get('lon')
         if (lat in (None, '')) != (lon in (None, '')):
             raise ValueError(f'{name}: {where}: give both lat and lon, or neither')
@@ -243,10 +277,13 @@ class CrossViewPairListDataset(BaseCrossViewDataset):
         entry['semis'] = _as_list(row.get('semi_positives'))
         weights = _as_list(row.get('semi_weights'))
         if weights and len(weights) != len(entry['semis']):
-            raise ValueError(f'{name}: {where}: {len(entry["semis"])} semi_positives but '
-                             f'{len(weights)} semi_weights')
-        entry['semi_weights'] = [parse_number(w, f'{name}: {where}', 'semi_weights', 0)
-                                 for w in weights]
+            raise ValueError(
+                f'{name}: {where}: {len(entry["semis"])} semi_positives but '
+                f'{len(weights)} semi_weights'
+            )
+        entry['semi_weights'] = [
+            parse_number(w, f'{name}: {where}', 'semi_weights', 0) for w in weights
+        ]
         entry['extra'] = {k: row[k] for k in self.extra_keys if row.get(k) not in (None, '')}
         return entry
 
@@ -260,17 +297,21 @@ class CrossViewPairListDataset(BaseCrossViewDataset):
             for sat in (e['satellite_key'], e['satellite']):
                 other = sat_location.setdefault(sat, e['key'])
                 if other != e['key']:
-                    raise ValueError(f'{name}: {where}:{e["line"]}: satellite '
-                                     f'{e["satellite_key"]!r} belongs to location {other!r} on '
-                                     f'an earlier row and to {e["key"]!r} here')
+                    raise ValueError(
+                        f'{name}: {where}:{e["line"]}: satellite '
+                        f'{e["satellite_key"]!r} belongs to location {other!r} on '
+                        f'an earlier row and to {e["key"]!r} here'
+                    )
         for e in parsed:
             semi_ids = []
             for s in e['semis']:
                 key = s if s in ids else sat_location.get(s)
                 if key is None:
-                    raise ValueError(f'{name}: {where}:{e["line"]}: semi-positive {s!r} is '
-                                     'neither a location nor a satellite of the list'
-                                     + did_you_mean(s, list(ids) + list(sat_location)))
+                    raise ValueError(
+                        f'{name}: {where}:{e["line"]}: semi-positive {s!r} is '
+                        'neither a location nor a satellite of the list'
+                        + did_you_mean(s, list(ids) + list(sat_location))
+                    )
                 semi_ids.append(ids[key])
             e['semi_ids'] = semi_ids
         kept = self._keep_split(parsed)
@@ -284,13 +325,17 @@ class CrossViewPairListDataset(BaseCrossViewDataset):
         kept = [e for e in parsed if e['split'] == self.split]
         if not kept:
             found = Counter(e['split'] for e in parsed)
-            raise ValueError(f'{type(self).__name__}: no row of {self.ann_file} has split='
-                             f'{self.split!r}; rows per split: '
-                             f'{ {str(k): v for k, v in found.items()} }')
+            raise ValueError(
+                f'{type(self).__name__}: no row of {self.ann_file} has split='
+                f'{self.split!r}; rows per split: '
+                f'{ {str(k): v for k, v in found.items()} }'
+            )
         unlabelled = [e['line'] for e in parsed if e['split'] is None]
         if unlabelled:
-            self.warn(f'{len(unlabelled)} rows of {self.ann_file} have no split and are left out '
-                      f'by split={self.split!r}; first lines: {unlabelled[:5]}')
+            self.warn(
+                f'{len(unlabelled)} rows of {self.ann_file} have no split and are left out '
+                f'by split={self.split!r}; first lines: {unlabelled[:5]}'
+            )
         return kept
 
     def _location_ids(self, parsed: List[dict]) -> Dict[str, int]:
@@ -306,9 +351,14 @@ class CrossViewPairListDataset(BaseCrossViewDataset):
         for e in kept:
             if e['query'] is None or (self.views is not None and e['view'] not in self.views):
                 continue
-            info = dict(e['extra'], view=e['view'], location_id=ids[e['key']],
-                        location_key=e['key'], query_path=e['query'],
-                        weight=e.get('weight', 1.0))
+            info = dict(
+                e['extra'],
+                view=e['view'],
+                location_id=ids[e['key']],
+                location_key=e['key'],
+                query_path=e['query'],
+                weight=e.get('weight', 1.0),
+            )
             if e['split'] is not None:
                 info['split'] = e['split']
             if 'lat' in e:
@@ -329,9 +379,15 @@ class CrossViewPairListDataset(BaseCrossViewDataset):
             if e['satellite'] in seen:
                 continue
             seen.add(e['satellite'])
-            info = dict(e['extra'], view='satellite', reference_view='satellite',
-                        location_id=ids[e['key']], location_key=e['key'],
-                        reference_path=e['satellite'], distractor=e['key'] not in queried)
+            info = dict(
+                e['extra'],
+                view='satellite',
+                reference_view='satellite',
+                location_id=ids[e['key']],
+                location_key=e['key'],
+                reference_path=e['satellite'],
+                distractor=e['key'] not in queried,
+            )
             if e['split'] is not None:
                 info['split'] = e['split']
             if 'lat' in e:
@@ -382,8 +438,10 @@ MAP/
         for name in list_images(folder, ignored):
             stem = osp.splitext(name)[0]
             if stem in stems:
-                raise ValueError(f'StreetMapSatelliteDataset: {folder} has two images named '
-                                 f'{stem!r} ({stems[stem]}, {name})')
+                raise ValueError(
+                    f'StreetMapSatelliteDataset: {folder} has two images named '
+                    f'{stem!r} ({stems[stem]}, {name})'
+                )
             stems[stem] = name
         return stems
 
@@ -401,14 +459,17 @@ MAP/
         if self.split == 'all':
             names = sorted(sats)
         else:
-            path = self.require_file(self.path('splits', f'{self.split}.txt'),
-                                     f'{self.split} split file')
+            path = self.require_file(
+                self.path('splits', f'{self.split}.txt'), f'{self.split} split file'
+            )
             with open(path) as f:
                 names = [line.strip() for line in f if line.strip()]
             unknown = [n for n in names if n not in sats]
             if unknown:
-                raise ValueError(f'StreetMapSatelliteDataset: {path} lists {len(unknown)} names '
-                                 f'without a satellite tile in {sat_dir}; first: {unknown[:3]}')
+                raise ValueError(
+                    f'StreetMapSatelliteDataset: {path} lists {len(unknown)} names '
+                    f'without a satellite tile in {sat_dir}; first: {unknown[:3]}'
+                )
         maps = {}
         if self.mode != 'gallery':
             maps = self._stems(self.require_dir(self.path('map'), 'map folder'), ignored)
@@ -422,8 +483,7 @@ MAP/
             if self.mode == 'gallery':
                 info.update(view='satellite', reference_view='satellite', reference_path=sat)
             else:
-                info.update(view='map',
-                            query_path=self.path('map', maps.get(name, f'{name}.png')))
+                info.update(view='map', query_path=self.path('map', maps.get(name, f'{name}.png')))
                 if self.mode == 'pairs':
                     info.update(reference_path=sat, reference_view='satellite')
             infos.append(info)
@@ -446,6 +506,10 @@ def write_pair_list(path: str, rows: Sequence[dict]) -> str:
         writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: ';'.join(map(str, v)) if isinstance(v, (list, tuple)) else v
-                             for k, v in row.items()})
+            writer.writerow(
+                {
+                    k: ';'.join(map(str, v)) if isinstance(v, (list, tuple)) else v
+                    for k, v in row.items()
+                }
+            )
     return path

@@ -1,5 +1,6 @@
 """SUES-200 (Zhu et al., TCSVT 2023): 200 scenes seen by a drone at four flight
 heights (150, 200, 250, 300 m) and by a satellite."""
+
 import os.path as osp
 from typing import List, Sequence
 
@@ -54,17 +55,24 @@ SUES-200-512x512/
   Testing/<altitude>/query_satellite/<scene>/*  Testing/<altitude>/gallery_drone/<scene>/*
   with <altitude> in 150, 200, 250, 300"""
 
-    def __init__(self, split: str = 'train', altitudes: Sequence[int] = ALTITUDES,
-                 protocol: str = 'drone->satellite', **kwargs):
+    def __init__(
+        self,
+        split: str = 'train',
+        altitudes: Sequence[int] = ALTITUDES,
+        protocol: str = 'drone->satellite',
+        **kwargs,
+    ):
         if split not in ('train', 'test'):
             raise ValueError(f"SUES200Dataset: split={split!r}, expected 'train' or 'test'")
         altitudes = tuple(int(a) for a in altitudes)
         if not altitudes or any(a not in ALTITUDES for a in altitudes):
-            raise ValueError(f'SUES200Dataset: altitudes={altitudes}, expected a non-empty '
-                             f'subset of {ALTITUDES}')
+            raise ValueError(
+                f'SUES200Dataset: altitudes={altitudes}, expected a non-empty subset of {ALTITUDES}'
+            )
         if protocol not in PROTOCOLS:
-            raise ValueError(f'SUES200Dataset: protocol={protocol!r}, expected one of '
-                             f'{tuple(PROTOCOLS)}')
+            raise ValueError(
+                f'SUES200Dataset: protocol={protocol!r}, expected one of {tuple(PROTOCOLS)}'
+            )
         if split == 'test' and kwargs.get('mode', 'pairs') == 'pairs':
             raise ValueError("SUES200Dataset: mode='pairs' is for split='train'")
         self.split, self.altitudes, self.protocol = split, altitudes, protocol
@@ -74,13 +82,16 @@ SUES-200-512x512/
 
     def describe(self) -> str:
         extra = f', protocol={self.protocol!r}' if self.split == 'test' else ''
-        return (f'SUES200Dataset(mode={self.mode!r}, split={self.split!r}, '
-                f'altitudes={self.altitudes}{extra})')
+        return (
+            f'SUES200Dataset(mode={self.mode!r}, split={self.split!r}, '
+            f'altitudes={self.altitudes}{extra})'
+        )
 
     def _folder(self, altitude: int, name: str) -> str:
         top = 'Training' if self.split == 'train' else 'Testing'
-        return self.require_dir(self.path(top, str(altitude), name),
-                                f'{top}/{altitude}/{name} folder')
+        return self.require_dir(
+            self.path(top, str(altitude), name), f'{top}/{altitude}/{name} folder'
+        )
 
     def _read(self, name: str, view: str, key: str, ignored: list) -> List[dict]:
         # satellite folders are identical copies across altitudes: read one
@@ -101,9 +112,14 @@ SUES-200-512x512/
             else:
                 infos = []
                 for altitude in self.altitudes:
-                    drone = self.folder_infos(self._folder(altitude, 'drone'), 'uav',
-                                              'query_path', ignored, split='train',
-                                              altitude=altitude)
+                    drone = self.folder_infos(
+                        self._folder(altitude, 'drone'),
+                        'uav',
+                        'query_path',
+                        ignored,
+                        split='train',
+                        altitude=altitude,
+                    )
                     if self.mode == 'pairs':
                         drone = self._pair(drone, self._folder(altitude, 'satellite'), ignored)
                     infos += drone

@@ -20,19 +20,20 @@ from gleamkit.synthetic import __main__ as _cli
 from gleamkit.synthetic.world import geo, layout  # noqa: F401
 from gleamkit.synthetic.world import synthetic_world as world  # noqa: F401
 
-_OLD = "gleamkit.datasets.synthetic"
+_OLD = 'gleamkit.datasets.synthetic'
 MESSAGE = (
-    f"{_OLD} moved to gleamkit.synthetic (the command line: python -m gleamkit.synthetic); "
-    "the old path is kept for one release"
+    f'{_OLD} moved to gleamkit.synthetic (the command line: python -m gleamkit.synthetic); '
+    'the old path is kept for one release'
 )
 
 # `from gleamkit.datasets.synthetic.cache import ...` keeps finding the moved modules
-for _name, _module in dict(world=world, layout=layout, geo=geo, render=render, cache=cache,
-                           preview=preview, __main__=_cli).items():
-    sys.modules.setdefault(f"{_OLD}.{_name}", _module)
+for _name, _module in dict(
+    world=world, layout=layout, geo=geo, render=render, cache=cache, preview=preview, __main__=_cli
+).items():
+    sys.modules.setdefault(f'{_OLD}.{_name}', _module)
 
-if __name__ == "__main__":
+if __name__ == '__main__':
     # a command line user does not see DeprecationWarnings by default: say it plainly
-    print(f"DeprecationWarning: {MESSAGE}", file=sys.stderr)
+    print(f'DeprecationWarning: {MESSAGE}', file=sys.stderr)
     sys.exit(_cli.main())
 warnings.warn(MESSAGE, DeprecationWarning, stacklevel=2)

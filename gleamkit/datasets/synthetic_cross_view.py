@@ -1,6 +1,7 @@
 """The built-in world as an mmengine dataset: pairs for training, queries and a
 satellite gallery for evaluation. No download: images are rendered (and cached)
 on first use."""
+
 import copy
 import json
 import os
@@ -19,7 +20,7 @@ from .base_cross_view import BaseCrossViewDataset
 
 #: the default query views, drone first: the order of the samples (keep it, training
 #: draws depend on it)
-DEFAULT_VIEWS = views_in_order(QUERY_VIEWS, first=('uav', ))
+DEFAULT_VIEWS = views_in_order(QUERY_VIEWS, first=('uav',))
 _LOADED: dict = {}
 
 
@@ -83,18 +84,31 @@ class SyntheticCrossViewDataset(BaseCrossViewDataset):
 
     METAINFO = dict(name='synthetic-world', reference_view='satellite')
 
-    def __init__(self, world: Optional[dict] = None, split: str = 'train', mode: str = 'pairs',
-                 views: Sequence[str] = DEFAULT_VIEWS, with_distractors: bool = True,
-                 cache_dir: Optional[str] = None, ground_set_size: int = 1,
-                 render_workers: Optional[int] = None, pipeline: Sequence = (), **kwargs):
+    def __init__(
+        self,
+        world: Optional[dict] = None,
+        split: str = 'train',
+        mode: str = 'pairs',
+        views: Sequence[str] = DEFAULT_VIEWS,
+        with_distractors: bool = True,
+        cache_dir: Optional[str] = None,
+        ground_set_size: int = 1,
+        render_workers: Optional[int] = None,
+        pipeline: Sequence = (),
+        **kwargs,
+    ):
         if split not in ('train', 'test', 'all'):
-            raise ValueError(f"SyntheticCrossViewDataset: split={split!r}, expected 'train', "
-                             "'test' or 'all'")
-        check_views(views, 'SyntheticCrossViewDataset (the world renders these query views)',
-                    QUERY_VIEWS)
+            raise ValueError(
+                f"SyntheticCrossViewDataset: split={split!r}, expected 'train', 'test' or 'all'"
+            )
+        check_views(
+            views, 'SyntheticCrossViewDataset (the world renders these query views)', QUERY_VIEWS
+        )
         if not isinstance(ground_set_size, int) or ground_set_size < 1:
-            raise ValueError(f'SyntheticCrossViewDataset: ground_set_size={ground_set_size!r}, '
-                             'expected an int >= 1 (photos per ground query)')
+            raise ValueError(
+                f'SyntheticCrossViewDataset: ground_set_size={ground_set_size!r}, '
+                'expected an int >= 1 (photos per ground query)'
+            )
         self.ground_set_size = ground_set_size
         if render_workers is None:
             render_workers = default_render_workers()
@@ -112,9 +126,11 @@ class SyntheticCrossViewDataset(BaseCrossViewDataset):
     def _resolve_data_root(cls, data_root: Optional[str]) -> str:
         # rendered, not read: the images come from the render cache (``cache_dir``)
         if data_root:
-            raise ValueError(f'{cls.__name__}: data_root={data_root!r}, but the built-in world '
-                             'is rendered, not read from files; set cache_dir to choose where '
-                             'its images are cached')
+            raise ValueError(
+                f'{cls.__name__}: data_root={data_root!r}, but the built-in world '
+                'is rendered, not read from files; set cache_dir to choose where '
+                'its images are cached'
+            )
         return ''
 
     def _render(self):
@@ -123,20 +139,29 @@ class SyntheticCrossViewDataset(BaseCrossViewDataset):
         key = (json.dumps(self.world_kwargs, sort_keys=True), self.cache_dir)
         if key not in _LOADED:
             from gleamkit.synthetic import load_or_render
+
             _LOADED.clear()  # keep one world in memory at a time
-            _LOADED[key] = load_or_render(self.world_kwargs, views=VIEWS,
-                                          cache_dir=self.cache_dir,
-                                          num_workers=self.render_workers)
+            _LOADED[key] = load_or_render(
+                self.world_kwargs,
+                views=VIEWS,
+                cache_dir=self.cache_dir,
+                num_workers=self.render_workers,
+            )
         self.world, self.images = _LOADED[key]
         self.ground_draws = []
         if self.ground_set_size > 1 and 'ground' in self.views and self.mode != 'gallery':
             from gleamkit.synthetic import load_or_render
+
             for draw in range(self.ground_set_size - 1):
-                dkey = key + (draw, )
+                dkey = key + (draw,)
                 if dkey not in _LOADED:
-                    _LOADED[dkey] = load_or_render(self.world_kwargs, views=('ground', ),
-                                                   cache_dir=self.cache_dir, rng_seed=draw,
-                                                   num_workers=self.render_workers)[1]
+                    _LOADED[dkey] = load_or_render(
+                        self.world_kwargs,
+                        views=('ground',),
+                        cache_dir=self.cache_dir,
+                        rng_seed=draw,
+                        num_workers=self.render_workers,
+                    )[1]
                 self.ground_draws.append(_LOADED[dkey]['ground'])
 
     def load_annotations(self) -> list:
@@ -146,22 +171,29 @@ class SyntheticCrossViewDataset(BaseCrossViewDataset):
             distractor = bool(_field(loc, 'is_distractor'))
             split = _field(loc, 'split')
             in_split = self.split == 'all' or split == self.split
-            info = dict(location_id=self.location_id(_field(loc, 'location_id')),
-                        lat=float(_field(loc, 'lat')), lon=float(_field(loc, 'lon')),
-                        split=split)
+            info = dict(
+                location_id=self.location_id(_field(loc, 'location_id')),
+                lat=float(_field(loc, 'lat')),
+                lon=float(_field(loc, 'lon')),
+                split=split,
+            )
             if self.mode == 'gallery':
                 if (distractor and self.with_distractors) or (in_split and not distractor):
                     data_list.append(dict(info, view=REFERENCE_VIEW, distractor=distractor))
                 continue
             if distractor or not in_split:
                 continue
-            semi = [self.location_id(i) for i in
-                    self.world.semi_positive_ids(_field(loc, 'location_id'))]
+            semi = [
+                self.location_id(i)
+                for i in self.world.semi_positive_ids(_field(loc, 'location_id'))
+            ]
             for view in self.views:
                 data_list.append(dict(info, view=view, semi_positive_ids=semi))
         if not data_list:
-            raise ValueError(f'SyntheticCrossViewDataset(split={self.split!r}, mode={self.mode!r})'
-                             f' is empty for world {self.world_kwargs}')
+            raise ValueError(
+                f'SyntheticCrossViewDataset(split={self.split!r}, mode={self.mode!r})'
+                f' is empty for world {self.world_kwargs}'
+            )
         return data_list
 
     def load_sample(self, idx: int):

@@ -6,6 +6,7 @@ by the dataset), ``view = reference_view = 'satellite'``, ``location_id`` (one p
 ``tile_id``, ``lat``, ``lon``, ``footprint`` (four ``[lon, lat]`` corners) and
 ``reference_path``. See ``docs/gallery_sources.md``.
 """
+
 import copy
 import csv
 import json
@@ -19,8 +20,12 @@ from gleamkit.registry import DATASETS
 from .base_cross_view import LOCATION_ID_SPAN, BaseCrossViewDataset
 from .pair_list import SATELLITE_KEYS, CrossViewPairListDataset
 
-__all__ = ['RasterTileGalleryDataset', 'SlippyTileGalleryDataset', 'TileListGalleryDataset',
-           'gallery_dataset_config']
+__all__ = [
+    'RasterTileGalleryDataset',
+    'SlippyTileGalleryDataset',
+    'TileListGalleryDataset',
+    'gallery_dataset_config',
+]
 
 DOCS = 'docs/gallery_sources.md'
 TILE_PATH_KEYS = ('path', 'tile', 'image') + SATELLITE_KEYS
@@ -50,14 +55,18 @@ def gallery_dataset_config(source: str, **options) -> dict:
         cfg = dict(type='RasterTileGalleryDataset', raster=source)
         allowed = RasterTileGalleryDataset.SOURCE_KEYS
     else:
-        raise FileNotFoundError(f'gallery source not found: {source}; give a raster (GeoTIFF), '
-                                'a slippy-map folder <z>/<x>/<y>.png or a tile list '
-                                f'(.csv/.json) (see {DOCS})')
+        raise FileNotFoundError(
+            f'gallery source not found: {source}; give a raster (GeoTIFF), '
+            'a slippy-map folder <z>/<x>/<y>.png or a tile list '
+            f'(.csv/.json) (see {DOCS})'
+        )
     common = ('pipeline', 'location_offset', 'on_missing', 'serialize_data', 'lazy_init')
     unknown = sorted(k for k in options if k not in allowed + common)
     if unknown:
-        raise ValueError(f'gallery source {source} is read by {cfg["type"]}, which does not '
-                         f'take {unknown}; it takes {sorted(allowed)} (see {DOCS})')
+        raise ValueError(
+            f'gallery source {source} is read by {cfg["type"]}, which does not '
+            f'take {unknown}; it takes {sorted(allowed)} (see {DOCS})'
+        )
     return dict(cfg, **options)
 
 
@@ -65,7 +74,7 @@ class _TileSourceGalleryDataset(BaseCrossViewDataset):
     """A gallery dataset over a tile source (:mod:`gleamkit.geo`): one sample per tile."""
 
     METAINFO = dict(name='tile-gallery', reference_view='satellite', gallery_view='satellite')
-    MODES = ('gallery', )
+    MODES = ('gallery',)
     DEFAULT_LOCATION_OFFSET = 0
 
     def __init__(self, data_root: Optional[str] = None, mode: str = 'gallery', **kwargs):
@@ -84,8 +93,12 @@ class _TileSourceGalleryDataset(BaseCrossViewDataset):
         infos = []
         for index, tile in enumerate(self.source.tiles):
             info = tile.to_info()
-            info.update(view='satellite', reference_view='satellite', tile_index=index,
-                        location_id=self.location_id(index))
+            info.update(
+                view='satellite',
+                reference_view='satellite',
+                tile_index=index,
+                location_id=self.location_id(index),
+            )
             infos.append(info)
         return infos
 
@@ -111,8 +124,20 @@ class RasterTileGalleryDataset(_TileSourceGalleryDataset):
 
     METAINFO = dict(name='raster-tiles', reference_view='satellite', gallery_view='satellite')
     DEFAULT_LOCATION_OFFSET = 11 * LOCATION_ID_SPAN
-    SOURCE_KEYS = ('tile_m', 'stride_m', 'tile_px', 'stride_px', 'points', 'out_size', 'edge',
-                   'bands', 'value_range', 'max_nodata', 'fill', 'resampling')
+    SOURCE_KEYS = (
+        'tile_m',
+        'stride_m',
+        'tile_px',
+        'stride_px',
+        'points',
+        'out_size',
+        'edge',
+        'bands',
+        'value_range',
+        'max_nodata',
+        'fill',
+        'resampling',
+    )
 
     def __init__(self, raster: str, data_root: Optional[str] = None, **kwargs):
         self.source_kwargs = {k: kwargs.pop(k) for k in self.SOURCE_KEYS if k in kwargs}
@@ -145,8 +170,9 @@ class SlippyTileGalleryDataset(_TileSourceGalleryDataset):
     METAINFO = dict(name='slippy-tiles', reference_view='satellite', gallery_view='satellite')
     DEFAULT_LOCATION_OFFSET = 12 * LOCATION_ID_SPAN
 
-    def __init__(self, data_root: str, zooms: Optional[Sequence[int]] = None,
-                 scheme: str = 'xyz', **kwargs):
+    def __init__(
+        self, data_root: str, zooms: Optional[Sequence[int]] = None, scheme: str = 'xyz', **kwargs
+    ):
         self.zooms, self.scheme = zooms, scheme
         super().__init__(data_root=data_root, **kwargs)
 
@@ -162,17 +188,19 @@ def _parse_footprint(value, where: str):
         try:
             value = json.loads(value)
         except json.JSONDecodeError as err:
-            raise ValueError(f'{where}: footprint {value!r} is not JSON; write it as '
-                             '[[lon, lat], [lon, lat], [lon, lat], [lon, lat]]') from err
+            raise ValueError(
+                f'{where}: footprint {value!r} is not JSON; write it as '
+                '[[lon, lat], [lon, lat], [lon, lat], [lon, lat]]'
+            ) from err
     try:
         corners = [[float(p[0]), float(p[1])] for p in value]
     except (TypeError, ValueError, IndexError) as err:
-        raise ValueError(f'{where}: footprint {value!r} is not a list of [lon, lat] '
-                         'pairs') from err
-    if len(corners) < 3 or any(not (-180 <= lo <= 180 and -90 <= la <= 90)
-                               for lo, la in corners):
-        raise ValueError(f'{where}: footprint {value!r} needs >= 3 [lon, lat] corners in '
-                         'degrees (longitude first, GeoJSON order)')
+        raise ValueError(f'{where}: footprint {value!r} is not a list of [lon, lat] pairs') from err
+    if len(corners) < 3 or any(not (-180 <= lo <= 180 and -90 <= la <= 90) for lo, la in corners):
+        raise ValueError(
+            f'{where}: footprint {value!r} needs >= 3 [lon, lat] corners in '
+            'degrees (longitude first, GeoJSON order)'
+        )
     return corners
 
 
@@ -202,7 +230,7 @@ class TileListGalleryDataset(CrossViewPairListDataset):
     """
 
     METAINFO = dict(name='tile-list', reference_view='satellite', gallery_view='satellite')
-    MODES = ('gallery', )
+    MODES = ('gallery',)
 
     def __init__(self, ann_file: str, mode: str = 'gallery', **kwargs):
         kwargs.setdefault('location_offset', 13 * LOCATION_ID_SPAN)
@@ -215,20 +243,31 @@ class TileListGalleryDataset(CrossViewPairListDataset):
             with open(path, newline='', encoding='utf-8') as f:
                 reader = csv.DictReader(f, delimiter='\t' if ext == '.tsv' else ',')
                 reader.fieldnames = [c.strip() for c in (reader.fieldnames or [])]
-                rows = [(n, {k: v.strip() if isinstance(v, str) else v
-                             for k, v in row.items() if k is not None})
-                        for n, row in enumerate(reader, 2)]
+                rows = [
+                    (
+                        n,
+                        {
+                            k: v.strip() if isinstance(v, str) else v
+                            for k, v in row.items()
+                            if k is not None
+                        },
+                    )
+                    for n, row in enumerate(reader, 2)
+                ]
         elif ext == '.json' and self._is_json_document(path):
             with open(path, encoding='utf-8') as f:
                 try:
                     doc = json.load(f)
                 except json.JSONDecodeError as err:
-                    raise ValueError(f'{type(self).__name__}: {path} is not valid JSON '
-                                     f'({err})') from err
+                    raise ValueError(
+                        f'{type(self).__name__}: {path} is not valid JSON ({err})'
+                    ) from err
             items = doc.get('tiles') if isinstance(doc, dict) else doc
             if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-                raise ValueError(f'{type(self).__name__}: {path}: expected a JSON array of '
-                                 'tile objects or {"tiles": [...]}')
+                raise ValueError(
+                    f'{type(self).__name__}: {path}: expected a JSON array of '
+                    'tile objects or {"tiles": [...]}'
+                )
             rows = [(f'[{i}]', item) for i, item in enumerate(items)]
         elif ext in ('.jsonl', '.ndjson', '.json'):
             rows = []
@@ -239,30 +278,42 @@ class TileListGalleryDataset(CrossViewPairListDataset):
                     try:
                         row = json.loads(line)
                     except json.JSONDecodeError as err:
-                        raise ValueError(f'{type(self).__name__}: {path}:{n}: not a JSON '
-                                         f'object ({err}); JSON Lines needs one object per '
-                                         'line') from err
+                        raise ValueError(
+                            f'{type(self).__name__}: {path}:{n}: not a JSON '
+                            f'object ({err}); JSON Lines needs one object per '
+                            'line'
+                        ) from err
                     if not isinstance(row, dict):
-                        raise ValueError(f'{type(self).__name__}: {path}:{n}: expected a JSON '
-                                         f'object, got {type(row).__name__}')
+                        raise ValueError(
+                            f'{type(self).__name__}: {path}:{n}: expected a JSON '
+                            f'object, got {type(row).__name__}'
+                        )
                     rows.append((n, row))
         else:
-            raise ValueError(f'{type(self).__name__}: {path}: unknown tile-list format '
-                             f'{ext!r}; use .csv, .tsv, .json or .jsonl')
+            raise ValueError(
+                f'{type(self).__name__}: {path}: unknown tile-list format '
+                f'{ext!r}; use .csv, .tsv, .json or .jsonl'
+            )
         if not rows:
-            raise ValueError(f'{type(self).__name__}: {path} lists no tiles; expected one '
-                             f'row per tile with path, lat, lon (see {DOCS})')
+            raise ValueError(
+                f'{type(self).__name__}: {path} lists no tiles; expected one '
+                f'row per tile with path, lat, lon (see {DOCS})'
+            )
         for line, row in rows:
             key = next((k for k in TILE_PATH_KEYS if row.get(k) not in (None, '')), None)
             if key is None:
-                raise ValueError(f'{type(self).__name__}: {path}:{line} has no tile path; '
-                                 f'give one of the keys {TILE_PATH_KEYS}')
+                raise ValueError(
+                    f'{type(self).__name__}: {path}:{line} has no tile path; '
+                    f'give one of the keys {TILE_PATH_KEYS}'
+                )
             # the pair list reads the tile from 'satellite'; the id defaults to it as written
             row['satellite'] = row[key]
             for name in ('lat', 'lon'):
                 if row.get(name) in (None, ''):
-                    raise ValueError(f'{type(self).__name__}: {path}:{line} has no {name}; '
-                                     'every gallery tile needs its centre lat, lon')
+                    raise ValueError(
+                        f'{type(self).__name__}: {path}:{line} has no {name}; '
+                        'every gallery tile needs its centre lat, lon'
+                    )
         return rows
 
     @staticmethod
@@ -275,8 +326,9 @@ class TileListGalleryDataset(CrossViewPairListDataset):
         infos = super()._gallery(kept, ids)
         for info, e in zip(infos, _unique(kept)):
             row, where = e['row'], f'{self.ann_file}:{e["line"]}'
-            info['tile_id'] = str(next(row[k] for k in TILE_ID_KEYS + ('satellite', )
-                                       if row.get(k) not in (None, '')))
+            info['tile_id'] = str(
+                next(row[k] for k in TILE_ID_KEYS + ('satellite',) if row.get(k) not in (None, ''))
+            )
             if row.get('footprint') not in (None, ''):
                 info['footprint'] = _parse_footprint(row['footprint'], where)
             elif all(row.get(k) not in (None, '') for k in ('west', 'south', 'east', 'north')):
@@ -293,9 +345,11 @@ class TileListGalleryDataset(CrossViewPairListDataset):
             with Image.open(path) as img:
                 info['reference_img'] = np.asarray(img.convert('RGB'))
         except (OSError, ValueError) as err:
-            raise OSError(f'cannot read gallery tile {path} ({err}) listed in '
-                          f'{self.ann_file}; the file is corrupt or not an image - replace '
-                          'it or remove its row') from err
+            raise OSError(
+                f'cannot read gallery tile {path} ({err}) listed in '
+                f'{self.ann_file}; the file is corrupt or not an image - replace '
+                'it or remove its row'
+            ) from err
         return self.pipeline(info)
 
 

@@ -1,5 +1,6 @@
 """University-1652 (Zheng et al., ACM MM 2020): drone, satellite and street views
 of 1,652 university buildings, read from the folders as the dataset ships them."""
+
 import os.path as osp
 from typing import List, Sequence
 
@@ -57,8 +58,7 @@ class University1652Dataset(BaseCrossViewDataset):
             ``'ground'`` queries (needs ``'ground'`` in ``views``).
     """
 
-    METAINFO = dict(name='University-1652', reference_view='satellite',
-                    gallery_view='satellite')
+    METAINFO = dict(name='University-1652', reference_view='satellite', gallery_view='satellite')
     DATA_DIRNAME = 'University-Release'
     DOCS_ANCHOR = 'university-1652'
     LAYOUT = """\
@@ -68,24 +68,36 @@ University-Release/
   test/query_drone/<building>/*              test/gallery_satellite/<building>/*
   test/query_satellite/<building>/*          test/gallery_drone/<building>/*"""
 
-    def __init__(self, split: str = 'train', protocol: str = 'drone->satellite',
-                 views: Sequence[str] = ('uav', ), include_google: bool = False, **kwargs):
+    def __init__(
+        self,
+        split: str = 'train',
+        protocol: str = 'drone->satellite',
+        views: Sequence[str] = ('uav',),
+        include_google: bool = False,
+        **kwargs,
+    ):
         if split not in ('train', 'test'):
-            raise ValueError(f"University1652Dataset: split={split!r}, expected 'train' or "
-                             "'test'")
+            raise ValueError(f"University1652Dataset: split={split!r}, expected 'train' or 'test'")
         if protocol not in PROTOCOLS:
-            raise ValueError(f'University1652Dataset: protocol={protocol!r}, expected one of '
-                             f'{tuple(PROTOCOLS)}')
+            raise ValueError(
+                f'University1652Dataset: protocol={protocol!r}, expected one of {tuple(PROTOCOLS)}'
+            )
         unknown = [v for v in views if v not in TRAIN_FOLDERS]
         if unknown or not views:
-            raise ValueError(f'University1652Dataset: views={tuple(views)}, expected a '
-                             f'non-empty subset of {tuple(TRAIN_FOLDERS)}')
+            raise ValueError(
+                f'University1652Dataset: views={tuple(views)}, expected a '
+                f'non-empty subset of {tuple(TRAIN_FOLDERS)}'
+            )
         if include_google and 'ground' not in views:
-            raise ValueError("University1652Dataset: include_google=True adds 'ground' "
-                             "queries; put 'ground' in views")
+            raise ValueError(
+                "University1652Dataset: include_google=True adds 'ground' "
+                "queries; put 'ground' in views"
+            )
         if split == 'test' and kwargs.get('mode', 'pairs') == 'pairs':
-            raise ValueError("University1652Dataset: mode='pairs' is for split='train'; the "
-                             "test split is evaluated with mode='query' and mode='gallery'")
+            raise ValueError(
+                "University1652Dataset: mode='pairs' is for split='train'; the "
+                "test split is evaluated with mode='query' and mode='gallery'"
+            )
         self.split, self.protocol = split, protocol
         self.views, self.include_google = tuple(views), include_google
         super().__init__(**kwargs)
@@ -102,8 +114,12 @@ University-Release/
 
     def _train_query_folders(self):
         for view in self.views:
-            yield view, self.require_dir(self.path('train', TRAIN_FOLDERS[view]),
-                                         f'train/{TRAIN_FOLDERS[view]} folder')
+            yield (
+                view,
+                self.require_dir(
+                    self.path('train', TRAIN_FOLDERS[view]), f'train/{TRAIN_FOLDERS[view]} folder'
+                ),
+            )
         if self.include_google:
             yield 'ground', self.require_dir(self.path('train', 'google'), 'train/google folder')
 
@@ -132,15 +148,15 @@ University-Release/
                 if osp.isdir(query_dir):
                     # a building is queried when its folder holds a query image: an
                     # empty folder (or one of stray files) leaves its tile a distractor
-                    queried = {b for b in list_subdirs(query_dir)
-                               if list_images(osp.join(query_dir, b))}
+                    queried = {
+                        b for b in list_subdirs(query_dir) if list_images(osp.join(query_dir, b))
+                    }
                     for info in infos:
                         info['distractor'] = info['place'] not in queried
         self.report_ignored_files(ignored)
         return infos
 
-    def _pair_with_satellite(self, queries: List[dict], sat_dir: str,
-                             ignored: list) -> List[dict]:
+    def _pair_with_satellite(self, queries: List[dict], sat_dir: str, ignored: list) -> List[dict]:
         satellites = {}
         pairs = []
         for info in queries:
@@ -150,8 +166,9 @@ University-Release/
                 names = list_images(folder, ignored) if osp.isdir(folder) else []
                 # the release names the tile <building>.jpg: point at it when absent, so
                 # that the file check reports the missing tile by name
-                satellites[building] = ([osp.join(folder, n) for n in names]
-                                        or [osp.join(folder, f'{building}.jpg')])
+                satellites[building] = [osp.join(folder, n) for n in names] or [
+                    osp.join(folder, f'{building}.jpg')
+                ]
             for sat in satellites[building]:
                 pairs.append(dict(info, reference_path=sat, reference_view='satellite'))
         return pairs

@@ -1,5 +1,6 @@
 """VIGOR (Zhu et al., CVPR 2021): street panoramas of four US cities vs seamless
 satellite tiles, each panorama with one positive and three semi-positive tiles."""
+
 import os.path as osp
 import re
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -83,16 +84,23 @@ VIGOR/
   (or ground/<City>/... and satellite/<City>/..., Sample4Geo's layout)
   with <City> in Chicago, NewYork, SanFrancisco, Seattle"""
 
-    def __init__(self, split: str = 'train', area: str = 'same',
-                 cities: Optional[Sequence[str]] = None, layout: str = 'auto',
-                 splits_dir: str = 'splits', **kwargs):
+    def __init__(
+        self,
+        split: str = 'train',
+        area: str = 'same',
+        cities: Optional[Sequence[str]] = None,
+        layout: str = 'auto',
+        splits_dir: str = 'splits',
+        **kwargs,
+    ):
         if split not in ('train', 'test'):
             raise ValueError(f"VIGORDataset: split={split!r}, expected 'train' or 'test'")
         if area not in ('same', 'cross'):
             raise ValueError(f"VIGORDataset: area={area!r}, expected 'same' or 'cross'")
         if layout not in ('auto', 'official', 'sample4geo'):
-            raise ValueError(f"VIGORDataset: layout={layout!r}, expected 'auto', 'official' "
-                             "or 'sample4geo'")
+            raise ValueError(
+                f"VIGORDataset: layout={layout!r}, expected 'auto', 'official' or 'sample4geo'"
+            )
         if cities is None:
             cities = CITIES if area == 'same' else CROSS_AREA_CITIES[split]
         unknown = [c for c in cities if c not in CITIES]
@@ -103,8 +111,7 @@ VIGOR/
         super().__init__(**kwargs)
 
     def describe(self) -> str:
-        return (f'VIGORDataset(mode={self.mode!r}, split={self.split!r}, '
-                f'area={self.area!r})')
+        return f'VIGORDataset(mode={self.mode!r}, split={self.split!r}, area={self.area!r})'
 
     # ------------------------------------------------------------------ layout
     def _image_dirs(self, city: str) -> Tuple[str, str]:
@@ -118,22 +125,27 @@ VIGOR/
             return official
         if osp.isdir(rearranged[0]) or osp.isdir(rearranged[1]):
             return rearranged
-        raise self.layout_error(f'{official[0]} (or {rearranged[0]})',
-                                f'image folders of {city}')
+        raise self.layout_error(f'{official[0]} (or {rearranged[0]})', f'image folders of {city}')
 
     def _label_file(self, city: str) -> str:
-        name = (f'same_area_balanced_{self.split}.txt' if self.area == 'same'
-                else 'pano_label_balanced.txt')
+        name = (
+            f'same_area_balanced_{self.split}.txt'
+            if self.area == 'same'
+            else 'pano_label_balanced.txt'
+        )
         return self.require_file(self.path(self.splits_dir, city, name), f'{city} label file')
 
     def _satellites(self, city: str) -> List[str]:
-        path = self.require_file(self.path(self.splits_dir, city, 'satellite_list.txt'),
-                                 f'{city} satellite list')
+        path = self.require_file(
+            self.path(self.splits_dir, city, 'satellite_list.txt'), f'{city} satellite list'
+        )
         with open(path) as f:
             names = [line.strip() for line in f if line.strip()]
         if len(names) >= CITY_ID_SPAN:
-            raise ValueError(f'VIGORDataset: {path} lists {len(names)} tiles; ids assume '
-                             f'fewer than {CITY_ID_SPAN} per city')
+            raise ValueError(
+                f'VIGORDataset: {path} lists {len(names)} tiles; ids assume '
+                f'fewer than {CITY_ID_SPAN} per city'
+            )
         return names
 
     # ------------------------------------------------------------------ loading
@@ -144,21 +156,27 @@ VIGOR/
             pano_dir, sat_dir = self._image_dirs(city)
             sats = self._satellites(city)
             sat_ids: Dict[str, int] = {
-                name: self.location_id(city_index * CITY_ID_SPAN + i)
-                for i, name in enumerate(sats)}
+                name: self.location_id(city_index * CITY_ID_SPAN + i) for i, name in enumerate(sats)
+            }
             if self.mode == 'gallery':
                 for name in sats:
-                    info = dict(view='satellite', reference_view='satellite',
-                                location_id=sat_ids[name], city=city,
-                                reference_path=osp.join(sat_dir, name), split=self.split)
+                    info = dict(
+                        view='satellite',
+                        reference_view='satellite',
+                        location_id=sat_ids[name],
+                        city=city,
+                        reference_path=osp.join(sat_dir, name),
+                        split=self.split,
+                    )
                     info.update(_gps(satellite_lat_lon(name)))
                     infos.append(info)
                 continue
             infos += self._panoramas(city, pano_dir, sat_dir, sat_ids)
         return infos
 
-    def _panoramas(self, city: str, pano_dir: str, sat_dir: str,
-                   sat_ids: Dict[str, int]) -> List[dict]:
+    def _panoramas(
+        self, city: str, pano_dir: str, sat_dir: str, sat_ids: Dict[str, int]
+    ) -> List[dict]:
         path = self._label_file(city)
         infos = []
         with open(path) as f:
@@ -167,28 +185,38 @@ VIGOR/
                 if not tokens:
                     continue
                 if len(tokens) < 13:
-                    raise ValueError(f'VIGORDataset: {path}:{line_no} has {len(tokens)} fields; '
-                                     'expected <panorama> and 4 x (<satellite> <dy> <dx>)')
+                    raise ValueError(
+                        f'VIGORDataset: {path}:{line_no} has {len(tokens)} fields; '
+                        'expected <panorama> and 4 x (<satellite> <dy> <dx>)'
+                    )
                 tiles = tokens[1:13:3]
                 unknown = [t for t in tiles if t not in sat_ids]
                 if unknown:
-                    raise ValueError(f'VIGORDataset: {path}:{line_no} names satellite tiles '
-                                     f'{unknown} that are not in {self.splits_dir}/{city}/'
-                                     'satellite_list.txt')
+                    raise ValueError(
+                        f'VIGORDataset: {path}:{line_no} names satellite tiles '
+                        f'{unknown} that are not in {self.splits_dir}/{city}/'
+                        'satellite_list.txt'
+                    )
                 try:
-                    offsets = [[float(tokens[i + 1]), float(tokens[i + 2])]
-                               for i in range(1, 13, 3)]
+                    offsets = [
+                        [float(tokens[i + 1]), float(tokens[i + 2])] for i in range(1, 13, 3)
+                    ]
                 except ValueError as err:
-                    raise ValueError(f'VIGORDataset: {path}:{line_no}: bad offset ({err})') \
-                        from err
-                info = dict(view='panorama', location_id=sat_ids[tiles[0]],
-                            semi_positive_ids=[sat_ids[t] for t in tiles[1:]],
-                            offsets=offsets, city=city, split=self.split,
-                            query_path=osp.join(pano_dir, tokens[0]))
+                    raise ValueError(f'VIGORDataset: {path}:{line_no}: bad offset ({err})') from err
+                info = dict(
+                    view='panorama',
+                    location_id=sat_ids[tiles[0]],
+                    semi_positive_ids=[sat_ids[t] for t in tiles[1:]],
+                    offsets=offsets,
+                    city=city,
+                    split=self.split,
+                    query_path=osp.join(pano_dir, tokens[0]),
+                )
                 info.update(_gps(panorama_lat_lon(tokens[0])))
                 if self.mode == 'pairs':
-                    info.update(reference_path=osp.join(sat_dir, tiles[0]),
-                                reference_view='satellite')
+                    info.update(
+                        reference_path=osp.join(sat_dir, tiles[0]), reference_view='satellite'
+                    )
                 infos.append(info)
         return infos
 

@@ -1,6 +1,7 @@
 """Embedding a dataset with the current model: one code path for the evaluation gallery
 (:class:`~gleamkit.engine.loops.RetrievalValLoop`) and for hard-negative mining
 (:class:`~gleamkit.engine.hooks.HardNegativeMiningHook`)."""
+
 import contextlib
 from typing import Callable, Iterator, Optional, Tuple
 
@@ -41,9 +42,15 @@ def unwrap(runner_model, collective: bool = True) -> Tuple[torch.nn.Module, Call
     return model, forward
 
 
-def iter_embeddings(model, loader, side: str, forward: Optional[Callable] = None,
-                    autocast=None, default_reference_view: Optional[str] = None,
-                    owner: str = 'embedding') -> Iterator[Tuple[torch.Tensor, list]]:
+def iter_embeddings(
+    model,
+    loader,
+    side: str,
+    forward: Optional[Callable] = None,
+    autocast=None,
+    default_reference_view: Optional[str] = None,
+    owner: str = 'embedding',
+) -> Iterator[Tuple[torch.Tensor, list]]:
     """Embed ``side`` (``'query'`` or ``'reference'``) of every batch of ``loader``.
 
     The other side's images, if the dataset yields them, are dropped before the
@@ -75,17 +82,18 @@ def iter_embeddings(model, loader, side: str, forward: Optional[Callable] = None
                 if 'reference_view' not in sample.metainfo:
                     sample.set_metainfo(dict(reference_view=default_reference_view))
         data = model.data_preprocessor(data, False)
-        with (autocast() if autocast is not None else contextlib.nullcontext()):
+        with autocast() if autocast is not None else contextlib.nullcontext():
             emb = forward(**data, mode='tensor')[side]
         if emb is None:
-            raise ValueError(f'{owner}: the model returned no {side!r} embeddings; the '
-                             f'dataset must yield {side} images')
+            raise ValueError(
+                f'{owner}: the model returned no {side!r} embeddings; the '
+                f'dataset must yield {side} images'
+            )
         yield emb, data.get('data_samples')
 
 
 @torch.no_grad()
-def embed_gallery(runner_model, loader, progress: bool = True,
-                  owner: str = 'gallery') -> dict:
+def embed_gallery(runner_model, loader, progress: bool = True, owner: str = 'gallery') -> dict:
     """Embed a gallery dataloader in dataset order, every item once, on every rank.
 
     Under distributed evaluation each rank embeds its shard (the loader's
@@ -104,9 +112,11 @@ def embed_gallery(runner_model, loader, progress: bool = True,
         CPU tensor, ``location_ids``, ``lat`` / ``lon`` (arrays or None) and ``paths``.
     """
     if getattr(loader.sampler, 'shuffle', False):
-        raise ValueError(f'{owner}: the gallery dataloader must not shuffle (use '
-                         "sampler=dict(type='DefaultSampler', shuffle=False)): gathered "
-                         'shards are put back in dataset order')
+        raise ValueError(
+            f'{owner}: the gallery dataloader must not shuffle (use '
+            "sampler=dict(type='DefaultSampler', shuffle=False)): gathered "
+            'shards are put back in dataset order'
+        )
     model, forward = unwrap(runner_model)
     dataset = loader.dataset
     metainfo = getattr(dataset, 'metainfo', None) or {}
@@ -117,8 +127,13 @@ def embed_gallery(runner_model, loader, progress: bool = True,
     results = []
     try:
         for emb, samples in iter_embeddings(
-                model, loader, 'reference', forward,
-                default_reference_view=metainfo.get('reference_view'), owner=owner):
+            model,
+            loader,
+            'reference',
+            forward,
+            default_reference_view=metainfo.get('reference_view'),
+            owner=owner,
+        ):
             for sample, vec in zip(samples, emb.float().cpu()):
                 results.append((vec, sample.metainfo))
             if bar is not None:
@@ -137,6 +152,10 @@ def embed_gallery(runner_model, loader, progress: bool = True,
     if all('lat' in m for m in metas):
         lat = np.array([m['lat'] for m in metas])
         lon = np.array([m['lon'] for m in metas])
-    return dict(embeddings=torch.stack([vec for vec, _ in results]),
-                location_ids=[m['location_id'] for m in metas], lat=lat, lon=lon,
-                paths=[m.get('reference_path') for m in metas])
+    return dict(
+        embeddings=torch.stack([vec for vec, _ in results]),
+        location_ids=[m['location_id'] for m in metas],
+        lat=lat,
+        lon=lon,
+        paths=[m.get('reference_path') for m in metas],
+    )

@@ -18,6 +18,7 @@ Two traps of mmengine's epoch-based schedulers (``by_epoch=True``), closed here:
   the run's last iteration. A run too short for that is refused with what to change.
   :func:`follow_epoch_length` makes a Runner use it when it builds its schedulers.
 """
+
 import copy
 import logging
 import math
@@ -100,23 +101,32 @@ def fit_schedule_to_run(cfg) -> None:
             raise ValueError(
                 f'param_scheduler[{i}] ({_name(s)}) was written for {_fmt(written)} {unit} '
                 f'but train_cfg.{key}={run}; gleamkit scales LinearLR / CosineAnnealingLR / '
-                f'ConstantLR boundaries to the run, not {_name(s)}\'s other arguments: set '
-                f'param_scheduler for {run} {unit} yourself (or set {key}={_fmt(written)}).')
+                f"ConstantLR boundaries to the run, not {_name(s)}'s other arguments: set "
+                f'param_scheduler for {run} {unit} yourself (or set {key}={_fmt(written)}).'
+            )
         before = (s.get('begin', 0), s.get('end'))
         for arg in ('begin', 'end', 'T_max'):
             if s.get(arg) is not None and s[arg] < _INF:
                 value = s[arg] * factor
                 s[arg] = int(value) if float(value).is_integer() else value
-        if by_epoch and not s.get('convert_to_iter_based', False) and any(
-                isinstance(s.get(arg), float) for arg in ('begin', 'end', 'T_max')):
+        if (
+            by_epoch
+            and not s.get('convert_to_iter_based', False)
+            and any(isinstance(s.get(arg), float) for arg in ('begin', 'end', 'T_max'))
+        ):
             s['convert_to_iter_based'] = True  # a fraction of an epoch needs iterations
-        changes.append(f'{_name(s)} {_fmt(before[0])}-{_fmt(before[1])} -> '
-                       f'{_fmt(s.get("begin", 0))}-{_fmt(s.get("end"))}')
+        changes.append(
+            f'{_name(s)} {_fmt(before[0])}-{_fmt(before[1])} -> '
+            f'{_fmt(s.get("begin", 0))}-{_fmt(s.get("end"))}'
+        )
     if isinstance(cfg.get('param_scheduler'), (list, tuple)):
         cfg['param_scheduler'] = schedulers
-    print_log(f'param_scheduler was written for {_fmt(written)} {unit}, the run has {run} '
-              f'(train_cfg.{key}): {unit} scaled by {factor:g}: {"; ".join(changes)}',
-              logger='current', level=logging.WARNING)
+    print_log(
+        f'param_scheduler was written for {_fmt(written)} {unit}, the run has {run} '
+        f'(train_cfg.{key}): {unit} scaled by {factor:g}: {"; ".join(changes)}',
+        logger='current',
+        level=logging.WARNING,
+    )
 
 
 def _round(x: float) -> int:
@@ -149,13 +159,23 @@ def iteration_schedule(schedulers, epoch_length: int, max_iters: int) -> List[di
     convert = []
     for s in schedulers:
         cls = _scheduler_class(s)
-        if (s.get('by_epoch', True) and s.get('convert_to_iter_based', False)
-                and cls is not None and issubclass(cls, _CONVERTIBLE)):
+        if (
+            s.get('by_epoch', True)
+            and s.get('convert_to_iter_based', False)
+            and cls is not None
+            and issubclass(cls, _CONVERTIBLE)
+        ):
             convert.append(s)
     if not convert:
         return schedulers
-    finite = sorted({float(s.get(k, 0)) for s in convert for k in ('begin', 'end')
-                     if s.get(k, 0) is not None and s.get(k, 0) < _INF})
+    finite = sorted(
+        {
+            float(s.get(k, 0))
+            for s in convert
+            for k in ('begin', 'end')
+            if s.get(k, 0) is not None and s.get(k, 0) < _INF
+        }
+    )
     wanted = [_round(b * epoch_length) for b in finite]
     its = []
     for w in wanted:  # forward: at least two iterations per phase
@@ -173,7 +193,8 @@ def iteration_schedule(schedulers, epoch_length: int, max_iters: int) -> List[di
             f'({epoch_length} per epoch). Train longer (more epochs: train_cfg.max_epochs, '
             f'or a smaller batch: batch_size), or give a one-phase schedule '
             f'(e.g. param_scheduler=[dict(type=CosineAnnealingLR, by_epoch=False, begin=0, '
-            f'end={max_iters})]).')
+            f'end={max_iters})]).'
+        )
     at = dict(zip(finite, its))
     for s in convert:
         s.pop('convert_to_iter_based')
@@ -216,10 +237,13 @@ def follow_epoch_length(runner) -> None:
                 runner.logger.warning(warning)
             if converted != schedulers:
                 runner.logger.info(
-                    'param_scheduler in iterations (%d per epoch, %d in all): %s', epoch_length,
+                    'param_scheduler in iterations (%d per epoch, %d in all): %s',
+                    epoch_length,
                     runner.train_loop.max_iters,
-                    '; '.join(f'{_name(s)} {s.get("begin", 0)}-{s.get("end", "end")}'
-                              for s in converted))
+                    '; '.join(
+                        f'{_name(s)} {s.get("begin", 0)}-{s.get("end", "end")}' for s in converted
+                    ),
+                )
             scheduler = converted
         return build(scheduler)
 
@@ -237,5 +261,6 @@ def warn_unfinished_ramps(schedulers, max_iters: int) -> List[str]:
                 f'param_scheduler[{i}] ({_name(s)}) ends at iteration {end} but the run has '
                 f'{max_iters}: it never reaches its end value (a warm-up never reaches the '
                 f'configured lr); set its end within the run, e.g. --cfg-options '
-                f'param_scheduler.{i}.end={max(2, max_iters // 10)}')
+                f'param_scheduler.{i}.end={max(2, max_iters // 10)}'
+            )
     return found

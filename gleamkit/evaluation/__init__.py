@@ -1,4 +1,5 @@
 """Evaluation: cross-view retrieval metrics and exact gallery search."""
+
 from .metrics import (
     CrossViewRetrievalMetric,
     GleamXMetric,
@@ -14,8 +15,15 @@ from .metrics import (
 from .search import ExactSearcher
 
 __all__ = [
-    'CrossViewRetrievalMetric', 'ExactSearcher', 'rank_positions', 'average_precision',
-    'cmc_hits', 'recall_at_one_percent', 'vigor_hit', 'summarise_ranking', 'haversine_m',
-    'localisation_summary'
+    'CrossViewRetrievalMetric',
+    'ExactSearcher',
+    'rank_positions',
+    'average_precision',
+    'cmc_hits',
+    'recall_at_one_percent',
+    'vigor_hit',
+    'summarise_ranking',
+    'haversine_m',
+    'localisation_summary',
 ]
 __all__ += ['GleamXMetric']

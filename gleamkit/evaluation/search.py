@@ -18,6 +18,7 @@ Two things about faiss that matter for evaluation:
   back in *ascending gallery index*, and the result equals a stable sort of the
   scores, ``np.argsort(-scores, kind='stable')[:, :k]``.
 """
+
 import logging
 from typing import Optional, Tuple
 
@@ -78,8 +79,12 @@ class ExactSearcher:
         >>> ranked_ids = gallery_location_ids[indices]
     """
 
-    def __init__(self, dim: Optional[int] = None, device='cpu',
-                 blas_threshold: Optional[int] = DEFAULT_BLAS_THRESHOLD):
+    def __init__(
+        self,
+        dim: Optional[int] = None,
+        device='cpu',
+        blas_threshold: Optional[int] = DEFAULT_BLAS_THRESHOLD,
+    ):
         if faiss is None:  # pragma: no cover
             raise ImportError('ExactSearcher needs faiss: pip install faiss-cpu')
         if blas_threshold is not None:
@@ -88,16 +93,20 @@ class ExactSearcher:
         self.requested_device = str(device)
         self.use_gpu = _is_cuda(device) and faiss.get_num_gpus() > 0
         if _is_cuda(device) and not self.use_gpu:
-            print_log(f'ExactSearcher: device {device!r} asked for but faiss sees no GPU '
-                      '(faiss-cpu installed?); searching on the CPU.',
-                      logger='current', level=logging.WARNING)
+            print_log(
+                f'ExactSearcher: device {device!r} asked for but faiss sees no GPU '
+                '(faiss-cpu installed?); searching on the CPU.',
+                logger='current',
+                level=logging.WARNING,
+            )
         self._gpu_res = None
         self._cpu_index = None
         self._gpu_index = None
 
     @classmethod
-    def from_index(cls, index, device='cpu',
-                   blas_threshold: Optional[int] = DEFAULT_BLAS_THRESHOLD) -> 'ExactSearcher':
+    def from_index(
+        cls, index, device='cpu', blas_threshold: Optional[int] = DEFAULT_BLAS_THRESHOLD
+    ) -> 'ExactSearcher':
         """Search an existing flat inner-product faiss index (e.g. one read memory-mapped).
 
         Args:
@@ -109,11 +118,15 @@ class ExactSearcher:
         if faiss is None:  # pragma: no cover
             raise ImportError('ExactSearcher needs faiss: pip install faiss-cpu')
         index = faiss.downcast_index(index)
-        if not isinstance(index, faiss.IndexFlat) or \
-                index.metric_type != faiss.METRIC_INNER_PRODUCT:
-            raise ValueError(f'ExactSearcher.from_index needs a flat inner-product index '
-                             f'(faiss.IndexFlatIP), got {type(index).__name__} with metric '
-                             f'{index.metric_type}')
+        if (
+            not isinstance(index, faiss.IndexFlat)
+            or index.metric_type != faiss.METRIC_INNER_PRODUCT
+        ):
+            raise ValueError(
+                f'ExactSearcher.from_index needs a flat inner-product index '
+                f'(faiss.IndexFlatIP), got {type(index).__name__} with metric '
+                f'{index.metric_type}'
+            )
         searcher = cls(dim=int(index.d), device=device, blas_threshold=blas_threshold)
         searcher._cpu_index = index
         return searcher
@@ -147,8 +160,10 @@ class ExactSearcher:
         if self.dim is None:
             self.dim = int(gallery.shape[1])
         if gallery.shape[1] != self.dim:
-            raise ValueError(f'gallery embedding dimension {gallery.shape[1]} does not match '
-                             f'the searcher dimension {self.dim}')
+            raise ValueError(
+                f'gallery embedding dimension {gallery.shape[1]} does not match '
+                f'the searcher dimension {self.dim}'
+            )
         if self._cpu_index is None:
             self._cpu_index = faiss.IndexFlatIP(self.dim)
         self._cpu_index.add(gallery)
@@ -163,7 +178,8 @@ class ExactSearcher:
             if self._gpu_res is None:
                 self._gpu_res = faiss.StandardGpuResources()
             self._gpu_index = faiss.index_cpu_to_gpu(
-                self._gpu_res, _gpu_id(self.requested_device), self._cpu_index)
+                self._gpu_res, _gpu_id(self.requested_device), self._cpu_index
+            )
         return self._gpu_index
 
     def search(self, queries, k: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray]:
@@ -179,12 +195,15 @@ class ExactSearcher:
             by descending score, ties in ascending gallery index.
         """
         if self.ntotal == 0:
-            raise ValueError('the gallery is empty: call ExactSearcher.add(gallery) '
-                             'before search()')
+            raise ValueError(
+                'the gallery is empty: call ExactSearcher.add(gallery) before search()'
+            )
         queries = _as_float32_matrix(queries, 'queries')
         if queries.shape[1] != self.dim:
-            raise ValueError(f'query embedding dimension {queries.shape[1]} does not match '
-                             f'the gallery embedding dimension {self.dim}')
+            raise ValueError(
+                f'query embedding dimension {queries.shape[1]} does not match '
+                f'the gallery embedding dimension {self.dim}'
+            )
         if k is None:
             k = self.ntotal
         k = int(k)
@@ -195,8 +214,7 @@ class ExactSearcher:
             return np.empty((0, k), np.float32), np.empty((0, k), np.int64)
         return self._search_ties_by_index(queries, k)
 
-    def _search_ties_by_index(self, queries: np.ndarray,
-                              k: int) -> Tuple[np.ndarray, np.ndarray]:
+    def _search_ties_by_index(self, queries: np.ndarray, k: int) -> Tuple[np.ndarray, np.ndarray]:
         # Which of several items tied at the k boundary faiss keeps depends on its
         # heap, not on the gallery index. Searching one more than asked shows
         # whether the boundary is tied; the (rare) rows where it is are searched
@@ -217,8 +235,7 @@ class ExactSearcher:
         return scores, indices
 
 
-def _ties_in_index_order(scores: np.ndarray,
-                         indices: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+def _ties_in_index_order(scores: np.ndarray, indices: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     # Most rows have no tie at all; only sort the rows that do.
     tied_rows = np.flatnonzero(np.any(scores[:, 1:] == scores[:, :-1], axis=1))
     if tied_rows.size == 0:
@@ -230,4 +247,3 @@ def _ties_in_index_order(scores: np.ndarray,
     scores[tied_rows] = np.take_along_axis(s, order, axis=1)
     indices[tied_rows] = np.take_along_axis(i, order, axis=1)
     return scores, indices
-

@@ -19,12 +19,12 @@ from .slippy_tiles import SlippyTileSource
 from .tiling import Tile, grid_offsets
 
 __all__ = [
-    "Tile",
-    "grid_offsets",
-    "RasterTileSource",
-    "SlippyTileSource",
-    "ground_pixel_size_m",
-    "utm_crs_for",
-    "wgs84_transformer",
-    "window_centre_and_footprint",
+    'Tile',
+    'grid_offsets',
+    'RasterTileSource',
+    'SlippyTileSource',
+    'ground_pixel_size_m',
+    'utm_crs_for',
+    'wgs84_transformer',
+    'window_centre_and_footprint',
 ]

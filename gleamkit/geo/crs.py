@@ -19,10 +19,10 @@ from typing import Tuple
 
 from pyproj import CRS, Geod, Transformer
 
-__all__ = ["WGS84", "GEOD", "wgs84_transformer", "ground_pixel_size_m", "utm_crs_for"]
+__all__ = ['WGS84', 'GEOD', 'wgs84_transformer', 'ground_pixel_size_m', 'utm_crs_for']
 
 WGS84 = CRS.from_epsg(4326)
-GEOD = Geod(ellps="WGS84")
+GEOD = Geod(ellps='WGS84')
 
 
 @lru_cache(maxsize=32)
@@ -33,7 +33,7 @@ def _transformer(crs_wkt: str) -> Transformer:
 def wgs84_transformer(crs) -> Transformer:
     """A ``Transformer`` from ``crs`` (anything ``pyproj.CRS`` accepts, or a rasterio
     CRS) to WGS84, ``always_xy``: it takes (x, y) and returns (lon, lat)."""
-    if hasattr(crs, "to_wkt"):
+    if hasattr(crs, 'to_wkt'):
         crs = crs.to_wkt()
     return _transformer(CRS.from_user_input(crs).to_wkt())
 
@@ -61,8 +61,8 @@ def ground_pixel_size_m(transform, crs, row: float, col: float) -> Tuple[float, 
     _, _, height = GEOD.inv(lons[0], lats[0], lons[2], lats[2])
     if not (math.isfinite(width) and math.isfinite(height)) or width <= 0 or height <= 0:
         raise ValueError(
-            f"pixel ({row}, {col}) has no finite ground size in CRS {crs} "
-            f"(width {width} m, height {height} m): is the geotransform right?"
+            f'pixel ({row}, {col}) has no finite ground size in CRS {crs} '
+            f'(width {width} m, height {height} m): is the geotransform right?'
         )
     return float(width), float(height)
 
@@ -70,6 +70,6 @@ def ground_pixel_size_m(transform, crs, row: float, col: float) -> Tuple[float, 
 def utm_crs_for(lat: float, lon: float) -> CRS:
     """The WGS84 / UTM zone CRS (EPSG:326xx north, 327xx south) containing a point."""
     if not -80.0 <= lat <= 84.0:
-        raise ValueError(f"UTM covers latitudes -80 .. 84, got {lat}; use a polar CRS")
+        raise ValueError(f'UTM covers latitudes -80 .. 84, got {lat}; use a polar CRS')
     zone = int((lon + 180.0) // 6.0) % 60 + 1
     return CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)

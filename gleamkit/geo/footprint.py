@@ -7,7 +7,7 @@ import numpy as np
 
 from .crs import wgs84_transformer
 
-__all__ = ["windows_centres_and_footprints", "window_centre_and_footprint"]
+__all__ = ['windows_centres_and_footprints', 'window_centre_and_footprint']
 
 #: a footprint: four (lon, lat) corners, GeoJSON order, not closed
 Footprint = Tuple[Tuple[float, float], ...]
@@ -48,5 +48,6 @@ def window_centre_and_footprint(
     """Centre ``(lat, lon)`` and footprint (four ``(lon, lat)`` corners) of one window;
     see :func:`windows_centres_and_footprints`."""
     lat, lon, fp = windows_centres_and_footprints(
-        transform, crs, [[row_off, col_off, height, width]])
+        transform, crs, [[row_off, col_off, height, width]]
+    )
     return float(lat[0]), float(lon[0]), tuple((float(x), float(y)) for x, y in fp[0])

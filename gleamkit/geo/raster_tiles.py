@@ -18,9 +18,9 @@ from .crs import ground_pixel_size_m
 from .footprint import windows_centres_and_footprints
 from .tiling import EDGES, Tile, metre_grid, pixel_grid
 
-__all__ = ["RasterTileSource"]
+__all__ = ['RasterTileSource']
 
-DOCS = "docs/gallery_sources.md"
+DOCS = 'docs/gallery_sources.md'
 #: the largest nodata mask (pixels) read to decide which tiles are mostly empty
 _MASK_PIXELS = 4_000_000
 
@@ -31,8 +31,9 @@ def _as_tuple(value, name) -> Tuple[float, ...]:
     values = tuple(value) if isinstance(value, (list, tuple)) else (value,)
     for v in values:
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
-            raise ValueError(f"RasterTileSource: {name}={value!r}, expected a number > 0 "
-                             "or a list of them")
+            raise ValueError(
+                f'RasterTileSource: {name}={value!r}, expected a number > 0 or a list of them'
+            )
     return values
 
 
@@ -90,44 +91,54 @@ class RasterTileSource:
         stride_px: Union[int, Sequence[int], None] = None,
         points: Optional[Sequence[Tuple[float, float]]] = None,
         out_size: int = 256,
-        edge: str = "drop",
+        edge: str = 'drop',
         bands: Optional[Sequence[int]] = None,
         value_range: Optional[Tuple[float, float]] = None,
         max_nodata: float = 0.5,
         fill: int = 0,
-        resampling: str = "bilinear",
+        resampling: str = 'bilinear',
     ):
         from rasterio.enums import Resampling
 
         self.path = str(path)
         if (tile_m is None) == (tile_px is None):
-            raise ValueError(f"RasterTileSource({self.path!r}): give exactly one of tile_m "
-                             f"(metres) or tile_px (pixels), got tile_m={tile_m!r}, "
-                             f"tile_px={tile_px!r}")
+            raise ValueError(
+                f'RasterTileSource({self.path!r}): give exactly one of tile_m '
+                f'(metres) or tile_px (pixels), got tile_m={tile_m!r}, '
+                f'tile_px={tile_px!r}'
+            )
         if edge not in EDGES:
-            raise ValueError(f"RasterTileSource({self.path!r}): edge={edge!r}, expected one "
-                             f"of {EDGES}")
+            raise ValueError(
+                f'RasterTileSource({self.path!r}): edge={edge!r}, expected one of {EDGES}'
+            )
         if isinstance(out_size, bool) or not isinstance(out_size, int) or out_size < 1:
-            raise ValueError(f"RasterTileSource({self.path!r}): out_size={out_size!r}, "
-                             "expected an int >= 1")
+            raise ValueError(
+                f'RasterTileSource({self.path!r}): out_size={out_size!r}, expected an int >= 1'
+            )
         if not 0.0 <= float(max_nodata) <= 1.0:
-            raise ValueError(f"RasterTileSource({self.path!r}): max_nodata={max_nodata!r}, "
-                             "expected a fraction in [0, 1]")
+            raise ValueError(
+                f'RasterTileSource({self.path!r}): max_nodata={max_nodata!r}, '
+                'expected a fraction in [0, 1]'
+            )
         try:
             self.resampling = Resampling[resampling]
         except KeyError:
-            raise ValueError(f"RasterTileSource({self.path!r}): resampling={resampling!r}, "
-                             f"expected one of {[r.name for r in Resampling]}") from None
-        self.unit = "m" if tile_m is not None else "px"
-        self.sizes = _as_tuple(tile_m if tile_m is not None else tile_px, f"tile_{self.unit}")
-        strides = _as_tuple(stride_m if tile_m is not None else stride_px, f"stride_{self.unit}")
+            raise ValueError(
+                f'RasterTileSource({self.path!r}): resampling={resampling!r}, '
+                f'expected one of {[r.name for r in Resampling]}'
+            ) from None
+        self.unit = 'm' if tile_m is not None else 'px'
+        self.sizes = _as_tuple(tile_m if tile_m is not None else tile_px, f'tile_{self.unit}')
+        strides = _as_tuple(stride_m if tile_m is not None else stride_px, f'stride_{self.unit}')
         if not strides:
             strides = tuple(s / 2 for s in self.sizes)
         elif len(strides) == 1:
             strides = strides * len(self.sizes)
         elif len(strides) != len(self.sizes):
-            raise ValueError(f"RasterTileSource({self.path!r}): {len(strides)} strides for "
-                             f"{len(self.sizes)} tile sizes; give one stride or one per size")
+            raise ValueError(
+                f'RasterTileSource({self.path!r}): {len(strides)} strides for '
+                f'{len(self.sizes)} tile sizes; give one stride or one per size'
+            )
         self.strides = strides
         self.points = None if points is None else [tuple(map(float, p)) for p in points]
         self.out_size = out_size
@@ -143,16 +154,19 @@ class RasterTileSource:
         self.width, self.height, self.dtype = src.width, src.height, src.dtypes[0]
         self._check_georeferenced(src)
         self.bands = self._pick_bands(src, bands)
-        if self.dtype != "uint8" and self.value_range is None:
+        if self.dtype != 'uint8' and self.value_range is None:
             raise ValueError(
                 f"{self.path}: the raster's values are {self.dtype}, not uint8; pass "
-                "value_range=(low, high) to map source values to 0..255 (e.g. (0, 3000) for "
-                f"uint16 reflectances, (0.0, 1.0) for float). See {DOCS}")
+                'value_range=(low, high) to map source values to 0..255 (e.g. (0, 3000) for '
+                f'uint16 reflectances, (0.0, 1.0) for float). See {DOCS}'
+            )
         self.tiles = self._plan()
         if not len(self.tiles):
-            raise ValueError(f"{self.path}: no tile left after dropping those with more than "
-                             f"{self.max_nodata:.0%} nodata; is the nodata value right "
-                             f"({src.nodata!r})? Raise max_nodata or check the raster.")
+            raise ValueError(
+                f'{self.path}: no tile left after dropping those with more than '
+                f'{self.max_nodata:.0%} nodata; is the nodata value right '
+                f'({src.nodata!r})? Raise max_nodata or check the raster.'
+            )
 
     # ---------------------------------------------------------------- opening
     def _open(self):
@@ -162,33 +176,36 @@ class RasterTileSource:
 
         if self._handle is not None and self._pid == os.getpid():
             return self._handle
-        if not osp.exists(self.path) and "://" not in self.path:
-            raise FileNotFoundError(f"raster not found: {self.path}; check the path "
-                                    f"(see {DOCS})")
+        if not osp.exists(self.path) and '://' not in self.path:
+            raise FileNotFoundError(f'raster not found: {self.path}; check the path (see {DOCS})')
         try:
             with warnings.catch_warnings():
                 # the check below says what to do about a missing geotransform
-                warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+                warnings.simplefilter('ignore', rasterio.errors.NotGeoreferencedWarning)
                 self._handle = rasterio.open(self.path)
         except RasterioIOError as err:
-            raise OSError(f"{self.path}: rasterio cannot read this raster ({err}); the file "
-                          "is corrupt or not a raster format GDAL knows - check it with "
-                          "`rio info` or `gdalinfo`, or re-export it as a GeoTIFF") from err
+            raise OSError(
+                f'{self.path}: rasterio cannot read this raster ({err}); the file '
+                'is corrupt or not a raster format GDAL knows - check it with '
+                '`rio info` or `gdalinfo`, or re-export it as a GeoTIFF'
+            ) from err
         self._pid = os.getpid()
         return self._handle
 
     def _check_georeferenced(self, src) -> None:
         if src.crs is None:
             raise ValueError(
-                f"{self.path}: the raster has no CRS, so its tiles cannot be placed on Earth; "
-                "assign one, e.g. `gdal_edit.py -a_srs EPSG:32650 FILE` or "
-                "`rio edit-info --crs EPSG:32650 FILE`")
+                f'{self.path}: the raster has no CRS, so its tiles cannot be placed on Earth; '
+                'assign one, e.g. `gdal_edit.py -a_srs EPSG:32650 FILE` or '
+                '`rio edit-info --crs EPSG:32650 FILE`'
+            )
         if src.transform.is_identity:
             raise ValueError(
-                f"{self.path}: the raster has no geotransform (pixel -> map coordinates); "
-                "set one, e.g. `gdal_edit.py -a_ullr ulx uly lrx lry FILE` or "
-                "`rio edit-info --transform ... FILE`, or georeference it with GCPs and "
-                "gdalwarp")
+                f'{self.path}: the raster has no geotransform (pixel -> map coordinates); '
+                'set one, e.g. `gdal_edit.py -a_ullr ulx uly lrx lry FILE` or '
+                '`rio edit-info --transform ... FILE`, or georeference it with GCPs and '
+                'gdalwarp'
+            )
 
     def _pick_bands(self, src, bands) -> Tuple[int, ...]:
         if bands is None:
@@ -196,8 +213,10 @@ class RasterTileSource:
         bands = tuple(int(b) for b in bands)
         bad = [b for b in bands if not 1 <= b <= src.count]
         if bad or len(bands) not in (1, 3):
-            raise ValueError(f"{self.path}: bands={bands} - the raster has bands 1..{src.count}"
-                             "; give 3 band numbers (R, G, B) or 1 (grey)")
+            raise ValueError(
+                f'{self.path}: bands={bands} - the raster has bands 1..{src.count}'
+                '; give 3 band numbers (R, G, B) or 1 (grey)'
+            )
         return bands
 
     # --------------------------------------------------------------- planning
@@ -211,23 +230,25 @@ class RasterTileSource:
         """``(windows (N, 4), point index (N,))`` of one scale (index -1: a grid)."""
         if self.points is not None:
             return self._point_windows(size)
-        if self.unit == "px":
-            windows = pixel_grid(self.height, self.width, int(round(size)),
-                                 int(round(stride)), self.edge)
+        if self.unit == 'px':
+            windows = pixel_grid(
+                self.height, self.width, int(round(size)), int(round(stride)), self.edge
+            )
         else:
-            windows = metre_grid(self.height, self.width, size, stride, self.edge,
-                                 self.pixel_size_m)
+            windows = metre_grid(
+                self.height, self.width, size, stride, self.edge, self.pixel_size_m
+            )
         return windows, np.full(len(windows), -1, np.int64)
 
     def _point_windows(self, size) -> Tuple[np.ndarray, np.ndarray]:
         from pyproj import Transformer
 
-        to_crs = Transformer.from_crs("EPSG:4326", self.crs.to_wkt(), always_xy=True)
+        to_crs = Transformer.from_crs('EPSG:4326', self.crs.to_wkt(), always_xy=True)
         windows, index = [], []
         for i, (lat, lon) in enumerate(self.points):
             x, y = to_crs.transform(lon, lat)
             col, row = ~self.transform @ (x, y)
-            if self.unit == "px":
+            if self.unit == 'px':
                 h = w = int(round(size))
             else:
                 pw, ph = self.pixel_size_m(row, col)
@@ -235,16 +256,18 @@ class RasterTileSource:
             r0, c0 = int(round(row - h / 2)), int(round(col - w / 2))
             inside = r0 >= 0 and c0 >= 0 and r0 + h <= self.height and c0 + w <= self.width
             overlaps = r0 < self.height and c0 < self.width and r0 + h > 0 and c0 + w > 0
-            if inside or (self.edge == "pad" and overlaps):
+            if inside or (self.edge == 'pad' and overlaps):
                 windows.append((r0, c0, h, w))
                 index.append(i)
         if len(index) < len(self.points):
-            warnings.warn(f"{self.path}: {len(self.points) - len(index)} of {len(self.points)} "
-                          f"points have no whole {size:g} {self.unit} tile inside the raster; "
-                          "they are left out (edge='pad' keeps those that overlap it)")
+            warnings.warn(
+                f'{self.path}: {len(self.points) - len(index)} of {len(self.points)} '
+                f'points have no whole {size:g} {self.unit} tile inside the raster; '
+                "they are left out (edge='pad' keeps those that overlap it)"
+            )
         return np.array(windows, np.int64).reshape(-1, 4), np.array(index, np.int64)
 
-    def _plan(self) -> "_RasterTiles":
+    def _plan(self) -> '_RasterTiles':
         windows, scales, points = [], [], []
         for k, (size, stride) in enumerate(zip(self.sizes, self.strides)):
             win, index = self._windows(size, stride)
@@ -256,19 +279,28 @@ class RasterTileSource:
             scales.append(np.full(int(keep.sum()), k, np.int64))
         windows = np.concatenate(windows)
         lat, lon, footprint = windows_centres_and_footprints(self.transform, self.crs, windows)
-        return _RasterTiles(self, windows, np.concatenate(scales), np.concatenate(points),
-                            lat, lon, footprint)
+        return _RasterTiles(
+            self, windows, np.concatenate(scales), np.concatenate(points), lat, lon, footprint
+        )
 
     def _too_large_message(self, size) -> str:
         pw, ph = self.pixel_size_m(self.height / 2)
-        where = ("no point of `points` lies (with its whole tile) inside the raster"
-                 if self.points is not None else "the tile is larger than the raster")
-        return (f"{self.path}: {where}: tile_{self.unit}={size:g} vs a raster of "
-                f"{self.width} x {self.height} px = {self.width * pw:.0f} x "
-                f"{self.height * ph:.0f} m; use a smaller tile_{self.unit}"
-                + (" or edge='pad'" if self.edge == "drop" else "")
-                + (" (or check that the points are lat, lon in WGS84)"
-                   if self.points is not None else ""))
+        where = (
+            'no point of `points` lies (with its whole tile) inside the raster'
+            if self.points is not None
+            else 'the tile is larger than the raster'
+        )
+        return (
+            f'{self.path}: {where}: tile_{self.unit}={size:g} vs a raster of '
+            f'{self.width} x {self.height} px = {self.width * pw:.0f} x '
+            f'{self.height * ph:.0f} m; use a smaller tile_{self.unit}'
+            + (" or edge='pad'" if self.edge == 'drop' else '')
+            + (
+                ' (or check that the points are lat, lon in WGS84)'
+                if self.points is not None
+                else ''
+            )
+        )
 
     def _valid_fractions(self, windows: np.ndarray) -> np.ndarray:
         """Share of valid (not nodata) pixels in the part of each window inside the
@@ -329,14 +361,18 @@ class RasterTileSource:
         if ir1 > ir0 and ic1 > ic0 and or1 > or0 and oc1 > oc0:
             try:
                 data = self._open().read(
-                    list(self.bands), window=Window(ic0, ir0, ic1 - ic0, ir1 - ir0),
+                    list(self.bands),
+                    window=Window(ic0, ir0, ic1 - ic0, ir1 - ir0),
                     out_shape=(len(self.bands), or1 - or0, oc1 - oc0),
-                    resampling=self.resampling, masked=True)
+                    resampling=self.resampling,
+                    masked=True,
+                )
             except RasterioIOError as err:
-                raise OSError(f"{self.path}: reading tile {tile.tile_id} (window rows "
-                              f"{ir0}:{ir1}, cols {ic0}:{ic1}) failed: {err}; the raster may "
-                              "be truncated or corrupt - check it with `gdalinfo -checksum`"
-                              ) from err
+                raise OSError(
+                    f'{self.path}: reading tile {tile.tile_id} (window rows '
+                    f'{ir0}:{ir1}, cols {ic0}:{ic1}) failed: {err}; the raster may '
+                    'be truncated or corrupt - check it with `gdalinfo -checksum`'
+                ) from err
             canvas[:, or0:or1, oc0:oc1] = np.ma.filled(data.astype(np.float32), np.nan)
         img = self._to_uint8(canvas)
         if img.shape[0] == 1:
@@ -359,13 +395,15 @@ class RasterTileSource:
 
     def __getstate__(self):
         state = dict(self.__dict__)
-        state["_handle"] = None  # an open GDAL dataset does not pickle
+        state['_handle'] = None  # an open GDAL dataset does not pickle
         return state
 
     def __repr__(self):
-        return (f"RasterTileSource({self.path!r}, tile_{self.unit}={self.sizes}, "
-                f"stride_{self.unit}={self.strides}, out_size={self.out_size}, "
-                f"edge={self.edge!r}, tiles={len(self.tiles)})")
+        return (
+            f'RasterTileSource({self.path!r}, tile_{self.unit}={self.sizes}, '
+            f'stride_{self.unit}={self.strides}, out_size={self.out_size}, '
+            f'edge={self.edge!r}, tiles={len(self.tiles)})'
+        )
 
 
 class _RasterTiles(Sequence):
@@ -374,8 +412,8 @@ class _RasterTiles(Sequence):
     def __init__(self, source, windows, scales, points, lats, lons, footprints):
         self.path = source.path
         self.stem = osp.splitext(osp.basename(source.path))[0]
-        self.labels = [f"{s:g}{source.unit}" for s in source.sizes]
-        self.size_m = [float(s) if source.unit == "m" else None for s in source.sizes]
+        self.labels = [f'{s:g}{source.unit}' for s in source.sizes]
+        self.size_m = [float(s) if source.unit == 'm' else None for s in source.sizes]
         self.windows, self.scales, self.points = windows, scales, points
         self.lats, self.lons, self.footprints = lats, lons, footprints
 
@@ -389,8 +427,14 @@ class _RasterTiles(Sequence):
         r, c, h, w = (int(v) for v in self.windows[index])
         k = int(self.scales[index])
         point = int(self.points[index])
-        name = f"p{point}" if point >= 0 else f"{r}_{c}"
+        name = f'p{point}' if point >= 0 else f'{r}_{c}'
         footprint = tuple((float(x), float(y)) for x, y in self.footprints[index])
-        return Tile(f"{self.stem}/{self.labels[k]}/{name}", float(self.lats[index]),
-                    float(self.lons[index]), footprint, self.path, (r, c, h, w),
-                    self.size_m[k])
+        return Tile(
+            f'{self.stem}/{self.labels[k]}/{name}',
+            float(self.lats[index]),
+            float(self.lons[index]),
+            footprint,
+            self.path,
+            (r, c, h, w),
+            self.size_m[k],
+        )

@@ -5,10 +5,10 @@ from typing import Callable, List, Optional, Tuple
 
 import numpy as np
 
-__all__ = ["Tile", "EDGES", "grid_offsets", "pixel_grid", "metre_grid"]
+__all__ = ['Tile', 'EDGES', 'grid_offsets', 'pixel_grid', 'metre_grid']
 
 #: what to do with the raster's edge: ``'drop'`` partial tiles or ``'pad'`` them
-EDGES = ("drop", "pad")
+EDGES = ('drop', 'pad')
 
 #: a pixel window: (row_off, col_off, height, width)
 Window = Tuple[int, int, int, int]
@@ -51,19 +51,19 @@ class Tile:
             reference_path=self.path,
         )
         if self.window is not None:
-            info["tile_window"] = list(self.window)
+            info['tile_window'] = list(self.window)
         if self.size_m is not None:
-            info["tile_size_m"] = self.size_m
+            info['tile_size_m'] = self.size_m
         info.update(self.extra)
         return info
 
 
 def _check_edge(edge: str) -> None:
     if edge not in EDGES:
-        raise ValueError(f"edge={edge!r}, expected one of {EDGES}")
+        raise ValueError(f'edge={edge!r}, expected one of {EDGES}')
 
 
-def grid_offsets(length: int, tile: int, stride: int, edge: str = "drop") -> List[int]:
+def grid_offsets(length: int, tile: int, stride: int, edge: str = 'drop') -> List[int]:
     """Start offsets of tiles of ``tile`` pixels every ``stride`` along ``length``.
 
     ``edge='drop'`` keeps only tiles inside ``[0, length)``; ``'pad'`` adds tiles
@@ -72,13 +72,13 @@ def grid_offsets(length: int, tile: int, stride: int, edge: str = "drop") -> Lis
     """
     _check_edge(edge)
     if tile < 1 or stride < 1:
-        raise ValueError(f"tile and stride must be >= 1 pixel, got tile={tile}, stride={stride}")
+        raise ValueError(f'tile and stride must be >= 1 pixel, got tile={tile}, stride={stride}')
     offsets = []
     off = 0
     while off + tile <= length:
         offsets.append(off)
         off += stride
-    if edge == "pad" and length > 0 and (not offsets or offsets[-1] + tile < length):
+    if edge == 'pad' and length > 0 and (not offsets or offsets[-1] + tile < length):
         offsets.append(off if offsets else 0)
     return offsets
 
@@ -97,8 +97,9 @@ def pixel_grid(height: int, width: int, tile_px: int, stride_px: int, edge: str)
     """Windows of ``tile_px`` x ``tile_px`` pixels every ``stride_px``, row by row: an
     ``(N, 4)`` int64 array of ``(row_off, col_off, height, width)``."""
     cols = grid_offsets(width, tile_px, stride_px, edge)
-    return _stack([_band(r, cols, tile_px, tile_px)
-                   for r in grid_offsets(height, tile_px, stride_px, edge)])
+    return _stack(
+        [_band(r, cols, tile_px, tile_px) for r in grid_offsets(height, tile_px, stride_px, edge)]
+    )
 
 
 def metre_grid(
@@ -126,7 +127,7 @@ def metre_grid(
     """
     _check_edge(edge)
     if tile_m <= 0 or stride_m <= 0:
-        raise ValueError(f"tile_m and stride_m must be > 0, got {tile_m}, {stride_m}")
+        raise ValueError(f'tile_m and stride_m must be > 0, got {tile_m}, {stride_m}')
     bands: List[np.ndarray] = []
     row = 0
     while row < height:
@@ -135,7 +136,7 @@ def metre_grid(
         pw, ph = pixel_size_at(min(height - 1, row + 0.5 * tile_m / ph))
         tile_h, tile_w = max(1, round(tile_m / ph)), max(1, round(tile_m / pw))
         stride_h, stride_w = max(1, round(stride_m / ph)), max(1, round(stride_m / pw))
-        if row + tile_h > height and edge == "drop":
+        if row + tile_h > height and edge == 'drop':
             break
         bands.append(_band(row, grid_offsets(width, tile_w, stride_w, edge), tile_h, tile_w))
         if row + tile_h >= height:

@@ -3,6 +3,7 @@ manifest, loaded memory-mapped, built from the shards of a distributed embedding
 
 See ``docs/gallery_index.md`` for which index to pick and what it costs.
 """
+
 from .factory import (
     FLAT_MAX_VECTORS,
     choose_index_factory,
@@ -16,8 +17,20 @@ from .storage import atomic_directory, config_digest, sha256_file
 from .tile_metadata import TileMetadata
 
 __all__ = [
-    'GalleryIndex', 'GallerySearchResult', 'GalleryIndexMismatchError', 'TileMetadata',
-    'choose_index_factory', 'estimate_index_bytes', 'ivf_nlist', 'default_nprobe',
-    'FLAT_MAX_VECTORS', 'write_embedding_shard', 'finished_shards', 'merge_embedding_shards',
-    'MergedShards', 'atomic_directory', 'config_digest', 'sha256_file'
+    'GalleryIndex',
+    'GallerySearchResult',
+    'GalleryIndexMismatchError',
+    'TileMetadata',
+    'choose_index_factory',
+    'estimate_index_bytes',
+    'ivf_nlist',
+    'default_nprobe',
+    'FLAT_MAX_VECTORS',
+    'write_embedding_shard',
+    'finished_shards',
+    'merge_embedding_shards',
+    'MergedShards',
+    'atomic_directory',
+    'config_digest',
+    'sha256_file',
 ]

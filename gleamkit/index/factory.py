@@ -18,6 +18,7 @@ factory              memory (N vectors of dim D)      search
 :func:`choose_index_factory` picks a default from the gallery size and a memory
 budget; the rules and the measurements behind them are in ``docs/gallery_index.md``.
 """
+
 import math
 import re
 from typing import Optional
@@ -28,9 +29,17 @@ except ImportError:  # pragma: no cover - faiss-cpu is a hard dependency
     faiss = None
 
 __all__ = [
-    'choose_index_factory', 'estimate_index_bytes', 'ivf_nlist', 'default_nprobe',
-    'FLAT_MAX_VECTORS', 'HNSW_M', 'DEFAULT_EF_SEARCH', 'make_faiss_index',
-    'set_search_parameters', 'search_parameters', 'supports_mmap'
+    'choose_index_factory',
+    'estimate_index_bytes',
+    'ivf_nlist',
+    'default_nprobe',
+    'FLAT_MAX_VECTORS',
+    'HNSW_M',
+    'DEFAULT_EF_SEARCH',
+    'make_faiss_index',
+    'set_search_parameters',
+    'search_parameters',
+    'supports_mmap',
 ]
 
 #: Galleries up to this size get the exact ``Flat`` index by default.
@@ -105,7 +114,7 @@ def estimate_index_bytes(factory: str, num_vectors: int, dim: int) -> Optional[i
             return extra + coarse + n * (4 * d + _IVF_ID_BYTES)
         m, nbits = int(ivf.group(3)), int(ivf.group(4) or 8)
         code = math.ceil(m * nbits / 8)
-        codebooks = 4 * d * (2 ** nbits)
+        codebooks = 4 * d * (2**nbits)
         return extra + coarse + codebooks + n * (code + _IVF_ID_BYTES)
     return None
 
@@ -116,10 +125,13 @@ def _pq_sizes(dim: int):
     return [m for m in (64, 48, 32, 24, 16, 12, 8, 4) if m <= dim // 4 and dim % m == 0]
 
 
-def choose_index_factory(num_vectors: int, dim: int,
-                         memory_budget_bytes: Optional[int] = None,
-                         latency_critical: bool = False,
-                         flat_max_vectors: int = FLAT_MAX_VECTORS) -> str:
+def choose_index_factory(
+    num_vectors: int,
+    dim: int,
+    memory_budget_bytes: Optional[int] = None,
+    latency_critical: bool = False,
+    flat_max_vectors: int = FLAT_MAX_VECTORS,
+) -> str:
     """The default ``index_factory`` string for a gallery.
 
     Rules, in order (why: ``docs/gallery_index.md``):
@@ -146,8 +158,10 @@ def choose_index_factory(num_vectors: int, dim: int,
     """
     n, d = int(num_vectors), int(dim)
     if n < 1:
-        raise ValueError(f'cannot choose an index for an empty gallery (num_vectors={n}); '
-                         'embed at least one tile first')
+        raise ValueError(
+            f'cannot choose an index for an empty gallery (num_vectors={n}); '
+            'embed at least one tile first'
+        )
     if d < 1:
         raise ValueError(f'embedding dim must be >= 1, got {d}')
     budget = math.inf if memory_budget_bytes is None else int(memory_budget_bytes)
@@ -165,12 +179,17 @@ def choose_index_factory(num_vectors: int, dim: int,
             return factory
     if estimate_index_bytes('Flat', n, d) <= budget:
         return 'Flat'  # D too small to split into PQ sub-vectors
-    smallest = (estimate_index_bytes(f'IVF{nlist},PQ{sizes[-1]}', n, d) if sizes
-                else estimate_index_bytes('Flat', n, d))
-    raise ValueError(f'no index for {n} vectors of dim {d} fits memory_budget_bytes='
-                     f'{memory_budget_bytes}; the smallest default needs about {smallest} bytes. '
-                     'Raise the budget, or pass an index_factory yourself (e.g. '
-                     f'"IVF{nlist},PQ{max(1, d // 64)}x4").')
+    smallest = (
+        estimate_index_bytes(f'IVF{nlist},PQ{sizes[-1]}', n, d)
+        if sizes
+        else estimate_index_bytes('Flat', n, d)
+    )
+    raise ValueError(
+        f'no index for {n} vectors of dim {d} fits memory_budget_bytes='
+        f'{memory_budget_bytes}; the smallest default needs about {smallest} bytes. '
+        'Raise the budget, or pass an index_factory yourself (e.g. '
+        f'"IVF{nlist},PQ{max(1, d // 64)}x4").'
+    )
 
 
 # ----------------------------------------------------------------------------- faiss
@@ -179,9 +198,11 @@ def make_faiss_index(factory: str, dim: int):
     try:
         return faiss.index_factory(int(dim), factory, faiss.METRIC_INNER_PRODUCT)
     except RuntimeError as err:
-        raise ValueError(f'faiss cannot build index_factory string {factory!r} for dim {dim}: '
-                         f'{str(err).strip().splitlines()[-1]}. Examples: "Flat", "HNSW32", '
-                         f'"IVF1024,PQ32", "OPQ32,IVF1024,PQ32".') from err
+        raise ValueError(
+            f'faiss cannot build index_factory string {factory!r} for dim {dim}: '
+            f'{str(err).strip().splitlines()[-1]}. Examples: "Flat", "HNSW32", '
+            f'"IVF1024,PQ32", "OPQ32,IVF1024,PQ32".'
+        ) from err
 
 
 def _ivf(index):
@@ -198,8 +219,9 @@ def _hnsw(index):
     return index if hasattr(index, 'hnsw') else None
 
 
-def set_search_parameters(index, nprobe: Optional[int] = None,
-                          ef_search: Optional[int] = None) -> None:
+def set_search_parameters(
+    index, nprobe: Optional[int] = None, ef_search: Optional[int] = None
+) -> None:
     """Set ``nprobe`` (IVF) / ``efSearch`` (HNSW) on ``index``; None leaves one alone.
 
     Raises:
@@ -210,8 +232,9 @@ def set_search_parameters(index, nprobe: Optional[int] = None,
         if ivf is None:
             raise ValueError(f'nprobe={nprobe} given, but the index is not an IVF index')
         if not 1 <= int(nprobe) <= ivf.nlist:
-            raise ValueError(f'nprobe must be in 1..{ivf.nlist} (the number of IVF lists), '
-                             f'got {nprobe}')
+            raise ValueError(
+                f'nprobe must be in 1..{ivf.nlist} (the number of IVF lists), got {nprobe}'
+            )
         ivf.nprobe = int(nprobe)
     if ef_search is not None:
         hnsw = _hnsw(index)
@@ -225,8 +248,10 @@ def set_search_parameters(index, nprobe: Optional[int] = None,
 def search_parameters(index) -> dict:
     """``{'nprobe': ..., 'ef_search': ...}`` of ``index`` (None where not applicable)."""
     ivf, hnsw = _ivf(index), _hnsw(index)
-    return dict(nprobe=None if ivf is None else int(ivf.nprobe),
-                ef_search=None if hnsw is None else int(hnsw.hnsw.efSearch))
+    return dict(
+        nprobe=None if ivf is None else int(ivf.nprobe),
+        ef_search=None if hnsw is None else int(hnsw.hnsw.efSearch),
+    )
 
 
 def supports_mmap(factory: str) -> bool:

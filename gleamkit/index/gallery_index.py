@@ -20,6 +20,7 @@ OPQ variants all map their vectors/codes in faiss 1.15) and the metadata columns
 Loading checks the embedding model: an index built by another model (config or
 checkpoint digest) or for another embedding dim is refused.
 """
+
 import datetime
 import json
 import logging
@@ -61,8 +62,14 @@ try:
 except ImportError:  # pragma: no cover - faiss-cpu is a hard dependency
     faiss = None
 
-__all__ = ['GalleryIndex', 'GallerySearchResult', 'GalleryIndexMismatchError',
-           'MANIFEST_NAME', 'FORMAT_NAME', 'FORMAT_VERSION']
+__all__ = [
+    'GalleryIndex',
+    'GallerySearchResult',
+    'GalleryIndexMismatchError',
+    'MANIFEST_NAME',
+    'FORMAT_NAME',
+    'FORMAT_VERSION',
+]
 
 MANIFEST_NAME = 'manifest.json'
 INDEX_NAME = 'index.faiss'
@@ -90,6 +97,7 @@ class GallerySearchResult:
         rows: per query, per hit, the tile's metadata dict (``None`` for ``-1``);
             ``None`` when searched with ``with_metadata=False``.
     """
+
     scores: np.ndarray
     indices: np.ndarray
     rows: Optional[List[List[Optional[Dict[str, Any]]]]] = field(default=None)
@@ -97,7 +105,7 @@ class GallerySearchResult:
 
 def _check_normalised(x: np.ndarray, name: str, tolerance: float = NORM_TOLERANCE) -> None:
     for start in range(0, len(x), _CHUNK):
-        block = np.asarray(x[start:start + _CHUNK], dtype=np.float32)
+        block = np.asarray(x[start : start + _CHUNK], dtype=np.float32)
         if not np.isfinite(block).all():
             row = start + int(np.flatnonzero(~np.isfinite(block).all(axis=1))[0])
             raise ValueError(f'{name} row {row} holds NaN or inf')
@@ -107,14 +115,17 @@ def _check_normalised(x: np.ndarray, name: str, tolerance: float = NORM_TOLERANC
             raise ValueError(
                 f'{name} must be L2-normalised (norm 1 +- {tolerance}); row {start + bad[0]} has '
                 f'norm {norms[bad[0]]:.4g}. Normalise them (x / ||x||), or pass normalize=True '
-                'to GalleryIndex.build')
+                'to GalleryIndex.build'
+            )
 
 
 def _normalised(x: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     if (norms == 0).any():
-        raise ValueError(f'embedding row {int(np.flatnonzero(norms[:, 0] == 0)[0])} is all '
-                         'zeros and cannot be normalised')
+        raise ValueError(
+            f'embedding row {int(np.flatnonzero(norms[:, 0] == 0)[0])} is all '
+            'zeros and cannot be normalised'
+        )
     return (x / norms).astype(np.float32)
 
 
@@ -126,8 +137,10 @@ def _as_metadata(metadata, count: int) -> TileMetadata:
     else:
         meta = TileMetadata.from_rows(metadata)
     if len(meta) != count:
-        raise ValueError(f'tile metadata has {len(meta)} rows but there are {count} embeddings; '
-                         'give one metadata row per embedding, in the same order')
+        raise ValueError(
+            f'tile metadata has {len(meta)} rows but there are {count} embeddings; '
+            'give one metadata row per embedding, in the same order'
+        )
     meta.check_unique_ids()
     return meta
 
@@ -173,15 +186,25 @@ class GalleryIndex:
         info: extra manifest fields (build parameters). Defaults to None.
     """
 
-    def __init__(self, index, metadata: TileMetadata, factory: str,
-                 model: Optional[Mapping[str, Any]] = None, vectors=None, device='cpu',
-                 info: Optional[Mapping[str, Any]] = None, path: Optional[Path] = None,
-                 memory_mapped: bool = False):
+    def __init__(
+        self,
+        index,
+        metadata: TileMetadata,
+        factory: str,
+        model: Optional[Mapping[str, Any]] = None,
+        vectors=None,
+        device='cpu',
+        info: Optional[Mapping[str, Any]] = None,
+        path: Optional[Path] = None,
+        memory_mapped: bool = False,
+    ):
         if faiss is None:  # pragma: no cover
             raise ImportError('GalleryIndex needs faiss: pip install faiss-cpu')
         if index.metric_type != faiss.METRIC_INNER_PRODUCT:
-            raise ValueError(f'a gallery index must use the inner-product metric, got metric '
-                             f'{index.metric_type} ({factory!r})')
+            raise ValueError(
+                f'a gallery index must use the inner-product metric, got metric '
+                f'{index.metric_type} ({factory!r})'
+            )
         if index.ntotal < 1:
             raise ValueError('the gallery index is empty: build it from at least one embedding')
         if len(metadata) != index.ntotal:
@@ -208,8 +231,12 @@ class GalleryIndex:
         else:
             self.use_gpu = _is_cuda(device) and faiss.get_num_gpus() > 0
             if _is_cuda(device) and not self.use_gpu:
-                print_log(f'GalleryIndex: device {device!r} asked for but faiss sees no GPU; '
-                          'searching on the CPU.', logger='current', level=logging.WARNING)
+                print_log(
+                    f'GalleryIndex: device {device!r} asked for but faiss sees no GPU; '
+                    'searching on the CPU.',
+                    logger='current',
+                    level=logging.WARNING,
+                )
             # the IVF coarse quantizer is a flat search too: keep faiss on its BLAS path
             faiss.cvar.distance_compute_blas_threshold = DEFAULT_BLAS_THRESHOLD
 
@@ -246,19 +273,32 @@ class GalleryIndex:
     def __repr__(self) -> str:
         params = {k: v for k, v in search_parameters(self.index).items() if v is not None}
         where = f', path={str(self.path)!r}' if self.path else ''
-        return (f'GalleryIndex(factory={self.factory!r}, count={len(self)}, dim={self.dim}, '
-                f'{params}{where})')
+        return (
+            f'GalleryIndex(factory={self.factory!r}, count={len(self)}, dim={self.dim}, '
+            f'{params}{where})'
+        )
 
     # ------------------------------------------------------------------ build
     @classmethod
-    def build(cls, embeddings, metadata, factory: Optional[str] = None, *,
-              config_digest: Optional[str] = None, checkpoint_digest: Optional[str] = None,
-              model_info: Optional[Mapping[str, Any]] = None,
-              memory_budget_bytes: Optional[int] = None, latency_critical: bool = False,
-              train_size: Optional[int] = None, seed: int = 0,
-              nprobe: Optional[int] = None, ef_search: Optional[int] = None,
-              normalize: bool = False, store_vectors: bool = False,
-              device='cpu') -> 'GalleryIndex':
+    def build(
+        cls,
+        embeddings,
+        metadata,
+        factory: Optional[str] = None,
+        *,
+        config_digest: Optional[str] = None,
+        checkpoint_digest: Optional[str] = None,
+        model_info: Optional[Mapping[str, Any]] = None,
+        memory_budget_bytes: Optional[int] = None,
+        latency_critical: bool = False,
+        train_size: Optional[int] = None,
+        seed: int = 0,
+        nprobe: Optional[int] = None,
+        ef_search: Optional[int] = None,
+        normalize: bool = False,
+        store_vectors: bool = False,
+        device='cpu',
+    ) -> 'GalleryIndex':
         """Index ``embeddings`` (one per metadata row).
 
         Args:
@@ -290,8 +330,10 @@ class GalleryIndex:
         start = time.perf_counter()
         x = _as_float32_matrix(embeddings, 'embeddings')
         if x.shape[0] == 0:
-            raise ValueError('cannot build a gallery index from an empty gallery (0 '
-                             'embeddings): check the gallery source produced tiles')
+            raise ValueError(
+                'cannot build a gallery index from an empty gallery (0 '
+                'embeddings): check the gallery source produced tiles'
+            )
         if normalize:
             x = _normalised(x)
         else:
@@ -311,26 +353,43 @@ class GalleryIndex:
             try:
                 index.train(np.ascontiguousarray(x[rows]))
             except RuntimeError as err:
-                raise ValueError(f'training {factory!r} on {size} vectors failed: '
-                                 f'{str(err).strip().splitlines()[-1]}. IVF needs at least '
-                                 'nlist and 8-bit PQ at least 256 training vectors (~40x that '
-                                 'for good centroids): use a larger train_size or gallery, or '
-                                 'a smaller factory') from err
+                raise ValueError(
+                    f'training {factory!r} on {size} vectors failed: '
+                    f'{str(err).strip().splitlines()[-1]}. IVF needs at least '
+                    'nlist and 8-bit PQ at least 256 training vectors (~40x that '
+                    'for good centroids): use a larger train_size or gallery, or '
+                    'a smaller factory'
+                ) from err
             trained_on = size
         for lo in range(0, n, _CHUNK):
-            index.add(np.ascontiguousarray(x[lo:lo + _CHUNK]))
+            index.add(np.ascontiguousarray(x[lo : lo + _CHUNK]))
         ivf = _ivf(index)
         set_search_parameters(
-            index, nprobe=nprobe if nprobe is not None else (
-                default_nprobe(ivf.nlist) if ivf is not None else None),
-            ef_search=ef_search if ef_search is not None else (
-                DEFAULT_EF_SEARCH if _hnsw(index) is not None else None))
-        model = dict(model_info or {}, config_digest=config_digest,
-                     checkpoint_digest=checkpoint_digest)
-        info = dict(train_size=trained_on, seed=int(seed),
-                    build_seconds=round(time.perf_counter() - start, 3))
-        return cls(index, meta, factory, model=model, vectors=x if store_vectors else None,
-                   device=device, info=info)
+            index,
+            nprobe=nprobe
+            if nprobe is not None
+            else (default_nprobe(ivf.nlist) if ivf is not None else None),
+            ef_search=ef_search
+            if ef_search is not None
+            else (DEFAULT_EF_SEARCH if _hnsw(index) is not None else None),
+        )
+        model = dict(
+            model_info or {}, config_digest=config_digest, checkpoint_digest=checkpoint_digest
+        )
+        info = dict(
+            train_size=trained_on,
+            seed=int(seed),
+            build_seconds=round(time.perf_counter() - start, 3),
+        )
+        return cls(
+            index,
+            meta,
+            factory,
+            model=model,
+            vectors=x if store_vectors else None,
+            device=device,
+            info=info,
+        )
 
     # ------------------------------------------------------------------ search
     def _index_for(self, k: int):
@@ -341,16 +400,22 @@ class GalleryIndex:
                 if self._gpu_res is None:
                     self._gpu_res = faiss.StandardGpuResources()
                 self._gpu_index = faiss.index_cpu_to_gpu(
-                    self._gpu_res, _gpu_id(self.requested_device), self.index)
+                    self._gpu_res, _gpu_id(self.requested_device), self.index
+                )
             except (RuntimeError, AttributeError) as err:  # e.g. HNSW has no GPU version
-                print_log(f'GalleryIndex: {self.factory!r} cannot move to the GPU ({err}); '
-                          'searching on the CPU.', logger='current', level=logging.WARNING)
+                print_log(
+                    f'GalleryIndex: {self.factory!r} cannot move to the GPU ({err}); '
+                    'searching on the CPU.',
+                    logger='current',
+                    level=logging.WARNING,
+                )
                 self.use_gpu = False
                 return self.index
         return self._gpu_index
 
-    def search(self, queries, k: int = 10, *, rerank: int = 0,
-               with_metadata: bool = True) -> GallerySearchResult:
+    def search(
+        self, queries, k: int = 10, *, rerank: int = 0, with_metadata: bool = True
+    ) -> GallerySearchResult:
         """The ``k`` best gallery tiles per query.
 
         Args:
@@ -368,8 +433,10 @@ class GalleryIndex:
         """
         q = _as_float32_matrix(queries, 'queries')
         if q.shape[1] != self.dim:
-            raise ValueError(f'query embedding dim {q.shape[1]} does not match the gallery '
-                             f'index dim {self.dim} ({self.path or "built in memory"})')
+            raise ValueError(
+                f'query embedding dim {q.shape[1]} does not match the gallery '
+                f'index dim {self.dim} ({self.path or "built in memory"})'
+            )
         _check_normalised(q, 'query embeddings')
         k = int(k)
         if k < 1:
@@ -378,8 +445,7 @@ class GalleryIndex:
         depth = k
         if rerank:
             if self.vectors is None:
-                raise ValueError('rerank needs the gallery vectors: build with '
-                                 'store_vectors=True')
+                raise ValueError('rerank needs the gallery vectors: build with store_vectors=True')
             depth = min(max(k, int(rerank)), len(self))
         if self._exact is not None:
             scores, indices = self._exact.search(q, depth)
@@ -390,11 +456,14 @@ class GalleryIndex:
             scores, indices = _ties_in_index_order(scores, indices)
         if rerank:
             scores, indices = self._rerank(q, indices, k)
-        result = GallerySearchResult(scores=np.ascontiguousarray(scores[:, :k]),
-                                     indices=np.ascontiguousarray(indices[:, :k]))
+        result = GallerySearchResult(
+            scores=np.ascontiguousarray(scores[:, :k]), indices=np.ascontiguousarray(indices[:, :k])
+        )
         if with_metadata:
-            result.rows = [[self.metadata.row(int(i)) if i >= 0 else None for i in row]
-                           for row in result.indices]
+            result.rows = [
+                [self.metadata.row(int(i)) if i >= 0 else None for i in row]
+                for row in result.indices
+            ]
         return result
 
     def _rerank(self, q: np.ndarray, candidates: np.ndarray, k: int):
@@ -405,10 +474,13 @@ class GalleryIndex:
         exact = np.matmul(lookup[pos], q[:, :, None])[..., 0]  # (nq, c, D) @ (nq, D, 1)
         exact = np.where(valid, exact, -np.inf).astype(np.float32)
         # descending exact score, ties by ascending gallery position
-        order = np.lexsort((np.where(valid, candidates, np.iinfo(np.int64).max), -exact),
-                           axis=1)[:, :k]
-        return (np.take_along_axis(exact, order, axis=1),
-                np.take_along_axis(candidates, order, axis=1))
+        order = np.lexsort((np.where(valid, candidates, np.iinfo(np.int64).max), -exact), axis=1)[
+            :, :k
+        ]
+        return (
+            np.take_along_axis(exact, order, axis=1),
+            np.take_along_axis(candidates, order, axis=1),
+        )
 
     # ------------------------------------------------------------------ save / load
     def manifest(self, files: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
@@ -427,8 +499,7 @@ class GalleryIndex:
             'files': dict(files or {}),
             'gleamkit_version': __version__,
             'faiss_version': faiss.__version__,
-            'created': datetime.datetime.now(datetime.timezone.utc).isoformat(
-                timespec='seconds'),
+            'created': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
         }
 
     def save(self, directory: Union[str, os.PathLike], overwrite: bool = False) -> Path:
@@ -443,17 +514,23 @@ class GalleryIndex:
             overwrite: Replace an existing index there. Defaults to False.
         """
         if self.model.get('config_digest') is None or self.model.get('checkpoint_digest') is None:
-            print_log(f'GalleryIndex.save({directory}): no model config/checkpoint digest was '
-                      'given; loading cannot check that queries come from the same model.',
-                      logger='current', level=logging.WARNING)
+            print_log(
+                f'GalleryIndex.save({directory}): no model config/checkpoint digest was '
+                'given; loading cannot check that queries come from the same model.',
+                logger='current',
+                level=logging.WARNING,
+            )
         directory = Path(directory)
         with atomic_directory(directory, overwrite=overwrite) as tmp:
             faiss.write_index(self.index, str(tmp / INDEX_NAME))
             files = {'index': dict(file=INDEX_NAME)}
             files['metadata'] = self.metadata.save(tmp / 'metadata')
             if self.vectors is not None:
-                np.save(tmp / VECTORS_NAME, np.ascontiguousarray(self.vectors, np.float32),
-                        allow_pickle=False)
+                np.save(
+                    tmp / VECTORS_NAME,
+                    np.ascontiguousarray(self.vectors, np.float32),
+                    allow_pickle=False,
+                )
                 files['vectors'] = dict(file=VECTORS_NAME)
             for entry in _file_entries(files):
                 entry['bytes'] = (tmp / entry['file']).stat().st_size
@@ -475,25 +552,37 @@ class GalleryIndex:
             raise FileNotFoundError(
                 f'{directory} has no {MANIFEST_NAME}: it is not a gallery index, or saving it '
                 f'did not finish (the manifest is written last){hint}. Rebuild the index '
-                f'(GalleryIndex.build(...).save({str(directory)!r}, overwrite=True)).')
+                f'(GalleryIndex.build(...).save({str(directory)!r}, overwrite=True)).'
+            )
         try:
             manifest = json.loads(path.read_text(encoding='utf-8'))
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise ValueError(f'{path} is not valid JSON ({err}); rebuild the index') from err
         if manifest.get('format') != FORMAT_NAME:
-            raise ValueError(f'{path} is not a gleamkit gallery index manifest (format '
-                             f'{manifest.get("format")!r}, expected {FORMAT_NAME!r})')
+            raise ValueError(
+                f'{path} is not a gleamkit gallery index manifest (format '
+                f'{manifest.get("format")!r}, expected {FORMAT_NAME!r})'
+            )
         if manifest.get('format_version') != FORMAT_VERSION:
-            raise ValueError(f'{path} has format_version {manifest.get("format_version")}; '
-                             f'this gleamkit ({__version__}) reads version {FORMAT_VERSION}. '
-                             'Rebuild the index with this version.')
+            raise ValueError(
+                f'{path} has format_version {manifest.get("format_version")}; '
+                f'this gleamkit ({__version__}) reads version {FORMAT_VERSION}. '
+                'Rebuild the index with this version.'
+            )
         return manifest
 
     @classmethod
-    def load(cls, directory: Union[str, os.PathLike], *, config_digest: Optional[str] = None,
-             checkpoint_digest: Optional[str] = None, dim: Optional[int] = None,
-             mmap: bool = True, verify_checksums: bool = False,
-             device='cpu') -> 'GalleryIndex':
+    def load(
+        cls,
+        directory: Union[str, os.PathLike],
+        *,
+        config_digest: Optional[str] = None,
+        checkpoint_digest: Optional[str] = None,
+        dim: Optional[int] = None,
+        mmap: bool = True,
+        verify_checksums: bool = False,
+        device='cpu',
+    ) -> 'GalleryIndex':
         """Read a saved index, refusing one made by another model.
 
         Args:
@@ -518,12 +607,16 @@ class GalleryIndex:
         for entry in _file_entries(manifest['files']):
             path = directory / entry['file']
             if not path.is_file() or path.stat().st_size != entry['bytes']:
-                raise ValueError(f'{path} is missing or has another size than the manifest '
-                                 f'records ({entry["bytes"]} bytes): the index directory '
-                                 f'{directory} is damaged; rebuild it')
+                raise ValueError(
+                    f'{path} is missing or has another size than the manifest '
+                    f'records ({entry["bytes"]} bytes): the index directory '
+                    f'{directory} is damaged; rebuild it'
+                )
             if verify_checksums and sha256_file(path) != entry['sha256']:
-                raise ValueError(f'{path} does not match its sha256 in the manifest: the index '
-                                 f'directory {directory} is damaged; rebuild it')
+                raise ValueError(
+                    f'{path} does not match its sha256 in the manifest: the index '
+                    f'directory {directory} is damaged; rebuild it'
+                )
         index_path = str(directory / manifest['files']['index']['file'])
         mapped = False
         if mmap:
@@ -532,38 +625,62 @@ class GalleryIndex:
                 mapped = True
             except RuntimeError:
                 index = faiss.read_index(index_path)
-                print_log(f'GalleryIndex.load: {manifest["factory"]!r} cannot be memory-mapped '
-                          'by this faiss; read into memory instead.', logger='current',
-                          level=logging.WARNING)
+                print_log(
+                    f'GalleryIndex.load: {manifest["factory"]!r} cannot be memory-mapped '
+                    'by this faiss; read into memory instead.',
+                    logger='current',
+                    level=logging.WARNING,
+                )
         else:
             index = faiss.read_index(index_path)
         if index.ntotal != manifest['count'] or index.d != manifest['dim']:
-            raise ValueError(f'{index_path} holds {index.ntotal} vectors of dim {index.d}, the '
-                             f'manifest says {manifest["count"]} of dim {manifest["dim"]}; '
-                             'rebuild the index')
-        meta = TileMetadata.load(directory, manifest['files']['metadata'], mmap=mmap,
-                                 expected_rows=manifest['count'])
+            raise ValueError(
+                f'{index_path} holds {index.ntotal} vectors of dim {index.d}, the '
+                f'manifest says {manifest["count"]} of dim {manifest["dim"]}; '
+                'rebuild the index'
+            )
+        meta = TileMetadata.load(
+            directory, manifest['files']['metadata'], mmap=mmap, expected_rows=manifest['count']
+        )
         vectors = None
         if 'vectors' in manifest['files']:
-            vectors = np.load(directory / manifest['files']['vectors']['file'],
-                              mmap_mode='r' if mmap else None, allow_pickle=False)
-        gallery = cls(index, meta, manifest['factory'], model=manifest['model'],
-                      vectors=vectors, device=device, info=manifest.get('build'),
-                      path=directory, memory_mapped=mapped)
+            vectors = np.load(
+                directory / manifest['files']['vectors']['file'],
+                mmap_mode='r' if mmap else None,
+                allow_pickle=False,
+            )
+        gallery = cls(
+            index,
+            meta,
+            manifest['factory'],
+            model=manifest['model'],
+            vectors=vectors,
+            device=device,
+            info=manifest.get('build'),
+            path=directory,
+            memory_mapped=mapped,
+        )
         params = manifest.get('search_parameters') or {}
-        set_search_parameters(gallery.index, nprobe=params.get('nprobe'),
-                              ef_search=params.get('ef_search'))
+        set_search_parameters(
+            gallery.index, nprobe=params.get('nprobe'), ef_search=params.get('ef_search')
+        )
         return gallery
 
     @classmethod
-    def from_shards(cls, shard_root: Union[str, os.PathLike], factory: Optional[str] = None,
-                    expected_count: Optional[int] = None, **build_kwargs) -> 'GalleryIndex':
+    def from_shards(
+        cls,
+        shard_root: Union[str, os.PathLike],
+        factory: Optional[str] = None,
+        expected_count: Optional[int] = None,
+        **build_kwargs,
+    ) -> 'GalleryIndex':
         """Merge embedding shards (:func:`gleamkit.index.merge_embedding_shards`) and build.
 
         The model digests recorded in the shards are used unless given in
         ``build_kwargs``.
         """
         from .shards import merge_embedding_shards
+
         merged = merge_embedding_shards(shard_root, expected_count=expected_count)
         for key in ('config_digest', 'checkpoint_digest'):
             build_kwargs.setdefault(key, merged.model.get(key))
@@ -579,23 +696,28 @@ def _file_entries(files: Mapping[str, Any]):
             yield entry
 
 
-def _check_model(directory: Path, manifest: Mapping[str, Any], config_digest: Optional[str],
-                 checkpoint_digest: Optional[str], dim: Optional[int]) -> None:
+def _check_model(
+    directory: Path,
+    manifest: Mapping[str, Any],
+    config_digest: Optional[str],
+    checkpoint_digest: Optional[str],
+    dim: Optional[int],
+) -> None:
     recorded = manifest.get('model') or {}
     problems = []
-    for key, wanted in (('config_digest', config_digest),
-                        ('checkpoint_digest', checkpoint_digest)):
+    for key, wanted in (('config_digest', config_digest), ('checkpoint_digest', checkpoint_digest)):
         if wanted is not None and recorded.get(key) != wanted:
             problems.append(f'{key}: index {recorded.get(key)} vs model {wanted}')
     if dim is not None and int(dim) != manifest['dim']:
         problems.append(f'embedding dim: index {manifest["dim"]} vs model {dim}')
     if problems:
-        extra = {k: v for k, v in recorded.items() if k not in ('config_digest',
-                                                                 'checkpoint_digest')}
+        extra = {
+            k: v for k, v in recorded.items() if k not in ('config_digest', 'checkpoint_digest')
+        }
         built_by = f' The index was built with {extra}.' if extra else ''
         raise GalleryIndexMismatchError(
             f'gallery index {directory} was built by a different embedding model: '
             f'{"; ".join(problems)}.{built_by} Its embeddings cannot be compared with this '
             "model's queries: rebuild the gallery index with this model (embed the gallery "
-            'again), or load the config and checkpoint the index was built with.')
-
+            'again), or load the config and checkpoint the index was built with.'
+        )

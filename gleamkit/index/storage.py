@@ -6,6 +6,7 @@ next to its destination and renames it into place only when everything, the
 manifest included, is on disk: a crash mid-save leaves a ``.NAME.tmp-*`` folder
 and never a directory under the real name that looks complete.
 """
+
 import contextlib
 import hashlib
 import json
@@ -76,8 +77,10 @@ def atomic_directory(target: PathLike, overwrite: bool = False) -> Iterator[Path
     """
     target = Path(target).absolute()
     if target.exists() and not overwrite:
-        raise FileExistsError(f'{target} already exists: pass overwrite=True to replace it, '
-                              'or choose another directory')
+        raise FileExistsError(
+            f'{target} already exists: pass overwrite=True to replace it, '
+            'or choose another directory'
+        )
     target.parent.mkdir(parents=True, exist_ok=True)
     tag = f'{os.getpid()}-{uuid.uuid4().hex[:12]}'
     tmp = target.parent / f'.{target.name}.tmp-{tag}'

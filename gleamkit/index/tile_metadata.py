@@ -18,6 +18,7 @@ footprint  (N, K, 2) float64   tile outline in WGS84, K (lon, lat) corners
 Any other column of a fixed per-row shape (numbers, booleans, strings) is kept
 and returned too (e.g. ``scale``, ``source``).
 """
+
 import re
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
@@ -36,21 +37,28 @@ def _column_array(name: str, values) -> np.ndarray:
         try:
             array = np.asarray(values, dtype=str)
         except (TypeError, ValueError) as err:
-            raise ValueError(f'metadata column {name!r} holds Python objects; use numbers, '
-                             'booleans or strings of one per-row shape') from err
+            raise ValueError(
+                f'metadata column {name!r} holds Python objects; use numbers, '
+                'booleans or strings of one per-row shape'
+            ) from err
         if array.dtype == object:
             raise ValueError(f'metadata column {name!r} holds Python objects')
     if array.dtype.kind not in 'biufUSM':
-        raise ValueError(f'metadata column {name!r} has dtype {array.dtype}; expected numbers, '
-                         'booleans or strings')
+        raise ValueError(
+            f'metadata column {name!r} has dtype {array.dtype}; expected numbers, '
+            'booleans or strings'
+        )
     if array.ndim == 0:
         raise ValueError(f'metadata column {name!r} is a scalar; expected one value per tile')
     return array
 
 
 def _python(value):
-    return value.tolist() if isinstance(value, np.ndarray) else (
-        value.item() if isinstance(value, np.generic) else value)
+    return (
+        value.tolist()
+        if isinstance(value, np.ndarray)
+        else (value.item() if isinstance(value, np.generic) else value)
+    )
 
 
 class TileMetadata:
@@ -74,14 +82,18 @@ class TileMetadata:
         length = None
         for name, values in columns.items():
             if not _COLUMN_NAME.match(name):
-                raise ValueError(f'metadata column name {name!r} must be letters, digits and '
-                                 'underscores (it becomes a file name)')
+                raise ValueError(
+                    f'metadata column name {name!r} must be letters, digits and '
+                    'underscores (it becomes a file name)'
+                )
             array = _column_array(name, values)
             if length is None:
                 length = len(array)
             elif len(array) != length:
-                raise ValueError(f'metadata column {name!r} has {len(array)} rows, column '
-                                 f'{next(iter(self.columns))!r} has {length}')
+                raise ValueError(
+                    f'metadata column {name!r} has {len(array)} rows, column '
+                    f'{next(iter(self.columns))!r} has {length}'
+                )
             self.columns[name] = array
 
     @classmethod
@@ -93,8 +105,9 @@ class TileMetadata:
         keys = list(rows[0])
         for i, row in enumerate(rows):
             if list(row) != keys and set(row) != set(keys):
-                raise ValueError(f'tile metadata row {i} has keys {sorted(row)}, row 0 has '
-                                 f'{sorted(keys)}')
+                raise ValueError(
+                    f'tile metadata row {i} has keys {sorted(row)}, row 0 has {sorted(keys)}'
+                )
         return cls({key: [row[key] for row in rows] for key in keys})
 
     @classmethod
@@ -103,10 +116,13 @@ class TileMetadata:
         names = list(parts[0].columns)
         for i, part in enumerate(parts):
             if set(part.columns) != set(names):
-                raise ValueError(f'metadata part {i} has columns {sorted(part.columns)}, '
-                                 f'part 0 has {sorted(names)}')
-        return cls({name: np.concatenate([np.asarray(p.columns[name]) for p in parts])
-                    for name in names})
+                raise ValueError(
+                    f'metadata part {i} has columns {sorted(part.columns)}, '
+                    f'part 0 has {sorted(names)}'
+                )
+        return cls(
+            {name: np.concatenate([np.asarray(p.columns[name]) for p in parts]) for name in names}
+        )
 
     def __len__(self) -> int:
         return len(self.columns['id'])
@@ -121,8 +137,10 @@ class TileMetadata:
         unique, counts = np.unique(ids, return_counts=True)
         if len(unique) != len(ids):
             repeated = unique[counts > 1][:5].tolist()
-            raise ValueError(f'{source}: {len(ids) - len(unique)} repeated tile ids, e.g. '
-                             f'{repeated}; every tile needs its own id')
+            raise ValueError(
+                f'{source}: {len(ids) - len(unique)} repeated tile ids, e.g. '
+                f'{repeated}; every tile needs its own id'
+            )
 
     def take(self, indices) -> 'TileMetadata':
         """The rows at ``indices`` (a new, in-memory table)."""
@@ -143,13 +161,19 @@ class TileMetadata:
         entries = {}
         for name, col in self.columns.items():
             np.save(directory / f'{name}.npy', np.ascontiguousarray(col), allow_pickle=False)
-            entries[name] = dict(file=f'{directory.name}/{name}.npy', dtype=col.dtype.str,
-                                 shape=list(col.shape))
+            entries[name] = dict(
+                file=f'{directory.name}/{name}.npy', dtype=col.dtype.str, shape=list(col.shape)
+            )
         return entries
 
     @classmethod
-    def load(cls, root: Union[str, Path], entries: Mapping[str, Mapping[str, Any]],
-             mmap: bool = True, expected_rows: Optional[int] = None) -> 'TileMetadata':
+    def load(
+        cls,
+        root: Union[str, Path],
+        entries: Mapping[str, Mapping[str, Any]],
+        mmap: bool = True,
+        expected_rows: Optional[int] = None,
+    ) -> 'TileMetadata':
         """Read the columns a manifest lists (``entries`` as :meth:`save` returned them).
 
         Args:
@@ -163,20 +187,26 @@ class TileMetadata:
         for name, entry in entries.items():
             path = root / entry['file']
             if not path.is_file():
-                raise FileNotFoundError(f'metadata column {name!r}: {path} is missing; the '
-                                        f'index directory {root} is incomplete, rebuild it')
+                raise FileNotFoundError(
+                    f'metadata column {name!r}: {path} is missing; the '
+                    f'index directory {root} is incomplete, rebuild it'
+                )
             try:
                 col = np.load(path, mmap_mode='r' if mmap else None, allow_pickle=False)
             except ValueError as err:
-                raise ValueError(f'metadata column {name!r}: {path} is not a plain .npy '
-                                 f'array ({err})') from err
+                raise ValueError(
+                    f'metadata column {name!r}: {path} is not a plain .npy array ({err})'
+                ) from err
             if list(col.shape) != list(entry['shape']) or col.dtype.str != entry['dtype']:
-                raise ValueError(f'metadata column {name!r}: {path} has shape {list(col.shape)} '
-                                 f'dtype {col.dtype.str}, the manifest says {entry["shape"]} '
-                                 f'{entry["dtype"]}; the index directory was modified, rebuild')
+                raise ValueError(
+                    f'metadata column {name!r}: {path} has shape {list(col.shape)} '
+                    f'dtype {col.dtype.str}, the manifest says {entry["shape"]} '
+                    f'{entry["dtype"]}; the index directory was modified, rebuild'
+                )
             columns[name] = col
         meta = cls(columns)
         if expected_rows is not None and len(meta) != expected_rows:
-            raise ValueError(f'tile metadata in {root} has {len(meta)} rows, the manifest says '
-                             f'{expected_rows}')
+            raise ValueError(
+                f'tile metadata in {root} has {len(meta)} rows, the manifest says {expected_rows}'
+            )
         return meta

@@ -1,4 +1,5 @@
 """Models: backbones, modality adapters, heads, losses, retrievers (GLEAM-C)."""
+
 from .adapters import *  # noqa: F401,F403
 from .backbones import *  # noqa: F401,F403
 from .data_preprocessors import *  # noqa: F401,F403

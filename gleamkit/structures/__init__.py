@@ -13,5 +13,13 @@ from .vocabulary import (
 
 __all__ = ['CrossViewDataSample']
 __all__ += ['ExplanationDataSample']
-__all__ += ['VIEWS', 'QUERY_VIEWS', 'REFERENCE_VIEW', 'DATASET_MODES', 'check_view', 'check_views',
-            'check_mode', 'views_in_order']
+__all__ += [
+    'VIEWS',
+    'QUERY_VIEWS',
+    'REFERENCE_VIEW',
+    'DATASET_MODES',
+    'check_view',
+    'check_views',
+    'check_mode',
+    'views_in_order',
+]

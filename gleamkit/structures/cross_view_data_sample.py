@@ -1,4 +1,5 @@
 """The data sample that travels with every image through gleamkit."""
+
 from mmengine.structures import BaseDataElement
 
 

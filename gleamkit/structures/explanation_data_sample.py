@@ -1,4 +1,5 @@
 """The data sample of GLEAM-X: one (query, satellite) pair to match and explain."""
+
 from mmengine.structures import BaseDataElement
 
 #: ``label`` / ``pred_label`` values.

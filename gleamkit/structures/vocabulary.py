@@ -5,11 +5,21 @@ its own order (the synthetic world's random streams, a modality adapter's embedd
 rows, the synthetic datasets' sample order), it derives that order from these
 tuples with :func:`views_in_order`, so the order is explicit and stays fixed.
 """
+
 import difflib
 from typing import Iterable, Sequence, Tuple
 
-__all__ = ['VIEWS', 'REFERENCE_VIEW', 'QUERY_VIEWS', 'DATASET_MODES', 'VIEW_ALIASES',
-           'check_view', 'check_views', 'check_mode', 'views_in_order']
+__all__ = [
+    'VIEWS',
+    'REFERENCE_VIEW',
+    'QUERY_VIEWS',
+    'DATASET_MODES',
+    'VIEW_ALIASES',
+    'check_view',
+    'check_views',
+    'check_mode',
+    'views_in_order',
+]
 
 #: every view gleamkit knows, in canonical order (the synthetic world seeds its
 #: random streams with the index into this tuple: do not reorder it)
@@ -21,8 +31,15 @@ QUERY_VIEWS: Tuple[str, ...] = tuple(v for v in VIEWS if v != REFERENCE_VIEW)
 #: what a cross-view dataset serves: training pairs, evaluation queries, the gallery
 DATASET_MODES: Tuple[str, ...] = ('pairs', 'query', 'gallery')
 #: words people use for a view, named in errors (``drone`` -> ``uav``)
-VIEW_ALIASES = {'drone': 'uav', 'street': 'ground', 'streetview': 'ground', 'sat': 'satellite',
-                'aerial': 'satellite', 'pano': 'panorama', 'osm': 'map'}
+VIEW_ALIASES = {
+    'drone': 'uav',
+    'street': 'ground',
+    'streetview': 'ground',
+    'sat': 'satellite',
+    'aerial': 'satellite',
+    'pano': 'panorama',
+    'osm': 'map',
+}
 
 
 def _suggestion(name: str, choices: Sequence[str]) -> str:
@@ -48,23 +65,30 @@ def check_view(name: str, where: str, allowed: Sequence[str] = VIEWS, key: str =
         str: ``name``.
     """
     if name not in allowed:
-        raise ValueError(f'{where}: {key}={name!r}, expected one of {tuple(allowed)}'
-                         f'{_suggestion(name, tuple(allowed))}')
+        raise ValueError(
+            f'{where}: {key}={name!r}, expected one of {tuple(allowed)}'
+            f'{_suggestion(name, tuple(allowed))}'
+        )
     return name
 
 
-def check_views(names: Iterable[str], where: str,
-                allowed: Sequence[str] = VIEWS) -> Tuple[str, ...]:
+def check_views(
+    names: Iterable[str], where: str, allowed: Sequence[str] = VIEWS
+) -> Tuple[str, ...]:
     """:func:`check_view` for each of ``names`` (a single string is refused: it is
     almost always a missing comma in ``('uav',)``); returns them as a tuple."""
     if isinstance(names, str):
-        raise ValueError(f'{where}: views={names!r} is a string, expected a sequence of view '
-                         f'names such as ({names!r}, )')
+        raise ValueError(
+            f'{where}: views={names!r} is a string, expected a sequence of view '
+            f'names such as ({names!r}, )'
+        )
     names = tuple(names)
     unknown = [v for v in names if v not in allowed]
     if unknown:
-        raise ValueError(f'{where}: unknown views {unknown}; expected some of {tuple(allowed)}'
-                         f'{_suggestion(unknown[0], tuple(allowed))}')
+        raise ValueError(
+            f'{where}: unknown views {unknown}; expected some of {tuple(allowed)}'
+            f'{_suggestion(unknown[0], tuple(allowed))}'
+        )
     return names
 
 

@@ -12,13 +12,13 @@ from .world.geo import LocalProjection, haversine_m
 from .world.synthetic_world import QUERY_VIEWS, VIEWS, Location, SyntheticWorld
 
 __all__ = [
-    "SyntheticWorld",
-    "Location",
-    "VIEWS",
-    "QUERY_VIEWS",
-    "load_or_render",
-    "RENDER_VERSION",
-    "default_cache_dir",
-    "haversine_m",
-    "LocalProjection",
+    'SyntheticWorld',
+    'Location',
+    'VIEWS',
+    'QUERY_VIEWS',
+    'load_or_render',
+    'RENDER_VERSION',
+    'default_cache_dir',
+    'haversine_m',
+    'LocalProjection',
 ]

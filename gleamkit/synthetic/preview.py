@@ -7,14 +7,14 @@ from PIL import Image, ImageDraw, ImageFont
 
 from .world.synthetic_world import VIEWS, SyntheticWorld, _check_views
 
-__all__ = ["preview_figure", "save_preview"]
+__all__ = ['preview_figure', 'save_preview']
 
 _TITLES = {
-    "satellite": "satellite (reference)",
-    "map": "street map",
-    "uav": "UAV / drone",
-    "panorama": "street panorama (N at centre)",
-    "ground": "ground photo",
+    'satellite': 'satellite (reference)',
+    'map': 'street map',
+    'uav': 'UAV / drone',
+    'panorama': 'street panorama (N at centre)',
+    'ground': 'ground photo',
 }
 
 
@@ -37,10 +37,10 @@ def preview_figure(
         location_ids = world.query_ids[:3]
     location_ids = list(location_ids)
     pad, head, left = 6, 22, 118
-    widths = [2 * cell if v == "panorama" else cell for v in views]
+    widths = [2 * cell if v == 'panorama' else cell for v in views]
     W = left + sum(widths) + pad * (len(views) + 1)
     H = head + len(location_ids) * (cell + pad) + pad
-    fig = Image.new("RGB", (W, H), (250, 250, 248))
+    fig = Image.new('RGB', (W, H), (250, 250, 248))
     draw = ImageDraw.Draw(fig)
     f_head, f_text = _font(13), _font(11)
     x = left + pad
@@ -51,21 +51,21 @@ def preview_figure(
         y = head + row * (cell + pad)
         p = world.locations[i]
         lines = [
-            f"location {i}",
-            f"{p.lat:.5f} N",
-            f"{p.lon:.5f} E",
-            f"split: {p.split}",
-            f"semi-pos: {len(world.semi_positive_ids(i))}",
+            f'location {i}',
+            f'{p.lat:.5f} N',
+            f'{p.lon:.5f} E',
+            f'split: {p.split}',
+            f'semi-pos: {len(world.semi_positive_ids(i))}',
         ]
         for k, line in enumerate(lines):
             draw.text((6, y + 8 + 16 * k), line, fill=(40, 40, 40), font=f_text)
         x = left + pad
         for v, w in zip(views, widths):
-            if p.is_distractor and v != "satellite":
+            if p.is_distractor and v != 'satellite':
                 draw.rectangle([x, y, x + w - 1, y + cell - 1], outline=(200, 200, 200))
                 draw.text(
                     (x + 8, y + cell // 2 - 6),
-                    "distractor: no query",
+                    'distractor: no query',
                     fill=(120, 120, 120),
                     font=f_text,
                 )
@@ -83,7 +83,7 @@ def save_preview(
     if d:
         os.makedirs(d, exist_ok=True)
     fig = preview_figure(world, location_ids, views, cell)
-    if path.lower().endswith(".png"):  # 256-colour palette: ~3x smaller, looks the same
+    if path.lower().endswith('.png'):  # 256-colour palette: ~3x smaller, looks the same
         fig = fig.quantize(
             colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.FLOYDSTEINBERG
         )

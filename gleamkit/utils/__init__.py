@@ -9,6 +9,7 @@ changes and checks each is in effect.
 :mod:`gleamkit.utils.collect_env` is deliberately not imported here: it is run as
 ``python -m gleamkit.utils.collect_env``.
 """
+
 from .checkpoint import (
     CONVERTER_HINT,
     SAFE_CHECKPOINT_GLOBALS,
@@ -30,9 +31,18 @@ from .mmengine_changes import MmengineChange, mmengine_changes
 install_config_package_resolver()
 
 __all__ = [
-    'CheckpointSecurityError', 'SAFE_CHECKPOINT_GLOBALS', 'CONVERTER_HINT',
-    'register_safe_checkpoint_globals', 'safe_load_checkpoint', 'load_from_safe_local',
-    'register_safe_checkpoint_loader', 'atomic_write_bytes', 'AtomicLocalBackend',
-    'AtomicHardDiskBackend', 'register_atomic_local_backend', 'setup_safe_checkpointing',
-    'MmengineChange', 'mmengine_changes'
+    'CheckpointSecurityError',
+    'SAFE_CHECKPOINT_GLOBALS',
+    'CONVERTER_HINT',
+    'register_safe_checkpoint_globals',
+    'safe_load_checkpoint',
+    'load_from_safe_local',
+    'register_safe_checkpoint_loader',
+    'atomic_write_bytes',
+    'AtomicLocalBackend',
+    'AtomicHardDiskBackend',
+    'register_atomic_local_backend',
+    'setup_safe_checkpointing',
+    'MmengineChange',
+    'mmengine_changes',
 ]

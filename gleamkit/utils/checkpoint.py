@@ -26,6 +26,7 @@ else wrote must never be able to run code. Instead this module
 All of this is installed when this module is imported (:func:`setup_safe_checkpointing`);
 every step is idempotent.
 """
+
 import contextlib
 import os
 import os.path as osp
@@ -46,11 +47,22 @@ from mmengine.logging import HistoryBuffer
 from mmengine.runner.checkpoint import CheckpointLoader
 
 __all__ = [
-    'CheckpointSecurityError', 'CorruptCheckpointError', 'SAFE_CHECKPOINT_GLOBALS',
-    'CONVERTER_HINT', 'STRIP_COMMAND', 'check_checkpoint_file', 'load_checkpoint_without_code',
-    'register_safe_checkpoint_globals', 'safe_load_checkpoint', 'load_from_safe_local',
-    'register_safe_checkpoint_loader', 'atomic_write_bytes', 'AtomicLocalBackend',
-    'AtomicHardDiskBackend', 'register_atomic_local_backend', 'setup_safe_checkpointing'
+    'CheckpointSecurityError',
+    'CorruptCheckpointError',
+    'SAFE_CHECKPOINT_GLOBALS',
+    'CONVERTER_HINT',
+    'STRIP_COMMAND',
+    'check_checkpoint_file',
+    'load_checkpoint_without_code',
+    'register_safe_checkpoint_globals',
+    'safe_load_checkpoint',
+    'load_from_safe_local',
+    'register_safe_checkpoint_loader',
+    'atomic_write_bytes',
+    'AtomicLocalBackend',
+    'AtomicHardDiskBackend',
+    'register_atomic_local_backend',
+    'setup_safe_checkpointing',
 ]
 
 PathLike = Union[str, os.PathLike]
@@ -59,9 +71,11 @@ PathLike = Union[str, os.PathLike]
 STRIP_COMMAND = 'python tools/model_converters/strip_checkpoint.py SRC DST'
 
 #: Where the security error points users who want the weights of a checkpoint gleamkit refused.
-CONVERTER_HINT = (f'keep only its tensors and plain containers with `{STRIP_COMMAND}` (under '
-                  "`tools/model_converters/`; it never runs the file's code and lists what it "
-                  'dropped)')
+CONVERTER_HINT = (
+    f'keep only its tensors and plain containers with `{STRIP_COMMAND}` (under '
+    "`tools/model_converters/`; it never runs the file's code and lists what it "
+    'dropped)'
+)
 
 #: Modules torch's weights-only unpickler blocks outright. No model checkpoint needs a
 #: function from them; a file that names one was built to run commands.
@@ -69,6 +83,7 @@ _BLOCKED_MODULES = ('os', 'sys', 'posix', 'nt')
 
 
 # --- the allow-list ------------------------------------------------------------------
+
 
 def _numpy_multiarray():
     """Return numpy's ``multiarray`` module (``numpy._core`` in numpy 2, ``numpy.core`` in 1)."""
@@ -100,7 +115,8 @@ def _history_buffer_getattr(obj: Any, name: str) -> Any:
     raise pickle.UnpicklingError(
         f'getattr({getattr(obj, "__qualname__", type(obj).__qualname__)}, {name!r}) is not '
         'allowed while loading a checkpoint: gleamkit only resolves '
-        f'HistoryBuffer.{{{", ".join(sorted(_HISTORY_BUFFER_STATISTICS))}}}.')
+        f'HistoryBuffer.{{{", ".join(sorted(_HISTORY_BUFFER_STATISTICS))}}}.'
+    )
 
 
 #: numpy dtypes whose classes are allow-listed. mmengine itself stores float64 only
@@ -183,6 +199,7 @@ def register_safe_checkpoint_globals() -> None:
 
 # --- safe loading ----------------------------------------------------------------------
 
+
 class CheckpointSecurityError(RuntimeError):
     """A checkpoint holds Python objects gleamkit will not unpickle.
 
@@ -199,17 +216,22 @@ class CheckpointSecurityError(RuntimeError):
         message = (
             f'Refusing to load checkpoint {filename!r}: this checkpoint contains Python '
             f'objects beyond tensors and plain containers (offending global(s): {offending}). '
-            'gleamkit refuses to unpickle them because that could run arbitrary code. ')
+            'gleamkit refuses to unpickle them because that could run arbitrary code. '
+        )
         if _names_blocked_module(self.offending_globals):
-            message += ('It names functions of os/sys, which no model checkpoint needs: treat '
-                        'the file as hostile and do not load it (the converter under '
-                        '`tools/model_converters/` refuses it too).')
+            message += (
+                'It names functions of os/sys, which no model checkpoint needs: treat '
+                'the file as hostile and do not load it (the converter under '
+                '`tools/model_converters/` refuses it too).'
+            )
         else:
             command = STRIP_COMMAND.replace('SRC DST', f'{shlex.quote(filename)} STRIPPED.pth')
-            message += (f'To use its weights, keep only its tensors and plain containers with '
-                        f'`{command}` (it never runs the file\'s code and lists what it '
-                        'dropped); load it with '
-                        '`torch.load(path, weights_only=False)` only if you trust its author.')
+            message += (
+                f'To use its weights, keep only its tensors and plain containers with '
+                f"`{command}` (it never runs the file's code and lists what it "
+                'dropped); load it with '
+                '`torch.load(path, weights_only=False)` only if you trust its author.'
+            )
         detail = _core_of_torch_message(detail)
         if detail:
             message += f'\ntorch: {detail}'
@@ -235,28 +257,35 @@ class CorruptCheckpointError(RuntimeError):
         super().__init__(
             f'Checkpoint {filename!r} is unreadable: {reason}. It was probably cut off while '
             'being written or copied (a full disk, a killed copy); copy it again, or use '
-            'another checkpoint.')
+            'another checkpoint.'
+        )
 
 
 # What torch's weights-only unpickler names in its errors: a refused GLOBAL, a type it
 # will not build or instantiate, or a function it will not call.
 #: Boilerplate lines of torch's weights-only error; they advise weights_only=False, which
 #: is exactly the advice gleamkit must not repeat for an untrusted file.
-_TORCH_BOILERPLATE = ('Weights only load failed', 'Please file an issue',
-                      'Check the documentation of torch.load')
+_TORCH_BOILERPLATE = (
+    'Weights only load failed',
+    'Please file an issue',
+    'Check the documentation of torch.load',
+)
 
 
 def _core_of_torch_message(message: str) -> str:
     """Keep the part of torch's weights-only error that says what was refused."""
     lines = [line.strip() for line in message.splitlines()]
-    lines = [line for line in lines
-             if line and not line.startswith(_TORCH_BOILERPLATE)
-             and line != 'WeightsUnpickler error:']
+    lines = [
+        line
+        for line in lines
+        if line and not line.startswith(_TORCH_BOILERPLATE) and line != 'WeightsUnpickler error:'
+    ]
     return ' '.join(lines)
 
 
 _GLOBAL_IN_MESSAGE = re.compile(
-    r"GLOBAL ([\w.]+)|(?:but got|got) <class '([\w.]+)'>|unrecognized function ([^\s]+)")
+    r"GLOBAL ([\w.]+)|(?:but got|got) <class '([\w.]+)'>|unrecognized function ([^\s]+)"
+)
 
 
 def _offending_globals(filename: str, error: Exception) -> List[str]:
@@ -267,8 +296,10 @@ def _offending_globals(filename: str, error: Exception) -> List[str]:
     except Exception:  # legacy (non-zip) files and corrupt archives cannot be scanned
         names = []
     if not names:
-        names = [next(group for group in groups if group)
-                 for groups in _GLOBAL_IN_MESSAGE.findall(str(error))]
+        names = [
+            next(group for group in groups if group)
+            for groups in _GLOBAL_IN_MESSAGE.findall(str(error))
+        ]
     return list(dict.fromkeys(names))
 
 
@@ -305,10 +336,12 @@ def check_checkpoint_file(path: PathLike) -> str:
             names = archive.namelist()
     except (zipfile.BadZipFile, OSError) as error:
         raise CorruptCheckpointError(
-            filename, f'its zip archive ends early ({size} bytes, {error})') from error
+            filename, f'its zip archive ends early ({size} bytes, {error})'
+        ) from error
     if not any(name == 'data.pkl' or name.endswith('/data.pkl') for name in names):
-        raise CorruptCheckpointError(filename, 'the zip archive has no data.pkl, so it was '
-                                     'not written by torch.save')
+        raise CorruptCheckpointError(
+            filename, 'the zip archive has no data.pkl, so it was not written by torch.save'
+        )
     return filename
 
 
@@ -336,7 +369,8 @@ def safe_load_checkpoint(path: PathLike, map_location: Any = 'cpu') -> Any:
         return torch.load(filename, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
         raise CheckpointSecurityError(
-            filename, _offending_globals(filename, error), str(error)) from error
+            filename, _offending_globals(filename, error), str(error)
+        ) from error
     except (EOFError, zipfile.BadZipFile) as error:
         raise CorruptCheckpointError(filename, f'{type(error).__name__}: {error}') from error
     except RuntimeError as error:
@@ -346,6 +380,7 @@ def safe_load_checkpoint(path: PathLike, map_location: Any = 'cpu') -> Any:
 
 
 # --- salvaging the tensors of a refused checkpoint ----------------------------------------
+
 
 class _Unresolved:
     """Stand-in for a global a checkpoint names but gleamkit will not import.
@@ -392,8 +427,10 @@ def _keep_plain(obj: Any, where: str, dropped: List[str]) -> Any:
     is_stub_class = isinstance(obj, type) and issubclass(obj, _Unresolved)
     if isinstance(obj, _Unresolved) or is_stub_class:
         held = 0 if is_stub_class else _count_tensors(obj)
-        dropped.append(f'{where or "<top level>"}: {obj.global_name}'
-                       + (f' (held {held} tensor(s))' if held else ''))
+        dropped.append(
+            f'{where or "<top level>"}: {obj.global_name}'
+            + (f' (held {held} tensor(s))' if held else '')
+        )
         return _DROPPED
     if isinstance(obj, dict):
         kept = type(obj)() if type(obj) in (dict, OrderedDict) else {}
@@ -413,8 +450,9 @@ def _keep_plain(obj: Any, where: str, dropped: List[str]) -> Any:
     return obj
 
 
-def load_checkpoint_without_code(path: PathLike, map_location: Any = 'cpu',
-                                 max_rounds: int = 32) -> Tuple[Any, List[str]]:
+def load_checkpoint_without_code(
+    path: PathLike, map_location: Any = 'cpu', max_rounds: int = 32
+) -> Tuple[Any, List[str]]:
     """Load a checkpoint's tensors and plain containers; drop every other object unbuilt.
 
     Every global the file names beyond torch's and gleamkit's allow-list is replaced by
@@ -447,21 +485,27 @@ def load_checkpoint_without_code(path: PathLike, map_location: Any = 'cpu',
     for _ in range(max_rounds):
         if _names_blocked_module(names):
             raise CheckpointSecurityError(
-                filename, [n for n in names if _names_blocked_module([n])])
+                filename, [n for n in names if _names_blocked_module([n])]
+            )
         stand_ins = [(_unresolved(name), name) for name in names]
         try:
             with torch.serialization.safe_globals(stand_ins):
                 checkpoint = torch.load(filename, map_location=map_location, weights_only=True)
             break
         except pickle.UnpicklingError as error:
-            found = [name for groups in _GLOBAL_IN_MESSAGE.findall(str(error))
-                     for name in groups if name and '.' in name and name not in names]
+            found = [
+                name
+                for groups in _GLOBAL_IN_MESSAGE.findall(str(error))
+                for name in groups
+                if name and '.' in name and name not in names
+            ]
             if not found:
                 raise CheckpointSecurityError(filename, names, str(error)) from error
             names += found
     else:
-        raise CheckpointSecurityError(filename, names, f'still refused after {max_rounds} '
-                                      'rounds of stand-ins')
+        raise CheckpointSecurityError(
+            filename, names, f'still refused after {max_rounds} rounds of stand-ins'
+        )
     dropped: List[str] = []
     checkpoint = _keep_plain(checkpoint, '', dropped)
     return (None if checkpoint is _DROPPED else checkpoint), dropped
@@ -489,6 +533,7 @@ def register_safe_checkpoint_loader() -> None:
 
 
 # --- atomic writes ---------------------------------------------------------------------
+
 
 def _fsync_directory(dirname: str) -> None:
     """Persist a rename on POSIX by syncing its directory (best effort, no-op on Windows)."""
@@ -523,7 +568,8 @@ def atomic_write_bytes(data: Union[bytes, bytearray, memoryview], filepath: Path
     # Hidden and without the final suffix, so globs like '*.pth' never pick it up;
     # pid + random part keep concurrent writers (several ranks, several jobs) apart.
     tmp_path = osp.join(
-        dirname, f'.{osp.basename(filepath)}.tmp-{os.getpid()}-{uuid.uuid4().hex[:12]}')
+        dirname, f'.{osp.basename(filepath)}.tmp-{os.getpid()}-{uuid.uuid4().hex[:12]}'
+    )
     try:
         # 'x': never clobber anything; the file gets 0o666 & ~umask like a plain open().
         with open(tmp_path, 'xb') as f:
@@ -603,8 +649,11 @@ def setup_safe_checkpointing() -> Dict[str, Optional[object]]:
     register_safe_checkpoint_globals()
     register_safe_checkpoint_loader()
     register_atomic_local_backend()
-    return dict(safe_globals=SAFE_CHECKPOINT_GLOBALS, local_loader=load_from_safe_local,
-                local_backend=AtomicLocalBackend)
+    return dict(
+        safe_globals=SAFE_CHECKPOINT_GLOBALS,
+        local_loader=load_from_safe_local,
+        local_backend=AtomicLocalBackend,
+    )
 
 
 setup_safe_checkpointing()

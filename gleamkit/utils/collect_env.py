@@ -9,6 +9,7 @@ Every probe is guarded: a package that is missing shows as ``not installed``, on
 that is installed but fails to import shows its version and the import error, and
 nothing here raises. Heavy imports happen inside the probes, not at module import.
 """
+
 import argparse
 import contextlib
 import importlib
@@ -38,8 +39,16 @@ PACKAGES: Tuple[Tuple[str, str, Tuple[str, ...]], ...] = (
     ('faiss', 'faiss', ('faiss-cpu', 'faiss-gpu', 'faiss-gpu-cu12', 'faiss-gpu-cu11', 'faiss')),
     ('numpy', 'numpy', ('numpy',)),
     ('Pillow', 'PIL', ('pillow', 'Pillow', 'pillow-simd')),
-    ('OpenCV', 'cv2', ('opencv-python', 'opencv-python-headless', 'opencv-contrib-python',
-                       'opencv-contrib-python-headless')),
+    (
+        'OpenCV',
+        'cv2',
+        (
+            'opencv-python',
+            'opencv-python-headless',
+            'opencv-contrib-python',
+            'opencv-contrib-python-headless',
+        ),
+    ),
 )
 
 
@@ -171,8 +180,12 @@ def _torch_info(env: Dict[str, str]) -> None:
     if getattr(torch.version, 'hip', None):
         env['HIP version'] = str(torch.version.hip)
     env['cuDNN'] = _guard(
-        lambda: torch.backends.cudnn.version() if torch.backends.cudnn.is_available()
-        else 'not available')
+        lambda: (
+            torch.backends.cudnn.version()
+            if torch.backends.cudnn.is_available()
+            else 'not available'
+        )
+    )
     if cuda_available == 'True':
         groups: Dict[str, List[str]] = OrderedDict()
         for index in range(torch.cuda.device_count()):
@@ -189,11 +202,18 @@ def _torch_info(env: Dict[str, str]) -> None:
 
     def backends():
         import torch.distributed as dist
+
         if not dist.is_available():
             return 'not available'
-        names = [name for name, check in (('gloo', dist.is_gloo_available),
-                                          ('nccl', dist.is_nccl_available),
-                                          ('mpi', dist.is_mpi_available)) if check()]
+        names = [
+            name
+            for name, check in (
+                ('gloo', dist.is_gloo_available),
+                ('nccl', dist.is_nccl_available),
+                ('mpi', dist.is_mpi_available),
+            )
+            if check()
+        ]
         return ', '.join(names) or 'none'
 
     env['torch.distributed backends'] = _guard(backends)
@@ -221,8 +241,13 @@ def _gleamkit_version() -> str:
     package_dir = os.path.dirname(os.path.dirname(os.path.abspath(version_module.__file__)))
     try:
         commit = subprocess.run(
-            ['git', 'rev-parse', '--short', 'HEAD'], cwd=package_dir, capture_output=True,
-            text=True, timeout=5, check=True).stdout.strip()
+            ['git', 'rev-parse', '--short', 'HEAD'],
+            cwd=package_dir,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
     except Exception:  # not a checkout, or no git
         commit = ''
     return f'{version}+{commit}' if commit else version
@@ -303,8 +328,11 @@ def format_env(env: Dict[str, str]) -> str:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Command-line entry point: print the report."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--torch-build', action='store_true',
-                        help='include torch.__config__.show() (how PyTorch was built)')
+    parser.add_argument(
+        '--torch-build',
+        action='store_true',
+        help='include torch.__config__.show() (how PyTorch was built)',
+    )
     args = parser.parse_args(argv)
     print(format_env(collect_env(torch_build=args.torch_build)))
     return 0

@@ -12,19 +12,28 @@ config entry nor what would be right. Two places turn it into an
   ``train_cfg.max_epoch``): it also covers what mmengine builds from its own
   registries (loops, optimizers, datasets, the model itself).
 """
+
 import difflib
 import inspect
 import re
 from contextlib import contextmanager
 from typing import Iterator, List, Optional, Tuple
 
-__all__ = ['UnknownConfigKeyError', 'UNEXPECTED_KWARG', 'accepted_keys', 'resolve_type',
-           'unknown_key_message', 'unknown_key_error', 'explain_config_errors']
+__all__ = [
+    'UnknownConfigKeyError',
+    'UNEXPECTED_KWARG',
+    'accepted_keys',
+    'resolve_type',
+    'unknown_key_message',
+    'unknown_key_error',
+    'explain_config_errors',
+]
 
 # Python 3.10+: "EmbeddingHead.__init__() got an unexpected keyword argument 'embed_dimm'"
 UNEXPECTED_KWARG = re.compile(
-    r"(?:(?P<owner>[\w.]+?)\.)?(?P<func>\w+)\(\) got an unexpected keyword argument "
-    r"'(?P<key>\w+)'")
+    r'(?:(?P<owner>[\w.]+?)\.)?(?P<func>\w+)\(\) got an unexpected keyword argument '
+    r"'(?P<key>\w+)'"
+)
 
 
 class UnknownConfigKeyError(TypeError):
@@ -37,8 +46,9 @@ class UnknownConfigKeyError(TypeError):
         path: Where the entry is in the config, e.g. ``'model.head'``. Defaults to None.
     """
 
-    def __init__(self, message: str, component=None, key: Optional[str] = None,
-                 path: Optional[str] = None):
+    def __init__(
+        self, message: str, component=None, key: Optional[str] = None, path: Optional[str] = None
+    ):
         super().__init__(message)
         self.component, self.key, self.path = component, key, path
 
@@ -49,8 +59,11 @@ def _own_keys(func) -> Tuple[List[str], bool]:
         params = list(inspect.signature(func).parameters.values())
     except (TypeError, ValueError):
         return [], True
-    names = [p.name for p in params if p.name != 'self'
-             and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    names = [
+        p.name
+        for p in params
+        if p.name != 'self' and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    ]
     return names, any(p.kind is p.VAR_KEYWORD for p in params)
 
 
@@ -82,8 +95,9 @@ def _where(component) -> str:
     return f'{name} ({module})' if module else name
 
 
-def unknown_key_message(component, key: str, path: Optional[str] = None,
-                        config_file: Optional[str] = None) -> str:
+def unknown_key_message(
+    component, key: str, path: Optional[str] = None, config_file: Optional[str] = None
+) -> str:
     """``<path>.<key>: <Component> (<module>) has no config key ...`` with a did-you-mean."""
     keys = accepted_keys(component)
     lead = f'{path}.{key}: ' if path else ''
@@ -101,6 +115,7 @@ def unknown_key_message(component, key: str, path: Optional[str] = None,
 def resolve_type(value):
     """A config ``type`` as a class or function: lazy imports built, names looked up."""
     from mmengine.config.lazy import LazyAttr, LazyObject
+
     if isinstance(value, (LazyObject, LazyAttr)):
         try:
             value = value.build()
@@ -108,10 +123,21 @@ def resolve_type(value):
             return None
     if isinstance(value, str):
         from gleamkit import registry
-        for reg in (registry.MODELS, registry.DATASETS, registry.TRANSFORMS, registry.LOOPS,
-                    registry.HOOKS, registry.OPTIMIZERS, registry.OPTIM_WRAPPERS,
-                    registry.PARAM_SCHEDULERS, registry.SAMPLERS, registry.EVALUATORS,
-                    registry.VISUALIZERS, registry.VISBACKENDS):
+
+        for reg in (
+            registry.MODELS,
+            registry.DATASETS,
+            registry.TRANSFORMS,
+            registry.LOOPS,
+            registry.HOOKS,
+            registry.OPTIMIZERS,
+            registry.OPTIM_WRAPPERS,
+            registry.PARAM_SCHEDULERS,
+            registry.SAMPLERS,
+            registry.EVALUATORS,
+            registry.VISUALIZERS,
+            registry.VISBACKENDS,
+        ):
             try:
                 found = reg._find(value)
             except Exception:
@@ -165,8 +191,11 @@ def unknown_key_error(err: TypeError, cfg) -> Optional[UnknownConfigKeyError]:
             return None  # a method call (e.g. forward) at run time, not a constructor
         owner = (owner or func).split('.')[-1]
         component = None
-    holders = [(path, node) for path, node in _entries(cfg._cfg_dict if hasattr(
-        cfg, '_cfg_dict') else cfg) if key in node and path]
+    holders = [
+        (path, node)
+        for path, node in _entries(cfg._cfg_dict if hasattr(cfg, '_cfg_dict') else cfg)
+        if key in node and path
+    ]
 
     def type_of(node):
         return dict.get(node, 'type')
@@ -182,8 +211,11 @@ def unknown_key_error(err: TypeError, cfg) -> Optional[UnknownConfigKeyError]:
     if not chosen and rejects(component or resolve_type(owner)):
         chosen = [(p, n) for p, n in holders if type_of(n) is None]
     if not chosen:
-        chosen = [(p, n) for p, n in holders
-                  if type_of(n) is not None and rejects(resolve_type(type_of(n)))]
+        chosen = [
+            (p, n)
+            for p, n in holders
+            if type_of(n) is not None and rejects(resolve_type(type_of(n)))
+        ]
     if not chosen:
         return None  # no entry of the config explains it: leave the error as it is
     if component is None:
@@ -191,8 +223,10 @@ def unknown_key_error(err: TypeError, cfg) -> Optional[UnknownConfigKeyError]:
     paths = [p for p, _ in chosen]
     config_file = getattr(cfg, 'filename', None)
     if component is None:
-        msg = (f'{paths[0]}.{key}: {owner} takes no keyword {key!r}'
-               f'{f" (config {config_file})" if config_file else ""}: {err}')
+        msg = (
+            f'{paths[0]}.{key}: {owner} takes no keyword {key!r}'
+            f'{f" (config {config_file})" if config_file else ""}: {err}'
+        )
     else:
         msg = unknown_key_message(component, key, paths[0], config_file)
     if len(paths) > 1:

@@ -29,6 +29,7 @@ code this reader does not follow) are left alone. The Runner's own fields
 ``test_dataloader = val_dataloader`` makes the test loader follow what the validation loader
 was written from (``data_root``, ``world``), not later edits of ``val_dataloader`` itself.
 """
+
 import ast
 import copy
 import importlib.util
@@ -44,12 +45,38 @@ _MISSING = object()
 # the Runner's own fields: `test_dataloader = val_dataloader` reuses a structure, it does
 # not declare a setting (a leaf's `val_evaluator = None` turns validation off, not testing).
 # Fields copied from them still follow the variables they were written from.
-RUNNER_FIELDS = frozenset((
-    'model', 'work_dir', 'train_dataloader', 'val_dataloader', 'test_dataloader', 'train_cfg',
-    'val_cfg', 'test_cfg', 'auto_scale_lr', 'optim_wrapper', 'param_scheduler',
-    'val_evaluator', 'test_evaluator', 'default_hooks', 'custom_hooks', 'data_preprocessor',
-    'load_from', 'resume', 'launcher', 'env_cfg', 'log_processor', 'log_level', 'visualizer',
-    'default_scope', 'randomness', 'experiment_name', 'model_wrapper_cfg', 'strategy'))
+RUNNER_FIELDS = frozenset(
+    (
+        'model',
+        'work_dir',
+        'train_dataloader',
+        'val_dataloader',
+        'test_dataloader',
+        'train_cfg',
+        'val_cfg',
+        'test_cfg',
+        'auto_scale_lr',
+        'optim_wrapper',
+        'param_scheduler',
+        'val_evaluator',
+        'test_evaluator',
+        'default_hooks',
+        'custom_hooks',
+        'data_preprocessor',
+        'load_from',
+        'resume',
+        'launcher',
+        'env_cfg',
+        'log_processor',
+        'log_level',
+        'visualizer',
+        'default_scope',
+        'randomness',
+        'experiment_name',
+        'model_wrapper_cfg',
+        'strategy',
+    )
+)
 
 
 @dataclass
@@ -80,7 +107,7 @@ def _dotted(path: Path) -> str:
 
 
 def _startswith(path: Path, prefix: Path) -> bool:
-    return path[:len(prefix)] == prefix
+    return path[: len(prefix)] == prefix
 
 
 # ------------------------------------------------------------------------ reading files
@@ -106,7 +133,7 @@ class _LinkReader:
         if node.id in aliases:
             base = aliases[node.id]
         elif node.id in self.names:
-            base = (node.id, )
+            base = (node.id,)
         else:
             return None
         return tuple(base) + tuple(reversed(keys))
@@ -121,32 +148,43 @@ class _LinkReader:
             # what the source itself was written from comes along
             for link in self.links:
                 if _startswith(link.target, source):
-                    found.append(Link(path + link.target[len(source):], link.source, where,
-                                      link.hops + 1, link.stale, set(link.excluded)))
+                    found.append(
+                        Link(
+                            path + link.target[len(source) :],
+                            link.source,
+                            where,
+                            link.hops + 1,
+                            link.stale,
+                            set(link.excluded),
+                        )
+                    )
             return found
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
-                and node.func.id == 'dict':
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == 'dict'
+        ):
             found = []
             own = {kw.arg for kw in node.keywords if kw.arg}
             for arg in node.args:  # dict(variable, key=...): the other keys follow it
                 for link in self._refs(arg, path, aliases, where):
                     if link.target == path:
-                        link.excluded |= {(k, ) for k in own}
+                        link.excluded |= {(k,) for k in own}
                     found.append(link)
             for kw in node.keywords:
                 if kw.arg:
-                    found += self._refs(kw.value, path + (kw.arg, ), aliases, where)
+                    found += self._refs(kw.value, path + (kw.arg,), aliases, where)
             return found
         if isinstance(node, ast.Dict):
             found = []
             for key, value in zip(node.keys, node.values):
                 if isinstance(key, ast.Constant):
-                    found += self._refs(value, path + (key.value, ), aliases, where)
+                    found += self._refs(value, path + (key.value,), aliases, where)
             return found
         if isinstance(node, (ast.List, ast.Tuple)):
             found = []
             for i, element in enumerate(node.elts):
-                found += self._refs(element, path + (i, ), aliases, where)
+                found += self._refs(element, path + (i,), aliases, where)
             return found
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
             left = self._path(node.left, aliases)
@@ -163,7 +201,7 @@ class _LinkReader:
             if _startswith(link.target, path):
                 continue  # overwritten
             if _startswith(path, link.target):
-                link.excluded.add(path[len(link.target):])  # a key of the field set anew
+                link.excluded.add(path[len(link.target) :])  # a key of the field set anew
             if _startswith(link.source, path) or _startswith(path, link.source):
                 link.stale = True  # its variable changed after the field was written
             kept.append(link)
@@ -174,9 +212,11 @@ class _LinkReader:
     def _statement(self, node, filename: str, aliases: Dict[str, Path]) -> None:
         where = f'{filename}:{getattr(node, "lineno", "?")}'
         if isinstance(node, ast.With):
-            if any(isinstance(item.context_expr, ast.Call)
-                   and getattr(item.context_expr.func, 'id', None) == 'read_base'
-                   for item in node.items):
+            if any(
+                isinstance(item.context_expr, ast.Call)
+                and getattr(item.context_expr.func, 'id', None) == 'read_base'
+                for item in node.items
+            ):
                 for child in node.body:
                     if isinstance(child, ast.ImportFrom):
                         self._import(child, filename)
@@ -184,7 +224,7 @@ class _LinkReader:
         if isinstance(node, ast.Assign):
             for target in node.targets:
                 if isinstance(target, ast.Name) and target.id not in aliases:
-                    path = (target.id, )
+                    path = (target.id,)
                 else:
                     path = self._path(target, aliases)
                 if path is not None:
@@ -197,11 +237,14 @@ class _LinkReader:
                 if path is not None:
                     for kw in call.keywords:
                         if kw.arg:
-                            sub = path + (kw.arg, )
+                            sub = path + (kw.arg,)
                             self._assign(sub, self._refs(kw.value, sub, aliases, where))
             return
-        if isinstance(node, ast.For) and isinstance(node.target, ast.Name) \
-                and isinstance(node.iter, (ast.Tuple, ast.List)):
+        if (
+            isinstance(node, ast.For)
+            and isinstance(node.target, ast.Name)
+            and isinstance(node.iter, (ast.Tuple, ast.List))
+        ):
             for element in node.iter.elts:  # unrolled: one pass per listed dict
                 path = self._path(element, aliases)
                 if path is None:
@@ -221,11 +264,21 @@ class _LinkReader:
         sub.read(path)
         for alias in node.names:
             name = alias.asname or alias.name
-            self._assign((name, ), [
-                Link((name, ) + link.target[1:], link.source, link.where, link.hops,
-                     link.stale, set(link.excluded))
-                for link in sub.links if link.target[0] == alias.name
-                and link.source[0] == alias.name])
+            self._assign(
+                (name,),
+                [
+                    Link(
+                        (name,) + link.target[1:],
+                        link.source,
+                        link.where,
+                        link.hops,
+                        link.stale,
+                        set(link.excluded),
+                    )
+                    for link in sub.links
+                    if link.target[0] == alias.name and link.source[0] == alias.name
+                ],
+            )
 
     def read(self, filename: str) -> None:
         filename = osp.abspath(filename)
@@ -304,13 +357,12 @@ def _leaf_changes(old, new, prefix: Path = ()) -> List[Path]:
     if isinstance(old, dict) and isinstance(new, dict):
         found = []
         for key in list(old) + [k for k in new if k not in old]:
-            found += _leaf_changes(old.get(key, _MISSING), new.get(key, _MISSING),
-                                   prefix + (key, ))
+            found += _leaf_changes(old.get(key, _MISSING), new.get(key, _MISSING), prefix + (key,))
         return found
     if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
         found = []
         for i, (a, b) in enumerate(zip(old, new)):
-            found += _leaf_changes(a, b, prefix + (i, ))
+            found += _leaf_changes(a, b, prefix + (i,))
         return found
     return [] if _same(old, new) else [prefix]
 
@@ -328,12 +380,14 @@ def _excluded(link: Link, rel: Path) -> bool:
 
 def _log(lines: Dict[str, List[str]], what: str) -> None:
     for change, targets in lines.items():
-        print_log(f'linked{what}: {change} -> {", ".join(targets)}', logger='current',
-                  level=logging.INFO)
+        print_log(
+            f'linked{what}: {change} -> {", ".join(targets)}', logger='current', level=logging.INFO
+        )
 
 
-def _follow(cfg, link: Link, changes: List[Path], before_source, before_target,
-            set_by_user, lines) -> None:
+def _follow(
+    cfg, link: Link, changes: List[Path], before_source, before_target, set_by_user, lines
+) -> None:
     """Carry the changed keys of ``link.source`` into ``link.target``."""
     for rel in changes:
         if _excluded(link, rel):
@@ -366,8 +420,7 @@ def resolve_links(cfg, links: Sequence[Link]) -> List[Link]:
         source, target = _get(cfg, link.source), _get(cfg, link.target)
         if source is _MISSING or target is _MISSING:
             continue
-        changes = [rel for rel in _leaf_changes(target, source)
-                   if not _excluded(link, rel)]
+        changes = [rel for rel in _leaf_changes(target, source) if not _excluded(link, rel)]
         if changes and link.stale:
             for rel in changes:
                 new = _get(source, rel)
@@ -399,8 +452,11 @@ def merge_linked_options(cfg, options: Optional[dict] = None) -> None:
         try:
             links = find_links(filename)
         except (OSError, SyntaxError, UnicodeDecodeError) as e:  # mmengine read it already
-            print_log(f'config links not read from {filename}: {e}', logger='current',
-                      level=logging.WARNING)
+            print_log(
+                f'config links not read from {filename}: {e}',
+                logger='current',
+                level=logging.WARNING,
+            )
         links = resolve_links(cfg, links)
     if not options:
         return
@@ -408,13 +464,19 @@ def merge_linked_options(cfg, options: Optional[dict] = None) -> None:
     before = {path: copy.deepcopy(_get(cfg, path)) for path in roots}
     before_targets = {link.target: copy.deepcopy(_get(cfg, link.target)) for link in links}
     cfg.merge_from_dict(options)
-    set_by_user = [tuple(int(k) if k.isdigit() else k for k in key.split('.'))
-                   for key in options]
+    set_by_user = [tuple(int(k) if k.isdigit() else k for k in key.split('.')) for key in options]
     lines: Dict[str, List[str]] = {}
     # the most direct link wins: applied last
     for link in sorted(links, key=lambda link: -link.hops):
         changes = _leaf_changes(before[link.source], _get(cfg, link.source))
         if changes:
-            _follow(cfg, link, changes, before[link.source], before_targets[link.target],
-                    set_by_user, lines)
+            _follow(
+                cfg,
+                link,
+                changes,
+                before[link.source],
+                before_targets[link.target],
+                set_by_user,
+                lines,
+            )
     _log(lines, '')

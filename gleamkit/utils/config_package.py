@@ -21,6 +21,7 @@ returns ``site-packages/gleamkit``, a folder that does not exist.
 config parser ask Python's import system first, which knows where a package really
 is, and fall back to mmengine's function otherwise.
 """
+
 import importlib.util
 import os.path as osp
 
@@ -54,11 +55,16 @@ def installed_package_path(package: str, fallback=None) -> str:
             f'{package!r} is a folder without __init__.py '
             f'({", ".join(spec.submodule_search_locations)}), not an installed package: '
             'read_base() imports configs from installed packages, e.g. '
-            f'`from {CONFIG_PACKAGE}.gleam_c.phase2 import *`', name=package)
+            f'`from {CONFIG_PACKAGE}.gleam_c.phase2 import *`',
+            name=package,
+        )
     if fallback is not None:
         return fallback(package)
-    raise ModuleNotFoundError(f'no importable package {package!r} (needed by a config that '
-                              f'imports its configs with read_base())', name=package)
+    raise ModuleNotFoundError(
+        f'no importable package {package!r} (needed by a config that '
+        f'imports its configs with read_base())',
+        name=package,
+    )
 
 
 def install_config_package_resolver() -> None:

@@ -14,6 +14,7 @@ for the tools), then the config file's own folder, then the current working
 directory. The two folders are appended, never prepended, so a file next to a
 config cannot shadow an installed package.
 """
+
 import difflib
 import importlib
 import os
@@ -54,9 +55,12 @@ def _module_names(spec, where: str) -> List[str]:
     if isinstance(imports, str):
         imports = [imports]
     if not isinstance(imports, (list, tuple)) or not all(
-            isinstance(name, str) and name for name in imports):
-        raise TypeError(f'{where}: custom_imports.imports must be a module name or a list of '
-                        f'module names (e.g. imports=["my_project.modules"]), got {imports!r}')
+        isinstance(name, str) and name for name in imports
+    ):
+        raise TypeError(
+            f'{where}: custom_imports.imports must be a module name or a list of '
+            f'module names (e.g. imports=["my_project.modules"]), got {imports!r}'
+        )
     return list(imports)
 
 
@@ -89,19 +93,25 @@ def import_custom_modules(cfg, config_path: Optional[str] = None) -> List[str]:
     if spec is None:
         return []
     if not isinstance(spec, dict):
-        raise TypeError(f'{where}: custom_imports must be a dict such as '
-                        f'dict(imports=["my_module"], allow_failed_imports=False), '
-                        f'got {spec!r}')
+        raise TypeError(
+            f'{where}: custom_imports must be a dict such as '
+            f'dict(imports=["my_module"], allow_failed_imports=False), '
+            f'got {spec!r}'
+        )
     unknown = [key for key in spec if key not in _KEYS]
     if unknown:
         close = difflib.get_close_matches(unknown[0], _KEYS, n=1)
         hint = f' Did you mean {close[0]!r}?' if close else ''
-        raise TypeError(f'{where}: unknown key custom_imports.{unknown[0]}.{hint} '
-                        f'Accepted keys: {", ".join(_KEYS)}.')
+        raise TypeError(
+            f'{where}: unknown key custom_imports.{unknown[0]}.{hint} '
+            f'Accepted keys: {", ".join(_KEYS)}.'
+        )
     allow_failed = spec.get('allow_failed_imports', False)
     if not isinstance(allow_failed, bool):
-        raise TypeError(f'{where}: custom_imports.allow_failed_imports must be True or False, '
-                        f'got {allow_failed!r}')
+        raise TypeError(
+            f'{where}: custom_imports.allow_failed_imports must be True or False, '
+            f'got {allow_failed!r}'
+        )
     names = _module_names(spec, where)
     imported = []
     for name in names:
@@ -110,14 +120,18 @@ def import_custom_modules(cfg, config_path: Optional[str] = None) -> List[str]:
         except ImportError as err:
             missing = getattr(err, 'name', None)
             if missing and (name == missing or name.startswith(missing + '.')):
-                msg = (f'{where}: custom_imports names {name!r}, which is not importable: '
-                       f'no module {missing!r} in sys.path (installed packages, PYTHONPATH), '
-                       f'the config\'s folder or the working directory {os.getcwd()}. Put the '
-                       'module next to the config, run from its folder, or add its folder to '
-                       'PYTHONPATH.')
+                msg = (
+                    f'{where}: custom_imports names {name!r}, which is not importable: '
+                    f'no module {missing!r} in sys.path (installed packages, PYTHONPATH), '
+                    f"the config's folder or the working directory {os.getcwd()}. Put the "
+                    'module next to the config, run from its folder, or add its folder to '
+                    'PYTHONPATH.'
+                )
             else:  # the module is there; something it imports is not
-                msg = (f'{where}: custom_imports module {name!r} was found, but importing it '
-                       f'failed: {err}')
+                msg = (
+                    f'{where}: custom_imports module {name!r} was found, but importing it '
+                    f'failed: {err}'
+                )
             if allow_failed:
                 warnings.warn(f'{msg} (skipped: allow_failed_imports=True)')
                 continue

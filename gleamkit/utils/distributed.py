@@ -1,4 +1,5 @@
 """Small distributed helpers that also work in a single process."""
+
 import torch
 import torch.distributed as dist
 
@@ -18,6 +19,7 @@ def gather_with_grad(tensor: torch.Tensor) -> torch.Tensor:
     if not is_distributed():
         return tensor
     from torch.distributed.nn.functional import all_gather
+
     return torch.cat(all_gather(tensor.contiguous()), dim=0)
 
 

@@ -11,6 +11,7 @@ hub download error (tools/train.py and tools/test.py run them before building th
   ``val_cfg.gallery_dataloader``, ``val_cfg.protocols.1.dataloader``, ... - and the
   dataloaders of hooks), naming the config key and ``data_root`` when one fails.
 """
+
 import copy
 import logging
 from typing import Iterator, List, Tuple
@@ -78,8 +79,11 @@ def follow_worker_count(cfg) -> None:
         if loader.get('num_workers', 0) == 0:
             dropped = [k for k in WORKER_ONLY_KEYS if loader.pop(k, None) is not None]
             if dropped:
-                print_log(f'{key}: num_workers=0, so {" and ".join(dropped)} dropped',
-                          logger='current', level=logging.DEBUG)
+                print_log(
+                    f'{key}: num_workers=0, so {" and ".join(dropped)} dropped',
+                    logger='current',
+                    level=logging.DEBUG,
+                )
 
 
 def check_batch_sizes(cfg) -> None:
@@ -95,7 +99,8 @@ def check_batch_sizes(cfg) -> None:
                 f'{key}.batch_size={loader.get("batch_size", 1)} but '
                 f'{key}.sampler.batch_size={sampler["batch_size"]}: they must be equal. Set '
                 f'both, or the top-level batch_size (both follow it): '
-                f'--cfg-options batch_size=N')
+                f'--cfg-options batch_size=N'
+            )
 
 
 def _dataset_name(dataset_cfg) -> str:
@@ -147,8 +152,11 @@ def check_datasets(cfg, mode: str = 'train') -> None:
                 error = RuntimeError(message)
             raise error from e
         built.add(text)
-        print_log(f'{key}.dataset: {_dataset_name(dataset_cfg)}, {len(dataset)} samples',
-                  logger='current', level=logging.INFO)
+        print_log(
+            f'{key}.dataset: {_dataset_name(dataset_cfg)}, {len(dataset)} samples',
+            logger='current',
+            level=logging.INFO,
+        )
         del dataset
 
 

@@ -5,6 +5,7 @@ checkpoint None.`` and trains from scratch, and a cut-off newest checkpoint stop
 a bare ``EOFError``. Here a resume that cannot resume is an error, and an unreadable
 checkpoint is skipped with a warning that names it.
 """
+
 import logging
 import os
 import os.path as osp
@@ -67,10 +68,13 @@ def _newest_readable(work_dir: str):
             bad.append(error)
             continue
         if bad:
-            print_log('--resume: skipped unreadable checkpoint(s): '
-                      + '; '.join(f'{e.filename} ({e.reason})' for e in bad)
-                      + f'. Resuming from the newest readable one: {path}',
-                      logger='current', level=logging.WARNING)
+            print_log(
+                '--resume: skipped unreadable checkpoint(s): '
+                + '; '.join(f'{e.filename} ({e.reason})' for e in bad)
+                + f'. Resuming from the newest readable one: {path}',
+                logger='current',
+                level=logging.WARNING,
+            )
         return path, bad
     return None, bad
 
@@ -100,15 +104,18 @@ def resolve_resume(work_dir: str, resume: str) -> str:
     path, unreadable = _newest_readable(work_dir)
     if path is not None:
         return path
-    found = ('; every checkpoint there is unreadable: '
-             + '; '.join(f'{e.filename} ({e.reason})' for e in unreadable)
-             if unreadable else
-             ' (no last_checkpoint pointer, epoch_N.pth or iter_N.pth'
-             + (')' if osp.isdir(work_dir) else '; the folder does not exist)'))
+    found = (
+        '; every checkpoint there is unreadable: '
+        + '; '.join(f'{e.filename} ({e.reason})' for e in unreadable)
+        if unreadable
+        else ' (no last_checkpoint pointer, epoch_N.pth or iter_N.pth'
+        + (')' if osp.isdir(work_dir) else '; the folder does not exist)')
+    )
     raise NoCheckpointToResumeError(
         f'--resume: nothing to resume in work dir {osp.abspath(work_dir)!r}{found}. To start '
         'a new run, drop --resume; to continue from a checkpoint elsewhere, pass --resume '
-        'PATH; if the run wrote somewhere else, pass its --work-dir.')
+        'PATH; if the run wrote somewhere else, pass its --work-dir.'
+    )
 
 
 def enable_iteration_checkpoints(cfg, every: int) -> None:

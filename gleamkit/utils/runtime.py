@@ -1,4 +1,5 @@
 """What tools/train.py and tools/test.py share: config preparation and runner building."""
+
 import os.path as osp
 
 import torch
@@ -36,12 +37,17 @@ def prepare_config(cfg: Config, args, mode: str = 'train') -> Config:
             cfg.load_from = args.load_from
         if args.resume is not None:  # 'auto' (newest in the work dir) or a path
             from gleamkit.utils.resume import resolve_resume
+
             cfg.resume, cfg.load_from = True, resolve_resume(cfg.work_dir, args.resume)
         from gleamkit.engine.optimizers.precision import apply_precision
-        apply_precision(cfg, getattr(args, 'precision', None)
-                        or ('auto' if getattr(args, 'amp', False) else None))
+
+        apply_precision(
+            cfg,
+            getattr(args, 'precision', None) or ('auto' if getattr(args, 'amp', False) else None),
+        )
         if getattr(args, 'checkpoint_every', None):
             from gleamkit.utils.resume import enable_iteration_checkpoints
+
             enable_iteration_checkpoints(cfg, args.checkpoint_every)
         if args.no_validate:
             for key in ('val_cfg', 'val_dataloader', 'val_evaluator'):
@@ -52,8 +58,15 @@ def prepare_config(cfg: Config, args, mode: str = 'train') -> Config:
         # evaluation needs no training pieces: a test-only config (dataset + runtime +
         # model bases) has a train_dataloader but no train_cfg / optim_wrapper, which the
         # Runner refuses as a half-configured training; the same for validation
-        for key in ('train_dataloader', 'train_cfg', 'optim_wrapper', 'param_scheduler',
-                    'val_dataloader', 'val_cfg', 'val_evaluator'):
+        for key in (
+            'train_dataloader',
+            'train_cfg',
+            'optim_wrapper',
+            'param_scheduler',
+            'val_dataloader',
+            'val_cfg',
+            'val_evaluator',
+        ):
             cfg[key] = None
         if not cfg.get('test_cfg'):  # test_cfg lives in the schedule bases
             cfg.test_cfg = dict()  # mmengine's TestLoop
@@ -75,6 +88,7 @@ def init_cpu_distributed(cfg: Config) -> None:
     GPU; the Runner skips ``init_dist`` when a process group already exists.
     """
     import torch.distributed as dist
+
     if cfg.get('launcher', 'none') != 'pytorch' or torch.cuda.is_available():
         return
     if dist.is_available() and not dist.is_initialized():
@@ -92,8 +106,10 @@ def default_model_wrapper(cfg: Config) -> None:
         return
     wrapper = cfg.get('model_wrapper_cfg') or dict(
         # scoped name: the Runner looks wrappers up in mmengine's root registry
-        type='gleamkit.CrossViewDistributedDataParallel', broadcast_buffers=False,
-        find_unused_parameters=cfg.get('find_unused_parameters', False))
+        type='gleamkit.CrossViewDistributedDataParallel',
+        broadcast_buffers=False,
+        find_unused_parameters=cfg.get('find_unused_parameters', False),
+    )
     if not torch.cuda.is_available():
         wrapper.setdefault('device_ids', None)
     cfg.model_wrapper_cfg = wrapper
@@ -147,22 +163,29 @@ def check_checkpoint_keys(runner, strict: bool = True) -> None:
     if not isinstance(model, torch.nn.Module):  # FlexibleRunner builds its model lazily
         model = _model_for_shapes(runner.cfg.model)
     own = model.state_dict()
-    got = {(k[len('module.'):] if k.startswith('module.') else k): v for k, v in state.items()}
+    got = {(k[len('module.') :] if k.startswith('module.') else k): v for k, v in state.items()}
     missing, unexpected = sorted(set(own) - set(got)), sorted(set(got) - set(own))
-    def fits(a, b):  # a 0-d scalar fits a one-element tensor (the loss temperature)
-        return tuple(a.shape) == tuple(b.shape) or (a.numel() == b.numel() == 1
-                                                    and min(a.dim(), b.dim()) == 0)
 
-    reshaped = [f'{k}: {tuple(got[k].shape)} vs model {tuple(own[k].shape)}'
-                for k in sorted(set(own) & set(got))
-                if hasattr(got[k], 'shape') and not fits(got[k], own[k])]
+    def fits(a, b):  # a 0-d scalar fits a one-element tensor (the loss temperature)
+        return tuple(a.shape) == tuple(b.shape) or (
+            a.numel() == b.numel() == 1 and min(a.dim(), b.dim()) == 0
+        )
+
+    reshaped = [
+        f'{k}: {tuple(got[k].shape)} vs model {tuple(own[k].shape)}'
+        for k in sorted(set(own) & set(got))
+        if hasattr(got[k], 'shape') and not fits(got[k], own[k])
+    ]
     if reshaped:
-        raise ValueError(f'checkpoint {path!r} has tensors whose shapes do not fit the model: '
-                         f'{reshaped[:5]}{" ..." if len(reshaped) > 5 else ""}')
+        raise ValueError(
+            f'checkpoint {path!r} has tensors whose shapes do not fit the model: '
+            f'{reshaped[:5]}{" ..." if len(reshaped) > 5 else ""}'
+        )
     if missing or unexpected:
         raise KeyError(
             f'checkpoint {path!r} does not fit the model built from the config: '
             f'{len(missing)} missing keys {missing[:8]}{" ..." if len(missing) > 8 else ""}, '
             f'{len(unexpected)} unexpected keys {unexpected[:8]}'
             f'{" ..." if len(unexpected) > 8 else ""}. Check the config and the path, or '
-            'pass --load-non-strict to load the matching keys only.')
+            'pass --load-non-strict to load the matching keys only.'
+        )

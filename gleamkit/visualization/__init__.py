@@ -1,4 +1,5 @@
 """Drawing: the localisation report (query, top-K tiles, map of the candidates)."""
+
 from .localization_report import (
     draw_localization_report,
     footprint_contains,

@@ -1,6 +1,7 @@
 """The per-query localisation report: the query image(s), its top-K tiles with their
 scores, and a map of the candidates, the estimate and its uncertainty (static PNG,
 offline: matplotlib with the Agg backend)."""
+
 import math
 from typing import Optional, Sequence
 
@@ -12,6 +13,7 @@ __all__ = ['draw_localization_report', 'footprint_contains', 'raster_thumbnail_w
 def footprint_contains(footprint, lat: float, lon: float) -> bool:
     """Whether the ``[lon, lat]`` polygon ``footprint`` contains the point."""
     from matplotlib.path import Path
+
     if footprint is None or len(footprint) < 3:
         return False
     return bool(Path(np.asarray(footprint, float)).contains_point((lon, lat)))
@@ -20,9 +22,11 @@ def footprint_contains(footprint, lat: float, lon: float) -> bool:
 def _circle(lat: float, lon: float, radius_m: float, points: int = 72) -> np.ndarray:
     """``(points, 2)`` lon/lat of a geodesic circle."""
     from pyproj import Geod
+
     az = np.linspace(0, 360, points)
-    lons, lats, _ = Geod(ellps='WGS84').fwd(np.full(points, lon), np.full(points, lat), az,
-                                            np.full(points, radius_m))
+    lons, lats, _ = Geod(ellps='WGS84').fwd(
+        np.full(points, lon), np.full(points, lat), az, np.full(points, radius_m)
+    )
     return np.stack([lons, lats], axis=1)
 
 
@@ -32,31 +36,42 @@ def raster_thumbnail_wgs84(raster: str, max_px: int = 512):
     try:
         import rasterio
         from rasterio.warp import Resampling, calculate_default_transform, reproject
+
         with rasterio.open(raster) as src:
             transform, width, height = calculate_default_transform(
-                src.crs, 'EPSG:4326', src.width, src.height, *src.bounds)
+                src.crs, 'EPSG:4326', src.width, src.height, *src.bounds
+            )
             scale = max(width, height) / max_px
             width, height = max(1, int(width / scale)), max(1, int(height / scale))
             transform = transform * transform.scale(scale, scale)
             bands = min(3, src.count)
             out = np.zeros((bands, height, width), np.uint8)
             for b in range(bands):
-                reproject(rasterio.band(src, b + 1), out[b], dst_transform=transform,
-                          dst_crs='EPSG:4326', resampling=Resampling.bilinear)
+                reproject(
+                    rasterio.band(src, b + 1),
+                    out[b],
+                    dst_transform=transform,
+                    dst_crs='EPSG:4326',
+                    resampling=Resampling.bilinear,
+                )
         west, north = transform * (0, 0)
         east, south = transform * (width, height)
         rgb = np.repeat(out, 3, axis=0)[:3] if bands < 3 else out
         alpha = np.where(rgb.any(axis=0), 255, 0).astype(np.uint8)  # nodata: transparent
-        return np.moveaxis(np.concatenate([rgb, alpha[None]]), 0, -1), (west, east, south,
-                                                                         north)
+        return np.moveaxis(np.concatenate([rgb, alpha[None]]), 0, -1), (west, east, south, north)
     except Exception:  # a background is optional: the report is drawn without it
         return None
 
 
-def draw_localization_report(result, query_images: Sequence[np.ndarray],
-                             tile_images: Sequence[Optional[np.ndarray]], out_file: str,
-                             gallery_centres: Optional[np.ndarray] = None,
-                             background=None, dpi: int = 100) -> str:
+def draw_localization_report(
+    result,
+    query_images: Sequence[np.ndarray],
+    tile_images: Sequence[Optional[np.ndarray]],
+    out_file: str,
+    gallery_centres: Optional[np.ndarray] = None,
+    background=None,
+    dpi: int = 100,
+) -> str:
     """Draw one query's report to ``out_file`` (PNG) and return the path.
 
     Args:
@@ -71,6 +86,7 @@ def draw_localization_report(result, query_images: Sequence[np.ndarray],
         dpi: resolution. Defaults to 100.
     """
     import matplotlib
+
     matplotlib.use('Agg', force=False)
     import matplotlib.pyplot as plt
     from matplotlib import cm, patheffects
@@ -85,8 +101,10 @@ def draw_localization_report(result, query_images: Sequence[np.ndarray],
     fig = plt.figure(figsize=(15, max(6.0, 2.6 * (tile_rows + 1))), dpi=dpi)
     grid = fig.add_gridspec(tile_rows + 1, ncol + 4)
     title = f'{result.query}  [{result.view}]'
-    summary = (f'estimate {result.lat:.6f}, {result.lon:.6f}  +- {result.radius_m:.0f} m  '
-               f'(from {result.num_support} tile{"s" if result.num_support > 1 else ""})')
+    summary = (
+        f'estimate {result.lat:.6f}, {result.lon:.6f}  +- {result.radius_m:.0f} m  '
+        f'(from {result.num_support} tile{"s" if result.num_support > 1 else ""})'
+    )
     if result.error_m is not None:
         summary += f'   error {result.error_m:.1f} m (top-1 tile {result.top1_error_m:.1f} m)'
     fig.suptitle(f'{title}\n{summary}', fontsize=11)
@@ -106,9 +124,12 @@ def draw_localization_report(result, query_images: Sequence[np.ndarray],
         if img is not None:
             ax.imshow(img)
         is_true = truth is not None and footprint_contains(tile.footprint, *truth)
-        ax.set_title(f'#{tile.rank}  {tile.score:.3f}' + ('  TRUE' if is_true else ''),
-                     fontsize=9, color='green' if is_true else 'black',
-                     fontweight='bold' if is_true else 'normal')
+        ax.set_title(
+            f'#{tile.rank}  {tile.score:.3f}' + ('  TRUE' if is_true else ''),
+            fontsize=9,
+            color='green' if is_true else 'black',
+            fontweight='bold' if is_true else 'normal',
+        )
         ax.set_xticks([])
         ax.set_yticks([])
         for side in ax.spines.values():
@@ -122,27 +143,66 @@ def draw_localization_report(result, query_images: Sequence[np.ndarray],
         rgb, extent = background
         ax.imshow(rgb, extent=extent, origin='upper', alpha=0.8, zorder=0)
     if gallery_centres is not None and len(gallery_centres):
-        ax.scatter(gallery_centres[:, 1], gallery_centres[:, 0], s=4, c='lightgrey',
-                   zorder=1, label='gallery tiles')
+        ax.scatter(
+            gallery_centres[:, 1],
+            gallery_centres[:, 0],
+            s=4,
+            c='lightgrey',
+            zorder=1,
+            label='gallery tiles',
+        )
     for k in reversed(range(ntiles)):  # best drawn last, on top
         tile = tiles[k]
         if len(tile.footprint) >= 3:
-            ax.add_patch(Polygon(np.asarray(tile.footprint), closed=True, fill=False,
-                                 edgecolor=colours[k], linewidth=2.5 if k == 0 else 1.2,
-                                 zorder=2))
-        ax.annotate(str(tile.rank), (tile.lon, tile.lat), fontsize=9, ha='center',
-                    va='center', color='white', fontweight='bold', zorder=3,
-                    path_effects=[patheffects.withStroke(linewidth=2.5, foreground='black')])
+            ax.add_patch(
+                Polygon(
+                    np.asarray(tile.footprint),
+                    closed=True,
+                    fill=False,
+                    edgecolor=colours[k],
+                    linewidth=2.5 if k == 0 else 1.2,
+                    zorder=2,
+                )
+            )
+        ax.annotate(
+            str(tile.rank),
+            (tile.lon, tile.lat),
+            fontsize=9,
+            ha='center',
+            va='center',
+            color='white',
+            fontweight='bold',
+            zorder=3,
+            path_effects=[patheffects.withStroke(linewidth=2.5, foreground='black')],
+        )
     circle = _circle(result.lat, result.lon, result.radius_m)
-    ax.add_patch(Polygon(circle, closed=True, fill=True, facecolor=(1, 0, 0, 0.12),
-                         edgecolor='red', linestyle='--', zorder=4,
-                         label=f'uncertainty {result.radius_m:.0f} m'))
-    ax.plot(result.lon, result.lat, 'x', color='red', markersize=12, mew=3, zorder=5,
-            label='estimate')
+    ax.add_patch(
+        Polygon(
+            circle,
+            closed=True,
+            fill=True,
+            facecolor=(1, 0, 0, 0.12),
+            edgecolor='red',
+            linestyle='--',
+            zorder=4,
+            label=f'uncertainty {result.radius_m:.0f} m',
+        )
+    )
+    ax.plot(
+        result.lon, result.lat, 'x', color='red', markersize=12, mew=3, zorder=5, label='estimate'
+    )
     points = [circle] + [np.asarray(t.footprint) for t in tiles if len(t.footprint)]
     if truth is not None:
-        ax.plot(truth[1], truth[0], '*', color='limegreen', markeredgecolor='black',
-                markersize=16, zorder=6, label=f'truth ({result.error_m:.0f} m away)')
+        ax.plot(
+            truth[1],
+            truth[0],
+            '*',
+            color='limegreen',
+            markeredgecolor='black',
+            markersize=16,
+            zorder=6,
+            label=f'truth ({result.error_m:.0f} m away)',
+        )
         points.append(np.array([[truth[1], truth[0]]]))
     allpts = np.concatenate(points)
     pad_x = max(1e-4, 0.15 * np.ptp(allpts[:, 0]))
@@ -155,8 +215,7 @@ def draw_localization_report(result, query_images: Sequence[np.ndarray],
     ax.ticklabel_format(useOffset=False)
     ax.tick_params(labelsize=7)
     ax.set_title('candidates (colour = score, number = rank)', fontsize=9)
-    ax.legend(loc='upper center', bbox_to_anchor=(0.5, -0.08), ncol=2, fontsize=8,
-              framealpha=0.8)
+    ax.legend(loc='upper center', bbox_to_anchor=(0.5, -0.08), ncol=2, fontsize=8, framealpha=0.8)
     fig.savefig(out_file, dpi=dpi, bbox_inches='tight')
     plt.close(fig)
     return out_file

@@ -1,5 +1,6 @@
 """Run under torchrun (gloo): one DDP training step of a shared encoder with the
 gathered InfoNCE loss; rank 0 saves the gradients for comparison."""
+
 import sys
 
 import torch
@@ -12,8 +13,9 @@ from gleamkit.models import SymmetricInfoNCELoss
 class Encoder(torch.nn.Module):
     def __init__(self):
         super().__init__()
-        self.net = torch.nn.Sequential(torch.nn.Linear(12, 16), torch.nn.Tanh(),
-                                       torch.nn.Linear(16, 8))
+        self.net = torch.nn.Sequential(
+            torch.nn.Linear(12, 16), torch.nn.Tanh(), torch.nn.Linear(16, 8)
+        )
         self.loss = SymmetricInfoNCELoss(label_smoothing=0.1)
 
     def forward(self, q, r):
@@ -33,7 +35,7 @@ def main(out_path):
     model = DistributedDataParallel(Encoder())
     q, r = make_batch()
     per = q.shape[0] // world
-    loss = model(q[rank * per:(rank + 1) * per], r[rank * per:(rank + 1) * per])
+    loss = model(q[rank * per : (rank + 1) * per], r[rank * per : (rank + 1) * per])
     loss.backward()
     if rank == 0:
         torch.save({n: p.grad.clone() for n, p in model.module.named_parameters()}, out_path)

@@ -1,6 +1,7 @@
 """Run under torchrun (gloo): each rank loads half of a pair list with a corrupt
 image per half (on_corrupt='skip', one dataloader worker) and feeds the batches to
 SkippedImageReportHook; every rank writes the hook's history for comparison."""
+
 import json
 import sys
 
@@ -20,11 +21,15 @@ def main(ann_file, out_prefix):
     dist.init_process_group('gloo')
     rank, world = dist.get_rank(), dist.get_world_size()
     dataset = CrossViewPairListDataset(
-        ann_file=ann_file, mode='pairs', on_corrupt='skip',
-        pipeline=[dict(type=LoadCrossViewImages), dict(type=PackCrossViewInputs)])
+        ann_file=ann_file,
+        mode='pairs',
+        on_corrupt='skip',
+        pipeline=[dict(type=LoadCrossViewImages), dict(type=PackCrossViewInputs)],
+    )
     part = torch.utils.data.Subset(dataset, list(range(rank, len(dataset), world)))
-    loader = torch.utils.data.DataLoader(part, batch_size=2, num_workers=1,
-                                         collate_fn=pseudo_collate)
+    loader = torch.utils.data.DataLoader(
+        part, batch_size=2, num_workers=1, collate_fn=pseudo_collate
+    )
     hook = SkippedImageReportHook()
     hook.before_train_epoch(_Runner)
     for i, batch in enumerate(loader):

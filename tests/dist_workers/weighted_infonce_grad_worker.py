@@ -4,6 +4,7 @@ gathered weighted InfoNCE; rank 0 saves the gradients for comparison.
 argv: OUT_PATH. Saved: ``{mode: {param name: grad}}`` for every mode in MODES:
 'global' (each rank passes its rows of the full (N, N) weight matrix), 'local' (its
 (B, B) diagonal block) and 'pair' (its (B,) per-pair weights)."""
+
 import sys
 
 import torch
@@ -18,8 +19,9 @@ MODES = ('global', 'local', 'pair')
 class Encoder(torch.nn.Module):
     def __init__(self):
         super().__init__()
-        self.net = torch.nn.Sequential(torch.nn.Linear(12, 16), torch.nn.Tanh(),
-                                       torch.nn.Linear(16, 8))
+        self.net = torch.nn.Sequential(
+            torch.nn.Linear(12, 16), torch.nn.Tanh(), torch.nn.Linear(16, 8)
+        )
         self.loss = WeightedInfoNCELoss(label_smoothing=0.1)
 
     def forward(self, q, r, weights):

@@ -1,5 +1,6 @@
 """GeoLocalizer on a tiny built-in world exported as a GeoTIFF, with a small randomly
 initialised model saved as a checkpoint (offline, deterministic)."""
+
 import hashlib
 import json
 
@@ -17,18 +18,24 @@ TILE_M, STRIDE_M, SHARD = 150, 75, 64
 
 
 def tiny_config(embed_dim=32):
-    return Config(dict(
-        model=dict(type='CrossViewRetriever',
-                   backbone=dict(type='TimmBackbone', model_name='resnet10t', pretrained=False),
-                   adapter=dict(type='ViewSpecificNorm'),
-                   head=dict(type='EmbeddingHead', embed_dim=embed_dim)),
-        world=dict(image_size=32)))
+    return Config(
+        dict(
+            model=dict(
+                type='CrossViewRetriever',
+                backbone=dict(type='TimmBackbone', model_name='resnet10t', pretrained=False),
+                adapter=dict(type='ViewSpecificNorm'),
+                head=dict(type='EmbeddingHead', embed_dim=embed_dim),
+            ),
+            world=dict(image_size=32),
+        )
+    )
 
 
 @pytest.fixture(scope='module')
 def world(tmp_path_factory):
     from gleamkit.synthetic import SyntheticWorld
     from gleamkit.synthetic.geotiff import export_geotiff
+
     root = tmp_path_factory.mktemp('apis')
     w = SyntheticWorld(num_locations=30, num_distractors=0, image_size=32)
     export_geotiff(w, str(root / 'region.tif'))
@@ -36,10 +43,18 @@ def world(tmp_path_factory):
     model = GeoLocalizer(cfg, device='cpu', seed=3).model
     torch.save(dict(state_dict=model.state_dict()), root / 'model.pth')
     loc = GeoLocalizer(cfg, root / 'model.pth', device='cpu')
-    loc.build_gallery(root / 'region.tif', root / 'gallery', tile_m=TILE_M, stride_m=STRIDE_M,
-                      shard_size=SHARD, batch_size=32, progress=False)
-    return dict(root=root, world=w, cfg=cfg, loc=loc, ckpt=root / 'model.pth',
-                dataset=loc.gallery_dataset())
+    loc.build_gallery(
+        root / 'region.tif',
+        root / 'gallery',
+        tile_m=TILE_M,
+        stride_m=STRIDE_M,
+        shard_size=SHARD,
+        batch_size=32,
+        progress=False,
+    )
+    return dict(
+        root=root, world=w, cfg=cfg, loc=loc, ckpt=root / 'model.pth', dataset=loc.gallery_dataset()
+    )
 
 
 def tile_pixels(world, i):
@@ -77,16 +92,33 @@ def test_killed_build_resumes_from_finished_shards(world, monkeypatch):
 
     monkeypatch.setattr(geo_localizer_module, 'write_embedding_shard', dies_after_two)
     with pytest.raises(KeyboardInterrupt):
-        loc.build_gallery(root / 'region.tif', root / 'resumed', tile_m=TILE_M,
-                          stride_m=STRIDE_M, shard_size=SHARD, progress=False)
+        loc.build_gallery(
+            root / 'region.tif',
+            root / 'resumed',
+            tile_m=TILE_M,
+            stride_m=STRIDE_M,
+            shard_size=SHARD,
+            progress=False,
+        )
     assert not (root / 'resumed' / 'index').exists()
     monkeypatch.setattr(geo_localizer_module, 'write_embedding_shard', real_write)
     embedded = []
     real_embed = loc._embed
-    monkeypatch.setattr(loc, '_embed', lambda images, views, key: (
-        embedded.append(len(images)), real_embed(images, views, key))[1])
-    gallery = loc.build_gallery(root / 'region.tif', root / 'resumed', tile_m=TILE_M,
-                                stride_m=STRIDE_M, shard_size=SHARD, progress=False)
+    monkeypatch.setattr(
+        loc,
+        '_embed',
+        lambda images, views, key: (embedded.append(len(images)), real_embed(images, views, key))[
+            1
+        ],
+    )
+    gallery = loc.build_gallery(
+        root / 'region.tif',
+        root / 'resumed',
+        tile_m=TILE_M,
+        stride_m=STRIDE_M,
+        shard_size=SHARD,
+        progress=False,
+    )
     assert sum(embedded) == n - 2 * SHARD  # only the unfinished shards
     # the resumed index answers like the one built in one go
     q = np.asarray(world['loc'].gallery.index.reconstruct_n(0, 5))
@@ -96,8 +128,14 @@ def test_killed_build_resumes_from_finished_shards(world, monkeypatch):
 def test_resume_refuses_shards_of_another_tiling(world):
     loc = world['loc']
     with pytest.raises(ValueError, match='another gallery plan'):
-        loc.build_gallery(world['root'] / 'region.tif', world['root'] / 'gallery',
-                          tile_m=100, shard_size=SHARD, overwrite=True, progress=False)
+        loc.build_gallery(
+            world['root'] / 'region.tif',
+            world['root'] / 'gallery',
+            tile_m=100,
+            shard_size=SHARD,
+            overwrite=True,
+            progress=False,
+        )
 
 
 def test_query_equal_to_a_gallery_tile_finds_it(world):
@@ -105,8 +143,9 @@ def test_query_equal_to_a_gallery_tile_finds_it(world):
     i = 17
     row = loc.gallery.metadata.row(i)
     truth = (30.52, 114.36)
-    result = loc.localize(tile_pixels(world, i), view='satellite', topk=5, true_latlon=truth,
-                          margin=1e-4)
+    result = loc.localize(
+        tile_pixels(world, i), view='satellite', topk=5, true_latlon=truth, margin=1e-4
+    )
     assert isinstance(result, LocalizationResult)
     assert result.tiles[0].tile_id == row['id'] and result.tiles[0].index == i
     assert result.tiles[0].score == pytest.approx(1.0, abs=1e-4)
@@ -119,8 +158,9 @@ def test_query_equal_to_a_gallery_tile_finds_it(world):
     assert result.radius_m == pytest.approx(TILE_M / 2, abs=1.0)
     hand = Geod(ellps='WGS84').inv(result.lon, result.lat, truth[1], truth[0])[2]
     assert result.error_m == pytest.approx(hand, abs=1e-6) and result.error_m > 100
-    exact = loc.localize(tile_pixels(world, i), view='satellite', true_latlon=(row['lat'],
-                         row['lon']), margin=1e-4)
+    exact = loc.localize(
+        tile_pixels(world, i), view='satellite', true_latlon=(row['lat'], row['lon']), margin=1e-4
+    )
     assert exact.error_m == pytest.approx(0.0, abs=1e-3)
 
 
@@ -142,17 +182,22 @@ def test_topk_tiles_lie_in_the_region_and_results_serialise(world):
 
 def test_batch_equals_single_and_image_sets_average(world, tmp_path):
     from PIL import Image
+
     loc = world['loc']
-    a, b = world['world'].render(5, 'ground', rng_seed=0), world['world'].render(5, 'ground',
-                                                                                 rng_seed=1)
+    a, b = (
+        world['world'].render(5, 'ground', rng_seed=0),
+        world['world'].render(5, 'ground', rng_seed=1),
+    )
     Image.fromarray(a).save(tmp_path / 'a.png')
-    batch = loc.localize([str(tmp_path / 'a.png'), Image.fromarray(b), [a, b]], view='ground',
-                         topk=4)
+    batch = loc.localize(
+        [str(tmp_path / 'a.png'), Image.fromarray(b), [a, b]], view='ground', topk=4
+    )
     assert isinstance(batch, list) and len(batch) == 3
     single = loc.localize(a, view='ground', topk=4)
     assert [t.tile_id for t in single.tiles] == [t.tile_id for t in batch[0].tiles]
-    assert [t.score for t in single.tiles] == pytest.approx([t.score for t in batch[0].tiles],
-                                                            abs=1e-5)
+    assert [t.score for t in single.tiles] == pytest.approx(
+        [t.score for t in batch[0].tiles], abs=1e-5
+    )
     assert batch[0].query.endswith('a.png') and batch[2].query == 'query_2 + query_2'
     # the set's embedding is the re-normalised mean of its members' (set_aggregation='mean')
     emb, views, _, _ = loc.embed_queries([a, b, [a, b]], view='ground')
@@ -170,9 +215,15 @@ def test_another_models_index_is_refused(world, tmp_path):
         loc.load_gallery(world['root'] / 'gallery')
     # nor are its embedding shards reused by a rebuild
     with pytest.raises(ValueError, match='was embedded by another model'):
-        loc.build_gallery(world['root'] / 'region.tif', world['root'] / 'gallery',
-                          tile_m=TILE_M, stride_m=STRIDE_M, shard_size=SHARD, overwrite=True,
-                          progress=False)
+        loc.build_gallery(
+            world['root'] / 'region.tif',
+            world['root'] / 'gallery',
+            tile_m=TILE_M,
+            stride_m=STRIDE_M,
+            shard_size=SHARD,
+            overwrite=True,
+            progress=False,
+        )
     assert world['loc'].load_gallery(world['root'] / 'gallery').factory == 'Flat'  # intact
     wider = GeoLocalizer(tiny_config(embed_dim=16), device='cpu')
     with pytest.raises(GalleryIndexMismatchError, match='config_digest'):
@@ -212,9 +263,14 @@ def test_empty_gallery_is_refused(world, tmp_path):
 
 def _tile(rank, score, lat, lon, side_deg=0.001):
     h = side_deg / 2
-    return RetrievedTile(rank=rank, tile_id=str(rank), score=score, lat=lat, lon=lon,
-                         footprint=[[lon - h, lat + h], [lon + h, lat + h], [lon + h, lat - h],
-                                    [lon - h, lat - h]])
+    return RetrievedTile(
+        rank=rank,
+        tile_id=str(rank),
+        score=score,
+        lat=lat,
+        lon=lon,
+        footprint=[[lon - h, lat + h], [lon + h, lat + h], [lon + h, lat - h], [lon - h, lat - h]],
+    )
 
 
 def test_estimate_position_hand_cases():
@@ -223,19 +279,22 @@ def test_estimate_position_hand_cases():
     lon2, lat2, _ = geod.fwd(10.0, 50.0, 90, 200)
     lat, lon, radius, support = estimate_position(
         [_tile(1, 0.9, 50.0, 10.0), _tile(2, 0.9, lat2, lon2), _tile(3, 0.5, 50.01, 10.01)],
-        min_radius_m=10)
+        min_radius_m=10,
+    )
     assert support == 2
     assert geod.inv(lon, lat, 10.0, 50.0)[2] == pytest.approx(100, abs=0.05)
     assert geod.inv(lon, lat, lon2, lat2)[2] == pytest.approx(100, abs=0.05)
     assert radius == pytest.approx(100, abs=0.05)
     # weight 1 vs 0.5 (score 0.025 below the best, margin 0.05): 1/3 of the way
     lat, lon, radius, _ = estimate_position(
-        [_tile(1, 0.9, 50.0, 10.0), _tile(2, 0.875, lat2, lon2)], min_radius_m=0)
+        [_tile(1, 0.9, 50.0, 10.0), _tile(2, 0.875, lat2, lon2)], min_radius_m=0
+    )
     assert geod.inv(lon, lat, 10.0, 50.0)[2] == pytest.approx(200 / 3, abs=0.05)
     assert radius == pytest.approx(np.sqrt((2 * (200 / 3) ** 2 + (400 / 3) ** 2) / 3), abs=0.1)
     # a clear winner: its centre, radius half its side (0.001 deg of latitude ~ 111 m)
-    lat, lon, radius, support = estimate_position([_tile(1, 0.9, 50.0, 10.0),
-                                                   _tile(2, 0.7, lat2, lon2)])
+    lat, lon, radius, support = estimate_position(
+        [_tile(1, 0.9, 50.0, 10.0), _tile(2, 0.7, lat2, lon2)]
+    )
     assert (lat, lon, support) == (pytest.approx(50.0), pytest.approx(10.0), 1)
     # half the mean side of a 0.001 deg square at 50 N: (111.2 + 71.7) / 2 / 2 m
     assert radius == pytest.approx((111.2 + 71.7) / 4, abs=0.3)
@@ -245,6 +304,7 @@ def test_estimate_position_hand_cases():
 
 def test_tile_list_and_slippy_folder_sources(world, tmp_path):
     from PIL import Image
+
     loc = GeoLocalizer(world['cfg'], world['ckpt'], device='cpu')
     rows = ['path,lat,lon,tile_id']
     for i in range(6):

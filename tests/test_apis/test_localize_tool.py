@@ -1,4 +1,5 @@
 """tools/localize.py build + query end to end: JSON, CSV and PNG reports."""
+
 import csv
 import importlib.util
 import json
@@ -26,15 +27,20 @@ def region(tmp_path_factory):
     from gleamkit.apis import GeoLocalizer
     from gleamkit.synthetic import SyntheticWorld
     from gleamkit.synthetic.geotiff import export_geotiff
+
     root = tmp_path_factory.mktemp('localize_tool')
     world = SyntheticWorld(num_locations=30, num_distractors=0, image_size=32)
     export_geotiff(world, str(root / 'region.tif'))
-    cfg = Config(dict(
-        model=dict(type='CrossViewRetriever',
-                   backbone=dict(type='TimmBackbone', model_name='resnet10t',
-                                 pretrained=False),
-                   head=dict(type='EmbeddingHead', embed_dim=32)),
-        world=dict(image_size=32)))
+    cfg = Config(
+        dict(
+            model=dict(
+                type='CrossViewRetriever',
+                backbone=dict(type='TimmBackbone', model_name='resnet10t', pretrained=False),
+                head=dict(type='EmbeddingHead', embed_dim=32),
+            ),
+            world=dict(image_size=32),
+        )
+    )
     cfg.dump(str(root / 'tiny.py'))
     model = GeoLocalizer(cfg, device='cpu').model
     torch.save(dict(state_dict=model.state_dict()), root / 'model.pth')
@@ -44,10 +50,29 @@ def region(tmp_path_factory):
 @pytest.fixture(scope='module')
 def built(region):
     root, world = region
-    load_tool().main(['build', '--config', str(root / 'tiny.py'), '--checkpoint',
-               str(root / 'model.pth'), '--device', 'cpu', '--source', str(root / 'region.tif'),
-               '--tile-m', '150', '--stride-m', '75', '--out', str(root / 'gallery'),
-               '--index', 'HNSW32', '--shard-size', '100'])
+    load_tool().main(
+        [
+            'build',
+            '--config',
+            str(root / 'tiny.py'),
+            '--checkpoint',
+            str(root / 'model.pth'),
+            '--device',
+            'cpu',
+            '--source',
+            str(root / 'region.tif'),
+            '--tile-m',
+            '150',
+            '--stride-m',
+            '75',
+            '--out',
+            str(root / 'gallery'),
+            '--index',
+            'HNSW32',
+            '--shard-size',
+            '100',
+        ]
+    )
     return root, world
 
 
@@ -59,8 +84,11 @@ def test_build_and_query_write_json_csv_and_reports(built, capsys):
 
     queries = root / 'queries'
     (queries / 'ground_7').mkdir(parents=True)
-    truth = [('uav_2.png', world.locations[2]), ('uav_4.png', world.locations[4]),
-             ('ground_7', world.locations[7])]
+    truth = [
+        ('uav_2.png', world.locations[2]),
+        ('uav_4.png', world.locations[4]),
+        ('ground_7', world.locations[7]),
+    ]
     Image.fromarray(world.render(2, 'uav')).save(queries / 'uav_2.png')
     Image.fromarray(world.render(4, 'uav')).save(queries / 'uav_4.png')
     for s in range(2):
@@ -72,20 +100,38 @@ def test_build_and_query_write_json_csv_and_reports(built, capsys):
             writer.writerow([name, place.lat, place.lon])
     out = root / 'results'
     # config and checkpoint come from the gallery's gallery.json
-    tool.main(['query', '--gallery', str(root / 'gallery'), '--folder', str(queries),
-               '--truth', str(root / 'truth.csv'), '--topk', '5', '--out', str(out),
-               '--device', 'cpu'])
+    tool.main(
+        [
+            'query',
+            '--gallery',
+            str(root / 'gallery'),
+            '--folder',
+            str(queries),
+            '--truth',
+            str(root / 'truth.csv'),
+            '--topk',
+            '5',
+            '--out',
+            str(out),
+            '--device',
+            'cpu',
+        ]
+    )
     assert 'median error' in capsys.readouterr().out
     data = json.loads((out / 'results.json').read_text())
     assert data['summary']['queries'] == 3 and data['summary']['with_truth'] == 3
     results = data['results']
     assert [r['view'] for r in results] == ['ground', 'uav', 'uav']  # sorted folder entries
     geod = Geod(ellps='WGS84')
-    places = {'ground_7': world.locations[7], 'uav_2.png': world.locations[2],
-              'uav_4.png': world.locations[4]}
+    places = {
+        'ground_7': world.locations[7],
+        'uav_2.png': world.locations[2],
+        'uav_4.png': world.locations[4],
+    }
     for r in results:
-        place = places[Path(r['query'].split(' + ')[0]).name
-                       if 'ground' not in r['query'] else 'ground_7']
+        place = places[
+            Path(r['query'].split(' + ')[0]).name if 'ground' not in r['query'] else 'ground_7'
+        ]
         assert (r['true_lat'], r['true_lon']) == (place.lat, place.lon)
         hand = geod.inv(r['lon'], r['lat'], place.lon, place.lat)[2]
         assert r['error_m'] == pytest.approx(hand, abs=1e-6)
@@ -108,12 +154,35 @@ def test_query_errors_name_the_file(built, tmp_path):
     tool = load_tool()
     (tmp_path / 'truth.csv').write_text('image,lat\nx.png,1\n')
     with pytest.raises(SystemExit, match='expected columns image, lat, lon'):
-        tool.main(['query', '--gallery', str(root / 'gallery'), '--images', 'x.png',
-                   '--truth', str(tmp_path / 'truth.csv'), '--out', str(tmp_path / 'o'),
-                   '--device', 'cpu'])
+        tool.main(
+            [
+                'query',
+                '--gallery',
+                str(root / 'gallery'),
+                '--images',
+                'x.png',
+                '--truth',
+                str(tmp_path / 'truth.csv'),
+                '--out',
+                str(tmp_path / 'o'),
+                '--device',
+                'cpu',
+            ]
+        )
     with pytest.raises(FileNotFoundError, match='x.png'):
-        tool.main(['query', '--gallery', str(root / 'gallery'), '--images',
-                   str(tmp_path / 'x.png'), '--out', str(tmp_path / 'o'), '--device', 'cpu'])
+        tool.main(
+            [
+                'query',
+                '--gallery',
+                str(root / 'gallery'),
+                '--images',
+                str(tmp_path / 'x.png'),
+                '--out',
+                str(tmp_path / 'o'),
+                '--device',
+                'cpu',
+            ]
+        )
 
 
 @pytest.mark.slow
@@ -127,16 +196,48 @@ def test_torchrun_build_shards_across_ranks_like_one_process(built, free_port):
     import numpy as np
 
     from gleamkit.index import merge_embedding_shards
+
     root, _ = built
-    common = ['--config', str(root / 'tiny.py'), '--checkpoint', str(root / 'model.pth'),
-              '--device', 'cpu', '--source', str(root / 'region.tif'), '--tile-m', '150',
-              '--stride-m', '75', '--shard-size', '50', '--index', 'Flat']
+    common = [
+        '--config',
+        str(root / 'tiny.py'),
+        '--checkpoint',
+        str(root / 'model.pth'),
+        '--device',
+        'cpu',
+        '--source',
+        str(root / 'region.tif'),
+        '--tile-m',
+        '150',
+        '--stride-m',
+        '75',
+        '--shard-size',
+        '50',
+        '--index',
+        'Flat',
+    ]
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS='1')
     out = subprocess.run(
-        [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
-         f'--master_port={free_port}', str(ROOT / 'tools/localize.py'), 'build',
-         '--launcher', 'pytorch', '--out', str(root / 'gallery_ddp')] + common,
-        cwd=root, env=env, capture_output=True, text=True, timeout=600)
+        [
+            sys.executable,
+            '-m',
+            'torch.distributed.run',
+            '--nproc_per_node=2',
+            f'--master_port={free_port}',
+            str(ROOT / 'tools/localize.py'),
+            'build',
+            '--launcher',
+            'pytorch',
+            '--out',
+            str(root / 'gallery_ddp'),
+        ]
+        + common,
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     load_tool().main(['build', '--out', str(root / 'gallery_one')] + common)
     ddp = merge_embedding_shards(root / 'gallery_ddp' / 'shards')

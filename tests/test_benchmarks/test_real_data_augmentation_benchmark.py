@@ -2,6 +2,7 @@
 table: a University-1652-layout folder rendered from the built-in world, the shipped
 dataset and model bases, one short epoch with the training augmentation, and the
 untrained model."""
+
 import json
 import os
 import subprocess
@@ -19,11 +20,30 @@ def test_augmentation_benchmark_on_a_tiny_replica(tmp_path):
     out_json = tmp_path / 'results.json'
     # 16 training places x 3 drone images = 48 pairs: 12 steps of 4 (the 0.1-epoch warm-up
     # needs 10); 6 test places x 2 queries against 6 + 4 distractor tiles
-    cmd = [sys.executable, str(ROOT / 'benchmarks' / 'real_data_augmentation.py'),
-           '--variants', 'augmented,zero-shot', '--seeds', '0', '--epochs', '1',
-           '--image-size', '32', '--batch-size', '4', '--places', '16', '6', '4',
-           '--replica', str(tmp_path / 'University-Release'), '--save-json', str(out_json),
-           '--model-base', 'gleam_c_efficientnet_lite0_pooled']
+    cmd = [
+        sys.executable,
+        str(ROOT / 'benchmarks' / 'real_data_augmentation.py'),
+        '--variants',
+        'augmented,zero-shot',
+        '--seeds',
+        '0',
+        '--epochs',
+        '1',
+        '--image-size',
+        '32',
+        '--batch-size',
+        '4',
+        '--places',
+        '16',
+        '6',
+        '4',
+        '--replica',
+        str(tmp_path / 'University-Release'),
+        '--save-json',
+        str(out_json),
+        '--model-base',
+        'gleam_c_efficientnet_lite0_pooled',
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, text=True, capture_output=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     rows = [line for line in proc.stdout.splitlines() if line.startswith('| ')]

@@ -7,6 +7,7 @@ random ConvNeXt instead of the hub's ConvNeXt-B, so nothing is downloaded - comp
 loss on a real batch. The schedule reproduces Sample4Geo's warm-up + cosine. End to end,
 ``tools/test.py`` evaluates a random checkpoint on the University-1652 replica.
 """
+
 import json
 import math
 import os
@@ -55,13 +56,32 @@ REPLICAS = {
 }
 
 
-def leaf(replica, train, query, gallery, sizes, epochs, batch, warmup=None, altitude=None,
-         loss='SymmetricInfoNCELoss'):
+def leaf(
+    replica,
+    train,
+    query,
+    gallery,
+    sizes,
+    epochs,
+    batch,
+    warmup=None,
+    altitude=None,
+    loss='SymmetricInfoNCELoss',
+):
     """What a leaf must build on its replica: (count, views) of the training pairs and
     queries, (count, view) of the gallery, image sizes per view, schedule and loss."""
-    return dict(replica=replica, train=train, query=query, gallery=gallery, sizes=sizes,
-                epochs=epochs, batch=batch, warmup=warmup if warmup is not None else
-                (0.1 if epochs <= 10 else 1), altitude=altitude, loss=loss)
+    return dict(
+        replica=replica,
+        train=train,
+        query=query,
+        gallery=gallery,
+        sizes=sizes,
+        epochs=epochs,
+        batch=batch,
+        warmup=warmup if warmup is not None else (0.1 if epochs <= 10 else 1),
+        altitude=altitude,
+        loss=loss,
+    )
 
 
 U1652_SIZES = dict(uav=SQUARE, satellite=SQUARE)
@@ -70,39 +90,82 @@ CV_SIZES = dict(panorama=(140, 768), satellite=SQUARE)
 # the replicas' counts (tests/test_datasets/replicas.py): e.g. University-1652 has 3 training
 # buildings x 3 drone images, 2 test buildings x 3 drone queries and 2 + 3 distractor tiles
 LEAVES = {
-    'university1652_drone2sat': leaf('university1652', (9, {'uav'}), (6, {'uav'}),
-                                     (5, 'satellite'), U1652_SIZES, 1, 128),
-    'university1652_sat2drone': leaf('university1652', (9, {'uav'}), (2, {'satellite'}),
-                                     (6, 'uav'), U1652_SIZES, 1, 128),
-    'vigor_same_area': leaf('vigor', (12, {'panorama'}), (8, {'panorama'}), (20, 'satellite'),
-                            VIGOR_SIZES, 40, 128),
-    'phase1_vigor': leaf('vigor', (12, {'panorama'}), (8, {'panorama'}), (20, 'satellite'),
-                         VIGOR_SIZES, 40, 128),
+    'university1652_drone2sat': leaf(
+        'university1652', (9, {'uav'}), (6, {'uav'}), (5, 'satellite'), U1652_SIZES, 1, 128
+    ),
+    'university1652_sat2drone': leaf(
+        'university1652', (9, {'uav'}), (2, {'satellite'}), (6, 'uav'), U1652_SIZES, 1, 128
+    ),
+    'vigor_same_area': leaf(
+        'vigor', (12, {'panorama'}), (8, {'panorama'}), (20, 'satellite'), VIGOR_SIZES, 40, 128
+    ),
+    'phase1_vigor': leaf(
+        'vigor', (12, {'panorama'}), (8, {'panorama'}), (20, 'satellite'), VIGOR_SIZES, 40, 128
+    ),
     # cross-area: all 5 panoramas of NewYork + Seattle vs Chicago + SanFrancisco
-    'vigor_cross_area': leaf('vigor', (10, {'panorama'}), (10, {'panorama'}),
-                             (10, 'satellite'), VIGOR_SIZES, 40, 128),
-    'cvusa': leaf('cvusa', (4, {'panorama'}), (3, {'panorama'}), (3, 'satellite'), CV_SIZES,
-                  40, 128),
-    'cvact_val': leaf('cvact', (4, {'panorama'}), (2, {'panorama'}), (2, 'satellite'),
-                      CV_SIZES, 40, 128),
-    'cvact_test': leaf('cvact', (4, {'panorama'}), (3, {'panorama'}), (3, 'satellite'),
-                       CV_SIZES, 40, 128),
+    'vigor_cross_area': leaf(
+        'vigor', (10, {'panorama'}), (10, {'panorama'}), (10, 'satellite'), VIGOR_SIZES, 40, 128
+    ),
+    'cvusa': leaf(
+        'cvusa', (4, {'panorama'}), (3, {'panorama'}), (3, 'satellite'), CV_SIZES, 40, 128
+    ),
+    'cvact_val': leaf(
+        'cvact', (4, {'panorama'}), (2, {'panorama'}), (2, 'satellite'), CV_SIZES, 40, 128
+    ),
+    'cvact_test': leaf(
+        'cvact', (4, {'panorama'}), (3, {'panorama'}), (3, 'satellite'), CV_SIZES, 40, 128
+    ),
     # 2 training scenes x 2 frames; 3 test scenes x 2 frames vs all 5 tiles
-    **{f'sues200_{h}m': leaf('sues200', (4, {'uav'}), (6, {'uav'}), (5, 'satellite'),
-                             U1652_SIZES, 10, 40, altitude=h) for h in (150, 200, 250, 300)},
+    **{
+        f'sues200_{h}m': leaf(
+            'sues200', (4, {'uav'}), (6, {'uav'}), (5, 'satellite'), U1652_SIZES, 10, 40, altitude=h
+        )
+        for h in (150, 200, 250, 300)
+    },
     # 3 places x 3 heights, each with its two same-height tiles; 5 places x 6 tiles
-    'denseuav': leaf('denseuav', (18, {'uav'}), (6, {'uav'}), (30, 'satellite'), U1652_SIZES,
-                     10, 40),
+    'denseuav': leaf(
+        'denseuav', (18, {'uav'}), (6, {'uav'}), (30, 'satellite'), U1652_SIZES, 10, 40
+    ),
     # pos_semipos pairs: d0 x 3 tiles, d1 x 1, d2 x 1; queries: d0, d1 (d2 has no positive)
-    'gta_uav_same_area': leaf('gta_uav', (5, {'uav'}), (2, {'uav'}), (4, 'satellite'),
-                              U1652_SIZES, 10, 40, loss='WeightedInfoNCELoss'),
-    'gta_uav_cross_area': leaf('gta_uav', (5, {'uav'}), (2, {'uav'}), (4, 'satellite'),
-                               U1652_SIZES, 10, 40, loss='WeightedInfoNCELoss'),
+    'gta_uav_same_area': leaf(
+        'gta_uav',
+        (5, {'uav'}),
+        (2, {'uav'}),
+        (4, 'satellite'),
+        U1652_SIZES,
+        10,
+        40,
+        loss='WeightedInfoNCELoss',
+    ),
+    'gta_uav_cross_area': leaf(
+        'gta_uav',
+        (5, {'uav'}),
+        (2, {'uav'}),
+        (4, 'satellite'),
+        U1652_SIZES,
+        10,
+        40,
+        loss='WeightedInfoNCELoss',
+    ),
     # one sample per cell; test cell c04 has no photos
-    'ground_sets': leaf('ground_sets', (2, {'ground'}), (2, {'ground'}), (3, 'satellite'),
-                        dict(ground=SQUARE, satellite=SQUARE), 10, 32),
-    'street_map': leaf('street_map', (2, {'map'}), (2, {'map'}), (2, 'satellite'),
-                       dict(map=SQUARE, satellite=SQUARE), 10, 128),
+    'ground_sets': leaf(
+        'ground_sets',
+        (2, {'ground'}),
+        (2, {'ground'}),
+        (3, 'satellite'),
+        dict(ground=SQUARE, satellite=SQUARE),
+        10,
+        32,
+    ),
+    'street_map': leaf(
+        'street_map',
+        (2, {'map'}),
+        (2, {'map'}),
+        (2, 'satellite'),
+        dict(map=SQUARE, satellite=SQUARE),
+        10,
+        128,
+    ),
 }
 
 
@@ -120,14 +183,18 @@ def one_thread():
 def replicas(tmp_path_factory):
     """Every replica, each in the folder its dataset class expects under $GLEAMKIT_DATA."""
     base = tmp_path_factory.mktemp('gleamkit_data')
-    return {name: maker(str(base / folder)) | dict(base=str(base))
-            for name, (maker, folder) in REPLICAS.items()}
+    return {
+        name: maker(str(base / folder)) | dict(base=str(base))
+        for name, (maker, folder) in REPLICAS.items()
+    }
 
 
 def data_root_options(root) -> dict:
     """The documented ``--cfg-options`` keys that point a leaf at another data root."""
-    options = {f'{loader}.dataset.data_root': root
-               for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')}
+    options = {
+        f'{loader}.dataset.data_root': root
+        for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')
+    }
     options['val_cfg.gallery_dataloader.dataset.data_root'] = root
     options['test_cfg.gallery_dataloader.dataset.data_root'] = root
     return options
@@ -157,8 +224,17 @@ def shrunk_batch(samples) -> dict:
 @pytest.mark.parametrize('path', CONFIGS, ids=[p.stem for p in CONFIGS])
 def test_every_gleam_c_config_parses(path):
     cfg = Config.fromfile(str(path))
-    for key in ('model', 'train_dataloader', 'val_dataloader', 'test_dataloader',
-                'val_evaluator', 'optim_wrapper', 'train_cfg', 'val_cfg', 'test_cfg'):
+    for key in (
+        'model',
+        'train_dataloader',
+        'val_dataloader',
+        'test_dataloader',
+        'val_evaluator',
+        'optim_wrapper',
+        'train_cfg',
+        'val_cfg',
+        'test_cfg',
+    ):
         assert key in cfg, f'{path.name} has no {key}'
     assert cfg.default_scope == 'gleamkit'
 
@@ -271,8 +347,9 @@ def test_default_data_root_is_gleamkit_data(replicas, monkeypatch):
 def test_phase2_fusion_balances_views_over_four_datasets(replicas):
     cfg = load('phase2_fusion', **TINY_MODEL)
     for i, name in enumerate(('university1652', 'vigor', 'ground_sets', 'street_map')):
-        cfg.merge_from_dict({f'train_dataloader.dataset.datasets.{i}.data_root':
-                             replicas[name]['root']})
+        cfg.merge_from_dict(
+            {f'train_dataloader.dataset.datasets.{i}.data_root': replicas[name]['root']}
+        )
     fused = DATASETS.build(cfg.train_dataloader.dataset)
     parts = [len(d) for d in fused.datasets]
     assert parts == [9, 12, 2, 2] and len(fused) == 25
@@ -282,7 +359,11 @@ def test_phase2_fusion_balances_views_over_four_datasets(replicas):
     ranges = [{loc // 10_000_000 for loc in locations[a:b]} for a, b in zip(starts, starts[1:])]
     assert ranges == [{1}, {4}, {8}, {9}]
     assert [set(views[a:b]) for a, b in zip(starts, starts[1:])] == [
-        {'uav'}, {'panorama'}, {'ground'}, {'map'}]
+        {'uav'},
+        {'panorama'},
+        {'ground'},
+        {'map'},
+    ]
 
     sampler_cfg = dict(cfg.train_dataloader.sampler)
     assert sampler_cfg['views'] == ('uav', 'panorama', 'ground', 'map')
@@ -291,7 +372,7 @@ def test_phase2_fusion_balances_views_over_four_datasets(replicas):
     order = list(sampler)
     assert len(order) == 24  # epoch_size 'mean': 4 views x 25 / 4 samples -> 6 batches of 4
     for i in range(0, len(order), 4):
-        batch = order[i:i + 4]
+        batch = order[i : i + 4]
         assert sorted(views[j] for j in batch) == ['ground', 'map', 'panorama', 'uav']
         assert len({locations[j] for j in batch}) == 4
 
@@ -310,7 +391,11 @@ def test_phase2_fusion_balances_views_over_four_datasets(replicas):
     assert cfg.val_dataloader.dataset.type.__name__ == 'University1652Dataset'
     for loop in (cfg.val_cfg, cfg.test_cfg):
         assert [p['name'] for p in loop.protocols] == [
-            'u1652', 'vigor', 'ground_sets', 'street_map']
+            'u1652',
+            'vigor',
+            'ground_sets',
+            'street_map',
+        ]
         assert loop.protocols[0].gallery_dataloader.dataset.protocol == 'drone->satellite'
     assert cfg.default_hooks.checkpoint.save_best == 'u1652/R@1'
 
@@ -324,40 +409,68 @@ def test_phase2_fusion_tests_every_benchmark_it_trains_on(tmp_path, replicas):
     checkpoint = tmp_path / 'random_tiny.pth'
     torch.save({'state_dict': MODELS.build(cfg.model).state_dict()}, checkpoint)
     out = tmp_path / 'metrics.json'
-    roots = {'data_root': 'university1652', 'vigor_root': 'vigor',
-             'ground_sets_root': 'ground_sets', 'street_map_root': 'street_map'}
+    roots = {
+        'data_root': 'university1652',
+        'vigor_root': 'vigor',
+        'ground_sets_root': 'ground_sets',
+        'street_map_root': 'street_map',
+    }
     options = [f'{k}={v}' for k, v in TINY_MODEL.items()]
     options += [f'{key}={replicas[name]["root"]}' for key, name in roots.items()]
     options += ['test_dataloader.num_workers=0'] + [
-        f'test_cfg.protocols.{i}.{loader}.num_workers=0' for i in range(4)
-        for loader in ('dataloader', 'gallery_dataloader') if (i, loader) != (0, 'dataloader')]
+        f'test_cfg.protocols.{i}.{loader}.num_workers=0'
+        for i in range(4)
+        for loader in ('dataloader', 'gallery_dataloader')
+        if (i, loader) != (0, 'dataloader')
+    ]
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS='1')
     env.pop('GLEAMKIT_DATA', None)  # only the given roots may be read
     run = subprocess.run(
-        [sys.executable, 'tools/test.py', 'configs/gleam_c/phase2_fusion.py', str(checkpoint),
-         '--work-dir', str(tmp_path / 'work'), '--out', str(out), '--cfg-options', *options],
-        cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
+        [
+            sys.executable,
+            'tools/test.py',
+            'configs/gleam_c/phase2_fusion.py',
+            str(checkpoint),
+            '--work-dir',
+            str(tmp_path / 'work'),
+            '--out',
+            str(out),
+            '--cfg-options',
+            *options,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
     text = run.stdout + run.stderr
     assert run.returncode == 0, text[-4000:]
     metrics = json.loads(out.read_text())
     # (queries, gallery, query view) of each replica, as the benchmark's own leaf tests it
-    expected = {'u1652': ('university1652_drone2sat', 'uav'),
-                'vigor': ('vigor_same_area', 'panorama'),
-                'ground_sets': ('ground_sets', 'ground'), 'street_map': ('street_map', 'map')}
+    expected = {
+        'u1652': ('university1652_drone2sat', 'uav'),
+        'vigor': ('vigor_same_area', 'panorama'),
+        'ground_sets': ('ground_sets', 'ground'),
+        'street_map': ('street_map', 'map'),
+    }
     for name, (leaf_name, view) in expected.items():
         spec = LEAVES[leaf_name]
         assert metrics[f'{name}/num_queries'] == spec['query'][0], name
         assert metrics[f'{name}/gallery_size'] == spec['gallery'][0], name
         assert metrics[f'{name}/{view}/num_queries'] == spec['query'][0], name
         assert 0.0 <= metrics[f'{name}/R@1'] <= 100.0
-        assert text.count(f'RetrievalTestLoop ({name}): embedded {spec["gallery"][0]} '
-                          'gallery images') == 1
+        assert (
+            text.count(f'RetrievalTestLoop ({name}): embedded {spec["gallery"][0]} gallery images')
+            == 1
+        )
     assert not any(key.startswith('retrieval/') for key in metrics)
 
 
 # -------------------------------------------------------------------------- schedule
-@pytest.mark.parametrize('name, epochs, warmup', [('university1652_drone2sat', 1, 0.1),
-                                                  ('vigor_same_area', 40, 1)])
+@pytest.mark.parametrize(
+    'name, epochs, warmup', [('university1652_drone2sat', 1, 0.1), ('vigor_same_area', 40, 1)]
+)
 def test_schedule_is_sample4geo_warmup_then_cosine(name, epochs, warmup):
     """Per iteration, as transformers' get_cosine_schedule_with_warmup (Sample4Geo):
     linear to lr over the warm-up, then lr * (1 + cos(pi * progress)) / 2 down to 0."""
@@ -369,8 +482,11 @@ def test_schedule_is_sample4geo_warmup_then_cosine(name, epochs, warmup):
     for scheduler_cfg in cfg.param_scheduler:
         scheduler_cfg = dict(scheduler_cfg)
         assert scheduler_cfg.pop('convert_to_iter_based') is True
-        schedulers.append(scheduler_cfg.pop('type').build_iter_from_epoch(
-            optimizer, epoch_length=epoch_length, **scheduler_cfg))
+        schedulers.append(
+            scheduler_cfg.pop('type').build_iter_from_epoch(
+                optimizer, epoch_length=epoch_length, **scheduler_cfg
+            )
+        )
     total, warm = epochs * epoch_length, int(warmup * epoch_length)
     lrs = []
     for _ in range(total):
@@ -405,13 +521,30 @@ def test_tools_test_on_the_university1652_replica(tmp_path, replicas):
     options = [f'{k}={v}' for k, v in TINY_MODEL.items()] + [
         f'test_dataloader.dataset.data_root={root}',
         f'test_cfg.gallery_dataloader.dataset.data_root={root}',
-        'test_dataloader.num_workers=0', 'test_cfg.gallery_dataloader.num_workers=0']
+        'test_dataloader.num_workers=0',
+        'test_cfg.gallery_dataloader.num_workers=0',
+    ]
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS='1')
     env.pop('GLEAMKIT_DATA', None)  # only the overridden roots may be read
     run = subprocess.run(
-        [sys.executable, 'tools/test.py', f'configs/gleam_c/{name}.py', str(checkpoint),
-         '--work-dir', str(tmp_path / 'work'), '--out', str(out), '--cfg-options', *options],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+        [
+            sys.executable,
+            'tools/test.py',
+            f'configs/gleam_c/{name}.py',
+            str(checkpoint),
+            '--work-dir',
+            str(tmp_path / 'work'),
+            '--out',
+            str(out),
+            '--cfg-options',
+            *options,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     text = run.stdout + run.stderr
     assert run.returncode == 0, text[-4000:]
     assert 'gallery (uav): 5 satellite tiles incl. 3 distractors' in text

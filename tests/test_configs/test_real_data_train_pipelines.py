@@ -1,5 +1,6 @@
 """The real-data dataset bases augment their training sets as the published recipes do
 (docs/training_real_data.md#augmentation) and never their evaluation data."""
+
 from pathlib import Path
 
 import pytest
@@ -7,12 +8,27 @@ from mmengine.config import Config
 
 DATASETS = Path(__file__).resolve().parents[2] / 'configs' / '_base_' / 'datasets'
 AUGMENTATIONS = {'PairedRandomFlip', 'PairedRandomRotate90', 'ViewColorJitter', 'ViewDropout'}
-PAIRS = ['LoadCrossViewImages', 'ResizeViews', 'PairedRandomFlip', 'PairedRandomRotate90',
-         'ViewColorJitter', 'ViewDropout', 'PackCrossViewInputs']
+PAIRS = [
+    'LoadCrossViewImages',
+    'ResizeViews',
+    'PairedRandomFlip',
+    'PairedRandomRotate90',
+    'ViewColorJitter',
+    'ViewDropout',
+    'PackCrossViewInputs',
+]
 PANORAMA = PAIRS[:-1] + ['ViewDropout', 'PackCrossViewInputs']
-SETS = ['LoadCrossViewImages', 'ResizeViews', 'LoadCrossViewImages', 'ResizeViews',
-        'PairedRandomFlip', 'PairedRandomRotate90', 'ViewColorJitter', 'ViewDropout',
-        'PackCrossViewInputs']
+SETS = [
+    'LoadCrossViewImages',
+    'ResizeViews',
+    'LoadCrossViewImages',
+    'ResizeViews',
+    'PairedRandomFlip',
+    'PairedRandomRotate90',
+    'ViewColorJitter',
+    'ViewDropout',
+    'PackCrossViewInputs',
+]
 
 
 def names(pipeline):
@@ -23,10 +39,20 @@ def by_type(pipeline, name):
     return [t for t in pipeline if names([t]) == [name]]
 
 
-@pytest.mark.parametrize('base,expected', [
-    ('university1652', PAIRS), ('sues200', PAIRS), ('denseuav', PAIRS), ('gta_uav', PAIRS),
-    ('street_map', PAIRS), ('vigor', PANORAMA), ('cvusa', PANORAMA), ('cvact', PANORAMA),
-    ('ground_sets', SETS)])
+@pytest.mark.parametrize(
+    'base,expected',
+    [
+        ('university1652', PAIRS),
+        ('sues200', PAIRS),
+        ('denseuav', PAIRS),
+        ('gta_uav', PAIRS),
+        ('street_map', PAIRS),
+        ('vigor', PANORAMA),
+        ('cvusa', PANORAMA),
+        ('cvact', PANORAMA),
+        ('ground_sets', SETS),
+    ],
+)
 def test_training_is_augmented_and_evaluation_is_not(base, expected):
     cfg = Config.fromfile(str(DATASETS / f'{base}.py'))
     train = cfg.train_dataloader.dataset.pipeline
@@ -35,11 +61,20 @@ def test_training_is_augmented_and_evaluation_is_not(base, expected):
     # albumentations' RandomRotate90(p=1) / Sample4Geo's prob_rotate: a turn 3 times in 4
     assert by_type(train, 'PairedRandomRotate90')[0]['prob'] == 0.75
     jitter = by_type(train, 'ViewColorJitter')[0]
-    assert (jitter['brightness'], jitter['contrast'], jitter['saturation'], jitter['hue'],
-            jitter['prob']) == (0.15, 0.15, 0.15, 0.15, 0.5)
+    assert (
+        jitter['brightness'],
+        jitter['contrast'],
+        jitter['saturation'],
+        jitter['hue'],
+        jitter['prob'],
+    ) == (0.15, 0.15, 0.15, 0.15, 0.5)
     assert all(d['prob'] == 0.3 for d in by_type(train, 'ViewDropout'))
-    for loader in (cfg.val_dataloader, cfg.test_dataloader, cfg.val_cfg.gallery_dataloader,
-                   cfg.test_cfg.gallery_dataloader):
+    for loader in (
+        cfg.val_dataloader,
+        cfg.test_dataloader,
+        cfg.val_cfg.gallery_dataloader,
+        cfg.test_cfg.gallery_dataloader,
+    ):
         assert not AUGMENTATIONS & set(names(loader.dataset.pipeline)), base
 
 
@@ -47,6 +82,8 @@ def test_training_is_augmented_and_evaluation_is_not(base, expected):
 def test_panorama_bases_can_roll_by_quarters(base):
     cfg = Config.fromfile(str(DATASETS / f'{base}.py'))
     assert cfg.image_sizes['panorama'][1] % 4 == 0
-    ratios = {d['keys'][0]: d['grid_ratio']
-              for d in by_type(cfg.train_dataloader.dataset.pipeline, 'ViewDropout')}
+    ratios = {
+        d['keys'][0]: d['grid_ratio']
+        for d in by_type(cfg.train_dataloader.dataset.pipeline, 'ViewDropout')
+    }
     assert ratios == {'query_img': 0.5, 'reference_img': 0.4}  # Sample4Geo's ground / sat

@@ -8,6 +8,7 @@ that tests can assert exact numbers. Reusable by any test:
 the test's folder on ``sys.path``; a site-packages ``tests`` package shadows
 ``tests.test_datasets``), elsewhere after adding that folder to ``sys.path``.
 """
+
 import json
 import math
 import os
@@ -16,9 +17,20 @@ from typing import Dict, Sequence
 
 import numpy as np
 
-__all__ = ['write_image', 'make_university1652', 'make_vigor', 'make_cvusa', 'make_cvact',
-           'make_sues200', 'make_denseuav', 'make_ground_sets', 'make_street_map',
-           'make_pair_list', 'make_gta_uav', 'latlon_to_utm']
+__all__ = [
+    'write_image',
+    'make_university1652',
+    'make_vigor',
+    'make_cvusa',
+    'make_cvact',
+    'make_sues200',
+    'make_denseuav',
+    'make_ground_sets',
+    'make_street_map',
+    'make_pair_list',
+    'make_gta_uav',
+    'latlon_to_utm',
+]
 
 
 def write_image(path: str, value: int = 0, size=(8, 8)) -> str:
@@ -39,15 +51,24 @@ def _write_lines(path: str, lines: Sequence[str]) -> str:
 
 
 # ----------------------------------------------------------------- University-1652
-def make_university1652(root: str, train_ids=('0001', '0002', '0003'), test_ids=('0100', '0101'),
-                        distractor_ids=('0500', '0501', '0502'), drone_per_building: int = 3,
-                        street_per_building: int = 2, google_per_building: int = 1) -> dict:
+def make_university1652(
+    root: str,
+    train_ids=('0001', '0002', '0003'),
+    test_ids=('0100', '0101'),
+    distractor_ids=('0500', '0501', '0502'),
+    drone_per_building: int = 3,
+    street_per_building: int = 2,
+    google_per_building: int = 1,
+) -> dict:
     """``University-Release``: train/{drone,satellite,street,google}/<id>/...,
     test/{query_drone,gallery_satellite,query_satellite,gallery_drone}/<id>/...
     with ``distractor_ids`` only in gallery_satellite."""
+
     def drone_images(folder, b):
-        return [write_image(osp.join(folder, b, f'image-{k:02d}.jpeg'), k)
-                for k in range(1, drone_per_building + 1)]
+        return [
+            write_image(osp.join(folder, b, f'image-{k:02d}.jpeg'), k)
+            for k in range(1, drone_per_building + 1)
+        ]
 
     for b in train_ids:
         drone_images(osp.join(root, 'train', 'drone'), b)
@@ -63,20 +84,34 @@ def make_university1652(root: str, train_ids=('0001', '0002', '0003'), test_ids=
         write_image(osp.join(root, 'test', 'gallery_satellite', b, f'{b}.jpg'), 201)
     for b in distractor_ids:
         write_image(osp.join(root, 'test', 'gallery_satellite', b, f'{b}.jpg'), 202)
-    return dict(root=root, train_ids=list(train_ids), test_ids=list(test_ids),
-                distractor_ids=list(distractor_ids), drone_per_building=drone_per_building,
-                street_per_building=street_per_building,
-                google_per_building=google_per_building)
+    return dict(
+        root=root,
+        train_ids=list(train_ids),
+        test_ids=list(test_ids),
+        distractor_ids=list(distractor_ids),
+        drone_per_building=drone_per_building,
+        street_per_building=street_per_building,
+        google_per_building=google_per_building,
+    )
 
 
 # ------------------------------------------------------------------------- VIGOR
 VIGOR_CITIES = ('Chicago', 'NewYork', 'SanFrancisco', 'Seattle')
-VIGOR_ORIGINS = {'Chicago': (41.88, -87.63), 'NewYork': (40.73, -73.99),
-                 'SanFrancisco': (37.77, -122.42), 'Seattle': (47.61, -122.33)}
+VIGOR_ORIGINS = {
+    'Chicago': (41.88, -87.63),
+    'NewYork': (40.73, -73.99),
+    'SanFrancisco': (37.77, -122.42),
+    'Seattle': (47.61, -122.33),
+}
 
 
-def make_vigor(root: str, sats_per_city: int = 5, train_per_city: int = 3,
-               test_per_city: int = 2, layout: str = 'official') -> dict:
+def make_vigor(
+    root: str,
+    sats_per_city: int = 5,
+    train_per_city: int = 3,
+    test_per_city: int = 2,
+    layout: str = 'official',
+) -> dict:
     """``VIGOR``: splits/<City>/{satellite_list.txt, same_area_balanced_train.txt,
     same_area_balanced_test.txt, pano_label_balanced.txt} and, for ``layout='official'``,
     <City>/{panorama,satellite}/ (``'sample4geo'``: ground/<City>/, satellite/<City>/).
@@ -104,15 +139,15 @@ def make_vigor(root: str, sats_per_city: int = 5, train_per_city: int = 3,
             fields = [name]
             for j, t in enumerate(tiles):
                 fields += [sats[t], f'{1.5 * j:.4f}', f'{-2.0 * j:.4f}']
-            panos.append(dict(name=name, tiles=tiles, lat=lat0 + 0.0001 * k,
-                              lon=lon0 + 0.0002 * k))
+            panos.append(dict(name=name, tiles=tiles, lat=lat0 + 0.0001 * k, lon=lon0 + 0.0002 * k))
             lines.append(' '.join(fields))
         split_dir = osp.join(root, 'splits', city)
         _write_lines(osp.join(split_dir, 'same_area_balanced_train.txt'), lines[:train_per_city])
         _write_lines(osp.join(split_dir, 'same_area_balanced_test.txt'), lines[train_per_city:])
         _write_lines(osp.join(split_dir, 'pano_label_balanced.txt'), lines)
-        out['cities'][city] = dict(sats=sats, panos=panos, train=panos[:train_per_city],
-                                   test=panos[train_per_city:])
+        out['cities'][city] = dict(
+            sats=sats, panos=panos, train=panos[:train_per_city], test=panos[train_per_city:]
+        )
     return out
 
 
@@ -120,14 +155,17 @@ def make_vigor(root: str, sats_per_city: int = 5, train_per_city: int = 3,
 def make_cvusa(root: str, train_ids=(1, 2, 3, 5), val_ids=(44, 45, 46)) -> dict:
     """``CVUSA``: splits/{train,val}-19zl.csv lines ``bingmap/19/<7 digits>.jpg,
     streetview/panos/<7 digits>.jpg,streetview/annotations/<7 digits>.png``."""
+
     def lines(ids):
         out = []
         for i in ids:
             name = f'{i:07d}'
             write_image(osp.join(root, 'bingmap', '19', f'{name}.jpg'), i)
             write_image(osp.join(root, 'streetview', 'panos', f'{name}.jpg'), i, size=(4, 16))
-            out.append(f'bingmap/19/{name}.jpg,streetview/panos/{name}.jpg,'
-                       f'streetview/annotations/{name}.png')
+            out.append(
+                f'bingmap/19/{name}.jpg,streetview/panos/{name}.jpg,'
+                f'streetview/annotations/{name}.png'
+            )
         return out
 
     _write_lines(osp.join(root, 'splits', 'train-19zl.csv'), lines(train_ids))
@@ -141,22 +179,30 @@ def latlon_to_utm(lat, lon, zone: int = 55):
     (Krueger series, the forward of ``gleamkit.datasets.cvact.utm_to_lat_lon``)."""
     a, f, k0 = 6378137.0, 1 / 298.257223563, 0.9996
     n = f / (2 - f)
-    big_a = a / (1 + n) * (1 + n ** 2 / 4 + n ** 4 / 64)
-    alpha = (n / 2 - 2 * n ** 2 / 3 + 5 * n ** 3 / 16, 13 * n ** 2 / 48 - 3 * n ** 3 / 5,
-             61 * n ** 3 / 240)
+    big_a = a / (1 + n) * (1 + n**2 / 4 + n**4 / 64)
+    alpha = (n / 2 - 2 * n**2 / 3 + 5 * n**3 / 16, 13 * n**2 / 48 - 3 * n**3 / 5, 61 * n**3 / 240)
     phi, dlon = math.radians(lat), math.radians(lon - (zone * 6 - 183))
     c = 2 * math.sqrt(n) / (1 + n)
     t = math.sinh(math.atanh(math.sin(phi)) - c * math.atanh(c * math.sin(phi)))
     xi, eta = math.atan2(t, math.cos(dlon)), math.atanh(math.sin(dlon) / math.sqrt(1 + t * t))
-    east = eta + sum(al * math.cos(2 * j * xi) * math.sinh(2 * j * eta)
-                     for j, al in enumerate(alpha, 1))
-    north = xi + sum(al * math.sin(2 * j * xi) * math.cosh(2 * j * eta)
-                     for j, al in enumerate(alpha, 1))
+    east = eta + sum(
+        al * math.cos(2 * j * xi) * math.sinh(2 * j * eta) for j, al in enumerate(alpha, 1)
+    )
+    north = xi + sum(
+        al * math.sin(2 * j * xi) * math.cosh(2 * j * eta) for j, al in enumerate(alpha, 1)
+    )
     return 500_000.0 + k0 * big_a * east, 10_000_000.0 + k0 * big_a * north
 
 
-def make_cvact(root: str, n_ids: int = 9, train=(1, 2, 3, 4), val=(5, 6), test=(7, 8, 9),
-               with_test_struct: bool = True, swap_utm_columns: bool = False) -> dict:
+def make_cvact(
+    root: str,
+    n_ids: int = 9,
+    train=(1, 2, 3, 4),
+    val=(5, 6),
+    test=(7, 8, 9),
+    with_test_struct: bool = True,
+    swap_utm_columns: bool = False,
+) -> dict:
     """``CVACT``: ACT_data.mat (panoIds, utm, trainSet.trainInd, valSet.valInd,
     valSetAll.valInd - 1-based), ANU_data_small/{streetview,satview_polish}/ and
     ANU_data_test/{streetview,satview_polish}/ with ``<id>_grdView.jpg`` and
@@ -171,34 +217,45 @@ def make_cvact(root: str, n_ids: int = 9, train=(1, 2, 3, 4), val=(5, 6), test=(
 
     def images(folder, indices):
         for i in indices:
-            write_image(osp.join(root, folder, 'streetview', f'{ids[i - 1]}_grdView.jpg'), i,
-                        size=(4, 16))
-            write_image(osp.join(root, folder, 'satview_polish',
-                                 f'{ids[i - 1]}_satView_polish.jpg'), i)
+            write_image(
+                osp.join(root, folder, 'streetview', f'{ids[i - 1]}_grdView.jpg'), i, size=(4, 16)
+            )
+            write_image(
+                osp.join(root, folder, 'satview_polish', f'{ids[i - 1]}_satView_polish.jpg'), i
+            )
 
     images('ANU_data_small', list(train) + list(val))
     images('ANU_data_test', test)
     # the first struct field is a placeholder: Sample4Geo reads the index field by position
-    mat = dict(panoIds=np.array(ids), utm=utm,
-               trainSet=dict(trainNum=len(train), trainInd=np.array(train).reshape(-1, 1)),
-               valSet=dict(valNum=len(val), valInd=np.array(val).reshape(-1, 1)))
+    mat = dict(
+        panoIds=np.array(ids),
+        utm=utm,
+        trainSet=dict(trainNum=len(train), trainInd=np.array(train).reshape(-1, 1)),
+        valSet=dict(valNum=len(val), valInd=np.array(val).reshape(-1, 1)),
+    )
     if with_test_struct:
         mat['valSetAll'] = dict(valNum=len(test), valInd=np.array(test).reshape(-1, 1))
     os.makedirs(root, exist_ok=True)
     savemat(osp.join(root, 'ACT_data.mat'), mat)
-    return dict(root=root, ids=ids, lat_lon=lat_lon, train=list(train), val=list(val),
-                test=list(test))
+    return dict(
+        root=root, ids=ids, lat_lon=lat_lon, train=list(train), val=list(val), test=list(test)
+    )
 
 
 # ---------------------------------------------------------------------- SUES-200
-def make_sues200(root: str, altitudes=(150, 200, 250, 300), train_ids=('0001', '0002'),
-                 test_ids=('0003', '0004', '0005'), frames: int = 2) -> dict:
+def make_sues200(
+    root: str,
+    altitudes=(150, 200, 250, 300),
+    train_ids=('0001', '0002'),
+    test_ids=('0003', '0004', '0005'),
+    frames: int = 2,
+) -> dict:
     """``SUES-200-512x512`` after ``split_datasets.py``: Training/<h>/{drone,satellite}/
     and Testing/<h>/{query_drone,gallery_drone,query_satellite,gallery_satellite}/;
     the test galleries hold every scene (train scenes too)."""
     for h in altitudes:
         for s in train_ids + test_ids:
-            split_dirs = ([osp.join(root, 'Training', str(h))] if s in train_ids else [])
+            split_dirs = [osp.join(root, 'Training', str(h))] if s in train_ids else []
             test_dir = osp.join(root, 'Testing', str(h))
             for k in range(frames):
                 for d in split_dirs:
@@ -211,14 +268,23 @@ def make_sues200(root: str, altitudes=(150, 200, 250, 300), train_ids=('0001', '
             write_image(osp.join(test_dir, 'gallery_satellite', s, '0.png'), 99)
             if s in test_ids:
                 write_image(osp.join(test_dir, 'query_satellite', s, '0.png'), 99)
-    return dict(root=root, altitudes=list(altitudes), train_ids=list(train_ids),
-                test_ids=list(test_ids), frames=frames)
+    return dict(
+        root=root,
+        altitudes=list(altitudes),
+        train_ids=list(train_ids),
+        test_ids=list(test_ids),
+        frames=frames,
+    )
 
 
 # ---------------------------------------------------------------------- DenseUAV
-def make_denseuav(root: str, train_ids=('000000', '000001', '000002'),
-                  test_ids=('000003', '000004'), heights=(80, 90, 100),
-                  gps_missing=('000004', )) -> dict:
+def make_denseuav(
+    root: str,
+    train_ids=('000000', '000001', '000002'),
+    test_ids=('000003', '000004'),
+    heights=(80, 90, 100),
+    gps_missing=('000004',),
+) -> dict:
     """``DenseUAV``: train/{drone,satellite}/<place>/, test/{query_drone,gallery_satellite,
     query_satellite,gallery_drone}/<place>/ (galleries hold every place) and
     Dense_GPS_ALL.txt lines ``<path> E<lon> N<lat> <height>``."""
@@ -246,8 +312,14 @@ def make_denseuav(root: str, train_ids=('000000', '000001', '000002'),
                 sub = 'drone' if split == 'train' else 'query_drone'
                 lines.append(f'{split}/{sub}/{place}/{drone} E{lon:.7f} N{lat:.7f} {h}')
     _write_lines(osp.join(root, 'Dense_GPS_ALL.txt'), lines)
-    return dict(root=root, train_ids=list(train_ids), test_ids=list(test_ids),
-                heights=list(heights), gps=gps, gps_missing=list(gps_missing))
+    return dict(
+        root=root,
+        train_ids=list(train_ids),
+        test_ids=list(test_ids),
+        heights=list(heights),
+        gps=gps,
+        gps_missing=list(gps_missing),
+    )
 
 
 # ------------------------------------------------------------- pair list and MAP
@@ -262,16 +334,45 @@ def make_pair_list(root: str, fmt: str = 'csv') -> dict:
     for name in ('q/a1.jpg', 'q/a2.jpg', 'q/b.png', 'q/c.jpg'):
         write_image(osp.join(root, name), 2)
     rows = [
-        dict(query='q/a1.jpg', satellite='sat/A.png', view='uav', lat=47.1, lon=8.1,
-             weight=1.0, split='train'),
-        dict(query='q/a2.jpg', satellite='sat/A.png', view='uav', lat=47.1, lon=8.1,
-             weight=0.5, split='test'),
-        dict(query='q/b.png', satellite='sat/B.png', view='map', lat='', lon='', weight='',
-             split='test'),
-        dict(query='q/c.jpg', satellite='sat/C.png', view='panorama', lat=47.3, lon=8.3,
-             weight='', split='test', semi_positives=['sat/B.png'], semi_weights=[0.25]),
-        dict(query='', satellite='sat/D.png', view='', lat='', lon='', weight='',
-             split='test'),
+        dict(
+            query='q/a1.jpg',
+            satellite='sat/A.png',
+            view='uav',
+            lat=47.1,
+            lon=8.1,
+            weight=1.0,
+            split='train',
+        ),
+        dict(
+            query='q/a2.jpg',
+            satellite='sat/A.png',
+            view='uav',
+            lat=47.1,
+            lon=8.1,
+            weight=0.5,
+            split='test',
+        ),
+        dict(
+            query='q/b.png',
+            satellite='sat/B.png',
+            view='map',
+            lat='',
+            lon='',
+            weight='',
+            split='test',
+        ),
+        dict(
+            query='q/c.jpg',
+            satellite='sat/C.png',
+            view='panorama',
+            lat=47.3,
+            lon=8.3,
+            weight='',
+            split='test',
+            semi_positives=['sat/B.png'],
+            semi_weights=[0.25],
+        ),
+        dict(query='', satellite='sat/D.png', view='', lat='', lon='', weight='', split='test'),
     ]
     if fmt == 'jsonl':
         rows = [{k: v for k, v in r.items() if v != ''} for r in rows]
@@ -280,8 +381,9 @@ def make_pair_list(root: str, fmt: str = 'csv') -> dict:
     return dict(root=root, ann_file=path, ids={'A': 0, 'B': 1, 'C': 2, 'D': 3})
 
 
-def make_street_map(root: str, names=('m001', 'm002', 'm003', 'm004'), train=('m001', 'm002'),
-                    test=('m003', 'm004')) -> dict:
+def make_street_map(
+    root: str, names=('m001', 'm002', 'm003', 'm004'), train=('m001', 'm002'), test=('m003', 'm004')
+) -> dict:
     """``MAP`` (gleamkit's layout): map/<name>.png, satellite/<name>.jpg, splits/{train,test}.txt,
     locations.csv (name,lat,lon) for all but the last name."""
     for i, n in enumerate(names):
@@ -290,8 +392,10 @@ def make_street_map(root: str, names=('m001', 'm002', 'm003', 'm004'), train=('m
     _write_lines(osp.join(root, 'splits', 'train.txt'), train)
     _write_lines(osp.join(root, 'splits', 'test.txt'), test)
     gps = {n: (22.5 + 0.01 * i, 114.0 + 0.01 * i) for i, n in enumerate(names[:-1])}
-    _write_lines(osp.join(root, 'locations.csv'),
-                 ['name,lat,lon'] + [f'{n},{la},{lo}' for n, (la, lo) in gps.items()])
+    _write_lines(
+        osp.join(root, 'locations.csv'),
+        ['name,lat,lon'] + [f'{n},{la},{lo}' for n, (la, lo) in gps.items()],
+    )
     return dict(root=root, names=list(names), train=list(train), test=list(test), gps=gps)
 
 
@@ -304,22 +408,29 @@ def make_gta_uav(root: str) -> dict:
     for i, t in enumerate(tiles):
         write_image(osp.join(root, 'satellite', t), i)
     entries = []
-    spec = [('d0.png', [('6_1_1.png', 0.8), ('6_1_2.png', 0.5)], [('7_2_2.png', 0.2)]),
-            ('d1.png', [('6_1_2.png', 0.6)], []),
-            ('d2.png', [], [('7_3_3.png', 0.15)])]
+    spec = [
+        ('d0.png', [('6_1_1.png', 0.8), ('6_1_2.png', 0.5)], [('7_2_2.png', 0.2)]),
+        ('d1.png', [('6_1_2.png', 0.6)], []),
+        ('d2.png', [], [('7_3_3.png', 0.15)]),
+    ]
     for k, (name, pos, semi) in enumerate(spec):
         write_image(osp.join(root, 'drone', 'images', name), 50 + k)
         both = pos + semi
-        entries.append({
-            'drone_img_dir': 'drone/images', 'drone_img_name': name,
-            'drone_loc_x_y': [100.0 * k, 200.0 * k], 'sate_img_dir': 'satellite',
-            'pair_pos_sate_img_list': [t for t, _ in pos],
-            'pair_pos_sate_weight_list': [w for _, w in pos],
-            'pair_pos_sate_loc_x_y_list': [[0.0, 0.0] for _ in pos],
-            'pair_pos_semipos_sate_img_list': [t for t, _ in both],
-            'pair_pos_semipos_sate_weight_list': [w for _, w in both],
-            'pair_pos_semipos_sate_loc_x_y_list': [[0.0, 0.0] for _ in both],
-            'drone_metadata': {'height': 200.0, 'cam_yaw': 0.0}})
+        entries.append(
+            {
+                'drone_img_dir': 'drone/images',
+                'drone_img_name': name,
+                'drone_loc_x_y': [100.0 * k, 200.0 * k],
+                'sate_img_dir': 'satellite',
+                'pair_pos_sate_img_list': [t for t, _ in pos],
+                'pair_pos_sate_weight_list': [w for _, w in pos],
+                'pair_pos_sate_loc_x_y_list': [[0.0, 0.0] for _ in pos],
+                'pair_pos_semipos_sate_img_list': [t for t, _ in both],
+                'pair_pos_semipos_sate_weight_list': [w for _, w in both],
+                'pair_pos_semipos_sate_loc_x_y_list': [[0.0, 0.0] for _ in both],
+                'drone_metadata': {'height': 200.0, 'cam_yaw': 0.0},
+            }
+        )
     for area in ('same', 'cross'):
         for split in ('train', 'test'):
             with open(osp.join(root, f'{area}-area-drone2sate-{split}.json'), 'w') as f:
@@ -328,19 +439,26 @@ def make_gta_uav(root: str) -> dict:
 
 
 # ------------------------------------------------------------ ground-photo sets
-def make_ground_sets(root: str, photos: Dict[str, int] = None, train=('c00', 'c01'),
-                     test=('c02', 'c03', 'c04')) -> dict:
+def make_ground_sets(
+    root: str, photos: Dict[str, int] = None, train=('c00', 'c01'), test=('c02', 'c03', 'c04')
+) -> dict:
     """``SetVL-480K``-style: satellite/<cell>.jpg, ground/<cell>/*.jpg (``photos[cell]``
     photos of varied sizes; c04 has none), splits/{train,test}.txt, cells.csv."""
     photos = photos or {'c00': 5, 'c01': 3, 'c02': 4, 'c03': 2, 'c04': 0}
     for i, (cell, n) in enumerate(sorted(photos.items())):
         write_image(osp.join(root, 'satellite', f'{cell}.jpg'), i)
         for k in range(n):
-            write_image(osp.join(root, 'ground', cell, f'{cell}_{k:03d}.jpg'), 10 * i + k,
-                        size=(6 + k, 8))
+            write_image(
+                osp.join(root, 'ground', cell, f'{cell}_{k:03d}.jpg'), 10 * i + k, size=(6 + k, 8)
+            )
     _write_lines(osp.join(root, 'splits', 'train.txt'), train)
     _write_lines(osp.join(root, 'splits', 'test.txt'), test)
     centres = [f'{c},{30 + i},{100 + i}' for i, c in enumerate(sorted(photos))]
     _write_lines(osp.join(root, 'cells.csv'), ['cell,lat,lon'] + centres)
-    return dict(root=root, photos=photos, ids={c: i for i, c in enumerate(sorted(photos))},
-                train=list(train), test=list(test))
+    return dict(
+        root=root,
+        photos=photos,
+        ids={c: i for i, c in enumerate(sorted(photos))},
+        train=list(train),
+        test=list(test),
+    )

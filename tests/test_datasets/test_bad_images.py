@@ -2,6 +2,7 @@
 the file and tools/misc/check_dataset.py; ``on_corrupt='skip'``: serve another
 sample, count the file and report it at the end of the epoch, also when the
 samples are loaded by dataloader worker processes."""
+
 import os.path as osp
 
 import pytest
@@ -16,7 +17,7 @@ from gleamkit.engine.hooks import SkippedImageReportHook
 PIPELINE = [dict(type=LoadCrossViewImages), dict(type=PackCrossViewInputs)]
 
 
-def make_list(root, corrupt=('q/a2.jpg', )):
+def make_list(root, corrupt=('q/a2.jpg',)):
     """4 places x 2 drone images each; the files in ``corrupt`` are not images."""
     rows = []
     for place in 'ABCD':
@@ -33,23 +34,28 @@ def make_list(root, corrupt=('q/a2.jpg', )):
 
 @pytest.mark.slow
 def test_default_stops_naming_the_file_and_the_checker(tmp_path):
-    ds = CrossViewPairListDataset(ann_file=make_list(str(tmp_path)), mode='pairs',
-                                  pipeline=PIPELINE)
+    ds = CrossViewPairListDataset(
+        ann_file=make_list(str(tmp_path)), mode='pairs', pipeline=PIPELINE
+    )
     ds[0]
-    with pytest.raises(BadImageError, match=r"sample 1 cannot be loaded: corrupt image "
-                       r".*a2\.jpg \(.*\)\. List every bad image of the config with python "
-                       r"tools/misc/check_dataset\.py CONFIG.*on_corrupt='skip'"):
+    with pytest.raises(
+        BadImageError,
+        match=r'sample 1 cannot be loaded: corrupt image '
+        r'.*a2\.jpg \(.*\)\. List every bad image of the config with python '
+        r"tools/misc/check_dataset\.py CONFIG.*on_corrupt='skip'",
+    ):
         ds[1]
 
 
 def test_skip_serves_another_image_of_the_same_place(tmp_path):
-    ds = CrossViewPairListDataset(ann_file=make_list(str(tmp_path)), mode='pairs',
-                                  pipeline=PIPELINE, on_corrupt='skip')
+    ds = CrossViewPairListDataset(
+        ann_file=make_list(str(tmp_path)), mode='pairs', pipeline=PIPELINE, on_corrupt='skip'
+    )
     out = ds[1]  # a2.jpg is corrupt: a1.jpg (same place A) replaces it
     meta = out['data_samples'].metainfo
     assert meta['query_path'].endswith('a1.jpg')
     assert meta['location_id'] == ds.get_data_info(1)['location_id']
-    (path, kind, _), = meta['skipped_bad_images']
+    ((path, kind, _),) = meta['skipped_bad_images']
     assert path.endswith('a2.jpg') and kind == 'corrupt'
     ds[1]
     assert dict(ds.bad_images_skipped) == {path: 2}
@@ -57,8 +63,12 @@ def test_skip_serves_another_image_of_the_same_place(tmp_path):
 
 
 def test_skip_falls_back_to_another_place_when_the_place_has_none(tmp_path):
-    ds = CrossViewPairListDataset(ann_file=make_list(str(tmp_path), ('q/b1.jpg', 'q/b2.jpg')),
-                                  mode='pairs', pipeline=PIPELINE, on_corrupt='skip')
+    ds = CrossViewPairListDataset(
+        ann_file=make_list(str(tmp_path), ('q/b1.jpg', 'q/b2.jpg')),
+        mode='pairs',
+        pipeline=PIPELINE,
+        on_corrupt='skip',
+    )
     out = ds[2]
     assert out['data_samples'].metainfo['query_path'].rsplit('/', 1)[1][0] in 'acd'
     assert len(out['data_samples'].metainfo['skipped_bad_images']) >= 2  # b1 then b2
@@ -66,11 +76,11 @@ def test_skip_falls_back_to_another_place_when_the_place_has_none(tmp_path):
 
 def test_skip_is_refused_for_evaluation(tmp_path):
     with pytest.raises(ValueError, match=r"on_corrupt='skip' is for training"):
-        CrossViewPairListDataset(ann_file=make_list(str(tmp_path)), mode='query',
-                                 on_corrupt='skip')
+        CrossViewPairListDataset(ann_file=make_list(str(tmp_path)), mode='query', on_corrupt='skip')
     with pytest.raises(ValueError, match=r"on_corrupt='ignore', expected one of"):
-        CrossViewPairListDataset(ann_file=make_list(str(tmp_path)), mode='pairs',
-                                 on_corrupt='ignore')
+        CrossViewPairListDataset(
+            ann_file=make_list(str(tmp_path)), mode='pairs', on_corrupt='ignore'
+        )
 
 
 class _Runner:
@@ -82,10 +92,15 @@ class _Runner:
 def test_hook_counts_skips_made_in_worker_processes(tmp_path, num_workers):
     from mmengine.dataset import pseudo_collate
 
-    ds = CrossViewPairListDataset(ann_file=make_list(str(tmp_path), ('q/a2.jpg', 'q/c1.jpg')),
-                                  mode='pairs', pipeline=PIPELINE, on_corrupt='skip')
-    loader = torch.utils.data.DataLoader(ds, batch_size=3, num_workers=num_workers,
-                                         collate_fn=pseudo_collate)
+    ds = CrossViewPairListDataset(
+        ann_file=make_list(str(tmp_path), ('q/a2.jpg', 'q/c1.jpg')),
+        mode='pairs',
+        pipeline=PIPELINE,
+        on_corrupt='skip',
+    )
+    loader = torch.utils.data.DataLoader(
+        ds, batch_size=3, num_workers=num_workers, collate_fn=pseudo_collate
+    )
     hook = SkippedImageReportHook()
     runner = _Runner()
     for epoch in range(2):
@@ -108,6 +123,7 @@ def isolated_mmengine_globals():
     from mmengine.logging import MessageHub, MMLogger
     from mmengine.registry import DefaultScope
     from mmengine.visualization import Visualizer
+
     managers = (DefaultScope, MessageHub, MMLogger, Visualizer)
     saved = {manager: dict(manager._instance_dict) for manager in managers}
     yield
@@ -135,23 +151,35 @@ def test_runner_epoch_reports_skipped_files(tmp_path, isolated_mmengine_globals)
 
     hook = SkippedImageReportHook()
     runner = Runner(
-        model=Tiny(), work_dir=str(tmp_path / 'work'),
+        model=Tiny(),
+        work_dir=str(tmp_path / 'work'),
         train_dataloader=dict(
-            dataset=CrossViewPairListDataset(ann_file=make_list(str(tmp_path / 'data')),
-                                             mode='pairs', pipeline=PIPELINE,
-                                             on_corrupt='skip'),
-            sampler=dict(type='DefaultSampler', shuffle=False), batch_size=4, num_workers=2,
-            collate_fn=pseudo_collate),
+            dataset=CrossViewPairListDataset(
+                ann_file=make_list(str(tmp_path / 'data')),
+                mode='pairs',
+                pipeline=PIPELINE,
+                on_corrupt='skip',
+            ),
+            sampler=dict(type='DefaultSampler', shuffle=False),
+            batch_size=4,
+            num_workers=2,
+            collate_fn=pseudo_collate,
+        ),
         train_cfg=dict(by_epoch=True, max_epochs=1),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
-        custom_hooks=[hook], default_hooks=dict(checkpoint=None),
-        experiment_name=f'bad_images_{id(tmp_path)}')
+        custom_hooks=[hook],
+        default_hooks=dict(checkpoint=None),
+        experiment_name=f'bad_images_{id(tmp_path)}',
+    )
     runner.train()
-    assert hook.history == [dict(epoch=0, samples=1, files={
-        osp.join(str(tmp_path / 'data'), 'q/a2.jpg'): 1})]
+    assert hook.history == [
+        dict(epoch=0, samples=1, files={osp.join(str(tmp_path / 'data'), 'q/a2.jpg'): 1})
+    ]
     log = open(MMLogger.get_current_instance().log_file).read()
-    assert ('SkippedImageReportHook: epoch 1: 1 samples were replaced because 1 image files '
-            'could not be read') in log
+    assert (
+        'SkippedImageReportHook: epoch 1: 1 samples were replaced because 1 image files '
+        'could not be read'
+    ) in log
     assert 'a2.jpg' in log and 'tools/misc/check_dataset.py' in log
 
 
@@ -164,18 +192,22 @@ def test_ground_photo_sets_name_the_bad_member(tmp_path):
         PackImageSetInputs,
         ResizeImageSet,
     )
+
     g = make_ground_sets(str(tmp_path / 'SetVL-480K'))
     bad = osp.join(g['root'], 'ground', 'c01', 'c01_001.jpg')
     with open(bad, 'wb') as f:
         f.write(b'\xff\xd8 truncated')
-    pipeline = [dict(type=LoadImageSet), dict(type=ResizeImageSet, size=(8, 8)),
-                dict(type=PackImageSetInputs)]
-    ds = GroundImageSetDataset(data_root=g['root'], split='train', mode='query',
-                               pipeline=pipeline)
+    pipeline = [
+        dict(type=LoadImageSet),
+        dict(type=ResizeImageSet, size=(8, 8)),
+        dict(type=PackImageSetInputs),
+    ]
+    ds = GroundImageSetDataset(data_root=g['root'], split='train', mode='query', pipeline=pipeline)
     with pytest.raises(BadImageError, match=r'corrupt image .*c01_001\.jpg.*check_dataset'):
         ds[1]
-    ds = GroundImageSetDataset(data_root=g['root'], split='train', mode='pairs',
-                               pipeline=pipeline, on_corrupt='skip')
+    ds = GroundImageSetDataset(
+        data_root=g['root'], split='train', mode='pairs', pipeline=pipeline, on_corrupt='skip'
+    )
     out = ds[1]  # cell c01's set holds the bad photo: the other cell's set replaces it
     assert out['data_samples'].metainfo['skipped_bad_images'][0][0] == bad
     assert out['inputs']['query'].shape[0] == 5  # c00's five photos
@@ -195,10 +227,21 @@ def test_hook_gathers_the_skips_of_every_rank(tmp_path, free_port):
     ann = make_list(str(tmp_path / 'data'), ('q/a2.jpg', 'q/c1.jpg'))  # index 1 and 4
     env = dict(os.environ, PYTHONPATH=str(root), OMP_NUM_THREADS='1')
     proc = subprocess.run(
-        [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
-         f'--master_port={free_port}',
-         str(root / 'tests/dist_workers/skipped_image_report_worker.py'), ann,
-         str(tmp_path / 'history')], capture_output=True, text=True, timeout=240, env=env)
+        [
+            sys.executable,
+            '-m',
+            'torch.distributed.run',
+            '--nproc_per_node=2',
+            f'--master_port={free_port}',
+            str(root / 'tests/dist_workers/skipped_image_report_worker.py'),
+            ann,
+            str(tmp_path / 'history'),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     for rank in (0, 1):
         history = json.loads((tmp_path / f'history.{rank}.json').read_text())

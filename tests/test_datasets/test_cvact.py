@@ -29,13 +29,17 @@ def test_val_split_ids_paths_and_gps(cvact):
     query = CVACTDataset(data_root=cvact['root'], split='val', mode='query')
     gallery = CVACTDataset(data_root=cvact['root'], split='val', mode='gallery')
     assert len(query) == len(gallery) == 2
-    assert query.get_field('location_id') == gallery.get_field('location_id') == \
-        [OFFSET + 4, OFFSET + 5]  # valInd 5, 6 are 1-based
+    assert (
+        query.get_field('location_id')
+        == gallery.get_field('location_id')
+        == [OFFSET + 4, OFFSET + 5]
+    )  # valInd 5, 6 are 1-based
     info = query.get_data_info(0)
     pano = cvact['ids'][4]
     assert info['pano_id'] == pano and info['view'] == 'panorama'
-    assert info['query_path'] == osp.join(cvact['root'], 'ANU_data_small', 'streetview',
-                                          f'{pano}_grdView.jpg')
+    assert info['query_path'] == osp.join(
+        cvact['root'], 'ANU_data_small', 'streetview', f'{pano}_grdView.jpg'
+    )
     lat, lon = cvact['lat_lon'][4]
     assert info['lat'] == pytest.approx(lat, abs=1e-7)
     assert info['lon'] == pytest.approx(lon, abs=1e-7)
@@ -63,15 +67,17 @@ def test_test_split_from_val_set_all(cvact):
 
 def test_test_split_without_val_set_all_lists_the_folder(tmp_path):
     c = make_cvact(str(tmp_path / 'CVACT'), with_test_struct=False)
-    os.remove(osp.join(c['root'], 'ANU_data_test', 'satview_polish',
-                       f'{c["ids"][8]}_satView_polish.jpg'))
+    os.remove(
+        osp.join(c['root'], 'ANU_data_test', 'satview_polish', f'{c["ids"][8]}_satView_polish.jpg')
+    )
     ds = CVACTDataset(data_root=c['root'], split='test', mode='gallery')
     assert ds.get_field('location_id') == [OFFSET + 6, OFFSET + 7]
 
 
 def test_missing_image_is_reported_not_dropped(cvact):
-    os.remove(osp.join(cvact['root'], 'ANU_data_small', 'streetview',
-                       f'{cvact["ids"][1]}_grdView.jpg'))
+    os.remove(
+        osp.join(cvact['root'], 'ANU_data_small', 'streetview', f'{cvact["ids"][1]}_grdView.jpg')
+    )
     with pytest.raises(FileNotFoundError, match=r'1 of 4 samples'):
         CVACTDataset(data_root=cvact['root'], split='train', mode='pairs')
     ds = CVACTDataset(data_root=cvact['root'], split='train', mode='pairs', on_missing='skip')

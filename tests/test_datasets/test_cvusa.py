@@ -28,8 +28,11 @@ def test_train_pairs(cvusa):
 def test_test_split_is_val_19zl_one_to_one(cvusa):
     query = CVUSADataset(data_root=cvusa['root'], split='test', mode='query')
     gallery = CVUSADataset(data_root=cvusa['root'], split='val', mode='gallery')
-    assert query.get_field('location_id') == gallery.get_field('location_id') == \
-        [OFFSET + 44, OFFSET + 45, OFFSET + 46]
+    assert (
+        query.get_field('location_id')
+        == gallery.get_field('location_id')
+        == [OFFSET + 44, OFFSET + 45, OFFSET + 46]
+    )
     assert set(gallery.get_field('view')) == {'satellite'}
     assert 'query_path' not in gallery.get_data_info(0)
 
@@ -54,13 +57,17 @@ def test_malformed_line(cvusa):
 def test_split_line_leaving_data_root_is_refused(tmp_path):
     """Issue 10.10: every dataset class refuses image paths outside data_root."""
     from replicas import make_cvusa, write_image
+
     c = make_cvusa(str(tmp_path / 'CVUSA'))
     write_image(str(tmp_path / '0000009.jpg'))
     with open(osp.join(c['root'], 'splits', 'train-19zl.csv'), 'a') as f:
         f.write('../0000009.jpg,streetview/panos/0000001.jpg,x.png\n')
-    with pytest.raises(ValueError, match=r"(?s)CVUSADataset\(mode='pairs', split='train'\): 1 "
-                                         r"image paths lie outside data_root=.*0000009\.jpg"
-                                         r".*allow_outside_root=True"):
+    with pytest.raises(
+        ValueError,
+        match=r"(?s)CVUSADataset\(mode='pairs', split='train'\): 1 "
+        r'image paths lie outside data_root=.*0000009\.jpg'
+        r'.*allow_outside_root=True',
+    ):
         CVUSADataset(data_root=c['root'], split='train', mode='pairs')
     ds = CVUSADataset(data_root=c['root'], split='train', mode='pairs', allow_outside_root=True)
     assert len(ds) == 5

@@ -25,8 +25,9 @@ def test_train_pairs_same_height(dense):
 
 
 def test_train_pairs_all_tiles(dense):
-    ds = DenseUAVDataset(data_root=dense['root'], split='train', mode='pairs',
-                         satellite_pairing='all')
+    ds = DenseUAVDataset(
+        data_root=dense['root'], split='train', mode='pairs', satellite_pairing='all'
+    )
     assert len(ds) == 3 * 3 * 6
 
 
@@ -39,14 +40,18 @@ def test_test_protocol_counts_and_gps(dense):
     q = query.get_data_info(0)
     assert q['location_id'] == OFFSET + 3
     assert (q['lat'], q['lon']) == pytest.approx(dense['gps']['000003'])
-    no_gps = [query.get_data_info(i) for i in range(len(query))
-              if query.get_data_info(i)['place'] == '000004']
+    no_gps = [
+        query.get_data_info(i)
+        for i in range(len(query))
+        if query.get_data_info(i)['place'] == '000004'
+    ]
     assert no_gps and all('lat' not in info for info in no_gps)
 
 
 def test_satellite_to_drone(dense):
-    gallery = DenseUAVDataset(data_root=dense['root'], split='test', mode='gallery',
-                              protocol='satellite->drone')
+    gallery = DenseUAVDataset(
+        data_root=dense['root'], split='test', mode='gallery', protocol='satellite->drone'
+    )
     assert len(gallery) == 5 * 3 and set(gallery.get_field('view')) == {'uav'}
 
 

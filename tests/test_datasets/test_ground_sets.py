@@ -8,10 +8,13 @@ from replicas import make_ground_sets
 from gleamkit.datasets import GroundImageSetDataset
 
 OFFSET = 80_000_000
-SET_PIPELINE = [dict(type='LoadImageSet'), dict(type='LoadCrossViewImages', keys=['reference']),
-                dict(type='ResizeImageSet', size=(4, 6)),
-                dict(type='ResizeViews', sizes=dict(satellite=(5, 5))),
-                dict(type='PackImageSetInputs')]
+SET_PIPELINE = [
+    dict(type='LoadImageSet'),
+    dict(type='LoadCrossViewImages', keys=['reference']),
+    dict(type='ResizeImageSet', size=(4, 6)),
+    dict(type='ResizeViews', sizes=dict(satellite=(5, 5))),
+    dict(type='PackImageSetInputs'),
+]
 
 
 @pytest.fixture(scope='module')
@@ -31,8 +34,14 @@ def test_set_queries_one_sample_per_cell(sets):
 
 
 def test_set_pairs_pack_to_a_stacked_tensor_and_collate(sets):
-    ds = GroundImageSetDataset(data_root=sets['root'], split='train', mode='pairs',
-                               max_set_size=4, seed=0, pipeline=SET_PIPELINE)
+    ds = GroundImageSetDataset(
+        data_root=sets['root'],
+        split='train',
+        mode='pairs',
+        max_set_size=4,
+        seed=0,
+        pipeline=SET_PIPELINE,
+    )
     assert ds.get_field('set_size') == [4, 3]
     first, second = ds[0], ds[1]
     assert tuple(first['inputs']['query'].shape) == (4, 3, 4, 6)
@@ -49,18 +58,25 @@ def test_set_pairs_pack_to_a_stacked_tensor_and_collate(sets):
 
 
 def test_first_members_are_deterministic(sets):
-    ds = GroundImageSetDataset(data_root=sets['root'], split='train', mode='query',
-                               max_set_size=2,
-                               pipeline=[dict(type='LoadImageSet'),
-                                         dict(type='ResizeImageSet', size=(4, 6)),
-                                         dict(type='PackImageSetInputs')])
+    ds = GroundImageSetDataset(
+        data_root=sets['root'],
+        split='train',
+        mode='query',
+        max_set_size=2,
+        pipeline=[
+            dict(type='LoadImageSet'),
+            dict(type='ResizeImageSet', size=(4, 6)),
+            dict(type='PackImageSetInputs'),
+        ],
+    )
     paths = ds[0]['data_samples'].query_paths
     assert [osp.basename(p) for p in paths] == ['c00_000.jpg', 'c00_001.jpg']
 
 
 def test_single_photo_mode_and_gallery(sets):
-    single = GroundImageSetDataset(data_root=sets['root'], split='train', mode='pairs',
-                                   as_sets=False)
+    single = GroundImageSetDataset(
+        data_root=sets['root'], split='train', mode='pairs', as_sets=False
+    )
     assert len(single) == 5 + 3
     assert single.get_data_info(0)['reference_path'].endswith(osp.join('satellite', 'c00.jpg'))
     gallery = GroundImageSetDataset(data_root=sets['root'], split='test', mode='gallery')
@@ -68,9 +84,12 @@ def test_single_photo_mode_and_gallery(sets):
 
 
 def test_unequal_members_need_resizing(sets):
-    ds = GroundImageSetDataset(data_root=sets['root'], split='train', mode='query',
-                               pipeline=[dict(type='LoadImageSet'),
-                                         dict(type='PackImageSetInputs')])
+    ds = GroundImageSetDataset(
+        data_root=sets['root'],
+        split='train',
+        mode='query',
+        pipeline=[dict(type='LoadImageSet'), dict(type='PackImageSetInputs')],
+    )
     with pytest.raises(ValueError, match='ResizeImageSet'):
         ds[0]
 
@@ -78,6 +97,7 @@ def test_unequal_members_need_resizing(sets):
 def test_missing_member_and_unknown_cell(sets, tmp_path):
     s = make_ground_sets(str(tmp_path / 'S'))
     import os
+
     os.remove(osp.join(s['root'], 'ground', 'c01', 'c01_001.jpg'))
     ds = GroundImageSetDataset(data_root=s['root'], split='train', mode='query')
     assert ds.get_field('set_size') == [5, 2]  # the listing is what exists

@@ -54,6 +54,7 @@ def test_gallery_is_every_tile(gta):
 
 def test_unknown_tile_and_missing_json(gta, tmp_path):
     import json
+
     path = osp.join(gta['root'], 'same-area-drone2sate-test.json')
     entries = json.load(open(path))
     entries[0]['pair_pos_sate_img_list'] = ['9_9_9.png']
@@ -63,5 +64,6 @@ def test_unknown_tile_and_missing_json(gta, tmp_path):
         GTAUAVDataset(data_root=gta['root'], ann_file=str(bad), mode='query')
     with pytest.raises(FileNotFoundError, match='same-area-drone2sate-train.json'):
         import shutil
+
         shutil.copytree(osp.join(gta['root'], 'satellite'), tmp_path / 'x' / 'satellite')
         GTAUAVDataset(data_root=str(tmp_path / 'x'), split='train', mode='pairs')

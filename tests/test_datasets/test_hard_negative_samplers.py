@@ -1,5 +1,6 @@
 """GPSNeighbourSampler / SimilarityNeighbourSampler on hand-built layouts whose
 neighbour groups are known."""
+
 from collections import Counter
 
 import numpy as np
@@ -41,14 +42,20 @@ def cluster_infos(views=VIEWS, centres=CENTRES, per_cluster=4, spacing_deg=0.001
     for c, (lat, lon) in enumerate(centres):
         for j in range(per_cluster):
             for view in views:
-                infos.append(dict(location_id=c * per_cluster + j, view=view,
-                                  lat=lat + spacing_deg * j, lon=lon))
+                infos.append(
+                    dict(
+                        location_id=c * per_cluster + j,
+                        view=view,
+                        lat=lat + spacing_deg * j,
+                        lon=lon,
+                    )
+                )
     return infos
 
 
 def batches_of(sampler):
     idx = list(sampler)
-    return [idx[i:i + sampler.batch_size] for i in range(0, len(idx), sampler.batch_size)]
+    return [idx[i : i + sampler.batch_size] for i in range(0, len(idx), sampler.batch_size)]
 
 
 def places(ds, batch):
@@ -64,12 +71,15 @@ def test_gps_neighbour_table_hand_case():
     assert idx.tolist() == [[1, 2], [0, 2], [1, 0], [2, 1]]
     step = haversine_m(0, 0, 0, 0.01)
     assert step == pytest.approx(1111.95, abs=0.01)
-    np.testing.assert_allclose(metres, step * np.array([[1, 3], [1, 2], [2, 3], [4, 6]]),
-                               rtol=1e-9)
+    np.testing.assert_allclose(metres, step * np.array([[1, 3], [1, 2], [2, 3], [4, 6]]), rtol=1e-9)
     # a radius drops the far ones; k beyond P - 1 pads
     idx, metres = gps_neighbour_table(lat, lon, k=5, radius_m=2.5 * step)
-    assert idx.tolist() == [[1, -1, -1, -1, -1], [0, 2, -1, -1, -1], [1, -1, -1, -1, -1],
-                            [-1, -1, -1, -1, -1]]
+    assert idx.tolist() == [
+        [1, -1, -1, -1, -1],
+        [0, 2, -1, -1, -1],
+        [1, -1, -1, -1, -1],
+        [-1, -1, -1, -1, -1],
+    ]
     assert np.isinf(metres[3]).all()
 
 
@@ -119,15 +129,20 @@ def city_of(ds, i):
 
 def same_city_share(ds, batch):
     cities = [city_of(ds, i) for i in batch]
-    pairs = [(a, b) for n, a in enumerate(cities) for b in cities[n + 1:]]
+    pairs = [(a, b) for n, a in enumerate(cities) for b in cities[n + 1 :]]
     return sum(a == b for a, b in pairs) / len(pairs)
 
 
 def test_hard_fraction_splits_groups_and_random_fill():
-    ds = InfoDataset(cluster_infos(views=('uav', 'map', 'panorama', 'ground'),
-                                   centres=[(5.0 * c, 7.0 * c) for c in range(8)]))
-    sampler = GPSNeighbourSampler(ds, batch_size=8, neighbours=3, neighbour_pool=3,
-                                  hard_fraction=0.5, seed=1)
+    ds = InfoDataset(
+        cluster_infos(
+            views=('uav', 'map', 'panorama', 'ground'),
+            centres=[(5.0 * c, 7.0 * c) for c in range(8)],
+        )
+    )
+    sampler = GPSNeighbourSampler(
+        ds, batch_size=8, neighbours=3, neighbour_pool=3, hard_fraction=0.5, seed=1
+    )
     batches = batches_of(sampler)
     assert len(batches) == 128 // 8
     assert all(len(set(places(ds, b))) == 8 for b in batches)
@@ -147,8 +162,9 @@ def test_hard_fraction_splits_groups_and_random_fill():
 def test_neighbour_pool_draws_nearest_half_then_random():
     # one line of 12 places, 111 m apart: place 0's neighbours by distance are 1..11
     infos = [dict(location_id=i, view='uav', lat=0.001 * i, lon=0.0) for i in range(12)]
-    infos += [dict(location_id=100 + i, view='uav', lat=50.0 + 0.001 * i, lon=0.0)
-              for i in range(12)]
+    infos += [
+        dict(location_id=100 + i, view='uav', lat=50.0 + 0.001 * i, lon=0.0) for i in range(12)
+    ]
     ds = InfoDataset(infos)
     sampler = GPSNeighbourSampler(ds, batch_size=5, neighbours=4, neighbour_pool=8, seed=0)
     assert sampler.neighbour_table.shape == (24, 8)
@@ -163,10 +179,11 @@ def test_neighbour_pool_draws_nearest_half_then_random():
 
 
 def test_radius_limits_groups():
-    ds = InfoDataset(cluster_infos(views=('uav', )))
+    ds = InfoDataset(cluster_infos(views=('uav',)))
     # 111 m between neighbours: 150 m keeps only the adjacent places
-    sampler = GPSNeighbourSampler(ds, batch_size=4, neighbours=3, neighbour_pool=3,
-                                  neighbour_radius_m=150.0, seed=0)
+    sampler = GPSNeighbourSampler(
+        ds, batch_size=4, neighbours=3, neighbour_pool=3, neighbour_radius_m=150.0, seed=0
+    )
     assert sampler.neighbour_table[0].tolist() == [1, -1, -1]
     assert sampler.neighbour_table[1].tolist() == [0, 2, -1]
     for b in batches_of(sampler):
@@ -174,8 +191,9 @@ def test_radius_limits_groups():
 
 
 def test_deterministic_per_seed_and_epoch():
-    ds = InfoDataset(cluster_infos(views=('uav', 'map', 'panorama'),
-                                   centres=[(i * 3.0, 0.0) for i in range(12)]))
+    ds = InfoDataset(
+        cluster_infos(views=('uav', 'map', 'panorama'), centres=[(i * 3.0, 0.0) for i in range(12)])
+    )
     kwargs = dict(batch_size=8, neighbours=3, hard_fraction=0.75)
     a = GPSNeighbourSampler(ds, seed=7, **kwargs)
     assert list(a) == list(GPSNeighbourSampler(ds, seed=7, **kwargs))
@@ -215,8 +233,16 @@ def test_location_ids_may_be_strings_and_configs_build():
         info['location_id'] = f'place-{info["location_id"]}'
     ds = InfoDataset(infos)
     with DefaultScope.overwrite_default_scope('gleamkit'):  # whatever ran before
-        sampler = SAMPLERS.build(dict(type='GPSNeighbourSampler', dataset=ds, batch_size=4,
-                                      neighbours=3, neighbour_pool=3, seed=0))
+        sampler = SAMPLERS.build(
+            dict(
+                type='GPSNeighbourSampler',
+                dataset=ds,
+                batch_size=4,
+                neighbours=3,
+                neighbour_pool=3,
+                seed=0,
+            )
+        )
     for b in batches_of(sampler):
         assert len({int(loc.split('-')[1]) // 4 for loc in places(ds, b)}) == 1
     assert sampler.place_index('place-5') == 5 and sampler.place_index('elsewhere') is None
@@ -241,13 +267,21 @@ def test_missing_gps_names_dataset_sample_and_key():
     with pytest.raises(KeyError) as err:
         GPSNeighbourSampler(NoGPSDataset(), batch_size=4, seed=0)
     msg = str(err.value)
-    for part in ("GPSNeighbourSampler", "sample 3", "NoGPSDataset ('tiny-no-gps')", "'lat'",
-                 'initial="random"'):
+    for part in (
+        'GPSNeighbourSampler',
+        'sample 3',
+        "NoGPSDataset ('tiny-no-gps')",
+        "'lat'",
+        'initial="random"',
+    ):
         assert part in msg, msg
     # inside a ConcatDataset the message names the part without GPS (its own index)
-    with pytest.raises(KeyError, match=r"sample 5 of dataset NoGPSDataset"):
-        GPSNeighbourSampler(ConcatDataset([NoGPSDataset(drop_at=None),
-                                           NoGPSDataset(drop_at=5)]), batch_size=4, seed=0)
+    with pytest.raises(KeyError, match=r'sample 5 of dataset NoGPSDataset'):
+        GPSNeighbourSampler(
+            ConcatDataset([NoGPSDataset(drop_at=None), NoGPSDataset(drop_at=5)]),
+            batch_size=4,
+            seed=0,
+        )
 
 
 def test_missing_gps_through_get_field_and_none_values():
@@ -262,7 +296,7 @@ def test_missing_gps_through_get_field_and_none_values():
         GPSNeighbourSampler(FieldDataset(infos), batch_size=4, seed=0)
     infos = cluster_infos()
     infos[6]['lat'] = None
-    with pytest.raises(KeyError, match=r"sample 6 of dataset FieldDataset has lat=None"):
+    with pytest.raises(KeyError, match=r'sample 6 of dataset FieldDataset has lat=None'):
         GPSNeighbourSampler(FieldDataset(infos), batch_size=4, seed=0)
     infos[6]['lat'] = float('nan')
     with pytest.raises(KeyError, match=r'lat=nan'):
@@ -292,8 +326,9 @@ def test_similarity_sampler_random_until_a_table_arrives():
     for info in infos:  # no GPS needed with initial='random'
         info.pop('lat'), info.pop('lon')
     ds = InfoDataset(infos)
-    sampler = SimilarityNeighbourSampler(ds, batch_size=4, neighbours=3, neighbour_pool=3,
-                                         initial='random', seed=0)
+    sampler = SimilarityNeighbourSampler(
+        ds, batch_size=4, neighbours=3, neighbour_pool=3, initial='random', seed=0
+    )
     assert sampler.neighbour_table is None and sampler.neighbour_source is None
     before = batches_of(sampler)
     assert all(len(set(places(ds, b))) == 4 for b in before)
@@ -307,8 +342,7 @@ def test_similarity_sampler_random_until_a_table_arrives():
 
 def test_similarity_sampler_starts_from_gps_then_follows_the_table():
     ds = InfoDataset(cluster_infos())
-    sampler = SimilarityNeighbourSampler(ds, batch_size=4, neighbours=3, neighbour_pool=3,
-                                         seed=0)
+    sampler = SimilarityNeighbourSampler(ds, batch_size=4, neighbours=3, neighbour_pool=3, seed=0)
     assert all(len({loc // 4 for loc in places(ds, b)}) == 1 for b in batches_of(sampler))
     # a NeighbourTable in another place order, with a place unknown to the sampler
     ids = [15 - p for p in range(16)] + [99]
@@ -320,7 +354,8 @@ def test_similarity_sampler_starts_from_gps_then_follows_the_table():
     assert sampler.neighbour_source == 'mined'
     assert sampler.neighbour_table.shape == (16, 3)  # neighbour_pool columns
     assert sampler.neighbour_table[sampler.place_index(5)].tolist() == [
-        sampler.place_index(q) for q in (1, 9, 13)]
+        sampler.place_index(q) for q in (1, 9, 13)
+    ]
     np.testing.assert_allclose(sampler.neighbour_scores[0], [0.9, 0.8, 0.7])
     for b in batches_of(sampler):
         assert len({loc % 4 for loc in places(ds, b)}) == 1
@@ -340,6 +375,7 @@ def test_similarity_sampler_starts_from_gps_then_follows_the_table():
 def test_scales_to_many_places():
     """20k places x 4 views: table and an epoch in seconds (100k places: ~3 s + ~1.3 s)."""
     import time
+
     rng = np.random.default_rng(0)
     n = 20000
     lat, lon = rng.uniform(30, 50, n), rng.uniform(-120, -70, n)
@@ -349,9 +385,12 @@ def test_scales_to_many_places():
             return 4 * n
 
         def get_field(self, key):
-            return dict(location_id=np.repeat(np.arange(n), 4).tolist(),
-                        view=['uav', 'map', 'panorama', 'ground'] * n,
-                        lat=np.repeat(lat, 4).tolist(), lon=np.repeat(lon, 4).tolist())[key]
+            return dict(
+                location_id=np.repeat(np.arange(n), 4).tolist(),
+                view=['uav', 'map', 'panorama', 'ground'] * n,
+                lat=np.repeat(lat, 4).tolist(),
+                lon=np.repeat(lon, 4).tolist(),
+            )[key]
 
     start = time.perf_counter()
     sampler = GPSNeighbourSampler(Big(), batch_size=128, neighbours=32, seed=0)

@@ -5,6 +5,7 @@ The digests were taken from the transforms before they were merged (the set-only
 ``LoadCrossViewImages`` / ``ResizeViews`` / ``PackCrossViewInputs``): tensors and
 meta must stay exactly the same, under the old names and the new ones.
 """
+
 import hashlib
 import os.path as osp
 
@@ -19,30 +20,58 @@ from gleamkit.registry import TRANSFORMS
 
 SET_PAIRS = ['0457ea225add4cbe', '2a2b2960d7ba2531']
 SET_QUERY = ['dc49e6d217c17cbe', '3387ceb15d075d58']
-SINGLE_PAIRS = ['a3c66a435c783b95', '1ac8c9aee9868fcd', '34d69e2cbcbe4a48', '40ca636f4119b430',
-                '3b1e3df9dff65d46', '6e5f2d5afe0d4167', 'f552feb3afe8c665', '59ffb30cef6c7fa4']
-SINGLE_QUERY = ['aba5cd9e2c61e9a0', '05d7fd44a30cb778', 'b09b2bb24879f85f', '9a9d22cd07100d2b',
-                '4eae3b9c1636769d', '2022d9ffc61ac7a2']
+SINGLE_PAIRS = [
+    'a3c66a435c783b95',
+    '1ac8c9aee9868fcd',
+    '34d69e2cbcbe4a48',
+    '40ca636f4119b430',
+    '3b1e3df9dff65d46',
+    '6e5f2d5afe0d4167',
+    'f552feb3afe8c665',
+    '59ffb30cef6c7fa4',
+]
+SINGLE_QUERY = [
+    'aba5cd9e2c61e9a0',
+    '05d7fd44a30cb778',
+    'b09b2bb24879f85f',
+    '9a9d22cd07100d2b',
+    '4eae3b9c1636769d',
+    '2022d9ffc61ac7a2',
+]
 GALLERY = ['4b1cfe59b85bf2b7', '647c79d16638b380', 'e50af2e11cbc4b53']
 
-OLD_SET_PAIRS = [dict(type='LoadImageSet'), dict(type='LoadCrossViewImages', keys=['reference']),
-                 dict(type='ResizeImageSet', size=(4, 6)),
-                 dict(type='ResizeViews', sizes=dict(satellite=(5, 5))),
-                 dict(type='PackImageSetInputs')]
-NEW_SET_PAIRS = [dict(type='LoadCrossViewImages'),
-                 dict(type='ResizeViews', sizes=dict(ground=(4, 6), satellite=(5, 5))),
-                 dict(type='PackCrossViewInputs')]
-OLD_SET_QUERY = [dict(type='LoadImageSet'), dict(type='ResizeImageSet', size=(7, 5)),
-                 dict(type='PackImageSetInputs')]
-NEW_SET_QUERY = [dict(type='LoadCrossViewImages'),
-                 dict(type='ResizeViews', sizes=dict(ground=(7, 5))),
-                 dict(type='PackCrossViewInputs')]
-SINGLE = [dict(type='LoadCrossViewImages'),
-          dict(type='ResizeViews', sizes=dict(ground=(4, 6), satellite=(5, 5))),
-          dict(type='PackCrossViewInputs')]
-KEEP_GROUND_SIZE = [dict(type='LoadCrossViewImages'),
-                    dict(type='ResizeViews', sizes=dict(satellite=(5, 5))),
-                    dict(type='PackCrossViewInputs')]
+OLD_SET_PAIRS = [
+    dict(type='LoadImageSet'),
+    dict(type='LoadCrossViewImages', keys=['reference']),
+    dict(type='ResizeImageSet', size=(4, 6)),
+    dict(type='ResizeViews', sizes=dict(satellite=(5, 5))),
+    dict(type='PackImageSetInputs'),
+]
+NEW_SET_PAIRS = [
+    dict(type='LoadCrossViewImages'),
+    dict(type='ResizeViews', sizes=dict(ground=(4, 6), satellite=(5, 5))),
+    dict(type='PackCrossViewInputs'),
+]
+OLD_SET_QUERY = [
+    dict(type='LoadImageSet'),
+    dict(type='ResizeImageSet', size=(7, 5)),
+    dict(type='PackImageSetInputs'),
+]
+NEW_SET_QUERY = [
+    dict(type='LoadCrossViewImages'),
+    dict(type='ResizeViews', sizes=dict(ground=(7, 5))),
+    dict(type='PackCrossViewInputs'),
+]
+SINGLE = [
+    dict(type='LoadCrossViewImages'),
+    dict(type='ResizeViews', sizes=dict(ground=(4, 6), satellite=(5, 5))),
+    dict(type='PackCrossViewInputs'),
+]
+KEEP_GROUND_SIZE = [
+    dict(type='LoadCrossViewImages'),
+    dict(type='ResizeViews', sizes=dict(satellite=(5, 5))),
+    dict(type='PackCrossViewInputs'),
+]
 
 
 def digest(item) -> str:
@@ -80,23 +109,28 @@ def test_set_pairs_unchanged(root, pipeline):
 
 @pytest.mark.parametrize('pipeline', [OLD_SET_QUERY, NEW_SET_QUERY], ids=['old', 'new'])
 def test_set_queries_unchanged(root, pipeline):
-    assert digests(root, pipeline, split='test', mode='query', set_sampling='first',
-                   max_set_size=3) == SET_QUERY
+    assert (
+        digests(root, pipeline, split='test', mode='query', set_sampling='first', max_set_size=3)
+        == SET_QUERY
+    )
 
 
 def test_single_images_unchanged(root):
     assert digests(root, SINGLE, split='train', mode='pairs', as_sets=False) == SINGLE_PAIRS
-    assert digests(root, KEEP_GROUND_SIZE, split='test', mode='query',
-                   as_sets=False) == SINGLE_QUERY
+    assert (
+        digests(root, KEEP_GROUND_SIZE, split='test', mode='query', as_sets=False) == SINGLE_QUERY
+    )
     assert digests(root, KEEP_GROUND_SIZE, split='test', mode='gallery') == GALLERY
 
 
 def test_a_set_member_is_an_image_of_its_own(root):
     """Each member of a packed set equals that photo packed as a single image."""
-    sets = GroundImageSetDataset(data_root=root, split='train', mode='query',
-                                 set_sampling='first', pipeline=SINGLE)
-    singles = GroundImageSetDataset(data_root=root, split='train', mode='query', as_sets=False,
-                                    pipeline=SINGLE)
+    sets = GroundImageSetDataset(
+        data_root=root, split='train', mode='query', set_sampling='first', pipeline=SINGLE
+    )
+    singles = GroundImageSetDataset(
+        data_root=root, split='train', mode='query', as_sets=False, pipeline=SINGLE
+    )
     by_path = {s['data_samples'].query_path: s['inputs']['query'] for s in singles}
     packed = sets[0]
     assert packed['data_samples'].set_size == 5
@@ -105,8 +139,11 @@ def test_a_set_member_is_an_image_of_its_own(root):
 
 
 def test_the_old_names_are_deprecated_aliases():
-    for old, new in [('LoadImageSet', LoadCrossViewImages), ('ResizeImageSet', ResizeViews),
-                     ('PackImageSetInputs', PackCrossViewInputs)]:
+    for old, new in [
+        ('LoadImageSet', LoadCrossViewImages),
+        ('ResizeImageSet', ResizeViews),
+        ('PackImageSetInputs', PackCrossViewInputs),
+    ]:
         cfg = dict(type=old, size=(4, 6)) if old == 'ResizeImageSet' else dict(type=old)
         with pytest.warns(DeprecationWarning, match=f'{old} is deprecated.*use {new.__name__}'):
             transform = TRANSFORMS.build(cfg)
@@ -122,6 +159,6 @@ def test_resize_views_sizes_every_member_and_checks_its_keys():
     out = ResizeViews(sizes=dict(ground=(6, 7)))(dict(view='ground', query_img=imgs))
     assert [m.shape for m in out['query_img']] == [(6, 7, 3), (6, 7, 3)]
     with pytest.raises(ValueError, match='keys'):
-        ResizeViews(sizes={}, keys=('gallery', ))
+        ResizeViews(sizes={}, keys=('gallery',))
     with pytest.raises(ValueError, match=r'must share a size.*ResizeViews'):
         PackCrossViewInputs()(dict(query_img=imgs))

@@ -20,7 +20,7 @@ def panorama_with_red_column(azimuth_deg):
     ``azimuth_deg`` from the horizon down to the nadir."""
     pano = np.full((H, W, 3), 40, np.uint8)
     col = int(round((azimuth_deg / 360.0 + 0.5) * W - 0.5)) % W
-    pano[H // 2:, col] = RED
+    pano[H // 2 :, col] = RED
     return pano
 
 
@@ -37,7 +37,8 @@ def direction_of_red(img):
 @pytest.mark.parametrize('azimuth', [0, 90, 180, 270, 45])
 def test_what_lies_east_of_the_camera_lies_east_of_the_centre(azimuth):
     out = PanoramaPolarTransform().transform(
-        dict(view='panorama', query_img=panorama_with_red_column(azimuth)))['query_img']
+        dict(view='panorama', query_img=panorama_with_red_column(azimuth))
+    )['query_img']
     assert out.shape == (H, H, 3) and out.dtype == np.uint8
     got = direction_of_red(out)
     assert min(abs(got - azimuth), 360 - abs(got - azimuth)) < 8
@@ -60,7 +61,7 @@ def test_grid_formula_by_hand():
 
 def test_low_elevations_come_from_the_bottom_rows():
     pano = np.zeros((H, W, 3), np.uint8)
-    pano[-2:] = 200                                   # the ground right under the camera
+    pano[-2:] = 200  # the ground right under the camera
     out = PanoramaPolarTransform(elevation_range=(-90, 30)).apply(pano)
     # centre = nadir (bright), middle of an edge = +30 degrees (dark)
     assert out[H // 2, H // 2].mean() > 150 and out[H // 2, 0].mean() == 0
@@ -72,8 +73,9 @@ def test_commutes_with_the_paired_quarter_turn(k):
     pano = np.random.default_rng(k).integers(0, 255, (H, W, 3), dtype=np.uint8)
     tile = np.zeros((H, H, 3), np.uint8)
     polar = PanoramaPolarTransform()
-    turned = PairedRandomRotate90.rotate(dict(view='panorama', query_img=pano,
-                                              reference_img=tile), k)
+    turned = PairedRandomRotate90.rotate(
+        dict(view='panorama', query_img=pano, reference_img=tile), k
+    )
     a = polar.apply(turned['query_img']).astype(int)
     b = np.rot90(polar.apply(pano), k).astype(int)
     assert np.abs(a - b).max() <= 1
@@ -93,20 +95,22 @@ def test_other_views_sets_size_and_registry():
     out = PanoramaPolarTransform().transform(dict(view='uav', query_img=img.copy()))
     assert np.array_equal(out['query_img'], img) and 'polar' not in out
     pano = panorama_with_red_column(90)
-    out = PanoramaPolarTransform(size=24).transform(
-        dict(view='panorama', query_img=[pano, pano]))
+    out = PanoramaPolarTransform(size=24).transform(dict(view='panorama', query_img=[pano, pano]))
     assert [i.shape for i in out['query_img']] == [(24, 24, 3)] * 2 and out['polar']
     built = TRANSFORMS.build(dict(type='PanoramaPolarTransform', size=8))
     assert isinstance(built, PanoramaPolarTransform) and built.size == 8
 
 
-@pytest.mark.parametrize('kwargs,match', [
-    (dict(elevation_range=(30, -90)), 'elevation_range'),
-    (dict(elevation_range=(-120, 30)), 'elevation_range'),
-    (dict(pano_elevation=(-90, 90)), 'pano_elevation'),
-    (dict(north_column=1.5), 'north_column'),
-    (dict(size=1), 'size'),
-])
+@pytest.mark.parametrize(
+    'kwargs,match',
+    [
+        (dict(elevation_range=(30, -90)), 'elevation_range'),
+        (dict(elevation_range=(-120, 30)), 'elevation_range'),
+        (dict(pano_elevation=(-90, 90)), 'pano_elevation'),
+        (dict(north_column=1.5), 'north_column'),
+        (dict(size=1), 'size'),
+    ],
+)
 def test_bad_config_names_the_key(kwargs, match):
     with pytest.raises(ValueError, match=match):
         PanoramaPolarTransform(**kwargs)
@@ -115,4 +119,5 @@ def test_bad_config_names_the_key(kwargs, match):
 def test_a_tall_image_is_not_taken_for_a_panorama():
     with pytest.raises(ValueError, match='wider than high'):
         PanoramaPolarTransform().transform(
-            dict(view='panorama', query_img=np.zeros((32, 16, 3), np.uint8)))
+            dict(view='panorama', query_img=np.zeros((32, 16, 3), np.uint8))
+        )

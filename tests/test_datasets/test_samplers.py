@@ -27,7 +27,7 @@ def four_views_dataset(n_locations=40):
 
 def batches_of(sampler):
     idx = list(sampler)
-    return [idx[i:i + sampler.batch_size] for i in range(0, len(idx), sampler.batch_size)]
+    return [idx[i : i + sampler.batch_size] for i in range(0, len(idx), sampler.batch_size)]
 
 
 def test_pack_unique_defers_repeats():
@@ -58,6 +58,7 @@ def test_unique_location_batches_and_determinism():
 def test_unique_location_sampler_shards_across_ranks(monkeypatch):
     ds = four_views_dataset()
     import gleamkit.datasets.samplers.unique_location_sampler as mod
+
     shards = []
     for rank in range(2):
         monkeypatch.setattr(mod, 'get_dist_info', lambda r=rank: (r, 2))

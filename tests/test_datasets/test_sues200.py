@@ -19,8 +19,9 @@ def test_train_pairs_one_altitude(sues):
     info = ds.get_data_info(0)
     assert info['altitude'] == 150 and info['view'] == 'uav'
     assert info['location_id'] == OFFSET + 1
-    assert info['reference_path'] == osp.join(sues['root'], 'Training', '150', 'satellite',
-                                              '0001', '0.png')
+    assert info['reference_path'] == osp.join(
+        sues['root'], 'Training', '150', 'satellite', '0001', '0.png'
+    )
 
 
 def test_train_pairs_all_altitudes(sues):
@@ -30,10 +31,10 @@ def test_train_pairs_all_altitudes(sues):
 
 
 def test_drone_to_satellite_gallery_keeps_all_scenes_once(sues):
-    query = SUES200Dataset(data_root=sues['root'], split='test', mode='query',
-                           altitudes=[150, 300])
-    gallery = SUES200Dataset(data_root=sues['root'], split='test', mode='gallery',
-                             altitudes=[150, 300])
+    query = SUES200Dataset(data_root=sues['root'], split='test', mode='query', altitudes=[150, 300])
+    gallery = SUES200Dataset(
+        data_root=sues['root'], split='test', mode='gallery', altitudes=[150, 300]
+    )
     assert len(query) == 2 * 3 * 2  # 2 altitudes x 3 test scenes x 2 frames
     assert len(gallery) == 5  # one tile per scene, 2 of them training scenes (distractors)
     assert gallery.get_field('location_id') == [OFFSET + i for i in range(1, 6)]
@@ -41,10 +42,20 @@ def test_drone_to_satellite_gallery_keeps_all_scenes_once(sues):
 
 
 def test_satellite_to_drone(sues):
-    query = SUES200Dataset(data_root=sues['root'], split='test', mode='query',
-                           altitudes=[200], protocol='satellite->drone')
-    gallery = SUES200Dataset(data_root=sues['root'], split='test', mode='gallery',
-                             altitudes=[200], protocol='satellite->drone')
+    query = SUES200Dataset(
+        data_root=sues['root'],
+        split='test',
+        mode='query',
+        altitudes=[200],
+        protocol='satellite->drone',
+    )
+    gallery = SUES200Dataset(
+        data_root=sues['root'],
+        split='test',
+        mode='gallery',
+        altitudes=[200],
+        protocol='satellite->drone',
+    )
     assert len(query) == 3 and set(query.get_field('view')) == {'satellite'}
     assert len(gallery) == 5 * 2 and set(gallery.get_field('view')) == {'uav'}
     assert gallery.metainfo['gallery_view'] == 'uav'

@@ -1,6 +1,7 @@
 """Issue 10.13: what ``python -m gleamkit.datasets.synthetic --out DIR`` exports
 loads back with ``CrossViewPairListDataset`` (``DIR/pairs.jsonl``): the same
 images, GPS, ids, semi-positives and distractors as the built-in dataset."""
+
 import os.path as osp
 import re
 
@@ -23,21 +24,44 @@ PIPELINE = [dict(type=LoadCrossViewImages), dict(type=PackCrossViewInputs)]
 @pytest.fixture(scope='module')
 def exported(tmp_path_factory):
     out = tmp_path_factory.mktemp('export') / 'world'
-    assert cli_main(['--out', str(out), '--num-locations', '8', '--num-distractors', '3',
-                     '--image-size', '32', '--seed', '5', '--ground-photos', '2',
-                     '--no-progress']) == 0
-    return dict(out=str(out), ann=str(out / 'pairs.jsonl'), world=SyntheticWorld(**KW),
-                cache=str(tmp_path_factory.mktemp('cache')))
+    assert (
+        cli_main(
+            [
+                '--out',
+                str(out),
+                '--num-locations',
+                '8',
+                '--num-distractors',
+                '3',
+                '--image-size',
+                '32',
+                '--seed',
+                '5',
+                '--ground-photos',
+                '2',
+                '--no-progress',
+            ]
+        )
+        == 0
+    )
+    return dict(
+        out=str(out),
+        ann=str(out / 'pairs.jsonl'),
+        world=SyntheticWorld(**KW),
+        cache=str(tmp_path_factory.mktemp('cache')),
+    )
 
 
 def pair_list(exported, **kwargs):
-    return CrossViewPairListDataset(ann_file=exported['ann'], location_offset=0,
-                                    pipeline=PIPELINE, **kwargs)
+    return CrossViewPairListDataset(
+        ann_file=exported['ann'], location_offset=0, pipeline=PIPELINE, **kwargs
+    )
 
 
 def builtin(exported, **kwargs):
-    return SyntheticCrossViewDataset(world=KW, cache_dir=exported['cache'], render_workers=0,
-                                     **kwargs)
+    return SyntheticCrossViewDataset(
+        world=KW, cache_dir=exported['cache'], render_workers=0, **kwargs
+    )
 
 
 def chw(array):
@@ -56,8 +80,9 @@ def test_pairs_images_equal_the_world_renders(exported):
         want = world.render(loc, view, rng_seed=None if draw is None else int(draw[1]) - 1)
         out = ds[i]
         assert np.array_equal(out['inputs']['query'].numpy(), chw(want)), info['query_path']
-        assert np.array_equal(out['inputs']['reference'].numpy(),
-                              chw(world.render(loc, 'satellite')))
+        assert np.array_equal(
+            out['inputs']['reference'].numpy(), chw(world.render(loc, 'satellite'))
+        )
         p = world.locations[loc]
         assert (info['lat'], info['lon'], info['split']) == (p.lat, p.lon, 'train')
         assert info.get('semi_positive_ids', []) == world.semi_positive_ids(loc)
@@ -69,23 +94,48 @@ def test_query_and_gallery_match_the_builtin_dataset(exported):
     for split in ('train', 'test'):
         queries = pair_list(exported, mode='query', split=split)
         ref = builtin(exported, mode='query', split=split)
-        got = sorted({(q['location_id'], q['view'], q['lat'], q['lon'],
-                       tuple(q.get('semi_positive_ids', ())))
-                      for q in map(queries.get_data_info, range(len(queries)))})
-        want = sorted({(q['location_id'], q['view'], q['lat'], q['lon'],
-                        tuple(q.get('semi_positive_ids', ())))
-                       for q in map(ref.get_data_info, range(len(ref)))})
+        got = sorted(
+            {
+                (
+                    q['location_id'],
+                    q['view'],
+                    q['lat'],
+                    q['lon'],
+                    tuple(q.get('semi_positive_ids', ())),
+                )
+                for q in map(queries.get_data_info, range(len(queries)))
+            }
+        )
+        want = sorted(
+            {
+                (
+                    q['location_id'],
+                    q['view'],
+                    q['lat'],
+                    q['lon'],
+                    tuple(q.get('semi_positive_ids', ())),
+                )
+                for q in map(ref.get_data_info, range(len(ref)))
+            }
+        )
         assert got == want and len(got) == len(ref)
 
         gallery = pair_list(exported, mode='gallery', split=split)
         ref = builtin(exported, mode='gallery', split=split)
         fields = ('location_id', 'distractor', 'lat', 'lon')
-        assert [tuple(gallery.get_data_info(i)[k] for k in fields) for i in range(len(gallery))] \
-            == [tuple(ref.get_data_info(i)[k] for k in fields) for i in range(len(ref))]
+        assert [
+            tuple(gallery.get_data_info(i)[k] for k in fields) for i in range(len(gallery))
+        ] == [tuple(ref.get_data_info(i)[k] for k in fields) for i in range(len(ref))]
         assert sum(gallery.get_field('distractor')) == KW['num_distractors']
         tile = gallery[len(gallery) - 1]['inputs']['reference'].numpy()
-        assert np.array_equal(tile, chw(exported['world'].render(
-            gallery.get_data_info(len(gallery) - 1)['location_id'], 'satellite')))
+        assert np.array_equal(
+            tile,
+            chw(
+                exported['world'].render(
+                    gallery.get_data_info(len(gallery) - 1)['location_id'], 'satellite'
+                )
+            ),
+        )
 
 
 def test_readme_names_the_pair_list(exported):

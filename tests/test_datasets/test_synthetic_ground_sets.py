@@ -1,4 +1,5 @@
 """Ground queries as sets of photos on the built-in world (SetVL-480K style)."""
+
 import os
 
 import numpy as np
@@ -19,14 +20,16 @@ WORLD = dict(seed=1, num_locations=12, num_distractors=2, image_size=32)
 
 def dataset(tmp_path, **kwargs):
     kwargs.setdefault('pipeline', [dict(type=PackCrossViewInputs)])
-    return SyntheticCrossViewDataset(world=WORLD, cache_dir=str(tmp_path), render_workers=0,
-                                     **kwargs)
+    return SyntheticCrossViewDataset(
+        world=WORLD, cache_dir=str(tmp_path), render_workers=0, **kwargs
+    )
 
 
 @pytest.mark.slow
 def test_a_ground_query_is_the_canonical_photo_plus_other_draws(tmp_path):
-    ds = dataset(tmp_path, split='all', mode='pairs', views=('map', 'ground'),
-                 ground_set_size=3, pipeline=[])
+    ds = dataset(
+        tmp_path, split='all', mode='pairs', views=('map', 'ground'), ground_set_size=3, pipeline=[]
+    )
     world = SyntheticWorld(**WORLD)
     ground = [i for i, info in enumerate(ds.data_list) if info['view'] == 'ground']
     info = ds[ground[0]]
@@ -44,11 +47,18 @@ def test_a_ground_query_is_the_canonical_photo_plus_other_draws(tmp_path):
 
 @pytest.mark.slow
 def test_sets_pack_augment_and_embed_as_the_mean_of_their_members(tmp_path):
-    ds = dataset(tmp_path, split='all', mode='pairs', views=('map', 'ground'),
-                 ground_set_size=2,
-                 pipeline=[dict(type=PairedRandomFlip, prob=1.0),
-                           dict(type=ViewColorJitter, prob=1.0),
-                           dict(type=PackCrossViewInputs)])
+    ds = dataset(
+        tmp_path,
+        split='all',
+        mode='pairs',
+        views=('map', 'ground'),
+        ground_set_size=2,
+        pipeline=[
+            dict(type=PairedRandomFlip, prob=1.0),
+            dict(type=ViewColorJitter, prob=1.0),
+            dict(type=PackCrossViewInputs),
+        ],
+    )
     batch = pseudo_collate([ds[i] for i in range(len(ds))][:8])
     views = [s.view for s in batch['data_samples']]
     assert 'ground' in views and 'map' in views
@@ -58,16 +68,21 @@ def test_sets_pack_augment_and_embed_as_the_mean_of_their_members(tmp_path):
         else:
             assert tuple(query.shape) == (3, 32, 32)
     with DefaultScope.overwrite_default_scope('gleamkit'):
-        model = MODELS.build(dict(type='CrossViewRetriever',
-                                  backbone=dict(type='TimmBackbone', model_name='resnet10t'),
-                                  head=dict(type='EmbeddingHead', embed_dim=8)))
+        model = MODELS.build(
+            dict(
+                type='CrossViewRetriever',
+                backbone=dict(type='TimmBackbone', model_name='resnet10t'),
+                head=dict(type='EmbeddingHead', embed_dim=8),
+            )
+        )
     model.eval()
     with torch.no_grad():
         data = model.data_preprocessor(batch)
         query = model(**data, mode='tensor')['query']
         row = views.index('ground')
-        members = model.embed(model.data_preprocessor.normalize(
-            batch['inputs']['query'][row]), 'ground')
+        members = model.embed(
+            model.data_preprocessor.normalize(batch['inputs']['query'][row]), 'ground'
+        )
         expected = torch.nn.functional.normalize(members.mean(0), dim=0)
         assert torch.allclose(query[row], expected, atol=1e-6)
         model.train()
@@ -76,12 +91,12 @@ def test_sets_pack_augment_and_embed_as_the_mean_of_their_members(tmp_path):
 
 
 def test_draws_are_cached_in_their_own_files(tmp_path, monkeypatch):
-    dataset(tmp_path, split='test', mode='query', views=('ground', ), ground_set_size=3)
+    dataset(tmp_path, split='test', mode='query', views=('ground',), ground_set_size=3)
     canonical = cache_path(WORLD, cache_dir=str(tmp_path))
-    draws = [cache_path(WORLD, ('ground', ), str(tmp_path), rng_seed=d) for d in (0, 1)]
+    draws = [cache_path(WORLD, ('ground',), str(tmp_path), rng_seed=d) for d in (0, 1)]
     assert len({canonical, *draws}) == 3
     assert all(os.path.exists(p) for p in draws)
-    _, arrays = load_or_render(WORLD, ('ground', ), str(tmp_path), rng_seed=1)
+    _, arrays = load_or_render(WORLD, ('ground',), str(tmp_path), rng_seed=1)
     assert np.array_equal(arrays['ground'][0], SyntheticWorld(**WORLD).render(0, 'ground', 1))
 
     def boom(*args, **kwargs):
@@ -89,18 +104,22 @@ def test_draws_are_cached_in_their_own_files(tmp_path, monkeypatch):
 
     scv._LOADED.clear()
     monkeypatch.setattr(SyntheticWorld, 'render_all', boom)
-    ds = dataset(tmp_path, split='test', mode='query', views=('ground', ), ground_set_size=3)
+    ds = dataset(tmp_path, split='test', mode='query', views=('ground',), ground_set_size=3)
     assert ds[0]['inputs']['query'].shape[0] == 3
 
 
 def test_single_photo_by_default_and_bad_set_size(tmp_path):
-    ds = dataset(tmp_path, split='test', mode='query', views=('ground', ))
+    ds = dataset(tmp_path, split='test', mode='query', views=('ground',))
     assert tuple(ds[0]['inputs']['query'].shape) == (3, 32, 32)
     with pytest.raises(ValueError, match='ground_set_size=0'):
         dataset(tmp_path, ground_set_size=0)
     with pytest.raises(ValueError, match='share a size'):
-        PackCrossViewInputs().transform(dict(view='ground', query_img=[
-            np.zeros((4, 4, 3), np.uint8), np.zeros((5, 4, 3), np.uint8)]))
+        PackCrossViewInputs().transform(
+            dict(
+                view='ground',
+                query_img=[np.zeros((4, 4, 3), np.uint8), np.zeros((5, 4, 3), np.uint8)],
+            )
+        )
 
 
 def test_render_workers_share_the_cpus_among_local_ranks(monkeypatch):

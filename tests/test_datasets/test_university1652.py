@@ -27,8 +27,13 @@ def test_train_pairs_drone_with_its_satellite(u1652):
 
 
 def test_train_pairs_with_street_and_google(u1652):
-    ds = University1652Dataset(data_root=u1652['root'], split='train', mode='pairs',
-                               views=('uav', 'ground'), include_google=True)
+    ds = University1652Dataset(
+        data_root=u1652['root'],
+        split='train',
+        mode='pairs',
+        views=('uav', 'ground'),
+        include_google=True,
+    )
     views = ds.get_field('view')
     assert views.count('uav') == 9
     assert views.count('ground') == 3 * (2 + 1)
@@ -42,10 +47,16 @@ def test_drone_to_satellite_protocol_keeps_distractors(u1652):
     assert set(query.get_field('view')) == {'uav'}
     assert len(gallery) == 2 + 3  # 2 true tiles + 3 distractors, none dropped
     assert set(gallery.get_field('view')) == {'satellite'}
-    distractors = [gallery.get_data_info(i) for i in range(len(gallery))
-                   if gallery.get_data_info(i)['distractor']]
-    assert sorted(d['location_id'] for d in distractors) == [OFFSET + 500, OFFSET + 501,
-                                                              OFFSET + 502]
+    distractors = [
+        gallery.get_data_info(i)
+        for i in range(len(gallery))
+        if gallery.get_data_info(i)['distractor']
+    ]
+    assert sorted(d['location_id'] for d in distractors) == [
+        OFFSET + 500,
+        OFFSET + 501,
+        OFFSET + 502,
+    ]
     assert -1 not in gallery.get_field('location_id')
     assert set(query.get_field('location_id')) <= set(gallery.get_field('location_id'))
     assert gallery.metainfo['gallery_view'] == 'satellite'
@@ -55,26 +66,32 @@ def test_empty_query_folder_does_not_make_a_tile_queried(u1652):
     """Issue 14.7: a gallery building whose query folder exists but holds no image
     (or only non-image files) is still a distractor."""
     import os
+
     os.makedirs(osp.join(u1652['root'], 'test', 'query_drone', '0500'))
     os.makedirs(osp.join(u1652['root'], 'test', 'query_drone', '0501'))
     with open(osp.join(u1652['root'], 'test', 'query_drone', '0501', 'notes.txt'), 'w') as f:
         f.write('not an image')
     gallery = University1652Dataset(data_root=u1652['root'], split='test', mode='gallery')
-    flags = {gallery.get_data_info(i)['place']: gallery.get_data_info(i)['distractor']
-             for i in range(len(gallery))}
+    flags = {
+        gallery.get_data_info(i)['place']: gallery.get_data_info(i)['distractor']
+        for i in range(len(gallery))
+    }
     assert flags == {'0100': False, '0101': False, '0500': True, '0501': True, '0502': True}
     query = University1652Dataset(data_root=u1652['root'], split='test', mode='query')
     assert len(query) == 2 * 3  # the empty folders add no query
 
 
 def test_satellite_to_drone_protocol(u1652):
-    query = University1652Dataset(data_root=u1652['root'], split='test', mode='query',
-                                  protocol='satellite->drone')
-    gallery = University1652Dataset(data_root=u1652['root'], split='test', mode='gallery',
-                                    protocol='satellite->drone')
+    query = University1652Dataset(
+        data_root=u1652['root'], split='test', mode='query', protocol='satellite->drone'
+    )
+    gallery = University1652Dataset(
+        data_root=u1652['root'], split='test', mode='gallery', protocol='satellite->drone'
+    )
     assert len(query) == 2 and set(query.get_field('view')) == {'satellite'}
     assert query.get_data_info(0)['query_path'].endswith(
-        osp.join('query_satellite', '0100', '0100.jpg'))
+        osp.join('query_satellite', '0100', '0100.jpg')
+    )
     assert len(gallery) == 2 * 3
     info = gallery.get_data_info(0)
     assert info['view'] == 'uav' and info['reference_view'] == 'uav'
@@ -85,8 +102,11 @@ def test_satellite_to_drone_protocol(u1652):
 
 def test_pipeline_loads_images(u1652):
     ds = University1652Dataset(
-        data_root=u1652['root'], split='train', mode='pairs',
-        pipeline=[dict(type='LoadCrossViewImages'), dict(type='PackCrossViewInputs')])
+        data_root=u1652['root'],
+        split='train',
+        mode='pairs',
+        pipeline=[dict(type='LoadCrossViewImages'), dict(type='PackCrossViewInputs')],
+    )
     out = ds[0]
     assert tuple(out['inputs']['query'].shape) == (3, 8, 8)
     assert out['data_samples'].location_id == OFFSET + 1
@@ -109,13 +129,15 @@ def test_missing_folder_names_file_and_layout(tmp_path):
 
 def test_missing_satellite_tile_error_or_skip(u1652):
     import os
+
     os.remove(osp.join(u1652['root'], 'train', 'satellite', '0002', '0002.jpg'))
     with pytest.raises(FileNotFoundError) as err:
         University1652Dataset(data_root=u1652['root'], split='train', mode='pairs')
     assert '3 of 9 samples' in str(err.value)
     assert osp.join('satellite', '0002', '0002.jpg') in str(err.value)
-    ds = University1652Dataset(data_root=u1652['root'], split='train', mode='pairs',
-                               on_missing='skip')
+    ds = University1652Dataset(
+        data_root=u1652['root'], split='train', mode='pairs', on_missing='skip'
+    )
     assert len(ds) == 6 and ds.num_skipped == 3
     assert OFFSET + 2 not in ds.get_field('location_id')
 
@@ -130,8 +152,9 @@ def test_bad_arguments(u1652, monkeypatch):
     with pytest.raises(ValueError, match='pairs'):
         University1652Dataset(data_root=u1652['root'], split='test', mode='pairs')
     with pytest.raises(ValueError, match='protocol'):
-        University1652Dataset(data_root=u1652['root'], split='test', mode='query',
-                              protocol='drone->street')
+        University1652Dataset(
+            data_root=u1652['root'], split='test', mode='query', protocol='drone->street'
+        )
     monkeypatch.delenv('GLEAMKIT_DATA', raising=False)
     with pytest.raises(ValueError, match='no data_root'):
         University1652Dataset(split='train')
@@ -141,8 +164,9 @@ def test_location_ids_do_not_collide_with_other_datasets(u1652):
     ds = University1652Dataset(data_root=u1652['root'], split='train', mode='gallery')
     ids = np.array(ds.get_field('location_id'))
     assert ids.min() >= OFFSET and ids.max() < 2 * OFFSET
-    shifted = University1652Dataset(data_root=u1652['root'], split='train', mode='gallery',
-                                    location_offset=0)
+    shifted = University1652Dataset(
+        data_root=u1652['root'], split='train', mode='gallery', location_offset=0
+    )
     assert shifted.get_field('location_id') == [1, 2, 3]
 
 

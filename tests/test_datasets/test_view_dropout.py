@@ -19,8 +19,9 @@ def test_grid_dropout_hand_computed():
     assert (big == 0).sum() == (10 * 15 + 4) ** 2
     # shifted grid: cells of 2 px, 1 px holes one row and one column in
     out = grid_dropout(np.ones((4, 4), np.uint8), ratio=0.5, units=2, offset=(1, 1))
-    assert np.array_equal(out == 0, np.array([[0, 0, 0, 0], [0, 1, 0, 1],
-                                              [0, 0, 0, 0], [0, 1, 0, 1]], bool))
+    assert np.array_equal(
+        out == 0, np.array([[0, 0, 0, 0], [0, 1, 0, 1], [0, 0, 0, 0], [0, 1, 0, 1]], bool)
+    )
 
 
 def test_coarse_dropout_hand_computed():
@@ -55,22 +56,31 @@ def test_view_dropout_probability_keys_and_sets():
     img = np.ones((40, 40, 3), np.uint8)
     never = ViewDropout(prob=0.0)(dict(query_img=img.copy(), reference_img=img.copy()))
     assert (never['query_img'] == 1).all() and (never['reference_img'] == 1).all()
-    only_tile = ViewDropout(prob=1.0, modes='grid', keys=('reference_img', ))(
-        dict(query_img=img.copy(), reference_img=img.copy()))
+    only_tile = ViewDropout(prob=1.0, modes='grid', keys=('reference_img',))(
+        dict(query_img=img.copy(), reference_img=img.copy())
+    )
     assert (only_tile['query_img'] == 1).all() and (only_tile['reference_img'] == 0).any()
-    photos = ViewDropout(prob=1.0, modes='grid', keys=('query_img', ))(
-        dict(query_img=[img.copy(), img.copy()]))['query_img']
+    photos = ViewDropout(prob=1.0, modes='grid', keys=('query_img',))(
+        dict(query_img=[img.copy(), img.copy()])
+    )['query_img']
     assert all((p == 0).any() for p in photos)
     # about prob of the images are occluded
-    t = ViewDropout(prob=0.3, keys=('query_img', ))
+    t = ViewDropout(prob=0.3, keys=('query_img',))
     hit = np.mean([(t(dict(query_img=img.copy()))['query_img'] == 0).any() for _ in range(400)])
     assert 0.22 < hit < 0.38
 
 
-@pytest.mark.parametrize('kwargs,match', [
-    (dict(prob=1.5), 'prob'), (dict(modes=('cutout', )), 'modes'),
-    (dict(grid_ratio=0), 'grid_ratio'), (dict(holes=(5, 2)), 'holes'),
-    (dict(hole_size=(0.3, 0.1)), 'hole_size'), (dict(grid_units=0), 'grid_units')])
+@pytest.mark.parametrize(
+    'kwargs,match',
+    [
+        (dict(prob=1.5), 'prob'),
+        (dict(modes=('cutout',)), 'modes'),
+        (dict(grid_ratio=0), 'grid_ratio'),
+        (dict(holes=(5, 2)), 'holes'),
+        (dict(hole_size=(0.3, 0.1)), 'hole_size'),
+        (dict(grid_units=0), 'grid_units'),
+    ],
+)
 def test_view_dropout_rejects_bad_settings(kwargs, match):
     with pytest.raises(ValueError, match=match):
         ViewDropout(**kwargs)

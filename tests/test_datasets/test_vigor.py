@@ -38,8 +38,9 @@ def test_same_area_gallery_is_every_tile_of_the_four_cities(vigor):
     assert ids[:5] == [tile_id('Chicago', i) for i in range(5)]
     info = ds.get_data_info(1)
     assert info['lat'] == pytest.approx(41.881) and info['lon'] == pytest.approx(-87.631)
-    assert info['reference_path'].endswith(osp.join('Chicago', 'satellite',
-                                                    vigor['cities']['Chicago']['sats'][1]))
+    assert info['reference_path'].endswith(
+        osp.join('Chicago', 'satellite', vigor['cities']['Chicago']['sats'][1])
+    )
     query = VIGORDataset(data_root=vigor['root'], split='test', area='same', mode='query')
     for i in range(len(query)):
         q = query.get_data_info(i)
@@ -62,8 +63,9 @@ def test_train_pairs_point_at_positive_tile(vigor):
     assert len(ds) == 4 * 3
     info = ds.get_data_info(4)  # NewYork, panorama 1
     pano = vigor['cities']['NewYork']['train'][1]
-    assert info['reference_path'] == osp.join(vigor['root'], 'NewYork', 'satellite',
-                                              vigor['cities']['NewYork']['sats'][pano['tiles'][0]])
+    assert info['reference_path'] == osp.join(
+        vigor['root'], 'NewYork', 'satellite', vigor['cities']['NewYork']['sats'][pano['tiles'][0]]
+    )
     assert info['location_id'] == tile_id('NewYork', pano['tiles'][0])
 
 
@@ -87,10 +89,12 @@ def test_errors_name_the_file_and_line(tmp_path, vigor):
 
 def test_other_splits_folder(tmp_path):
     import shutil
+
     v = make_vigor(str(tmp_path / 'VIGOR'))
     shutil.move(osp.join(v['root'], 'splits'), osp.join(v['root'], 'splits__corrected'))
     with pytest.raises(FileNotFoundError, match='satellite_list.txt'):
         VIGORDataset(data_root=v['root'], split='test', mode='query')
-    ds = VIGORDataset(data_root=v['root'], split='test', mode='query',
-                      splits_dir='splits__corrected')
+    ds = VIGORDataset(
+        data_root=v['root'], split='test', mode='query', splits_dir='splits__corrected'
+    )
     assert len(ds) == 8

@@ -3,6 +3,7 @@ must equal the brute-force answer, in one process, on a Runner and on 2 ranks.
 
 Run as a script, this file is one rank of the torchrun test (see the bottom).
 """
+
 import json
 import os
 import subprocess
@@ -32,8 +33,11 @@ class PlaceDataset:
     def __init__(self, num_places=16, views=('uav', 'map'), groups=4, order=None):
         self.views, self.groups = views, groups
         order = range(num_places) if order is None else order
-        self.infos = [dict(location_id=p, view=v, lat=5.0 * (p // 4) + 0.001 * (p % 4),
-                           lon=7.0 * (p // 4)) for p in order for v in views]
+        self.infos = [
+            dict(location_id=p, view=v, lat=5.0 * (p // 4) + 0.001 * (p % 4), lon=7.0 * (p // 4))
+            for p in order
+            for v in views
+        ]
 
     def __len__(self):
         return len(self.infos)
@@ -43,9 +47,13 @@ class PlaceDataset:
 
     def __getitem__(self, i):
         info = self.infos[i]
-        return dict(inputs=dict(
-            query=torch.tensor([info['location_id'], self.views.index(info['view'])]),
-            reference=torch.tensor([info['location_id']]), index=torch.tensor(i)))
+        return dict(
+            inputs=dict(
+                query=torch.tensor([info['location_id'], self.views.index(info['view'])]),
+                reference=torch.tensor([info['location_id']]),
+                index=torch.tensor(i),
+            )
+        )
 
 
 def embeddings(num_places=16, num_views=2, groups=4, seed=0):
@@ -104,23 +112,43 @@ class ListLogger:
     warning = info
 
 
-def setup(num_places=16, views=('uav', 'map'), groups=4, batch_size=4, neighbours=3,
-          epoch=0, **sampler_kwargs):
+def setup(
+    num_places=16,
+    views=('uav', 'map'),
+    groups=4,
+    batch_size=4,
+    neighbours=3,
+    epoch=0,
+    **sampler_kwargs,
+):
     ds = PlaceDataset(num_places, views, groups)
-    sampler = SimilarityNeighbourSampler(ds, batch_size=batch_size, neighbours=neighbours,
-                                         neighbour_pool=neighbours, seed=0, **sampler_kwargs)
+    sampler = SimilarityNeighbourSampler(
+        ds,
+        batch_size=batch_size,
+        neighbours=neighbours,
+        neighbour_pool=neighbours,
+        seed=0,
+        **sampler_kwargs,
+    )
     loader = DataLoader(ds, batch_size=batch_size, sampler=sampler, collate_fn=pseudo_collate)
     query, ref = embeddings(num_places, len(views), groups)
     model = LookupModel(query, ref)
-    runner = SimpleNamespace(model=model, train_loop=SimpleNamespace(dataloader=loader),
-                             epoch=epoch, seed=0, logger=ListLogger())
+    runner = SimpleNamespace(
+        model=model,
+        train_loop=SimpleNamespace(dataloader=loader),
+        epoch=epoch,
+        seed=0,
+        logger=ListLogger(),
+    )
     return ds, sampler, model, runner
 
 
 def batch_places(ds, sampler):
     idx = list(sampler)
-    return [[ds.infos[i]['location_id'] for i in idx[j:j + sampler.batch_size]]
-            for j in range(0, len(idx), sampler.batch_size)]
+    return [
+        [ds.infos[i]['location_id'] for i in idx[j : j + sampler.batch_size]]
+        for j in range(0, len(idx), sampler.batch_size)
+    ]
 
 
 # --------------------------------------------------------------------- one process
@@ -151,7 +179,7 @@ def test_mined_table_equals_brute_force(similarity):
     else:
         assert model.seen['reference'] == []
     assert model.training  # put back in training mode
-    (line, ) = runner.logger.lines
+    (line,) = runner.logger.lines
     assert f'top-5 {similarity} neighbours of 16 places' in line
     assert f'mean neighbour similarity {want_scores.mean():.4f}' in line
     assert f'(top-1 {want_scores[:, 0].mean():.4f})' in line
@@ -207,8 +235,9 @@ def test_separate_mining_dataset_is_mapped_by_location_id():
     ds, sampler, model, runner = setup(initial='random')
     # the same places in another order, one view only (as an evaluation set might be)
     order = [7, 3, 12, 0, 15, 1, 9, 4, 2, 14, 6, 11, 5, 10, 13, 8]
-    mining = DataLoader(PlaceDataset(order=order, views=('uav', )), batch_size=5,
-                        collate_fn=pseudo_collate)
+    mining = DataLoader(
+        PlaceDataset(order=order, views=('uav',)), batch_size=5, collate_fn=pseudo_collate
+    )
     hook = HardNegativeMiningHook(dataloader=mining, similarity='reference', progress=False)
     table = hook.mine(runner)
     assert table.location_ids == order
@@ -228,23 +257,31 @@ def test_on_a_runner(tmp_path):
     query, ref = embeddings()
     model = LookupModel(query, ref)
     runner = Runner(
-        model=model, work_dir=str(tmp_path), experiment_name=f'hnm_{uuid.uuid4().hex}',
+        model=model,
+        work_dir=str(tmp_path),
+        experiment_name=f'hnm_{uuid.uuid4().hex}',
         train_dataloader=dict(
-            dataset=ds, batch_size=4, collate_fn=dict(type='pseudo_collate'),
-            sampler=dict(type=SimilarityNeighbourSampler, batch_size=4, neighbours=3,
-                         neighbour_pool=3)),
+            dataset=ds,
+            batch_size=4,
+            collate_fn=dict(type='pseudo_collate'),
+            sampler=dict(
+                type=SimilarityNeighbourSampler, batch_size=4, neighbours=3, neighbour_pool=3
+            ),
+        ),
         train_cfg=dict(by_epoch=True, max_epochs=3),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.0)),
         default_hooks=dict(checkpoint=None, logger=dict(type='LoggerHook', interval=100)),
-        custom_hooks=[dict(type=HardNegativeMiningHook, interval=1, start_epoch=1,
-                           progress=False)],
-        randomness=dict(seed=0), log_level='WARNING', default_scope='gleamkit')
+        custom_hooks=[dict(type=HardNegativeMiningHook, interval=1, start_epoch=1, progress=False)],
+        randomness=dict(seed=0),
+        log_level='WARNING',
+        default_scope='gleamkit',
+    )
     runner.train()
     hook = next(h for h in runner.hooks if isinstance(h, HardNegativeMiningHook))
     assert hook.last_mined_epoch == 2
     assert runner.train_loop.dataloader.sampler.neighbour_source == 'similarity (cross)'
     assert len(model.trained) == 3 * 8
-    epochs = [model.trained[8 * e:8 * e + 8] for e in range(3)]
+    epochs = [model.trained[8 * e : 8 * e + 8] for e in range(3)]
     assert all(len({p // 4 for p in b}) == 1 for b in epochs[0])  # GPS cities
     for epoch in epochs[1:]:
         assert all(len({p % 4 for p in b}) == 1 for b in epoch)  # look-alikes
@@ -261,17 +298,28 @@ def test_with_cross_view_retriever_on_the_synthetic_world(tmp_path):
     torch.manual_seed(0)
     ds = SyntheticCrossViewDataset(
         world=dict(seed=0, num_locations=24, num_distractors=0, image_size=32),
-        cache_dir=str(tmp_path), views=('uav', 'map', 'panorama'),
-        pipeline=[dict(type=PackCrossViewInputs)])
+        cache_dir=str(tmp_path),
+        views=('uav', 'map', 'panorama'),
+        pipeline=[dict(type=PackCrossViewInputs)],
+    )
     sampler = SimilarityNeighbourSampler(ds, batch_size=4, neighbours=2, seed=0)
     loader = DataLoader(ds, batch_size=4, sampler=sampler, collate_fn=pseudo_collate)
     with DefaultScope.overwrite_default_scope('gleamkit'):  # whatever ran before
-        model = MODELS.build(dict(type='CrossViewRetriever',
-                                  backbone=dict(type='TimmBackbone', model_name='resnet10t'),
-                                  head=dict(type='EmbeddingHead', embed_dim=16),
-                                  adapter=dict(type='ViewEmbeddingAdapter')))
-    runner = SimpleNamespace(model=model, train_loop=SimpleNamespace(dataloader=loader),
-                             epoch=2, seed=0, logger=ListLogger())
+        model = MODELS.build(
+            dict(
+                type='CrossViewRetriever',
+                backbone=dict(type='TimmBackbone', model_name='resnet10t'),
+                head=dict(type='EmbeddingHead', embed_dim=16),
+                adapter=dict(type='ViewEmbeddingAdapter'),
+            )
+        )
+    runner = SimpleNamespace(
+        model=model,
+        train_loop=SimpleNamespace(dataloader=loader),
+        epoch=2,
+        seed=0,
+        logger=ListLogger(),
+    )
     table = HardNegativeMiningHook(similarity='cross', batch_size=5, progress=False).mine(runner)
     places = sampler.num_places
     assert table.neighbours.shape == (places, 4)  # the sampler's pool: 2 x neighbours
@@ -282,12 +330,14 @@ def test_with_cross_view_retriever_on_the_synthetic_world(tmp_path):
     with torch.no_grad():
         data = model.data_preprocessor(pseudo_collate([ds[i] for i in range(len(ds))]), False)
         out = model(**data, mode='tensor')
-    query = torch.zeros(places, 16).index_add_(0, torch.from_numpy(sampler.place_of_sample),
-                                               out['query'])
+    query = torch.zeros(places, 16).index_add_(
+        0, torch.from_numpy(sampler.place_of_sample), out['query']
+    )
     query /= torch.from_numpy(np.bincount(sampler.place_of_sample)).float()[:, None]
     sim = (query @ out['reference'][torch.from_numpy(sampler.place_first_index)].T).numpy()
-    np.testing.assert_allclose(np.take_along_axis(sim, table.neighbours, 1), table.scores,
-                               atol=1e-4)
+    np.testing.assert_allclose(
+        np.take_along_axis(sim, table.neighbours, 1), table.scores, atol=1e-4
+    )
     np.fill_diagonal(sim, -np.inf)
     np.testing.assert_allclose(-np.sort(-sim, axis=1)[:, :4], table.scores, atol=1e-4)
 
@@ -296,12 +346,25 @@ def test_with_cross_view_retriever_on_the_synthetic_world(tmp_path):
 @pytest.mark.slow
 def test_two_ranks_compute_the_same_table(tmp_path, free_port):
     out = tmp_path / 'ranks.json'
-    env = dict(os.environ, OMP_NUM_THREADS='1',
-               PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get('PYTHONPATH', '')]))
-    cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2', '--nnodes=1',
-           '--master_addr=127.0.0.1', f'--master_port={free_port}', __file__, str(out)]
-    proc = subprocess.run(cmd, env=env, cwd=str(tmp_path), capture_output=True, text=True,
-                          timeout=150)
+    env = dict(
+        os.environ,
+        OMP_NUM_THREADS='1',
+        PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get('PYTHONPATH', '')]),
+    )
+    cmd = [
+        sys.executable,
+        '-m',
+        'torch.distributed.run',
+        '--nproc_per_node=2',
+        '--nnodes=1',
+        '--master_addr=127.0.0.1',
+        f'--master_port={free_port}',
+        __file__,
+        str(out),
+    ]
+    proc = subprocess.run(
+        cmd, env=env, cwd=str(tmp_path), capture_output=True, text=True, timeout=150
+    )
     assert proc.returncode == 0, f'torchrun failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}'
     ranks = json.loads(out.read_text())
     assert [r['rank'] for r in ranks] == [0, 1]
@@ -335,13 +398,17 @@ def _worker(out_path):
     rank, world = get_dist_info()
     # 32 places in 8 cities and 8 look-alike groups of 4; 4 samples per rank and batch
     ds, sampler, model, runner = setup(num_places=32, groups=8, epoch=4)
-    hook = HardNegativeMiningHook(similarity='cross', topk=7, batch_size=3,
-                                  progress=rank == 0)
+    hook = HardNegativeMiningHook(similarity='cross', topk=7, batch_size=3, progress=rank == 0)
     table = hook.mine(runner)
     sampler.set_epoch(4)
-    result = dict(rank=rank, table=table.neighbours.tolist(), scores=table.scores.tolist(),
-                  sampler_table=sampler.neighbour_table.tolist(), seen=model.seen,
-                  shares=batch_places(ds, sampler))
+    result = dict(
+        rank=rank,
+        table=table.neighbours.tolist(),
+        scores=table.scores.tolist(),
+        sampler_table=sampler.neighbour_table.tolist(),
+        seen=model.seen,
+        shares=batch_places(ds, sampler),
+    )
     results = all_gather_object(result)
     if rank == 0:
         Path(out_path).write_text(json.dumps(results))

@@ -1,5 +1,6 @@
 """Learning-rate schedules that follow the run (gleamkit/engine/schedules.py), checked by
 stepping mmengine's own schedulers built from the configs, iteration by iteration."""
+
 from pathlib import Path
 
 import pytest
@@ -26,8 +27,9 @@ def load(name, **options) -> Config:
     return cfg
 
 
-def lrs_of(schedulers, lr: float, iterations: int, mmengine_conversion: bool = False,
-           epoch_length: int = 1) -> list:
+def lrs_of(
+    schedulers, lr: float, iterations: int, mmengine_conversion: bool = False, epoch_length: int = 1
+) -> list:
     """The lr of every training iteration, as mmengine's ParamSchedulerHook steps them."""
     param = torch.nn.Parameter(torch.zeros(1))
     optim = OptimWrapper(torch.optim.AdamW([param], lr=lr))
@@ -35,8 +37,7 @@ def lrs_of(schedulers, lr: float, iterations: int, mmengine_conversion: bool = F
     for s in schedulers:
         s = dict(s)
         if mmengine_conversion and s.pop('convert_to_iter_based', False):
-            built.append(s.pop('type').build_iter_from_epoch(optim, epoch_length=epoch_length,
-                                                             **s))
+            built.append(s.pop('type').build_iter_from_epoch(optim, epoch_length=epoch_length, **s))
         else:
             built.append(PARAM_SCHEDULERS.build(s, default_args=dict(optimizer=optim)))
     out = []
@@ -62,8 +63,9 @@ def test_phase2_with_one_epoch_ends_at_its_floor():
     epoch_length = 231  # 462 steps in phase 2's two epochs
     # as reported: the cosine still runs towards epoch 2 and stops halfway (4.6e-4 in
     # the report's run, 5.3e-4 with this epoch length)
-    unfitted = lrs_of(cfg.param_scheduler, 1e-3, epoch_length, mmengine_conversion=True,
-                      epoch_length=epoch_length)
+    unfitted = lrs_of(
+        cfg.param_scheduler, 1e-3, epoch_length, mmengine_conversion=True, epoch_length=epoch_length
+    )
     assert unfitted[-1] > 4e-4
     lrs = run_lrs(cfg, epoch_length)
     assert cfg.param_scheduler[1].end == 1
@@ -76,8 +78,13 @@ def test_university1652_child_with_ten_epochs_decays_over_ten():
     cfg = load('university1652_drone2sat')
     cfg.merge_from_dict({'train_cfg.max_epochs': 10})
     epoch_length = 40
-    unfitted = lrs_of(cfg.param_scheduler, 1e-3, 10 * epoch_length, mmengine_conversion=True,
-                      epoch_length=epoch_length)
+    unfitted = lrs_of(
+        cfg.param_scheduler,
+        1e-3,
+        10 * epoch_length,
+        mmengine_conversion=True,
+        epoch_length=epoch_length,
+    )
     assert unfitted[epoch_length] < 1e-5  # as reported: ~0 after the first epoch
     lrs = run_lrs(cfg, epoch_length)
     warmup, cosine = cfg.param_scheduler
@@ -96,10 +103,19 @@ def test_a_linked_max_epochs_needs_no_scaling():
 
 
 def test_schedules_that_cannot_be_scaled_are_refused():
-    cfg = Config(dict(train_cfg=dict(max_epochs=5), param_scheduler=[
-        dict(type='MultiStepLR', by_epoch=True, milestones=[8, 11], begin=0, end=12)]))
-    with pytest.raises(ValueError, match=r'param_scheduler\[0\] \(MultiStepLR\) was written '
-                       r'for 12 epochs but train_cfg.max_epochs=5'):
+    cfg = Config(
+        dict(
+            train_cfg=dict(max_epochs=5),
+            param_scheduler=[
+                dict(type='MultiStepLR', by_epoch=True, milestones=[8, 11], begin=0, end=12)
+            ],
+        )
+    )
+    with pytest.raises(
+        ValueError,
+        match=r'param_scheduler\[0\] \(MultiStepLR\) was written '
+        r'for 12 epochs but train_cfg.max_epochs=5',
+    ):
         fit_schedule_to_run(cfg)
 
 
@@ -114,8 +130,9 @@ def test_opt_out_keeps_the_schedule():
 SWEEP = list(range(1, 51)) + [97, 1000]
 
 
-@pytest.mark.parametrize('name, epochs', [('university1652_drone2sat', 1),
-                                          ('vigor_same_area', 40), ('phase1', 8)])
+@pytest.mark.parametrize(
+    'name, epochs', [('university1652_drone2sat', 1), ('vigor_same_area', 40), ('phase1', 8)]
+)
 def test_warmup_reaches_the_peak_for_any_epoch_length(name, epochs):
     refused = []
     for epoch_length in SWEEP:
@@ -132,8 +149,8 @@ def test_warmup_reaches_the_peak_for_any_epoch_length(name, epochs):
         assert lrs[-1] == pytest.approx(floor, abs=1e-12), epoch_length
         assert lrs[0] < lr  # it starts low and rises
         peak = lrs.index(max(lrs))
-        assert all(a <= b for a, b in zip(lrs[:peak], lrs[1:peak + 1]))  # rises to the peak
-        assert all(a >= b for a, b in zip(lrs[peak:], lrs[peak + 1:]))  # then only falls
+        assert all(a <= b for a, b in zip(lrs[:peak], lrs[1 : peak + 1]))  # rises to the peak
+        assert all(a >= b for a, b in zip(lrs[peak:], lrs[peak + 1 :]))  # then only falls
     # only runs with fewer than 2 iterations per phase (warm-up + decay: 4) are refused
     assert refused == ([1, 2, 3] if epochs == 1 else [])
 
@@ -149,13 +166,22 @@ def test_mmengine_alone_never_warms_up_a_15_iteration_epoch():
 
 
 def test_iteration_schedule_keeps_other_schedulers():
-    schedulers = [dict(type='LinearLR', by_epoch=False, begin=0, end=50, start_factor=0.1),
-                  dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=2, eta_min=5e-5,
-                       convert_to_iter_based=True)]
+    schedulers = [
+        dict(type='LinearLR', by_epoch=False, begin=0, end=50, start_factor=0.1),
+        dict(
+            type='CosineAnnealingLR',
+            by_epoch=True,
+            begin=0,
+            end=2,
+            eta_min=5e-5,
+            convert_to_iter_based=True,
+        ),
+    ]
     out = iteration_schedule(schedulers, epoch_length=100, max_iters=200)
     assert out[0] == schedulers[0]
-    assert out[1] == dict(type='CosineAnnealingLR', by_epoch=False, begin=0, end=200,
-                          T_max=199, eta_min=5e-5)
+    assert out[1] == dict(
+        type='CosineAnnealingLR', by_epoch=False, begin=0, end=200, T_max=199, eta_min=5e-5
+    )
     assert 'convert_to_iter_based' in schedulers[1]  # the input is not changed
 
 
@@ -165,8 +191,10 @@ def test_an_iteration_warmup_longer_than_the_run_is_reported():
     lrs = lrs_of(schedule, 1e-3, 34)
     assert max(lrs) < 8e-4  # the ramp is cut off
     warnings = warn_unfinished_ramps(schedule, 34)
-    assert warnings == ['param_scheduler[0] (LinearLR) ends at iteration 50 but the run has 34: '
-                        'it never reaches its end value (a warm-up never reaches the '
-                        'configured lr); set its end within the run, e.g. --cfg-options '
-                        'param_scheduler.0.end=3']
+    assert warnings == [
+        'param_scheduler[0] (LinearLR) ends at iteration 50 but the run has 34: '
+        'it never reaches its end value (a warm-up never reaches the '
+        'configured lr); set its end within the run, e.g. --cfg-options '
+        'param_scheduler.0.end=3'
+    ]
     assert warn_unfinished_ramps(iteration_schedule(cfg.param_scheduler, 231, 462), 462) == []

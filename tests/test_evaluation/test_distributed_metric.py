@@ -4,6 +4,7 @@ Each rank processes the shard mmengine's ``DefaultSampler(shuffle=False)`` gives
 it, padding included (13 samples on 2 ranks: rank 1 gets sample 0 again), and
 ``collect_results`` must drop the padding so that every sample counts once.
 """
+
 import importlib.util
 import json
 import os
@@ -129,15 +130,26 @@ def test_distributed_metric_equals_single_process(tmp_path):
     worker = tmp_path / 'dist_metric_worker.py'
     worker.write_text(WORKER)
     out = tmp_path / 'metrics.json'
-    env = dict(os.environ, OMP_NUM_THREADS='1', GK_NUM_SAMPLES=str(NUM_SAMPLES),
-               PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get('PYTHONPATH', '')]))
+    env = dict(
+        os.environ,
+        OMP_NUM_THREADS='1',
+        GK_NUM_SAMPLES=str(NUM_SAMPLES),
+        PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get('PYTHONPATH', '')]),
+    )
     cmd = [
-        sys.executable, '-m', 'torch.distributed.run', f'--nproc_per_node={WORLD_SIZE}',
-        '--nnodes=1', '--master_addr=127.0.0.1', f'--master_port={_free_port()}',
-        str(worker), str(out)
+        sys.executable,
+        '-m',
+        'torch.distributed.run',
+        f'--nproc_per_node={WORLD_SIZE}',
+        '--nnodes=1',
+        '--master_addr=127.0.0.1',
+        f'--master_port={_free_port()}',
+        str(worker),
+        str(out),
     ]
-    proc = subprocess.run(cmd, env=env, cwd=str(tmp_path), capture_output=True, text=True,
-                          timeout=110)
+    proc = subprocess.run(
+        cmd, env=env, cwd=str(tmp_path), capture_output=True, text=True, timeout=110
+    )
     assert proc.returncode == 0, f'torchrun failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}'
     result = json.loads(out.read_text())
 
@@ -149,8 +161,10 @@ def test_distributed_metric_equals_single_process(tmp_path):
     distributed = result['metrics']
     assert distributed == single  # exact: same samples, same order after collection
     assert distributed['retrieval/num_queries'] == NUM_SAMPLES
-    assert sum(distributed[f'retrieval/{v}/num_queries']
-               for v in ('uav', 'panorama', 'map')) == NUM_SAMPLES
+    assert (
+        sum(distributed[f'retrieval/{v}/num_queries'] for v in ('uav', 'panorama', 'map'))
+        == NUM_SAMPLES
+    )
     assert 'retrieval/hit_rate' in distributed and 'retrieval/median_error_m' in distributed
 
     # the padding really would have mattered: counting sample 0 twice changes R@1

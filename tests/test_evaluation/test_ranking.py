@@ -1,4 +1,5 @@
 """Protocol functions: ranks after junk, official AP, CMC, R@1%, VIGOR hit, haversine."""
+
 import numpy as np
 import pytest
 import torch
@@ -18,11 +19,14 @@ from gleamkit.evaluation.metrics.ranking import (
 # ----------------------------------------------------------------------- AP
 
 
-@pytest.mark.parametrize('rank, expected', [
-    (0, 1.0),  # P_old = 1, P_new = 1/1 -> 1
-    (1, 0.25),  # P_old = 0/1 = 0, P_new = 1/2 -> (0 + 0.5) / 2
-    (4, 0.1),  # P_old = 0, P_new = 1/5 -> 0.1
-])
+@pytest.mark.parametrize(
+    'rank, expected',
+    [
+        (0, 1.0),  # P_old = 1, P_new = 1/1 -> 1
+        (1, 0.25),  # P_old = 0/1 = 0, P_new = 1/2 -> (0 + 0.5) / 2
+        (4, 0.1),  # P_old = 0, P_new = 1/5 -> 0.1
+    ],
+)
 def test_ap_single_true_match(rank, expected):
     assert average_precision([rank], 1) == pytest.approx(expected, abs=1e-12)
     # the closed form quoted by the protocol: 0.5 / (r + 1) for r > 0
@@ -87,8 +91,7 @@ def test_distractors_are_kept():
 def test_summarise_ranking_accepts_torch_and_reports_sizes():
     ranked = torch.tensor([8, -1, 3, 5, -1, 6], dtype=torch.int64)
     s = summarise_ranking(ranked, 5, junk_ids=[8])
-    assert s == dict(first_rank=1, ap=0.25, n_good=1, gallery_size=3, gallery_total=4,
-                     hit=False)
+    assert s == dict(first_rank=1, ap=0.25, n_good=1, gallery_size=3, gallery_total=4, hit=False)
     s = summarise_ranking(ranked, 42)
     assert s['first_rank'] == NO_MATCH and s['ap'] == 0.0 and s['n_good'] == 0
 
@@ -119,8 +122,8 @@ def test_r_at_one_percent_boundary():
     # |G| = 8884 (CVUSA test) -> top 88: rank 87 hits, rank 88 misses
     assert recall_at_one_percent(87, 8884) and not recall_at_one_percent(88, 8884)
     np.testing.assert_array_equal(
-        recall_at_one_percent([0, 1, 2, NO_MATCH], [250, 250, 250, 250]),
-        [True, True, False, False])
+        recall_at_one_percent([0, 1, 2, NO_MATCH], [250, 250, 250, 250]), [True, True, False, False]
+    )
 
 
 # ------------------------------------------------------------------ VIGOR hit
@@ -154,7 +157,7 @@ def test_haversine_known_distances():
 def test_haversine_is_vectorised():
     lat2 = np.array([0.0, 1.0, 2.0])
     d = haversine_m(0.0, 0.0, lat2, np.zeros(3))
-    assert d.shape == (3, )
+    assert d.shape == (3,)
     np.testing.assert_allclose(d, [0.0, 111195.08, 222390.16], atol=0.05)
     assert np.isnan(haversine_m(np.nan, 0, 0, 0))
 
@@ -162,7 +165,12 @@ def test_haversine_is_vectorised():
 def test_localisation_summary():
     out = localisation_summary([10.0, 30.0, 100.0, 2000.0, np.nan], thresholds=(25, 100, 1000))
     # NaN (unknown position) left out: errors 10, 30, 100, 2000 -> median 65
-    assert out == {'median_error_m': 65.0, 'within_25m': 25.0, 'within_100m': 75.0,
-                   'within_1000m': 75.0, 'num_localised': 4}
+    assert out == {
+        'median_error_m': 65.0,
+        'within_25m': 25.0,
+        'within_100m': 75.0,
+        'within_1000m': 75.0,
+        'num_localised': 4,
+    }
     assert localisation_summary([np.nan]) == {}
-    assert 'within_12.5m' in localisation_summary([1.0], thresholds=(12.5, ))
+    assert 'within_12.5m' in localisation_summary([1.0], thresholds=(12.5,))

@@ -1,4 +1,5 @@
 """CrossViewRetrievalMetric end to end on a hand-computed synthetic set."""
+
 import logging
 
 import numpy as np
@@ -38,12 +39,26 @@ def make_samples():
         dict(view='uav', location_id=0, pred_ranked_ids=full_ranking([0])),
         dict(view='uav', location_id=1, pred_ranked_ids=torch.from_numpy(full_ranking([3, 1]))),
         dict(view='uav', location_id=2, pred_ranked_ids=full_ranking([5, 6, -1, 7, 8, 9, 2])),
-        dict(view='panorama', location_id=3, semi_positive_ids=[4],
-             pred_ranked_ids=full_ranking([4, 3]), lat=0.0, lon=0.0, pred_lat=0.0,
-             pred_lon=0.001),
-        dict(view='panorama', location_id=4, semi_positive_ids=[3],
-             pred_ranked_ids=full_ranking([9, 4]), lat=0.0, lon=0.0, pred_lat=0.0001,
-             pred_lon=0.0),
+        dict(
+            view='panorama',
+            location_id=3,
+            semi_positive_ids=[4],
+            pred_ranked_ids=full_ranking([4, 3]),
+            lat=0.0,
+            lon=0.0,
+            pred_lat=0.0,
+            pred_lon=0.001,
+        ),
+        dict(
+            view='panorama',
+            location_id=4,
+            semi_positive_ids=[3],
+            pred_ranked_ids=full_ranking([9, 4]),
+            lat=0.0,
+            lon=0.0,
+            pred_lat=0.0001,
+            pred_lon=0.0,
+        ),
     ]
 
 
@@ -104,7 +119,7 @@ def evaluate(samples, batch_size=2, **cfg):
     evaluator = Evaluator(metric)
     for i in range(0, len(samples), batch_size):
         batch = []
-        for s in samples[i:i + batch_size]:
+        for s in samples[i : i + batch_size]:
             ds = CrossViewDataSample()
             ds.set_metainfo({k: v for k, v in s.items() if not k.startswith('pred_')})
             ds.pred_ranked_ids = s['pred_ranked_ids']
@@ -118,7 +133,7 @@ def evaluate(samples, batch_size=2, **cfg):
 
 def test_end_to_end_hand_computed_table():
     metrics = evaluate(make_samples())
-    got = {k[len('retrieval/'):]: v for k, v in metrics.items()}
+    got = {k[len('retrieval/') :]: v for k, v in metrics.items()}
     assert all(k.startswith('retrieval/') for k in metrics)
     assert set(got) == set(EXPECTED)
     for key, value in EXPECTED.items():
@@ -137,7 +152,6 @@ def test_table_is_logged_with_gallery_and_protocol():
     records = []
 
     class Keep(logging.Handler):
-
         def emit(self, record):
             records.append(record.getMessage())
 
@@ -158,12 +172,25 @@ def test_table_is_logged_with_gallery_and_protocol():
 
 
 def test_per_view_off_and_options():
-    metrics = evaluate(make_samples(), per_view=False, topk=(1, 3), with_ap=False,
-                       with_one_percent=False, with_hit_rate=False,
-                       distance_thresholds=(12.5, ), prefix='val')
+    metrics = evaluate(
+        make_samples(),
+        per_view=False,
+        topk=(1, 3),
+        with_ap=False,
+        with_one_percent=False,
+        with_hit_rate=False,
+        distance_thresholds=(12.5,),
+        prefix='val',
+    )
     assert set(metrics) == {
-        'val/R@1', 'val/R@3', 'val/median_error_m', 'val/within_12.5m', 'val/num_localised',
-        'val/chance_R@1', 'val/num_queries', 'val/gallery_size'
+        'val/R@1',
+        'val/R@3',
+        'val/median_error_m',
+        'val/within_12.5m',
+        'val/num_localised',
+        'val/chance_R@1',
+        'val/num_queries',
+        'val/gallery_size',
     }
     # ranks 0, 1, 5, 1, 1 -> 4 of 5 below 3
     assert metrics['val/R@3'] == pytest.approx(80.0)
@@ -200,8 +227,7 @@ def test_per_query_junk_and_many_true_matches():
     # satellite -> drone style: 3 true matches per place; per-query junk ids
     ranking = np.array([7, 5, 8, 5, 9, 5, -1, 6])
     m = CrossViewRetrievalMetric(per_view=False)
-    m.process(None, [dict(view='satellite', location_id=5, pred_ranked_ids=ranking,
-                          junk_ids=[7])])
+    m.process(None, [dict(view='satellite', location_id=5, pred_ranked_ids=ranking, junk_ids=[7])])
     out = m.compute_metrics(m.results)
     # after junk (7 and -1): 5 8 5 9 5 6 -> matches at ranks 0, 2, 4; |G| = 6
     # AP = (1 + (1/2 + 2/3)/2 + (2/4 + 3/5)/2) / 3
@@ -212,8 +238,13 @@ def test_per_query_junk_and_many_true_matches():
 
 def test_query_without_true_match_is_a_miss():
     m = CrossViewRetrievalMetric(per_view=False)
-    m.process(None, [dict(view='uav', location_id=42, pred_ranked_ids=np.arange(10)),
-                     dict(view='uav', location_id=3, pred_ranked_ids=np.arange(10))])
+    m.process(
+        None,
+        [
+            dict(view='uav', location_id=42, pred_ranked_ids=np.arange(10)),
+            dict(view='uav', location_id=3, pred_ranked_ids=np.arange(10)),
+        ],
+    )
     out = m.compute_metrics(m.results)
     # id 3 at rank 3: AP 0.5 / 4; id 42 is nowhere: a miss with AP 0
     assert out['R@10'] == 50.0 and out['num_queries'] == 2
@@ -250,7 +281,7 @@ def test_bad_topk():
 def test_registered_for_the_runner():
     assert EVALUATORS.get('CrossViewRetrievalMetric') is CrossViewRetrievalMetric
     with DefaultScope.overwrite_default_scope('gleamkit'):
-        metric = METRICS.build(dict(type='CrossViewRetrievalMetric', topk=(1, )))
+        metric = METRICS.build(dict(type='CrossViewRetrievalMetric', topk=(1,)))
     assert isinstance(metric, CrossViewRetrievalMetric) and metric.prefix == 'retrieval'
     evaluator = Evaluator(dict(type='gleamkit.CrossViewRetrievalMetric'))
     assert isinstance(evaluator.metrics[0], CrossViewRetrievalMetric)

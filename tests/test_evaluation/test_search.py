@@ -1,4 +1,5 @@
 """ExactSearcher: equals brute force, tie order, k clipping, errors, GPU plumbing."""
+
 import faiss
 import numpy as np
 import pytest
@@ -151,10 +152,8 @@ def test_gpu_path_uses_index_cpu_to_gpu(monkeypatch):
         return index
 
     monkeypatch.setattr(search_module.faiss, 'get_num_gpus', lambda: 1)
-    monkeypatch.setattr(search_module.faiss, 'StandardGpuResources', FakeResources,
-                        raising=False)
-    monkeypatch.setattr(search_module.faiss, 'index_cpu_to_gpu', fake_cpu_to_gpu,
-                        raising=False)
+    monkeypatch.setattr(search_module.faiss, 'StandardGpuResources', FakeResources, raising=False)
+    monkeypatch.setattr(search_module.faiss, 'index_cpu_to_gpu', fake_cpu_to_gpu, raising=False)
     rng = np.random.default_rng(3)
     gallery = _normed(rng, 3000, 8)
     searcher = ExactSearcher(device='cuda:1').add(gallery)

@@ -1,4 +1,5 @@
 """Fixtures of the GLEAM-X explainer tests (helpers live in explainer_fixtures.py)."""
+
 import pytest
 
 
@@ -6,6 +7,7 @@ import pytest
 def tiny_vlm_dir(tmp_path_factory):
     """A tiny Qwen2.5-VL saved to disk once per test session."""
     from gleamkit.models.explainers import build_tiny_qwen2_5_vl
+
     return build_tiny_qwen2_5_vl(str(tmp_path_factory.mktemp('tiny_qwen2_5_vl')))
 
 
@@ -15,6 +17,7 @@ def one_torch_thread():
     machine intra-op threads only wait for each other (a 60-step fine-tune went from
     4 s to 150 s with two threads on two shared cores)."""
     import torch
+
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

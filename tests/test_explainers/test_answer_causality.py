@@ -1,6 +1,7 @@
 """Training batches keep the answer causal on every supported architecture: a later answer
 token never changes the logits of an earlier position (issue 10.14: PaliGemma's prefix-LM
 made the answer part of the bidirectional prefix when its token types were 0)."""
+
 import pytest
 import torch
 from explainer_fixtures import contract_batch
@@ -32,8 +33,13 @@ def test_future_answer_tokens_never_change_earlier_logits(explainer):
                 changed['input_ids'][i, k] = replacement if old != replacement else replacement + 1
                 after = model(changed, mode='tensor')
                 # positions before k (prompt and the answer so far) see nothing of token k
-                torch.testing.assert_close(after[i, :k], before[i, :k], rtol=0, atol=1e-5,
-                                           msg=f'{name}: answer token {k} leaks backwards')
+                torch.testing.assert_close(
+                    after[i, :k],
+                    before[i, :k],
+                    rtol=0,
+                    atol=1e-5,
+                    msg=f'{name}: answer token {k} leaks backwards',
+                )
                 # the change is visible from k on (the test would catch a leak)
                 assert not torch.allclose(after[i, k:], before[i, k:], atol=1e-5), name
                 # the other sample of the batch is untouched
@@ -52,7 +58,7 @@ def test_answer_token_types_follow_the_model(explainer):
         assert (types[supervised] == 1).all()
         first = supervised.float().argmax(dim=1)
         for i in range(2):
-            assert (types[i, :first[i]] == 0).all()  # the prompt is the prefix
-            assert (types[i, first[i]:][real[i, first[i]:]] == 1).all()  # answer + end of turn
+            assert (types[i, : first[i]] == 0).all()  # the prompt is the prefix
+            assert (types[i, first[i] :][real[i, first[i] :]] == 1).all()  # answer + end of turn
     elif 'mm_token_type_ids' in batch:
         assert (batch['mm_token_type_ids'][supervised] == 0).all()

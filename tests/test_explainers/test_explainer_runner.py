@@ -1,6 +1,7 @@
 """GLEAM-X in mmengine's Runner, from the tiny config as tools/train.py and tools/test.py
 run it: LoRA fine-tuning (loss decreases), adapter checkpoints, --resume with the
 optimizer state, then generation + verdict parsing + GleamXMetric."""
+
 import argparse
 import json
 import os.path as osp
@@ -32,6 +33,7 @@ def isolated_mmengine_globals():
     from mmengine.logging import MessageHub, MMLogger
     from mmengine.registry import DefaultScope
     from mmengine.visualization import Visualizer
+
     managers = (DefaultScope, MessageHub, MMLogger, Visualizer)
     saved = {manager: dict(manager._instance_dict) for manager in managers}
     yield
@@ -49,10 +51,17 @@ def write_pairs(folder, indices, seed):
         meta = sample['data_samples'].metainfo
         for kind, img in zip(('q', 's'), sample['inputs']['images']):
             Image.fromarray(img).save(folder / 'img' / f'{kind}{seed}_{i}.png')
-        records.append(dict(id=meta['id'], query_image=f'img/q{seed}_{i}.png',
-                            satellite_image=f'img/s{seed}_{i}.png', query_view='uav',
-                            label=('no_match', 'match')[meta['label']],
-                            explanation={meta['lang']: meta['reference']}, source='test'))
+        records.append(
+            dict(
+                id=meta['id'],
+                query_image=f'img/q{seed}_{i}.png',
+                satellite_image=f'img/s{seed}_{i}.png',
+                query_view='uav',
+                label=('no_match', 'match')[meta['label']],
+                explanation={meta['lang']: meta['reference']},
+                source='test',
+            )
+        )
     path = folder / f'pairs{seed}.jsonl'
     write_jsonl(records, str(path))
     return str(path)
@@ -62,8 +71,11 @@ def load_config(tiny_vlm_dir, data, work_dir, max_epochs):
     cfg = Config.fromfile(osp.join(ROOT, CONFIG))
     cfg.model.model_name_or_path = tiny_vlm_dir
     cfg.model.generation = dict(max_new_tokens=24, do_sample=False)
-    for key, ann_file in (('train_dataloader', data['train']), ('val_dataloader', data['test']),
-                          ('test_dataloader', data['test'])):
+    for key, ann_file in (
+        ('train_dataloader', data['train']),
+        ('val_dataloader', data['test']),
+        ('test_dataloader', data['test']),
+    ):
         cfg[key].dataset.synthetic = None
         cfg[key].dataset.ann_file = ann_file
     for key in ('val_evaluator', 'test_evaluator'):
@@ -81,16 +93,23 @@ def load_config(tiny_vlm_dir, data, work_dir, max_epochs):
 
 
 def train(cfg, work_dir, resume=None):
-    args = argparse.Namespace(launcher='none', cfg_options=None, work_dir=str(work_dir),
-                              load_from=None, resume=resume, amp=False, no_validate=True,
-                              config=CONFIG)
+    args = argparse.Namespace(
+        launcher='none',
+        cfg_options=None,
+        work_dir=str(work_dir),
+        load_from=None,
+        resume=resume,
+        amp=False,
+        no_validate=True,
+        config=CONFIG,
+    )
     runner = build_runner(prepare_config(cfg, args, mode='train'))
     runner.train()
     return runner
 
 
 def losses(work_dir):
-    (log, ) = list(work_dir.glob('*/vis_data/scalars.json'))
+    (log,) = list(work_dir.glob('*/vis_data/scalars.json'))
     lines = [json.loads(line) for line in log.read_text().splitlines()]
     return [x['loss'] for x in lines if 'loss' in x]
 
@@ -98,8 +117,10 @@ def losses(work_dir):
 @pytest.fixture(scope='module')
 def trained(tiny_vlm_dir, tmp_path_factory):
     tmp = tmp_path_factory.mktemp('gleam_x_runner')
-    data = dict(train=write_pairs(tmp / 'data', range(16), seed=0),
-                test=write_pairs(tmp / 'data', range(8), seed=1))
+    data = dict(
+        train=write_pairs(tmp / 'data', range(16), seed=0),
+        test=write_pairs(tmp / 'data', range(8), seed=1),
+    )
     work = tmp / 'work'
     runner = train(load_config(tiny_vlm_dir, data, str(work), max_epochs=2), work)
     return tiny_vlm_dir, data, work, runner
@@ -128,6 +149,7 @@ def test_checkpoints_carry_the_adapter_not_the_base_model(trained):
         assert (folder / 'gleamkit_explainer.json').is_file(), name
     # the final adapter is the trained model
     from safetensors.torch import load_file
+
     saved = load_file(str(work / 'adapter' / 'adapter_model.safetensors'))
     assert len(saved) == len([n for n in trainable if 'lora_' in n or 'modules_to_save' in n])
 
@@ -138,9 +160,16 @@ def test_resume_continues_with_the_optimizer_state(trained, tmp_path):
     shutil.copytree(work, copy)
     saved = torch.load(copy / 'epoch_2.pth', weights_only=True)
     cfg = load_config(tiny_vlm_dir, data, str(copy), max_epochs=3)
-    args = argparse.Namespace(launcher='none', cfg_options=None, work_dir=str(copy),
-                              load_from=None, resume='auto', amp=False, no_validate=True,
-                              config=CONFIG)  # = tools/train.py CONFIG --resume
+    args = argparse.Namespace(
+        launcher='none',
+        cfg_options=None,
+        work_dir=str(copy),
+        load_from=None,
+        resume='auto',
+        amp=False,
+        no_validate=True,
+        config=CONFIG,
+    )  # = tools/train.py CONFIG --resume
     runner = build_runner(prepare_config(cfg, args, mode='train'))
     runner.load_or_resume()  # what train() starts with
     assert (runner.epoch, runner.iter) == (2, 4)
@@ -160,8 +189,13 @@ def test_resume_continues_with_the_optimizer_state(trained, tmp_path):
 def test_test_tool_generates_parses_and_evaluates(trained, tmp_path):
     tiny_vlm_dir, data, work, runner = trained
     cfg = load_config(tiny_vlm_dir, data, str(tmp_path), max_epochs=2)
-    args = argparse.Namespace(launcher='none', cfg_options=None, work_dir=str(tmp_path),
-                              load_from=str(work / 'epoch_2.pth'), config=CONFIG)
+    args = argparse.Namespace(
+        launcher='none',
+        cfg_options=None,
+        work_dir=str(tmp_path),
+        load_from=str(work / 'epoch_2.pth'),
+        config=CONFIG,
+    )
     tester = build_runner(prepare_config(cfg, args, mode='test'))
     metrics = tester.test()
     assert metrics['gleam_x/num_samples'] == 8
@@ -171,6 +205,7 @@ def test_test_tool_generates_parses_and_evaluates(trained, tmp_path):
     samples = report['samples']
     assert len(samples) == 8
     from gleamkit.evaluation.explanation.verdict import parse_verdict
+
     for s in samples:
         assert s['pred_label'] == parse_verdict(s['pred_text'], lang=s['lang'])
     correct = sum(s['pred_label'] == s['label'] for s in samples)
@@ -178,12 +213,13 @@ def test_test_tool_generates_parses_and_evaluates(trained, tmp_path):
     # the loaded checkpoint is the trained adapter: the trained model answers the same
     batch = next(iter(tester.test_dataloader))
     answers = [x.pred_text for x in runner.model.eval().test_step(batch)]
-    assert answers == [s['pred_text'] for s in samples[:len(answers)]]
+    assert answers == [s['pred_text'] for s in samples[: len(answers)]]
 
 
 def test_api_explainer_is_evaluated_like_a_model(tmp_path, monkeypatch):
     """configs/gleam_x/openai_compatible_eval.py: predict-only model in the test loop."""
     from explainer_fixtures import ANSWER, ScriptedServer, completion
+
     for var in ('http_proxy', 'HTTP_PROXY', 'all_proxy', 'ALL_PROXY'):
         monkeypatch.delenv(var, raising=False)
     ann_file = write_pairs(tmp_path / 'data', range(6), seed=2)
@@ -200,8 +236,13 @@ def test_api_explainer_is_evaluated_like_a_model(tmp_path, monkeypatch):
     cfg.model.cache_file = None
     with ScriptedServer([(200, {}, completion(ANSWER))] * 6) as srv:
         cfg.model.base_url = srv.url
-        args = argparse.Namespace(launcher='none', cfg_options=None, work_dir=str(tmp_path),
-                                  load_from=None, config='openai_compatible_eval.py')
+        args = argparse.Namespace(
+            launcher='none',
+            cfg_options=None,
+            work_dir=str(tmp_path),
+            load_from=None,
+            config='openai_compatible_eval.py',
+        )
         metrics = build_runner(prepare_config(cfg, args, mode='test')).test()
     assert len(srv.requests) == 6
     assert metrics['gleam_x/num_samples'] == 6
@@ -209,11 +250,13 @@ def test_api_explainer_is_evaluated_like_a_model(tmp_path, monkeypatch):
     assert metrics['gleam_x/unparseable'] == 0
 
 
-def test_api_evaluation_survives_a_malformed_reply_and_resumes_from_its_cache(tmp_path,
-                                                                             monkeypatch):
+def test_api_evaluation_survives_a_malformed_reply_and_resumes_from_its_cache(
+    tmp_path, monkeypatch
+):
     """Issue 10.15: one pair whose replies stay malformed is retried, recorded as failed
     (unparseable) and the run goes on; a rerun asks only for that pair."""
     from explainer_fixtures import ANSWER, ScriptedServer, completion
+
     for var in ('http_proxy', 'HTTP_PROXY', 'all_proxy', 'ALL_PROXY'):
         monkeypatch.delenv(var, raising=False)
     ann_file = write_pairs(tmp_path / 'data', range(4), seed=3)
@@ -230,20 +273,30 @@ def test_api_evaluation_survives_a_malformed_reply_and_resumes_from_its_cache(tm
         cfg.test_dataloader.batch_size = 2
         cfg.test_evaluator.with_similarity = False
         cfg.test_evaluator.out_json = str(tmp_path / 'eval.json')
-        cfg.model.update(progress=False, max_concurrency=1, max_retries=2, backoff_base=0.01,
-                         cache_file=str(cache))
+        cfg.model.update(
+            progress=False,
+            max_concurrency=1,
+            max_retries=2,
+            backoff_base=0.01,
+            cache_file=str(cache),
+        )
         with ScriptedServer(script) as srv:
             cfg.model.base_url = srv.url
-            args = argparse.Namespace(launcher='none', cfg_options=None,
-                                      work_dir=str(tmp_path / 'work'), load_from=None,
-                                      config='openai_compatible_eval.py')
+            args = argparse.Namespace(
+                launcher='none',
+                cfg_options=None,
+                work_dir=str(tmp_path / 'work'),
+                load_from=None,
+                config='openai_compatible_eval.py',
+            )
             metrics = build_runner(prepare_config(cfg, args, mode='test')).test()
         return metrics, srv.requests
 
     cut = (200, {}, completion(ANSWER)[:40])  # a reply cut off in the middle of its JSON
     # pair 0 answers after one cut-off reply; pair 1's three attempts are all cut off
-    metrics, requests = run([cut, (200, {}, completion(ANSWER)), cut, cut, cut]
-                            + [(200, {}, completion(ANSWER))] * 2)
+    metrics, requests = run(
+        [cut, (200, {}, completion(ANSWER)), cut, cut, cut] + [(200, {}, completion(ANSWER))] * 2
+    )
     assert len(requests) == 7
     assert metrics['gleam_x/num_samples'] == 4
     assert metrics['gleam_x/failed'] == pytest.approx(25.0)
@@ -265,27 +318,40 @@ def test_tiny_label_config_trains_and_evaluates_offline(tiny_vlm_dir, tmp_path):
     sentence, so its 16 new tokens reach the verdict and every answer parses (issue 10.19:
     the explanation demo's 64 tokens never reached it)."""
     from gleamkit.datasets.gleam_x.prompts import LABEL_ANSWERS
-    data = dict(train=write_pairs(tmp_path / 'data', range(16), seed=0),
-                test=write_pairs(tmp_path / 'data', range(8), seed=1))
+
+    data = dict(
+        train=write_pairs(tmp_path / 'data', range(16), seed=0),
+        test=write_pairs(tmp_path / 'data', range(8), seed=1),
+    )
     cfg = load_config(tiny_vlm_dir, data, str(tmp_path), max_epochs=6)
-    label_cfg = Config.fromfile(osp.join(ROOT, 'configs/gleam_x/'
-                                         'tiny_qwen2_5_vl_lora_synthetic_label.py'))
+    label_cfg = Config.fromfile(
+        osp.join(ROOT, 'configs/gleam_x/tiny_qwen2_5_vl_lora_synthetic_label.py')
+    )
     cfg.model.generation = label_cfg.model.generation
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[key].dataset.answer_mode = label_cfg[key].dataset.answer_mode
     assert cfg.test_dataloader.dataset.answer_mode == 'label'
     work = tmp_path / 'work'
     train(cfg, work)
-    args = argparse.Namespace(launcher='none', cfg_options=None, work_dir=str(tmp_path),
-                              load_from=str(work / 'epoch_6.pth'), config=CONFIG)
+    args = argparse.Namespace(
+        launcher='none',
+        cfg_options=None,
+        work_dir=str(tmp_path),
+        load_from=str(work / 'epoch_6.pth'),
+        config=CONFIG,
+    )
     metrics = build_runner(prepare_config(cfg, args, mode='test')).test()
     samples = json.loads((tmp_path / 'eval.json').read_text())['samples']
     # 12 steps teach the answer's opening (the verdict), not yet where it stops
-    openings = {s.split('，')[0].split(',')[0] for answers in LABEL_ANSWERS.values()
-                for s in answers.values()}
+    openings = {
+        s.split('，')[0].split(',')[0]
+        for answers in LABEL_ANSWERS.values()
+        for s in answers.values()
+    }
     assert openings == {'Yes', 'No', '是的', '不是'}
-    assert len(samples) == 8 and all(s['pred_text'].startswith(tuple(openings))
-                                     for s in samples), [s['pred_text'] for s in samples]
+    assert len(samples) == 8 and all(s['pred_text'].startswith(tuple(openings)) for s in samples), [
+        s['pred_text'] for s in samples
+    ]
     assert all(s['pred_label'] in (0, 1) for s in samples)
     assert metrics['gleam_x/unparseable'] == 0
     assert losses(work)[-1] < losses(work)[0] - 1.0

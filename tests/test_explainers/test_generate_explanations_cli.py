@@ -1,4 +1,5 @@
 """tools/misc/generate_explanations.py: GLEAM-X records from an API, resumable."""
+
 import importlib.util
 import json
 from pathlib import Path
@@ -20,7 +21,8 @@ ZH_NO = '这些差异表明两张图像并不对应。'
 
 def load_cli():
     spec = importlib.util.spec_from_file_location(
-        'generate_explanations', ROOT / 'tools/misc/generate_explanations.py')
+        'generate_explanations', ROOT / 'tools/misc/generate_explanations.py'
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -42,10 +44,18 @@ def pairs(tmp_path):
     for i, label in enumerate(('match', 'no_match', 'match')):
         for kind in ('q', 's'):
             Image.fromarray(rng.integers(0, 256, (12, 12, 3), dtype=np.uint8)).save(
-                folder / 'img' / f'{kind}{i}.png')
-        lines.append(dict(id=f'p{i}', query_image=f'img/q{i}.png',
-                          satellite_image=f'img/s{i}.png', query_view='uav', label=label,
-                          source='university-1652'))
+                folder / 'img' / f'{kind}{i}.png'
+            )
+        lines.append(
+            dict(
+                id=f'p{i}',
+                query_image=f'img/q{i}.png',
+                satellite_image=f'img/s{i}.png',
+                query_view='uav',
+                label=label,
+                source='university-1652',
+            )
+        )
     lines[2]['explanation'] = {'zh': '已有的中文解释。'}  # kept, English added
     path = folder / 'pairs.jsonl'
     path.write_text(''.join(json.dumps(x) + '\n' for x in lines))
@@ -53,9 +63,22 @@ def pairs(tmp_path):
 
 
 def run(cli, srv, pairs, out, *extra):
-    return cli.main([str(pairs), str(out), '--model', 'gpt-4o', '--base-url', srv.url,
-                     '--api-key-env', 'CLI_TEST_KEY', '--max-retries', '0', '--no-progress',
-                     *extra])
+    return cli.main(
+        [
+            str(pairs),
+            str(out),
+            '--model',
+            'gpt-4o',
+            '--base-url',
+            srv.url,
+            '--api-key-env',
+            'CLI_TEST_KEY',
+            '--max-retries',
+            '0',
+            '--no-progress',
+            *extra,
+        ]
+    )
 
 
 def test_resumable_generation_writes_valid_records(pairs, tmp_path, capsys):
@@ -89,16 +112,21 @@ def test_resumable_generation_writes_valid_records(pairs, tmp_path, capsys):
     assert KEY not in capsys.readouterr().out
 
 
-def test_failures_are_left_for_the_next_run_and_disagreements_rejected(pairs, tmp_path,
-                                                                        capsys):
+def test_failures_are_left_for_the_next_run_and_disagreements_rejected(pairs, tmp_path, capsys):
     cli = load_cli()
     out = tmp_path / 'explained.jsonl'
-    script = [(200, {}, completion(ANSWER)), (200, {}, completion('同一地点。')),
-              (400, {}, b'{"error": {"message": "image too large"}}'), (200, {}, b''),
-              (200, {}, completion(ANSWER)), (200, {}, completion(ZH_NO))]
+    script = [
+        (200, {}, completion(ANSWER)),
+        (200, {}, completion('同一地点。')),
+        (400, {}, b'{"error": {"message": "image too large"}}'),
+        (200, {}, b''),
+        (200, {}, completion(ANSWER)),
+        (200, {}, completion(ZH_NO)),
+    ]
     with ScriptedServer(script) as srv:
-        status = run(cli, srv, pairs, out, '--lang', 'en', 'zh', '--hint-label',
-                     '--drop-disagreeing')
+        status = run(
+            cli, srv, pairs, out, '--lang', 'en', 'zh', '--hint-label', '--drop-disagreeing'
+        )
     assert status == 1  # p1 failed (HTTP 400 in English, malformed body in Chinese)
     err = capsys.readouterr().err
     assert "pair 'p1' failed" in err and 'image too large' in err
@@ -107,10 +135,13 @@ def test_failures_are_left_for_the_next_run_and_disagreements_rejected(pairs, tm
     assert [r.id for r in rejected] == ['p2']  # the Chinese verdict contradicts 'match'
     assert rejected[0].meta['generation']['agrees'] == {'en': True, 'zh': False}
     prompts = [r['json']['messages'][0]['content'][2]['text'] for r in srv.requests]
-    assert prompts[0].endswith('Note: the two images do show the same place. Explain the '
-                               'evidence for this and end with that verdict.')
-    assert prompts[1].endswith('提示：这两张图像确实是同一地点。'
-                               '请说明支持这一点的依据，并以该结论结尾。')
+    assert prompts[0].endswith(
+        'Note: the two images do show the same place. Explain the '
+        'evidence for this and end with that verdict.'
+    )
+    assert prompts[1].endswith(
+        '提示：这两张图像确实是同一地点。请说明支持这一点的依据，并以该结论结尾。'
+    )
     with ScriptedServer([(200, {}, completion(NO)), (200, {}, completion(ZH_NO))]) as srv:
         assert run(cli, srv, pairs, out, '--lang', 'en', 'zh', '--drop-disagreeing') == 0
     assert len(srv.requests) == 2  # only p1
@@ -133,21 +164,49 @@ def test_each_language_is_kept_on_its_own(pairs, tmp_path, capsys):
         assert run(cli, srv, pairs, out, '--lang', 'en', 'zh', '--limit', '1') == 0
     assert len(srv.requests) == 1
     assert srv.requests[0]['json']['messages'][0]['content'][2]['text'].startswith('图像1')
-    (record, ) = read_jsonl(str(out))
+    (record,) = read_jsonl(str(out))
     assert record.explanation == {'en': ANSWER, 'zh': '两张图像是同一地点。'}
 
 
 def test_cut_off_replies_are_retried_and_truncated_answers_reported(pairs, tmp_path, capsys):
     cli = load_cli()
     out = tmp_path / 'explained.jsonl'
-    length = json.dumps({'choices': [{'index': 0, 'finish_reason': 'length', 'message': {
-        'role': 'assistant', 'content': 'Image 1 shows a road and'}}]}).encode()
-    script = [(200, {}, completion(ANSWER)[:60]), (200, {}, completion(ANSWER)),  # p0
-              (200, {}, length)]  # p1: the model ran out of tokens
+    length = json.dumps(
+        {
+            'choices': [
+                {
+                    'index': 0,
+                    'finish_reason': 'length',
+                    'message': {'role': 'assistant', 'content': 'Image 1 shows a road and'},
+                }
+            ]
+        }
+    ).encode()
+    script = [
+        (200, {}, completion(ANSWER)[:60]),
+        (200, {}, completion(ANSWER)),  # p0
+        (200, {}, length),
+    ]  # p1: the model ran out of tokens
     with ScriptedServer(script) as srv:
-        status = cli.main([str(pairs), str(out), '--model', 'gpt-4o', '--base-url', srv.url,
-                           '--api-key-env', 'CLI_TEST_KEY', '--max-retries', '1',
-                           '--no-progress', '--limit', '2', '--max-tokens', '16'])
+        status = cli.main(
+            [
+                str(pairs),
+                str(out),
+                '--model',
+                'gpt-4o',
+                '--base-url',
+                srv.url,
+                '--api-key-env',
+                'CLI_TEST_KEY',
+                '--max-retries',
+                '1',
+                '--no-progress',
+                '--limit',
+                '2',
+                '--max-tokens',
+                '16',
+            ]
+        )
     assert status == 1 and len(srv.requests) == 3
     assert [r.id for r in read_jsonl(str(out))] == ['p0']
     err = capsys.readouterr().err
@@ -162,21 +221,37 @@ def test_a_killed_run_keeps_every_finished_answer(pairs, tmp_path):
     import subprocess
     import sys
     import time
+
     out = tmp_path / 'explained.jsonl'
     script = [(200, {}, completion(ANSWER)), ('sleep', 30, (200, {}, completion(NO)))]
     with ScriptedServer(script, lifetime=60) as srv:
         proc = subprocess.Popen(
-            [sys.executable, str(ROOT / 'tools/misc/generate_explanations.py'), str(pairs),
-             str(out), '--model', 'gpt-4o', '--base-url', srv.url, '--api-key-env',
-             'CLI_TEST_KEY', '--no-progress', '--timeout', '60'],
-            env=dict(os.environ, PYTHONPATH=str(ROOT)), stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE)
+            [
+                sys.executable,
+                str(ROOT / 'tools/misc/generate_explanations.py'),
+                str(pairs),
+                str(out),
+                '--model',
+                'gpt-4o',
+                '--base-url',
+                srv.url,
+                '--api-key-env',
+                'CLI_TEST_KEY',
+                '--no-progress',
+                '--timeout',
+                '60',
+            ],
+            env=dict(os.environ, PYTHONPATH=str(ROOT)),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         try:
             deadline = time.time() + 60
             while len(srv.requests) < 2 and time.time() < deadline and proc.poll() is None:
                 time.sleep(0.1)
-            assert len(srv.requests) == 2, proc.stderr.read() if proc.poll() is not None \
-                else 'the second request never came'
+            assert len(srv.requests) == 2, (
+                proc.stderr.read() if proc.poll() is not None else 'the second request never came'
+            )
             proc.send_signal(signal.SIGKILL)
             proc.wait(10)
         finally:

@@ -1,5 +1,6 @@
 """HuggingFaceVLMExplainer on the tiny Qwen2.5-VL: LoRA placement, checkpoints,
 adapter round trip, pixel budget, prediction."""
+
 import json
 import os.path as osp
 
@@ -39,6 +40,7 @@ def perturb_lora(explainer, seed=0):
 
 def test_tiny_model_round_trips_offline(tiny_vlm_dir, tmp_path):
     from transformers import AutoModelForImageTextToText, AutoProcessor
+
     again = build_tiny_qwen2_5_vl(str(tmp_path / 'again'))
     a = AutoModelForImageTextToText.from_pretrained(tiny_vlm_dir).state_dict()
     b = AutoModelForImageTextToText.from_pretrained(again).state_dict()
@@ -61,8 +63,11 @@ def test_registered_and_lora_only_on_the_language_model(tiny_vlm_dir):
     assert explainer.model.peft_config['default'].lora_alpha == 32
     assert explainer.torch_dtype == torch.float32  # 'auto' on a CPU
 
-    wide = build(tiny_vlm_dir, lora=dict(r=4, lora_alpha=8, target_modules='all-linear'),
-                 freeze_projector=False)
+    wide = build(
+        tiny_vlm_dir,
+        lora=dict(r=4, lora_alpha=8, target_modules='all-linear'),
+        freeze_projector=False,
+    )
     names = [n for n, p in wide.named_parameters() if p.requires_grad]
     lora = {n.split('.lora_')[0].rsplit('.', 1)[-1] for n in names if 'lora_' in n}
     assert lora == {'q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'}
@@ -176,7 +181,8 @@ def test_loss_is_cross_entropy_over_answer_tokens(tiny_vlm_dir):
     logits = explainer(batch, mode='tensor')
     labels = batch['labels']
     expected = torch.nn.functional.cross_entropy(
-        logits[:, :-1].flatten(0, 1), labels[:, 1:].flatten(), ignore_index=-100)
+        logits[:, :-1].flatten(0, 1), labels[:, 1:].flatten(), ignore_index=-100
+    )
     torch.testing.assert_close(loss, expected, rtol=1e-4, atol=1e-4)
     loss.backward()
     grads = [p.grad for p in explainer.parameters() if p.requires_grad]
@@ -188,8 +194,9 @@ def test_bf16_with_gradient_checkpointing_keeps_fp32_adapters(tiny_vlm_dir):
     dtypes = {p.requires_grad: p.dtype for p in explainer.parameters()}
     assert dtypes == {True: torch.float32, False: torch.bfloat16}
     assert explainer.model.base_model.model.is_gradient_checkpointing
-    loss = explainer.train()(explainer.data_preprocessor(contract_batch(range(2)), True)['inputs'],
-                             mode='loss')['loss']
+    loss = explainer.train()(
+        explainer.data_preprocessor(contract_batch(range(2)), True)['inputs'], mode='loss'
+    )['loss']
     loss.backward()
     assert torch.isfinite(loss)
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in explainer.parameters())
@@ -209,6 +216,7 @@ def test_merged_model_answers_like_base_plus_adapter(tiny_vlm_dir, tmp_path):
     from transformers import AutoProcessor
 
     from gleamkit.models.explainers import merge_lora_adapter
+
     # peft draws LoRA A from the global generator: fixed here, so this test does not depend on
     # the tests before it. Merging W + BA in float32 moves logits by up to ~5e-4 with these
     # large (0.5-sigma) adapter weights (seen with other generator states), hence atol 1e-3.
@@ -217,8 +225,10 @@ def test_merged_model_answers_like_base_plus_adapter(tiny_vlm_dir, tmp_path):
     perturb_lora(explainer, seed=2)
     explainer.save_adapter(str(tmp_path / 'adapter'))
     merged_dir = merge_lora_adapter(str(tmp_path / 'adapter'), str(tmp_path / 'merged'))
-    assert get_pixel_budget(AutoProcessor.from_pretrained(merged_dir).image_processor) == \
-        (28 * 28, 56 * 56)  # vLLM reads the training budget from here
+    assert get_pixel_budget(AutoProcessor.from_pretrained(merged_dir).image_processor) == (
+        28 * 28,
+        56 * 56,
+    )  # vLLM reads the training budget from here
     merged = build(merged_dir, lora=None).eval()  # a plain model folder now
     assert merged.pixel_budget == (28 * 28, 56 * 56) and not merged.is_peft
     data = contract_batch(range(2))
@@ -234,10 +244,14 @@ def test_fine_tuning_learns_what_the_images_show(tiny_vlm_dir):
     """The answer depends on the pixels: a short LoRA fine-tune learns a visible cue
     (a white satellite tile = match) and the parsed verdicts follow it."""
     from gleamkit.structures.explanation_data_sample import ExplanationDataSample
+
     torch.manual_seed(0)
-    explainer = build(tiny_vlm_dir, min_pixels=56 * 56, max_pixels=56 * 56,
-                      lora=dict(r=16, lora_alpha=32, target_modules='all-linear',
-                                modules_to_save=['lm_head']))
+    explainer = build(
+        tiny_vlm_dir,
+        min_pixels=56 * 56,
+        max_pixels=56 * 56,
+        lora=dict(r=16, lora_alpha=32, target_modules='all-linear', modules_to_save=['lm_head']),
+    )
     rng = np.random.default_rng(0)
 
     def batch(n):
@@ -246,8 +260,9 @@ def test_fine_tuning_learns_what_the_images_show(tiny_vlm_dir):
             label = int(rng.integers(0, 2))
             query = rng.integers(0, 256, (56, 56, 3), dtype=np.uint8)
             satellite = np.full((56, 56, 3), 255 if label else 0, np.uint8)
-            inputs.append(dict(images=[query, satellite], prompt='Same place?',
-                               answer=('No.', 'Yes.')[label]))
+            inputs.append(
+                dict(images=[query, satellite], prompt='Same place?', answer=('No.', 'Yes.')[label])
+            )
             samples.append(ExplanationDataSample(metainfo=dict(lang='en', label=label)))
         return dict(inputs=inputs, data_samples=samples)
 
@@ -264,28 +279,37 @@ def test_fine_tuning_learns_what_the_images_show(tiny_vlm_dir):
     assert {s.pred_text for s in out} <= {'Yes.', 'No.'}
 
 
-def test_a_generation_budget_shorter_than_the_answers_warns_with_the_numbers(tiny_vlm_dir,
-                                                                             monkeypatch):
+def test_a_generation_budget_shorter_than_the_answers_warns_with_the_numbers(
+    tiny_vlm_dir, monkeypatch
+):
     import gleamkit.models.explainers.huggingface_vlm_explainer as module
+
     logged = []
     monkeypatch.setattr(module, 'print_log', lambda msg, **kw: logged.append(msg))
-    explainer = HuggingFaceVLMExplainer(tiny_vlm_dir, lora=None,
-                                        generation=dict(max_new_tokens=4)).eval()
+    explainer = HuggingFaceVLMExplainer(
+        tiny_vlm_dir, lora=None, generation=dict(max_new_tokens=4)
+    ).eval()
     data = explainer.data_preprocessor(contract_batch(range(4)), training=False)
     tok = explainer.processor.tokenizer
-    lengths = [len(tok(x['answer'], add_special_tokens=False)['input_ids'])
-               for x in contract_batch(range(4))['inputs']]
+    lengths = [
+        len(tok(x['answer'], add_special_tokens=False)['input_ids'])
+        for x in contract_batch(range(4))['inputs']
+    ]
     assert [s.answer_tokens for s in data['data_samples']] == lengths
     explainer(**data, mode='predict')
-    (message, ) = logged
+    (message,) = logged
     assert 'max_new_tokens=4 is shorter than the target answers' in message
-    assert f'4 of the 4 in the first evaluation batch are longer ({min(lengths)}-' \
-           f'{max(lengths)} tokens)' in message
+    assert (
+        f'4 of the 4 in the first evaluation batch are longer ({min(lengths)}-'
+        f'{max(lengths)} tokens)' in message
+    )
     assert f'at least {max(lengths)}' in message and "answer_mode='label'" in message
-    explainer(**explainer.data_preprocessor(contract_batch(range(4)), training=False),
-              mode='predict')
+    explainer(
+        **explainer.data_preprocessor(contract_batch(range(4)), training=False), mode='predict'
+    )
     assert len(logged) == 1  # once, at the start
     # a budget that fits says nothing
-    roomy = HuggingFaceVLMExplainer(tiny_vlm_dir, lora=None,
-                                    generation=dict(max_new_tokens=max(lengths))).eval()
+    roomy = HuggingFaceVLMExplainer(
+        tiny_vlm_dir, lora=None, generation=dict(max_new_tokens=max(lengths))
+    ).eval()
     assert roomy.check_generation_budget(data['data_samples']) is None

@@ -1,5 +1,6 @@
 """HuggingFaceVLMExplainer is not Qwen-only: a tiny LLaVA (CLIP tower, Llama decoder,
 fixed-size image processor without a pixel budget) trains and generates the same way."""
+
 import pytest
 import torch
 from explainer_fixtures import contract_batch
@@ -10,16 +11,20 @@ from gleamkit.models.explainers.vlm_data_preprocessor import IGNORE_INDEX
 # peft reads a deprecated transformers attribute: not ours to fix
 pytestmark = pytest.mark.filterwarnings('ignore:.*is_gradient_checkpointing:FutureWarning')
 
+
 @pytest.fixture(scope='module')
 def tiny_llava_dir(tmp_path_factory):
     from gleamkit.models.explainers.tiny_models import build_tiny_llava
+
     return build_tiny_llava(str(tmp_path_factory.mktemp('tiny_llava')))
 
 
 def test_llava_trains_on_answer_tokens_and_generates(tiny_llava_dir):
     explainer = HuggingFaceVLMExplainer(
-        tiny_llava_dir, lora=dict(r=4, lora_alpha=8, target_modules='all-linear'),
-        generation=dict(max_new_tokens=4))
+        tiny_llava_dir,
+        lora=dict(r=4, lora_alpha=8, target_modules='all-linear'),
+        generation=dict(max_new_tokens=4),
+    )
     trainable = [n for n, p in explainer.named_parameters() if p.requires_grad]
     assert trainable and all('.language_model.' in n and 'lora_' in n for n in trainable)
     assert explainer.pixel_budget == (None, None)
@@ -28,8 +33,9 @@ def test_llava_trains_on_answer_tokens_and_generates(tiny_llava_dir):
     tok = explainer.processor.tokenizer
     for i, item in enumerate(data['inputs']):
         labels = batch['labels'][i]
-        assert labels[labels != IGNORE_INDEX].tolist() == \
-            tok(item['answer'], add_special_tokens=False)['input_ids'] + [tok.eos_token_id]
+        assert labels[labels != IGNORE_INDEX].tolist() == tok(
+            item['answer'], add_special_tokens=False
+        )['input_ids'] + [tok.eos_token_id]
     loss = explainer(batch, mode='loss')['loss']
     loss.backward()
     assert torch.isfinite(loss)

@@ -1,4 +1,5 @@
 """OpenAICompatibleExplainer against a scripted OpenAI-compatible server on 127.0.0.1."""
+
 import base64
 import email.utils
 import io
@@ -26,8 +27,7 @@ KEY = 'sk-test-0123456789abcdef'
 
 @pytest.fixture(autouse=True)
 def no_proxy(monkeypatch):
-    for var in ('http_proxy', 'HTTP_PROXY', 'https_proxy', 'HTTPS_PROXY', 'all_proxy',
-                'ALL_PROXY'):
+    for var in ('http_proxy', 'HTTP_PROXY', 'https_proxy', 'HTTPS_PROXY', 'all_proxy', 'ALL_PROXY'):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv('GLEAMKIT_TEST_KEY', KEY)
 
@@ -36,31 +36,42 @@ def make(url, waits, **kwargs):
     kwargs.setdefault('max_retries', 3)
     kwargs.setdefault('jitter', 0.0)
     return OpenAICompatibleExplainer(
-        model='gpt-4o', base_url=url, api_key_env='GLEAMKIT_TEST_KEY', timeout=2.0,
-        sleep=waits.append, clock=lambda: NOW, progress=False, **kwargs)
+        model='gpt-4o',
+        base_url=url,
+        api_key_env='GLEAMKIT_TEST_KEY',
+        timeout=2.0,
+        sleep=waits.append,
+        clock=lambda: NOW,
+        progress=False,
+        **kwargs,
+    )
 
 
 def images():
     rng = np.random.default_rng(0)
-    return (rng.integers(0, 256, (20, 30, 3), dtype=np.uint8),
-            rng.integers(0, 256, (16, 16, 3), dtype=np.uint8))
+    return (
+        rng.integers(0, 256, (20, 30, 3), dtype=np.uint8),
+        rng.integers(0, 256, (16, 16, 3), dtype=np.uint8),
+    )
 
 
 def test_request_format_and_answer():
     query, sat = images()
     with ScriptedServer([(200, {'Content-Type': 'application/json'}, completion())]) as srv:
         waits = []
-        result = make(srv.url + '/', waits, system_prompt='You are a remote-sensing expert.',
-                      ).explain(query, sat, 'Same place?', lang='en')
+        result = make(
+            srv.url + '/',
+            waits,
+            system_prompt='You are a remote-sensing expert.',
+        ).explain(query, sat, 'Same place?', lang='en')
     assert result == dict(text=ANSWER, label=1, finish_reason='stop', cached=False)
     assert waits == []
-    (req, ) = srv.requests
+    (req,) = srv.requests
     assert req['path'] == '/v1/chat/completions'
     assert req['headers']['Authorization'] == f'Bearer {KEY}'
     body = req['json']
     assert body['model'] == 'gpt-4o' and body['temperature'] == 0
-    assert body['messages'][0] == {'role': 'system',
-                                   'content': 'You are a remote-sensing expert.'}
+    assert body['messages'][0] == {'role': 'system', 'content': 'You are a remote-sensing expert.'}
     content = body['messages'][1]['content']
     assert [c['type'] for c in content] == ['image_url', 'image_url', 'text']
     assert content[2]['text'] == 'Same place?'
@@ -73,9 +84,11 @@ def test_request_format_and_answer():
 
 def test_retry_after_seconds_then_http_date_are_honoured():
     date = email.utils.formatdate(NOW + 7, usegmt=True)
-    script = [(429, {'Retry-After': '3'}, b'{"error": {"code": "rate_limit_exceeded"}}'),
-              (503, {'Retry-After': date}, b'overloaded'),
-              (200, {}, completion())]
+    script = [
+        (429, {'Retry-After': '3'}, b'{"error": {"code": "rate_limit_exceeded"}}'),
+        (503, {'Retry-After': date}, b'overloaded'),
+        (200, {}, completion()),
+    ]
     with ScriptedServer(script) as srv:
         waits = []
         explainer = make(srv.url, waits)
@@ -100,7 +113,8 @@ def test_429_without_retry_after_uses_backoff_and_gives_up_after_max_retries():
         waits = []
         with pytest.raises(APIError) as err:
             make(srv.url, waits, max_retries=3, backoff_base=1, backoff_max=3).explain(
-                *images(), 'Same place?')
+                *images(), 'Same place?'
+            )
     assert waits == [1, 2, 3]  # capped at backoff_max
     assert len(srv.requests) == 4 and err.value.attempts == 4 and err.value.status == 429
     assert 'giving up after 4 attempts' in str(err.value) and srv.url in str(err.value)
@@ -111,7 +125,8 @@ def test_jitter_draws_waits_below_the_exponential_bound():
     with ScriptedServer(script) as srv:
         waits = []
         make(srv.url, waits, jitter=0.5, backoff_base=1.0, rng=random.Random(0)).explain(
-            *images(), 'Same place?')
+            *images(), 'Same place?'
+        )
     rng = random.Random(0)
     assert waits == pytest.approx([w * (1 - 0.5 * rng.random()) for w in (1, 2, 4)])
     for wait, bound in zip(waits, (1, 2, 4)):
@@ -119,10 +134,18 @@ def test_jitter_draws_waits_below_the_exponential_bound():
 
 
 def test_quota_exhausted_429_is_not_retried():
-    body = json.dumps({'error': {'message': 'You exceeded your current quota.',
-                                 'type': 'insufficient_quota', 'code': 'insufficient_quota'}})
-    with ScriptedServer([(429, {'Retry-After': '1'}, body.encode()),
-                         (200, {}, completion())]) as srv:
+    body = json.dumps(
+        {
+            'error': {
+                'message': 'You exceeded your current quota.',
+                'type': 'insufficient_quota',
+                'code': 'insufficient_quota',
+            }
+        }
+    )
+    with ScriptedServer(
+        [(429, {'Retry-After': '1'}, body.encode()), (200, {}, completion())]
+    ) as srv:
         waits = []
         with pytest.raises(QuotaExceededError) as err:
             make(srv.url, waits).explain(*images(), 'Same place?')
@@ -151,13 +174,16 @@ def test_connection_errors_are_retried_then_reported():
     assert waits == [1.0, 2.0] and err.value.attempts == 3
 
 
-@pytest.mark.parametrize('body, what', [
-    (b'<html>Bad gateway</html>', 'not JSON'),
-    (b'{"choices": []}', '"choices"'),
-    (b'[1, 2]', 'JSON object'),
-    (b'{"choices": [{"message": {"role": "assistant", "content": null}}]}', 'content'),
-    (b'{"choices": [{"text": "completion-style"}]}', 'message'),
-])
+@pytest.mark.parametrize(
+    'body, what',
+    [
+        (b'<html>Bad gateway</html>', 'not JSON'),
+        (b'{"choices": []}', '"choices"'),
+        (b'[1, 2]', 'JSON object'),
+        (b'{"choices": [{"message": {"role": "assistant", "content": null}}]}', 'content'),
+        (b'{"choices": [{"text": "completion-style"}]}', 'message'),
+    ],
+)
 def test_malformed_bodies_are_retried_then_raise_a_clear_error(body, what):
     with ScriptedServer([(200, {}, body)] * 4) as srv:
         waits = []
@@ -179,8 +205,14 @@ def test_a_reply_cut_off_in_its_json_is_retried():
 def test_answer_cache_resumes_and_keys_on_prompt_images_and_settings(tmp_path):
     cache = tmp_path / 'answers.jsonl'
     query, sat = images()
-    with ScriptedServer([(200, {}, completion('One.')), (200, {}, completion('Two.')),
-                         (200, {}, completion('Three.')), (200, {}, completion('Four.'))]) as srv:
+    with ScriptedServer(
+        [
+            (200, {}, completion('One.')),
+            (200, {}, completion('Two.')),
+            (200, {}, completion('Three.')),
+            (200, {}, completion('Four.')),
+        ]
+    ) as srv:
         waits = []
         first = make(srv.url, waits, cache_file=str(cache))
         assert first.explain(query, sat, 'p')['text'] == 'One.'
@@ -201,20 +233,25 @@ def test_answer_cache_resumes_and_keys_on_prompt_images_and_settings(tmp_path):
     with open(cache, 'a') as f:
         f.write('{"key": "abc", "te')
     from gleamkit.models.explainers import AnswerCache
+
     assert len(AnswerCache(str(cache))) == 4
     assert cache.read_text().endswith('\n')
 
 
 def test_predict_records_a_failed_pair_and_goes_on():
-    script = [(200, {}, completion())] + [(200, {}, b'{"choices": [')] * 2 + \
-        [(200, {}, completion())]
+    script = (
+        [(200, {}, completion())] + [(200, {}, b'{"choices": [')] * 2 + [(200, {}, completion())]
+    )
     with ScriptedServer(script) as srv:
         waits = []
         explainer = make(srv.url, waits, max_retries=1)
         query, sat = images()
         samples = [ExplanationDataSample(metainfo=dict(id=str(i), lang='en')) for i in range(3)]
-        out = explainer(inputs=[dict(images=[query, sat], prompt=f'p{i}', answer='')
-                                for i in range(3)], data_samples=samples, mode='predict')
+        out = explainer(
+            inputs=[dict(images=[query, sat], prompt=f'p{i}', answer='') for i in range(3)],
+            data_samples=samples,
+            mode='predict',
+        )
     assert [s.pred_label for s in out] == [1, -1, 1]
     assert out[1].pred_text == '' and 'not a chat completion' in out[1].pred_error
     assert 'pred_error' not in out[0] and explainer.stats['failed'] == 1
@@ -223,8 +260,9 @@ def test_predict_records_a_failed_pair_and_goes_on():
 
 
 def test_client_errors_are_not_retried_and_never_show_the_key():
-    body = json.dumps({'error': {'message': f'Incorrect API key provided: {KEY}',
-                                 'code': 'invalid_api_key'}}).encode()
+    body = json.dumps(
+        {'error': {'message': f'Incorrect API key provided: {KEY}', 'code': 'invalid_api_key'}}
+    ).encode()
     with ScriptedServer([(401, {}, body)]) as srv:
         waits = []
         explainer = make(srv.url, waits)
@@ -250,11 +288,17 @@ def test_batch_keeps_order_and_predict_mode_fills_samples():
         waits = []
         explainer = make(srv.url, waits)
         query, sat = images()
-        samples = [ExplanationDataSample(metainfo=dict(id=str(i), lang=lang))
-                   for i, lang in enumerate(('en', 'en', 'zh'))]
+        samples = [
+            ExplanationDataSample(metainfo=dict(id=str(i), lang=lang))
+            for i, lang in enumerate(('en', 'en', 'zh'))
+        ]
         data = explainer.data_preprocessor(
-            dict(inputs=[dict(images=[query, sat], prompt=f'p{i}', answer='') for i in range(3)],
-                 data_samples=samples), False)
+            dict(
+                inputs=[dict(images=[query, sat], prompt=f'p{i}', answer='') for i in range(3)],
+                data_samples=samples,
+            ),
+            False,
+        )
         out = explainer(**data, mode='predict')
     prompts = [r['json']['messages'][0]['content'][2]['text'] for r in srv.requests]
     assert prompts == ['p0', 'p1', 'p2']

@@ -1,4 +1,5 @@
 """VLMDataPreprocessor: chat formatting, exact answer-token supervision, padding."""
+
 import numpy as np
 import pytest
 import torch
@@ -11,6 +12,7 @@ from gleamkit.models.explainers.vlm_data_preprocessor import IGNORE_INDEX
 @pytest.fixture(scope='module')
 def processor(tiny_vlm_dir):
     from transformers import AutoProcessor
+
     return AutoProcessor.from_pretrained(tiny_vlm_dir)
 
 
@@ -53,7 +55,7 @@ def test_exactly_the_answer_tokens_are_supervised(processor, supervise_end_of_tu
         assert batch['attention_mask'][i, :real].all()  # right padding
         assert positions[-1] == real - (2 if supervise_end_of_turn else 3)  # '\n' after
         # the prompt (with its image tokens) precedes the answer, unsupervised
-        prompt_ids = batch['input_ids'][i, :positions[0]].tolist()
+        prompt_ids = batch['input_ids'][i, : positions[0]].tolist()
         assert tok.decode(prompt_ids).endswith('<|im_start|>assistant\n')
         assert prompt_ids.count(image_pad) > 0
         assert (labels[real:] == IGNORE_INDEX).all()
@@ -81,7 +83,7 @@ def test_max_length_cuts_answers_not_prompts(processor):
     length = int(full['attention_mask'].sum())
     cut = make(processor, max_length=length - 5)(contract_batch([0]), training=True)['inputs']
     assert cut['input_ids'].shape[1] == length - 5
-    assert torch.equal(cut['input_ids'][0], full['input_ids'][0, :length - 5])
+    assert torch.equal(cut['input_ids'][0], full['input_ids'][0, : length - 5])
     with pytest.raises(ValueError, match='max_length'):
         make(processor, max_length=10)(contract_batch([0]), training=True)
 
@@ -101,6 +103,7 @@ def test_clear_errors(processor):
 def test_pseudo_collated_batches_equal_sample_lists(processor):
     from explainer_fixtures import contract_sample
     from mmengine.dataset import pseudo_collate
+
     samples = [contract_sample(i) for i in range(3)]
     collated = pseudo_collate(samples)  # what the Runner's dataloader yields
     assert isinstance(collated['inputs'], dict)

@@ -1,5 +1,6 @@
 """docs/gallery_sources.md: its commands and Python blocks run, in order, as a reader
 would run them in an empty folder."""
+
 import re
 import shlex
 import subprocess
@@ -26,9 +27,14 @@ def test_gallery_sources_page_runs(tmp_path, monkeypatch):
             for command in code.replace('\\\n', ' ').splitlines():
                 args = shlex.split(command)
                 assert args[0] == 'python', command
-                done = subprocess.run([sys.executable] + args[1:], cwd=tmp_path, text=True,
-                                      capture_output=True, timeout=300,
-                                      env={'PYTHONPATH': str(ROOT), 'PATH': '/usr/bin:/bin'})
+                done = subprocess.run(
+                    [sys.executable] + args[1:],
+                    cwd=tmp_path,
+                    text=True,
+                    capture_output=True,
+                    timeout=300,
+                    env={'PYTHONPATH': str(ROOT), 'PATH': '/usr/bin:/bin'},
+                )
                 assert done.returncode == 0, done.stderr
         else:
             exec(compile(code, f'{PAGE.name}[block {i}]', 'exec'), namespace)

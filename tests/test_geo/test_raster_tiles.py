@@ -1,5 +1,6 @@
 """RasterTileSource: tile centres and footprints against hand-computed coordinates in UTM,
 EPSG:3857 and EPSG:4326; windowed reads; edges, nodata and bad input."""
+
 import math
 
 import numpy as np
@@ -45,8 +46,10 @@ def test_utm_raster_tiles_match_hand_computed_corners(write_raster):
         r, c, h, w = tile.window
         left, top = x0 + 0.5 * c, y0 - 0.5 * r  # the tile's corner in UTM metres
         centre = to_ll.transform(left + 75, top - 75)
-        corners = [to_ll.transform(left + dx, top - dy)
-                   for dx, dy in ((0, 0), (150, 0), (150, 150), (0, 150))]
+        corners = [
+            to_ll.transform(left + dx, top - dy)
+            for dx, dy in ((0, 0), (150, 0), (150, 150), (0, 150))
+        ]
         assert_tile_at(tile, centre, corners)
         assert edge_lengths(tile) == pytest.approx((150, 150), abs=0.5)
         assert tile.tile_id == f'utm/150m/{r}_{c}' and tile.size_m == 150
@@ -62,8 +65,10 @@ def test_web_mercator_tiles_are_ground_metres_not_mercator_metres(write_raster):
     src = RasterTileSource(path, tile_m=150, out_size=32)  # stride: half a tile
 
     def lonlat(x, y):  # the inverse spherical mercator, by hand
-        return (math.degrees(x / R_MERCATOR),
-                math.degrees(2 * math.atan(math.exp(y / R_MERCATOR)) - math.pi / 2))
+        return (
+            math.degrees(x / R_MERCATOR),
+            math.degrees(2 * math.atan(math.exp(y / R_MERCATOR)) - math.pi / 2),
+        )
 
     # 150 ground m = 150.25 px (the ellipsoid's 0.17 % at 45 N), not 150 / 1.414 = 106 px
     assert {t.window[2:] for t in src} == {(150, 150)}
@@ -72,8 +77,9 @@ def test_web_mercator_tiles_are_ground_metres_not_mercator_metres(write_raster):
         r, c, h, w = tile.window
         left, top = x0 + px * c, y0 - px * r
         centre = lonlat(left + px * w / 2, top - px * h / 2)
-        corners = [lonlat(left + px * dc, top - px * dr)
-                   for dc, dr in ((0, 0), (w, 0), (w, h), (0, h))]
+        corners = [
+            lonlat(left + px * dc, top - px * dr) for dc, dr in ((0, 0), (w, 0), (w, h), (0, h))
+        ]
         assert_tile_at(tile, centre, corners)
         assert edge_lengths(tile) == pytest.approx((150, 150), abs=0.5)
 
@@ -103,8 +109,10 @@ def test_geographic_raster_tiles(write_raster):
     for tile in src:
         r, c, h, w = tile.window
         centre = (lon0 + deg * (c + w / 2), lat0 - deg * (r + h / 2))
-        corners = [(lon0 + deg * (c + dc), lat0 - deg * (r + dr))
-                   for dc, dr in ((0, 0), (w, 0), (w, h), (0, h))]
+        corners = [
+            (lon0 + deg * (c + dc), lat0 - deg * (r + dr))
+            for dc, dr in ((0, 0), (w, 0), (w, h), (0, h))
+        ]
         assert_tile_at(tile, centre, corners, tol=1e-6)
         assert edge_lengths(tile) == pytest.approx((100, 100), abs=0.5)
 
@@ -124,8 +132,7 @@ def test_multi_scale_and_pixel_tiles(write_raster):
     assert scales.count('150m') == 2 * 4 and scales.count('300m') == 1 * 2
     assert {t.window[2:] for t in src if t.size_m == 300} == {(300, 300)}
     px = RasterTileSource(path, tile_px=200, out_size=24)  # stride: 100 px
-    assert [t.window for t in px][:3] == [(0, 0, 200, 200), (0, 100, 200, 200),
-                                          (0, 200, 200, 200)]
+    assert [t.window for t in px][:3] == [(0, 0, 200, 200), (0, 100, 200, 200), (0, 200, 200, 200)]
     assert len(px) == 3 * 5 and px[0].tile_id == 'utm/200px/0_0' and px[0].size_m is None
     with pytest.raises(ValueError, match='2 strides for 3 tile sizes'):
         RasterTileSource(path, tile_m=(50, 100, 150), stride_m=(50, 100))
@@ -149,7 +156,7 @@ def test_read_resamples_the_window_and_never_reads_more(write_raster, monkeypatc
     assert tile.window == (100, 200, 100, 100)
     img = src.read(tile)
     assert img.shape == (50, 50, 3) and img.dtype == np.uint8
-    (window, out_shape), = calls
+    ((window, out_shape),) = calls
     assert (window.row_off, window.col_off, window.height, window.width) == (100, 200, 100, 100)
     assert out_shape == (3, 50, 50)
     # band 1 holds row % 250 + 1, band 2 col % 250 + 1: 2x downsampled, bilinear
@@ -160,13 +167,26 @@ def test_read_resamples_the_window_and_never_reads_more(write_raster, monkeypatc
 def test_a_raster_larger_than_memory_is_tiled_through_windows(tmp_path, monkeypatch):
     # 100k x 100k x 3 bytes = 30 GB if read whole; sparse on disk (a few MB)
     path = str(tmp_path / 'huge.tif')
-    with rasterio.open(path, 'w', driver='GTiff', height=100_000, width=100_000, count=3,
-                       dtype='uint8', crs='EPSG:32650',
-                       transform=from_origin(300000, 3400000, 1, 1), tiled=True,
-                       blockxsize=512, blockysize=512, compress='deflate',
-                       sparse_ok=True) as dst:
-        dst.write(np.full((3, 512, 512), 200, np.uint8),
-                  window=rasterio.windows.Window(50_176, 50_176, 512, 512))
+    with rasterio.open(
+        path,
+        'w',
+        driver='GTiff',
+        height=100_000,
+        width=100_000,
+        count=3,
+        dtype='uint8',
+        crs='EPSG:32650',
+        transform=from_origin(300000, 3400000, 1, 1),
+        tiled=True,
+        blockxsize=512,
+        blockysize=512,
+        compress='deflate',
+        sparse_ok=True,
+    ) as dst:
+        dst.write(
+            np.full((3, 512, 512), 200, np.uint8),
+            window=rasterio.windows.Window(50_176, 50_176, 512, 512),
+        )
     windows = []
     real_read = rasterio.io.DatasetReader.read
 
@@ -177,8 +197,12 @@ def test_a_raster_larger_than_memory_is_tiled_through_windows(tmp_path, monkeypa
     monkeypatch.setattr(rasterio.io.DatasetReader, 'read', spy)
     src = RasterTileSource(path, tile_m=10_000, stride_m=10_000, out_size=16)
     assert len(src) == 10 * 10
-    inside = next(t for t in src if t.window[0] <= 50_176 < t.window[0] + t.window[2]
-                  and t.window[1] <= 50_176 < t.window[1] + t.window[3])
+    inside = next(
+        t
+        for t in src
+        if t.window[0] <= 50_176 < t.window[0] + t.window[2]
+        and t.window[1] <= 50_176 < t.window[1] + t.window[3]
+    )
     img = src.read(inside)
     assert img.shape == (16, 16, 3) and windows[-1].width == inside.window[3] < 10_010
     assert img.max() > 0  # the written block shows, downsampled
@@ -198,8 +222,9 @@ def test_nodata_tiles_are_left_out_and_filled(write_raster):
     data = np.full((3, 200, 300), 90, np.uint8)
     data[:, :, 200:] = 0  # the right third is nodata
     data[:, :100, 100:150] = 0  # and half of tile (0, 100)
-    path = write_raster('nd.tif', 'EPSG:32650', from_origin(300000, 3380000, 1, 1), 200, 300,
-                        nodata=0, data=data)
+    path = write_raster(
+        'nd.tif', 'EPSG:32650', from_origin(300000, 3380000, 1, 1), 200, 300, nodata=0, data=data
+    )
     # nearest: bilinear would blend in valid neighbours across the nodata edge
     src = RasterTileSource(path, tile_m=100, stride_m=100, out_size=10, resampling='nearest')
     assert [t.window[:2] for t in src] == [(0, 0), (0, 100), (100, 0), (100, 100)]
@@ -207,16 +232,31 @@ def test_nodata_tiles_are_left_out_and_filled(write_raster):
     assert (img[:, :5] == 0).all() and (img[:, 5:] == 90).all()
     strict = RasterTileSource(path, tile_m=100, stride_m=100, out_size=10, max_nodata=0.4)
     assert [t.window[:2] for t in strict] == [(0, 0), (100, 0), (100, 100)]
-    empty = write_raster('empty.tif', 'EPSG:32650', from_origin(300000, 3380000, 1, 1), 100,
-                         100, nodata=0, data=np.zeros((3, 100, 100), np.uint8))
+    empty = write_raster(
+        'empty.tif',
+        'EPSG:32650',
+        from_origin(300000, 3380000, 1, 1),
+        100,
+        100,
+        nodata=0,
+        data=np.zeros((3, 100, 100), np.uint8),
+    )
     with pytest.raises(ValueError, match=r'empty\.tif: no tile left.*nodata value'):
         RasterTileSource(empty, tile_px=50)
 
 
 def test_non_uint8_rasters_need_a_value_range(write_raster):
     data = np.full((1, 100, 100), 1500, np.uint16)
-    path = write_raster('u16.tif', 'EPSG:32650', from_origin(300000, 3380000, 1, 1), 100, 100,
-                        count=1, dtype='uint16', data=data)
+    path = write_raster(
+        'u16.tif',
+        'EPSG:32650',
+        from_origin(300000, 3380000, 1, 1),
+        100,
+        100,
+        count=1,
+        dtype='uint16',
+        data=data,
+    )
     with pytest.raises(ValueError, match=r'u16\.tif.*uint16.*value_range'):
         RasterTileSource(path, tile_px=50)
     src = RasterTileSource(path, tile_px=50, value_range=(0, 3000), out_size=8)
@@ -245,10 +285,14 @@ def test_bad_rasters_stop_with_an_error_naming_the_file(write_raster, tmp_path, 
         path = write_raster('notf.tif', 'EPSG:32650', rasterio.Affine.identity(), 50, 50)
         error, match = ValueError, r'notf\.tif: the raster has no geotransform'
     elif case == 'too_large':
-        path = write_raster('small.tif', 'EPSG:32650', from_origin(300000, 3380000, 1, 1),
-                            50, 80)
-        error, match = ValueError, (r"small\.tif: the tile is larger than the raster: "
-                                    r"tile_m=100 vs a raster of 80 x 50 px.*edge='pad'")
+        path = write_raster('small.tif', 'EPSG:32650', from_origin(300000, 3380000, 1, 1), 50, 80)
+        error, match = (
+            ValueError,
+            (
+                r'small\.tif: the tile is larger than the raster: '
+                r"tile_m=100 vs a raster of 80 x 50 px.*edge='pad'"
+            ),
+        )
     elif case == 'corrupt':
         path = str(tmp_path / 'corrupt.tif')
         with open(path, 'wb') as f:

@@ -1,4 +1,5 @@
 """SlippyTileSource: z/x/y folders, footprints from the tile numbers (hand-computed)."""
+
 import math
 
 import numpy as np
@@ -20,17 +21,17 @@ def flat(points):
 
 
 def tile_lon(x, z):
-    return x / 2 ** z * 360.0 - 180.0
+    return x / 2**z * 360.0 - 180.0
 
 
 def tile_lat(y, z):  # latitude of the tile row's northern edge (inverse mercator)
-    return math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * y / 2 ** z))))
+    return math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * y / 2**z))))
 
 
 def test_footprints_and_centres_match_the_tile_numbers(tmp_path):
     lat, lon, z = 30.52, 114.36, 17
-    x = int((lon + 180) / 360 * 2 ** z)
-    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * 2 ** z)
+    x = int((lon + 180) / 360 * 2**z)
+    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * 2**z)
     save_tile(tmp_path, z, x, y, 'jpg')
     save_tile(tmp_path, 1, 0, 0)
     (tmp_path / 'README.txt').write_text('not a tile')
@@ -39,14 +40,16 @@ def test_footprints_and_centres_match_the_tile_numbers(tmp_path):
     assert [t.tile_id for t in src] == ['1/0/0', f'17/{x}/{y}']
     world = src[0]
     assert flat(world.footprint) == pytest.approx(
-        flat(((-180, 85.0511287798), (0, 85.0511287798), (0, 0), (-180, 0))), abs=1e-9)
+        flat(((-180, 85.0511287798), (0, 85.0511287798), (0, 0), (-180, 0))), abs=1e-9
+    )
     # the centre of the pixel grid is the mercator midpoint, not the latitude midpoint
     assert (world.lon, world.lat) == pytest.approx((-90.0, 66.5132604431), abs=1e-9)
     t = src[1]
     west, east = tile_lon(x, z), tile_lon(x + 1, z)
     north, south = tile_lat(y, z), tile_lat(y + 1, z)
     assert flat(t.footprint) == pytest.approx(
-        flat(((west, north), (east, north), (east, south), (west, south))), abs=1e-9)
+        flat(((west, north), (east, north), (east, south), (west, south))), abs=1e-9
+    )
     assert west <= lon < east and south <= lat < north
     assert t.lon == pytest.approx((west + east) / 2, abs=1e-9)
     assert south < t.lat < north and t.lat == pytest.approx(tile_lat(y + 0.5, z), abs=1e-9)

@@ -1,4 +1,5 @@
 """Tile grids in pixels and ground metres; ground pixel sizes per CRS."""
+
 import math
 
 import pytest
@@ -20,8 +21,9 @@ def test_grid_offsets_drop_and_pad():
 
 
 def test_pixel_grid_is_row_major():
-    assert pixel_grid(6, 9, 3, 3, 'drop').tolist() == [[r, c, 3, 3] for r in (0, 3)
-                                                      for c in (0, 3, 6)]
+    assert pixel_grid(6, 9, 3, 3, 'drop').tolist() == [
+        [r, c, 3, 3] for r in (0, 3) for c in (0, 3, 6)
+    ]
 
 
 def test_metre_grid_re_measures_every_band():
@@ -42,6 +44,7 @@ def test_ground_pixel_size_utm_3857_4326():
     utm = utm_crs_for(lat, 3.0)
     assert utm.to_epsg() == 32631
     from pyproj import Transformer
+
     x, y = Transformer.from_crs('EPSG:4326', utm, always_xy=True).transform(3.0, lat)
     w, h = ground_pixel_size_m(from_origin(x, y, 1.0, 1.0), utm, 0, 0)
     assert w == pytest.approx(1 / 0.9996, abs=2e-5) and h == pytest.approx(1 / 0.9996, abs=2e-5)

@@ -1,4 +1,5 @@
 """GleamXDataset and its transforms: the sample contract the explainers consume."""
+
 import json
 
 import numpy as np
@@ -21,20 +22,43 @@ def ann_file(tmp_path):
     (tmp_path / 'img').mkdir()
     rng = np.random.default_rng(0)
     for name, size in (('q0', (20, 30)), ('s0', (16, 16)), ('q1', (12, 12)), ('s1', (16, 16))):
-        Image.fromarray(rng.integers(0, 255, size + (3, ), dtype=np.uint8)).save(
-            tmp_path / 'img' / f'{name}.png')
+        Image.fromarray(rng.integers(0, 255, size + (3,), dtype=np.uint8)).save(
+            tmp_path / 'img' / f'{name}.png'
+        )
     Image.fromarray(np.full((10, 10), 7, np.uint8), mode='L').save(tmp_path / 'img' / 'gray.png')
     records = [
-        dict(id='a', query_image='img/q0.png', satellite_image='img/s0.png', query_view='uav',
-             label='match', explanation=dict(en=EN0, zh=ZH0), source='gpt-4o'),
-        dict(id='b', query_image='img/q1.png', satellite_image='img/s1.png', query_view='map',
-             label='no_match', explanation=dict(en=EN1), source='human:bob'),
-        dict(id='c', query_image='img/gray.png', satellite_image='img/s1.png',
-             query_view='ground', label='match', explanation=dict(zh=ZH0), source='doubao'),
+        dict(
+            id='a',
+            query_image='img/q0.png',
+            satellite_image='img/s0.png',
+            query_view='uav',
+            label='match',
+            explanation=dict(en=EN0, zh=ZH0),
+            source='gpt-4o',
+        ),
+        dict(
+            id='b',
+            query_image='img/q1.png',
+            satellite_image='img/s1.png',
+            query_view='map',
+            label='no_match',
+            explanation=dict(en=EN1),
+            source='human:bob',
+        ),
+        dict(
+            id='c',
+            query_image='img/gray.png',
+            satellite_image='img/s1.png',
+            query_view='ground',
+            label='match',
+            explanation=dict(zh=ZH0),
+            source='doubao',
+        ),
     ]
     path = tmp_path / 'train.jsonl'
-    path.write_text(''.join(json.dumps(r, ensure_ascii=False) + '\n' for r in records),
-                    encoding='utf-8')
+    path.write_text(
+        ''.join(json.dumps(r, ensure_ascii=False) + '\n' for r in records), encoding='utf-8'
+    )
     return str(path)
 
 
@@ -58,13 +82,15 @@ def test_sample_contract(ann_file):
     query, sat = inputs['images']
     assert query.shape == (20, 30, 3) and sat.shape == (16, 16, 3)
     assert query.dtype == np.uint8 and sat.dtype == np.uint8
-    np.testing.assert_array_equal(query, np.asarray(Image.open(ann_file.replace(
-        'train.jsonl', 'img/q0.png'))))
+    np.testing.assert_array_equal(
+        query, np.asarray(Image.open(ann_file.replace('train.jsonl', 'img/q0.png')))
+    )
     assert '<image>' not in inputs['prompt'] and 'UAV (drone)' in inputs['prompt']
     assert inputs['answer'] == EN0
     assert isinstance(sample, ExplanationDataSample)
-    assert sample.metainfo == dict(id='a', view='uav', lang='en', label=1, reference=EN0,
-                                   source='gpt-4o')
+    assert sample.metainfo == dict(
+        id='a', view='uav', lang='en', label=1, reference=EN0, source='gpt-4o'
+    )
     assert ds[1]['data_samples'].metainfo['label'] == 0
     assert ds.get_field('label') == [1, 0]
 
@@ -118,8 +144,10 @@ def test_missing_images_are_reported_when_the_dataset_is_built(ann_file, tmp_pat
         build(ann_file)
     message = str(info.value)
     # record b is on line 2 of train.jsonl; its query image is gone
-    assert f"{ann_file}:2: query_image 'img/q1.png' -> {tmp_path / 'img' / 'q1.png'} " \
-           '(no such file)' in message
+    assert (
+        f"{ann_file}:2: query_image 'img/q1.png' -> {tmp_path / 'img' / 'q1.png'} "
+        '(no such file)' in message
+    )
     assert '1 of the 4 images' in message and "check_images='lazy'" in message
     # 'decode' also opens each file: the broken s1.png is named too (lines 2 and 3)
     with pytest.raises(FileNotFoundError) as info:
@@ -150,9 +178,18 @@ def test_a_byte_order_mark_is_accepted(ann_file):
 
 def test_pack_rejects_wrong_images():
     pack = PackExplanationInputs()
-    info = dict(id='x', view='uav', lang='en', label=1, reference='r', source='s', prompt='p',
-                answer='a', query_img=np.zeros((4, 4, 3), np.float32),
-                satellite_img=np.zeros((4, 4, 3), np.uint8))
+    info = dict(
+        id='x',
+        view='uav',
+        lang='en',
+        label=1,
+        reference='r',
+        source='s',
+        prompt='p',
+        answer='a',
+        query_img=np.zeros((4, 4, 3), np.float32),
+        satellite_img=np.zeros((4, 4, 3), np.uint8),
+    )
     with pytest.raises(TypeError, match='uint8'):
         pack(info)
     info['query_img'] = np.zeros((4, 4, 3), np.uint8)

@@ -1,4 +1,5 @@
 """The GLEAM-X JSONL format, the ecosystem converters and the Label Studio round trip."""
+
 import json
 import os.path as osp
 import re
@@ -23,31 +24,46 @@ from gleamkit.datasets.gleam_x.prompts import LABEL_ANSWERS
 
 DOC = Path(__file__).resolve().parents[2] / 'docs' / 'gleam_x_data.md'
 
-EN = ('Image 1 is a UAV view of a block with a north-south road. Image 2 is a satellite tile '
-      'with the same road. The road layout and the red roofs agree, confirming they depict the '
-      'same area.')
+EN = (
+    'Image 1 is a UAV view of a block with a north-south road. Image 2 is a satellite tile '
+    'with the same road. The road layout and the red roofs agree, confirming they depict the '
+    'same area.'
+)
 ZH = '图像1是一张无人机图像，图像2是卫星图像。道路布局和红色屋顶一致，因此两张图像是同一地点。'
 
 
 def make_record(i=0, **kw):
-    rec = dict(id=f'pair-{i}', query_image=f'images/{i}_uav.png',
-               satellite_image=f'images/{i}_sat.png', query_view='uav', label='match',
-               explanation=dict(en=EN, zh=ZH), source='gpt-4o')
+    rec = dict(
+        id=f'pair-{i}',
+        query_image=f'images/{i}_uav.png',
+        satellite_image=f'images/{i}_sat.png',
+        query_view='uav',
+        label='match',
+        explanation=dict(en=EN, zh=ZH),
+        source='gpt-4o',
+    )
     rec.update(kw)
     return rec
 
 
 def write_lines(path, objs):
-    path.write_text(''.join((o if isinstance(o, str) else json.dumps(o, ensure_ascii=False))
-                            + '\n' for o in objs), encoding='utf-8')
+    path.write_text(
+        ''.join(
+            (o if isinstance(o, str) else json.dumps(o, ensure_ascii=False)) + '\n' for o in objs
+        ),
+        encoding='utf-8',
+    )
     return str(path)
 
 
 # ----------------------------------------------------------------------------- JSONL
 def test_write_read_round_trip(tmp_path):
-    recs = [GleamXRecord.from_dict(make_record(0)),
-            GleamXRecord.from_dict(make_record(1, label='no_match', explanation=dict(en=EN),
-                                               meta=dict(location_id=7)))]
+    recs = [
+        GleamXRecord.from_dict(make_record(0)),
+        GleamXRecord.from_dict(
+            make_record(1, label='no_match', explanation=dict(en=EN), meta=dict(location_id=7))
+        ),
+    ]
     path = str(tmp_path / 'sub' / 'train.jsonl')
     assert write_jsonl(recs, path) == 2
     text = Path(path).read_text(encoding='utf-8')
@@ -61,8 +77,10 @@ def test_write_read_round_trip(tmp_path):
 
 def test_byte_order_mark_and_line_numbers(tmp_path):
     path = tmp_path / 'bom.jsonl'
-    path.write_bytes(b'\xef\xbb\xbf' + (json.dumps(make_record(0)) + '\n\n'
-                                        + json.dumps(make_record(1)) + '\n').encode())
+    path.write_bytes(
+        b'\xef\xbb\xbf'
+        + (json.dumps(make_record(0)) + '\n\n' + json.dumps(make_record(1)) + '\n').encode()
+    )
     records = read_jsonl(str(path))
     assert [(r.id, r.line) for r in records] == [('pair-0', 1), ('pair-1', 3)]
     # a decode error reads as one sentence ('... character at: column 10', not 'at at')
@@ -77,25 +95,31 @@ def test_blank_lines_are_skipped(tmp_path):
     assert [r.id for r in read_jsonl(path)] == ['pair-0', 'pair-1']
 
 
-@pytest.mark.parametrize('line,key,expected', [
-    ('{"id": "x",', None, 'one JSON object per line'),
-    ('{"id": "x', None, 'Invalid control character at: column 10)'),
-    ('[1, 2]', None, 'a JSON object'),
-    (make_record(label='yes'), 'label', "'match' or 'no_match'"),
-    (make_record(label=1), 'label', "'match' or 'no_match'"),
-    (make_record(query_view='Drone View'), 'query_view', 'lower-case view name'),
-    (make_record(explanation={}), 'explanation', 'at least one of'),
-    (make_record(explanation=dict(fr='bonjour')), 'explanation.fr', 'language keys'),
-    (make_record(explanation=dict(en='  ')), 'explanation.en', 'a non-empty string'),
-    (make_record(source=''), 'source', 'a non-empty string'),
-    (make_record(query_image=3), 'query_image', 'a non-empty string'),
-    (make_record(revisions={}), 'revisions', 'a list'),
-    (make_record(revisions=[dict(source='gpt-4o')]), 'revisions[0]', '"explanation" and'),
-    (make_record(revisions=[dict(explanation=dict(en='a'), source='s', who='x')]),
-     'revisions[0].who', 'only the keys'),
-    (make_record(meta=[1]), 'meta', 'an object'),
-    (make_record(lable='match'), 'lable', 'only the keys'),
-])
+@pytest.mark.parametrize(
+    'line,key,expected',
+    [
+        ('{"id": "x",', None, 'one JSON object per line'),
+        ('{"id": "x', None, 'Invalid control character at: column 10)'),
+        ('[1, 2]', None, 'a JSON object'),
+        (make_record(label='yes'), 'label', "'match' or 'no_match'"),
+        (make_record(label=1), 'label', "'match' or 'no_match'"),
+        (make_record(query_view='Drone View'), 'query_view', 'lower-case view name'),
+        (make_record(explanation={}), 'explanation', 'at least one of'),
+        (make_record(explanation=dict(fr='bonjour')), 'explanation.fr', 'language keys'),
+        (make_record(explanation=dict(en='  ')), 'explanation.en', 'a non-empty string'),
+        (make_record(source=''), 'source', 'a non-empty string'),
+        (make_record(query_image=3), 'query_image', 'a non-empty string'),
+        (make_record(revisions={}), 'revisions', 'a list'),
+        (make_record(revisions=[dict(source='gpt-4o')]), 'revisions[0]', '"explanation" and'),
+        (
+            make_record(revisions=[dict(explanation=dict(en='a'), source='s', who='x')]),
+            'revisions[0].who',
+            'only the keys',
+        ),
+        (make_record(meta=[1]), 'meta', 'an object'),
+        (make_record(lable='match'), 'lable', 'only the keys'),
+    ],
+)
 def test_validation_errors_name_file_line_key(tmp_path, line, key, expected):
     path = write_lines(tmp_path / 'bad.jsonl', [make_record(9), line])
     with pytest.raises(GleamXFormatError) as info:
@@ -110,12 +134,18 @@ def test_missing_key_and_duplicate_id(tmp_path):
     rec = make_record(0)
     del rec['source']
     path = write_lines(tmp_path / 'a.jsonl', [rec])
-    with pytest.raises(GleamXFormatError, match=r"a\.jsonl:1: key 'source': expected to be "
-                                                r'present'):
+    with pytest.raises(
+        GleamXFormatError,
+        match=r"a\.jsonl:1: key 'source': expected to be "
+        r'present',
+    ):
         read_jsonl(path)
     path = write_lines(tmp_path / 'b.jsonl', [make_record(0), make_record(1), make_record(0)])
-    with pytest.raises(GleamXFormatError, match=r"b\.jsonl:3: key 'id': expected unique ids "
-                                                r'\(also on line 1\)'):
+    with pytest.raises(
+        GleamXFormatError,
+        match=r"b\.jsonl:3: key 'id': expected unique ids "
+        r'\(also on line 1\)',
+    ):
         read_jsonl(path)
     with pytest.raises(FileNotFoundError, match='nope.jsonl'):
         read_jsonl(str(tmp_path / 'nope.jsonl'))
@@ -123,12 +153,23 @@ def test_missing_key_and_duplicate_id(tmp_path):
 
 def test_revised_keeps_history():
     rec = GleamXRecord.from_dict(make_record(0))
-    new = rec.revised(source='human:alice', explanation=dict(en='Different places.'),
-                      label='no_match', replaced_at='2025-01-01T00:00:00')
+    new = rec.revised(
+        source='human:alice',
+        explanation=dict(en='Different places.'),
+        label='no_match',
+        replaced_at='2025-01-01T00:00:00',
+    )
     assert new.explanation == dict(en='Different places.', zh=ZH)
     assert new.label == 'no_match' and new.source == 'human:alice'
-    assert new.revisions == [dict(explanation=dict(en=EN, zh=ZH), label='match', source='gpt-4o',
-                                  replaced_by='human:alice', replaced_at='2025-01-01T00:00:00')]
+    assert new.revisions == [
+        dict(
+            explanation=dict(en=EN, zh=ZH),
+            label='match',
+            source='gpt-4o',
+            replaced_by='human:alice',
+            replaced_at='2025-01-01T00:00:00',
+        )
+    ]
     assert rec.revisions == []  # the original is untouched
 
 
@@ -162,13 +203,22 @@ def test_chat_sample_layout(fmt, lang):
 
 def test_chat_label_mode_and_meta_round_trip():
     rec = GleamXRecord.from_dict(make_record(0, label='no_match', source='doubao'))
-    sample = record_to_chat(rec, lang='zh', answer_mode='label', with_meta=True,
-                            system='You are a remote-sensing expert.')
+    sample = record_to_chat(
+        rec,
+        lang='zh',
+        answer_mode='label',
+        with_meta=True,
+        system='You are a remote-sensing expert.',
+    )
     assert sample['messages'][0] == dict(role='system', content='You are a remote-sensing expert.')
     assert sample['messages'][2]['content'] == LABEL_ANSWERS['zh'][0]
     back = chat_to_record(sample)
-    assert (back.id, back.query_view, back.label, back.source) == ('pair-0', 'uav', 'no_match',
-                                                                  'doubao')
+    assert (back.id, back.query_view, back.label, back.source) == (
+        'pair-0',
+        'uav',
+        'no_match',
+        'doubao',
+    )
 
 
 def test_chat_errors():
@@ -189,18 +239,23 @@ def test_chat_errors():
         chat_to_record({'text': 'hi'})
 
 
-@pytest.mark.parametrize('fmt,suffix', [('messages', '.jsonl'), ('conversations', '.json'),
-                                        ('qwen', '.json')])
+@pytest.mark.parametrize(
+    'fmt,suffix', [('messages', '.jsonl'), ('conversations', '.json'), ('qwen', '.json')]
+)
 def test_export_import_files(tmp_path, fmt, suffix):
     data = tmp_path / 'data'
     data.mkdir()
-    src = write_lines(data / 'gleam.jsonl',
-                      [make_record(0), make_record(1, explanation=dict(en=EN))])
+    src = write_lines(
+        data / 'gleam.jsonl', [make_record(0), make_record(1, explanation=dict(en=EN))]
+    )
     out = tmp_path / 'llamafactory' / f'train{suffix}'
     n = export_chat(src, str(out), fmt=fmt, with_meta=True)
     assert n == 3  # record 0 in two languages, record 1 in English
-    samples = json.loads(out.read_text()) if suffix == '.json' else [
-        json.loads(line) for line in out.read_text().splitlines()]
+    samples = (
+        json.loads(out.read_text())
+        if suffix == '.json'
+        else [json.loads(line) for line in out.read_text().splitlines()]
+    )
     images = samples[0]['image' if fmt == 'qwen' else 'images']
     # relative to the exported file's folder, pointing at the same files
     assert images[0] == osp.join('..', 'data', 'images', '0_uav.png')
@@ -212,18 +267,30 @@ def test_export_import_files(tmp_path, fmt, suffix):
     assert [r.to_dict() for r in read_jsonl(str(back_path))] == [r.to_dict() for r in back]
 
 
-@pytest.mark.parametrize('fmt,suffix', [('messages', '.jsonl'), ('conversations', '.json'),
-                                        ('qwen', '.json')])
+@pytest.mark.parametrize(
+    'fmt,suffix', [('messages', '.jsonl'), ('conversations', '.json'), ('qwen', '.json')]
+)
 def test_with_meta_round_trip_is_lossless(tmp_path, fmt, suffix):
     """Every field of every record comes back: meta, revisions, trailing spaces."""
-    revision = dict(explanation=dict(en='An older text.'), label='no_match', source='gpt-4o',
-                    replaced_by='human:bob', replaced_at='2025-03-01T10:00:00Z')
+    revision = dict(
+        explanation=dict(en='An older text.'),
+        label='no_match',
+        source='gpt-4o',
+        replaced_by='human:bob',
+        replaced_at='2025-03-01T10:00:00Z',
+    )
     records = [
-        GleamXRecord.from_dict(make_record(0, meta=dict(dataset='U1652', location_id=839,
-                                                        gps=[30.5, 114.3]),
-                                           revisions=[revision], source='human:bob')),
-        GleamXRecord.from_dict(make_record(1, label='no_match',
-                                           explanation=dict(en=EN + '  \n'), query_view='map')),
+        GleamXRecord.from_dict(
+            make_record(
+                0,
+                meta=dict(dataset='U1652', location_id=839, gps=[30.5, 114.3]),
+                revisions=[revision],
+                source='human:bob',
+            )
+        ),
+        GleamXRecord.from_dict(
+            make_record(1, label='no_match', explanation=dict(en=EN + '  \n'), query_view='map')
+        ),
         GleamXRecord.from_dict(make_record(2, explanation=dict(zh=ZH), meta=dict(split='test'))),
     ]
     src = tmp_path / 'gleam.jsonl'
@@ -232,17 +299,24 @@ def test_with_meta_round_trip_is_lossless(tmp_path, fmt, suffix):
     assert export_chat(str(src), str(out), fmt=fmt, with_meta=True) == 4
     back = import_chat(str(out), out_path=str(tmp_path / 'back.jsonl'))
     assert [r.to_dict() for r in back] == [r.to_dict() for r in records]
-    assert [r.to_dict() for r in read_jsonl(str(tmp_path / 'back.jsonl'))] == \
-        [r.to_dict() for r in records]
+    assert [r.to_dict() for r in read_jsonl(str(tmp_path / 'back.jsonl'))] == [
+        r.to_dict() for r in records
+    ]
 
 
 # ----------------------------------------------------------------------------- Label Studio
 def test_label_studio_round_trip(tmp_path):
-    recs = [GleamXRecord.from_dict(make_record(0)),
-            GleamXRecord.from_dict(make_record(1, explanation=dict(en=EN))),
-            GleamXRecord.from_dict(make_record(2))]
-    tasks = to_label_studio_tasks(recs, base_dir=str(tmp_path), document_root=str(tmp_path),
-                                  out_path=str(tmp_path / 'tasks.json'))
+    recs = [
+        GleamXRecord.from_dict(make_record(0)),
+        GleamXRecord.from_dict(make_record(1, explanation=dict(en=EN))),
+        GleamXRecord.from_dict(make_record(2)),
+    ]
+    tasks = to_label_studio_tasks(
+        recs,
+        base_dir=str(tmp_path),
+        document_root=str(tmp_path),
+        out_path=str(tmp_path / 'tasks.json'),
+    )
     assert json.loads((tmp_path / 'tasks.json').read_text()) == tasks
     t0 = tasks[0]
     assert t0['data']['query_image'] == '/data/local-files/?d=images/0_uav.png'
@@ -263,16 +337,38 @@ def test_label_studio_round_trip(tmp_path):
 
     # annotators: task 0 revised (text + label) by user 7, task 1 accepted unchanged by
     # alice (an earlier cancelled annotation is ignored), task 2 not annotated
-    tasks[0]['annotations'] = [dict(
-        id=1, completed_by=7, was_cancelled=False, updated_at='2025-03-01T10:00:00Z',
-        result=[dict(from_name='explanation_en', type='textarea',
-                     value=dict(text=['Different roads.', 'They do not correspond.'])),
-                dict(from_name='label', type='choices', value=dict(choices=['no_match']))])]
+    tasks[0]['annotations'] = [
+        dict(
+            id=1,
+            completed_by=7,
+            was_cancelled=False,
+            updated_at='2025-03-01T10:00:00Z',
+            result=[
+                dict(
+                    from_name='explanation_en',
+                    type='textarea',
+                    value=dict(text=['Different roads.', 'They do not correspond.']),
+                ),
+                dict(from_name='label', type='choices', value=dict(choices=['no_match'])),
+            ],
+        )
+    ]
     tasks[1]['annotations'] = [
-        dict(id=2, completed_by=dict(id=3, email='alice@lab.org'), was_cancelled=True,
-             updated_at='2025-03-02T00:00:00Z', result=[]),
-        dict(id=3, completed_by=dict(id=3, email='alice@lab.org'), was_cancelled=False,
-             updated_at='2025-03-01T00:00:00Z', result=pred['result'][:2])]
+        dict(
+            id=2,
+            completed_by=dict(id=3, email='alice@lab.org'),
+            was_cancelled=True,
+            updated_at='2025-03-02T00:00:00Z',
+            result=[],
+        ),
+        dict(
+            id=3,
+            completed_by=dict(id=3, email='alice@lab.org'),
+            was_cancelled=False,
+            updated_at='2025-03-01T00:00:00Z',
+            result=pred['result'][:2],
+        ),
+    ]
     export = tmp_path / 'export.json'
     export.write_text(json.dumps(tasks), encoding='utf-8')
     out = tmp_path / 'revised.jsonl'
@@ -281,8 +377,15 @@ def test_label_studio_round_trip(tmp_path):
     r0, r1, r2 = revised
     assert r0.explanation == dict(en='Different roads.\nThey do not correspond.', zh=ZH)
     assert r0.label == 'no_match' and r0.source == 'human:bob'
-    assert r0.revisions == [dict(explanation=dict(en=EN, zh=ZH), label='match', source='gpt-4o',
-                                 replaced_by='human:bob', replaced_at='2025-03-01T10:00:00Z')]
+    assert r0.revisions == [
+        dict(
+            explanation=dict(en=EN, zh=ZH),
+            label='match',
+            source='gpt-4o',
+            replaced_by='human:bob',
+            replaced_at='2025-03-01T10:00:00Z',
+        )
+    ]
     assert r1.source == 'human:alice@lab.org' and r1.explanation == dict(en=EN)
     assert r1.revisions[0]['source'] == 'gpt-4o'
     assert r2.to_dict() == recs[2].to_dict()
@@ -290,9 +393,13 @@ def test_label_studio_round_trip(tmp_path):
 
     # a second round appends to the history
     tasks2 = to_label_studio_tasks(revised[:1], base_dir=str(tmp_path))
-    tasks2[0]['annotations'] = [dict(completed_by='carol', result=[dict(
-        from_name='explanation_zh', value=dict(text=['两张图像不是同一地点。']))])]
-    (r0b, ) = from_label_studio(tasks2)
+    tasks2[0]['annotations'] = [
+        dict(
+            completed_by='carol',
+            result=[dict(from_name='explanation_zh', value=dict(text=['两张图像不是同一地点。']))],
+        )
+    ]
+    (r0b,) = from_label_studio(tasks2)
     assert [h['source'] for h in r0b.revisions] == ['gpt-4o', 'human:bob']
     assert r0b.source == 'human:carol' and r0b.label == 'no_match'
 
@@ -303,9 +410,13 @@ def test_label_studio_partial_export_warns_and_original_completes_it(tmp_path):
     write_jsonl(recs, str(src))
     tasks = to_label_studio_tasks(str(src), document_root=str(tmp_path))
     assert {t['data']['set_size'] for t in tasks} == {4}
-    tasks[2]['annotations'] = [dict(completed_by='bob', updated_at='2025-03-01T00:00:00Z',
-                                    result=[dict(from_name='label',
-                                                 value=dict(choices=['no_match']))])]
+    tasks[2]['annotations'] = [
+        dict(
+            completed_by='bob',
+            updated_at='2025-03-01T00:00:00Z',
+            result=[dict(from_name='label', value=dict(choices=['no_match']))],
+        )
+    ]
     export = tmp_path / 'export.json'
     export.write_text(json.dumps(tasks[1:3]))  # Label Studio's default: annotated tasks only
     with pytest.warns(UserWarning) as caught:
@@ -316,6 +427,7 @@ def test_label_studio_partial_export_warns_and_original_completes_it(tmp_path):
     assert [r.id for r in subset] == ['pair-1', 'pair-2']
     # with the original set: the whole set in its order, the revised record swapped in
     import warnings
+
     with warnings.catch_warnings():
         warnings.simplefilter('error')
         full = from_label_studio(str(export), original=str(src))
@@ -334,8 +446,9 @@ def test_label_studio_errors():
     with pytest.raises(GleamXFormatError, match='data.record'):
         from_label_studio([dict(data=dict(query_image='x'))])
     task = to_label_studio_tasks([GleamXRecord.from_dict(make_record(0))], base_dir='/')[0]
-    task['annotations'] = [dict(completed_by=1, result=[dict(
-        from_name='label', value=dict(choices=['maybe']))])]
+    task['annotations'] = [
+        dict(completed_by=1, result=[dict(from_name='label', value=dict(choices=['maybe']))])
+    ]
     with pytest.raises(GleamXFormatError, match="'match' or 'no_match'"):
         from_label_studio([task])
 

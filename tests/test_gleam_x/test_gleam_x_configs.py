@@ -1,5 +1,6 @@
 """configs/gleam_x: every config parses; the tiny offline configs generate enough tokens for
 what they are trained to answer, and the model warns when a budget is too short."""
+
 from pathlib import Path
 
 import pytest
@@ -17,8 +18,7 @@ SHORTEST_SYNTHETIC_EXPLANATION = 233
 
 
 def loaders(cfg):
-    return [cfg[k] for k in ('train_dataloader', 'val_dataloader', 'test_dataloader')
-            if cfg.get(k)]
+    return [cfg[k] for k in ('train_dataloader', 'val_dataloader', 'test_dataloader') if cfg.get(k)]
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=[p.stem for p in CONFIGS])
@@ -32,12 +32,16 @@ def test_tiny_label_config_trains_on_verdict_sentences_with_room_to_say_them():
     from transformers import AutoTokenizer
 
     from gleamkit.models.explainers.tiny_models import TINY_QWEN2_5_VL, resolve_tiny_model
+
     cfg = Config.fromfile(str(TINY_LABEL))
     assert {loader.dataset.answer_mode for loader in loaders(cfg)} == {'label'}
     assert cfg.model.model_name_or_path == TINY_QWEN2_5_VL
     tok = AutoTokenizer.from_pretrained(resolve_tiny_model(TINY_QWEN2_5_VL))
-    lengths = [len(tok(sentence, add_special_tokens=False)['input_ids'])
-               for answers in LABEL_ANSWERS.values() for sentence in answers.values()]
+    lengths = [
+        len(tok(sentence, add_special_tokens=False)['input_ids'])
+        for answers in LABEL_ANSWERS.values()
+        for sentence in answers.values()
+    ]
     assert max(lengths) == 13  # the config's comment says so
     assert cfg.model.generation.max_new_tokens > max(lengths)  # + the end of turn
     # verdict sentences are scored as verdicts, not as explanations

@@ -1,4 +1,5 @@
 """GleamXMetric on a small hand-computed confusion matrix, text scores, table and JSON."""
+
 import json
 
 import pytest
@@ -20,19 +21,52 @@ def samples():
     pred:  1 0 0 1 1 0 -1 -1   (the last two read from pred_text)
     """
     rows = [
-        dict(id='s1', lang='en', view='uav', label=1, pred_label=1, pred_text='a dog runs',
-             reference='a dog runs'),
-        dict(id='s2', lang='en', view='uav', label=1, pred_label=0, pred_text=PRED_CAT,
-             reference=REF_CAT),
+        dict(
+            id='s1',
+            lang='en',
+            view='uav',
+            label=1,
+            pred_label=1,
+            pred_text='a dog runs',
+            reference='a dog runs',
+        ),
+        dict(
+            id='s2',
+            lang='en',
+            view='uav',
+            label=1,
+            pred_label=0,
+            pred_text=PRED_CAT,
+            reference=REF_CAT,
+        ),
         dict(id='s3', lang='en', view='map', label=0, pred_label=0, reference='x'),
         dict(id='s4', lang='en', view='map', label=0, pred_label=1, reference='x'),
-        dict(id='s5', lang='zh', view='uav', label=1, pred_label=1, pred_text='两张图像是同一地点',
-             reference='两张图像不是同一地点'),
+        dict(
+            id='s5',
+            lang='zh',
+            view='uav',
+            label=1,
+            pred_label=1,
+            pred_text='两张图像是同一地点',
+            reference='两张图像不是同一地点',
+        ),
         dict(id='s6', lang='zh', view='map', label=0, pred_label=0, reference='y'),
-        dict(id='s7', lang='zh', view='map', label=0, pred_text='无法判断两者是否为同一地点。',
-             reference='两张图像不是同一地点。'),
-        dict(id='s8', lang='en', view='uav', label=1, pred_text='Image 1 shows a road.',
-             reference='Both images show the same road.'),
+        dict(
+            id='s7',
+            lang='zh',
+            view='map',
+            label=0,
+            pred_text='无法判断两者是否为同一地点。',
+            reference='两张图像不是同一地点。',
+        ),
+        dict(
+            id='s8',
+            lang='en',
+            view='uav',
+            label=1,
+            pred_text='Image 1 shows a road.',
+            reference='Both images show the same road.',
+        ),
     ]
     return rows
 
@@ -89,8 +123,16 @@ def test_text_metrics_by_hand(logged):
 
 
 def test_zh_rouge_exact(logged):
-    rows = [dict(lang='zh', view='uav', label=1, pred_label=1, pred_text='两张图像是同一地点',
-                 reference='两张图像不是同一地点')]
+    rows = [
+        dict(
+            lang='zh',
+            view='uav',
+            label=1,
+            pred_label=1,
+            pred_text='两张图像是同一地点',
+            reference='两张图像不是同一地点',
+        )
+    ]
     m = run(GleamXMetric(with_similarity=False), rows)
     assert m['rouge_l'] == pytest.approx(100 * 2 * 0.9 / 1.9)
 
@@ -106,7 +148,8 @@ def test_similarity_and_english_model_note(logged, tmp_path):
     assert by_id['s2']['sbert_similarity'] > by_id['s8']['sbert_similarity']
     assert 'sbert_similarity' not in by_id['s3']  # no pred_text: left out
     assert m['en/sbert_similarity'] == pytest.approx(
-        sum(by_id[i]['sbert_similarity'] for i in ('s1', 's2', 's8')) / 3)
+        sum(by_id[i]['sbert_similarity'] for i in ('s1', 's2', 's8')) / 3
+    )
     assert saved['metrics'] == pytest.approx(m)
     assert saved['groups']['zh']['num_samples'] == 3
     assert by_id['s7']['pred_label'] == -1 and by_id['s7']['pred_text'].startswith('无法')
@@ -124,8 +167,9 @@ def test_unavailable_sbert_model_fails_loudly():
 def test_through_mmengine_evaluator(logged):
     data_samples = []
     for row in samples()[:4]:
-        sample = ExplanationDataSample(metainfo={k: row[k] for k in (
-            'id', 'lang', 'view', 'label', 'reference')})
+        sample = ExplanationDataSample(
+            metainfo={k: row[k] for k in ('id', 'lang', 'view', 'label', 'reference')}
+        )
         sample.pred_label = row.get('pred_label')
         sample.pred_text = row.get('pred_text', '')
         data_samples.append(sample)
@@ -176,8 +220,10 @@ def test_errors(logged):
 
 
 def test_structured_parsing_option(logged):
-    rows = [dict(label=1, pred_text='They depict the same area.', reference='r'),
-            dict(label=0, pred_text='Blah.\nAnswer: no', reference='r')]
+    rows = [
+        dict(label=1, pred_text='They depict the same area.', reference='r'),
+        dict(label=0, pred_text='Blah.\nAnswer: no', reference='r'),
+    ]
     m = run(GleamXMetric(with_similarity=False, structured=True), rows)
     assert m['unparseable'] == pytest.approx(50.0) and m['accuracy'] == pytest.approx(50.0)
     m = run(GleamXMetric(with_similarity=False), rows)
@@ -185,13 +231,30 @@ def test_structured_parsing_option(logged):
 
 
 def test_failed_samples_count_as_unparseable_and_are_reported(logged):
-    rows = [dict(id='a', lang='en', view='uav', label=1, pred_label=1, pred_text='Match.',
-                 reference='r'),
-            dict(id='b', lang='en', view='uav', label=0, pred_label=-1, pred_text='',
-                 pred_error='http://x/v1/chat/completions: giving up after 6 attempts'),
-            dict(id='c', lang='zh', view='map', label=0, pred_label=0, pred_text='不匹配。',
-                 reference='r'),
-            dict(id='d', lang='zh', view='map', label=1, pred_text='无法判断。', reference='r')]
+    rows = [
+        dict(
+            id='a', lang='en', view='uav', label=1, pred_label=1, pred_text='Match.', reference='r'
+        ),
+        dict(
+            id='b',
+            lang='en',
+            view='uav',
+            label=0,
+            pred_label=-1,
+            pred_text='',
+            pred_error='http://x/v1/chat/completions: giving up after 6 attempts',
+        ),
+        dict(
+            id='c',
+            lang='zh',
+            view='map',
+            label=0,
+            pred_label=0,
+            pred_text='不匹配。',
+            reference='r',
+        ),
+        dict(id='d', lang='zh', view='map', label=1, pred_text='无法判断。', reference='r'),
+    ]
     m = run(GleamXMetric(with_similarity=False, with_text_overlap=False), rows)
     assert m['failed'] == pytest.approx(25.0)  # b
     assert m['unparseable'] == pytest.approx(50.0)  # b (failed) and d (no verdict)

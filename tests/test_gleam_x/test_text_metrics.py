@@ -1,4 +1,5 @@
 """ROUGE-L, BLEU and Sentence-BERT similarity against hand-computed numbers."""
+
 import math
 import random
 
@@ -29,8 +30,9 @@ def _lcs_dp(a, b):
     table = [[0] * (len(b) + 1) for _ in range(len(a) + 1)]
     for i, x in enumerate(a):
         for j, y in enumerate(b):
-            table[i + 1][j + 1] = table[i][j] + 1 if x == y else max(table[i][j + 1],
-                                                                    table[i + 1][j])
+            table[i + 1][j + 1] = (
+                table[i][j] + 1 if x == y else max(table[i][j + 1], table[i + 1][j])
+            )
     return table[-1][-1]
 
 
@@ -92,10 +94,14 @@ def similarity():
 
 
 def test_sbert_identical_related_unrelated(similarity):
-    ref = ('The road layout, the red roofs and the pond agree, confirming that the two images '
-           'depict the same area.')
-    related = ('The roads, the red-roofed houses and the small pond match, so both images show '
-               'the same place.')
+    ref = (
+        'The road layout, the red roofs and the pond agree, confirming that the two images '
+        'depict the same area.'
+    )
+    related = (
+        'The roads, the red-roofed houses and the small pond match, so both images show '
+        'the same place.'
+    )
     unrelated = 'A recipe for tomato soup needs onions, garlic and fresh basil.'
     same, rel, unrel = similarity.pairwise([ref, related, unrelated], [ref, ref, ref])
     assert same == pytest.approx(1.0, abs=1e-5)

@@ -1,4 +1,5 @@
 """The verdict parser on hand-written answers in English and Chinese."""
+
 import pytest
 
 from gleamkit.datasets.gleam_x.prompts import LABEL_ANSWERS
@@ -8,14 +9,24 @@ MATCH, NO, UNP = 1, 0, -1
 
 ENGLISH = [
     # the paper's closing sentences
-    ('Image 1 is a drone view of a residential block with a north-south road. Image 2 is a '
-     'satellite tile showing the same road grid. The road layout, the three red-roofed '
-     'buildings and the pond all agree, confirming they depict the same area.', MATCH),
-    ('Image 1 shows tall towers beside a river. Image 2 shows low houses and a park. The road '
-     'layouts differ and no river is visible in image 2. These differences indicate that the '
-     'two images do not correspond.', NO),
+    (
+        'Image 1 is a drone view of a residential block with a north-south road. Image 2 is a '
+        'satellite tile showing the same road grid. The road layout, the three red-roofed '
+        'buildings and the pond all agree, confirming they depict the same area.',
+        MATCH,
+    ),
+    (
+        'Image 1 shows tall towers beside a river. Image 2 shows low houses and a park. The road '
+        'layouts differ and no river is visible in image 2. These differences indicate that the '
+        'two images do not correspond.',
+        NO,
+    ),
     # yes / no answers
-    ('Yes', MATCH), ('No', NO), ('yes.', MATCH), ('No.', NO), ('YES!', MATCH),
+    ('Yes', MATCH),
+    ('No', NO),
+    ('yes.', MATCH),
+    ('No.', NO),
+    ('YES!', MATCH),
     ('Yes, the two images show the same place.', MATCH),
     ('No, the two images do not show the same place.', NO),
     ('No, these are different locations.', NO),
@@ -44,23 +55,42 @@ ENGLISH = [
     ('The answer is yes.', MATCH),
     ('The answer is no.', NO),
     # the final verdict wins over descriptive mentions
-    ('At first glance they look like different areas. However, the road network and the '
-     'river bend confirm that they are the same location.', MATCH),
-    ('The road layout matches in part. However, the buildings and the park differ, so the '
-     'images show different places.', NO),
-    ('Although they look like different areas at first glance, the road network confirms '
-     'they are the same location.', MATCH),
-    ('They appear to show the same place at first, but the details indicate different '
-     'locations.', NO),
-    ('Therefore the images depict the same area, although the river in image 1 does not '
-     'correspond exactly.', MATCH),
+    (
+        'At first glance they look like different areas. However, the road network and the '
+        'river bend confirm that they are the same location.',
+        MATCH,
+    ),
+    (
+        'The road layout matches in part. However, the buildings and the park differ, so the '
+        'images show different places.',
+        NO,
+    ),
+    (
+        'Although they look like different areas at first glance, the road network confirms '
+        'they are the same location.',
+        MATCH,
+    ),
+    (
+        'They appear to show the same place at first, but the details indicate different '
+        'locations.',
+        NO,
+    ),
+    (
+        'Therefore the images depict the same area, although the river in image 1 does not '
+        'correspond exactly.',
+        MATCH,
+    ),
     # features are not verdicts
-    ('The road layout matches. The buildings do not match. The images depict the same area.',
-     MATCH),
-    ('The images show the same place. The roof colours do not match because of lighting.',
-     MATCH),
-    ('The buildings differ in colour and the road network indicates that the two images do '
-     'not correspond.', NO),
+    (
+        'The road layout matches. The buildings do not match. The images depict the same area.',
+        MATCH,
+    ),
+    ('The images show the same place. The roof colours do not match because of lighting.', MATCH),
+    (
+        'The buildings differ in colour and the road network indicates that the two images do '
+        'not correspond.',
+        NO,
+    ),
     ('The road layout in image 1 matches image 2.', UNP),
     ('Image 1 shows the same kind of residential area as image 2.', UNP),
     # questions, whether-clauses and undecided answers
@@ -72,7 +102,8 @@ ENGLISH = [
     ('It is hard to tell at first. But the roads confirm they depict the same area.', MATCH),
     # no verdict at all
     ('Image 1 shows a street with trees. Image 2 shows rooftops.', UNP),
-    ('', UNP), ('   ', UNP),
+    ('', UNP),
+    ('   ', UNP),
     # more phrasings
     ('In conclusion, these two images are of the same location.', MATCH),
     ('Based on the analysis, the images likely represent different areas.', NO),
@@ -94,10 +125,16 @@ ENGLISH = [
 ]
 
 CHINESE = [
-    ('图像1是一张无人机图像，显示一条南北向道路和三栋红色屋顶的建筑。图像2是卫星图像，道路网络和建筑布局一致。'
-     '综上所述，两张图像是同一地点。', MATCH),
-    ('图像1中有高楼和河流，图像2中是低矮的住宅和公园，道路布局也不同。'
-     '因此，两张图像不是同一地点。', NO),
+    (
+        '图像1是一张无人机图像，显示一条南北向道路和三栋红色屋顶的建筑。图像2是卫星图像，道路网络和建筑布局一致。'
+        '综上所述，两张图像是同一地点。',
+        MATCH,
+    ),
+    (
+        '图像1中有高楼和河流，图像2中是低矮的住宅和公园，道路布局也不同。'
+        '因此，两张图像不是同一地点。',
+        NO,
+    ),
     ('这两张图像是同一地点。', MATCH),
     ('这两张图像属于同一区域。', MATCH),
     ('两张图像相匹配。', MATCH),
@@ -111,7 +148,10 @@ CHINESE = [
     ('两张图像来自两个不同区域。', NO),
     ('二者并不相符。', NO),
     ('两张图像不太可能是同一地点。', NO),
-    ('是的，这是同一地点。', MATCH), ('是', MATCH), ('否', NO), ('不是。', NO),
+    ('是的，这是同一地点。', MATCH),
+    ('是', MATCH),
+    ('否', NO),
+    ('不是。', NO),
     # compounds that contain negation characters without negating
     ('无人机图像和卫星图像显示的是同一区域。', MATCH),
     ('这两张图像非常可能是同一地点。', MATCH),
@@ -143,10 +183,20 @@ CHINESE = [
 
 # Everyday short answers (issue 10.18): read them, still never guess.
 EVERYDAY = [
-    ("It's a match.", MATCH), ('It’s a match.', MATCH), ("That's a match!", MATCH),
-    ('Match.', MATCH), ('Match', MATCH), ('**Match**', MATCH), ('Matched.', MATCH),
-    ('匹配', MATCH), ('匹配。', MATCH), ('相匹配。', MATCH), ('是的。', MATCH),
-    ('不匹配', NO), ('不匹配。', NO), ('No match.', NO),
+    ("It's a match.", MATCH),
+    ('It’s a match.', MATCH),
+    ("That's a match!", MATCH),
+    ('Match.', MATCH),
+    ('Match', MATCH),
+    ('**Match**', MATCH),
+    ('Matched.', MATCH),
+    ('匹配', MATCH),
+    ('匹配。', MATCH),
+    ('相匹配。', MATCH),
+    ('是的。', MATCH),
+    ('不匹配', NO),
+    ('不匹配。', NO),
+    ('No match.', NO),
     # a question followed by its answer
     ('Do the two images show the same place? No.', NO),
     ('Do the two images show the same place? Yes.', MATCH),
@@ -156,14 +206,30 @@ EVERYDAY = [
     ('这两张图像是同一地点吗？不是。', NO),
     ('是同一地点吗？不是，道路布局不同。', NO),
     # tricky negatives
-    ('not a match', NO), ('Not a match.', NO), ("It's not a match.", NO),
-    ("It isn't a match.", NO), ('mismatch', NO), ('Mismatch.', NO), ("It's a mismatch.", NO),
-    ('不是同一个地方', NO), ('不是同一个地方。', NO), ('They do not match.', NO),
+    ('not a match', NO),
+    ('Not a match.', NO),
+    ("It's not a match.", NO),
+    ("It isn't a match.", NO),
+    ('mismatch', NO),
+    ('Mismatch.', NO),
+    ("It's a mismatch.", NO),
+    ('不是同一个地方', NO),
+    ('不是同一个地方。', NO),
+    ('They do not match.', NO),
     # ambiguous or contradictory: no guess
-    ('Yes. No.', UNP), ('Match. Not a match.', UNP), ('匹配。不匹配。', UNP),
-    ('Is it the same place? Yes and no.', UNP), ('Same place? Maybe.', UNP),
-    ('Same place?', UNP), ('Same.', UNP), ('Different.', UNP), ('相同', UNP), ('不同', UNP),
-    ('1.', UNP), ('The roads match.', UNP), ('道路布局匹配。', UNP),
+    ('Yes. No.', UNP),
+    ('Match. Not a match.', UNP),
+    ('匹配。不匹配。', UNP),
+    ('Is it the same place? Yes and no.', UNP),
+    ('Same place? Maybe.', UNP),
+    ('Same place?', UNP),
+    ('Same.', UNP),
+    ('Different.', UNP),
+    ('相同', UNP),
+    ('不同', UNP),
+    ('1.', UNP),
+    ('The roads match.', UNP),
+    ('道路布局匹配。', UNP),
 ]
 
 STRUCTURED = [

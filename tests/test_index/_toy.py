@@ -1,4 +1,5 @@
 """Small clustered unit vectors for the index tests (the benchmark's recipe, shrunk)."""
+
 import numpy as np
 
 
@@ -7,8 +8,9 @@ def clustered(num, dim=32, centres=40, spread=0.5, seed=0):
     c = rng.standard_normal((centres, dim)).astype(np.float32)
     c /= np.linalg.norm(c, axis=1, keepdims=True)
     scale = np.linspace(1.0, 0.2, dim, dtype=np.float32)  # anisotropic noise
-    x = c[rng.integers(0, centres, num)] + spread * scale * rng.standard_normal(
-        (num, dim)).astype(np.float32) / np.sqrt(dim / 3)
+    x = c[rng.integers(0, centres, num)] + spread * scale * rng.standard_normal((num, dim)).astype(
+        np.float32
+    ) / np.sqrt(dim / 3)
     return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
 
 
@@ -16,7 +18,8 @@ def perturbed(gallery, num, noise=0.2, seed=1):
     rng = np.random.default_rng(seed)
     src = rng.choice(len(gallery), num, replace=False)
     q = gallery[src] + noise * rng.standard_normal((num, gallery.shape[1])).astype(
-        np.float32) / np.sqrt(gallery.shape[1])
+        np.float32
+    ) / np.sqrt(gallery.shape[1])
     return (q / np.linalg.norm(q, axis=1, keepdims=True)).astype(np.float32), src
 
 

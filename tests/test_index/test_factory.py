@@ -1,4 +1,5 @@
 """choose_index_factory's rules and the memory estimates behind them."""
+
 import faiss
 import numpy as np
 import pytest
@@ -8,10 +9,10 @@ from gleamkit.index.factory import default_nprobe, make_faiss_index, supports_mm
 
 
 def test_ivf_nlist_is_power_of_two_near_4_sqrt_n():
-    assert ivf_nlist(1_000_000) == 4096      # 4 * 1000 = 4000 -> 4096
-    assert ivf_nlist(100_000) == 1024        # 4 * 316 = 1265 -> 1024
-    assert ivf_nlist(300_000) == 2048        # 4 * 548 = 2191 -> 2048
-    assert ivf_nlist(2000) == 32             # 179 -> 256, halved until 39 points per list
+    assert ivf_nlist(1_000_000) == 4096  # 4 * 1000 = 4000 -> 4096
+    assert ivf_nlist(100_000) == 1024  # 4 * 316 = 1265 -> 1024
+    assert ivf_nlist(300_000) == 2048  # 4 * 548 = 2191 -> 2048
+    assert ivf_nlist(2000) == 32  # 179 -> 256, halved until 39 points per list
     assert ivf_nlist(10) == 1
     with pytest.raises(ValueError, match='at least one vector'):
         ivf_nlist(0)
@@ -44,8 +45,12 @@ def test_budget_shrinks_pq_codes():
     assert choose_index_factory(n, d, memory_budget_bytes=pq64) == 'IVF4096,PQ64'
     # 48 does not divide 256: the next size down is 32
     assert choose_index_factory(n, d, memory_budget_bytes=pq64 - 1) == 'IVF4096,PQ32'
-    assert choose_index_factory(1_000_000, 192, memory_budget_bytes=estimate_index_bytes(
-        'IVF4096,PQ48', n, 192)) == 'IVF4096,PQ48'
+    assert (
+        choose_index_factory(
+            1_000_000, 192, memory_budget_bytes=estimate_index_bytes('IVF4096,PQ48', n, 192)
+        )
+        == 'IVF4096,PQ48'
+    )
     assert choose_index_factory(n, d, memory_budget_bytes=pq32) == 'IVF4096,PQ32'
     with pytest.raises(ValueError, match='no index for 1000000 vectors of dim 256 fits'):
         choose_index_factory(n, d, memory_budget_bytes=1_000_000)
@@ -77,8 +82,12 @@ def test_empty_gallery_refused():
 def test_estimates_match_faiss_sizes():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((5000, 32)).astype(np.float32)
-    for factory, tolerance in (('Flat', 0.01), ('HNSW16', 0.1), ('IVF16,PQ8', 0.05),
-                               ('IVF16,Flat', 0.05)):
+    for factory, tolerance in (
+        ('Flat', 0.01),
+        ('HNSW16', 0.1),
+        ('IVF16,PQ8', 0.05),
+        ('IVF16,Flat', 0.05),
+    ):
         index = make_faiss_index(factory, 32)
         index.train(x)
         index.add(x)

@@ -1,4 +1,5 @@
 """GalleryIndex: build, exact Flat search, approximate recall, save/load, refusals."""
+
 import json
 
 import numpy as np
@@ -49,8 +50,9 @@ def test_flat_ties_come_back_in_gallery_order():
 
 def test_ivf_pq_recall_on_clustered_data(data):
     gallery, queries, sources = data
-    index = GalleryIndex.build(gallery, metadata(len(gallery)), 'IVF16,PQ16', train_size=2000,
-                               nprobe=8, **DIGESTS)
+    index = GalleryIndex.build(
+        gallery, metadata(len(gallery)), 'IVF16,PQ16', train_size=2000, nprobe=8, **DIGESTS
+    )
     assert not index.is_exact and index.nprobe == 8
     _, exact = brute_force_topk(gallery, queries, 10)
     found = index.search(queries, 10, with_metadata=False)
@@ -60,20 +62,30 @@ def test_ivf_pq_recall_on_clustered_data(data):
     assert top1 >= 0.97, top1  # measured 1.0
     assert recall10 >= 0.75, recall10  # measured 0.84
     # re-ranking the top 50 candidates from the stored vectors recovers the exact top 1
-    stored = GalleryIndex.build(gallery, metadata(len(gallery)), 'IVF16,PQ8', train_size=2000,
-                                nprobe=8, store_vectors=True, **DIGESTS)
+    stored = GalleryIndex.build(
+        gallery,
+        metadata(len(gallery)),
+        'IVF16,PQ8',
+        train_size=2000,
+        nprobe=8,
+        store_vectors=True,
+        **DIGESTS,
+    )
     reranked = stored.search(queries, 10, rerank=50, with_metadata=False)
     assert np.mean(reranked.indices[:, 0] == exact[:, 0]) >= 0.99
     np.testing.assert_allclose(
-        reranked.scores[:, 0], np.sum(queries * gallery[reranked.indices[:, 0]], axis=1),
-        atol=1e-5)
+        reranked.scores[:, 0], np.sum(queries * gallery[reranked.indices[:, 0]], axis=1), atol=1e-5
+    )
 
 
 def test_training_is_deterministic(data):
     gallery, queries, _ = data
-    runs = [GalleryIndex.build(gallery[:1000], {'id': np.arange(1000)}, 'IVF8,PQ4',
-                               train_size=600, seed=3).search(queries, 5, with_metadata=False)
-            for _ in range(2)]
+    runs = [
+        GalleryIndex.build(
+            gallery[:1000], {'id': np.arange(1000)}, 'IVF8,PQ4', train_size=600, seed=3
+        ).search(queries, 5, with_metadata=False)
+        for _ in range(2)
+    ]
     np.testing.assert_array_equal(runs[0].indices, runs[1].indices)
     np.testing.assert_array_equal(runs[0].scores, runs[1].scores)
 
@@ -81,8 +93,13 @@ def test_training_is_deterministic(data):
 @pytest.mark.parametrize('factory', ['Flat', 'HNSW16', 'IVF16,PQ8'])
 def test_save_load_round_trip_memory_mapped(tmp_path, data, factory):
     gallery, queries, _ = data
-    built = GalleryIndex.build(gallery, metadata(len(gallery)), factory, **DIGESTS,
-                               model_info=dict(config_path='configs/x.py'))
+    built = GalleryIndex.build(
+        gallery,
+        metadata(len(gallery)),
+        factory,
+        **DIGESTS,
+        model_info=dict(config_path='configs/x.py'),
+    )
     before = built.search(queries, 10)
     out = built.save(tmp_path / 'gallery')
     manifest = json.loads((out / 'manifest.json').read_text())
@@ -112,8 +129,9 @@ def test_model_mismatch_is_refused_naming_both_digests(tmp_path, data):
     text = str(err.value)
     assert str(out) in text and 'sha256:ckpt-a' in text and 'sha256:ckpt-B' in text
     assert 'rebuild the gallery index with this model' in text
-    with pytest.raises(GalleryIndexMismatchError, match='config_digest: index sha256:cfg-a vs '
-                                                        'model sha256:other'):
+    with pytest.raises(
+        GalleryIndexMismatchError, match='config_digest: index sha256:cfg-a vs model sha256:other'
+    ):
         GalleryIndex.load(out, config_digest='sha256:other')
     with pytest.raises(GalleryIndexMismatchError, match='embedding dim: index 32 vs model 64'):
         GalleryIndex.load(out, dim=64)
@@ -174,8 +192,7 @@ def test_bad_input_is_refused(data):
         bad = gallery[:10].copy()
         bad[3] *= 2
         GalleryIndex.build(bad, {'id': np.arange(10)}, 'Flat')
-    normalised = GalleryIndex.build(gallery[:10] * 3, {'id': np.arange(10)}, 'Flat',
-                                    normalize=True)
+    normalised = GalleryIndex.build(gallery[:10] * 3, {'id': np.arange(10)}, 'Flat', normalize=True)
     assert normalised.search(gallery[:1], 1).indices[0, 0] == 0
     with pytest.raises(ValueError, match='9 rows but there are 10 embeddings'):
         GalleryIndex.build(gallery[:10], {'id': np.arange(9)}, 'Flat')
@@ -193,8 +210,7 @@ def test_metadata_from_rows_and_torch_embeddings(data):
     torch = pytest.importorskip('torch')
     gallery, _, _ = data
     rows = [dict(id=f't{i}', lat=float(i), lon=-float(i)) for i in range(5)]
-    index = GalleryIndex.build(torch.from_numpy(gallery[:5]), TileMetadata.from_rows(rows),
-                               'Flat')
+    index = GalleryIndex.build(torch.from_numpy(gallery[:5]), TileMetadata.from_rows(rows), 'Flat')
     result = index.search(torch.from_numpy(gallery[2:3]), 2)
     assert result.rows[0][0] == dict(id='t2', lat=2.0, lon=-2.0)
     assert result.indices.shape == (1, 2)
@@ -204,6 +220,7 @@ def test_exact_searcher_wraps_only_flat_inner_product_indexes():
     import faiss
 
     from gleamkit.evaluation.search import ExactSearcher
+
     flat = faiss.IndexFlatIP(4)
     flat.add(np.eye(4, dtype=np.float32))
     searcher = ExactSearcher.from_index(flat)

@@ -1,4 +1,5 @@
 """Embedding shards of several ranks: write, resume, merge, refuse duplicates and gaps."""
+
 import numpy as np
 import pytest
 
@@ -39,7 +40,10 @@ def test_strided_shards_merge_back_in_gallery_order(tmp_path, gallery):
     np.testing.assert_array_equal(merged.metadata.columns['footprint'], meta['footprint'])
     assert merged.model == DIGESTS
     assert [p.name for p in merged.shard_dirs] == [
-        'shard-00000-of-00003', 'shard-00001-of-00003', 'shard-00002-of-00003']
+        'shard-00000-of-00003',
+        'shard-00001-of-00003',
+        'shard-00002-of-00003',
+    ]
 
 
 def test_from_shards_builds_an_index_with_the_shards_model(tmp_path, gallery):
@@ -72,16 +76,20 @@ def test_duplicates_that_differ_are_not_padding(tmp_path, gallery):
     # rank 2 claims position 3 with another tile (tile 4): the ranks disagree on the order
     wrong = {k: np.asarray(v)[[4]] for k, v in meta.items()}
     write_embedding_shard(tmp_path, 2, 3, gallery[[4]], [3], wrong, **DIGESTS)
-    with pytest.raises(ValueError, match="position 3 was written by ranks 0 and 2 with "
-                                         "different contents"):
+    with pytest.raises(
+        ValueError, match='position 3 was written by ranks 0 and 2 with different contents'
+    ):
         merge_embedding_shards(tmp_path, allow_padding_duplicates=True)
 
 
 def test_gaps_and_missing_ranks_are_refused(tmp_path, gallery):
     meta = metadata(10)
     write_ranks(tmp_path / 'gap', gallery, meta, [[0, 1, 2, 3], [5, 6, 7, 8, 9]])
-    with pytest.raises(ValueError, match=r'9 distinct gallery positions, expected 0\.\.9: '
-                                         r'1 missing \(e\.g\. \[4\]\)'):
+    with pytest.raises(
+        ValueError,
+        match=r'9 distinct gallery positions, expected 0\.\.9: '
+        r'1 missing \(e\.g\. \[4\]\)',
+    ):
         merge_embedding_shards(tmp_path / 'gap')
     write_ranks(tmp_path / 'short', gallery, meta, [[0, 1, 2], [3, 4, 5]])
     with pytest.raises(ValueError, match=r'expected 0\.\.9: 4 missing \(e\.g\. \[6, 7, 8, 9\]\)'):
@@ -89,6 +97,7 @@ def test_gaps_and_missing_ranks_are_refused(tmp_path, gallery):
     # rank 1 of 3 never finished: its shard is missing
     write_ranks(tmp_path / 'missing', gallery, meta, [[0, 3, 6, 9], [1, 4, 7], [2, 5, 8]])
     import shutil
+
     shutil.rmtree(tmp_path / 'missing' / 'shard-00001-of-00003')
     with pytest.raises(FileNotFoundError, match=r'shards of ranks \[1\] \(of 3\) are missing'):
         merge_embedding_shards(tmp_path / 'missing')
@@ -108,7 +117,15 @@ def test_shards_of_different_models_are_refused(tmp_path, gallery):
     meta = metadata(10)
     write_ranks(tmp_path, gallery, meta, [[0, 1, 2, 3, 4]], world=2)
     cols = {k: np.asarray(v)[5:] for k, v in meta.items()}
-    write_embedding_shard(tmp_path, 1, 2, gallery[5:], np.arange(5, 10), cols,
-                          config_digest='sha256:cfg', checkpoint_digest='sha256:OTHER')
+    write_embedding_shard(
+        tmp_path,
+        1,
+        2,
+        gallery[5:],
+        np.arange(5, 10),
+        cols,
+        config_digest='sha256:cfg',
+        checkpoint_digest='sha256:OTHER',
+    )
     with pytest.raises(ValueError, match='embedded by different models'):
         merge_embedding_shards(tmp_path)

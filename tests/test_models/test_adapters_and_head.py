@@ -42,8 +42,10 @@ def test_adapters_build_from_registry():
     assert adapter.embedding.shape == (2, 8)
 
 
-@pytest.mark.parametrize('pooling,shape', [('avg', (2, 6, 4, 4)), ('gem', (2, 6, 4, 4)),
-                                           ('cls', (2, 5, 6)), ('token_mean', (2, 5, 6))])
+@pytest.mark.parametrize(
+    'pooling,shape',
+    [('avg', (2, 6, 4, 4)), ('gem', (2, 6, 4, 4)), ('cls', (2, 5, 6)), ('token_mean', (2, 5, 6))],
+)
 def test_head_pools_projects_and_normalises(pooling, shape):
     head = EmbeddingHead(6, embed_dim=3, pooling=pooling)
     out = head(torch.rand(shape))
@@ -69,6 +71,7 @@ def test_embedding_head_lives_with_heads_and_the_old_path_still_works():
 
     from gleamkit.models import heads, necks
     from gleamkit.registry import MODELS
+
     old = importlib.import_module('gleamkit.models.necks.embedding_head')
     assert EmbeddingHead.__module__ == 'gleamkit.models.heads.embedding_head'
     assert necks.EmbeddingHead is heads.EmbeddingHead is old.EmbeddingHead is EmbeddingHead

@@ -10,25 +10,32 @@ VIEWS = ['uav', 'panorama', 'uav', 'map', 'panorama', 'map']
 
 
 def tiny_model(**kwargs):
-    cfg = dict(type='CrossViewRetriever',
-               backbone=dict(type='TimmBackbone', model_name='resnet10t'),
-               head=dict(type='EmbeddingHead', embed_dim=16),
-               adapter=dict(type='ViewEmbeddingAdapter'))
+    cfg = dict(
+        type='CrossViewRetriever',
+        backbone=dict(type='TimmBackbone', model_name='resnet10t'),
+        head=dict(type='EmbeddingHead', embed_dim=16),
+        adapter=dict(type='ViewEmbeddingAdapter'),
+    )
     cfg.update(kwargs)
     return MODELS.build(cfg)
 
 
 def batch(with_reference=True, seed=0):
     g = torch.Generator().manual_seed(seed)
-    samples = [CrossViewDataSample(metainfo=dict(view=v, location_id=i, lat=30.0 + i, lon=114.0))
-               for i, v in enumerate(VIEWS)]
+    samples = [
+        CrossViewDataSample(metainfo=dict(view=v, location_id=i, lat=30.0 + i, lon=114.0))
+        for i, v in enumerate(VIEWS)
+    ]
     size = {'panorama': (32, 64)}
-    query = [torch.randint(0, 256, (3, *size.get(v, (32, 32))), generator=g, dtype=torch.uint8)
-             for v in VIEWS]
+    query = [
+        torch.randint(0, 256, (3, *size.get(v, (32, 32))), generator=g, dtype=torch.uint8)
+        for v in VIEWS
+    ]
     inputs = dict(query=query)
     if with_reference:
-        inputs['reference'] = [torch.randint(0, 256, (3, 32, 32), generator=g, dtype=torch.uint8)
-                               for _ in VIEWS]
+        inputs['reference'] = [
+            torch.randint(0, 256, (3, 32, 32), generator=g, dtype=torch.uint8) for _ in VIEWS
+        ]
     return dict(inputs=inputs, data_samples=samples)
 
 
@@ -83,8 +90,7 @@ def test_predict_ranks_the_gallery():
     # gallery = the queries' own embeddings, shuffled: each query's top-1 is itself
     perm = [2, 0, 5, 3, 1, 4]
     ids = np.array([10, 11, 12, 13, 14, 15])
-    model.set_gallery(emb['query'][perm], ids[perm], lat=np.arange(6.0)[perm],
-                      lon=np.zeros(6))
+    model.set_gallery(emb['query'][perm], ids[perm], lat=np.arange(6.0)[perm], lon=np.zeros(6))
     query_only = batch(with_reference=False)
     data = model.data_preprocessor(query_only, False)
     with torch.no_grad():
@@ -128,10 +134,13 @@ def test_references_are_embedded_with_their_own_view():
 def test_image_set_queries_aggregate_their_members(aggregation):
     model = tiny_model(set_aggregation=aggregation).eval()
     g = torch.Generator().manual_seed(3)
-    sets = [torch.randint(0, 256, (n, 3, 32, 32), generator=g, dtype=torch.uint8)
-            for n in (3, 1, 2)]
-    samples = [CrossViewDataSample(metainfo=dict(view='ground', location_id=i, set_size=len(x)))
-               for i, x in enumerate(sets)]
+    sets = [
+        torch.randint(0, 256, (n, 3, 32, 32), generator=g, dtype=torch.uint8) for n in (3, 1, 2)
+    ]
+    samples = [
+        CrossViewDataSample(metainfo=dict(view='ground', location_id=i, set_size=len(x)))
+        for i, x in enumerate(sets)
+    ]
     data = model.data_preprocessor(dict(inputs=dict(query=sets), data_samples=samples), False)
     idx, members = data['inputs']['query']['ground']
     assert idx.tolist() == [0, 0, 0, 1, 2, 2]
@@ -150,6 +159,7 @@ def test_image_set_queries_aggregate_their_members(aggregation):
 @pytest.mark.slow
 def test_timm_head_is_frozen_when_unused_and_used_when_pooled():
     from gleamkit.registry import BACKBONES
+
     unpooled = BACKBONES.build(dict(type='TimmBackbone', model_name='convnext_atto'))
     frozen = [n for n, p in unpooled.named_parameters() if not p.requires_grad]
     assert frozen == ['timm_model.head.norm.weight', 'timm_model.head.norm.bias']
@@ -159,8 +169,9 @@ def test_timm_head_is_frozen_when_unused_and_used_when_pooled():
     pooled.load_state_dict(unpooled.state_dict())
     out = pooled(x)[0]
     fmap = unpooled(x)[0].mean(dim=(2, 3))
-    expected = torch.nn.functional.layer_norm(fmap, (320, ), pooled.timm_model.head.norm.weight,
-                                              pooled.timm_model.head.norm.bias, eps=1e-6)
+    expected = torch.nn.functional.layer_norm(
+        fmap, (320,), pooled.timm_model.head.norm.weight, pooled.timm_model.head.norm.bias, eps=1e-6
+    )
     assert torch.allclose(out, expected, atol=1e-5)
     assert all(p.requires_grad for p in pooled.parameters())
 
@@ -173,7 +184,6 @@ def test_weighted_loss_gets_weights_from_the_samples():
     data = model.data_preprocessor(raw, True)
     plain = model(**data, mode='loss')['loss']
     # sample 0 overlaps sample 1's tile: a semi-positive changes the targets
-    data['data_samples'][0].set_metainfo(dict(semi_positive_ids=[1],
-                                              semi_positive_weights=[0.5]))
+    data['data_samples'][0].set_metainfo(dict(semi_positive_ids=[1], semi_positive_weights=[0.5]))
     weighted = model(**data, mode='loss')['loss']
     assert not torch.isclose(plain, weighted)

@@ -1,5 +1,6 @@
 """The gathered InfoNCE under DDP (2 CPU processes, gloo) has the gradients of the
 single-process loss on the full batch."""
+
 import os
 import subprocess
 import sys
@@ -20,9 +21,20 @@ def test_gathered_loss_gradients_equal_full_batch(tmp_path, free_port):
     out = tmp_path / 'grads.pt'
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS='1')
     proc = subprocess.run(
-        [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
-         f'--master_port={free_port}', str(ROOT / 'tests/dist_workers/infonce_grad_worker.py'),
-         str(out)], capture_output=True, text=True, timeout=180, env=env)
+        [
+            sys.executable,
+            '-m',
+            'torch.distributed.run',
+            '--nproc_per_node=2',
+            f'--master_port={free_port}',
+            str(ROOT / 'tests/dist_workers/infonce_grad_worker.py'),
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     dist_grads = torch.load(out, weights_only=True)
 

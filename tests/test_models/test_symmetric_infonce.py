@@ -73,8 +73,8 @@ def test_shape_mismatch_is_explained():
 def test_temperature_is_a_one_element_tensor_and_old_scalar_checkpoints_load():
     # FSDP cannot flatten 0-d parameters; the scale itself stays a 0-d tensor
     loss = SymmetricInfoNCELoss(temperature=0.05)
-    assert loss.logit_scale.shape == (1, ) and loss.scale.dim() == 0
+    assert loss.logit_scale.shape == (1,) and loss.scale.dim() == 0
     assert loss.scale.item() == pytest.approx(20.0)
     old = {'logit_scale': torch.tensor(math.log(1 / 0.07))}  # written before the change
     loss.load_state_dict(old)
-    assert loss.logit_scale.shape == (1, ) and loss.scale.item() == pytest.approx(1 / 0.07)
+    assert loss.logit_scale.shape == (1,) and loss.scale.item() == pytest.approx(1 / 0.07)

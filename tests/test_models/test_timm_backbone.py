@@ -61,12 +61,16 @@ def test_frozen_stages_stop_gradients_and_keep_frozen_layers_in_eval():
 
 def test_frozen_stages_follow_timm_groups_and_reject_bad_values():
     resnet = TimmBackbone('resnet18', pretrained=False, frozen_stages=1)
-    trainable = {n.split('.')[0] for n, p in resnet.timm_model.named_parameters()
-                 if p.requires_grad}
+    trainable = {
+        n.split('.')[0] for n, p in resnet.timm_model.named_parameters() if p.requires_grad
+    }
     assert trainable == {'layer2', 'layer3', 'layer4'}
     stem_only = TimmBackbone('resnet18', pretrained=False, frozen_stages=0)
     assert [n for n, p in stem_only.timm_model.named_parameters() if not p.requires_grad] == [
-        'conv1.weight', 'bn1.weight', 'bn1.bias']
+        'conv1.weight',
+        'bn1.weight',
+        'bn1.bias',
+    ]
     assert all(p.requires_grad for p in TimmBackbone('resnet18').parameters())
     with pytest.raises(ValueError, match='frozen_stages=4 would freeze the whole'):
         TimmBackbone('resnet18', pretrained=False, frozen_stages=4)

@@ -1,5 +1,6 @@
 """WeightedInfoNCELoss: the formula, its reductions (symmetric InfoNCE, Game4Loc) and
 its gradients under 2-process DDP (gloo)."""
+
 import os
 import subprocess
 import sys
@@ -159,14 +160,23 @@ def test_weight_matrix_from_data_samples():
         s.set_metainfo(dict(location_id=location_id, semi_positive_ids=list(semi), **meta))
         return s
 
-    samples = [sample(10, semi=[11]), sample(11, weight=0.7), sample(12),
-               sample(10), sample(13, semi=[12, 10], semi_positive_weights=[0.3, 0.2])]
+    samples = [
+        sample(10, semi=[11]),
+        sample(11, weight=0.7),
+        sample(12),
+        sample(10),
+        sample(13, semi=[12, 10], semi_positive_weights=[0.3, 0.2]),
+    ]
     weights = weight_matrix_from_samples(samples, semi_positive_weight=0.4)
-    expected = torch.tensor([[1.0, 0.4, 0.0, 1.0, 0.0],
-                             [0.0, 0.7, 0.0, 0.0, 0.0],
-                             [0.0, 0.0, 1.0, 0.0, 0.0],
-                             [1.0, 0.0, 0.0, 1.0, 0.0],
-                             [0.2, 0.0, 0.3, 0.2, 1.0]])
+    expected = torch.tensor(
+        [
+            [1.0, 0.4, 0.0, 1.0, 0.0],
+            [0.0, 0.7, 0.0, 0.0, 0.0],
+            [0.0, 0.0, 1.0, 0.0, 0.0],
+            [1.0, 0.0, 0.0, 1.0, 0.0],
+            [0.2, 0.0, 0.3, 0.2, 1.0],
+        ]
+    )
     assert torch.equal(weights, expected)
     # the loss's own keys: Game4Loc's positive mapping, semi-positives off
     loss = WeightedInfoNCELoss(positive_k=5.0, use_semi_positives=False)
@@ -184,9 +194,20 @@ def test_gathered_weighted_loss_gradients_equal_full_batch(tmp_path, free_port):
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS='1')
     worker = ROOT / 'tests/dist_workers/weighted_infonce_grad_worker.py'
     proc = subprocess.run(
-        [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
-         f'--master_port={free_port}', str(worker), str(out)],
-        capture_output=True, text=True, timeout=180, env=env)
+        [
+            sys.executable,
+            '-m',
+            'torch.distributed.run',
+            '--nproc_per_node=2',
+            f'--master_port={free_port}',
+            str(worker),
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     dist_grads = torch.load(out, weights_only=True)
     assert set(dist_grads) == set(MODES)
@@ -200,8 +221,7 @@ def test_gathered_weighted_loss_gradients_equal_full_batch(tmp_path, free_port):
         full_grads[mode] = {n: p.grad for n, p in model.named_parameters()}
         assert set(dist_grads[mode]) == set(full_grads[mode])
         for name, grad in full_grads[mode].items():
-            assert torch.allclose(dist_grads[mode][name], grad, atol=1e-5, rtol=1e-4), \
-                (mode, name)
+            assert torch.allclose(dist_grads[mode][name], grad, atol=1e-5, rtol=1e-4), (mode, name)
     # the check has teeth: the three weightings give different gradients
     w = 'net.0.weight'
     assert not torch.allclose(full_grads['global'][w], full_grads['local'][w], atol=1e-5)

@@ -5,6 +5,7 @@ weights (no download): the full model's similarities must equal those of the
 backbone's own pooled features (or, for the approximate initialisations, keep
 their ranking).
 """
+
 import copy
 from pathlib import Path
 
@@ -38,21 +39,29 @@ def build(base: str, backbone: dict):
     return model
 
 
-@pytest.mark.parametrize('base,backbone', [
-    # the real-data offline base, with a random EfficientNet-Lite0 of the same architecture
-    ('gleam_c_efficientnet_lite0_pooled.py',
-     dict(type='TimmBackbone', model_name='tf_efficientnet_lite0', norm_eval=True)),
-    # Sample4Geo's model (the real-data configs), with a tiny random ConvNeXt for ConvNeXt-B
-    ('gleam_c_convnext_base.py',
-     dict(type='TimmBackbone', model_name='convnext_atto', pooled=True, global_pool='avg')),
-])
+@pytest.mark.parametrize(
+    'base,backbone',
+    [
+        # the real-data offline base, with a random EfficientNet-Lite0 of the same architecture
+        (
+            'gleam_c_efficientnet_lite0_pooled.py',
+            dict(type='TimmBackbone', model_name='tf_efficientnet_lite0', norm_eval=True),
+        ),
+        # Sample4Geo's model (the real-data configs), with a tiny random ConvNeXt for ConvNeXt-B
+        (
+            'gleam_c_convnext_base.py',
+            dict(type='TimmBackbone', model_name='convnext_atto', pooled=True, global_pool='avg'),
+        ),
+    ],
+)
 def test_untrained_model_ranks_as_its_backbone(base, backbone):
     model = build(base, backbone)
     torch.manual_seed(1)
     queries, tiles = torch.randn(6, 3, 64, 64), torch.randn(6, 3, 64, 64)
     with torch.no_grad():
-        expected = pooled_backbone_features(model, queries) @ \
-            pooled_backbone_features(model, tiles).T
+        expected = (
+            pooled_backbone_features(model, queries) @ pooled_backbone_features(model, tiles).T
+        )
         for view in ('uav', 'panorama', 'map', 'ground'):
             got = model.embed(queries, view) @ model.embed(tiles, 'satellite').T
             assert torch.allclose(got, expected, atol=1e-5), view
@@ -62,21 +71,25 @@ def test_the_main_jobs_base_does_not_rank_as_its_backbone():
     # why the pooled base exists: ViewSpecificNorm + a random 256-d projection change the
     # similarities of an untrained model (the built-in world's main job keeps them; measured
     # in docs/training_real_data.md#zero-shot)
-    model = build('gleam_c_efficientnet_lite0.py',
-                  dict(type='TimmBackbone', model_name='tf_efficientnet_lite0', norm_eval=True))
+    model = build(
+        'gleam_c_efficientnet_lite0.py',
+        dict(type='TimmBackbone', model_name='tf_efficientnet_lite0', norm_eval=True),
+    )
     torch.manual_seed(1)
     queries, tiles = torch.randn(6, 3, 64, 64), torch.randn(6, 3, 64, 64)
     with torch.no_grad():
-        expected = pooled_backbone_features(model, queries) @ \
-            pooled_backbone_features(model, tiles).T
+        expected = (
+            pooled_backbone_features(model, queries) @ pooled_backbone_features(model, tiles).T
+        )
         got = model.embed(queries, 'uav') @ model.embed(tiles, 'satellite').T
     assert not torch.allclose(got, expected, atol=1e-3)
 
 
-@pytest.mark.parametrize('embed_dim,proj_init', [(16, 'orthogonal'), (24, 'orthogonal'),
-                                                 (16, 'identity'), (24, 'identity')])
-def test_projection_init_keeps_inner_products_when_it_keeps_the_dimensions(embed_dim,
-                                                                           proj_init):
+@pytest.mark.parametrize(
+    'embed_dim,proj_init',
+    [(16, 'orthogonal'), (24, 'orthogonal'), (16, 'identity'), (24, 'identity')],
+)
+def test_projection_init_keeps_inner_products_when_it_keeps_the_dimensions(embed_dim, proj_init):
     torch.manual_seed(0)
     head = EmbeddingHead(16, embed_dim=embed_dim, proj_init=proj_init)
     x = torch.randn(10, 16, 3, 3)
@@ -111,10 +124,11 @@ def test_orthogonal_projection_to_fewer_dims_keeps_the_ranking_better_than_rando
 
 
 def test_projection_init_errors_name_the_values():
-    with pytest.raises(ValueError, match="embed_dim=8 < in_channels=16"):
+    with pytest.raises(ValueError, match='embed_dim=8 < in_channels=16'):
         EmbeddingHead(16, embed_dim=8, proj_init='identity')
     with pytest.raises(ValueError, match="proj_init='pca'"):
         EmbeddingHead(16, embed_dim=8, proj_init='pca')
     # no projection: nothing to initialise
-    assert isinstance(EmbeddingHead(16, embed_dim=None, proj_init='identity').proj,
-                      torch.nn.Identity)
+    assert isinstance(
+        EmbeddingHead(16, embed_dim=None, proj_init='identity').proj, torch.nn.Identity
+    )

@@ -1,4 +1,5 @@
 """The view names and dataset modes are defined once and every module uses them."""
+
 import pytest
 
 from gleamkit.structures import vocabulary
@@ -27,6 +28,7 @@ def test_every_module_imports_the_one_definition():
     from gleamkit.models.adapters import base_adapter
     from gleamkit.synthetic import world
     from gleamkit.synthetic.captions import synthetic_explanations
+
     assert world.VIEWS is vocabulary.VIEWS and world.QUERY_VIEWS is vocabulary.QUERY_VIEWS
     assert base_cross_view.BaseCrossViewDataset.MODES is vocabulary.DATASET_MODES
     assert gleam_x_format.KNOWN_VIEWS is vocabulary.QUERY_VIEWS
@@ -38,8 +40,11 @@ def test_every_module_imports_the_one_definition():
 
 def test_check_view_names_the_place_and_suggests():
     assert check_view('uav', 'here') == 'uav'
-    with pytest.raises(ValueError, match=r"PairListDataset: pairs.csv:3: view='drone', expected "
-                                         r"one of .* \(did you mean 'uav'\?\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"PairListDataset: pairs.csv:3: view='drone', expected "
+        r"one of .* \(did you mean 'uav'\?\)",
+    ):
         check_view('drone', 'PairListDataset: pairs.csv:3')
     with pytest.raises(ValueError, match=r"default_view='panorma'.*did you mean 'panorama'"):
         check_view('panorma', 'X', key='default_view')
@@ -56,13 +61,16 @@ def test_check_views_and_modes():
     with pytest.raises(ValueError, match=r"views='uav' is a string"):
         check_views('uav', 'X')
     assert check_mode('query', 'X') == 'query'
-    with pytest.raises(ValueError, match=r"X: mode='pair', expected one of \('pairs', 'query', "
-                                         r"'gallery'\) \(did you mean 'pairs'\?\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"X: mode='pair', expected one of \('pairs', 'query', "
+        r"'gallery'\) \(did you mean 'pairs'\?\)",
+    ):
         check_mode('pair', 'X')
 
 
 def test_views_in_order():
-    assert views_in_order(QUERY_VIEWS, first=('uav', )) == ('uav', 'map', 'panorama', 'ground')
+    assert views_in_order(QUERY_VIEWS, first=('uav',)) == ('uav', 'map', 'panorama', 'ground')
     assert views_in_order(VIEWS) == VIEWS
     with pytest.raises(ValueError, match='thermal'):
-        views_in_order(VIEWS, first=('thermal', ))
+        views_in_order(VIEWS, first=('thermal',))

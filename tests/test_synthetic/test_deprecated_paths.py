@@ -1,5 +1,6 @@
 """The simulator's old home (``gleamkit.datasets.synthetic``, the captioner in
 ``gleamkit.datasets.gleam_x``) keeps working for one release, and says where it went."""
+
 import json
 import subprocess
 import sys
@@ -41,35 +42,53 @@ print(json.dumps(dict(same=same, before=[m for m in ours[:before]],
 
 
 def test_old_imports_are_the_new_objects_and_warn():
-    res = subprocess.run([sys.executable, "-c", OLD_IMPORTS], cwd=ROOT, capture_output=True,
-                         text=True, timeout=120)
+    res = subprocess.run(
+        [sys.executable, '-c', OLD_IMPORTS], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout.strip().splitlines()[-1])
-    assert all(out["same"]), out["same"]
-    assert out["before"] == []  # importing gleamkit warns about nothing moved
-    deprecations = out["deprecations"]
+    assert all(out['same']), out['same']
+    assert out['before'] == []  # importing gleamkit warns about nothing moved
+    deprecations = out['deprecations']
     assert len(deprecations) == 4, deprecations  # the package and three captioner modules
-    assert "gleamkit.datasets.synthetic moved to gleamkit.synthetic" in deprecations[0]
-    assert "python -m gleamkit.synthetic" in deprecations[0]
-    for name in ("explanation_writer", "scene_facts", "synthetic_explanations"):
-        assert any(f"gleamkit.datasets.gleam_x.{name} moved to "
-                   f"gleamkit.synthetic.captions.{name}" in m for m in deprecations)
+    assert 'gleamkit.datasets.synthetic moved to gleamkit.synthetic' in deprecations[0]
+    assert 'python -m gleamkit.synthetic' in deprecations[0]
+    for name in ('explanation_writer', 'scene_facts', 'synthetic_explanations'):
+        assert any(
+            f'gleamkit.datasets.gleam_x.{name} moved to gleamkit.synthetic.captions.{name}' in m
+            for m in deprecations
+        )
 
 
-ARGS = ["--num-locations", "3", "--num-distractors", "1", "--image-size", "16", "--views",
-        "satellite", "map", "--no-progress"]
+ARGS = [
+    '--num-locations',
+    '3',
+    '--num-distractors',
+    '1',
+    '--image-size',
+    '16',
+    '--views',
+    'satellite',
+    'map',
+    '--no-progress',
+]
 
 
 def test_old_command_line_still_exports_and_says_where_it_went(tmp_path, capsys):
     from gleamkit.synthetic.__main__ import main
 
-    old = subprocess.run([sys.executable, "-m", "gleamkit.datasets.synthetic", "--out",
-                          str(tmp_path / "old")] + ARGS, cwd=ROOT, capture_output=True,
-                         text=True, timeout=120)
+    old = subprocess.run(
+        [sys.executable, '-m', 'gleamkit.datasets.synthetic', '--out', str(tmp_path / 'old')]
+        + ARGS,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert old.returncode == 0, old.stderr
-    assert "DeprecationWarning" in old.stderr and "python -m gleamkit.synthetic" in old.stderr
-    assert main(["--out", str(tmp_path / "new")] + ARGS) == 0
-    assert "Deprecation" not in capsys.readouterr().err
-    for name in ("annotations.jsonl", "world.json", "satellite/3.png", "map/2.png"):
-        assert (tmp_path / "old" / name).read_bytes() == (tmp_path / "new" / name).read_bytes()
-    assert len((tmp_path / "old" / "annotations.jsonl").read_text().splitlines()) == 4
+    assert 'DeprecationWarning' in old.stderr and 'python -m gleamkit.synthetic' in old.stderr
+    assert main(['--out', str(tmp_path / 'new')] + ARGS) == 0
+    assert 'Deprecation' not in capsys.readouterr().err
+    for name in ('annotations.jsonl', 'world.json', 'satellite/3.png', 'map/2.png'):
+        assert (tmp_path / 'old' / name).read_bytes() == (tmp_path / 'new' / name).read_bytes()
+    assert len((tmp_path / 'old' / 'annotations.jsonl').read_text().splitlines()) == 4

@@ -1,4 +1,5 @@
 """Scene facts from rasters and the reference explanations written from them."""
+
 import json
 import os.path as osp
 
@@ -32,12 +33,12 @@ def town(n=200, lake=True, park=True, towers=True):
     if not towers:
         blocks = [(r, c, 8, 3) for r, c, _, _ in blocks]
     for r0, c0, h, roof in blocks:
-        cls[r0:r0 + 25, c0:c0 + 20] = BUILDING
-        height[r0:r0 + 25, c0:c0 + 20] = h
-        albedo[r0:r0 + 25, c0:c0 + 20] = ROOF_COLOURS[roof][0]
+        cls[r0 : r0 + 25, c0 : c0 + 20] = BUILDING
+        height[r0 : r0 + 25, c0 : c0 + 20] = h
+        albedo[r0 : r0 + 25, c0 : c0 + 20] = ROOF_COLOURS[roof][0]
     yy, xx = np.mgrid[:n, :n]
     if lake:
-        cls[(yy - 90) ** 2 + (xx - 160) ** 2 < 25 ** 2] = WATER
+        cls[(yy - 90) ** 2 + (xx - 160) ** 2 < 25**2] = WATER
     if park:
         cls[165:200, 0:80] = PARK
     return dict(cls=cls, height=height, albedo=albedo, resolution_m=1.0)
@@ -50,8 +51,10 @@ def test_tile_facts_of_a_hand_drawn_tile():
     assert not main[0].curved and 8 <= main[0].width_m <= 12
     side = sorted((r.orientation, r.position) for r in facts.roads if not r.major)
     assert side == [('E-W', 'north'), ('E-W', 'south')]
-    assert sorted((j.kind, j.region) for j in facts.junctions) == [('T-junction', (2, 1)),
-                                                                  ('crossroads', (0, 1))]
+    assert sorted((j.kind, j.region) for j in facts.junctions) == [
+        ('T-junction', (2, 1)),
+        ('crossroads', (0, 1)),
+    ]
     assert facts.num_buildings == 4
     assert facts.height_counts() == dict(low=2, mid=0, high=2)
     assert sorted(facts.roof_counts()) == [(0, 2), (3, 2)]  # light grey, terracotta
@@ -65,7 +68,7 @@ def test_curved_road_and_river():
     t = np.linspace(0, 1, 400)
     rows, cols = (t * (n - 1)).astype(int), (100 + 60 * np.sin(t * np.pi)).astype(int)
     for r, c in zip(rows, cols):
-        cls[max(0, r - 4):r + 4, max(0, c - 4):c + 4] = ROAD
+        cls[max(0, r - 4) : r + 4, max(0, c - 4) : c + 4] = ROAD
     cls[:, 10:40] = WATER  # a river along the west edge, north to south
     facts = tile_facts(dict(cls=cls, resolution_m=1.0))
     assert len(facts.roads) == 1 and facts.roads[0].curved
@@ -163,17 +166,17 @@ class FakeLayout:
         height = np.zeros((n, n), np.float16)
         albedo = np.zeros((n, n, 3), np.uint8)
         for k, c in enumerate(range(30, n, 90)):
-            cls[:, c:c + 8] = MAJOR_ROAD if k == 2 else ROAD
+            cls[:, c : c + 8] = MAJOR_ROAD if k == 2 else ROAD
         for r in range(60, n, 110):
-            cls[r:r + 8, :] = ROAD
+            cls[r : r + 8, :] = ROAD
         for _ in range(160):
             r, c = rng.integers(0, n - 20, 2)
-            if (cls[r:r + 14, c:c + 14] == 0).all():
-                cls[r:r + 14, c:c + 14] = BUILDING
-                height[r:r + 14, c:c + 14] = rng.choice([6.0, 9.0, 18.0, 40.0])
-                albedo[r:r + 14, c:c + 14] = ROOF_COLOURS[rng.integers(0, 10)][0]
+            if (cls[r : r + 14, c : c + 14] == 0).all():
+                cls[r : r + 14, c : c + 14] = BUILDING
+                height[r : r + 14, c : c + 14] = rng.choice([6.0, 9.0, 18.0, 40.0])
+                albedo[r : r + 14, c : c + 14] = ROOF_COLOURS[rng.integers(0, 10)][0]
         yy, xx = np.mgrid[:n, :n]
-        cls[((yy - 80) ** 2 + (xx - 80) ** 2 < 35 ** 2) & (cls == 0)] = WATER
+        cls[((yy - 80) ** 2 + (xx - 80) ** 2 < 35**2) & (cls == 0)] = WATER
         cls[290:380, 290:380][cls[290:380, 290:380] == 0] = PARK
         self.cls, self.height, self.albedo = cls, height, albedo
         self.wall = np.where(cls == BUILDING, 3, 0).astype(np.uint8)
@@ -191,29 +194,47 @@ class FakeWorld:
         self.locations = []
         for i in range(num_locations + 4):
             x, y = rng.uniform(50, 350, 2)
-            self.locations.append(dict(
-                location_id=i, x=x, y=y, lat=40 + y * 1e-5, lon=116 + x * 1e-5,
-                split='train' if x < 230 else 'test', is_distractor=i >= num_locations))
+            self.locations.append(
+                dict(
+                    location_id=i,
+                    x=x,
+                    y=y,
+                    lat=40 + y * 1e-5,
+                    lon=116 + x * 1e-5,
+                    split='train' if x < 230 else 'test',
+                    is_distractor=i >= num_locations,
+                )
+            )
         self.image_size = image_size
 
     def semi_positive_ids(self, location_id):
         me = self.locations[location_id]
-        return [loc['location_id'] for loc in self.locations
-                if loc['location_id'] != location_id and not loc['is_distractor']
-                and abs(loc['x'] - me['x']) < 70 and abs(loc['y'] - me['y']) < 70]
+        return [
+            loc['location_id']
+            for loc in self.locations
+            if loc['location_id'] != location_id
+            and not loc['is_distractor']
+            and abs(loc['x'] - me['x']) < 70
+            and abs(loc['y'] - me['y']) < 70
+        ]
 
 
 @pytest.fixture
 def fake_world(monkeypatch):
     import gleamkit.synthetic as synthetic
+
     calls = []
 
     def load_or_render(world_kwargs, views, cache_dir=None):
         calls.append(dict(world_kwargs))
         world = FakeWorld(**world_kwargs)
-        images = {v: {loc['location_id']: np.full((8, 8, 3), loc['location_id'] * 5 + k,
-                                                  np.uint8)
-                      for loc in world.locations} for k, v in enumerate(views)}
+        images = {
+            v: {
+                loc['location_id']: np.full((8, 8, 3), loc['location_id'] * 5 + k, np.uint8)
+                for loc in world.locations
+            }
+            for k, v in enumerate(views)
+        }
         return world, images
 
     monkeypatch.setattr(synthetic, 'load_or_render', load_or_render, raising=False)
@@ -256,8 +277,11 @@ def test_build_synthetic_set(fake_world, tmp_path):
 def test_dataset_builds_the_synthetic_set_once(fake_world, tmp_path):
     from gleamkit.datasets.gleam_x import GleamXDataset
 
-    cfg = dict(synthetic=dict(split='test', num_pairs=24, image_size=8),
-               cache_dir=str(tmp_path / 'cache'), lang='both')
+    cfg = dict(
+        synthetic=dict(split='test', num_pairs=24, image_size=8),
+        cache_dir=str(tmp_path / 'cache'),
+        lang='both',
+    )
     ds = GleamXDataset(**cfg)
     assert len(fake_world) == 1 and len(ds) > 0
     assert {ds.get_data_info(i)['lang'] for i in range(len(ds))} == {'en', 'zh'}
@@ -272,18 +296,24 @@ def test_command_line(fake_world, tmp_path, capsys):
     import importlib.util
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[2] / 'tools' / 'dataset_converters' / \
-        'build_gleam_x_synthetic.py'
+    path = (
+        Path(__file__).resolve().parents[2]
+        / 'tools'
+        / 'dataset_converters'
+        / 'build_gleam_x_synthetic.py'
+    )
     spec = importlib.util.spec_from_file_location('build_gleam_x_synthetic', path)
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
     out = tmp_path / 'data' / 'gleam_x_synthetic'
-    tool.main(['--out', str(out), '--num-pairs', '16', '--image-size', '8', '--views', 'uav',
-               'map'])
+    tool.main(
+        ['--out', str(out), '--num-pairs', '16', '--image-size', '8', '--views', 'uav', 'map']
+    )
     assert fake_world[-1]['image_size'] == 8
     printed = capsys.readouterr().out
     assert 'train:' in printed and 'test:' in printed
     from gleamkit.datasets.gleam_x import read_jsonl
+
     records = read_jsonl(str(out / 'train.jsonl')) + read_jsonl(str(out / 'test.jsonl'))
     assert len(records) == 16 and {r.query_view for r in records} == {'uav', 'map'}
 
@@ -297,9 +327,13 @@ def test_with_the_built_in_world(tmp_path):
 
     from gleamkit.datasets.gleam_x import ensure_synthetic_set, read_jsonl
 
-    paths = ensure_synthetic_set(cache_dir=str(tmp_path / 'sets'), num_pairs=16, image_size=32,
-                                 world=dict(num_distractors=4),
-                                 render_cache_dir=str(tmp_path / 'render'))
+    paths = ensure_synthetic_set(
+        cache_dir=str(tmp_path / 'sets'),
+        num_pairs=16,
+        image_size=32,
+        world=dict(num_distractors=4),
+        render_cache_dir=str(tmp_path / 'render'),
+    )
     records = read_jsonl(paths['train']) + read_jsonl(paths['test'])
     assert len(records) == 16
     assert sum(r.label == 'match' for r in records) == 8
@@ -311,9 +345,16 @@ def test_with_the_built_in_world(tmp_path):
         assert query.size == ((64, 32) if r.query_view == 'panorama' else (32, 32))
         assert Image.open(root / r.satellite_image).size == (32, 32)
     # cached: a second call returns at once with the same files
-    assert ensure_synthetic_set(cache_dir=str(tmp_path / 'sets'), num_pairs=16, image_size=32,
-                                world=dict(num_distractors=4),
-                                render_cache_dir=str(tmp_path / 'render')) == paths
+    assert (
+        ensure_synthetic_set(
+            cache_dir=str(tmp_path / 'sets'),
+            num_pairs=16,
+            image_size=32,
+            world=dict(num_distractors=4),
+            render_cache_dir=str(tmp_path / 'render'),
+        )
+        == paths
+    )
 
 
 def test_colour_names_follow_the_world_palettes():

@@ -23,12 +23,12 @@ ROOT = Path(__file__).resolve().parents[2]
 KW = dict(seed=3, num_locations=20, num_distractors=4, image_size=64, difficulty=0.5)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope='module')
 def world():
     return SyntheticWorld(**KW)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope='module')
 def arrays(world):
     return world.render_all(VIEWS, progress=False)
 
@@ -41,14 +41,14 @@ def test_locations_ids_splits(world):
     assert len(locs) == 24
     assert [p.location_id for p in locs] == list(range(24))
     assert [p.is_distractor for p in locs] == [False] * 20 + [True] * 4
-    assert locs[0]["lat"] == locs[0].lat  # dict-style access works too
+    assert locs[0]['lat'] == locs[0].lat  # dict-style access works too
     splits = [p.split for p in locs[:20]]
-    assert splits.count("test") == 6 and splits.count("train") == 14  # test_fraction=0.3
+    assert splits.count('test') == 6 and splits.count('train') == 14  # test_fraction=0.3
     # spatially disjoint (cross-area): no training tile overlaps a test tile
-    xs_train = [p.x for p in locs if p.split == "train"]
-    xs_test = [p.x for p in locs if p.split == "test"]
+    xs_train = [p.x for p in locs if p.split == 'train']
+    xs_test = [p.x for p in locs if p.split == 'test']
     assert min(xs_test) - max(xs_train) >= world.tile_size_m
-    assert world.split_ids("test") == [p.location_id for p in locs[:20] if p.split == "test"]
+    assert world.split_ids('test') == [p.location_id for p in locs[:20] if p.split == 'test']
 
 
 def test_gps_matches_metres(world):
@@ -94,20 +94,20 @@ def test_semi_positives_symmetric_and_contained(world):
 
 
 def test_shapes_dtypes_and_content(world, arrays):
-    s = KW["image_size"]
+    s = KW['image_size']
     for v in VIEWS:
         a = arrays[v]
-        want = (24, s, 2 * s, 3) if v == "panorama" else (24, s, s, 3)
+        want = (24, s, 2 * s, 3) if v == 'panorama' else (24, s, s, 3)
         assert a.shape == want and a.dtype == np.uint8
         q = a[:20].reshape(20, -1).astype(np.float32)
         assert (q.std(axis=1) > 8).all(), v  # real content, not flat images
     # distractors: satellite only, query views are left black and render() refuses
-    assert arrays["satellite"][20:].std() > 8
-    for v in ("map", "uav", "panorama", "ground"):
+    assert arrays['satellite'][20:].std() > 8
+    for v in ('map', 'uav', 'panorama', 'ground'):
         assert not arrays[v][20:].any()
-        with pytest.raises(ValueError, match="distractor"):
+        with pytest.raises(ValueError, match='distractor'):
             world.render(21, v)
-    assert world.render(21, "satellite").shape == (s, s, 3)
+    assert world.render(21, 'satellite').shape == (s, s, 3)
 
 
 def test_deterministic(world, arrays):
@@ -121,30 +121,30 @@ def test_deterministic(world, arrays):
         assert not np.array_equal(arrays[v][0], arrays[v][1])
     other = SyntheticWorld(**dict(KW, seed=4))
     assert [p.x for p in other.locations] != [p.x for p in world.locations]
-    assert not np.array_equal(other.render(0, "satellite"), arrays["satellite"][0])
+    assert not np.array_equal(other.render(0, 'satellite'), arrays['satellite'][0])
 
 
 def test_render_all_subset_and_workers(world, arrays):
     ids = [3, 0, 22]
     sub = world.render_all(
-        ("satellite", "panorama"), location_ids=ids, num_workers=2, progress=False
+        ('satellite', 'panorama'), location_ids=ids, num_workers=2, progress=False
     )
     for k, i in enumerate(ids):
-        assert np.array_equal(sub["satellite"][k], arrays["satellite"][i])
-        assert np.array_equal(sub["panorama"][k], arrays["panorama"][i])
-    with pytest.raises(ValueError, match="unknown view"):
-        world.render(0, "sat")
+        assert np.array_equal(sub['satellite'][k], arrays['satellite'][i])
+        assert np.array_equal(sub['panorama'][k], arrays['panorama'][i])
+    with pytest.raises(ValueError, match='unknown view'):
+        world.render(0, 'sat')
     with pytest.raises(IndexError):
-        world.render(24, "satellite")
+        world.render(24, 'satellite')
 
 
 @pytest.mark.parametrize(
-    "bad, err",
+    'bad, err',
     [
-        (dict(difficulty=1.5), "difficulty"),
-        (dict(num_locations=0), "num_locations"),
-        (dict(image_size=8), "image_size"),
-        (dict(test_fraction=1.0), "test_fraction"),
+        (dict(difficulty=1.5), 'difficulty'),
+        (dict(num_locations=0), 'num_locations'),
+        (dict(image_size=8), 'image_size'),
+        (dict(test_fraction=1.0), 'test_fraction'),
     ],
 )
 def test_bad_world_arguments(bad, err):
@@ -202,9 +202,9 @@ def _iou(a, b):
 
 def test_map_buildings_match_layout(world, arrays):
     ious, own_best = [], 0
-    masks = [world.tile_layout(i, "base_cls") == L.BUILDING for i in range(20)]
+    masks = [world.tile_layout(i, 'base_cls') == L.BUILDING for i in range(20)]
     for i in range(20):
-        m = _map_buildings(arrays["map"][i])
+        m = _map_buildings(arrays['map'][i])
         if masks[i].sum() < 30:
             continue
         ious.append(_iou(m, masks[i]))
@@ -219,8 +219,8 @@ def test_satellite_colours_follow_layout(world, arrays):
     """Vegetation is greener than roads, water bluer than land, roofs sit on buildings."""
     checked = 0
     for i in range(20):
-        cls = world.tile_layout(i, "cls")
-        img = arrays["satellite"][i].astype(np.float32)
+        cls = world.tile_layout(i, 'cls')
+        img = arrays['satellite'][i].astype(np.float32)
         green = img[..., 1] - 0.5 * (img[..., 0] + img[..., 2])
         veg = np.isin(cls, (L.TREE, L.PARK, L.GROUND))
         road = np.isin(cls, (L.ROAD, L.MAJOR_ROAD))
@@ -232,10 +232,10 @@ def test_satellite_colours_follow_layout(world, arrays):
     # spread inside the layout's classes is smallest when the classes partition the image
     hits = 0
     for i in range(20):
-        img = arrays["satellite"][i].astype(np.float32)
+        img = arrays['satellite'][i].astype(np.float32)
         errs = []
         for j in range(20):
-            cls = world.tile_layout(j, "cls")
+            cls = world.tile_layout(j, 'cls')
             e = 0.0
             for g in (
                 (L.BUILDING,),
@@ -254,7 +254,7 @@ def test_satellite_colours_follow_layout(world, arrays):
 
 def test_satellite_shadows_point_away_from_the_sun():
     lay = _toy_layout()
-    look = R.sample_look(np.random.default_rng(0), 0.0, "satellite")
+    look = R.sample_look(np.random.default_rng(0), 0.0, 'satellite')
     look.sun_az, look.sun_el = 180.0, 40.0  # sun in the south: shadows fall north
     look.noise = 0.0
     img, _ = R.render_satellite(lay, 130.0, 130.0, 100, 100.0, np.random.default_rng(0), look, 0.0)
@@ -268,9 +268,9 @@ def test_satellite_shadows_point_away_from_the_sun():
 
 def test_panorama_is_north_aligned_and_sees_the_building():
     lay = _toy_layout()
-    look = R.sample_look(np.random.default_rng(0), 0.0, "panorama")
+    look = R.sample_look(np.random.default_rng(0), 0.0, 'panorama')
     s = 32
-    az, tan_e = R.street_cameras(s, "panorama")
+    az, tan_e = R.street_cameras(s, 'panorama')
     assert math.degrees(az[s]) == pytest.approx(0.0, abs=360 / (2 * s))  # centre = north
     assert math.degrees(az[3 * s // 2]) == pytest.approx(90.0, abs=360 / (2 * s))  # east
     # camera at (100, 130): the 30 m building spans x 120..140, y 120..140 -> due east
@@ -285,19 +285,19 @@ def test_panorama_is_north_aligned_and_sees_the_building():
 
 def test_uav_camera_looks_at_the_location(world):
     for i in (0, 5, 9):
-        img, info = world.render_with_info(i, "uav")
+        img, info = world.render_with_info(i, 'uav')
         p = world.locations[i]
-        assert 150 <= info["altitude_m"] <= 300
-        tx, ty = info["target_xy"]
+        assert 150 <= info['altitude_m'] <= 300
+        tx, ty = info['target_xy']
         assert math.hypot(tx - p.x, ty - p.y) < 40
-        cx, cy, cz = info["camera_xyz"]
-        assert cz == pytest.approx(info["altitude_m"])
+        cx, cy, cz = info['camera_xyz']
+        assert cz == pytest.approx(info['altitude_m'])
         # the camera stands back from the target along the heading
-        h = math.radians(info["heading_deg"])
+        h = math.radians(info['heading_deg'])
         back = (tx - cx) * math.sin(h) + (ty - cy) * math.cos(h)
         assert back > 0
-    _, pinfo = world.render_with_info(0, "panorama")
-    assert pinfo["camera_xy"] == pytest.approx(world.street_xy(0))
+    _, pinfo = world.render_with_info(0, 'panorama')
+    assert pinfo['camera_xy'] == pytest.approx(world.street_xy(0))
     sx, sy = world.street_xy(0)
     r, c = world.layout.to_rc(sx, sy)
     assert world.layout.base_cls[int(r), int(c)] in (L.ROAD, L.MAJOR_ROAD)
@@ -331,31 +331,31 @@ def _toy_layout():
 
 
 def test_export_layout_round_trip(world, arrays, tmp_path):
-    out = tmp_path / "exp"
-    world.export(str(out), views=("satellite", "panorama"), progress=False)
-    lines = (out / "annotations.jsonl").read_text().splitlines()
+    out = tmp_path / 'exp'
+    world.export(str(out), views=('satellite', 'panorama'), progress=False)
+    lines = (out / 'annotations.jsonl').read_text().splitlines()
     assert len(lines) == 24
     recs = [json.loads(x) for x in lines]
     for rec in recs:
-        i = rec["location_id"]
+        i = rec['location_id']
         p = world.locations[i]
-        assert rec["lat"] == pytest.approx(p.lat) and rec["split"] == p.split
-        assert rec["is_distractor"] == p.is_distractor
-        assert rec["semi_positive_ids"] == world.semi_positive_ids(i)
-        want = ["satellite"] if p.is_distractor else ["satellite", "panorama"]
-        assert sorted(rec["images"]) == sorted(want)
-        for v, rel in rec["images"].items():
-            assert rel == f"{v}/{i}.png"
-    img = cv2.imread(str(out / "panorama" / "4.png"))[..., ::-1]
-    assert np.array_equal(img, arrays["panorama"][4])
-    assert not (out / "panorama" / "21.png").exists()
-    assert (out / "README.md").read_text().startswith("# gleamkit synthetic world")
+        assert rec['lat'] == pytest.approx(p.lat) and rec['split'] == p.split
+        assert rec['is_distractor'] == p.is_distractor
+        assert rec['semi_positive_ids'] == world.semi_positive_ids(i)
+        want = ['satellite'] if p.is_distractor else ['satellite', 'panorama']
+        assert sorted(rec['images']) == sorted(want)
+        for v, rel in rec['images'].items():
+            assert rel == f'{v}/{i}.png'
+    img = cv2.imread(str(out / 'panorama' / '4.png'))[..., ::-1]
+    assert np.array_equal(img, arrays['panorama'][4])
+    assert not (out / 'panorama' / '21.png').exists()
+    assert (out / 'README.md').read_text().startswith('# gleamkit synthetic world')
     assert (
         SyntheticWorld(
             **{
                 k: v
-                for k, v in json.loads((out / "world.json").read_text()).items()
-                if k not in ("views", "ground_photos")
+                for k, v in json.loads((out / 'world.json').read_text()).items()
+                if k not in ('views', 'ground_photos')
             }
         ).kwargs
         == world.kwargs
@@ -363,37 +363,40 @@ def test_export_layout_round_trip(world, arrays, tmp_path):
 
 
 def test_export_ground_photo_sets(world, arrays, tmp_path):
-    out = tmp_path / "sets"
-    world.export(str(out), views=("ground",), progress=False, ground_photos=3)
-    recs = [json.loads(x) for x in (out / "annotations.jsonl").read_text().splitlines()]
+    out = tmp_path / 'sets'
+    world.export(str(out), views=('ground',), progress=False, ground_photos=3)
+    recs = [json.loads(x) for x in (out / 'annotations.jsonl').read_text().splitlines()]
     for rec in recs:
-        i = rec["location_id"]
+        i = rec['location_id']
         if world.locations[i].is_distractor:
-            assert rec["images"] == {}
+            assert rec['images'] == {}
             continue
-        assert rec["images"]["ground_set"] == [f"ground/{i}.png", f"ground/{i}_1.png",
-                                               f"ground/{i}_2.png"]
-    img = cv2.imread(str(out / "ground" / "5_2.png"))[..., ::-1]
-    assert np.array_equal(img, world.render(5, "ground", rng_seed=1))
-    img = cv2.imread(str(out / "ground" / "5.png"))[..., ::-1]
-    assert np.array_equal(img, arrays["ground"][5])
-    assert json.loads((out / "world.json").read_text())["ground_photos"] == 3
-    with pytest.raises(ValueError, match="ground_photos must be >= 1"):
-        world.export(str(out), views=("ground",), progress=False, ground_photos=0)
+        assert rec['images']['ground_set'] == [
+            f'ground/{i}.png',
+            f'ground/{i}_1.png',
+            f'ground/{i}_2.png',
+        ]
+    img = cv2.imread(str(out / 'ground' / '5_2.png'))[..., ::-1]
+    assert np.array_equal(img, world.render(5, 'ground', rng_seed=1))
+    img = cv2.imread(str(out / 'ground' / '5.png'))[..., ::-1]
+    assert np.array_equal(img, arrays['ground'][5])
+    assert json.loads((out / 'world.json').read_text())['ground_photos'] == 3
+    with pytest.raises(ValueError, match='ground_photos must be >= 1'):
+        world.export(str(out), views=('ground',), progress=False, ground_photos=0)
 
 
 def test_cache_hit_and_corrupt_file(arrays, tmp_path, monkeypatch):
-    views = ("satellite", "map")
+    views = ('satellite', 'map')
     w1, a1 = load_or_render(KW, views, cache_dir=str(tmp_path), progress=False)
     path = cache_mod.cache_path(KW, views, str(tmp_path))
     assert os.path.exists(path) and os.path.dirname(path) == str(tmp_path)
-    assert np.array_equal(a1["map"], arrays["map"])
-    assert [f for f in os.listdir(tmp_path) if f.startswith(".tmp")] == []
+    assert np.array_equal(a1['map'], arrays['map'])
+    assert [f for f in os.listdir(tmp_path) if f.startswith('.tmp')] == []
 
     def boom(*args, **kwargs):
-        raise AssertionError("cache miss: render_all called")
+        raise AssertionError('cache miss: render_all called')
 
-    monkeypatch.setattr(SyntheticWorld, "render_all", boom)
+    monkeypatch.setattr(SyntheticWorld, 'render_all', boom)
     w2, a2 = load_or_render(dict(KW), views, cache_dir=str(tmp_path))
     assert w2.kwargs == w1.kwargs
     for v in views:
@@ -401,79 +404,79 @@ def test_cache_hit_and_corrupt_file(arrays, tmp_path, monkeypatch):
     monkeypatch.undo()
     # other arguments -> another file
     assert cache_mod.cache_path(dict(KW, seed=9), views, str(tmp_path)) != path
-    assert cache_mod.cache_path(KW, ("satellite",), str(tmp_path)) != path
+    assert cache_mod.cache_path(KW, ('satellite',), str(tmp_path)) != path
     # a corrupt file is re-rendered with a warning that names it
-    Path(path).write_bytes(b"not an npz file")
+    Path(path).write_bytes(b'not an npz file')
     with pytest.warns(UserWarning, match=os.path.basename(path)):
         _, a3 = load_or_render(KW, views, cache_dir=str(tmp_path), progress=False)
-    assert np.array_equal(a3["satellite"], a1["satellite"])
+    assert np.array_equal(a3['satellite'], a1['satellite'])
     _, a4 = load_or_render(KW, views, cache_dir=str(tmp_path))  # rewritten, valid
-    assert np.array_equal(a4["map"], a1["map"])
-    with pytest.raises(TypeError, match="unknown SyntheticWorld argument"):
-        load_or_render(dict(KW, colour="red"), views, cache_dir=str(tmp_path))
+    assert np.array_equal(a4['map'], a1['map'])
+    with pytest.raises(TypeError, match='unknown SyntheticWorld argument'):
+        load_or_render(dict(KW, colour='red'), views, cache_dir=str(tmp_path))
 
 
 def test_cache_dir_from_env(monkeypatch, tmp_path):
-    monkeypatch.setenv("GLEAMKIT_CACHE", str(tmp_path / "c"))
-    assert cache_mod.default_cache_dir() == str(tmp_path / "c")
-    assert cache_mod.cache_path(KW).startswith(str(tmp_path / "c"))
+    monkeypatch.setenv('GLEAMKIT_CACHE', str(tmp_path / 'c'))
+    assert cache_mod.default_cache_dir() == str(tmp_path / 'c')
+    assert cache_mod.cache_path(KW).startswith(str(tmp_path / 'c'))
 
 
 @pytest.mark.slow
 def test_cli_exports_and_previews(tmp_path):
-    out, prev = tmp_path / "w", tmp_path / "p.png"
+    out, prev = tmp_path / 'w', tmp_path / 'p.png'
     cmd = [
         sys.executable,
-        "-m",
-        "gleamkit.synthetic",
-        "--out",
+        '-m',
+        'gleamkit.synthetic',
+        '--out',
         str(out),
-        "--num-locations",
-        "4",
-        "--num-distractors",
-        "1",
-        "--image-size",
-        "32",
-        "--seed",
-        "1",
-        "--views",
-        "satellite",
-        "uav",
-        "--preview",
+        '--num-locations',
+        '4',
+        '--num-distractors',
+        '1',
+        '--image-size',
+        '32',
+        '--seed',
+        '1',
+        '--views',
+        'satellite',
+        'uav',
+        '--preview',
         str(prev),
-        "--no-progress",
+        '--no-progress',
     ]
     res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
-    assert len((out / "annotations.jsonl").read_text().splitlines()) == 5
-    assert sorted(os.listdir(out / "uav")) == [f"{i}.png" for i in range(4)]
-    assert len(os.listdir(out / "satellite")) == 5
+    assert len((out / 'annotations.jsonl').read_text().splitlines()) == 5
+    assert sorted(os.listdir(out / 'uav')) == [f'{i}.png' for i in range(4)]
+    assert len(os.listdir(out / 'satellite')) == 5
     fig = cv2.imread(str(prev))
     assert fig is not None and fig.shape[1] > fig.shape[0] > 100
 
 
 @pytest.mark.parametrize(
-    "argv, message",
+    'argv, message',
     [
-        (["--preview", "x.png", "--difficulty", "2"], "must be in [0, 1]"),
-        (["--preview", "x.png", "--num-locations", "0"], "must be >= 1"),
-        (["--preview", "x.png", "--image-size", "big"], "expected an integer"),
-        (["--out", "d", "--views", "sat"], "invalid choice"),
-        (["--out", "d", "--ground-photos", "0"], "must be >= 1"),
-        ([], "nothing to do"),
-        (["--preview", "x.gif"], "must end in .png"),
+        (['--preview', 'x.png', '--difficulty', '2'], 'must be in [0, 1]'),
+        (['--preview', 'x.png', '--num-locations', '0'], 'must be >= 1'),
+        (['--preview', 'x.png', '--image-size', 'big'], 'expected an integer'),
+        (['--out', 'd', '--views', 'sat'], 'invalid choice'),
+        (['--out', 'd', '--ground-photos', '0'], 'must be >= 1'),
+        ([], 'nothing to do'),
+        (['--preview', 'x.gif'], 'must end in .png'),
         (
             [
-                "--preview",
-                "x.png",
-                "--num-locations",
-                "3",
-                "--num-distractors",
-                "0",
-                "--preview-locations",
-                "7",
+                '--preview',
+                'x.png',
+                '--num-locations',
+                '3',
+                '--num-distractors',
+                '0',
+                '--preview-locations',
+                '7',
             ],
-            "out of range",
+            'out of range',
         ),
     ],
 )

@@ -1,4 +1,5 @@
 """tools/misc/check_dataset.py on a University-1652 replica with broken files."""
+
 import importlib.util
 import io
 import json
@@ -36,7 +37,8 @@ test_cfg = dict(type='RetrievalTestLoop', gallery_dataloader=gallery_dataloader)
 
 def load_tool():
     spec = importlib.util.spec_from_file_location(
-        'check_dataset', ROOT / 'tools' / 'misc' / 'check_dataset.py')
+        'check_dataset', ROOT / 'tools' / 'misc' / 'check_dataset.py'
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -69,8 +71,9 @@ def test_report_counts_and_first_paths(broken):
 
     tool = load_tool()
     lines = []
-    report = tool.check_config(Config.fromfile(broken['config']), show=3, workers=2,
-                               print_fn=lines.append)
+    report = tool.check_config(
+        Config.fromfile(broken['config']), show=3, workers=2, print_fn=lines.append
+    )
     train = report['datasets']['train_dataloader.dataset']['parts'][0]
     assert train['samples'] == 8  # 0001 lost a drone image from the listing: 2 + 3 + 3
     assert train['missing']['files'] == 1 and train['missing']['samples'] == 3
@@ -96,9 +99,23 @@ def test_report_counts_and_first_paths(broken):
 def test_command_line_exit_status_and_json(broken, tmp_path):
     out = tmp_path / 'report.json'
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    run = subprocess.run([sys.executable, 'tools/misc/check_dataset.py', broken['config'],
-                          '--out', str(out), '--no-decode', '--workers', '1'],
-                         cwd=ROOT, capture_output=True, text=True, env=env, timeout=300)
+    run = subprocess.run(
+        [
+            sys.executable,
+            'tools/misc/check_dataset.py',
+            broken['config'],
+            '--out',
+            str(out),
+            '--no-decode',
+            '--workers',
+            '1',
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert run.returncode == 1, run.stdout + run.stderr
     report = json.loads(out.read_text())
     # without decoding, the truncated JPEG passes; the empty and the text file do not
@@ -117,11 +134,11 @@ def test_clean_dataset_passes_and_unbuildable_is_reported(tmp_path):
     bad.write_text(CONFIG.format(root=str(tmp_path / 'nowhere')))
     lines = []
     from mmengine.config import Config
+
     report = tool.check_config(Config.fromfile(str(bad)), print_fn=lines.append)
     assert report['problems'] == 3  # train, val and gallery cannot be built
     assert 'FileNotFoundError' in report['datasets']['train_dataloader.dataset']['error']
-    assert osp.join('train', 'satellite') in report['datasets']['train_dataloader.dataset'][
-        'error']
+    assert osp.join('train', 'satellite') in report['datasets']['train_dataloader.dataset']['error']
 
 
 PAIR_CONFIG = """\
@@ -137,21 +154,28 @@ def test_paths_outside_data_root_reported(tmp_path, allow):
     from mmengine.config import Config
 
     from gleamkit.datasets.pair_list import write_pair_list
+
     root = tmp_path / 'mine'
     secret = write_image(str(tmp_path / 'secret.png'))
     elsewhere = write_image(str(tmp_path / 'other' / 'x.png'))
     write_image(str(root / 'q.png'))
     write_image(str(root / 's.png'))
-    ann = write_pair_list(str(root / 'pairs.csv'), [
-        dict(query='q.png', satellite='s.png'),
-        dict(query='../secret.png', satellite='s.png'),
-        dict(query=elsewhere, satellite='s.png')])
+    ann = write_pair_list(
+        str(root / 'pairs.csv'),
+        [
+            dict(query='q.png', satellite='s.png'),
+            dict(query='../secret.png', satellite='s.png'),
+            dict(query=elsewhere, satellite='s.png'),
+        ],
+    )
     config = tmp_path / 'pairs_cfg.py'
-    config.write_text(PAIR_CONFIG.format(
-        ann=ann, extra=', allow_outside_root=True' if allow else ''))
+    config.write_text(
+        PAIR_CONFIG.format(ann=ann, extra=', allow_outside_root=True' if allow else '')
+    )
     lines = []
-    report = load_tool().check_config(Config.fromfile(str(config)), workers=1,
-                                      print_fn=lines.append)
+    report = load_tool().check_config(
+        Config.fromfile(str(config)), workers=1, print_fn=lines.append
+    )
     part = report['datasets']['train_dataloader.dataset']['parts'][0]
     assert part['samples'] == 3
     assert part['outside_data_root']['files'] == 2
@@ -188,17 +212,20 @@ def test_each_gallery_is_matched_with_its_own_protocols_queries(tmp_path):
     root = make_university1652(str(tmp_path / 'University-Release'))['root']
     config = tmp_path / 'two.py'
     config.write_text(TWO_PROTOCOLS.format(root=root))
-    report = load_tool().check_config(Config.fromfile(str(config)), workers=1,
-                                      print_fn=lambda *a: None)
+    report = load_tool().check_config(
+        Config.fromfile(str(config)), workers=1, print_fn=lambda *a: None
+    )
     assert set(report['datasets']) == {
-        'val_dataloader.dataset', 'val_cfg.protocols.0.gallery_dataloader.dataset',
+        'val_dataloader.dataset',
+        'val_cfg.protocols.0.gallery_dataloader.dataset',
         'val_cfg.protocols.1.dataloader.dataset',
-        'val_cfg.protocols.1.gallery_dataloader.dataset'}
+        'val_cfg.protocols.1.gallery_dataloader.dataset',
+    }
     splits = {k: v for k, v in report['splits'].items() if not k.startswith('train')}
     assert set(splits) == {
         'val_dataloader.dataset vs val_cfg.protocols.0.gallery_dataloader.dataset',
-        'val_cfg.protocols.1.dataloader.dataset vs val_cfg.protocols.1.gallery_dataloader.'
-        'dataset'}
+        'val_cfg.protocols.1.dataloader.dataset vs val_cfg.protocols.1.gallery_dataloader.dataset',
+    }
     # drone -> satellite: 6 drone queries, 5 tiles; satellite -> drone: 2 tiles, 6 drones
     drone2sat, sat2drone = splits.values()
     assert (drone2sat['queries'], drone2sat['gallery']) == (6, 5)

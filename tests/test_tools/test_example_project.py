@@ -1,4 +1,5 @@
 """projects/example_project/README.md's commands, verbatim, on a miniature world."""
+
 import json
 import re
 import sys
@@ -21,8 +22,12 @@ def test_readme_commands_train_and_evaluate_the_thermal_view(tmp_path, free_port
     for name in ('tools', 'configs', 'gleamkit', 'projects'):
         (tmp_path / name).symlink_to(ROOT / name)
     # the shell runs `python` as this interpreter, with the miniature-world options
-    out = run_shell('\n'.join(commands).replace('.venv/bin/python', 'python'), tmp_path,
-                    'example_project README', free_port)
+    out = run_shell(
+        '\n'.join(commands).replace('.venv/bin/python', 'python'),
+        tmp_path,
+        'example_project README',
+        free_port,
+    )
     work = tmp_path / 'work_dirs' / 'thermal_uav'
     assert (work / 'last_checkpoint').read_text().strip().endswith('epoch_1.pth')  # 1 epoch
     metrics = json.loads((work / 'test_metrics.json').read_text())
@@ -31,8 +36,9 @@ def test_readme_commands_train_and_evaluate_the_thermal_view(tmp_path, free_port
     assert 0 <= metrics['retrieval/thermal/R@1'] <= 100
     assert '| thermal |' in out.stdout + out.stderr
     # two processes count every query once and agree with one process
-    dist = json.loads((tmp_path / 'work_dirs' / 'thermal_uav_dist' /
-                       'test_metrics.json').read_text())
+    dist = json.loads(
+        (tmp_path / 'work_dirs' / 'thermal_uav_dist' / 'test_metrics.json').read_text()
+    )
     assert dist.keys() == metrics.keys()
     for key in metrics:
         assert dist[key] == pytest.approx(metrics[key], abs=1e-6), key

@@ -1,5 +1,6 @@
 """configs/gleam_c/phase2_fsdp.py (mmengine FlexibleRunner + FSDPStrategy) on 2 CPU
 processes (gloo): it trains like DDP, validates, and writes an ordinary checkpoint."""
+
 import json
 import math
 import sys
@@ -13,15 +14,30 @@ from gleamkit.utils.checkpoint import safe_load_checkpoint
 pytestmark = pytest.mark.slow  # starts subprocesses / runs (see CONTRIBUTING.md)
 
 # the same step under both strategies: no gradient clipping (FSDP would clip per shard)
-COMMON = ['train_cfg.max_epochs=1', 'train_cfg.val_interval=1', 'optim_wrapper.clip_grad=None',
-          'model.backbone.model_name=test_convnext']
+COMMON = [
+    'train_cfg.max_epochs=1',
+    'train_cfg.val_interval=1',
+    'optim_wrapper.clip_grad=None',
+    'model.backbone.model_name=test_convnext',
+]
 
 
 def dist_train(config, work, opts, port):
-    return run(['bash', 'tools/dist_train.sh', config, '2', '--work-dir', str(work),
-                '--cfg-options', *opts, *COMMON,
-                *(["strategy.model_wrapper.device_id=cpu"] if 'fsdp' in config else [])],
-               env_extra=dict(PYTHON=sys.executable, PORT=str(port)))
+    return run(
+        [
+            'bash',
+            'tools/dist_train.sh',
+            config,
+            '2',
+            '--work-dir',
+            str(work),
+            '--cfg-options',
+            *opts,
+            *COMMON,
+            *(['strategy.model_wrapper.device_id=cpu'] if 'fsdp' in config else []),
+        ],
+        env_extra=dict(PYTHON=sys.executable, PORT=str(port)),
+    )
 
 
 @pytest.fixture(scope='module')
@@ -41,7 +57,7 @@ def params(path):
 
 
 def val_metrics(work):
-    (log, ) = work.glob('*/vis_data/scalars.json')
+    (log,) = work.glob('*/vis_data/scalars.json')
     rows = [json.loads(line) for line in log.read_text().splitlines()]
     return {k: v for k, v in rows[-1].items() if k.startswith('retrieval/')}
 
@@ -60,9 +76,21 @@ def test_fsdp_trains_like_ddp(runs):
 def test_fsdp_checkpoint_tests_in_one_process_with_the_validation_metrics(runs):
     tmp, opts, out = runs
     result = tmp / 'test.json'
-    run([sys.executable, 'tools/test.py', 'configs/gleam_c/phase2.py',
-         str(out['phase2_fsdp'] / 'epoch_1.pth'), '--work-dir', str(tmp / 'test'), '--out',
-         str(result), '--cfg-options', *opts, 'model.backbone.model_name=test_convnext'])
+    run(
+        [
+            sys.executable,
+            'tools/test.py',
+            'configs/gleam_c/phase2.py',
+            str(out['phase2_fsdp'] / 'epoch_1.pth'),
+            '--work-dir',
+            str(tmp / 'test'),
+            '--out',
+            str(result),
+            '--cfg-options',
+            *opts,
+            'model.backbone.model_name=test_convnext',
+        ]
+    )
     tested = json.loads(result.read_text())
     validated = val_metrics(out['phase2_fsdp'])
     assert validated['retrieval/num_queries'] == tested['retrieval/num_queries'] > 0

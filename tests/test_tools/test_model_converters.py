@@ -1,6 +1,7 @@
 """tools/model_converters/sample4geo_to_gleamkit.py: a Sample4Geo-layout checkpoint
 (made here from a small timm ConvNeXt) becomes a CrossViewRetriever checkpoint whose
 embeddings are Sample4Geo's; mismatching checkpoints fail with the key named."""
+
 import importlib.util
 import inspect
 import math
@@ -89,8 +90,10 @@ def test_checkpoint_layout_and_key_mapping(sample4geo, converted):
     assert set(converted) == {'state_dict', 'meta'}
     state = converted['state_dict']
     timm_keys = list(source.model.state_dict())
-    assert set(state) == ({f'backbone.timm_model.{k}' for k in timm_keys}
-                          | {'head.norm.weight', 'head.norm.bias', 'loss_module.logit_scale'})
+    assert set(state) == (
+        {f'backbone.timm_model.{k}' for k in timm_keys}
+        | {'head.norm.weight', 'head.norm.bias', 'loss_module.logit_scale'}
+    )
     for key in timm_keys:
         assert torch.equal(state[f'backbone.timm_model.{key}'], source.model.state_dict()[key])
     assert torch.equal(state['head.norm.bias'], source.model.head.norm.bias)
@@ -99,8 +102,12 @@ def test_checkpoint_layout_and_key_mapping(sample4geo, converted):
     assert meta['converted_from'] == 'Sample4Geo' and meta['timm_model_name'] == MODEL_NAME
     assert meta['source'] == str(src)
     assert meta['model_config']['head'] == dict(
-        type='EmbeddingHead', embed_dim=None, pooling='avg', norm=True,
-        **({'norm_eps': 1e-6} if HEAD_HAS_NORM_EPS else {}))
+        type='EmbeddingHead',
+        embed_dim=None,
+        pooling='avg',
+        norm=True,
+        **({'norm_eps': 1e-6} if HEAD_HAS_NORM_EPS else {}),
+    )
 
 
 def test_every_weight_lands_where_the_forward_uses_it(sample4geo, converted):
@@ -112,8 +119,16 @@ def test_every_weight_lands_where_the_forward_uses_it(sample4geo, converted):
     with torch.no_grad():
         pooled = model.backbone(x)[-1].mean(dim=(-2, -1))
         norm = model.head.norm
-        ours = F.normalize(F.layer_norm(pooled, norm.normalized_shape, norm.weight, norm.bias,
-                                        eps=source.model.head.norm.eps), dim=-1)
+        ours = F.normalize(
+            F.layer_norm(
+                pooled,
+                norm.normalized_shape,
+                norm.weight,
+                norm.bias,
+                eps=source.model.head.norm.eps,
+            ),
+            dim=-1,
+        )
     expected = sample4geo_embedding(source, x)
     assert torch.allclose(ours, expected, atol=1e-5, rtol=0)
     # and the head norm matters: without it the embedding is far off
@@ -122,9 +137,12 @@ def test_every_weight_lands_where_the_forward_uses_it(sample4geo, converted):
     assert model.loss_module.scale.item() == pytest.approx(source.logit_scale.exp().item())
 
 
-@pytest.mark.xfail(not HEAD_HAS_NORM_EPS, strict=True,
-                   reason='EmbeddingHead(norm=True) uses LayerNorm eps 1e-5, ConvNeXt\'s head '
-                          'norm 1e-6; exact once EmbeddingHead takes norm_eps')
+@pytest.mark.xfail(
+    not HEAD_HAS_NORM_EPS,
+    strict=True,
+    reason="EmbeddingHead(norm=True) uses LayerNorm eps 1e-5, ConvNeXt's head "
+    'norm 1e-6; exact once EmbeddingHead takes norm_eps',
+)
 def test_retriever_embeddings_equal_sample4geo(sample4geo, converted):
     source, _ = sample4geo
     model = build_retriever(converted)
@@ -153,14 +171,18 @@ def test_data_parallel_prefix_is_removed(sample4geo, tmp_path, capsys):
     assert 'backbone.timm_model.stem.0.weight' in checkpoint['state_dict']
 
 
-@pytest.mark.parametrize('change, named', [
-    ('extra', 'model.stages.3.blocks.9.mlp.fc1.weight'),
-    ('missing', 'backbone.timm_model.stem.0.weight'),
-    ('foreign', 'fc_extra.weight (source key, no gleamkit counterpart)'),
-    ('shape', 'backbone.timm_model.head.norm.bias (7,) vs (320,)'),
-])
-def test_mismatching_checkpoint_fails_with_the_key_named(sample4geo, tmp_path, capsys,
-                                                         change, named):
+@pytest.mark.parametrize(
+    'change, named',
+    [
+        ('extra', 'model.stages.3.blocks.9.mlp.fc1.weight'),
+        ('missing', 'backbone.timm_model.stem.0.weight'),
+        ('foreign', 'fc_extra.weight (source key, no gleamkit counterpart)'),
+        ('shape', 'backbone.timm_model.head.norm.bias (7,) vs (320,)'),
+    ],
+)
+def test_mismatching_checkpoint_fails_with_the_key_named(
+    sample4geo, tmp_path, capsys, change, named
+):
     source, _ = sample4geo
     state = dict(source.state_dict())
     if change == 'extra':
@@ -182,8 +204,9 @@ def test_mismatching_checkpoint_fails_with_the_key_named(sample4geo, tmp_path, c
 
 def test_wrong_architecture_is_reported(sample4geo, tmp_path, capsys):
     _, src = sample4geo
-    assert converter.main([str(src), str(tmp_path / 'out.pth'),
-                           '--model-name', 'convnext_femto']) == 1
+    assert (
+        converter.main([str(src), str(tmp_path / 'out.pth'), '--model-name', 'convnext_femto']) == 1
+    )
     assert 'wrong shapes' in capsys.readouterr().out
 
 
@@ -193,8 +216,19 @@ def test_cli_refuses_pickled_code(tmp_path):
     src = tmp_path / 'evil.pth'
     torch.save({'logit_scale': torch.tensor(1.0), 'hook': print}, src)
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS='1')
-    proc = subprocess.run([sys.executable, str(CONVERTER), str(src), str(tmp_path / 'o.pth'),
-                           '--model-name', MODEL_NAME],
-                          capture_output=True, text=True, timeout=300, env=env)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(CONVERTER),
+            str(src),
+            str(tmp_path / 'o.pth'),
+            '--model-name',
+            MODEL_NAME,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert proc.returncode != 0
     assert 'CheckpointSecurityError' in proc.stderr and 'builtins.print' in proc.stderr

@@ -1,5 +1,6 @@
 """tools/train.py and tools/test.py options: --resume with nothing to resume, --precision,
 --checkpoint-every (resumed mid-epoch), and a test-only config in tools/test.py."""
+
 import importlib.util
 import os
 import shutil
@@ -33,26 +34,37 @@ def tiny_options(cache_dir, train=True):
         for key, value in WORLD.items():
             opts.append(f'{loader}.dataset.world.{key}={value}')
         opts.append(f'{loader}.dataset.cache_dir={cache_dir}')
-    opts += ['model.backbone.type=TimmBackbone', 'model.backbone.model_name=resnet10t',
-             'model.backbone.norm_eval=False', 'model.head.embed_dim=32',
-             'test_dataloader.batch_size=7', 'default_hooks.logger.interval=1']
+    opts += [
+        'model.backbone.type=TimmBackbone',
+        'model.backbone.model_name=resnet10t',
+        'model.backbone.norm_eval=False',
+        'model.head.embed_dim=32',
+        'test_dataloader.batch_size=7',
+        'default_hooks.logger.interval=1',
+    ]
     if train:
-        opts += ['train_dataloader.batch_size=8', 'train_dataloader.sampler.batch_size=8',
-                 'val_dataloader.batch_size=7', 'train_cfg.max_epochs=1',
-                 'train_cfg.val_interval=1']
+        opts += [
+            'train_dataloader.batch_size=8',
+            'train_dataloader.sampler.batch_size=8',
+            'val_dataloader.batch_size=7',
+            'train_cfg.max_epochs=1',
+            'train_cfg.val_interval=1',
+        ]
     return opts
 
 
 def run(cmd, expect_ok=True, timeout=600):
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS='1')
-    out = subprocess.run([sys.executable, *cmd], cwd=ROOT, capture_output=True, text=True,
-                         timeout=timeout, env=env)
+    out = subprocess.run(
+        [sys.executable, *cmd], cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env
+    )
     if expect_ok:
         assert out.returncode == 0, f'{cmd}\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}'
     return out
 
 
 # --- --precision -----------------------------------------------------------------------
+
 
 def _build(cfg):
     return build_optim_wrapper(torch.nn.Linear(4, 2), cfg.optim_wrapper)
@@ -71,7 +83,8 @@ def test_fp32_can_be_chosen_on_the_real_data_schedule():
     assert type(wrapper) is OptimWrapper and 'dtype' not in cfg.optim_wrapper
     assert wrapper.clip_grad_kwargs == dict(clip_value=100.0)  # the rest of it is kept
     assert describe_precision(wrapper, torch.nn.Linear(4, 2)) == (
-        'precision: fp32 (no autocast) on cpu, parameters float32')
+        'precision: fp32 (no autocast) on cpu, parameters float32'
+    )
     assert 'mmengine.OptimWrapper' in cfg.pretty_text  # still printable: logged and dumped
 
 
@@ -83,10 +96,14 @@ def test_bf16_can_be_chosen_on_a_plain_config():
     assert isinstance(wrapper, MixedPrecisionOptimWrapper)
     assert wrapper.cast_dtype == torch.bfloat16 and wrapper.scaler is None
     assert describe_precision(wrapper, torch.nn.Linear(4, 2)) == (
-        'precision: bfloat16 autocast (mixed precision) on cpu, parameters float32')
+        'precision: bfloat16 autocast (mixed precision) on cpu, parameters float32'
+    )
     apply_precision(cfg, 'auto')
-    assert _build(cfg).cast_dtype == (torch.bfloat16 if not torch.cuda.is_available()
-                                      or torch.cuda.is_bf16_supported() else torch.float16)
+    assert _build(cfg).cast_dtype == (
+        torch.bfloat16
+        if not torch.cuda.is_available() or torch.cuda.is_bf16_supported()
+        else torch.float16
+    )
     with pytest.raises(ValueError, match="--precision 'fp64'"):
         apply_precision(cfg, 'fp64')
     if not torch.cuda.is_available():
@@ -107,12 +124,23 @@ def test_amp_is_an_alias_of_precision_auto(monkeypatch):
 
 # --- --resume with nothing to resume -----------------------------------------------------
 
+
 @pytest.mark.slow
 def test_resume_in_an_empty_work_dir_stops_and_says_what_to_do(tmp_path):
     work = tmp_path / 'work'
-    out = run(['tools/train.py', 'configs/gleam_c/phase2.py', '--work-dir', str(work),
-               '--resume', '--cfg-options', *tiny_options(tmp_path / 'cache')],
-              expect_ok=False, timeout=300)
+    out = run(
+        [
+            'tools/train.py',
+            'configs/gleam_c/phase2.py',
+            '--work-dir',
+            str(work),
+            '--resume',
+            '--cfg-options',
+            *tiny_options(tmp_path / 'cache'),
+        ],
+        expect_ok=False,
+        timeout=300,
+    )
     assert out.returncode != 0
     assert 'NoCheckpointToResumeError' in out.stderr
     assert f'nothing to resume in work dir {str(work)!r}' in out.stderr
@@ -123,15 +151,30 @@ def test_resume_in_an_empty_work_dir_stops_and_says_what_to_do(tmp_path):
 
 # --- --checkpoint-every, resumed in the middle of an epoch --------------------------------
 
+
 @pytest.mark.slow
 def test_iteration_checkpoint_resumes_mid_epoch_to_the_same_weights(tmp_path):
     opts = tiny_options(tmp_path / 'cache')
     full = tmp_path / 'full'
-    out = run(['tools/train.py', 'configs/gleam_c/phase2.py', '--work-dir', str(full),
-               '--precision', 'bf16', '--checkpoint-every', '10', '--cfg-options', *opts])
+    out = run(
+        [
+            'tools/train.py',
+            'configs/gleam_c/phase2.py',
+            '--work-dir',
+            str(full),
+            '--precision',
+            'bf16',
+            '--checkpoint-every',
+            '10',
+            '--cfg-options',
+            *opts,
+        ]
+    )
     # which precision ran, from the built wrapper and the placed model
-    assert ('precision: bfloat16 autocast (mixed precision) on cpu, parameters float32'
-            in out.stdout + out.stderr)
+    assert (
+        'precision: bfloat16 autocast (mixed precision) on cpu, parameters float32'
+        in out.stdout + out.stderr
+    )
     total = safe_load_checkpoint(full / 'epoch_1.pth')['meta']['iter']
     assert total == 22  # 48 places x 4 views / batch 8 / ... (ViewBalancedSampler 'mean')
     assert sorted(p.name for p in full.glob('iter_*.pth')) == ['iter_10.pth', 'iter_20.pth']
@@ -139,9 +182,21 @@ def test_iteration_checkpoint_resumes_mid_epoch_to_the_same_weights(tmp_path):
     resumed = tmp_path / 'resumed'
     resumed.mkdir()
     shutil.copy(full / 'iter_10.pth', resumed / 'iter_10.pth')
-    out = run(['tools/train.py', 'configs/gleam_c/phase2.py', '--work-dir', str(resumed),
-               '--precision', 'bf16', '--checkpoint-every', '10', '--resume',
-               '--cfg-options', *opts])
+    out = run(
+        [
+            'tools/train.py',
+            'configs/gleam_c/phase2.py',
+            '--work-dir',
+            str(resumed),
+            '--precision',
+            'bf16',
+            '--checkpoint-every',
+            '10',
+            '--resume',
+            '--cfg-options',
+            *opts,
+        ]
+    )
     assert 'skipping its first 10 of 22 batches' in out.stdout + out.stderr
     a = safe_load_checkpoint(full / 'epoch_1.pth')
     b = safe_load_checkpoint(resumed / 'epoch_1.pth')
@@ -155,13 +210,13 @@ def test_iteration_checkpoint_resumes_mid_epoch_to_the_same_weights(tmp_path):
 # --- a test-only config ------------------------------------------------------------------
 
 # a dataset (with its evaluation loops), a runtime and a model: no schedule, no optimiser
-EVAL_ONLY = '''from mmengine.config import read_base
+EVAL_ONLY = """from mmengine.config import read_base
 
 with read_base():
     from gleamkit.configs._base_.datasets.synthetic_world import *
     from gleamkit.configs._base_.default_runtime import *
     from gleamkit.configs._base_.models.gleam_c_efficientnet_lite0 import *
-'''
+"""
 
 
 @pytest.mark.slow
@@ -173,8 +228,20 @@ def test_test_only_config_needs_no_training_pieces(tmp_path):
     cfg = Config.fromfile(config)
     assert 'train_dataloader' in cfg and 'train_cfg' not in cfg and 'optim_wrapper' not in cfg
     out_json = tmp_path / 'metrics.json'
-    run(['tools/test.py', config, 'none', '--work-dir', str(tmp_path / 'work'), '--out',
-         str(out_json), '--cfg-options', *tiny_options(tmp_path / 'cache', train=False)])
+    run(
+        [
+            'tools/test.py',
+            config,
+            'none',
+            '--work-dir',
+            str(tmp_path / 'work'),
+            '--out',
+            str(out_json),
+            '--cfg-options',
+            *tiny_options(tmp_path / 'cache', train=False),
+        ]
+    )
     import json
+
     metrics = json.loads(out_json.read_text())
     assert metrics['retrieval/num_queries'] > 0 and 0 <= metrics['retrieval/R@1'] <= 100

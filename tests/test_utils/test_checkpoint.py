@@ -1,4 +1,5 @@
 """Tests for gleamkit.utils.checkpoint: safe loading, mmengine hooks, atomic writes."""
+
 import builtins
 import contextlib
 import copy
@@ -47,6 +48,7 @@ from gleamkit.utils.resume import (
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 # --- a tiny mmengine setup -------------------------------------------------------------
+
 
 class ToyModel(BaseModel):
     """Linear classifier on 4 features."""
@@ -107,21 +109,28 @@ class RecordStateHook(Hook):
 
 def _runner_state(runner):
     # Deep copies: the optimizer's state dict holds the live momentum buffers.
-    return copy.deepcopy(dict(
-        epoch=runner.epoch,
-        iter=runner.iter,
-        weights={k: v.clone() for k, v in runner.model.state_dict().items()},
-        optimizer=runner.optim_wrapper.state_dict(),
-        schedulers=[s.state_dict() for s in runner.param_schedulers],
-        loss_history=runner.message_hub.get_scalar('train/loss').data[0].copy()
-        if 'train/loss' in runner.message_hub.log_scalars else None,
-    ))
+    return copy.deepcopy(
+        dict(
+            epoch=runner.epoch,
+            iter=runner.iter,
+            weights={k: v.clone() for k, v in runner.model.state_dict().items()},
+            optimizer=runner.optim_wrapper.state_dict(),
+            schedulers=[s.state_dict() for s in runner.param_schedulers],
+            loss_history=runner.message_hub.get_scalar('train/loss').data[0].copy()
+            if 'train/loss' in runner.message_hub.log_scalars
+            else None,
+        )
+    )
 
 
 def _make_runner(work_dir, max_epochs, train_cfg=None, extra_hooks=None, **kwargs):
     def loader(shuffle):
-        return dict(dataset=ToyDataset(), batch_size=4, collate_fn=dict(type='default_collate'),
-                    sampler=dict(type='DefaultSampler', shuffle=shuffle))
+        return dict(
+            dataset=ToyDataset(),
+            batch_size=4,
+            collate_fn=dict(type='default_collate'),
+            sampler=dict(type='DefaultSampler', shuffle=shuffle),
+        )
 
     return Runner(
         model=ToyModel(),
@@ -130,8 +139,7 @@ def _make_runner(work_dir, max_epochs, train_cfg=None, extra_hooks=None, **kwarg
         experiment_name=f'test_checkpoint_{uuid.uuid4().hex}',
         train_dataloader=loader(shuffle=True),
         # a loop `type` replaces by_epoch (mmengine passes every key to the loop)
-        train_cfg=dict(**(train_cfg or dict(by_epoch=True)), max_epochs=max_epochs,
-                       val_interval=1),
+        train_cfg=dict(**(train_cfg or dict(by_epoch=True)), max_epochs=max_epochs, val_interval=1),
         val_dataloader=loader(shuffle=False),
         val_cfg=dict(),
         val_evaluator=dict(type=ToyAccuracy),
@@ -142,11 +150,14 @@ def _make_runner(work_dir, max_epochs, train_cfg=None, extra_hooks=None, **kwarg
         ],
         default_hooks=dict(
             checkpoint=dict(type='CheckpointHook', interval=1, save_best='acc', rule='greater'),
-            logger=dict(type='LoggerHook', interval=1), **(extra_hooks or {})),
+            logger=dict(type='LoggerHook', interval=1),
+            **(extra_hooks or {}),
+        ),
         randomness=dict(seed=0),
         default_scope='mmengine',
         log_level='WARNING',
-        **kwargs)
+        **kwargs,
+    )
 
 
 def _assert_nested_equal(a, b):
@@ -199,18 +210,19 @@ def trained_run(tmp_path_factory):
 
 # --- (a) resume ------------------------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_mmengine_checkpoint_has_only_allow_listed_globals(trained_run):
     work_dir, _ = trained_run
     path = osp.join(work_dir, 'epoch_2.pth')
     assert torch.serialization.get_unsafe_globals_in_checkpoint(path) == []
     checkpoint = safe_load_checkpoint(path)
-    assert {'meta', 'state_dict', 'message_hub', 'optimizer', 'param_schedulers'} <= set(
-        checkpoint)
+    assert {'meta', 'state_dict', 'message_hub', 'optimizer', 'param_schedulers'} <= set(checkpoint)
     log_scalars = checkpoint['message_hub']['log_scalars']
     assert isinstance(log_scalars['train/loss'], HistoryBuffer)
     assert log_scalars['train/loss'].statistics('mean') == pytest.approx(
-        log_scalars['train/loss'].mean())
+        log_scalars['train/loss'].mean()
+    )
     # The np.float32 best score travelled through the allow-listed numpy dtype classes.
     best_score = checkpoint['message_hub']['runtime_info']['best_score']
     assert isinstance(best_score, np.float32)
@@ -249,6 +261,7 @@ def test_resume_restores_state_and_continues(trained_run, tmp_path):
 
 # --- (b), (c) malicious checkpoints ----------------------------------------------------
 
+
 class _ShellPayload:
     """Unpickling this runs ``touch <marker>`` through os.system."""
 
@@ -281,8 +294,12 @@ class _GetattrPayload:
 
 
 PAYLOADS = [
-    pytest.param(_ShellPayload, 'system', id='os.system',
-                 marks=pytest.mark.skipif(os.name == 'nt', reason='uses touch')),
+    pytest.param(
+        _ShellPayload,
+        'system',
+        id='os.system',
+        marks=pytest.mark.skipif(os.name == 'nt', reason='uses touch'),
+    ),
     pytest.param(_ExecPayload, 'exec', id='exec'),
 ]
 
@@ -290,8 +307,7 @@ PAYLOADS = [
 def _craft(tmp_path, payload_cls):
     marker = tmp_path / 'pwned'
     path = tmp_path / 'evil_checkpoint.pth'
-    torch.save({'state_dict': ToyModel().state_dict(), 'meta': {'x': payload_cls(marker)}},
-               path)
+    torch.save({'state_dict': ToyModel().state_dict(), 'meta': {'x': payload_cls(marker)}}, path)
     return path, marker
 
 
@@ -346,6 +362,7 @@ def test_restricted_getattr_refuses_other_attributes(tmp_path):
 
 # --- (d) atomic writes -----------------------------------------------------------------
 
+
 class _HalfThenFail:
     """File wrapper that writes half of the data, then fails like a full disk."""
 
@@ -354,7 +371,7 @@ class _HalfThenFail:
 
     def write(self, data):
         view = memoryview(data)
-        self._file.write(view[:len(view) // 2])
+        self._file.write(view[: len(view) // 2])
         self._file.flush()
         raise OSError(errno.ENOSPC, 'No space left on device (simulated)')
 
@@ -373,8 +390,12 @@ def _fail_binary_writes_under(monkeypatch, directory):
 
     def faulty_open(file, mode='r', *args, **kwargs):
         handle = real_open(file, mode, *args, **kwargs)
-        if (isinstance(file, (str, os.PathLike)) and 'b' in mode and set(mode) & set('wxa')
-                and os.fspath(file).startswith(str(directory))):
+        if (
+            isinstance(file, (str, os.PathLike))
+            and 'b' in mode
+            and set(mode) & set('wxa')
+            and os.fspath(file).startswith(str(directory))
+        ):
             return _HalfThenFail(handle)
         return handle
 
@@ -446,6 +467,7 @@ def test_atomic_write_keeps_mode_and_creates_dirs(tmp_path):
 
 # --- (e) plain checkpoints, errors, idempotency ----------------------------------------
 
+
 def test_plain_state_dict_checkpoint_loads(tmp_path):
     source = ToyModel()
     path = tmp_path / 'plain.pth'
@@ -484,8 +506,8 @@ def test_setup_is_idempotent_and_installed():
     assert isinstance(get_file_backend('/some/local.pth'), AtomicLocalBackend)
 
 
-
 # --- (f) cut-off checkpoints and resume that cannot resume ------------------------------
+
 
 def _cut(path, keep):
     data = path.read_bytes()
@@ -493,8 +515,9 @@ def _cut(path, keep):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('keep', [None, 100, -10], ids=['empty', 'first-100-bytes',
-                                                        'last-10-bytes-missing'])
+@pytest.mark.parametrize(
+    'keep', [None, 100, -10], ids=['empty', 'first-100-bytes', 'last-10-bytes-missing']
+)
 def test_cut_off_checkpoint_error_names_the_file(trained_run, tmp_path, keep):
     work_dir, _ = trained_run
     path = tmp_path / 'epoch_2.pth'
@@ -524,8 +547,9 @@ def test_resume_skips_a_cut_off_newest_checkpoint_by_name(trained_run, tmp_path,
     resume_dir = _copy_run(work_dir, tmp_path / 'resume')
     _cut(resume_dir / 'epoch_2.pth', 1000)
     messages = []
-    monkeypatch.setattr('gleamkit.utils.resume.print_log',
-                        lambda msg, **kwargs: messages.append(msg))
+    monkeypatch.setattr(
+        'gleamkit.utils.resume.print_log', lambda msg, **kwargs: messages.append(msg)
+    )
     # the pointer names the cut-off file: fall back to the newest good one, and say so
     assert resolve_resume(str(resume_dir), 'auto') == str(resume_dir / 'epoch_1.pth')
     assert len(messages) == 1
@@ -533,8 +557,13 @@ def test_resume_skips_a_cut_off_newest_checkpoint_by_name(trained_run, tmp_path,
     # ...and mmengine really resumes from it (epoch 1 of 2, 4 iterations done)
     monkeypatch.undo()
     record = RecordStateHook()
-    runner = _make_runner(resume_dir, max_epochs=2, resume=True, custom_hooks=[record],
-                          load_from=resolve_resume(str(resume_dir), 'auto'))
+    runner = _make_runner(
+        resume_dir,
+        max_epochs=2,
+        resume=True,
+        custom_hooks=[record],
+        load_from=resolve_resume(str(resume_dir), 'auto'),
+    )
     runner.train()
     assert (record.snapshot['epoch'], record.snapshot['iter']) == (1, 4)
     assert runner.iter == 8 and safe_load_checkpoint(resume_dir / 'epoch_2.pth')
@@ -549,16 +578,22 @@ def test_resume_with_nothing_to_resume_is_an_error(tmp_path):
         assert '--resume PATH' in message
     (tmp_path / 'epoch_1.pth').write_bytes(b'')
     (tmp_path / 'last_checkpoint').write_text('')
-    with pytest.raises(NoCheckpointToResumeError, match='every checkpoint there is unreadable'
-                       '.*epoch_1.pth.*empty'):
+    with pytest.raises(
+        NoCheckpointToResumeError, match='every checkpoint there is unreadable.*epoch_1.pth.*empty'
+    ):
         resolve_resume(str(tmp_path), 'auto')
     with pytest.raises(FileNotFoundError, match='--resume .*missing.pth'):
         resolve_resume(str(tmp_path), str(tmp_path / 'missing.pth'))
 
 
 def test_resume_candidates_order_epoch_and_iteration_files(tmp_path):
-    for name, mtime in (('epoch_2.pth', 200), ('epoch_10.pth', 100), ('iter_30.pth', 150),
-                        ('iter_100.pth', 50), ('best_acc_epoch_10.pth', 999)):
+    for name, mtime in (
+        ('epoch_2.pth', 200),
+        ('epoch_10.pth', 100),
+        ('iter_30.pth', 150),
+        ('iter_100.pth', 50),
+        ('best_acc_epoch_10.pth', 999),
+    ):
         (tmp_path / name).write_bytes(b'x')
         os.utime(tmp_path / name, (mtime, mtime))
     # within a kind by number (a copy may reset times), between kinds by time
@@ -569,12 +604,15 @@ def test_resume_candidates_order_epoch_and_iteration_files(tmp_path):
 
 # --- (g) iteration checkpoints, resumed in the middle of an epoch -----------------------
 
-def _iteration_run(work_dir, max_epochs, loop=ResumableEpochBasedTrainLoop, interval=3,
-                   **kwargs):
+
+def _iteration_run(work_dir, max_epochs, loop=ResumableEpochBasedTrainLoop, interval=3, **kwargs):
     return _make_runner(
-        work_dir, max_epochs, train_cfg=dict(type=loop),
-        extra_hooks=dict(iter_checkpoint=dict(type=IterationCheckpointHook,
-                                              interval=interval)), **kwargs)
+        work_dir,
+        max_epochs,
+        train_cfg=dict(type=loop),
+        extra_hooks=dict(iter_checkpoint=dict(type=IterationCheckpointHook, interval=interval)),
+        **kwargs,
+    )
 
 
 def _final_weights(runner):
@@ -588,7 +626,9 @@ def test_resume_from_an_iteration_checkpoint_continues_its_epoch(tmp_path):
     full.train()
     assert full.iter == 8
     assert sorted(p.name for p in (tmp_path / 'full').glob('iter_*.pth')) == [
-        'iter_3.pth', 'iter_6.pth']
+        'iter_3.pth',
+        'iter_6.pth',
+    ]
     meta = safe_load_checkpoint(tmp_path / 'full' / 'iter_6.pth')['meta']
     assert (meta['epoch'], meta['iter']) == (1, 6)  # 2 of epoch 2's 4 batches done
 
@@ -596,8 +636,14 @@ def test_resume_from_an_iteration_checkpoint_continues_its_epoch(tmp_path):
         work = tmp_path / name
         work.mkdir()
         (work / 'iter_6.pth').write_bytes((tmp_path / 'full' / 'iter_6.pth').read_bytes())
-        runner = _iteration_run(work, max_epochs=2, loop=loop, interval=interval, resume=True,
-                                load_from=resolve_resume(str(work), 'auto'))
+        runner = _iteration_run(
+            work,
+            max_epochs=2,
+            loop=loop,
+            interval=interval,
+            resume=True,
+            load_from=resolve_resume(str(work), 'auto'),
+        )
         runner.train()
         return runner
 
@@ -626,8 +672,9 @@ def test_epoch_and_iteration_hooks_keep_their_own_files(tmp_path):
     names = sorted(p.name for p in tmp_path.glob('*_*.pth') if not p.name.startswith('best'))
     assert names == ['epoch_1.pth', 'epoch_2.pth', 'iter_6.pth', 'iter_8.pth']
     # after a resume each hook still deletes its own old files only
-    runner = _iteration_run(tmp_path, max_epochs=3, resume=True,
-                            load_from=str(tmp_path / 'epoch_2.pth'), **kwargs)
+    runner = _iteration_run(
+        tmp_path, max_epochs=3, resume=True, load_from=str(tmp_path / 'epoch_2.pth'), **kwargs
+    )
     runner.train()
     names = sorted(p.name for p in tmp_path.glob('*_*.pth') if not p.name.startswith('best'))
     assert names == ['epoch_1.pth', 'epoch_2.pth', 'epoch_3.pth', 'iter_10.pth', 'iter_12.pth']
@@ -635,26 +682,40 @@ def test_epoch_and_iteration_hooks_keep_their_own_files(tmp_path):
 
 # --- (h) the security error's advice works ----------------------------------------------
 
+
 def _strip_command(message, dst):
     command = message.split('`python ')[1].split('`')[0]
     assert command.startswith('tools/model_converters/strip_checkpoint.py ')
-    return [sys.executable] + [dst if arg == 'STRIPPED.pth' else arg
-                               for arg in shlex.split(command)]
+    return [sys.executable] + [
+        dst if arg == 'STRIPPED.pth' else arg for arg in shlex.split(command)
+    ]
 
 
 @pytest.mark.slow
 def test_security_error_recommends_a_converter_that_accepts_the_file(tmp_path):
     """The refusal points at a command; running it yields a checkpoint gleamkit loads."""
     import argparse
+
     source = ToyModel()
     path = tmp_path / 'foreign.pth'
-    torch.save({'state_dict': source.state_dict(), 'args': argparse.Namespace(lr=0.1),
-                'hooks': [print, 3]}, path)
+    torch.save(
+        {
+            'state_dict': source.state_dict(),
+            'args': argparse.Namespace(lr=0.1),
+            'hooks': [print, 3],
+        },
+        path,
+    )
     with pytest.raises(CheckpointSecurityError) as excinfo:
         safe_load_checkpoint(path)
     out = tmp_path / 'stripped.pth'
-    proc = subprocess.run(_strip_command(str(excinfo.value), str(out)), cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        _strip_command(str(excinfo.value), str(out)),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert 'dropped args: argparse.Namespace' in proc.stdout
     assert 'dropped hooks[0]: builtins.print' in proc.stdout
@@ -680,7 +741,9 @@ def test_stripping_never_runs_the_payload(tmp_path, payload_cls, global_name):
         checkpoint, dropped = load_checkpoint_without_code(path)
         assert dropped == ['meta.x: builtins.exec']
         assert {k: tuple(v.shape) for k, v in checkpoint['state_dict'].items()} == {
-            'linear.weight': (3, 4), 'linear.bias': (3,)}
+            'linear.weight': (3, 4),
+            'linear.bias': (3,),
+        }
     assert not marker.exists()
 
 
@@ -689,10 +752,18 @@ def test_strip_refuses_to_write_a_checkpoint_without_tensors(tmp_path):
     """A whole pickled module keeps its weights inside the (dropped) module object."""
     path = tmp_path / 'module.pth'
     torch.save(nn.Linear(2, 2), path)
-    proc = subprocess.run([sys.executable, 'tools/model_converters/strip_checkpoint.py',
-                           str(path), str(tmp_path / 'out.pth')], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            'tools/model_converters/strip_checkpoint.py',
+            str(path),
+            str(tmp_path / 'out.pth'),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 1
-    assert 'dropped <top level>: torch.nn.modules.linear.Linear (held 2 tensor(s))' in (
-        proc.stdout)
+    assert 'dropped <top level>: torch.nn.modules.linear.Linear (held 2 tensor(s))' in (proc.stdout)
     assert 'nothing written' in proc.stdout and not (tmp_path / 'out.pth').exists()

@@ -1,4 +1,5 @@
 """Tests for ``python -m gleamkit.utils.collect_env``."""
+
 import importlib.metadata
 import os
 import platform
@@ -17,8 +18,9 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(gleamkit.__file__)))
 def _run(args):
     env = dict(os.environ)
     env['PYTHONPATH'] = os.pathsep.join(filter(None, [REPO_ROOT, env.get('PYTHONPATH')]))
-    result = subprocess.run([sys.executable, *args], cwd=REPO_ROOT, env=env,
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stderr
     assert 'Traceback' not in result.stderr, result.stderr
     report = {}
@@ -54,6 +56,7 @@ def test_report_has_system_lines(report):
 @pytest.mark.slow
 def test_report_has_torch_lines(report):
     import torch
+
     assert report['PyTorch'] == torch.__version__
     assert report['CUDA available'] == str(torch.cuda.is_available())
     assert report['CUDA version (torch built with)'] == (torch.version.cuda or 'none (CPU)')
@@ -67,8 +70,9 @@ def test_report_has_torch_lines(report):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('label, import_name, dist_names', PACKAGES,
-                         ids=[package[0] for package in PACKAGES])
+@pytest.mark.parametrize(
+    'label, import_name, dist_names', PACKAGES, ids=[package[0] for package in PACKAGES]
+)
 def test_report_has_package_versions(report, label, import_name, dist_names):
     expected = _installed_version(dist_names)
     if expected is None:
@@ -77,7 +81,10 @@ def test_report_has_package_versions(report, label, import_name, dist_names):
         # The module's __version__ may be shorter than the wheel's (cv2 5.0.0 vs 5.0.0.93).
         reported = report[label].split()[0].rstrip(',')
         assert expected.startswith(reported) or reported.startswith(expected), (
-            label, report[label], expected)
+            label,
+            report[label],
+            expected,
+        )
         assert 'import failed' not in report[label]
 
 
@@ -92,6 +99,7 @@ def test_report_has_faiss_gpus(report):
 @pytest.mark.slow
 def test_report_lists_gleamkit_changes_to_mmengine(report):
     from gleamkit.utils import mmengine_changes
+
     for change in mmengine_changes():
         line = report[f'gleamkit change [{change.what}]']
         assert line.startswith(f'active ({change.where}; '), line
@@ -106,10 +114,12 @@ def test_broken_packages_do_not_crash_the_report():
     # sys.modules[name] = None makes `import name` raise ImportError although the
     # distribution is installed; it also skips the slowest imports.
     blocked = ['mmpretrain', 'transformers', 'peft', 'faiss', 'timm', 'torchvision']
-    code = ('import runpy, sys\n'
-            f'for name in {blocked!r}:\n'
-            '    sys.modules[name] = None\n'
-            "runpy.run_module('gleamkit.utils.collect_env', run_name='__main__')\n")
+    code = (
+        'import runpy, sys\n'
+        f'for name in {blocked!r}:\n'
+        '    sys.modules[name] = None\n'
+        "runpy.run_module('gleamkit.utils.collect_env', run_name='__main__')\n"
+    )
     report = _run(['-c', code])
     for label, import_name, dist_names in PACKAGES:
         if import_name in blocked:

@@ -1,4 +1,5 @@
 """The shipped configs as ``gleamkit.configs``: a config outside the checkout inherits them."""
+
 import os
 import shutil
 import subprocess
@@ -13,28 +14,34 @@ from gleamkit.utils.config_package import installed_package_path
 
 ROOT = Path(__file__).resolve().parents[2]
 
-USER_CONFIG = '''
+USER_CONFIG = """
 from mmengine.config import read_base
 
 with read_base():
     from gleamkit.configs.gleam_c.phase2 import *
 
 model['head']['embed_dim'] = 48
-'''
+"""
 
-PRINT_CONFIG = '''
+PRINT_CONFIG = """
 import gleamkit
 from mmengine.config import Config
 cfg = Config.fromfile('user_cfg.py')
 print(gleamkit.__file__)
 print(cfg.model.head.embed_dim, cfg.train_cfg.max_epochs,
       cfg.train_dataloader.sampler.type.__name__, cfg.model.loss.type.__name__)
-'''
+"""
 
 
 def run_python(code, cwd, pythonpath):
-    return subprocess.run([sys.executable, '-c', code], cwd=cwd, capture_output=True, text=True,
-                          timeout=300, env=dict(os.environ, PYTHONPATH=pythonpath))
+    return subprocess.run(
+        [sys.executable, '-c', code],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ, PYTHONPATH=pythonpath),
+    )
 
 
 def test_the_checkout_links_gleamkit_configs_to_the_single_tree():
@@ -45,8 +52,10 @@ def test_the_checkout_links_gleamkit_configs_to_the_single_tree():
 
 def test_resolver_uses_the_import_system():
     assert installed_package_path('gleamkit') == str(ROOT / 'gleamkit')
-    assert installed_package_path('no_such_pkg_x', fallback=lambda p: f'/fb/{p}') == \
-        '/fb/no_such_pkg_x'
+    assert (
+        installed_package_path('no_such_pkg_x', fallback=lambda p: f'/fb/{p}')
+        == '/fb/no_such_pkg_x'
+    )
     with pytest.raises(ModuleNotFoundError, match="no importable package 'no_such_pkg_x'"):
         installed_package_path('no_such_pkg_x')
 
@@ -54,8 +63,11 @@ def test_resolver_uses_the_import_system():
 def test_a_folder_named_like_a_package_is_refused(tmp_path, monkeypatch):
     (tmp_path / 'configs').mkdir()
     monkeypatch.syspath_prepend(str(tmp_path))
-    with pytest.raises(ModuleNotFoundError, match="'configs' is a folder without __init__.py "
-                       r".*`from gleamkit.configs.gleam_c.phase2 import \*`"):
+    with pytest.raises(
+        ModuleNotFoundError,
+        match="'configs' is a folder without __init__.py "
+        r'.*`from gleamkit.configs.gleam_c.phase2 import \*`',
+    ):
         installed_package_path('configs')
 
 
@@ -78,24 +90,55 @@ def test_a_regular_wheel_install_carries_the_configs(tmp_path):
     src.mkdir()
     for name in ('setup.py', 'README.md'):
         shutil.copy(ROOT / name, src / name)
-    shutil.copytree(ROOT / 'configs', src / 'configs',
-                    ignore=shutil.ignore_patterns('__pycache__'))
-    shutil.copytree(ROOT / 'gleamkit', src / 'gleamkit', symlinks=True,
-                    ignore=shutil.ignore_patterns('__pycache__'))
+    shutil.copytree(ROOT / 'configs', src / 'configs', ignore=shutil.ignore_patterns('__pycache__'))
+    shutil.copytree(
+        ROOT / 'gleamkit',
+        src / 'gleamkit',
+        symlinks=True,
+        ignore=shutil.ignore_patterns('__pycache__'),
+    )
     wheels = tmp_path / 'wheels'
-    build = subprocess.run([sys.executable, '-m', 'pip', 'wheel', '--no-deps',
-                            '--no-build-isolation', '-q', str(src), '-w', str(wheels)],
-                           capture_output=True, text=True, timeout=300)
+    build = subprocess.run(
+        [
+            sys.executable,
+            '-m',
+            'pip',
+            'wheel',
+            '--no-deps',
+            '--no-build-isolation',
+            '-q',
+            str(src),
+            '-w',
+            str(wheels),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert build.returncode == 0, build.stderr[-3000:]
     wheel = next(wheels.glob('gleamkit-*.whl'))
     names = zipfile.ZipFile(wheel).namelist()
     shipped = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / 'configs').rglob('*.py'))
-    assert sorted(n[len('gleamkit/'):] for n in names if n.startswith('gleamkit/configs/')) \
-        == shipped  # every config, once, as real files
+    assert (
+        sorted(n[len('gleamkit/') :] for n in names if n.startswith('gleamkit/configs/')) == shipped
+    )  # every config, once, as real files
     target = tmp_path / 'site'
-    install = subprocess.run([sys.executable, '-m', 'pip', 'install', '--no-deps', '-q',
-                              '--target', str(target), str(wheel)],
-                             capture_output=True, text=True, timeout=300)
+    install = subprocess.run(
+        [
+            sys.executable,
+            '-m',
+            'pip',
+            'install',
+            '--no-deps',
+            '-q',
+            '--target',
+            str(target),
+            str(wheel),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert install.returncode == 0, install.stderr[-3000:]
     user = tmp_path / 'user'
     user.mkdir()
@@ -110,12 +153,14 @@ def test_a_regular_wheel_install_carries_the_configs(tmp_path):
 
 @pytest.mark.slow
 def test_a_relative_base_that_does_not_exist_is_still_reported(tmp_path):
-    (tmp_path / 'user_cfg.py').write_text(textwrap.dedent('''
+    (tmp_path / 'user_cfg.py').write_text(
+        textwrap.dedent("""
         from mmengine.config import read_base
 
         with read_base():
             from gleamkit.configs.gleam_c.phase9 import *
-    '''))
+    """)
+    )
     out = run_python(PRINT_CONFIG, tmp_path, str(ROOT))
     assert out.returncode != 0
     assert 'gleamkit/configs/gleam_c/phase9.py not found' in out.stderr

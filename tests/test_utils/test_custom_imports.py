@@ -1,4 +1,5 @@
 """custom_imports in every config style, from the config and from --cfg-options."""
+
 import os
 import subprocess
 import sys
@@ -30,16 +31,20 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
-def test_new_style_config_imports_its_module_from_the_config_folder(tmp_path, clean_path,
-                                                                    monkeypatch):
+def test_new_style_config_imports_its_module_from_the_config_folder(
+    tmp_path, clean_path, monkeypatch
+):
     # a read_base() config: mmengine keeps custom_imports but does not import it
     write(tmp_path / 'cfgs' / 'ci_mod_flag.py', 'LOADED = True\n')
-    cfg_file = write(tmp_path / 'cfgs' / 'cfg.py', '''
+    cfg_file = write(
+        tmp_path / 'cfgs' / 'cfg.py',
+        """
         from mmengine.config import read_base
         from gleamkit.models import EmbeddingHead
         custom_imports = dict(imports=['ci_mod_flag'])
         head = dict(type=EmbeddingHead)
-    ''')
+    """,
+    )
     monkeypatch.chdir(ROOT)
     cfg = Config.fromfile(str(cfg_file))
     assert 'ci_mod_flag' not in sys.modules  # mmengine did nothing with it
@@ -74,25 +79,32 @@ def test_missing_module_names_config_module_and_folders(tmp_path, clean_path):
 def test_a_broken_dependency_is_told_apart_from_a_missing_module(tmp_path, clean_path):
     write(tmp_path / 'ci_mod_broken.py', 'import ci_dependency_not_installed\n')
     cfg = Config(dict(custom_imports=dict(imports=['ci_mod_broken'])))
-    with pytest.raises(ImportError, match="'ci_mod_broken' was found, but importing it failed: "
-                       "No module named 'ci_dependency_not_installed'"):
+    with pytest.raises(
+        ImportError,
+        match="'ci_mod_broken' was found, but importing it failed: "
+        "No module named 'ci_dependency_not_installed'",
+    ):
         import_custom_modules(cfg, str(tmp_path / 'cfg.py'))
 
 
 def test_allow_failed_imports_warns_and_goes_on(tmp_path, clean_path):
     write(tmp_path / 'ci_mod_ok.py', 'X = 1\n')
-    cfg = Config(dict(custom_imports=dict(imports=['ci_mod_absent', 'ci_mod_ok'],
-                                          allow_failed_imports=True)))
+    cfg = Config(
+        dict(custom_imports=dict(imports=['ci_mod_absent', 'ci_mod_ok'], allow_failed_imports=True))
+    )
     with pytest.warns(UserWarning, match='ci_mod_absent.*skipped'):
         assert import_custom_modules(cfg, str(tmp_path / 'cfg.py')) == ['ci_mod_ok']
 
 
-@pytest.mark.parametrize('spec, match', [
-    (['a'], 'custom_imports must be a dict'),
-    (dict(import_=['a']), 'unknown key custom_imports.import_. Did you mean \'imports\''),
-    (dict(imports=[3]), 'must be a module name or a list of module names'),
-    (dict(imports=['a'], allow_failed_imports='yes'), 'must be True or False'),
-])
+@pytest.mark.parametrize(
+    'spec, match',
+    [
+        (['a'], 'custom_imports must be a dict'),
+        (dict(import_=['a']), "unknown key custom_imports.import_. Did you mean 'imports'"),
+        (dict(imports=[3]), 'must be a module name or a list of module names'),
+        (dict(imports=['a'], allow_failed_imports='yes'), 'must be True or False'),
+    ],
+)
 def test_malformed_custom_imports_are_named(spec, match, tmp_path, clean_path):
     with pytest.raises(TypeError, match=match):
         import_custom_modules(Config(dict(custom_imports=spec)), str(tmp_path / 'c.py'))
@@ -105,15 +117,18 @@ def test_no_custom_imports_imports_nothing(tmp_path, clean_path):
 @pytest.mark.slow
 def test_prepare_config_imports_what_cfg_options_add(tmp_path):
     # `--cfg-options custom_imports.imports=[mod]` on a shipped (read_base) config
-    write(tmp_path / 'ci_mod_adapter.py', '''
+    write(
+        tmp_path / 'ci_mod_adapter.py',
+        """
         from gleamkit.models import IdentityAdapter
         from gleamkit.registry import ADAPTERS
 
         @ADAPTERS.register_module()
         class CiModAdapter(IdentityAdapter):
             pass
-    ''')
-    code = textwrap.dedent(f'''
+    """,
+    )
+    code = textwrap.dedent(f"""
         import argparse, sys
         sys.path.insert(0, {str(ROOT)!r})
         from mmengine.config import Config
@@ -128,8 +143,14 @@ def test_prepare_config_imports_what_cfg_options_add(tmp_path):
             no_validate=False)
         cfg = prepare_config(cfg, args)
         print(ADAPTERS.get(cfg.model.adapter.type).__module__)
-    ''')
-    out = subprocess.run([sys.executable, '-c', code], cwd=tmp_path, capture_output=True,
-                         text=True, timeout=300, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    """)
+    out = subprocess.run(
+        [sys.executable, '-c', code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.strip().splitlines()[-1] == 'ci_mod_adapter'

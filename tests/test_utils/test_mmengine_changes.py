@@ -1,4 +1,5 @@
 """``gleamkit.utils.mmengine_changes``: each reported change is really in effect."""
+
 import subprocess
 import sys
 
@@ -25,9 +26,12 @@ def _by_what():
 def test_every_change_is_reported_and_active():
     changes = mmengine_changes()
     assert [c.what for c in changes] == [
-        'safe checkpoint globals', 'safe loader for local checkpoints',
-        'atomic writes of local files', 'read_base() finds gleamkit.configs',
-        "registries in scope 'gleamkit'"]
+        'safe checkpoint globals',
+        'safe loader for local checkpoints',
+        'atomic writes of local files',
+        'read_base() finds gleamkit.configs',
+        "registries in scope 'gleamkit'",
+    ]
     for change in changes:
         assert change.active, change
         assert change.where and change.why and change.when
@@ -44,6 +48,7 @@ def test_active_reflects_what_mmengine_does_now():
     assert _by_what()['safe loader for local checkpoints'].active
 
     from mmengine.fileio import register_backend
+
     try:
         register_backend('local', LocalBackend, force=True, prefixes='')
         assert not _by_what()['atomic writes of local files'].active
@@ -56,6 +61,7 @@ def test_active_reflects_what_mmengine_does_now():
 def test_a_history_buffer_loads_with_weights_only(tmp_path):
     # what mmengine's resume needs, and what the allow-list reported active allows
     from mmengine.logging import HistoryBuffer
+
     assert _by_what()['safe checkpoint globals'].active
     buffer = HistoryBuffer()
     buffer.update(2.5)
@@ -66,13 +72,18 @@ def test_a_history_buffer_loads_with_weights_only(tmp_path):
 
 @pytest.mark.slow
 def test_import_gleamkit_alone_installs_all_but_the_registries():
-    code = ('import gleamkit\n'
-            'from gleamkit.utils import mmengine_changes\n'
-            'for c in mmengine_changes(): print(int(c.active), c.what)\n')
-    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
-                         timeout=300)
+    code = (
+        'import gleamkit\n'
+        'from gleamkit.utils import mmengine_changes\n'
+        'for c in mmengine_changes(): print(int(c.active), c.what)\n'
+    )
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     lines = out.stdout.splitlines()
-    assert lines == ['1 safe checkpoint globals', '1 safe loader for local checkpoints',
-                     '1 atomic writes of local files', '1 read_base() finds gleamkit.configs',
-                     "0 registries in scope 'gleamkit'"]
+    assert lines == [
+        '1 safe checkpoint globals',
+        '1 safe loader for local checkpoints',
+        '1 atomic writes of local files',
+        '1 read_base() finds gleamkit.configs',
+        "0 registries in scope 'gleamkit'",
+    ]

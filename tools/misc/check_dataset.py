@@ -27,6 +27,7 @@ Datasets are built with ``on_missing='ignore'`` and ``allow_outside_root=True``
 so that every problem is counted instead of stopping at the first. Exit status 1 when a problem was
 found, else 0. See docs/datasets.md.
 """
+
 import argparse
 import copy
 import json
@@ -96,7 +97,7 @@ def _evaluation_loaders(cfg: Config) -> List[Tuple[str, dict, Optional[str]]]:
             queries = None
             if key.endswith('gallery_dataloader'):
                 # the protocol's own queries, else the runner's {stage}_dataloader
-                sibling = key[:-len('gallery_dataloader')] + 'dataloader'
+                sibling = key[: -len('gallery_dataloader')] + 'dataloader'
                 queries = sibling if sibling in loaders else f'{stage}_dataloader'
             found.append((key, loader, queries))
     return found
@@ -128,8 +129,9 @@ def _dataset_configs(cfg: Config):
             kind = hook.get('type')
             if getattr(kind, '__name__', kind) == 'PrepareGalleryHook':
                 # the deprecated gallery hook served the plain val / test loops
-                pairs += [(f'{key}.dataset', where)
-                          for key in ('val_dataloader', 'test_dataloader')]
+                pairs += [
+                    (f'{key}.dataset', where) for key in ('val_dataloader', 'test_dataloader')
+                ]
     unique, first, kept = [], {}, {}  # first key of each config; each key -> that key
     for where, ds_cfg, _ in found:
         text = repr(ds_cfg)
@@ -186,8 +188,9 @@ def check_images(infos: List[dict], decode: bool, workers: int) -> Dict[str, dic
     paths = list(by_path)
     with ThreadPoolExecutor(max(1, workers)) as pool:
         results = list(pool.map(lambda p: check_image(p, decode), paths))
-    report = {k: dict(files=OrderedDict(), samples=set())
-              for k in ('missing', 'unreadable', 'corrupt')}
+    report = {
+        k: dict(files=OrderedDict(), samples=set()) for k in ('missing', 'unreadable', 'corrupt')
+    }
     for path, result in zip(paths, results):
         if result is None:
             continue
@@ -213,15 +216,18 @@ def split_report(queries: List[dict], gallery: List[dict], show: int) -> dict:
     query_ids = set(_ids(queries))
     distractors = sorted(gallery_ids - query_ids - {-1})
     return dict(
-        queries=len(queries), gallery=len(gallery),
+        queries=len(queries),
+        gallery=len(gallery),
         queries_without_gallery_match=len(no_match),
         first_queries_without_match=[
             f'location {q.get("location_id")}: '
             f'{q.get("query_path") or (q.get("query_paths") or ["(no path)"])[0]}'
-            for q in no_match[:show]],
+            for q in no_match[:show]
+        ],
         semi_positives_missing=len(semi_missing),
         first_semi_positives_missing=sorted(semi_missing)[:show],
-        distractor_places=len(distractors))
+        distractor_places=len(distractors),
+    )
 
 
 def collisions(leaf_infos: List[Tuple[object, List[dict]]], show: int) -> List[str]:
@@ -234,14 +240,17 @@ def collisions(leaf_infos: List[Tuple[object, List[dict]]], show: int) -> List[s
     shared = sorted(loc for loc, o in owners.items() if len(o) > 1)
     if not shared:
         return []
-    return [f'{len(shared)} location ids are used by two different datasets '
-            f'(e.g. {shared[:show]}: {sorted(owners[shared[0]], key=str)}); give them '
-            'distinct location_offset values']
+    return [
+        f'{len(shared)} location ids are used by two different datasets '
+        f'(e.g. {shared[:show]}: {sorted(owners[shared[0]], key=str)}); give them '
+        'distinct location_offset values'
+    ]
 
 
 # ----------------------------------------------------------------- main
-def check_config(cfg: Config, decode: bool = True, show: int = 5, workers: int = 4,
-                 print_fn=print) -> dict:
+def check_config(
+    cfg: Config, decode: bool = True, show: int = 5, workers: int = 4, print_fn=print
+) -> dict:
     """Check every dataset of ``cfg``; returns the report (``problems`` counts)."""
     from mmengine.registry import DefaultScope
 
@@ -270,37 +279,49 @@ def check_config(cfg: Config, decode: bool = True, show: int = 5, workers: int =
             part = OrderedDict(dataset=describe(leaf), samples=len(infos))
             images = check_images(infos, decode, workers)
             part['images'] = images['images']
-            print_fn(f'[{where}] {part["dataset"]}\n  samples: {len(infos)}   images: '
-                     f'{images["images"]} unique'
-                     + ('' if images['images'] else ' (the dataset holds its images in memory)'))
+            print_fn(
+                f'[{where}] {part["dataset"]}\n  samples: {len(infos)}   images: '
+                f'{images["images"]} unique'
+                + ('' if images['images'] else ' (the dataset holds its images in memory)')
+            )
             for kind in ('missing', 'unreadable', 'corrupt'):
                 files = images[kind]['files']
-                part[kind] = dict(files=len(files), samples=len(images[kind]['samples']),
-                                  first=[f'{p} ({r})' for p, r in list(files.items())[:show]])
+                part[kind] = dict(
+                    files=len(files),
+                    samples=len(images[kind]['samples']),
+                    first=[f'{p} ({r})' for p, r in list(files.items())[:show]],
+                )
                 if files:
                     report['problems'] += 1
                     first = '\n    '.join(part[kind]['first'])
-                    print_fn(f'  {kind} images: {len(files)} files in '
-                             f'{len(images[kind]["samples"])} samples; first:\n    {first}')
+                    print_fn(
+                        f'  {kind} images: {len(files)} files in '
+                        f'{len(images[kind]["samples"])} samples; first:\n    {first}'
+                    )
                 else:
                     print_fn(f'  {kind} images: 0')
             root = getattr(leaf, 'data_root', None)
-            outside = (leaf.paths_outside_root(infos)
-                       if root and hasattr(leaf, 'paths_outside_root') else [])
+            outside = (
+                leaf.paths_outside_root(infos)
+                if root and hasattr(leaf, 'paths_outside_root')
+                else []
+            )
             allowed = allows_outside_root(ds_cfg)
-            part['outside_data_root'] = dict(files=len(outside), allowed=allowed,
-                                             first=outside[:show])
+            part['outside_data_root'] = dict(
+                files=len(outside), allowed=allowed, first=outside[:show]
+            )
             if outside:
                 first = '\n    '.join(outside[:show])
-                text = (f'{len(outside)} image paths outside data_root={root}; first:\n    '
-                        f'{first}')
+                text = f'{len(outside)} image paths outside data_root={root}; first:\n    {first}'
                 if allowed:
                     report['notes'].append(f'[{where}] {text} (allow_outside_root=True)')
                     print_fn(f'  note: {text}\n  (allowed: allow_outside_root=True)')
                 else:
                     report['problems'] += 1
-                    print_fn(f'  outside data_root: {text}\n  the dataset refuses them; move '
-                             'the images under data_root or set allow_outside_root=True')
+                    print_fn(
+                        f'  outside data_root: {text}\n  the dataset refuses them; move '
+                        'the images under data_root or set allow_outside_root=True'
+                    )
             entry['parts'].append(part)
         messages = collisions(leaf_infos, show) if len(leaf_infos) > 1 else []
         for message in messages:
@@ -317,31 +338,42 @@ def check_config(cfg: Config, decode: bool = True, show: int = 5, workers: int =
             queries = [i for _, infos in built[eval_where] for i in infos]
             split = split_report(queries, gallery, show)
             report['splits'][f'{eval_where} vs {gallery_where}'] = split
-            print_fn(f'[{eval_where} vs {gallery_where}]\n  {split["queries"]} queries, '
-                     f'{split["gallery"]} gallery items, {split["distractor_places"]} distractor '
-                     'places (kept)')
+            print_fn(
+                f'[{eval_where} vs {gallery_where}]\n  {split["queries"]} queries, '
+                f'{split["gallery"]} gallery items, {split["distractor_places"]} distractor '
+                'places (kept)'
+            )
             if split['queries_without_gallery_match']:
                 report['problems'] += 1
                 first = '\n    '.join(split['first_queries_without_match'])
-                print_fn(f'  split mismatch: {split["queries_without_gallery_match"]} queries '
-                         f'have no gallery item of their place; first:\n    {first}')
+                print_fn(
+                    f'  split mismatch: {split["queries_without_gallery_match"]} queries '
+                    f'have no gallery item of their place; first:\n    {first}'
+                )
             if split['semi_positives_missing']:
                 report['problems'] += 1
-                print_fn(f'  split mismatch: {split["semi_positives_missing"]} semi-positive '
-                         f'places are not in the gallery; first ids: '
-                         f'{split["first_semi_positives_missing"]}')
+                print_fn(
+                    f'  split mismatch: {split["semi_positives_missing"]} semi-positive '
+                    f'places are not in the gallery; first ids: '
+                    f'{split["first_semi_positives_missing"]}'
+                )
         if train is not None:
             overlap = set(_ids([i for _, infos in train for i in infos])) & set(_ids(gallery))
             split_key = f'train_dataloader.dataset vs {gallery_where}'
             report['splits'][split_key] = dict(shared_places=len(overlap))
             if overlap:
-                note = (f'{len(overlap)} training places are also in the gallery '
-                        f'{gallery_where} (expected for same-area protocols and for galleries '
-                        'that keep training places as distractors)')
+                note = (
+                    f'{len(overlap)} training places are also in the gallery '
+                    f'{gallery_where} (expected for same-area protocols and for galleries '
+                    'that keep training places as distractors)'
+                )
                 report['notes'].append(note)
                 print_fn(f'  note: {note}')
-    verdict = (f'check_dataset: {report["problems"]} problem(s) found'
-               if report['problems'] else 'check_dataset: OK, no problems found')
+    verdict = (
+        f'check_dataset: {report["problems"]} problem(s) found'
+        if report['problems']
+        else 'check_dataset: OK, no problems found'
+    )
     print_fn(verdict)
     return report
 
@@ -349,16 +381,25 @@ def check_config(cfg: Config, decode: bool = True, show: int = 5, workers: int =
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Report missing, unreadable or corrupt images and split mismatches of '
-        'the datasets of a config')
+        'the datasets of a config'
+    )
     parser.add_argument('config', help='config file')
-    parser.add_argument('--no-decode', action='store_true',
-                        help='only read image headers (faster; misses truncated files)')
+    parser.add_argument(
+        '--no-decode',
+        action='store_true',
+        help='only read image headers (faster; misses truncated files)',
+    )
     parser.add_argument('--show', type=int, default=5, help='offending paths shown per problem')
-    parser.add_argument('--workers', type=int, default=min(8, os.cpu_count() or 1),
-                        help='threads that open images')
+    parser.add_argument(
+        '--workers', type=int, default=min(8, os.cpu_count() or 1), help='threads that open images'
+    )
     parser.add_argument('--out', help='also write the report as JSON to this file')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config entries, e.g. train_dataloader.dataset.data_root=..')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config entries, e.g. train_dataloader.dataset.data_root=..',
+    )
     return parser.parse_args(argv)
 
 

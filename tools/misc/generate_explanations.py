@@ -32,6 +32,7 @@ Records are written in the order they finish (the input order with
 ``--max-concurrency 1``). The API key is read from the environment variable
 ``--api-key-env`` and never printed.
 """
+
 import argparse
 import json
 import os
@@ -44,41 +45,61 @@ from gleamkit.datasets.gleam_x.prompts import LANGS, build_prompt
 
 #: Sentences appended to the prompt with ``--hint-label`` (the truth the explanation argues).
 LABEL_HINTS = {
-    'en': {1: 'Note: the two images do show the same place. Explain the evidence for this and '
-              'end with that verdict.',
-           0: 'Note: the two images do not show the same place. Explain the evidence for this '
-              'and end with that verdict.'},
-    'zh': {1: '提示：这两张图像确实是同一地点。请说明支持这一点的依据，并以该结论结尾。',
-           0: '提示：这两张图像不是同一地点。请说明支持这一点的依据，并以该结论结尾。'},
+    'en': {
+        1: 'Note: the two images do show the same place. Explain the evidence for this and '
+        'end with that verdict.',
+        0: 'Note: the two images do not show the same place. Explain the evidence for this '
+        'and end with that verdict.',
+    },
+    'zh': {
+        1: '提示：这两张图像确实是同一地点。请说明支持这一点的依据，并以该结论结尾。',
+        0: '提示：这两张图像不是同一地点。请说明支持这一点的依据，并以该结论结尾。',
+    },
 }
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
-        description='Generate GLEAM-X explanations with an OpenAI-compatible chat model')
+        description='Generate GLEAM-X explanations with an OpenAI-compatible chat model'
+    )
     parser.add_argument('pairs', help='input GLEAM-X JSONL (explanations optional)')
     parser.add_argument('out', help='output GLEAM-X JSONL (appended to; resumable)')
     parser.add_argument('--model', required=True, help='model name at the endpoint')
     parser.add_argument('--base-url', default='https://api.openai.com/v1')
-    parser.add_argument('--api-key-env', default='OPENAI_API_KEY',
-                        help='environment variable holding the API key ("" for none)')
+    parser.add_argument(
+        '--api-key-env',
+        default='OPENAI_API_KEY',
+        help='environment variable holding the API key ("" for none)',
+    )
     parser.add_argument('--lang', nargs='+', default=['en'], choices=LANGS)
     parser.add_argument('--source', help='source written to the records (default: --model)')
     parser.add_argument('--system-prompt', help='system message')
-    parser.add_argument('--hint-label', action='store_true',
-                        help='tell the model the true label and ask it to explain it')
-    parser.add_argument('--drop-disagreeing', action='store_true',
-                        help='write records whose verdict contradicts the label to '
-                        'OUT.rejected.jsonl instead of OUT')
+    parser.add_argument(
+        '--hint-label',
+        action='store_true',
+        help='tell the model the true label and ask it to explain it',
+    )
+    parser.add_argument(
+        '--drop-disagreeing',
+        action='store_true',
+        help='write records whose verdict contradicts the label to '
+        'OUT.rejected.jsonl instead of OUT',
+    )
     parser.add_argument('--max-concurrency', type=int, default=1)
     parser.add_argument('--timeout', type=float, default=120.0)
-    parser.add_argument('--max-retries', type=int, default=5,
-                        help='retries of a failed or malformed (e.g. cut-off) reply')
+    parser.add_argument(
+        '--max-retries',
+        type=int,
+        default=5,
+        help='retries of a failed or malformed (e.g. cut-off) reply',
+    )
     parser.add_argument('--max-tokens', type=int, default=1024)
     parser.add_argument('--temperature', type=float, default=0.0)
     parser.add_argument('--limit', type=int, help='explain at most N new pairs')
-    parser.add_argument('--cache', help='answer cache (JSONL; default: OUT with the suffix '
-                        '.answers.jsonl); "" for none')
+    parser.add_argument(
+        '--cache',
+        help='answer cache (JSONL; default: OUT with the suffix .answers.jsonl); "" for none',
+    )
     parser.add_argument('--no-progress', action='store_true')
     return parser.parse_args(argv)
 
@@ -95,18 +116,21 @@ def read_pairs(path: str) -> List[GleamXRecord]:
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as err:
-                raise GleamXFormatError(f'one JSON object per line ({err.msg})', file=path,
-                                        line=lineno, show_got=False) from err
+                raise GleamXFormatError(
+                    f'one JSON object per line ({err.msg})', file=path, line=lineno, show_got=False
+                ) from err
             if isinstance(obj, dict) and not obj.get('explanation'):
-                obj = dict(obj, explanation={'en': '(to be generated)'},
-                           source=obj.get('source') or 'none')
+                obj = dict(
+                    obj, explanation={'en': '(to be generated)'}, source=obj.get('source') or 'none'
+                )
                 record = GleamXRecord.from_dict(obj, file=path, line=lineno)
                 record.explanation = {}
             else:
                 record = GleamXRecord.from_dict(obj, file=path, line=lineno)
             if record.id in seen:
-                raise GleamXFormatError('unique ids', key='id', got=record.id, file=path,
-                                        line=lineno)
+                raise GleamXFormatError(
+                    'unique ids', key='id', got=record.id, file=path, line=lineno
+                )
             seen.add(record.id)
             records.append(record)
     return records
@@ -118,7 +142,7 @@ def done_ids(path: str) -> Set[str]:
         return set()
     with open(path, 'rb') as f:
         data = f.read()
-    keep = data if data.endswith(b'\n') or not data else data[:data.rfind(b'\n') + 1]
+    keep = data if data.endswith(b'\n') or not data else data[: data.rfind(b'\n') + 1]
     ids = set()
     for line in keep.splitlines():
         if line.strip():
@@ -157,23 +181,33 @@ def main(argv=None, explainer=None) -> int:
     args = parse_args(argv)
     records = read_pairs(args.pairs)
     rejected_path = osp.splitext(args.out)[0] + '.rejected.jsonl'
-    cache = (osp.splitext(args.out)[0] + '.answers.jsonl') if args.cache is None \
-        else args.cache or None
+    cache = (
+        (osp.splitext(args.out)[0] + '.answers.jsonl') if args.cache is None else args.cache or None
+    )
     done = done_ids(args.out) | (done_ids(rejected_path) if args.drop_disagreeing else set())
     todo = [r for r in records if r.id not in done]
     if args.limit is not None:
-        todo = todo[:args.limit]
+        todo = todo[: args.limit]
     already = sum(r.id in done for r in records)
-    print(f'{len(records)} pairs, {already} already done, explaining {len(todo)} in '
-          f'{"/".join(args.lang)}' + (f' (answers cached in {cache})' if cache else ''))
+    print(
+        f'{len(records)} pairs, {already} already done, explaining {len(todo)} in '
+        f'{"/".join(args.lang)}' + (f' (answers cached in {cache})' if cache else '')
+    )
     if explainer is None:
         from gleamkit.models.explainers import OpenAICompatibleExplainer
+
         explainer = OpenAICompatibleExplainer(
-            model=args.model, base_url=args.base_url, api_key_env=args.api_key_env or None,
-            timeout=args.timeout, max_retries=args.max_retries,
-            system_prompt=args.system_prompt, max_concurrency=args.max_concurrency,
+            model=args.model,
+            base_url=args.base_url,
+            api_key_env=args.api_key_env or None,
+            timeout=args.timeout,
+            max_retries=args.max_retries,
+            system_prompt=args.system_prompt,
+            max_concurrency=args.max_concurrency,
             generation=dict(temperature=args.temperature, max_tokens=args.max_tokens),
-            progress=not args.no_progress, cache_file=cache)
+            progress=not args.no_progress,
+            cache_file=cache,
+        )
     src_dir = osp.dirname(osp.abspath(args.pairs))
     out_dir = osp.dirname(osp.abspath(args.out))
     source = args.source or args.model
@@ -185,27 +219,43 @@ def main(argv=None, explainer=None) -> int:
         """Write a pair's record once all its languages have an answer (or report it)."""
         got = answers.pop(rec.id)
         errors = [f'{lang}: {a["error"]}' for lang, a in got.items() if a['text'] is None]
-        errors += [f'{lang}: the answer was cut off at --max-tokens={args.max_tokens} '
-                   "(finish_reason 'length', no verdict yet): raise --max-tokens"
-                   for lang, a in got.items()
-                   if a['text'] is not None and a.get('finish_reason') == 'length']
+        errors += [
+            f'{lang}: the answer was cut off at --max-tokens={args.max_tokens} '
+            "(finish_reason 'length', no verdict yet): raise --max-tokens"
+            for lang, a in got.items()
+            if a['text'] is not None and a.get('finish_reason') == 'length'
+        ]
         if errors:
             counts['failed'] += 1
-            print(f'pair {rec.id!r} failed (left for the next run; answers that arrived are '
-                  f'kept in the cache): {"; ".join(errors)}', file=sys.stderr)
+            print(
+                f'pair {rec.id!r} failed (left for the next run; answers that arrived are '
+                f'kept in the cache): {"; ".join(errors)}',
+                file=sys.stderr,
+            )
             return
         verdicts = {lang: got[lang]['label'] for lang in args.lang}
         agrees = {lang: v == rec.label_id for lang, v in verdicts.items()}
         meta = dict(rec.meta)
-        meta['generation'] = dict(model=args.model, endpoint=explainer.endpoint,
-                                  hint_label=args.hint_label, verdicts=verdicts, agrees=agrees)
+        meta['generation'] = dict(
+            model=args.model,
+            endpoint=explainer.endpoint,
+            hint_label=args.hint_label,
+            verdicts=verdicts,
+            agrees=agrees,
+        )
         explanation = dict(rec.explanation)
         explanation.update({lang: got[lang]['text'] for lang in args.lang})
         out = GleamXRecord(
-            id=rec.id, query_image=rebase(rec.query_image, src_dir, out_dir),
+            id=rec.id,
+            query_image=rebase(rec.query_image, src_dir, out_dir),
             satellite_image=rebase(rec.satellite_image, src_dir, out_dir),
-            query_view=rec.query_view, label=rec.label, explanation=explanation,
-            source=source, revisions=list(rec.revisions), meta=meta)
+            query_view=rec.query_view,
+            label=rec.label,
+            explanation=explanation,
+            source=source,
+            revisions=list(rec.revisions),
+            meta=meta,
+        )
         out = GleamXRecord.from_dict(out.to_dict())  # validate before writing
         if args.drop_disagreeing and not all(agrees.values()):
             append_line(rejected_path, out.to_dict())
@@ -225,20 +275,35 @@ def main(argv=None, explainer=None) -> int:
         prompt = build_prompt(rec.query_view, lang, 'explanation')
         if args.hint_label:
             prompt = f'{prompt}\n{LABEL_HINTS[lang][rec.label_id]}'
-        pairs.append((resolve_path(rec.query_image, src_dir),
-                      resolve_path(rec.satellite_image, src_dir), prompt, lang))
+        pairs.append(
+            (
+                resolve_path(rec.query_image, src_dir),
+                resolve_path(rec.satellite_image, src_dir),
+                prompt,
+                lang,
+            )
+        )
     from gleamkit.models.explainers import QuotaExceededError
+
     try:
         explainer.explain_batch(pairs, on_error='skip', on_result=on_result)
     except QuotaExceededError as err:
-        print(f'stopped: {err}\n{counts["written"]} records written to {args.out}'
-              + (f'; every answer that arrived is kept in {cache}' if cache else '')
-              + ': run the same command again when the quota is back.', file=sys.stderr)
+        print(
+            f'stopped: {err}\n{counts["written"]} records written to {args.out}'
+            + (f'; every answer that arrived is kept in {cache}' if cache else '')
+            + ': run the same command again when the quota is back.',
+            file=sys.stderr,
+        )
         return 2
-    print(f'written {counts["written"]} to {args.out}' +
-          (f', {counts["rejected"]} disagreeing with their label to {rejected_path}'
-           if args.drop_disagreeing else '') +
-          (f'; {counts["failed"]} failed: run again to retry them' if counts['failed'] else ''))
+    print(
+        f'written {counts["written"]} to {args.out}'
+        + (
+            f', {counts["rejected"]} disagreeing with their label to {rejected_path}'
+            if args.drop_disagreeing
+            else ''
+        )
+        + (f'; {counts["failed"]} failed: run again to retry them' if counts['failed'] else '')
+    )
     return 1 if counts['failed'] else 0
 
 

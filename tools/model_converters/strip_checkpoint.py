@@ -14,6 +14,7 @@ with gleamkit's safe loader before the tool reports success.
 Files that name ``os`` / ``sys`` functions (``os.system`` ...) are refused: no model
 checkpoint needs them. The tool exits with status 1 on any refusal and writes nothing.
 """
+
 import argparse
 import os
 import os.path as osp
@@ -58,8 +59,10 @@ def main(argv=None) -> int:
     for line in dropped:
         print(f'dropped {line}')
     if count_tensors(checkpoint) == 0:
-        print('FAILED: no tensor is left outside the dropped objects (a whole pickled '
-              'model keeps its weights inside the module object); nothing written')
+        print(
+            'FAILED: no tensor is left outside the dropped objects (a whole pickled '
+            'model keeps its weights inside the module object); nothing written'
+        )
         return 1
     tmp = f'{args.dst}.tmp-{os.getpid()}'
     torch.save(checkpoint, tmp)
@@ -70,8 +73,10 @@ def main(argv=None) -> int:
         print(f'FAILED: the stripped checkpoint still does not load safely: {error}')
         return 1
     os.replace(tmp, args.dst)
-    print(f'wrote {args.dst}: {count_tensors(checkpoint)} tensors kept, '
-          f'{len(dropped)} object(s) dropped')
+    print(
+        f'wrote {args.dst}: {count_tensors(checkpoint)} tensors kept, '
+        f'{len(dropped)} object(s) dropped'
+    )
     return 0
 
 

@@ -47,10 +47,9 @@ train_pipeline = [
     dict(type=ResizeViews, sizes=image_sizes),
     dict(type=PairedRandomFlip, prob=0.5),
     dict(type=PairedRandomRotate90, prob=0.75),
-    dict(type=ViewColorJitter, brightness=0.15, contrast=0.15, saturation=0.15, hue=0.15,
-         prob=0.5),
-    dict(type=ViewDropout, prob=0.3, grid_ratio=0.5, keys=('query_img', )),
-    dict(type=ViewDropout, prob=0.3, grid_ratio=0.4, keys=('reference_img', )),
+    dict(type=ViewColorJitter, brightness=0.15, contrast=0.15, saturation=0.15, hue=0.15, prob=0.5),
+    dict(type=ViewDropout, prob=0.3, grid_ratio=0.5, keys=('query_img',)),
+    dict(type=ViewDropout, prob=0.3, grid_ratio=0.4, keys=('reference_img',)),
     dict(type=PackCrossViewInputs),
 ]
 
@@ -58,16 +57,18 @@ train_dataloader = dict(
     batch_size=batch_size,
     num_workers=4,
     persistent_workers=True,
-    dataset=dict(type=CVACTDataset, data_root=data_root, split='train', mode='pairs',
-                 pipeline=train_pipeline),
+    dataset=dict(
+        type=CVACTDataset, data_root=data_root, split='train', mode='pairs', pipeline=train_pipeline
+    ),
     sampler=dict(type=UniqueLocationSampler, batch_size=batch_size),
 )
 
 val_dataloader = dict(
     batch_size=128,
     num_workers=4,
-    dataset=dict(type=CVACTDataset, data_root=data_root, split=eval_split, mode='query',
-                 pipeline=pipeline),
+    dataset=dict(
+        type=CVACTDataset, data_root=data_root, split=eval_split, mode='query', pipeline=pipeline
+    ),
     sampler=dict(type=DefaultSampler, shuffle=False),
 )
 test_dataloader = val_dataloader
@@ -77,9 +78,11 @@ test_dataloader = val_dataloader
 gallery_dataloader = dict(
     batch_size=128,
     num_workers=4,
-    dataset=dict(type=CVACTDataset, data_root=data_root, split=eval_split,
-                 mode='gallery', pipeline=pipeline),
-    sampler=dict(type=DefaultSampler, shuffle=False))
+    dataset=dict(
+        type=CVACTDataset, data_root=data_root, split=eval_split, mode='gallery', pipeline=pipeline
+    ),
+    sampler=dict(type=DefaultSampler, shuffle=False),
+)
 val_cfg = dict(type=RetrievalValLoop, gallery_dataloader=gallery_dataloader)
 test_cfg = dict(type=RetrievalTestLoop, gallery_dataloader=gallery_dataloader)
 

@@ -15,8 +15,14 @@ train_dataloader = dict(
     num_workers=4,
     persistent_workers=True,
     collate_fn=dict(type=pseudo_collate),  # the model's VLMDataPreprocessor collates
-    dataset=dict(type=GleamXDataset, data_root=data_root, ann_file='train.jsonl', lang=lang,
-                 answer_mode=answer_mode, pipeline=pipeline),
+    dataset=dict(
+        type=GleamXDataset,
+        data_root=data_root,
+        ann_file='train.jsonl',
+        lang=lang,
+        answer_mode=answer_mode,
+        pipeline=pipeline,
+    ),
     sampler=dict(type=DefaultSampler, shuffle=True),
 )
 val_dataloader = dict(
@@ -24,8 +30,14 @@ val_dataloader = dict(
     num_workers=4,
     persistent_workers=True,
     collate_fn=dict(type=pseudo_collate),
-    dataset=dict(type=GleamXDataset, data_root=data_root, ann_file='val.jsonl', lang=lang,
-                 answer_mode=answer_mode, pipeline=pipeline),
+    dataset=dict(
+        type=GleamXDataset,
+        data_root=data_root,
+        ann_file='val.jsonl',
+        lang=lang,
+        answer_mode=answer_mode,
+        pipeline=pipeline,
+    ),
     sampler=dict(type=DefaultSampler, shuffle=False),
 )
 test_dataloader = dict(
@@ -33,8 +45,14 @@ test_dataloader = dict(
     num_workers=4,
     persistent_workers=True,
     collate_fn=dict(type=pseudo_collate),
-    dataset=dict(type=GleamXDataset, data_root=data_root, ann_file='test.jsonl', lang=lang,
-                 answer_mode=answer_mode, pipeline=pipeline),
+    dataset=dict(
+        type=GleamXDataset,
+        data_root=data_root,
+        ann_file='test.jsonl',
+        lang=lang,
+        answer_mode=answer_mode,
+        pipeline=pipeline,
+    ),
     sampler=dict(type=DefaultSampler, shuffle=False),
 )
 # GleamXMetric: matching accuracy (+ per view / language) and Sentence-BERT similarity
@@ -42,5 +60,6 @@ test_dataloader = dict(
 val_evaluator = dict(
     type=GleamXMetric,
     sbert_model=dict(en='all-MiniLM-L6-v2', zh='paraphrase-multilingual-MiniLM-L12-v2'),
-    allow_download=True)
+    allow_download=True,
+)
 test_evaluator = val_evaluator

@@ -16,18 +16,26 @@ train_dataloader = dict(
     batch_size=8,
     num_workers=0,
     collate_fn=dict(type=pseudo_collate),  # the model's VLMDataPreprocessor collates
-    dataset=dict(type=GleamXDataset, lang=lang,
-                 synthetic=dict(split='train', num_pairs=num_pairs, image_size=image_size),
-                 answer_mode=answer_mode, pipeline=pipeline),
+    dataset=dict(
+        type=GleamXDataset,
+        lang=lang,
+        synthetic=dict(split='train', num_pairs=num_pairs, image_size=image_size),
+        answer_mode=answer_mode,
+        pipeline=pipeline,
+    ),
     sampler=dict(type=DefaultSampler, shuffle=True),
 )
 val_dataloader = dict(
     batch_size=16,
     num_workers=0,
     collate_fn=dict(type=pseudo_collate),
-    dataset=dict(type=GleamXDataset, lang=lang,
-                 synthetic=dict(split='test', num_pairs=num_pairs, image_size=image_size),
-                 answer_mode=answer_mode, pipeline=pipeline),
+    dataset=dict(
+        type=GleamXDataset,
+        lang=lang,
+        synthetic=dict(split='test', num_pairs=num_pairs, image_size=image_size),
+        answer_mode=answer_mode,
+        pipeline=pipeline,
+    ),
     sampler=dict(type=DefaultSampler, shuffle=False),
 )
 test_dataloader = val_dataloader

@@ -35,10 +35,10 @@ max_set_size = 8
 ground_size = (384, 384)
 satellite_size = (384, 384)
 set_pipeline = [
-    dict(type=LoadCrossViewImages, keys=('query', )),  # the photo set: a list
-    dict(type=ResizeViews, sizes={}, default=ground_size, keys=('query', )),
+    dict(type=LoadCrossViewImages, keys=('query',)),  # the photo set: a list
+    dict(type=ResizeViews, sizes={}, default=ground_size, keys=('query',)),
     # the cell's tile (training pairs only; absent from query samples)
-    dict(type=LoadCrossViewImages, keys=('reference', )),
+    dict(type=LoadCrossViewImages, keys=('reference',)),
     dict(type=ResizeViews, sizes=dict(satellite=satellite_size)),
     dict(type=PackCrossViewInputs),
 ]
@@ -47,14 +47,13 @@ set_pipeline = [
 # together (p 0.5), the tile alone turned by 0-3 quarter turns, per image colour jitter 0.15
 # with hue (p 0.5) and grid / coarse dropout (p 0.3).
 train_set_pipeline = [
-    dict(type=LoadCrossViewImages, keys=('query', )),  # the photo set: a list
-    dict(type=ResizeViews, sizes={}, default=ground_size, keys=('query', )),
-    dict(type=LoadCrossViewImages, keys=('reference', )),
+    dict(type=LoadCrossViewImages, keys=('query',)),  # the photo set: a list
+    dict(type=ResizeViews, sizes={}, default=ground_size, keys=('query',)),
+    dict(type=LoadCrossViewImages, keys=('reference',)),
     dict(type=ResizeViews, sizes=dict(satellite=satellite_size)),
     dict(type=PairedRandomFlip, prob=0.5),
     dict(type=PairedRandomRotate90, prob=0.75),
-    dict(type=ViewColorJitter, brightness=0.15, contrast=0.15, saturation=0.15, hue=0.15,
-         prob=0.5),
+    dict(type=ViewColorJitter, brightness=0.15, contrast=0.15, saturation=0.15, hue=0.15, prob=0.5),
     dict(type=ViewDropout, prob=0.3, grid_ratio=0.4),
     dict(type=PackCrossViewInputs),
 ]
@@ -68,9 +67,16 @@ train_dataloader = dict(
     batch_size=batch_size,
     num_workers=4,
     persistent_workers=True,
-    dataset=dict(type=GroundImageSetDataset, data_root=data_root, split='train', mode='pairs',
-                 as_sets=True, max_set_size=max_set_size, set_sampling='random',
-                 pipeline=train_set_pipeline),
+    dataset=dict(
+        type=GroundImageSetDataset,
+        data_root=data_root,
+        split='train',
+        mode='pairs',
+        as_sets=True,
+        max_set_size=max_set_size,
+        set_sampling='random',
+        pipeline=train_set_pipeline,
+    ),
     sampler=dict(type=UniqueLocationSampler, batch_size=batch_size),
 )
 
@@ -78,9 +84,16 @@ val_dataloader = dict(
     # whole sets: 8 cells of ~40 photos = ~320 images a batch
     batch_size=8,
     num_workers=4,
-    dataset=dict(type=GroundImageSetDataset, data_root=data_root, split='test', mode='query',
-                 as_sets=True, max_set_size=None, set_sampling='first',
-                 pipeline=set_pipeline),
+    dataset=dict(
+        type=GroundImageSetDataset,
+        data_root=data_root,
+        split='test',
+        mode='query',
+        as_sets=True,
+        max_set_size=None,
+        set_sampling='first',
+        pipeline=set_pipeline,
+    ),
     sampler=dict(type=DefaultSampler, shuffle=False),
 )
 test_dataloader = val_dataloader
@@ -90,9 +103,15 @@ test_dataloader = val_dataloader
 gallery_dataloader = dict(
     batch_size=128,
     num_workers=4,
-    dataset=dict(type=GroundImageSetDataset, data_root=data_root, split='test',
-                 mode='gallery', pipeline=gallery_pipeline),
-    sampler=dict(type=DefaultSampler, shuffle=False))
+    dataset=dict(
+        type=GroundImageSetDataset,
+        data_root=data_root,
+        split='test',
+        mode='gallery',
+        pipeline=gallery_pipeline,
+    ),
+    sampler=dict(type=DefaultSampler, shuffle=False),
+)
 val_cfg = dict(type=RetrievalValLoop, gallery_dataloader=gallery_dataloader)
 test_cfg = dict(type=RetrievalTestLoop, gallery_dataloader=gallery_dataloader)
 

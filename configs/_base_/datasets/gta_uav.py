@@ -48,8 +48,7 @@ train_pipeline = [
     dict(type=ResizeViews, sizes=image_sizes),
     dict(type=PairedRandomFlip, prob=0.5),
     dict(type=PairedRandomRotate90, prob=0.75),
-    dict(type=ViewColorJitter, brightness=0.15, contrast=0.15, saturation=0.15, hue=0.15,
-         prob=0.5),
+    dict(type=ViewColorJitter, brightness=0.15, contrast=0.15, saturation=0.15, hue=0.15, prob=0.5),
     dict(type=ViewDropout, prob=0.3, grid_ratio=0.4),
     dict(type=PackCrossViewInputs),
 ]
@@ -58,8 +57,15 @@ train_dataloader = dict(
     batch_size=batch_size,
     num_workers=4,
     persistent_workers=True,
-    dataset=dict(type=GTAUAVDataset, data_root=data_root, split='train', area=area,
-                 mode='pairs', positives='pos_semipos', pipeline=train_pipeline),
+    dataset=dict(
+        type=GTAUAVDataset,
+        data_root=data_root,
+        split='train',
+        area=area,
+        mode='pairs',
+        positives='pos_semipos',
+        pipeline=train_pipeline,
+    ),
     # distinct tiles per batch; a drone image's other tiles are semi-positives of the loss
     sampler=dict(type=UniqueLocationSampler, batch_size=batch_size),
 )
@@ -67,8 +73,14 @@ train_dataloader = dict(
 val_dataloader = dict(
     batch_size=128,
     num_workers=4,
-    dataset=dict(type=GTAUAVDataset, data_root=data_root, split='test', area=area,
-                 mode='query', pipeline=pipeline),
+    dataset=dict(
+        type=GTAUAVDataset,
+        data_root=data_root,
+        split='test',
+        area=area,
+        mode='query',
+        pipeline=pipeline,
+    ),
     sampler=dict(type=DefaultSampler, shuffle=False),
 )
 test_dataloader = val_dataloader
@@ -78,9 +90,16 @@ test_dataloader = val_dataloader
 gallery_dataloader = dict(
     batch_size=128,
     num_workers=4,
-    dataset=dict(type=GTAUAVDataset, data_root=data_root, split='test', area=area,
-                 mode='gallery', pipeline=pipeline),
-    sampler=dict(type=DefaultSampler, shuffle=False))
+    dataset=dict(
+        type=GTAUAVDataset,
+        data_root=data_root,
+        split='test',
+        area=area,
+        mode='gallery',
+        pipeline=pipeline,
+    ),
+    sampler=dict(type=DefaultSampler, shuffle=False),
+)
 val_cfg = dict(type=RetrievalValLoop, gallery_dataloader=gallery_dataloader)
 test_cfg = dict(type=RetrievalTestLoop, gallery_dataloader=gallery_dataloader)
 

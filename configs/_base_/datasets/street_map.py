@@ -43,8 +43,7 @@ train_pipeline = [
     dict(type=ResizeViews, sizes=image_sizes),
     dict(type=PairedRandomFlip, prob=0.5),
     dict(type=PairedRandomRotate90, prob=0.75),
-    dict(type=ViewColorJitter, brightness=0.15, contrast=0.15, saturation=0.15, hue=0.15,
-         prob=0.5),
+    dict(type=ViewColorJitter, brightness=0.15, contrast=0.15, saturation=0.15, hue=0.15, prob=0.5),
     dict(type=ViewDropout, prob=0.3, grid_ratio=0.4),
     dict(type=PackCrossViewInputs),
 ]
@@ -53,16 +52,26 @@ train_dataloader = dict(
     batch_size=batch_size,
     num_workers=4,
     persistent_workers=True,
-    dataset=dict(type=StreetMapSatelliteDataset, data_root=data_root, split='train',
-                 mode='pairs', pipeline=train_pipeline),
+    dataset=dict(
+        type=StreetMapSatelliteDataset,
+        data_root=data_root,
+        split='train',
+        mode='pairs',
+        pipeline=train_pipeline,
+    ),
     sampler=dict(type=UniqueLocationSampler, batch_size=batch_size),
 )
 
 val_dataloader = dict(
     batch_size=128,
     num_workers=4,
-    dataset=dict(type=StreetMapSatelliteDataset, data_root=data_root, split='test',
-                 mode='query', pipeline=pipeline),
+    dataset=dict(
+        type=StreetMapSatelliteDataset,
+        data_root=data_root,
+        split='test',
+        mode='query',
+        pipeline=pipeline,
+    ),
     sampler=dict(type=DefaultSampler, shuffle=False),
 )
 test_dataloader = val_dataloader
@@ -72,9 +81,15 @@ test_dataloader = val_dataloader
 gallery_dataloader = dict(
     batch_size=128,
     num_workers=4,
-    dataset=dict(type=StreetMapSatelliteDataset, data_root=data_root, split='test',
-                 mode='gallery', pipeline=pipeline),
-    sampler=dict(type=DefaultSampler, shuffle=False))
+    dataset=dict(
+        type=StreetMapSatelliteDataset,
+        data_root=data_root,
+        split='test',
+        mode='gallery',
+        pipeline=pipeline,
+    ),
+    sampler=dict(type=DefaultSampler, shuffle=False),
+)
 val_cfg = dict(type=RetrievalValLoop, gallery_dataloader=gallery_dataloader)
 test_cfg = dict(type=RetrievalTestLoop, gallery_dataloader=gallery_dataloader)
 

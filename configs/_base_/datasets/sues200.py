@@ -27,7 +27,7 @@ from gleamkit.evaluation import CrossViewRetrievalMetric
 # all four (training, validation, test, gallery): tools/train.py and tools/test.py
 # follow the links (docs/training_real_data.md, "Changing a config").
 data_root = None
-altitudes = (150, )
+altitudes = (150,)
 # pairs per step on one GPU. 120 training scenes allow at most 120 distinct places per
 # (global) batch; Game4Loc's SUES-200 recipe (Yux1angJi/GTA-UAV train_sues_extend.py): 40
 batch_size = 40
@@ -48,8 +48,7 @@ train_pipeline = [
     dict(type=ResizeViews, sizes=image_sizes),
     dict(type=PairedRandomFlip, prob=0.5),
     dict(type=PairedRandomRotate90, prob=0.75),
-    dict(type=ViewColorJitter, brightness=0.15, contrast=0.15, saturation=0.15, hue=0.15,
-         prob=0.5),
+    dict(type=ViewColorJitter, brightness=0.15, contrast=0.15, saturation=0.15, hue=0.15, prob=0.5),
     dict(type=ViewDropout, prob=0.3, grid_ratio=0.4),
     dict(type=PackCrossViewInputs),
 ]
@@ -58,16 +57,29 @@ train_dataloader = dict(
     batch_size=batch_size,
     num_workers=4,
     persistent_workers=True,
-    dataset=dict(type=SUES200Dataset, data_root=data_root, split='train', mode='pairs',
-                 altitudes=altitudes, pipeline=train_pipeline),
+    dataset=dict(
+        type=SUES200Dataset,
+        data_root=data_root,
+        split='train',
+        mode='pairs',
+        altitudes=altitudes,
+        pipeline=train_pipeline,
+    ),
     sampler=dict(type=UniqueLocationSampler, batch_size=batch_size),
 )
 
 val_dataloader = dict(
     batch_size=128,
     num_workers=4,
-    dataset=dict(type=SUES200Dataset, data_root=data_root, split='test', mode='query',
-                 altitudes=altitudes, protocol='drone->satellite', pipeline=pipeline),
+    dataset=dict(
+        type=SUES200Dataset,
+        data_root=data_root,
+        split='test',
+        mode='query',
+        altitudes=altitudes,
+        protocol='drone->satellite',
+        pipeline=pipeline,
+    ),
     sampler=dict(type=DefaultSampler, shuffle=False),
 )
 test_dataloader = val_dataloader
@@ -77,10 +89,17 @@ test_dataloader = val_dataloader
 gallery_dataloader = dict(
     batch_size=128,
     num_workers=4,
-    dataset=dict(type=SUES200Dataset, data_root=data_root, split='test',
-                 mode='gallery', altitudes=altitudes, protocol='drone->satellite',
-                 pipeline=pipeline),
-    sampler=dict(type=DefaultSampler, shuffle=False))
+    dataset=dict(
+        type=SUES200Dataset,
+        data_root=data_root,
+        split='test',
+        mode='gallery',
+        altitudes=altitudes,
+        protocol='drone->satellite',
+        pipeline=pipeline,
+    ),
+    sampler=dict(type=DefaultSampler, shuffle=False),
+)
 val_cfg = dict(type=RetrievalValLoop, gallery_dataloader=gallery_dataloader)
 test_cfg = dict(type=RetrievalTestLoop, gallery_dataloader=gallery_dataloader)
 

@@ -11,8 +11,14 @@ from gleamkit.evaluation import CrossViewRetrievalMetric
 # (cross-area), and a gallery of their 300 tiles + 300 distractor tiles (chance R@1 1/600).
 # Every dataset below is written from `world`: `--cfg-options world.num_locations=300
 # world.image_size=32` (or `world = dict(...)` in a child config) reaches all four.
-world = dict(seed=0, num_locations=4000, num_distractors=300, image_size=64, difficulty=0.5,
-             test_fraction=0.075)
+world = dict(
+    seed=0,
+    num_locations=4000,
+    num_distractors=300,
+    image_size=64,
+    difficulty=0.5,
+    test_fraction=0.075,
+)
 query_views = ('uav', 'map', 'panorama', 'ground')
 batch_size = 64
 # a ground query is a set of 3 photos of the place (other street points, headings and
@@ -23,9 +29,15 @@ ground_set_size = 3
 train_dataloader = dict(
     batch_size=batch_size,
     num_workers=0,
-    dataset=dict(type=SyntheticCrossViewDataset, world=world, split='train', mode='pairs',
-                 views=query_views, ground_set_size=ground_set_size,
-                 pipeline=[dict(type=PackCrossViewInputs)]),
+    dataset=dict(
+        type=SyntheticCrossViewDataset,
+        world=world,
+        split='train',
+        mode='pairs',
+        views=query_views,
+        ground_set_size=ground_set_size,
+        pipeline=[dict(type=PackCrossViewInputs)],
+    ),
     # no two images of one place in a batch: they would be false negatives
     sampler=dict(type=UniqueLocationSampler, batch_size=batch_size),
 )
@@ -33,9 +45,15 @@ train_dataloader = dict(
 val_dataloader = dict(
     batch_size=128,
     num_workers=0,
-    dataset=dict(type=SyntheticCrossViewDataset, world=world, split='test', mode='query',
-                 views=query_views, ground_set_size=ground_set_size,
-                 pipeline=[dict(type=PackCrossViewInputs)]),
+    dataset=dict(
+        type=SyntheticCrossViewDataset,
+        world=world,
+        split='test',
+        mode='query',
+        views=query_views,
+        ground_set_size=ground_set_size,
+        pipeline=[dict(type=PackCrossViewInputs)],
+    ),
     sampler=dict(type=DefaultSampler, shuffle=False),
 )
 test_dataloader = val_dataloader
@@ -43,8 +61,14 @@ test_dataloader = val_dataloader
 gallery_dataloader = dict(
     batch_size=128,
     num_workers=0,
-    dataset=dict(type=SyntheticCrossViewDataset, world=world, split='test', mode='gallery',
-                 with_distractors=True, pipeline=[dict(type=PackCrossViewInputs)]),
+    dataset=dict(
+        type=SyntheticCrossViewDataset,
+        world=world,
+        split='test',
+        mode='gallery',
+        with_distractors=True,
+        pipeline=[dict(type=PackCrossViewInputs)],
+    ),
     sampler=dict(type=DefaultSampler, shuffle=False),
 )
 # the evaluation loops embed the gallery before every validation / test

@@ -46,8 +46,7 @@ train_pipeline = [
     dict(type=ResizeViews, sizes=image_sizes),
     dict(type=PairedRandomFlip, prob=0.5),
     dict(type=PairedRandomRotate90, prob=0.75),
-    dict(type=ViewColorJitter, brightness=0.15, contrast=0.15, saturation=0.15, hue=0.15,
-         prob=0.5),
+    dict(type=ViewColorJitter, brightness=0.15, contrast=0.15, saturation=0.15, hue=0.15, prob=0.5),
     dict(type=ViewDropout, prob=0.3, grid_ratio=0.4),
     dict(type=PackCrossViewInputs),
 ]
@@ -56,8 +55,14 @@ train_dataloader = dict(
     batch_size=batch_size,
     num_workers=4,
     persistent_workers=True,
-    dataset=dict(type=University1652Dataset, data_root=data_root, split='train', mode='pairs',
-                 views=('uav', ), pipeline=train_pipeline),
+    dataset=dict(
+        type=University1652Dataset,
+        data_root=data_root,
+        split='train',
+        mode='pairs',
+        views=('uav',),
+        pipeline=train_pipeline,
+    ),
     # one image per building in a batch: two would be false negatives for InfoNCE
     sampler=dict(type=UniqueLocationSampler, batch_size=batch_size),
 )
@@ -65,8 +70,14 @@ train_dataloader = dict(
 val_dataloader = dict(
     batch_size=128,
     num_workers=4,
-    dataset=dict(type=University1652Dataset, data_root=data_root, split='test', mode='query',
-                 protocol='drone->satellite', pipeline=pipeline),
+    dataset=dict(
+        type=University1652Dataset,
+        data_root=data_root,
+        split='test',
+        mode='query',
+        protocol='drone->satellite',
+        pipeline=pipeline,
+    ),
     sampler=dict(type=DefaultSampler, shuffle=False),
 )
 test_dataloader = val_dataloader
@@ -76,9 +87,16 @@ test_dataloader = val_dataloader
 gallery_dataloader = dict(
     batch_size=128,
     num_workers=4,
-    dataset=dict(type=University1652Dataset, data_root=data_root, split='test',
-                 mode='gallery', protocol='drone->satellite', pipeline=pipeline),
-    sampler=dict(type=DefaultSampler, shuffle=False))
+    dataset=dict(
+        type=University1652Dataset,
+        data_root=data_root,
+        split='test',
+        mode='gallery',
+        protocol='drone->satellite',
+        pipeline=pipeline,
+    ),
+    sampler=dict(type=DefaultSampler, shuffle=False),
+)
 val_cfg = dict(type=RetrievalValLoop, gallery_dataloader=gallery_dataloader)
 test_cfg = dict(type=RetrievalTestLoop, gallery_dataloader=gallery_dataloader)
 

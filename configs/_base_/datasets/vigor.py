@@ -49,10 +49,9 @@ train_pipeline = [
     dict(type=ResizeViews, sizes=image_sizes),
     dict(type=PairedRandomFlip, prob=0.5),
     dict(type=PairedRandomRotate90, prob=0.75),
-    dict(type=ViewColorJitter, brightness=0.15, contrast=0.15, saturation=0.15, hue=0.15,
-         prob=0.5),
-    dict(type=ViewDropout, prob=0.3, grid_ratio=0.5, keys=('query_img', )),
-    dict(type=ViewDropout, prob=0.3, grid_ratio=0.4, keys=('reference_img', )),
+    dict(type=ViewColorJitter, brightness=0.15, contrast=0.15, saturation=0.15, hue=0.15, prob=0.5),
+    dict(type=ViewDropout, prob=0.3, grid_ratio=0.5, keys=('query_img',)),
+    dict(type=ViewDropout, prob=0.3, grid_ratio=0.4, keys=('reference_img',)),
     dict(type=PackCrossViewInputs),
 ]
 
@@ -60,8 +59,14 @@ train_dataloader = dict(
     batch_size=batch_size,
     num_workers=4,
     persistent_workers=True,
-    dataset=dict(type=VIGORDataset, data_root=data_root, split='train', area=area,
-                 mode='pairs', pipeline=train_pipeline),
+    dataset=dict(
+        type=VIGORDataset,
+        data_root=data_root,
+        split='train',
+        area=area,
+        mode='pairs',
+        pipeline=train_pipeline,
+    ),
     # one panorama per positive tile in a batch (no false negatives for InfoNCE)
     sampler=dict(type=UniqueLocationSampler, batch_size=batch_size),
 )
@@ -69,8 +74,14 @@ train_dataloader = dict(
 val_dataloader = dict(
     batch_size=128,
     num_workers=4,
-    dataset=dict(type=VIGORDataset, data_root=data_root, split='test', area=area,
-                 mode='query', pipeline=pipeline),
+    dataset=dict(
+        type=VIGORDataset,
+        data_root=data_root,
+        split='test',
+        area=area,
+        mode='query',
+        pipeline=pipeline,
+    ),
     sampler=dict(type=DefaultSampler, shuffle=False),
 )
 test_dataloader = val_dataloader
@@ -80,9 +91,16 @@ test_dataloader = val_dataloader
 gallery_dataloader = dict(
     batch_size=128,
     num_workers=4,
-    dataset=dict(type=VIGORDataset, data_root=data_root, split='test', area=area,
-                 mode='gallery', pipeline=pipeline),
-    sampler=dict(type=DefaultSampler, shuffle=False))
+    dataset=dict(
+        type=VIGORDataset,
+        data_root=data_root,
+        split='test',
+        area=area,
+        mode='gallery',
+        pipeline=pipeline,
+    ),
+    sampler=dict(type=DefaultSampler, shuffle=False),
+)
 val_cfg = dict(type=RetrievalValLoop, gallery_dataloader=gallery_dataloader)
 test_cfg = dict(type=RetrievalTestLoop, gallery_dataloader=gallery_dataloader)
 

@@ -20,14 +20,19 @@ from gleamkit.models import (
 
 model = dict(
     type=CrossViewRetriever,
-    backbone=dict(type=TimmBackbone, model_name='convnext_base.fb_in22k_ft_in1k_384',
-                  pretrained=True,
-                  # timm's pooling and head LayerNorm, initialised from the pretrained head
-                  pooled=True, global_pool='avg'),
+    backbone=dict(
+        type=TimmBackbone,
+        model_name='convnext_base.fb_in22k_ft_in1k_384',
+        pretrained=True,
+        # timm's pooling and head LayerNorm, initialised from the pretrained head
+        pooled=True,
+        global_pool='avg',
+    ),
     # no projection, no second norm: the pooled 1024-d features are the embedding
     head=dict(type=EmbeddingHead, embed_dim=None, pooling='avg', norm=False),
     loss=dict(type=SymmetricInfoNCELoss, temperature=0.07, label_smoothing=0.1),
     # ImageNet mean / std on the 0-255 scale (timm's record for this model)
-    data_preprocessor=dict(type=CrossViewDataPreprocessor, mean=(123.675, 116.28, 103.53),
-                           std=(58.395, 57.12, 57.375)),
+    data_preprocessor=dict(
+        type=CrossViewDataPreprocessor, mean=(123.675, 116.28, 103.53), std=(58.395, 57.12, 57.375)
+    ),
 )

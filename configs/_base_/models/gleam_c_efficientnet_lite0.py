@@ -8,12 +8,12 @@
 # gleam_c_efficientnet_lite0_pooled.py starts from exactly the backbone's ranking
 # (docs/training_real_data.md#zero-shot).
 from gleamkit.models import (
-                             CrossViewDataPreprocessor,
-                             CrossViewRetriever,
-                             EmbeddingHead,
-                             PackagedPretrainedBackbone,
-                             SymmetricInfoNCELoss,
-                             ViewSpecificNorm,
+    CrossViewDataPreprocessor,
+    CrossViewRetriever,
+    EmbeddingHead,
+    PackagedPretrainedBackbone,
+    SymmetricInfoNCELoss,
+    ViewSpecificNorm,
 )
 
 model = dict(

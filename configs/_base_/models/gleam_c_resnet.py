@@ -1,11 +1,11 @@
 # GLEAM-C: one shared timm encoder for every view + per-view normalisation adapter.
 from gleamkit.models import (
-                             CrossViewDataPreprocessor,
-                             CrossViewRetriever,
-                             EmbeddingHead,
-                             SymmetricInfoNCELoss,
-                             TimmBackbone,
-                             ViewSpecificNorm,
+    CrossViewDataPreprocessor,
+    CrossViewRetriever,
+    EmbeddingHead,
+    SymmetricInfoNCELoss,
+    TimmBackbone,
+    ViewSpecificNorm,
 )
 
 model = dict(

@@ -31,10 +31,22 @@ optim_wrapper = dict(
 )
 param_scheduler = [
     # from lr * 1e-3 (transformers' warm-up starts at 0; mmengine needs a factor > 0)
-    dict(type=LinearLR, start_factor=1e-3, by_epoch=True, begin=0, end=warmup_epochs,
-         convert_to_iter_based=True),
-    dict(type=CosineAnnealingLR, eta_min=0.0, by_epoch=True, begin=warmup_epochs,
-         end=max_epochs, convert_to_iter_based=True),
+    dict(
+        type=LinearLR,
+        start_factor=1e-3,
+        by_epoch=True,
+        begin=0,
+        end=warmup_epochs,
+        convert_to_iter_based=True,
+    ),
+    dict(
+        type=CosineAnnealingLR,
+        eta_min=0.0,
+        by_epoch=True,
+        begin=warmup_epochs,
+        end=max_epochs,
+        convert_to_iter_based=True,
+    ),
 ]
 # resumable in the middle of an epoch: real-data epochs are long, so save iter_N.pth too
 # (`tools/train.py --checkpoint-every 500`, or default_hooks.iter_checkpoint.interval=500)

@@ -31,6 +31,7 @@ without ``meta`` gets its label from the answer's verdict
 (:func:`~gleamkit.evaluation.explanation.parse_verdict`), its language from its
 script and its id from its position.
 """
+
 import json
 import os
 import os.path as osp
@@ -49,8 +50,16 @@ from .format import (
 from .prompts import LANGS, build_prompt, label_answer
 
 __all__ = [
-    'CHAT_FORMATS', 'IMAGE_TAG', 'record_to_chat', 'chat_to_record', 'detect_chat_format',
-    'detect_lang', 'export_chat', 'import_chat', 'read_chat_file', 'write_chat_file'
+    'CHAT_FORMATS',
+    'IMAGE_TAG',
+    'record_to_chat',
+    'chat_to_record',
+    'detect_chat_format',
+    'detect_lang',
+    'export_chat',
+    'import_chat',
+    'read_chat_file',
+    'write_chat_file',
 ]
 
 CHAT_FORMATS = ('messages', 'conversations', 'qwen')
@@ -65,10 +74,16 @@ def detect_lang(text: str) -> str:
     return 'zh' if letters and cjk / len(letters) >= 0.1 else 'en'
 
 
-def record_to_chat(record: GleamXRecord, fmt: str = 'messages', lang: str = 'en',
-                   answer_mode: str = 'explanation', prompts: Optional[Mapping[str, str]] = None,
-                   images: Optional[Sequence[str]] = None, system: Optional[str] = None,
-                   with_meta: bool = False) -> dict:
+def record_to_chat(
+    record: GleamXRecord,
+    fmt: str = 'messages',
+    lang: str = 'en',
+    answer_mode: str = 'explanation',
+    prompts: Optional[Mapping[str, str]] = None,
+    images: Optional[Sequence[str]] = None,
+    system: Optional[str] = None,
+    with_meta: bool = False,
+) -> dict:
     """One chat sample of ``record`` in ``lang``.
 
     Args:
@@ -86,37 +101,53 @@ def record_to_chat(record: GleamXRecord, fmt: str = 'messages', lang: str = 'en'
     if fmt not in CHAT_FORMATS:
         raise ValueError(f'fmt={fmt!r}: expected one of {CHAT_FORMATS}')
     if answer_mode == 'explanation' and not record.explanation.get(lang):
-        raise ValueError(f'record {record.id!r} has no {lang!r} explanation '
-                         f'(it has {record.langs})')
+        raise ValueError(
+            f'record {record.id!r} has no {lang!r} explanation (it has {record.langs})'
+        )
     prompt = build_prompt(record.query_view, lang, answer_mode, prompts)
-    answer = (record.explanation[lang] if answer_mode == 'explanation'
-              else label_answer(record.label_id, lang))
+    answer = (
+        record.explanation[lang]
+        if answer_mode == 'explanation'
+        else label_answer(record.label_id, lang)
+    )
     if IMAGE_TAG in answer:
-        raise ValueError(f'record {record.id!r}: the {lang!r} explanation contains an '
-                         f'{IMAGE_TAG!r} tag; answers must not carry image tags')
-    images = list(images) if images is not None else [record.query_image,
-                                                      record.satellite_image]
+        raise ValueError(
+            f'record {record.id!r}: the {lang!r} explanation contains an '
+            f'{IMAGE_TAG!r} tag; answers must not carry image tags'
+        )
+    images = list(images) if images is not None else [record.query_image, record.satellite_image]
     if fmt == 'messages':
-        turns = [dict(role='user', content=IMAGE_TAG * 2 + prompt),
-                 dict(role='assistant', content=answer)]
+        turns = [
+            dict(role='user', content=IMAGE_TAG * 2 + prompt),
+            dict(role='assistant', content=answer),
+        ]
         if system:
             turns.insert(0, dict(role='system', content=system))
         out = dict(messages=turns, images=images)
     elif fmt == 'conversations':
-        turns = [{'from': 'human', 'value': IMAGE_TAG * 2 + prompt},
-                 {'from': 'gpt', 'value': answer}]
+        turns = [
+            {'from': 'human', 'value': IMAGE_TAG * 2 + prompt},
+            {'from': 'gpt', 'value': answer},
+        ]
         out = dict(conversations=turns, images=images)
         if system:
             out['system'] = system
     else:
-        turns = [{'from': 'human', 'value': f'{IMAGE_TAG}\n{IMAGE_TAG}\n{prompt}'},
-                 {'from': 'gpt', 'value': answer}]
+        turns = [
+            {'from': 'human', 'value': f'{IMAGE_TAG}\n{IMAGE_TAG}\n{prompt}'},
+            {'from': 'gpt', 'value': answer},
+        ]
         if system:
             turns.insert(0, {'from': 'system', 'value': system})
         out = dict(image=images, conversations=turns)
     if with_meta:
-        meta = dict(id=record.id, query_view=record.query_view, label=record.label, lang=lang,
-                    source=record.source)
+        meta = dict(
+            id=record.id,
+            query_view=record.query_view,
+            label=record.label,
+            lang=lang,
+            source=record.source,
+        )
         if record.revisions:
             meta['revisions'] = [dict(r) for r in record.revisions]
         if record.meta:
@@ -134,18 +165,27 @@ def detect_chat_format(sample: dict) -> str:
             return 'qwen'
         if 'conversations' in sample:
             return 'conversations'
-    raise ValueError('not a chat sample: expected a "messages" list (LLaMA-Factory/ms-swift) '
-                     'or a "conversations" list (LLaMA-Factory ShareGPT, Qwen), got keys '
-                     f'{sorted(sample) if isinstance(sample, dict) else type(sample).__name__}')
+    raise ValueError(
+        'not a chat sample: expected a "messages" list (LLaMA-Factory/ms-swift) '
+        'or a "conversations" list (LLaMA-Factory ShareGPT, Qwen), got keys '
+        f'{sorted(sample) if isinstance(sample, dict) else type(sample).__name__}'
+    )
 
 
 _ROLE_USER = {'user', 'human'}
 _ROLE_ASSISTANT = {'assistant', 'gpt'}
 
 
-def chat_to_record(sample: dict, *, index: int = 0, id_prefix: str = 'sample',
-                   view: str = 'unknown', source: str = 'import',
-                   file: Optional[str] = None, line: Optional[int] = None) -> GleamXRecord:
+def chat_to_record(
+    sample: dict,
+    *,
+    index: int = 0,
+    id_prefix: str = 'sample',
+    view: str = 'unknown',
+    source: str = 'import',
+    file: Optional[str] = None,
+    line: Optional[int] = None,
+) -> GleamXRecord:
     """A record from one chat sample (its first user turn and the reply).
 
     ``meta`` in the sample wins over ``view``/``source``; without it the label
@@ -154,8 +194,9 @@ def chat_to_record(sample: dict, *, index: int = 0, id_prefix: str = 'sample',
     """
 
     def err(expected, key=None, got=None, show_got=True):
-        return GleamXFormatError(expected, key=key, got=got, file=file, line=line,
-                                 show_got=show_got)
+        return GleamXFormatError(
+            expected, key=key, got=got, file=file, line=line, show_got=show_got
+        )
 
     fmt = detect_chat_format(sample)
     turns = sample['messages'] if fmt == 'messages' else sample['conversations']
@@ -166,48 +207,69 @@ def chat_to_record(sample: dict, *, index: int = 0, id_prefix: str = 'sample',
     user = assistant = None
     for i, turn in enumerate(turns):
         if not isinstance(turn, dict) or role_key not in turn or text_key not in turn:
-            raise err(f'a turn with {role_key!r} and {text_key!r}', key=f'{key_turns}[{i}]',
-                      got=turn)
+            raise err(
+                f'a turn with {role_key!r} and {text_key!r}', key=f'{key_turns}[{i}]', got=turn
+            )
         if user is None and turn[role_key] in _ROLE_USER:
             user = turn[text_key]
         elif user is not None and turn[role_key] in _ROLE_ASSISTANT:
             assistant = turn[text_key]
             break
     if user is None or assistant is None:
-        raise err(f'a user turn followed by an assistant turn ({role_key!r} in '
-                  f'{sorted(_ROLE_USER)} then {sorted(_ROLE_ASSISTANT)})', key=key_turns,
-                  show_got=False)
+        raise err(
+            f'a user turn followed by an assistant turn ({role_key!r} in '
+            f'{sorted(_ROLE_USER)} then {sorted(_ROLE_ASSISTANT)})',
+            key=key_turns,
+            show_got=False,
+        )
     image_key = 'image' if fmt == 'qwen' else 'images'
     images = sample.get(image_key)
     if isinstance(images, str):
         images = [images]
-    if not isinstance(images, list) or len(images) != 2 or not all(
-            isinstance(p, str) and p for p in images):
+    if (
+        not isinstance(images, list)
+        or len(images) != 2
+        or not all(isinstance(p, str) and p for p in images)
+    ):
         raise err('two image paths [query, satellite]', key=image_key, got=images)
     if not isinstance(user, str) or user.count(IMAGE_TAG) != 2:
-        raise err(f'exactly two {IMAGE_TAG!r} tags in the user turn (one per image)',
-                  key=key_turns, got=user)
+        raise err(
+            f'exactly two {IMAGE_TAG!r} tags in the user turn (one per image)',
+            key=key_turns,
+            got=user,
+        )
     if not isinstance(assistant, str) or IMAGE_TAG in assistant:
         raise err(f'an answer without {IMAGE_TAG!r} tags', key=key_turns, got=assistant)
     meta = sample.get('meta') or {}
     if not isinstance(meta, dict):
-        raise err('an object (id, query_view, label, lang, source, revisions, record_meta)',
-                  key='meta', got=meta)
+        raise err(
+            'an object (id, query_view, label, lang, source, revisions, record_meta)',
+            key='meta',
+            got=meta,
+        )
     lang = meta.get('lang') or detect_lang(assistant)
     label = meta.get('label')
     if label is None:
         from gleamkit.evaluation.explanation.verdict import parse_verdict
+
         verdict = parse_verdict(assistant, lang=lang)
         if verdict == -1:
-            raise err('an answer whose verdict can be read (no "meta.label" given)',
-                      key=key_turns, got=assistant)
+            raise err(
+                'an answer whose verdict can be read (no "meta.label" given)',
+                key=key_turns,
+                got=assistant,
+            )
         label = verdict
-    record = dict(id=str(meta.get('id') or f'{id_prefix}-{index:06d}'),
-                  query_image=images[0], satellite_image=images[1],
-                  query_view=meta.get('query_view') or view, label=label_to_name(label),
-                  # with meta the text is ours, kept byte for byte (lossless round trip)
-                  explanation={lang: assistant if meta else assistant.strip()},
-                  source=meta.get('source') or source)
+    record = dict(
+        id=str(meta.get('id') or f'{id_prefix}-{index:06d}'),
+        query_image=images[0],
+        satellite_image=images[1],
+        query_view=meta.get('query_view') or view,
+        label=label_to_name(label),
+        # with meta the text is ours, kept byte for byte (lossless round trip)
+        explanation={lang: assistant if meta else assistant.strip()},
+        source=meta.get('source') or source,
+    )
     if meta.get('revisions'):
         record['revisions'] = meta['revisions']
     if meta.get('record_meta'):
@@ -231,8 +293,9 @@ def read_chat_file(path: str) -> List[dict]:
             try:
                 samples.append(json.loads(line))
             except json.JSONDecodeError as e:
-                raise GleamXFormatError(json_error_expected(e), file=path, line=lineno,
-                                        show_got=False) from e
+                raise GleamXFormatError(
+                    json_error_expected(e), file=path, line=lineno, show_got=False
+                ) from e
     return samples
 
 
@@ -246,11 +309,18 @@ def write_chat_file(samples: Sequence[dict], path: str) -> None:
             f.writelines(json.dumps(s, ensure_ascii=False) + '\n' for s in samples)
 
 
-def export_chat(records, out_path: str, fmt: str = 'messages',
-                langs: Sequence[str] = LANGS, answer_mode: str = 'explanation',
-                prompts: Optional[Mapping[str, str]] = None, base_dir: Optional[str] = None,
-                path_mode: str = 'relative', system: Optional[str] = None,
-                with_meta: bool = False) -> int:
+def export_chat(
+    records,
+    out_path: str,
+    fmt: str = 'messages',
+    langs: Sequence[str] = LANGS,
+    answer_mode: str = 'explanation',
+    prompts: Optional[Mapping[str, str]] = None,
+    base_dir: Optional[str] = None,
+    path_mode: str = 'relative',
+    system: Optional[str] = None,
+    with_meta: bool = False,
+) -> int:
     """Write a GLEAM-X file (or records) as an ecosystem chat file.
 
     Args:
@@ -278,22 +348,29 @@ def export_chat(records, out_path: str, fmt: str = 'messages',
     out_dir = osp.dirname(osp.abspath(out_path))
     samples = []
     for rec in records:
-        images = [osp.abspath(resolve_path(p, base_dir))
-                  for p in (rec.query_image, rec.satellite_image)]
+        images = [
+            osp.abspath(resolve_path(p, base_dir)) for p in (rec.query_image, rec.satellite_image)
+        ]
         if path_mode == 'relative':
             images = [osp.relpath(p, out_dir) for p in images]
         for lang in langs:
             if answer_mode == 'explanation' and not rec.explanation.get(lang):
                 continue
-            samples.append(record_to_chat(rec, fmt, lang, answer_mode, prompts, images, system,
-                                          with_meta))
+            samples.append(
+                record_to_chat(rec, fmt, lang, answer_mode, prompts, images, system, with_meta)
+            )
     write_chat_file(samples, out_path)
     return len(samples)
 
 
-def import_chat(path: str, view: str = 'unknown', source: str = 'import',
-                id_prefix: Optional[str] = None, out_path: Optional[str] = None,
-                path_mode: str = 'relative') -> List[GleamXRecord]:
+def import_chat(
+    path: str,
+    view: str = 'unknown',
+    source: str = 'import',
+    id_prefix: Optional[str] = None,
+    out_path: Optional[str] = None,
+    path_mode: str = 'relative',
+) -> List[GleamXRecord]:
     """Read an ecosystem chat file (format detected per sample) into records.
 
     Samples with the same ``meta.id`` (one per language) merge into one record.
@@ -307,12 +384,21 @@ def import_chat(path: str, view: str = 'unknown', source: str = 'import',
     merged: Dict[str, GleamXRecord] = {}
     for i, sample in enumerate(samples):
         line = i + 1 if not path.endswith('.json') else None
-        rec = chat_to_record(sample, index=i, id_prefix=id_prefix, view=view, source=source,
-                             file=path if line else f'{path}[{i}]', line=line)
+        rec = chat_to_record(
+            sample,
+            index=i,
+            id_prefix=id_prefix,
+            view=view,
+            source=source,
+            file=path if line else f'{path}[{i}]',
+            line=line,
+        )
         if out_path is not None:
             out_dir = osp.dirname(osp.abspath(out_path))
-            paths = [osp.abspath(resolve_path(p, src_dir))
-                     for p in (rec.query_image, rec.satellite_image)]
+            paths = [
+                osp.abspath(resolve_path(p, src_dir))
+                for p in (rec.query_image, rec.satellite_image)
+            ]
             if path_mode == 'relative':
                 paths = [osp.relpath(p, out_dir) for p in paths]
             rec.query_image, rec.satellite_image = paths
@@ -320,11 +406,19 @@ def import_chat(path: str, view: str = 'unknown', source: str = 'import',
             old = merged[rec.id]
             clash = [lang for lang in rec.explanation if lang in old.explanation]
             if clash or (old.label, old.source, old.revisions, old.meta) != (
-                    rec.label, rec.source, rec.revisions, rec.meta):
+                rec.label,
+                rec.source,
+                rec.revisions,
+                rec.meta,
+            ):
                 raise GleamXFormatError(
                     f'one sample per language of id {rec.id!r}, all with the same label, '
-                    'source, revisions and record_meta', key='meta.id', got=rec.id, file=path,
-                    line=line)
+                    'source, revisions and record_meta',
+                    key='meta.id',
+                    got=rec.id,
+                    file=path,
+                    line=line,
+                )
             old.explanation.update(rec.explanation)
         else:
             merged[rec.id] = rec

@@ -1,4 +1,5 @@
 """GLEAM-X records as chat-formatted training / evaluation samples."""
+
 import logging
 import os
 import os.path as osp
@@ -14,7 +15,7 @@ from .prompts import ANSWER_MODES, LANGS, build_prompt, label_answer, resolve_pr
 
 __all__ = ['GleamXDataset']
 
-LANG_CHOICES = LANGS + ('both', )
+LANG_CHOICES = LANGS + ('both',)
 CHECK_IMAGES = ('exist', 'decode', 'lazy')
 
 
@@ -28,6 +29,7 @@ def _image_problem(path: str, decode: bool) -> str:
         return 'not readable (permissions)'
     if decode:
         from PIL import Image
+
         try:
             with Image.open(path) as img:
                 img.verify()
@@ -50,15 +52,19 @@ def check_record_images(records, base_dir: str, ann_file: str, decode: bool = Fa
             if path not in seen:
                 seen[path] = _image_problem(path, decode)
             if seen[path]:
-                bad.append(f'{ann_file}:{rec.line}: {key} {getattr(rec, key)!r} -> {path} '
-                           f'({seen[path]})')
+                bad.append(
+                    f'{ann_file}:{rec.line}: {key} {getattr(rec, key)!r} -> {path} ({seen[path]})'
+                )
     if bad:
         more = f'\n  ... and {len(bad) - 10} more' if len(bad) > 10 else ''
         raise FileNotFoundError(
             f'GleamXDataset: {len(bad)} of the {total} images referenced by {ann_file} cannot be '
-            'read (image paths are relative to the JSONL file\'s folder):\n  '
-            + '\n  '.join(bad[:10]) + more + '\nFix the paths or the files, or pass '
-            "check_images='lazy' to read images only when a sample is loaded.")
+            "read (image paths are relative to the JSONL file's folder):\n  "
+            + '\n  '.join(bad[:10])
+            + more
+            + '\nFix the paths or the files, or pass '
+            "check_images='lazy' to read images only when a sample is loaded."
+        )
 
 
 @DATASETS.register_module()
@@ -106,19 +112,30 @@ class GleamXDataset(BaseDataset):
 
     METAINFO = dict(name='gleam-x', classes=('no_match', 'match'), reference_view='satellite')
 
-    def __init__(self, ann_file: str = '', data_root: str = '', lang: str = 'en',
-                 answer_mode: str = 'explanation', prompts: Optional[Mapping[str, str]] = None,
-                 views: Optional[Sequence[str]] = None, synthetic: Optional[dict] = None,
-                 cache_dir: Optional[str] = None, check_images: str = 'exist',
-                 pipeline: Sequence = (), **kwargs):
+    def __init__(
+        self,
+        ann_file: str = '',
+        data_root: str = '',
+        lang: str = 'en',
+        answer_mode: str = 'explanation',
+        prompts: Optional[Mapping[str, str]] = None,
+        views: Optional[Sequence[str]] = None,
+        synthetic: Optional[dict] = None,
+        cache_dir: Optional[str] = None,
+        check_images: str = 'exist',
+        pipeline: Sequence = (),
+        **kwargs,
+    ):
         if lang not in LANG_CHOICES:
             raise ValueError(f'GleamXDataset: lang={lang!r}, expected one of {LANG_CHOICES}')
         if answer_mode not in ANSWER_MODES:
-            raise ValueError(f'GleamXDataset: answer_mode={answer_mode!r}, expected one of '
-                             f'{ANSWER_MODES}')
+            raise ValueError(
+                f'GleamXDataset: answer_mode={answer_mode!r}, expected one of {ANSWER_MODES}'
+            )
         if check_images not in CHECK_IMAGES:
-            raise ValueError(f'GleamXDataset: check_images={check_images!r}, expected one of '
-                             f'{CHECK_IMAGES}')
+            raise ValueError(
+                f'GleamXDataset: check_images={check_images!r}, expected one of {CHECK_IMAGES}'
+            )
         self.lang, self.answer_mode = lang, answer_mode
         self.check_images = check_images
         self.prompts = resolve_prompts(answer_mode, prompts)  # validates early
@@ -126,10 +143,11 @@ class GleamXDataset(BaseDataset):
         self.synthetic = dict(synthetic) if synthetic else None
         self.cache_dir = cache_dir
         if self.synthetic is None and not ann_file:
-            raise ValueError('GleamXDataset needs ann_file (a GLEAM-X JSONL file) or '
-                             'synthetic=dict(...) (the offline set built from the built-in world)')
-        super().__init__(ann_file=ann_file, data_root=data_root, pipeline=list(pipeline),
-                         **kwargs)
+            raise ValueError(
+                'GleamXDataset needs ann_file (a GLEAM-X JSONL file) or '
+                'synthetic=dict(...) (the offline set built from the built-in world)'
+            )
+        super().__init__(ann_file=ann_file, data_root=data_root, pipeline=list(pipeline), **kwargs)
 
     def _synthetic_ann_file(self) -> str:
         from gleamkit.synthetic.captions.synthetic_explanations import ensure_synthetic_set
@@ -137,8 +155,9 @@ class GleamXDataset(BaseDataset):
         cfg = dict(self.synthetic)
         split = cfg.pop('split', 'train')
         if split not in ('train', 'test'):
-            raise ValueError(f"GleamXDataset: synthetic split={split!r}, expected 'train' or "
-                             "'test'")
+            raise ValueError(
+                f"GleamXDataset: synthetic split={split!r}, expected 'train' or 'test'"
+            )
         files = ensure_synthetic_set(cache_dir=self.cache_dir, **cfg)
         return files[split]
 
@@ -146,7 +165,7 @@ class GleamXDataset(BaseDataset):
         ann_file = self._synthetic_ann_file() if self.synthetic else self.ann_file
         base_dir = osp.dirname(osp.abspath(ann_file))
         records = read_jsonl(ann_file)
-        langs = LANGS if self.lang == 'both' else (self.lang, )
+        langs = LANGS if self.lang == 'both' else (self.lang,)
         data_list, skipped, used = [], 0, []
         for rec in records:
             if self.views is not None and rec.query_view not in self.views:
@@ -160,23 +179,38 @@ class GleamXDataset(BaseDataset):
             used.append(rec)
             for lang in available:
                 reference = rec.explanation.get(lang, '')
-                answer = (reference if self.answer_mode == 'explanation' else label_answer(
-                    rec.label_id, lang))
-                data_list.append(dict(
-                    id=rec.id, query_path=resolve_path(rec.query_image, base_dir),
-                    satellite_path=resolve_path(rec.satellite_image, base_dir),
-                    view=rec.query_view, lang=lang, label=rec.label_id, reference=reference,
-                    source=rec.source,
-                    prompt=build_prompt(rec.query_view, lang, self.answer_mode, self.prompts),
-                    answer=answer))
+                answer = (
+                    reference
+                    if self.answer_mode == 'explanation'
+                    else label_answer(rec.label_id, lang)
+                )
+                data_list.append(
+                    dict(
+                        id=rec.id,
+                        query_path=resolve_path(rec.query_image, base_dir),
+                        satellite_path=resolve_path(rec.satellite_image, base_dir),
+                        view=rec.query_view,
+                        lang=lang,
+                        label=rec.label_id,
+                        reference=reference,
+                        source=rec.source,
+                        prompt=build_prompt(rec.query_view, lang, self.answer_mode, self.prompts),
+                        answer=answer,
+                    )
+                )
         if skipped:
-            print_log(f'GleamXDataset: skipped {skipped} of {len(records)} records of {ann_file} '
-                      f'without an explanation in {langs}', logger='current',
-                      level=logging.WARNING)
+            print_log(
+                f'GleamXDataset: skipped {skipped} of {len(records)} records of {ann_file} '
+                f'without an explanation in {langs}',
+                logger='current',
+                level=logging.WARNING,
+            )
         if not data_list:
-            raise ValueError(f'GleamXDataset is empty: {ann_file} has {len(records)} records, '
-                             f'none with lang={self.lang!r}'
-                             + (f' and views={list(self.views)}' if self.views else ''))
+            raise ValueError(
+                f'GleamXDataset is empty: {ann_file} has {len(records)} records, '
+                f'none with lang={self.lang!r}'
+                + (f' and views={list(self.views)}' if self.views else '')
+            )
         if self.check_images != 'lazy':
             check_record_images(used, base_dir, ann_file, decode=self.check_images == 'decode')
         return data_list

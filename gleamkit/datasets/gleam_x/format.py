@@ -20,6 +20,7 @@ Keys of a record (a JSON object on one line):
 Any other key is an error (a typo would otherwise silently drop data); errors
 name the file, the line, the key and what was expected.
 """
+
 import json
 import os
 import os.path as osp
@@ -33,17 +34,32 @@ from gleamkit.structures.vocabulary import QUERY_VIEWS
 from .prompts import LANGS
 
 __all__ = [
-    'GleamXFormatError', 'GleamXRecord', 'LABEL_NAMES', 'KNOWN_VIEWS', 'RECORD_KEYS',
-    'label_to_int', 'label_to_name', 'json_error_expected', 'read_jsonl', 'write_jsonl',
-    'resolve_path'
+    'GleamXFormatError',
+    'GleamXRecord',
+    'LABEL_NAMES',
+    'KNOWN_VIEWS',
+    'RECORD_KEYS',
+    'label_to_int',
+    'label_to_name',
+    'json_error_expected',
+    'read_jsonl',
+    'write_jsonl',
+    'resolve_path',
 ]
 
 LABEL_NAMES = {1: 'match', 0: 'no_match'}
 _LABEL_IDS = {v: k for k, v in LABEL_NAMES.items()}
 #: views named in errors (records may carry any lower-case view name)
 KNOWN_VIEWS = QUERY_VIEWS
-REQUIRED_KEYS = ('id', 'query_image', 'satellite_image', 'query_view', 'label', 'explanation',
-                 'source')
+REQUIRED_KEYS = (
+    'id',
+    'query_image',
+    'satellite_image',
+    'query_view',
+    'label',
+    'explanation',
+    'source',
+)
 OPTIONAL_KEYS = ('revisions', 'meta')
 RECORD_KEYS = REQUIRED_KEYS + OPTIONAL_KEYS
 REVISION_KEYS = ('explanation', 'label', 'source', 'replaced_by', 'replaced_at')
@@ -57,9 +73,16 @@ class GleamXFormatError(ValueError):
     and what; the message reads ``file:line: key 'k': expected ..., got ...``.
     """
 
-    def __init__(self, expected: str, *, key: Optional[str] = None, got: Any = None,
-                 file: Optional[str] = None, line: Optional[int] = None,
-                 show_got: bool = True):
+    def __init__(
+        self,
+        expected: str,
+        *,
+        key: Optional[str] = None,
+        got: Any = None,
+        file: Optional[str] = None,
+        line: Optional[int] = None,
+        show_got: bool = True,
+    ):
         self.file, self.line, self.key, self.expected = file, line, key, expected
         where = ':'.join(str(p) for p in (file, line) if p is not None)
         parts = [f'{where}: ' if where else '']
@@ -95,8 +118,9 @@ def label_to_name(label: Any) -> str:
 
 def _check_explanation(value: Any, key: str, err) -> Dict[str, str]:
     if not isinstance(value, dict) or not value:
-        raise err(f'an object {{"en": str, "zh": str}} with at least one of {LANGS}', key=key,
-                  got=value)
+        raise err(
+            f'an object {{"en": str, "zh": str}} with at least one of {LANGS}', key=key, got=value
+        )
     for lang, text in value.items():
         if lang not in LANGS:
             raise err(f'language keys among {LANGS}', key=f'{key}.{lang}', got=lang)
@@ -131,9 +155,15 @@ class GleamXRecord:
         return [lang for lang in LANGS if self.explanation.get(lang)]
 
     def to_dict(self) -> dict:
-        out = dict(id=self.id, query_image=self.query_image,
-                   satellite_image=self.satellite_image, query_view=self.query_view,
-                   label=self.label, explanation=dict(self.explanation), source=self.source)
+        out = dict(
+            id=self.id,
+            query_image=self.query_image,
+            satellite_image=self.satellite_image,
+            query_view=self.query_view,
+            label=self.label,
+            explanation=dict(self.explanation),
+            source=self.source,
+        )
         if self.revisions:
             out['revisions'] = [dict(r) for r in self.revisions]
         if self.meta:
@@ -141,31 +171,42 @@ class GleamXRecord:
         return out
 
     @classmethod
-    def from_dict(cls, obj: Any, file: Optional[str] = None,
-                  line: Optional[int] = None) -> 'GleamXRecord':
+    def from_dict(
+        cls, obj: Any, file: Optional[str] = None, line: Optional[int] = None
+    ) -> 'GleamXRecord':
         """Validate ``obj`` and build a record; errors name ``file:line`` and the key."""
 
         def err(expected, key=None, got=None, show_got=True):
-            return GleamXFormatError(expected, key=key, got=got, file=file, line=line,
-                                     show_got=show_got)
+            return GleamXFormatError(
+                expected, key=key, got=got, file=file, line=line, show_got=show_got
+            )
 
         if not isinstance(obj, dict):
             raise err('a JSON object (one record per line)', got=obj)
         unknown = [k for k in obj if k not in RECORD_KEYS]
         if unknown:
-            raise err(f'only the keys {list(RECORD_KEYS)} (put extra fields under "meta")',
-                      key=unknown[0], show_got=False)
+            raise err(
+                f'only the keys {list(RECORD_KEYS)} (put extra fields under "meta")',
+                key=unknown[0],
+                show_got=False,
+            )
         for key in REQUIRED_KEYS:
             if key not in obj:
-                raise err('to be present (required keys: ' + ', '.join(REQUIRED_KEYS) + ')',
-                          key=key, show_got=False)
+                raise err(
+                    'to be present (required keys: ' + ', '.join(REQUIRED_KEYS) + ')',
+                    key=key,
+                    show_got=False,
+                )
         for key in ('id', 'query_image', 'satellite_image', 'source'):
             if not isinstance(obj[key], str) or not obj[key].strip():
                 raise err('a non-empty string', key=key, got=obj[key])
         view = obj['query_view']
         if not isinstance(view, str) or not _VIEW_RE.match(view):
-            raise err(f'a lower-case view name such as {", ".join(map(repr, KNOWN_VIEWS))}',
-                      key='query_view', got=view)
+            raise err(
+                f'a lower-case view name such as {", ".join(map(repr, KNOWN_VIEWS))}',
+                key='query_view',
+                got=view,
+            )
         if obj['label'] not in _LABEL_IDS:
             raise err("'match' or 'no_match'", key='label', got=obj['label'])
         explanation = _check_explanation(obj['explanation'], 'explanation', err)
@@ -178,8 +219,9 @@ class GleamXRecord:
                 raise err(f'an object with keys {list(REVISION_KEYS)}', key=key, got=rev)
             extra = [k for k in rev if k not in REVISION_KEYS]
             if extra:
-                raise err(f'only the keys {list(REVISION_KEYS)}', key=f'{key}.{extra[0]}',
-                          show_got=False)
+                raise err(
+                    f'only the keys {list(REVISION_KEYS)}', key=f'{key}.{extra[0]}', show_got=False
+                )
             if 'explanation' not in rev or 'source' not in rev:
                 raise err('"explanation" and "source" in every revision', key=key, got=rev)
             _check_explanation(rev['explanation'], f'{key}.explanation', err)
@@ -191,29 +233,52 @@ class GleamXRecord:
         meta = obj.get('meta', {})
         if not isinstance(meta, dict):
             raise err('an object', key='meta', got=meta)
-        return cls(id=obj['id'], query_image=obj['query_image'],
-                   satellite_image=obj['satellite_image'], query_view=view, label=obj['label'],
-                   explanation=explanation, source=obj['source'],
-                   revisions=[dict(r) for r in revisions], meta=dict(meta), line=line)
+        return cls(
+            id=obj['id'],
+            query_image=obj['query_image'],
+            satellite_image=obj['satellite_image'],
+            query_view=view,
+            label=obj['label'],
+            explanation=explanation,
+            source=obj['source'],
+            revisions=[dict(r) for r in revisions],
+            meta=dict(meta),
+            line=line,
+        )
 
-    def revised(self, *, source: str, explanation: Optional[Dict[str, str]] = None,
-                label: Optional[str] = None, replaced_at: Optional[str] = None) -> 'GleamXRecord':
+    def revised(
+        self,
+        *,
+        source: str,
+        explanation: Optional[Dict[str, str]] = None,
+        label: Optional[str] = None,
+        replaced_at: Optional[str] = None,
+    ) -> 'GleamXRecord':
         """A copy with a new explanation/label/source; this version goes to ``revisions``.
 
         Languages missing from ``explanation`` keep their current text.
         """
-        history = dict(explanation=dict(self.explanation), label=self.label, source=self.source,
-                       replaced_by=source)
+        history = dict(
+            explanation=dict(self.explanation),
+            label=self.label,
+            source=self.source,
+            replaced_by=source,
+        )
         if replaced_at is not None:
             history['replaced_at'] = replaced_at
         new_expl = dict(self.explanation)
         new_expl.update({k: v for k, v in (explanation or {}).items() if v and v.strip()})
-        new = GleamXRecord(id=self.id, query_image=self.query_image,
-                           satellite_image=self.satellite_image, query_view=self.query_view,
-                           label=label_to_name(label) if label is not None else self.label,
-                           explanation=new_expl, source=source,
-                           revisions=[dict(r) for r in self.revisions] + [history],
-                           meta=dict(self.meta))
+        new = GleamXRecord(
+            id=self.id,
+            query_image=self.query_image,
+            satellite_image=self.satellite_image,
+            query_view=self.query_view,
+            label=label_to_name(label) if label is not None else self.label,
+            explanation=new_expl,
+            source=source,
+            revisions=[dict(r) for r in self.revisions] + [history],
+            meta=dict(self.meta),
+        )
         return GleamXRecord.from_dict(new.to_dict())  # re-validate
 
 
@@ -235,13 +300,18 @@ def read_jsonl(path: str) -> List[GleamXRecord]:
             try:
                 obj = json.loads(text)
             except json.JSONDecodeError as e:
-                raise GleamXFormatError(json_error_expected(e), file=path, line=lineno,
-                                        show_got=False) from e
+                raise GleamXFormatError(
+                    json_error_expected(e), file=path, line=lineno, show_got=False
+                ) from e
             record = GleamXRecord.from_dict(obj, file=path, line=lineno)
             if record.id in first_line:
                 raise GleamXFormatError(
-                    f'unique ids (also on line {first_line[record.id]})', key='id',
-                    got=record.id, file=path, line=lineno)
+                    f'unique ids (also on line {first_line[record.id]})',
+                    key='id',
+                    got=record.id,
+                    file=path,
+                    line=lineno,
+                )
             first_line[record.id] = lineno
             records.append(record)
     return records

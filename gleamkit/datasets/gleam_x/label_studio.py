@@ -32,6 +32,7 @@ The images are shown through Label Studio's local-files storage: start it with
 files" source storage whose absolute path contains the images (saved, not
 synced) to the project; ``docs/gleam_x_data.md`` has the steps.
 """
+
 import json
 import os.path as osp
 import warnings
@@ -43,7 +44,10 @@ from .format import LABEL_NAMES, GleamXFormatError, GleamXRecord, read_jsonl, re
 from .prompts import LANGS
 
 __all__ = [
-    'label_studio_config', 'to_label_studio_tasks', 'from_label_studio', 'LOCAL_FILES_PREFIX'
+    'label_studio_config',
+    'to_label_studio_tasks',
+    'from_label_studio',
+    'LOCAL_FILES_PREFIX',
 ]
 
 #: Label Studio serves files under ``LOCAL_FILES_DOCUMENT_ROOT`` at this URL.
@@ -60,35 +64,43 @@ def label_studio_config(langs: Sequence[str] = LANGS) -> str:
     areas = '\n'.join(
         f'  <Header value="{_LANG_TITLES[lang]}"/>\n'
         f'  <TextArea name="{_text_name(lang)}" toName="query_image" editable="true" '
-        f'maxSubmissions="1" rows="8" showSubmitButton="false"/>' for lang in langs)
+        f'maxSubmissions="1" rows="8" showSubmitButton="false"/>'
+        for lang in langs
+    )
     choices = '\n'.join(f'    <Choice value="{v}"/>' for v in LABEL_NAMES.values())
-    return ('<View>\n'
-            '  <Header value="$record_id"/>\n'
-            '  <Text name="query_view" value="$query_view"/>\n'
-            '  <View style="display: flex; gap: 8px">\n'
-            '    <Image name="query_image" value="$query_image" maxWidth="480px"/>\n'
-            '    <Image name="satellite_image" value="$satellite_image" maxWidth="480px"/>\n'
-            '  </View>\n'
-            '  <Header value="Same place?"/>\n'
-            '  <Choices name="label" toName="query_image" choice="single" required="true">\n'
-            f'{choices}\n'
-            '  </Choices>\n'
-            f'{areas}\n'
-            '</View>\n')
+    return (
+        '<View>\n'
+        '  <Header value="$record_id"/>\n'
+        '  <Text name="query_view" value="$query_view"/>\n'
+        '  <View style="display: flex; gap: 8px">\n'
+        '    <Image name="query_image" value="$query_image" maxWidth="480px"/>\n'
+        '    <Image name="satellite_image" value="$satellite_image" maxWidth="480px"/>\n'
+        '  </View>\n'
+        '  <Header value="Same place?"/>\n'
+        '  <Choices name="label" toName="query_image" choice="single" required="true">\n'
+        f'{choices}\n'
+        '  </Choices>\n'
+        f'{areas}\n'
+        '</View>\n'
+    )
 
 
 def _local_files_url(document_root: Optional[str]) -> Callable[[str], str]:
     def url(path: str) -> str:
         rel = osp.relpath(path, document_root) if document_root else path.lstrip('/')
         return LOCAL_FILES_PREFIX + quote(rel.replace(osp.sep, '/'))
+
     return url
 
 
-def to_label_studio_tasks(records: Union[str, Sequence[GleamXRecord]],
-                          langs: Optional[Sequence[str]] = None, base_dir: Optional[str] = None,
-                          document_root: Optional[str] = None,
-                          image_url: Optional[Callable[[str], str]] = None,
-                          out_path: Optional[str] = None) -> List[dict]:
+def to_label_studio_tasks(
+    records: Union[str, Sequence[GleamXRecord]],
+    langs: Optional[Sequence[str]] = None,
+    base_dir: Optional[str] = None,
+    document_root: Optional[str] = None,
+    image_url: Optional[Callable[[str], str]] = None,
+    out_path: Optional[str] = None,
+) -> List[dict]:
     """Label Studio tasks (with predictions) for human revision.
 
     Args:
@@ -110,19 +122,40 @@ def to_label_studio_tasks(records: Union[str, Sequence[GleamXRecord]],
     url = image_url or _local_files_url(document_root)
     tasks = []
     for rec in records:
-        paths = [osp.abspath(resolve_path(p, base_dir))
-                 for p in (rec.query_image, rec.satellite_image)]
-        result = [dict(from_name='label', to_name='query_image', type='choices',
-                       value=dict(choices=[rec.label]))]
+        paths = [
+            osp.abspath(resolve_path(p, base_dir)) for p in (rec.query_image, rec.satellite_image)
+        ]
+        result = [
+            dict(
+                from_name='label',
+                to_name='query_image',
+                type='choices',
+                value=dict(choices=[rec.label]),
+            )
+        ]
         for lang in langs:
             if rec.explanation.get(lang):
-                result.append(dict(from_name=_text_name(lang), to_name='query_image',
-                                   type='textarea', value=dict(text=[rec.explanation[lang]])))
-        tasks.append(dict(
-            data=dict(query_image=url(paths[0]), satellite_image=url(paths[1]),
-                      record_id=rec.id, query_view=rec.query_view, record=rec.to_dict(),
-                      set_size=len(records)),
-            predictions=[dict(model_version=rec.source, result=result)]))
+                result.append(
+                    dict(
+                        from_name=_text_name(lang),
+                        to_name='query_image',
+                        type='textarea',
+                        value=dict(text=[rec.explanation[lang]]),
+                    )
+                )
+        tasks.append(
+            dict(
+                data=dict(
+                    query_image=url(paths[0]),
+                    satellite_image=url(paths[1]),
+                    record_id=rec.id,
+                    query_view=rec.query_view,
+                    record=rec.to_dict(),
+                    set_size=len(records),
+                ),
+                predictions=[dict(model_version=rec.source, result=result)],
+            )
+        )
     if out_path is not None:
         with open(out_path, 'w', encoding='utf-8') as f:
             json.dump(tasks, f, ensure_ascii=False, indent=1)
@@ -137,26 +170,35 @@ def _annotator(annotation: dict, names: Mapping[Any, str]) -> str:
     else:
         name = names.get(who, who)
     if name in (None, ''):
-        raise GleamXFormatError('an annotation with "completed_by" (the annotator)',
-                                key='annotations[].completed_by', got=annotation.get('id'))
+        raise GleamXFormatError(
+            'an annotation with "completed_by" (the annotator)',
+            key='annotations[].completed_by',
+            got=annotation.get('id'),
+        )
     return str(name)
 
 
 def _submitted(task: dict) -> Optional[dict]:
     """The latest submitted, non-cancelled annotation of a task (None if none)."""
-    kept = [a for a in task.get('annotations') or []
-            if isinstance(a, dict) and not a.get('was_cancelled')]
+    kept = [
+        a
+        for a in task.get('annotations') or []
+        if isinstance(a, dict) and not a.get('was_cancelled')
+    ]
     if not kept:
         return None
-    return max(enumerate(kept), key=lambda ia: (str(ia[1].get('updated_at')
-                                                    or ia[1].get('created_at') or ''), ia[0]))[1]
+    return max(
+        enumerate(kept),
+        key=lambda ia: (str(ia[1].get('updated_at') or ia[1].get('created_at') or ''), ia[0]),
+    )[1]
 
 
-def from_label_studio(tasks: Union[str, Sequence[dict]],
-                      annotators: Optional[Mapping[Any, str]] = None,
-                      out_path: Optional[str] = None,
-                      original: Union[str, Sequence[GleamXRecord], None] = None
-                      ) -> List[GleamXRecord]:
+def from_label_studio(
+    tasks: Union[str, Sequence[dict]],
+    annotators: Optional[Mapping[Any, str]] = None,
+    out_path: Optional[str] = None,
+    original: Union[str, Sequence[GleamXRecord], None] = None,
+) -> List[GleamXRecord]:
     """Records revised by the annotations of a Label Studio JSON export.
 
     Label Studio exports only the annotated tasks by default. When the export
@@ -183,8 +225,11 @@ def from_label_studio(tasks: Union[str, Sequence[dict]],
         with open(tasks, encoding='utf-8') as f:
             tasks = json.load(f)
     if not isinstance(tasks, list):
-        raise GleamXFormatError('a JSON list of tasks (Label Studio "JSON" export)', file=where,
-                                got=type(tasks).__name__)
+        raise GleamXFormatError(
+            'a JSON list of tasks (Label Studio "JSON" export)',
+            file=where,
+            got=type(tasks).__name__,
+        )
     names = dict(annotators or {})
     records: List[GleamXRecord] = []
     for i, task in enumerate(tasks):
@@ -192,8 +237,11 @@ def from_label_studio(tasks: Union[str, Sequence[dict]],
         record = (task.get('data') or {}).get('record') if isinstance(task, dict) else None
         if not isinstance(record, dict):
             raise GleamXFormatError(
-                'a task made by to_label_studio_tasks (with "data.record")', key='data.record',
-                file=loc, show_got=False)
+                'a task made by to_label_studio_tasks (with "data.record")',
+                key='data.record',
+                file=loc,
+                show_got=False,
+            )
         rec = GleamXRecord.from_dict(record, file=f'{loc}.data.record')
         annotation = _submitted(task)
         if annotation is None:
@@ -206,22 +254,36 @@ def from_label_studio(tasks: Union[str, Sequence[dict]],
             if name == 'label' and value.get('choices'):
                 label = value['choices'][0]
                 if label not in LABEL_NAMES.values():
-                    raise GleamXFormatError("'match' or 'no_match'", key='result.label',
-                                            got=label, file=loc)
+                    raise GleamXFormatError(
+                        "'match' or 'no_match'", key='result.label', got=label, file=loc
+                    )
             elif name.startswith('explanation_') and value.get('text') is not None:
-                lang = name[len('explanation_'):]
+                lang = name[len('explanation_') :]
                 if lang not in LANGS:
-                    raise GleamXFormatError(f'a TextArea named explanation_<lang>, lang in '
-                                            f'{LANGS}', key='result.from_name', got=name,
-                                            file=loc)
+                    raise GleamXFormatError(
+                        f'a TextArea named explanation_<lang>, lang in {LANGS}',
+                        key='result.from_name',
+                        got=name,
+                        file=loc,
+                    )
                 text = value['text']
                 texts[lang] = '\n'.join(text) if isinstance(text, list) else str(text)
-        when = annotation.get('updated_at') or annotation.get('created_at') or datetime.now(
-            timezone.utc).isoformat(timespec='seconds')
-        records.append(rec.revised(source=f'human:{_annotator(annotation, names)}',
-                                   explanation=texts, label=label, replaced_at=str(when)))
-    sizes = {task['data'].get('set_size') for task in tasks
-             if isinstance(task.get('data'), dict)} - {None}
+        when = (
+            annotation.get('updated_at')
+            or annotation.get('created_at')
+            or datetime.now(timezone.utc).isoformat(timespec='seconds')
+        )
+        records.append(
+            rec.revised(
+                source=f'human:{_annotator(annotation, names)}',
+                explanation=texts,
+                label=label,
+                replaced_at=str(when),
+            )
+        )
+    sizes = {
+        task['data'].get('set_size') for task in tasks if isinstance(task.get('data'), dict)
+    } - {None}
     if original is not None:
         records = _complete_from_original(records, original, where)
     elif sizes and len(tasks) < max(sizes):
@@ -231,14 +293,18 @@ def from_label_studio(tasks: Union[str, Sequence[dict]],
             f'the {len(records)} records returned are not the whole set. Export all tasks '
             '(API: GET /api/projects/<id>/export?exportType=JSON&download_all_tasks=true), or '
             'pass original=<the JSONL the tasks were made from> to get the others back '
-            'unchanged.', UserWarning, stacklevel=2)
+            'unchanged.',
+            UserWarning,
+            stacklevel=2,
+        )
     if out_path is not None:
         write_jsonl(records, out_path)
     return records
 
 
-def _complete_from_original(records: List[GleamXRecord], original, where: str
-                            ) -> List[GleamXRecord]:
+def _complete_from_original(
+    records: List[GleamXRecord], original, where: str
+) -> List[GleamXRecord]:
     """The original set in its order, with the exported (revised) records swapped in."""
     base = read_jsonl(original) if isinstance(original, str) else list(original)
     revised = {r.id: r for r in records}
@@ -247,5 +313,8 @@ def _complete_from_original(records: List[GleamXRecord], original, where: str
     if stray:
         raise GleamXFormatError(
             f'every exported record to be in original= ({len(stray)} are not)',
-            key='data.record.id', got=stray[:5], file=where)
+            key='data.record.id',
+            got=stray[:5],
+            file=where,
+        )
     return [revised.get(r.id, r) for r in base]

@@ -9,5 +9,9 @@ from .gps_neighbour_sampler import (  # noqa: E402
     gps_neighbour_table,
 )
 
-__all__ += ['GPSNeighbourSampler', 'SimilarityNeighbourSampler', 'NeighbourTable',
-            'gps_neighbour_table']
+__all__ += [
+    'GPSNeighbourSampler',
+    'SimilarityNeighbourSampler',
+    'NeighbourTable',
+    'gps_neighbour_table',
+]

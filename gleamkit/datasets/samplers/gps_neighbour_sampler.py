@@ -7,6 +7,7 @@ every few epochs (:class:`gleamkit.engine.HardNegativeMiningHook`). Here the gro
 are built over *places* (``location_id``), so every query view (UAV, street map,
 panorama, ground) of the training set takes part.
 """
+
 import math
 from collections import Counter, deque
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
@@ -18,8 +19,12 @@ from gleamkit.registry import SAMPLERS
 
 from .unique_location_sampler import _GlobalBatchSampler
 
-__all__ = ['GPSNeighbourSampler', 'SimilarityNeighbourSampler', 'NeighbourTable',
-           'gps_neighbour_table']
+__all__ = [
+    'GPSNeighbourSampler',
+    'SimilarityNeighbourSampler',
+    'NeighbourTable',
+    'gps_neighbour_table',
+]
 
 
 class NeighbourTable(NamedTuple):
@@ -31,6 +36,7 @@ class NeighbourTable(NamedTuple):
             ``location_ids`` of place ``i``'s neighbours, best first; ``-1`` pads.
         scores: optional ``(P, K)`` floats: similarity (mined) or metres (GPS).
     """
+
     location_ids: Sequence
     neighbours: np.ndarray
     scores: Optional[np.ndarray] = None
@@ -56,8 +62,9 @@ def _dataset_name(dataset) -> str:
     return name
 
 
-def read_fields(dataset, keys: Sequence[str], owner: str, why: str,
-                optional: Sequence[str] = ()) -> Dict[str, list]:
+def read_fields(
+    dataset, keys: Sequence[str], owner: str, why: str, optional: Sequence[str] = ()
+) -> Dict[str, list]:
     """Read several annotation fields of every sample in one pass.
 
     A sample without one of ``keys`` (or with ``None`` / NaN there) raises a
@@ -77,16 +84,19 @@ def read_fields(dataset, keys: Sequence[str], owner: str, why: str,
                 if key in optional:
                     fields[key] = [None] * len(dataset)
                 elif not hasattr(dataset, 'get_data_info'):
-                    raise MissingFieldError(f'{owner}: dataset {_dataset_name(dataset)} has '
-                                            f'no {key!r} field; {why}') from None
+                    raise MissingFieldError(
+                        f'{owner}: dataset {_dataset_name(dataset)} has no {key!r} field; {why}'
+                    ) from None
                 else:
                     break  # find the offending sample below
         else:
             _check_none(fields, keys, optional, dataset, owner, why)
             return fields
     if not hasattr(dataset, 'get_data_info'):
-        raise TypeError(f'{owner}: {_dataset_name(dataset)} has no get_data_info(idx); it '
-                        'works on mmengine BaseDataset-style datasets')
+        raise TypeError(
+            f'{owner}: {_dataset_name(dataset)} has no get_data_info(idx); it '
+            'works on mmengine BaseDataset-style datasets'
+        )
     fields = {k: [] for k in keys}
     for i in range(len(dataset)):
         info = dataset.get_data_info(i)
@@ -94,7 +104,8 @@ def read_fields(dataset, keys: Sequence[str], owner: str, why: str,
             if key not in info and key not in optional:
                 raise MissingFieldError(
                     f'{owner}: sample {i} of dataset {_dataset_name(dataset)} has no {key!r} '
-                    f'in its data info (keys: {sorted(info)}); {why}')
+                    f'in its data info (keys: {sorted(info)}); {why}'
+                )
             fields[key].append(info.get(key))
     _check_none(fields, keys, optional, dataset, owner, why)
     return fields
@@ -106,8 +117,10 @@ def _check_none(fields, keys, optional, dataset, owner, why):
             continue
         for i, value in enumerate(fields[key]):
             if value is None or (isinstance(value, float) and math.isnan(value)):
-                raise MissingFieldError(f'{owner}: sample {i} of dataset '
-                                        f'{_dataset_name(dataset)} has {key}={value!r}; {why}')
+                raise MissingFieldError(
+                    f'{owner}: sample {i} of dataset '
+                    f'{_dataset_name(dataset)} has {key}={value!r}; {why}'
+                )
 
 
 def _unit_vectors(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
@@ -115,8 +128,9 @@ def _unit_vectors(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
     return np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)], 1)
 
 
-def gps_neighbour_table(lat, lon, k: int, radius_m: Optional[float] = None
-                        ) -> Tuple[np.ndarray, np.ndarray]:
+def gps_neighbour_table(
+    lat, lon, k: int, radius_m: Optional[float] = None
+) -> Tuple[np.ndarray, np.ndarray]:
     """The ``k`` nearest other points of every point, by great-circle distance.
 
     A k-d tree over unit vectors (the chord length orders points exactly as the
@@ -201,25 +215,37 @@ class GPSNeighbourSampler(_GlobalBatchSampler):
         location_key, lat_key, lon_key, view_key (str): data-info fields.
     """
 
-    def __init__(self, dataset, batch_size: int, neighbours: int = 8,
-                 neighbour_pool: Optional[int] = None,
-                 neighbour_radius_m: Optional[float] = None, hard_fraction: float = 1.0,
-                 same_view: bool = True, seed: Optional[int] = None,
-                 location_key: str = 'location_id', lat_key: str = 'lat',
-                 lon_key: str = 'lon', view_key: str = 'view'):
+    def __init__(
+        self,
+        dataset,
+        batch_size: int,
+        neighbours: int = 8,
+        neighbour_pool: Optional[int] = None,
+        neighbour_radius_m: Optional[float] = None,
+        hard_fraction: float = 1.0,
+        same_view: bool = True,
+        seed: Optional[int] = None,
+        location_key: str = 'location_id',
+        lat_key: str = 'lat',
+        lon_key: str = 'lon',
+        view_key: str = 'view',
+    ):
         super().__init__(dataset, batch_size, seed, location_key)
         name = type(self).__name__
         if not isinstance(neighbours, int) or neighbours < 1:
             raise ValueError(f'{name}: neighbours must be a positive int, got {neighbours!r}')
         neighbour_pool = 2 * neighbours if neighbour_pool is None else neighbour_pool
         if not isinstance(neighbour_pool, int) or neighbour_pool < neighbours:
-            raise ValueError(f'{name}: neighbour_pool must be an int >= neighbours '
-                             f'({neighbours}), got {neighbour_pool!r}')
+            raise ValueError(
+                f'{name}: neighbour_pool must be an int >= neighbours '
+                f'({neighbours}), got {neighbour_pool!r}'
+            )
         if not 0.0 <= float(hard_fraction) <= 1.0:
             raise ValueError(f'{name}: hard_fraction must be in [0, 1], got {hard_fraction!r}')
         if neighbour_radius_m is not None and not neighbour_radius_m > 0:
-            raise ValueError(f'{name}: neighbour_radius_m must be > 0 metres, got '
-                             f'{neighbour_radius_m!r}')
+            raise ValueError(
+                f'{name}: neighbour_radius_m must be > 0 metres, got {neighbour_radius_m!r}'
+            )
         self.neighbours = neighbours
         self.neighbour_pool = neighbour_pool
         self.neighbour_radius_m = neighbour_radius_m
@@ -237,16 +263,22 @@ class GPSNeighbourSampler(_GlobalBatchSampler):
         self.place_first_index = first[order]
         self._place_index = {int(k): int(p) for p, k in enumerate(keys[order])}
         if self.num_places < self.global_batch:
-            raise ValueError(f'{name}: the dataset has {self.num_places} places, fewer than '
-                             f'one global batch ({self.global_batch} = batch_size x '
-                             f'{self.world_size} ranks); no batch could hold unique places')
+            raise ValueError(
+                f'{name}: the dataset has {self.num_places} places, fewer than '
+                f'one global batch ({self.global_batch} = batch_size x '
+                f'{self.world_size} ranks); no batch could hold unique places'
+            )
 
         need_gps = self._needs_gps()
         keys_to_read = [view_key] + ([lat_key, lon_key] if need_gps else [])
         fields = read_fields(
-            dataset, keys_to_read, name, optional=(view_key, ),
+            dataset,
+            keys_to_read,
+            name,
+            optional=(view_key,),
             why=f'GPS neighbours need {lat_key!r}/{lon_key!r} in degrees for every sample '
-            '(set lat_key/lon_key, or use SimilarityNeighbourSampler(initial="random"))')
+            '(set lat_key/lon_key, or use SimilarityNeighbourSampler(initial="random"))',
+        )
         views = fields[view_key]
         codes = {v: i for i, v in enumerate(dict.fromkeys(views))}
         self._view_codes = [codes[v] for v in views]
@@ -275,9 +307,12 @@ class GPSNeighbourSampler(_GlobalBatchSampler):
         return self._place_index.get(_location_key(location_id))
 
     # ------------------------------------------------------------- neighbours
-    def set_neighbours(self, table: Union[NeighbourTable, dict, np.ndarray],
-                       scores: Optional[np.ndarray] = None,
-                       source: str = 'similarity') -> None:
+    def set_neighbours(
+        self,
+        table: Union[NeighbourTable, dict, np.ndarray],
+        scores: Optional[np.ndarray] = None,
+        source: str = 'similarity',
+    ) -> None:
         """Replace the neighbour table; batches from the next ``__iter__`` use it.
 
         Args:
@@ -291,8 +326,9 @@ class GPSNeighbourSampler(_GlobalBatchSampler):
             source: a word for logs (``'gps'``, ``'similarity'``, ...).
         """
         if isinstance(table, NeighbourTable):
-            table, scores = self._remap(table.location_ids, np.asarray(table.neighbours),
-                                        table.scores)
+            table, scores = self._remap(
+                table.location_ids, np.asarray(table.neighbours), table.scores
+            )
         elif isinstance(table, dict):
             ids = list(table)
             index = {_location_key(i): j for j, i in enumerate(ids)}
@@ -300,26 +336,33 @@ class GPSNeighbourSampler(_GlobalBatchSampler):
             rows = np.full((len(ids), width), -1, dtype=np.int64)
             for j, i in enumerate(ids):
                 near = [index.get(_location_key(x), -1) for x in table[i]]
-                rows[j, :len(near)] = near
+                rows[j, : len(near)] = near
             table, scores = self._remap(ids, rows)
         else:
             table = np.asarray(table, dtype=np.int64)
             if table.ndim != 2 or table.shape[0] != self.num_places:
-                raise ValueError(f'{type(self).__name__}.set_neighbours: an array table must be '
-                                 f'(num_places={self.num_places}, K), got {table.shape}')
+                raise ValueError(
+                    f'{type(self).__name__}.set_neighbours: an array table must be '
+                    f'(num_places={self.num_places}, K), got {table.shape}'
+                )
             if table.size and not (-1 <= table.min() and table.max() < self.num_places):
-                raise ValueError(f'{type(self).__name__}.set_neighbours: array entries are '
-                                 f'place indices in [0, {self.num_places}) or -1, got '
-                                 f'{table.min()}..{table.max()}')
+                raise ValueError(
+                    f'{type(self).__name__}.set_neighbours: array entries are '
+                    f'place indices in [0, {self.num_places}) or -1, got '
+                    f'{table.min()}..{table.max()}'
+                )
         self._set_table(table, scores, source)
 
     def _remap(self, location_ids: Sequence, rows: np.ndarray, scores=None):
         # table rows/values index ``location_ids``; turn both into sampler places
-        mine = np.array([self._place_index.get(_location_key(i), -1) for i in location_ids],
-                        dtype=np.int64)
+        mine = np.array(
+            [self._place_index.get(_location_key(i), -1) for i in location_ids], dtype=np.int64
+        )
         if not (mine >= 0).any():
-            raise ValueError(f'{type(self).__name__}.set_neighbours: none of the table\'s '
-                             f'{len(mine)} location ids is a place of the training dataset')
+            raise ValueError(
+                f"{type(self).__name__}.set_neighbours: none of the table's "
+                f'{len(mine)} location ids is a place of the training dataset'
+            )
         values = np.where(rows >= 0, mine[np.clip(rows, 0, None)], -1)
         out = np.full((self.num_places, rows.shape[1]), -1, dtype=np.int64)
         known = mine >= 0
@@ -332,12 +375,12 @@ class GPSNeighbourSampler(_GlobalBatchSampler):
         return out, scores
 
     def _set_table(self, table: np.ndarray, scores, source: str) -> None:
-        table = np.asarray(table, dtype=np.int64)[:, :self.neighbour_pool]
+        table = np.asarray(table, dtype=np.int64)[:, : self.neighbour_pool]
         # valid entries first, in their order (rows may have holes after remapping)
         order = np.argsort(table < 0, axis=1, kind='stable')
         table = np.take_along_axis(table, order, 1)
         if scores is not None:
-            scores = np.take_along_axis(np.asarray(scores)[:, :self.neighbour_pool], order, 1)
+            scores = np.take_along_axis(np.asarray(scores)[:, : self.neighbour_pool], order, 1)
         self.neighbour_table, self.neighbour_scores = table, scores
         self.neighbour_source = source
         self._row_lengths = (table >= 0).sum(1).tolist()
@@ -380,7 +423,8 @@ class _BatchBuilder:
         if self.passes > self.MAX_PASSES:
             raise RuntimeError(
                 f'{type(self.s).__name__}: could not form {self.s.num_batches()} batches of '
-                f'{self.s.global_batch} distinct places from {self.s.num_places} places')
+                f'{self.s.global_batch} distinct places from {self.s.num_places} places'
+            )
         perm = self.rng.permutation(len(self.place_of))
         # each place's samples in the order of their turns
         self.queue = perm[np.argsort(self.s.place_of_sample[perm], kind='stable')].tolist()
@@ -426,7 +470,7 @@ class _BatchBuilder:
 
     def _candidates(self, place: int) -> List[int]:
         k = self.s.neighbours
-        row = self.s.neighbour_table[place, :self.s._row_lengths[place]].tolist()
+        row = self.s.neighbour_table[place, : self.s._row_lengths[place]].tolist()
         if len(row) <= k:
             return row
         fixed = k - k // 2
@@ -567,8 +611,9 @@ class SimilarityNeighbourSampler(GPSNeighbourSampler):
 
     def __init__(self, dataset, batch_size: int, initial: str = 'gps', **kwargs):
         if initial not in ('gps', 'random'):
-            raise ValueError(f"SimilarityNeighbourSampler: initial={initial!r}, expected 'gps' "
-                             "or 'random'")
+            raise ValueError(
+                f"SimilarityNeighbourSampler: initial={initial!r}, expected 'gps' or 'random'"
+            )
         self.initial = initial
         super().__init__(dataset, batch_size, **kwargs)
 

@@ -1,4 +1,5 @@
 """Batch-aware samplers for contrastive training: every in-batch item a true negative."""
+
 from collections import deque
 from typing import Iterator, List, Optional, Sequence
 
@@ -21,14 +22,18 @@ def dataset_field(dataset, key: str) -> list:
     if isinstance(dataset, ConcatDataset):
         return [v for d in dataset.datasets for v in dataset_field(d, key)]
     if not hasattr(dataset, 'get_data_info'):
-        raise TypeError(f'{type(dataset).__name__} has no get_data_info(idx); samplers that '
-                        f'need {key!r} work on mmengine BaseDataset-style datasets')
+        raise TypeError(
+            f'{type(dataset).__name__} has no get_data_info(idx); samplers that '
+            f'need {key!r} work on mmengine BaseDataset-style datasets'
+        )
     values = []
     for i in range(len(dataset)):
         info = dataset.get_data_info(i)
         if key not in info:
-            raise KeyError(f'{type(dataset).__name__} sample {i} has no {key!r} in its data '
-                           f'info (keys: {sorted(info)}); the sampler needs it')
+            raise KeyError(
+                f'{type(dataset).__name__} sample {i} has no {key!r} in its data '
+                f'info (keys: {sorted(info)}); the sampler needs it'
+            )
         values.append(info[key])
     return values
 
@@ -36,18 +41,29 @@ def dataset_field(dataset, key: str) -> list:
 class _GlobalBatchSampler(Sampler):
     """Shared machinery: build global batches (all ranks), deal them out per rank."""
 
-    def __init__(self, dataset, batch_size: int, seed: Optional[int] = None,
-                 location_key: str = 'location_id'):
+    def __init__(
+        self,
+        dataset,
+        batch_size: int,
+        seed: Optional[int] = None,
+        location_key: str = 'location_id',
+    ):
         if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f'{type(self).__name__}: batch_size must be a positive int, got '
-                             f'{batch_size!r}; set it to the dataloader\'s batch_size')
+            raise ValueError(
+                f'{type(self).__name__}: batch_size must be a positive int, got '
+                f"{batch_size!r}; set it to the dataloader's batch_size"
+            )
         self.dataset = dataset
         self.batch_size = batch_size
         self.rank, self.world_size = get_dist_info()
         self.seed = sync_random_seed() if seed is None else seed
         self.epoch = 0
-        self.locations = np.asarray([hash(x) if not isinstance(x, (int, np.integer)) else int(x)
-                                     for x in dataset_field(dataset, location_key)])
+        self.locations = np.asarray(
+            [
+                hash(x) if not isinstance(x, (int, np.integer)) else int(x)
+                for x in dataset_field(dataset, location_key)
+            ]
+        )
         self.global_batch = batch_size * self.world_size
 
     def set_epoch(self, epoch: int) -> None:
@@ -62,7 +78,7 @@ class _GlobalBatchSampler(Sampler):
     def _deal(self, batch: List[int]) -> List[int]:
         # Position j of a global batch goes to rank j % world: a rank's share keeps
         # the global batch's composition (e.g. its view balance).
-        return batch[self.rank::self.world_size]
+        return batch[self.rank :: self.world_size]
 
     def __iter__(self) -> Iterator[int]:
         for batch in self.global_batches():
@@ -75,8 +91,9 @@ class _GlobalBatchSampler(Sampler):
         raise NotImplementedError
 
 
-def pack_unique(order: Sequence[int], locations: np.ndarray, size: int,
-                pending: Optional[deque] = None) -> List[List[int]]:
+def pack_unique(
+    order: Sequence[int], locations: np.ndarray, size: int, pending: Optional[deque] = None
+) -> List[List[int]]:
     """Greedily pack ``order`` into batches of ``size`` with no repeated location.
 
     A sample whose location is already in the open batch waits in ``pending`` and
@@ -134,8 +151,9 @@ class UniqueLocationSampler(_GlobalBatchSampler):
     def global_batches(self) -> List[List[int]]:
         rng, want = self._rng(), self.num_batches()
         pending = deque()
-        batches = pack_unique(rng.permutation(len(self.locations)), self.locations,
-                              self.global_batch, pending)
+        batches = pack_unique(
+            rng.permutation(len(self.locations)), self.locations, self.global_batch, pending
+        )
         # Greedy packing can strand a few samples of the same places at the end;
         # top the last batches up from a fresh shuffle (the only repeats in an epoch).
         for _ in range(8):
@@ -143,10 +161,16 @@ class UniqueLocationSampler(_GlobalBatchSampler):
                 return batches[:want]
             carried = list(pending)
             pending.clear()
-            batches += pack_unique(carried + rng.permutation(len(self.locations)).tolist(),
-                                   self.locations, self.global_batch, pending)
+            batches += pack_unique(
+                carried + rng.permutation(len(self.locations)).tolist(),
+                self.locations,
+                self.global_batch,
+                pending,
+            )
             if len(batches) >= want:
                 return batches[:want]
-        raise RuntimeError(f'UniqueLocationSampler: could not form {want} batches of '
-                           f'{self.global_batch} distinct locations; the dataset has only '
-                           f'{len(set(self.locations.tolist()))} locations')
+        raise RuntimeError(
+            f'UniqueLocationSampler: could not form {want} batches of '
+            f'{self.global_batch} distinct locations; the dataset has only '
+            f'{len(set(self.locations.tolist()))} locations'
+        )

@@ -1,4 +1,5 @@
 """View-balanced sampling for multi-dataset fusion (GLEAM phase 2)."""
+
 import math
 from collections import deque
 from typing import List, Optional, Sequence, Union
@@ -31,17 +32,26 @@ class ViewBalancedSampler(_GlobalBatchSampler):
         view_key (str): data-info field naming the view (``'view'``).
     """
 
-    def __init__(self, dataset, batch_size: int, views: Optional[Sequence[str]] = None,
-                 epoch_size: Union[str, int] = 'mean', seed: Optional[int] = None,
-                 location_key: str = 'location_id', view_key: str = 'view'):
+    def __init__(
+        self,
+        dataset,
+        batch_size: int,
+        views: Optional[Sequence[str]] = None,
+        epoch_size: Union[str, int] = 'mean',
+        seed: Optional[int] = None,
+        location_key: str = 'location_id',
+        view_key: str = 'view',
+    ):
         super().__init__(dataset, batch_size, seed, location_key)
         sample_views = np.asarray(dataset_field(dataset, view_key))
         present = sorted(set(sample_views.tolist()))
         self.views = tuple(views) if views is not None else tuple(present)
         missing = [v for v in self.views if v not in present]
         if missing:
-            raise ValueError(f'ViewBalancedSampler: views {missing} have no samples in the '
-                             f'dataset (it has {present})')
+            raise ValueError(
+                f'ViewBalancedSampler: views {missing} have no samples in the '
+                f'dataset (it has {present})'
+            )
         self.view_indices = {v: np.flatnonzero(sample_views == v) for v in self.views}
         counts = [len(ix) for ix in self.view_indices.values()]
         if isinstance(epoch_size, int):
@@ -49,11 +59,15 @@ class ViewBalancedSampler(_GlobalBatchSampler):
         elif epoch_size in ('mean', 'max', 'min'):
             total = int(len(counts) * {'mean': np.mean, 'max': max, 'min': min}[epoch_size](counts))
         else:
-            raise ValueError(f"ViewBalancedSampler: epoch_size={epoch_size!r}, expected 'mean', "
-                             "'max', 'min' or an int")
+            raise ValueError(
+                f"ViewBalancedSampler: epoch_size={epoch_size!r}, expected 'mean', "
+                "'max', 'min' or an int"
+            )
         if total < self.global_batch:
-            raise ValueError(f'ViewBalancedSampler: epoch_size {total} is smaller than one '
-                             f'global batch ({self.global_batch})')
+            raise ValueError(
+                f'ViewBalancedSampler: epoch_size {total} is smaller than one '
+                f'global batch ({self.global_batch})'
+            )
         self._num_batches = total // self.global_batch
 
     def num_batches(self) -> int:
@@ -83,7 +97,8 @@ class ViewBalancedSampler(_GlobalBatchSampler):
                     if tried > limit:
                         raise RuntimeError(
                             f'ViewBalancedSampler: cannot find {want} distinct locations of view '
-                            f'{view!r} for one batch; lower batch_size')
+                            f'{view!r} for one batch; lower batch_size'
+                        )
                     if self.locations[idx] in used:
                         deferred[view].append(idx)
                         continue
@@ -91,7 +106,11 @@ class ViewBalancedSampler(_GlobalBatchSampler):
                     picked.append(int(idx))
                 per_view[view] = picked
             # interleave views so that dealing by position balances every rank
-            batch = [per_view[v][i] for i in range(math.ceil(self.global_batch / n_views))
-                     for v in self.views if i < len(per_view[v])]
+            batch = [
+                per_view[v][i]
+                for i in range(math.ceil(self.global_batch / n_views))
+                for v in self.views
+                if i < len(per_view[v])
+            ]
             batches.append(batch)
         return batches

@@ -13,6 +13,7 @@ depends on the query view:
 
 Occlusion (grid / coarse dropout) lives in :mod:`.dropout`.
 """
+
 from typing import Sequence
 
 import cv2
@@ -26,11 +27,13 @@ def image_keys(keys, owner: str) -> tuple:
     """``keys`` as a tuple of result keys, refusing the retired ``'query_imgs'``
     (image sets now live in ``query_img`` as lists) so that a stale key cannot turn
     an augmentation into a silent no-op."""
-    keys = (keys, ) if isinstance(keys, str) else tuple(keys)
+    keys = (keys,) if isinstance(keys, str) else tuple(keys)
     if 'query_imgs' in keys:
-        raise ValueError(f"{owner}: keys={keys} names 'query_imgs', which no transform "
-                         "writes any more: an image set lives in 'query_img' as a list "
-                         "(each member is transformed); use keys=('query_img', ...)")
+        raise ValueError(
+            f"{owner}: keys={keys} names 'query_imgs', which no transform "
+            "writes any more: an image set lives in 'query_img' as a list "
+            "(each member is transformed); use keys=('query_img', ...)"
+        )
     return keys
 
 
@@ -40,9 +43,10 @@ def _each(img, fn):
         return [fn(i) for i in img]
     return fn(img)
 
-ALIGNED_VIEWS = ('map', 'satellite')        # share the tile's orientation
-PANORAMIC_VIEWS = ('panorama', )            # azimuth along the width, north centred
-HEADING_FREE_VIEWS = ('uav', 'ground')      # any heading
+
+ALIGNED_VIEWS = ('map', 'satellite')  # share the tile's orientation
+PANORAMIC_VIEWS = ('panorama',)  # azimuth along the width, north centred
+HEADING_FREE_VIEWS = ('uav', 'ground')  # any heading
 
 
 @TRANSFORMS.register_module()
@@ -105,15 +109,17 @@ class PairedRandomRotate90(BaseTransform):
         query, view = results.get('query_img'), results.get('view')
         if query is not None:
             if view in ALIGNED_VIEWS:
-                results['query_img'] = _each(
-                    query, lambda i: np.ascontiguousarray(np.rot90(i, k)))
+                results['query_img'] = _each(query, lambda i: np.ascontiguousarray(np.rot90(i, k)))
             elif view in PANORAMIC_VIEWS:
+
                 def roll(img):
                     width = img.shape[1]
                     if width % 4:
-                        raise ValueError(f'PairedRandomRotate90: panorama width {width} is not '
-                                         'divisible by 4')
+                        raise ValueError(
+                            f'PairedRandomRotate90: panorama width {width} is not divisible by 4'
+                        )
                     return np.ascontiguousarray(np.roll(img, -k * width // 4, axis=1))
+
                 results['query_img'] = _each(query, roll)
         results['rotate90'] = k
         return results
@@ -136,16 +142,26 @@ class ViewColorJitter(BaseTransform):
     jittered member by member).
     """
 
-    def __init__(self, brightness: float = 0.2, contrast: float = 0.2, saturation: float = 0.2,
-                 prob: float = 0.8, keys: Sequence[str] = ('query_img', 'reference_img'),
-                 hue: float = 0.0):
-        for name, value in (('brightness', brightness), ('contrast', contrast),
-                            ('saturation', saturation)):
+    def __init__(
+        self,
+        brightness: float = 0.2,
+        contrast: float = 0.2,
+        saturation: float = 0.2,
+        prob: float = 0.8,
+        keys: Sequence[str] = ('query_img', 'reference_img'),
+        hue: float = 0.0,
+    ):
+        for name, value in (
+            ('brightness', brightness),
+            ('contrast', contrast),
+            ('saturation', saturation),
+        ):
             if not 0 <= value < 1:
                 raise ValueError(f'ViewColorJitter: {name}={value}, expected a value in [0, 1)')
         if not 0 <= hue <= 0.5:
-            raise ValueError(f'ViewColorJitter: hue={hue}, expected a fraction of the colour '
-                             'circle in [0, 0.5]')
+            raise ValueError(
+                f'ViewColorJitter: hue={hue}, expected a fraction of the colour circle in [0, 0.5]'
+            )
         self.brightness, self.contrast, self.saturation = brightness, contrast, saturation
         self.hue = hue
         self.prob = prob
@@ -156,7 +172,7 @@ class ViewColorJitter(BaseTransform):
         """``img`` (uint8 RGB) with its hue turned by ``turn`` of the colour circle."""
         hsv = cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_RGB2HSV_FULL)
         # OpenCV's full-range hue: 256 steps for 360 degrees, wrapping
-        hsv[..., 0] = ((hsv[..., 0].astype(np.int32) + int(round(turn * 256))) % 256)
+        hsv[..., 0] = (hsv[..., 0].astype(np.int32) + int(round(turn * 256))) % 256
         return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB_FULL)
 
     def jitter(self, img: np.ndarray) -> np.ndarray:

@@ -5,6 +5,7 @@ trees, clouds, roof overhangs); Sample4Geo and Game4Loc train every view with
 albumentations' ``OneOf([GridDropout, CoarseDropout], p=0.3)``.
 :class:`ViewDropout` is that choice, for gleamkit's pair dicts and image sets.
 """
+
 from typing import Sequence, Tuple
 
 import numpy as np
@@ -17,8 +18,9 @@ from .augmentation import image_keys
 MODES = ('grid', 'coarse')
 
 
-def grid_dropout(img: np.ndarray, ratio: float, units: int, offset: Tuple[int, int] = (0, 0),
-                 fill: int = 0) -> np.ndarray:
+def grid_dropout(
+    img: np.ndarray, ratio: float, units: int, offset: Tuple[int, int] = (0, 0), fill: int = 0
+) -> np.ndarray:
     """A copy of ``img`` with a square hole in every cell of a ``units`` x ``units`` grid.
 
     Cells are ``max(2, H // units)`` x ``max(2, W // units)`` pixels (the last
@@ -35,16 +37,17 @@ def grid_dropout(img: np.ndarray, ratio: float, units: int, offset: Tuple[int, i
         return out
     for top in range(offset[0], height, unit_h):
         for left in range(offset[1], width, unit_w):
-            out[top:top + hole_h, left:left + hole_w] = fill
+            out[top : top + hole_h, left : left + hole_w] = fill
     return out
 
 
-def coarse_dropout(img: np.ndarray, boxes: Sequence[Tuple[int, int, int, int]],
-                   fill: int = 0) -> np.ndarray:
+def coarse_dropout(
+    img: np.ndarray, boxes: Sequence[Tuple[int, int, int, int]], fill: int = 0
+) -> np.ndarray:
     """A copy of ``img`` with every ``(top, left, height, width)`` box set to ``fill``."""
     out = img.copy()
     for top, left, h, w in boxes:
-        out[top:top + h, left:left + w] = fill
+        out[top : top + h, left : left + w] = fill
     return out
 
 
@@ -75,13 +78,20 @@ class ViewDropout(BaseTransform):
             occluded member by member.
     """
 
-    def __init__(self, prob: float = 0.3, modes: Sequence[str] = MODES,
-                 grid_ratio: float = 0.4, grid_units: int = 10,
-                 holes: Sequence[int] = (10, 25), hole_size: Sequence[float] = (0.1, 0.2),
-                 fill: int = 0, keys: Sequence[str] = ('query_img', 'reference_img')):
+    def __init__(
+        self,
+        prob: float = 0.3,
+        modes: Sequence[str] = MODES,
+        grid_ratio: float = 0.4,
+        grid_units: int = 10,
+        holes: Sequence[int] = (10, 25),
+        hole_size: Sequence[float] = (0.1, 0.2),
+        fill: int = 0,
+        keys: Sequence[str] = ('query_img', 'reference_img'),
+    ):
         if not 0 <= prob <= 1:
             raise ValueError(f'ViewDropout: prob={prob}, expected a value in [0, 1]')
-        modes = (modes, ) if isinstance(modes, str) else tuple(modes)
+        modes = (modes,) if isinstance(modes, str) else tuple(modes)
         if not modes or any(m not in MODES for m in modes):
             raise ValueError(f'ViewDropout: modes={modes}, expected a non-empty subset of {MODES}')
         if not 0 < grid_ratio <= 1:
@@ -90,12 +100,15 @@ class ViewDropout(BaseTransform):
             raise ValueError(f'ViewDropout: grid_units={grid_units}, expected an int >= 1')
         holes = tuple(int(h) for h in holes)
         if len(holes) != 2 or not 1 <= holes[0] <= holes[1]:
-            raise ValueError(f'ViewDropout: holes={holes}, expected (min, max) with '
-                             '1 <= min <= max')
+            raise ValueError(
+                f'ViewDropout: holes={holes}, expected (min, max) with 1 <= min <= max'
+            )
         hole_size = tuple(float(s) for s in hole_size)
         if len(hole_size) != 2 or not 0 < hole_size[0] <= hole_size[1] <= 1:
-            raise ValueError(f'ViewDropout: hole_size={hole_size}, expected (min, max) '
-                             'fractions of the height with 0 < min <= max <= 1')
+            raise ValueError(
+                f'ViewDropout: hole_size={hole_size}, expected (min, max) '
+                'fractions of the height with 0 < min <= max <= 1'
+            )
         self.prob, self.modes = prob, modes
         self.grid_ratio, self.grid_units = float(grid_ratio), int(grid_units)
         self.holes, self.hole_size, self.fill = holes, hole_size, fill
@@ -122,13 +135,16 @@ class ViewDropout(BaseTransform):
             if value is None:
                 continue
             if isinstance(value, (list, tuple)):
-                results[key] = [self.occlude(i) if np.random.rand() < self.prob else i
-                                for i in value]
+                results[key] = [
+                    self.occlude(i) if np.random.rand() < self.prob else i for i in value
+                ]
             elif np.random.rand() < self.prob:
                 results[key] = self.occlude(value)
         return results
 
     def __repr__(self):
-        return (f'{type(self).__name__}(prob={self.prob}, modes={self.modes}, grid_ratio='
-                f'{self.grid_ratio}, grid_units={self.grid_units}, holes={self.holes}, '
-                f'hole_size={self.hole_size}, fill={self.fill}, keys={self.keys})')
+        return (
+            f'{type(self).__name__}(prob={self.prob}, modes={self.modes}, grid_ratio='
+            f'{self.grid_ratio}, grid_units={self.grid_units}, holes={self.holes}, '
+            f'hole_size={self.hole_size}, fill={self.fill}, keys={self.keys})'
+        )

@@ -8,6 +8,7 @@ The packed sample (what the explainers consume)::
          data_samples=ExplanationDataSample(metainfo=dict(
              id, view, lang, label, reference, source)))
 """
+
 from typing import Sequence
 
 import numpy as np
@@ -50,14 +51,17 @@ class LoadExplanationImages(BaseTransform):
                 continue
             path = results.get(f'{key}_path')
             if not path:
-                raise KeyError(f'LoadExplanationImages: record {results.get("id")!r} has no '
-                               f'"{key}_path" (keys: {sorted(results)})')
+                raise KeyError(
+                    f'LoadExplanationImages: record {results.get("id")!r} has no '
+                    f'"{key}_path" (keys: {sorted(results)})'
+                )
             try:
                 with Image.open(path) as img:
                     results[f'{key}_img'] = np.asarray(img.convert('RGB'))
             except (OSError, ValueError) as err:
-                raise OSError(f'cannot read the {key} image {path!r} of record '
-                              f'{results.get("id")!r}: {err}') from err
+                raise OSError(
+                    f'cannot read the {key} image {path!r} of record {results.get("id")!r}: {err}'
+                ) from err
         return results
 
 
@@ -76,21 +80,27 @@ class PackExplanationInputs(BaseTransform):
         self.meta_keys = tuple(meta_keys)
 
     def transform(self, results: dict) -> dict:
-        missing = [k for k in ('query_img', 'satellite_img', 'prompt', 'answer')
-                   if results.get(k) is None]
+        missing = [
+            k for k in ('query_img', 'satellite_img', 'prompt', 'answer') if results.get(k) is None
+        ]
         if missing:
-            raise KeyError(f'PackExplanationInputs: record {results.get("id")!r} lacks '
-                           f'{missing} (keys: {sorted(results)}); put LoadExplanationImages '
-                           'before it in the pipeline')
-        images = [_as_rgb_uint8(results['query_img'], 'query_img'),
-                  _as_rgb_uint8(results['satellite_img'], 'satellite_img')]
+            raise KeyError(
+                f'PackExplanationInputs: record {results.get("id")!r} lacks '
+                f'{missing} (keys: {sorted(results)}); put LoadExplanationImages '
+                'before it in the pipeline'
+            )
+        images = [
+            _as_rgb_uint8(results['query_img'], 'query_img'),
+            _as_rgb_uint8(results['satellite_img'], 'satellite_img'),
+        ]
         meta = {}
         for key in self.meta_keys:
             if key in results and results[key] is not None:
                 meta[key] = results[key]
             elif key in EXPLANATION_META_KEYS:
-                raise KeyError(f'PackExplanationInputs: record {results.get("id")!r} has no '
-                               f'{key!r}')
+                raise KeyError(
+                    f'PackExplanationInputs: record {results.get("id")!r} has no {key!r}'
+                )
         inputs = dict(images=images, prompt=str(results['prompt']), answer=str(results['answer']))
         return dict(inputs=inputs, data_samples=ExplanationDataSample(metainfo=meta))
 

@@ -7,6 +7,7 @@ each member is resized like a single image of its view, and the list packs into 
 and ``PackImageSetInputs`` are deprecated aliases of these, see
 :mod:`gleamkit.datasets.transforms.image_set_aliases`.)
 """
+
 from typing import Sequence
 
 import numpy as np
@@ -17,16 +18,36 @@ from gleamkit.registry import TRANSFORMS
 from gleamkit.structures import CrossViewDataSample
 from gleamkit.structures.vocabulary import REFERENCE_VIEW
 
-DEFAULT_META_KEYS = ('view', 'reference_view', 'location_id', 'semi_positive_ids',
-                     'semi_positive_weights', 'positive_ids', 'junk_ids', 'lat', 'lon',
-                     'altitude', 'sample_idx', 'query_path', 'reference_path', 'weight',
-                     'split', 'distractor', 'set_size', 'query_paths', 'tile_id', 'footprint')
+DEFAULT_META_KEYS = (
+    'view',
+    'reference_view',
+    'location_id',
+    'semi_positive_ids',
+    'semi_positive_weights',
+    'positive_ids',
+    'junk_ids',
+    'lat',
+    'lon',
+    'altitude',
+    'sample_idx',
+    'query_path',
+    'reference_path',
+    'weight',
+    'split',
+    'distractor',
+    'set_size',
+    'query_paths',
+    'tile_id',
+    'footprint',
+)
 
 
 def to_chw_tensor(img: np.ndarray, key: str) -> torch.Tensor:
     if not isinstance(img, np.ndarray) or img.ndim not in (2, 3):
-        raise TypeError(f'{key}: expected an HxW or HxWxC numpy image, got '
-                        f'{type(img).__name__} {getattr(img, "shape", "")}')
+        raise TypeError(
+            f'{key}: expected an HxW or HxWxC numpy image, got '
+            f'{type(img).__name__} {getattr(img, "shape", "")}'
+        )
     if img.ndim == 2:
         img = img[..., None].repeat(3, axis=2)
     return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
@@ -37,8 +58,9 @@ def stack_image_set(images, key: str, owner: str, hint: str = '') -> torch.Tenso
     ``ValueError`` naming ``owner`` when it is empty or its members differ in size."""
     shapes = sorted({getattr(img, 'shape', None) for img in images}, key=str)
     if not images or len(shapes) != 1:
-        raise ValueError(f'{owner}: the members of an image set must share a size, got '
-                         f'{shapes}{hint}')
+        raise ValueError(
+            f'{owner}: the members of an image set must share a size, got {shapes}{hint}'
+        )
     return torch.stack([to_chw_tensor(img, key) for img in images])
 
 
@@ -65,18 +87,22 @@ class PackCrossViewInputs(BaseTransform):
         inputs = {}
         query = results.get('query_img')
         if isinstance(query, (list, tuple)):  # an image set: (S, 3, H, W)
-            inputs['query'] = stack_image_set(query, 'query_img', type(self).__name__,
-                                              hint=self.SET_SIZE_HINT)
+            inputs['query'] = stack_image_set(
+                query, 'query_img', type(self).__name__, hint=self.SET_SIZE_HINT
+            )
             results['set_size'] = len(query)
         elif query is not None:
             inputs['query'] = to_chw_tensor(query, 'query_img')
         if results.get('reference_img') is not None:
             inputs['reference'] = to_chw_tensor(results['reference_img'], 'reference_img')
         if not inputs:
-            raise KeyError('PackCrossViewInputs found neither "query_img" nor "reference_img" '
-                           f'in the sample (keys: {sorted(results)})')
+            raise KeyError(
+                'PackCrossViewInputs found neither "query_img" nor "reference_img" '
+                f'in the sample (keys: {sorted(results)})'
+            )
         sample = CrossViewDataSample(
-            metainfo={k: results[k] for k in self.meta_keys if results.get(k) is not None})
+            metainfo={k: results[k] for k in self.meta_keys if results.get(k) is not None}
+        )
         return dict(inputs=inputs, data_samples=sample)
 
     def __repr__(self):
@@ -142,25 +168,25 @@ class ResizeViews(BaseTransform):
             Defaults to both.
     """
 
-    def __init__(self, sizes: dict, default=None,
-                 keys: Sequence[str] = ('query', 'reference')):
+    def __init__(self, sizes: dict, default=None, keys: Sequence[str] = ('query', 'reference')):
         self.sizes = {k: tuple(v) for k, v in sizes.items()}
         self.default = tuple(default) if default is not None else None
         self.keys = tuple(keys)
         unknown = [k for k in self.keys if k not in ('query', 'reference')]
         if unknown:
-            raise ValueError(f'ResizeViews: keys={keys!r}, expected some of (\'query\', '
-                             "'reference')")
+            raise ValueError(f"ResizeViews: keys={keys!r}, expected some of ('query', 'reference')")
 
     def _resize(self, img, size):
         from PIL import Image
+
         if size is None or img.shape[:2] == size:
             return img
         return np.asarray(Image.fromarray(img).resize((size[1], size[0]), Image.BILINEAR))
 
     def transform(self, results: dict) -> dict:
-        views = dict(query=results.get('view'),
-                     reference=results.get('reference_view', REFERENCE_VIEW))
+        views = dict(
+            query=results.get('view'), reference=results.get('reference_view', REFERENCE_VIEW)
+        )
         for key in self.keys:
             img = results.get(f'{key}_img')
             if img is None:
@@ -173,5 +199,6 @@ class ResizeViews(BaseTransform):
         return results
 
     def __repr__(self):
-        return (f'{type(self).__name__}(sizes={self.sizes}, default={self.default}, '
-                f'keys={self.keys})')
+        return (
+            f'{type(self).__name__}(sizes={self.sizes}, default={self.default}, keys={self.keys})'
+        )

@@ -12,6 +12,7 @@ lies east of the centre, as on the tile. On the built-in world, panorama-only tr
 reached R@1 13.3% with it against 5.7% without in the same 4 minutes; in the four-view
 main job it did not help (docs/synthetic_world.md), so it is an option, not a default.
 """
+
 import math
 from typing import Optional, Sequence, Tuple
 
@@ -22,10 +23,14 @@ from mmcv.transforms import BaseTransform
 from gleamkit.registry import TRANSFORMS
 
 
-def polar_sampling_grid(size: int, pano_height: int, pano_width: int,
-                        elevation_range: Tuple[float, float] = (-90.0, 30.0),
-                        pano_elevation: Tuple[float, float] = (90.0, -90.0),
-                        north_column: float = 0.5) -> Tuple[np.ndarray, np.ndarray]:
+def polar_sampling_grid(
+    size: int,
+    pano_height: int,
+    pano_width: int,
+    elevation_range: Tuple[float, float] = (-90.0, 30.0),
+    pano_elevation: Tuple[float, float] = (90.0, -90.0),
+    north_column: float = 0.5,
+) -> Tuple[np.ndarray, np.ndarray]:
     """Source pixel coordinates ``(map_x, map_y)`` (float32, ``size x size``) in a
     ``pano_height x pano_width`` equirectangular panorama for every pixel of the
     top-down output (for ``cv2.remap``).
@@ -44,11 +49,11 @@ def polar_sampling_grid(size: int, pano_height: int, pano_width: int,
     coords = np.arange(size, dtype=np.float64) + 0.5 - size / 2
     east = np.broadcast_to(coords[None, :], (size, size))
     north = np.broadcast_to(-coords[:, None], (size, size))
-    azimuth = np.arctan2(east, north)                       # (-pi, pi], 0 = north
+    azimuth = np.arctan2(east, north)  # (-pi, pi], 0 = north
     rho = np.hypot(east, north) / (size / 2)
     elevation = np.clip(e0 + rho * (e1 - e0), bottom, top)
     map_x = (north_column + azimuth / (2 * math.pi)) * pano_width - 0.5
-    map_x = np.mod(map_x + 0.5, pano_width) - 0.5           # wrap around the seam
+    map_x = np.mod(map_x + 0.5, pano_width) - 0.5  # wrap around the seam
     map_y = (top - elevation) / (top - bottom) * pano_height - 0.5
     map_y = np.clip(map_y, 0, pano_height - 1)
     return map_x.astype(np.float32), map_y.astype(np.float32)
@@ -83,29 +88,45 @@ class PanoramaPolarTransform(BaseTransform):
         views (sequence of str): query views to transform (``('panorama',)``).
     """
 
-    def __init__(self, size: Optional[int] = None,
-                 elevation_range: Sequence[float] = (-90.0, 30.0),
-                 pano_elevation: Sequence[float] = (90.0, -90.0),
-                 north_column: float = 0.5, views: Sequence[str] = ('panorama', )):
+    def __init__(
+        self,
+        size: Optional[int] = None,
+        elevation_range: Sequence[float] = (-90.0, 30.0),
+        pano_elevation: Sequence[float] = (90.0, -90.0),
+        north_column: float = 0.5,
+        views: Sequence[str] = ('panorama',),
+    ):
         if size is not None and (not isinstance(size, int) or size < 2):
-            raise ValueError(f'PanoramaPolarTransform: size={size!r}, expected an int >= 2 '
-                             'or None (the panorama height)')
-        for name, pair in (('elevation_range', elevation_range),
-                           ('pano_elevation', pano_elevation)):
+            raise ValueError(
+                f'PanoramaPolarTransform: size={size!r}, expected an int >= 2 '
+                'or None (the panorama height)'
+            )
+        for name, pair in (
+            ('elevation_range', elevation_range),
+            ('pano_elevation', pano_elevation),
+        ):
             if len(pair) != 2 or not all(-90 <= float(v) <= 90 for v in pair):
-                raise ValueError(f'PanoramaPolarTransform: {name}={tuple(pair)!r}, expected two '
-                                 'elevations in degrees within [-90, 90]')
+                raise ValueError(
+                    f'PanoramaPolarTransform: {name}={tuple(pair)!r}, expected two '
+                    'elevations in degrees within [-90, 90]'
+                )
         if not float(elevation_range[0]) < float(elevation_range[1]):
-            raise ValueError(f'PanoramaPolarTransform: elevation_range={tuple(elevation_range)}'
-                             ' must increase from the centre to the edge')
+            raise ValueError(
+                f'PanoramaPolarTransform: elevation_range={tuple(elevation_range)}'
+                ' must increase from the centre to the edge'
+            )
         if not float(pano_elevation[0]) > float(pano_elevation[1]):
-            raise ValueError(f'PanoramaPolarTransform: pano_elevation={tuple(pano_elevation)}'
-                             ' must be (top, bottom) with top > bottom')
+            raise ValueError(
+                f'PanoramaPolarTransform: pano_elevation={tuple(pano_elevation)}'
+                ' must be (top, bottom) with top > bottom'
+            )
         if not 0 <= float(north_column) <= 1:
-            raise ValueError(f'PanoramaPolarTransform: north_column={north_column!r}, expected '
-                             'a fraction of the width in [0, 1]')
+            raise ValueError(
+                f'PanoramaPolarTransform: north_column={north_column!r}, expected '
+                'a fraction of the width in [0, 1]'
+            )
         if isinstance(views, str):
-            views = (views, )
+            views = (views,)
         self.size = size
         self.elevation_range = tuple(float(v) for v in elevation_range)
         self.pano_elevation = tuple(float(v) for v in pano_elevation)
@@ -117,21 +138,27 @@ class PanoramaPolarTransform(BaseTransform):
         size = self.size or height
         key = (size, height, width)
         if key not in self._grids:
-            self._grids[key] = polar_sampling_grid(size, height, width, self.elevation_range,
-                                                   self.pano_elevation, self.north_column)
+            self._grids[key] = polar_sampling_grid(
+                size, height, width, self.elevation_range, self.pano_elevation, self.north_column
+            )
         return self._grids[key]
 
     def apply(self, img: np.ndarray) -> np.ndarray:
         if not isinstance(img, np.ndarray) or img.ndim not in (2, 3):
-            raise TypeError('PanoramaPolarTransform: expected an HxW(xC) numpy panorama, got '
-                            f'{type(img).__name__} {getattr(img, "shape", "")}')
+            raise TypeError(
+                'PanoramaPolarTransform: expected an HxW(xC) numpy panorama, got '
+                f'{type(img).__name__} {getattr(img, "shape", "")}'
+            )
         height, width = img.shape[:2]
         if width < height:
-            raise ValueError(f'PanoramaPolarTransform: a panorama is wider than high, got '
-                             f'{height} x {width}; is the view wrong?')
+            raise ValueError(
+                f'PanoramaPolarTransform: a panorama is wider than high, got '
+                f'{height} x {width}; is the view wrong?'
+            )
         map_x, map_y = self.grid(height, width)
-        return cv2.remap(np.ascontiguousarray(img), map_x, map_y, cv2.INTER_LINEAR,
-                         borderMode=cv2.BORDER_WRAP)
+        return cv2.remap(
+            np.ascontiguousarray(img), map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP
+        )
 
     def transform(self, results: dict) -> dict:
         img = results.get('query_img')
@@ -145,6 +172,8 @@ class PanoramaPolarTransform(BaseTransform):
         return results
 
     def __repr__(self):
-        return (f'{type(self).__name__}(size={self.size}, elevation_range='
-                f'{self.elevation_range}, pano_elevation={self.pano_elevation}, '
-                f'north_column={self.north_column}, views={self.views})')
+        return (
+            f'{type(self).__name__}(size={self.size}, elevation_range='
+            f'{self.elevation_range}, pano_elevation={self.pano_elevation}, '
+            f'north_column={self.north_column}, views={self.views})'
+        )

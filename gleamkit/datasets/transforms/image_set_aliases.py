@@ -13,6 +13,7 @@ aliases of them that give the same tensors and warn once when built:
 A loaded set now lives in ``query_img`` (a list), as in the synthetic datasets;
 the old ``query_imgs`` key is gone.
 """
+
 import warnings
 from typing import Sequence
 
@@ -29,9 +30,12 @@ __all__ = ['LoadImageSet', 'ResizeImageSet', 'PackImageSetInputs']
 
 
 def _deprecated(old: str, new: str) -> None:
-    warnings.warn(f'{old} is deprecated and will be removed in the next release: use {new} '
-                  '(it serves single images and image sets alike)', DeprecationWarning,
-                  stacklevel=3)
+    warnings.warn(
+        f'{old} is deprecated and will be removed in the next release: use {new} '
+        '(it serves single images and image sets alike)',
+        DeprecationWarning,
+        stacklevel=3,
+    )
 
 
 @TRANSFORMS.register_module()
@@ -41,12 +45,14 @@ class LoadImageSet(LoadCrossViewImages):
 
     def __init__(self):
         _deprecated('LoadImageSet', "LoadCrossViewImages (keys=('query', ) for the set alone)")
-        super().__init__(keys=('query', ))
+        super().__init__(keys=('query',))
 
     def transform(self, results: dict) -> dict:
         if not results.get('query_paths'):
-            raise KeyError('LoadImageSet: the sample has no "query_paths" (use '
-                           'GroundImageSetDataset with as_sets=True)')
+            raise KeyError(
+                'LoadImageSet: the sample has no "query_paths" (use '
+                'GroundImageSetDataset with as_sets=True)'
+            )
         return super().transform(results)
 
 
@@ -65,7 +71,7 @@ class ResizeImageSet(ResizeViews):
         size = tuple(int(s) for s in size)
         if len(size) != 2:
             raise ValueError(f'ResizeImageSet: size={size!r}, expected (height, width)')
-        super().__init__(sizes={}, default=size, keys=('query', ))
+        super().__init__(sizes={}, default=size, keys=('query',))
         self.size = size
 
     def __repr__(self):
@@ -90,6 +96,8 @@ class PackImageSetInputs(PackCrossViewInputs):
 
     def transform(self, results: dict) -> dict:
         if not isinstance(results.get('query_img'), (list, tuple)) or not results['query_img']:
-            raise KeyError('PackImageSetInputs: no image set ("query_img" list) in the sample; '
-                           'put LoadImageSet in the pipeline first')
+            raise KeyError(
+                'PackImageSetInputs: no image set ("query_img" list) in the sample; '
+                'put LoadImageSet in the pipeline first'
+            )
         return super().transform(results)

@@ -6,6 +6,10 @@ from .prepare_gallery_hook import PrepareGalleryHook
 from .skipped_image_report_hook import SkippedImageReportHook
 
 __all__ = [
-    'HardNegativeMiningHook', 'IterationCheckpointHook', 'LoRACheckpointHook',
-    'PrecisionReportHook', 'PrepareGalleryHook', 'SkippedImageReportHook'
+    'HardNegativeMiningHook',
+    'IterationCheckpointHook',
+    'LoRACheckpointHook',
+    'PrecisionReportHook',
+    'PrepareGalleryHook',
+    'SkippedImageReportHook',
 ]

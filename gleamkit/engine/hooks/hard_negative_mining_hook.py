@@ -1,4 +1,5 @@
 """Re-mine hard negatives from embedding similarity every few epochs (Sample4Geo)."""
+
 import contextlib
 import time
 from typing import List, Optional, Tuple, Union
@@ -69,20 +70,31 @@ class HardNegativeMiningHook(Hook):
 
     priority = 'NORMAL'
 
-    def __init__(self, interval: int = 4, start_epoch: Optional[int] = None,
-                 similarity: str = 'cross', topk: Optional[int] = None,
-                 dataloader: Optional[Union[dict, DataLoader]] = None,
-                 batch_size: Optional[int] = None, num_workers: Optional[int] = None,
-                 search_device: str = 'auto', amp: bool = False, progress: bool = True):
+    def __init__(
+        self,
+        interval: int = 4,
+        start_epoch: Optional[int] = None,
+        similarity: str = 'cross',
+        topk: Optional[int] = None,
+        dataloader: Optional[Union[dict, DataLoader]] = None,
+        batch_size: Optional[int] = None,
+        num_workers: Optional[int] = None,
+        search_device: str = 'auto',
+        amp: bool = False,
+        progress: bool = True,
+    ):
         if not isinstance(interval, int) or interval < 1:
-            raise ValueError(f'HardNegativeMiningHook: interval must be a positive int, got '
-                             f'{interval!r}')
+            raise ValueError(
+                f'HardNegativeMiningHook: interval must be a positive int, got {interval!r}'
+            )
         if start_epoch is not None and (not isinstance(start_epoch, int) or start_epoch < 0):
-            raise ValueError(f'HardNegativeMiningHook: start_epoch must be an int >= 0, got '
-                             f'{start_epoch!r}')
+            raise ValueError(
+                f'HardNegativeMiningHook: start_epoch must be an int >= 0, got {start_epoch!r}'
+            )
         if similarity not in SIMILARITIES:
-            raise ValueError(f'HardNegativeMiningHook: similarity={similarity!r}, expected one '
-                             f'of {SIMILARITIES}')
+            raise ValueError(
+                f'HardNegativeMiningHook: similarity={similarity!r}, expected one of {SIMILARITIES}'
+            )
         if topk is not None and (not isinstance(topk, int) or topk < 1):
             raise ValueError(f'HardNegativeMiningHook: topk must be a positive int, got {topk!r}')
         self.interval = interval
@@ -124,7 +136,8 @@ class HardNegativeMiningHook(Hook):
             raise TypeError(
                 f'HardNegativeMiningHook: the training sampler is {type(sampler).__name__}, '
                 'which cannot take a neighbour table; use '
-                "train_dataloader['sampler'] = dict(type=SimilarityNeighbourSampler, ...)")
+                "train_dataloader['sampler'] = dict(type=SimilarityNeighbourSampler, ...)"
+            )
         return sampler
 
     def _source(self, runner, sampler) -> Tuple[object, object, int, int]:
@@ -155,8 +168,11 @@ class HardNegativeMiningHook(Hook):
         if dataset is sampler.dataset:
             place_of, first = sampler.place_of_sample, sampler.place_first_index
             raw = dataset.get_field(key) if hasattr(dataset, 'get_field') else None
-            location_ids = ([raw[i] for i in first] if raw is not None else
-                            [dataset.get_data_info(int(i))[key] for i in first])
+            location_ids = (
+                [raw[i] for i in first]
+                if raw is not None
+                else [dataset.get_data_info(int(i))[key] for i in first]
+            )
         else:
             raw = dataset_field(dataset, key)
             index, place_of, first = {}, np.empty(len(raw), dtype=np.int64), []
@@ -170,8 +186,10 @@ class HardNegativeMiningHook(Hook):
         num_places = len(first)
         topk = min(self.topk or getattr(sampler, 'neighbour_pool', 64), num_places - 1)
         if topk < 1:
-            raise ValueError('HardNegativeMiningHook: the training set has fewer than two '
-                             'places; there is nothing to mine')
+            raise ValueError(
+                'HardNegativeMiningHook: the training set has fewer than two '
+                'places; there is nothing to mine'
+            )
 
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         was_training = model.training
@@ -182,16 +200,28 @@ class HardNegativeMiningHook(Hook):
         if self.similarity in ('cross', 'query'):
             plan.append(('query', np.arange(len(place_of))))
         rank, world = get_dist_info()
-        loaders = [(side, indices[rank::world],
-                    DataLoader(Subset(dataset, indices[rank::world].tolist()),
-                               batch_size=batch_size, shuffle=False, num_workers=num_workers,
-                               collate_fn=collate_fn)) for side, indices in plan]
+        loaders = [
+            (
+                side,
+                indices[rank::world],
+                DataLoader(
+                    Subset(dataset, indices[rank::world].tolist()),
+                    batch_size=batch_size,
+                    shuffle=False,
+                    num_workers=num_workers,
+                    collate_fn=collate_fn,
+                ),
+            )
+            for side, indices in plan
+        ]
         bar = None
         if self.progress and rank == 0:
             bar = ProgressBar(sum(len(loader) for _, _, loader in loaders))
         try:
-            means = {side: self._embed(model, loader, indices, place_of, num_places, side, bar)
-                     for side, indices, loader in loaders}
+            means = {
+                side: self._embed(model, loader, indices, place_of, num_places, side, bar)
+                for side, indices, loader in loaders
+            }
         finally:
             if was_training:
                 model.train()
@@ -205,8 +235,10 @@ class HardNegativeMiningHook(Hook):
         if dataset is sampler.dataset:
             sampler.set_neighbours(table, scores, source=f'similarity ({self.similarity})')
         else:
-            sampler.set_neighbours(NeighbourTable(location_ids, table, scores),
-                                   source=f'similarity ({self.similarity})')
+            sampler.set_neighbours(
+                NeighbourTable(location_ids, table, scores),
+                source=f'similarity ({self.similarity})',
+            )
         self.table, self.scores = sampler.neighbour_table, sampler.neighbour_scores
         self.last_mined_epoch = runner.epoch
         end = time.perf_counter()
@@ -215,7 +247,8 @@ class HardNegativeMiningHook(Hook):
             f'HardNegativeMiningHook: epoch {runner.epoch}: top-{topk} {self.similarity} '
             f'neighbours of {num_places} places in {end - start:.1f} s (embedding '
             f'{embedded - start:.1f} s, search {end - embedded:.1f} s); mean neighbour '
-            f'similarity {scores[valid].mean():.4f} (top-1 {scores[:, 0].mean():.4f})')
+            f'similarity {scores[valid].mean():.4f} (top-1 {scores[:, 0].mean():.4f})'
+        )
         return NeighbourTable(location_ids, table, scores)
 
     def _embed(self, model, loader, indices, place_of, num_places, side, bar) -> torch.Tensor:
@@ -223,10 +256,15 @@ class HardNegativeMiningHook(Hook):
         sums, counts, pos = None, torch.zeros(num_places, dtype=torch.float64), 0
         # the shares differ in length across ranks: no collective forward (see unwrap)
         _, forward = unwrap(model, collective=False)
-        for emb, _ in iter_embeddings(model, loader, side, forward,
-                                      autocast=lambda: self._autocast(model),
-                                      owner='HardNegativeMiningHook'):
-            places = torch.from_numpy(np.asarray(place_of[indices[pos:pos + len(emb)]]))
+        for emb, _ in iter_embeddings(
+            model,
+            loader,
+            side,
+            forward,
+            autocast=lambda: self._autocast(model),
+            owner='HardNegativeMiningHook',
+        ):
+            places = torch.from_numpy(np.asarray(place_of[indices[pos : pos + len(emb)]]))
             pos += len(emb)
             emb = emb.detach().double().cpu()
             if sums is None:
@@ -243,8 +281,7 @@ class HardNegativeMiningHook(Hook):
         all_reduce(counts)
         if bool((counts == 0).any()):
             missing = int((counts == 0).sum())
-            raise RuntimeError(f'HardNegativeMiningHook: {missing} places got no {side} '
-                               'embedding')
+            raise RuntimeError(f'HardNegativeMiningHook: {missing} places got no {side} embedding')
         return (sums / counts[:, None]).float()
 
     def _autocast(self, model):
@@ -259,6 +296,7 @@ class HardNegativeMiningHook(Hook):
             return self.search_device
         try:
             import faiss
+
             has_gpu = faiss.get_num_gpus() > 0
         except (ImportError, AttributeError):
             has_gpu = False
@@ -266,8 +304,9 @@ class HardNegativeMiningHook(Hook):
         on_cuda = param is not None and param.device.type == 'cuda'
         return str(param.device) if has_gpu and on_cuda else 'cpu'
 
-    def _search(self, queries: torch.Tensor, gallery: torch.Tensor, topk: int,
-                model) -> Tuple[np.ndarray, np.ndarray]:
+    def _search(
+        self, queries: torch.Tensor, gallery: torch.Tensor, topk: int, model
+    ) -> Tuple[np.ndarray, np.ndarray]:
         """Top-k other places of every place: each rank a slice, gathered in order."""
         from gleamkit.evaluation.search import ExactSearcher
 
@@ -279,7 +318,8 @@ class HardNegativeMiningHook(Hook):
         own = found == rows[:, None]
         own[~own.any(1), -1] = True
         keep = np.argsort(own, axis=1, kind='stable')[:, :topk]
-        parts: List = all_gather_object((np.take_along_axis(found, keep, 1),
-                                         np.take_along_axis(scores, keep, 1)))
+        parts: List = all_gather_object(
+            (np.take_along_axis(found, keep, 1), np.take_along_axis(scores, keep, 1))
+        )
         table = np.concatenate([p[0] for p in parts]).astype(np.int64)
         return table, np.concatenate([p[1] for p in parts]).astype(np.float64)

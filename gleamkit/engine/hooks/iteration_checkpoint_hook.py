@@ -1,4 +1,5 @@
 """Checkpoints every N iterations, next to the per-epoch ones."""
+
 import contextlib
 
 from mmengine.dist import is_main_process
@@ -36,14 +37,22 @@ class IterationCheckpointHook(CheckpointHook):
 
     _KEEP_KEY = 'keep_ckpt_ids_iteration_checkpoint'
 
-    def __init__(self, interval: int = -1, max_keep_ckpts: int = 2, save_last: bool = False,
-                 **kwargs):
+    def __init__(
+        self, interval: int = -1, max_keep_ckpts: int = 2, save_last: bool = False, **kwargs
+    ):
         for key in ('by_epoch', 'save_best'):
             if key in kwargs:
-                raise ValueError(f'IterationCheckpointHook: {key}={kwargs[key]!r} is not '
-                                 'accepted (it saves by iteration and never the best)')
-        super().__init__(interval=interval, by_epoch=False, max_keep_ckpts=max_keep_ckpts,
-                         save_last=save_last, **kwargs)
+                raise ValueError(
+                    f'IterationCheckpointHook: {key}={kwargs[key]!r} is not '
+                    'accepted (it saves by iteration and never the best)'
+                )
+        super().__init__(
+            interval=interval,
+            by_epoch=False,
+            max_keep_ckpts=max_keep_ckpts,
+            save_last=save_last,
+            **kwargs,
+        )
 
     @contextlib.contextmanager
     def _own_keep_ids(self, runner):
@@ -67,24 +76,26 @@ class IterationCheckpointHook(CheckpointHook):
         from gleamkit.engine.loops import ResumableEpochBasedTrainLoop
 
         loop = runner.train_loop
-        if (self.interval > 0 and isinstance(loop, EpochBasedTrainLoop)
-                and not isinstance(loop, ResumableEpochBasedTrainLoop)):
+        if (
+            self.interval > 0
+            and isinstance(loop, EpochBasedTrainLoop)
+            and not isinstance(loop, ResumableEpochBasedTrainLoop)
+        ):
             raise ValueError(
                 'IterationCheckpointHook: train_cfg.type is EpochBasedTrainLoop, which would '
                 'repeat a whole epoch when resumed from an iter_N.pth in its middle; use '
                 'train_cfg.type=ResumableEpochBasedTrainLoop (gleamkit.engine.loops), as '
-                'tools/train.py --checkpoint-every does')
+                'tools/train.py --checkpoint-every does'
+            )
         with self._own_keep_ids(runner):
             super().before_train(runner)
 
     def _save_checkpoint_with_step(self, runner, step, meta) -> None:
         """``CheckpointHook``'s, with the list of kept files under this hook's own key."""
-        if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids
-                                            and self.keep_ckpt_ids[-1] == step):
+        if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids and self.keep_ckpt_ids[-1] == step):
             if len(self.keep_ckpt_ids) == self.max_keep_ckpts:
                 oldest = self.keep_ckpt_ids.popleft()
-                path = self.file_backend.join_path(self.out_dir,
-                                                   self.filename_tmpl.format(oldest))
+                path = self.file_backend.join_path(self.out_dir, self.filename_tmpl.format(oldest))
                 if is_main_process() and self.file_backend.isfile(path):
                     self.file_backend.remove(path)
             self.keep_ckpt_ids.append(step)

@@ -1,4 +1,5 @@
 """Save the LoRA adapter (not the frozen base model) with every checkpoint."""
+
 import contextlib
 import os
 import os.path as osp
@@ -53,8 +54,13 @@ class LoRACheckpointHook(Hook):
 
     priority = 'NORMAL'
 
-    def __init__(self, out_dir: str = 'adapters', max_keep: Optional[int] = 2,
-                 final_dir: Optional[str] = 'adapter', filter_state_dict: bool = True):
+    def __init__(
+        self,
+        out_dir: str = 'adapters',
+        max_keep: Optional[int] = 2,
+        final_dir: Optional[str] = 'adapter',
+        filter_state_dict: bool = True,
+    ):
         if max_keep is not None and max_keep < 1:
             raise ValueError(f'max_keep={max_keep}: expected >= 1 or None')
         self.out_dir = out_dir
@@ -96,6 +102,7 @@ class LoRACheckpointHook(Hook):
         if not self._has_adapter(model) or not is_main_process():
             return
         from mmengine.runner import IterBasedTrainLoop
+
         meta = checkpoint.get('meta', {})
         if isinstance(runner.train_loop, IterBasedTrainLoop):
             name = f'iter_{meta.get("iter", runner.iter)}'
@@ -110,7 +117,7 @@ class LoRACheckpointHook(Hook):
                 match = re.fullmatch(r'(epoch|iter)_(\d+)', entry)
                 if match and osp.isdir(osp.join(root, entry)):
                     found.append((int(match.group(2)), entry))
-            for _, entry in sorted(found)[:-self.max_keep]:
+            for _, entry in sorted(found)[: -self.max_keep]:
                 shutil.rmtree(osp.join(root, entry), ignore_errors=True)
 
     def after_train(self, runner) -> None:
@@ -130,8 +137,11 @@ class LoRACheckpointHook(Hook):
         if recorded != (None, None) and recorded != tuple(model.pixel_budget):
             runner.logger.warning(
                 f'the checkpoint was trained with min_pixels={recorded[0]}, max_pixels='
-                f'{recorded[1]}; the model is configured with {model.pixel_budget}')
+                f'{recorded[1]}; the model is configured with {model.pixel_budget}'
+            )
         base = record.get('base_model')
         if base and getattr(model, 'model_name_or_path', base) != base:
-            runner.logger.warning(f'the checkpoint\'s adapter was trained on {base!r}; the '
-                                  f'model is built from {model.model_name_or_path!r}')
+            runner.logger.warning(
+                f"the checkpoint's adapter was trained on {base!r}; the "
+                f'model is built from {model.model_name_or_path!r}'
+            )

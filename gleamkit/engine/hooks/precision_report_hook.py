@@ -1,4 +1,5 @@
 """Log the precision a run actually trains in."""
+
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 

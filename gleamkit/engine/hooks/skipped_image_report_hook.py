@@ -1,5 +1,6 @@
 """Report, at the end of every training epoch, the images a dataset with
 ``on_corrupt='skip'`` could not read."""
+
 import logging
 from collections import Counter
 from typing import List, Optional
@@ -50,8 +51,9 @@ class SkippedImageReportHook(Hook):
     def before_train_epoch(self, runner) -> None:
         self._events = []
 
-    def after_train_iter(self, runner, batch_idx: int, data_batch=None,
-                         outputs: Optional[dict] = None) -> None:
+    def after_train_iter(
+        self, runner, batch_idx: int, data_batch=None, outputs: Optional[dict] = None
+    ) -> None:
         for sample in _samples(data_batch):
             metainfo = getattr(sample, 'metainfo', None) or {}
             self._events.extend(tuple(e) for e in metainfo.get(SKIPPED_META_KEY) or ())
@@ -72,13 +74,19 @@ class SkippedImageReportHook(Hook):
             return
         files = Counter(e[0] for e in events)
         reasons = {e[0]: f'{e[1]}: {e[2]}' for e in events}
-        self.history.append(dict(epoch=getattr(runner, 'epoch', None), samples=len(events),
-                                 files=dict(files)))
+        self.history.append(
+            dict(epoch=getattr(runner, 'epoch', None), samples=len(events), files=dict(files))
+        )
         if not is_main_process():
             return
-        first = '\n  '.join(f'{path} ({reasons[path]}; skipped {n}x)'
-                            for path, n in files.most_common(self.show))
-        print_log(f'SkippedImageReportHook: {when}: {len(events)} samples were replaced because '
-                  f'{len(files)} image files could not be read (on_corrupt="skip"); first:\n  '
-                  f'{first}\nList every bad image with python tools/misc/check_dataset.py '
-                  'CONFIG and fix or remove them.', logger='current', level=logging.WARNING)
+        first = '\n  '.join(
+            f'{path} ({reasons[path]}; skipped {n}x)' for path, n in files.most_common(self.show)
+        )
+        print_log(
+            f'SkippedImageReportHook: {when}: {len(events)} samples were replaced because '
+            f'{len(files)} image files could not be read (on_corrupt="skip"); first:\n  '
+            f'{first}\nList every bad image with python tools/misc/check_dataset.py '
+            'CONFIG and fix or remove them.',
+            logger='current',
+            level=logging.WARNING,
+        )

@@ -1,4 +1,5 @@
 """An epoch-based training loop that resumes in the middle of an epoch."""
+
 from mmengine.logging import print_log
 from mmengine.runner import EpochBasedTrainLoop
 
@@ -29,9 +30,11 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
         if done <= 0:
             return super().run_epoch()
         done = min(done, len(self.dataloader))
-        print_log(f'Resuming inside epoch {self._epoch + 1}: skipping its first {done} of '
-                  f'{len(self.dataloader)} batches, trained before the checkpoint',
-                  logger='current')
+        print_log(
+            f'Resuming inside epoch {self._epoch + 1}: skipping its first {done} of '
+            f'{len(self.dataloader)} batches, trained before the checkpoint',
+            logger='current',
+        )
         self.runner.call_hook('before_train_epoch')
         self.runner.model.train()
         for idx, data_batch in enumerate(self.dataloader):

@@ -1,4 +1,5 @@
 """Validation and test loops that own the retrieval protocol: queries, gallery, metric."""
+
 import copy
 import logging
 from dataclasses import dataclass
@@ -40,36 +41,46 @@ class RetrievalLoopMixin:
 
     stage = 'val'
 
-    def _build_protocols(self, runner, dataloader, evaluator, gallery_dataloader,
-                         protocols: Optional[Sequence[dict]]) -> List[RetrievalProtocol]:
+    def _build_protocols(
+        self, runner, dataloader, evaluator, gallery_dataloader, protocols: Optional[Sequence[dict]]
+    ) -> List[RetrievalProtocol]:
         owner = type(self).__name__
         if protocols is None:
             if gallery_dataloader is None:
                 raise ValueError(
                     f'{owner}: no gallery. Set {self.stage}_cfg = dict(type={owner}, '
                     'gallery_dataloader=dict(...)) (a dataset with mode="gallery"), or '
-                    'protocols=[dict(name=..., dataloader=..., gallery_dataloader=...), ...]')
+                    'protocols=[dict(name=..., dataloader=..., gallery_dataloader=...), ...]'
+                )
             protocols = [dict(name=None, gallery_dataloader=gallery_dataloader)]
         elif gallery_dataloader is not None:
-            raise ValueError(f'{owner}: set either gallery_dataloader (one protocol) or '
-                             'protocols (each with its gallery_dataloader), not both')
+            raise ValueError(
+                f'{owner}: set either gallery_dataloader (one protocol) or '
+                'protocols (each with its gallery_dataloader), not both'
+            )
         if not isinstance(protocols, (list, tuple)) or not protocols:
-            raise ValueError(f'{owner}: protocols must be a non-empty list of dicts, got '
-                             f'{protocols!r}')
+            raise ValueError(
+                f'{owner}: protocols must be a non-empty list of dicts, got {protocols!r}'
+            )
         built, names = [], set()
         for i, spec in enumerate(protocols):
             where = f'{self.stage}_cfg.protocols[{i}]'
             if not isinstance(spec, dict):
-                raise TypeError(f'{owner}: {where} must be a dict with keys {PROTOCOL_KEYS}, '
-                                f'got {type(spec).__name__}')
+                raise TypeError(
+                    f'{owner}: {where} must be a dict with keys {PROTOCOL_KEYS}, '
+                    f'got {type(spec).__name__}'
+                )
             unknown = sorted(set(spec) - set(PROTOCOL_KEYS))
             if unknown:
-                raise ValueError(f'{owner}: {where} has unknown keys {unknown}; expected '
-                                 f'{PROTOCOL_KEYS}')
+                raise ValueError(
+                    f'{owner}: {where} has unknown keys {unknown}; expected {PROTOCOL_KEYS}'
+                )
             name = spec.get('name')
             if len(protocols) > 1 and not name:
-                raise ValueError(f'{owner}: {where} needs a name: with several protocols '
-                                 'the name tells their metrics apart (u1652/R@1, vigor/R@1)')
+                raise ValueError(
+                    f'{owner}: {where} needs a name: with several protocols '
+                    'the name tells their metrics apart (u1652/R@1, vigor/R@1)'
+                )
             if name in names:
                 raise ValueError(f'{owner}: two protocols are named {name!r}')
             names.add(name)
@@ -84,18 +95,21 @@ class RetrievalLoopMixin:
             if metric is None:
                 metric = evaluator
             loader = self._loader(runner, queries)
-            built.append(RetrievalProtocol(
-                name=name, dataloader=loader,
-                gallery_dataloader=self._loader(runner, spec['gallery_dataloader']),
-                evaluator=self._evaluator(runner, metric, name, loader)))
+            built.append(
+                RetrievalProtocol(
+                    name=name,
+                    dataloader=loader,
+                    gallery_dataloader=self._loader(runner, spec['gallery_dataloader']),
+                    evaluator=self._evaluator(runner, metric, name, loader),
+                )
+            )
         return built
 
     @staticmethod
     def _loader(runner, loader: Union[DataLoader, dict]) -> DataLoader:
         if isinstance(loader, dict):
             diff_rank_seed = runner._randomness_cfg.get('diff_rank_seed', False)
-            return runner.build_dataloader(loader, seed=runner.seed,
-                                           diff_rank_seed=diff_rank_seed)
+            return runner.build_dataloader(loader, seed=runner.seed, diff_rank_seed=diff_rank_seed)
         return loader
 
     @staticmethod
@@ -104,8 +118,9 @@ class RetrievalLoopMixin:
             # a copy per protocol: each keeps its own results and prefix
             evaluator = runner.build_evaluator(copy.deepcopy(evaluator))
         if not isinstance(evaluator, Evaluator):
-            raise TypeError('evaluator must be a dict, a list or an Evaluator, got '
-                            f'{type(evaluator).__name__}')
+            raise TypeError(
+                f'evaluator must be a dict, a list or an Evaluator, got {type(evaluator).__name__}'
+            )
         if name:
             for metric in evaluator.metrics:
                 own = metric.prefix
@@ -118,15 +133,21 @@ class RetrievalLoopMixin:
 
     def _gallery(self, protocol: RetrievalProtocol) -> None:
         runner = self.runner
-        gallery = embed_gallery(runner.model, protocol.gallery_dataloader,
-                                progress=self.progress, owner=type(self).__name__)
+        gallery = embed_gallery(
+            runner.model,
+            protocol.gallery_dataloader,
+            progress=self.progress,
+            owner=type(self).__name__,
+        )
         self.gallery_embed_count += 1
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         model.set_gallery(**gallery)
         ids = gallery['location_ids']
         label = f' ({protocol.name})' if protocol.name else ''
-        runner.logger.info(f'{type(self).__name__}{label}: embedded {len(ids)} gallery images '
-                           f'({len(set(ids))} places)')
+        runner.logger.info(
+            f'{type(self).__name__}{label}: embedded {len(ids)} gallery images '
+            f'({len(set(ids))} places)'
+        )
 
     def _run_protocols(self) -> Dict[str, float]:
         metrics: Dict[str, float] = {}
@@ -137,16 +158,21 @@ class RetrievalLoopMixin:
                 self.runner.visualizer.dataset_meta = protocol.dataloader.dataset.metainfo
             self._gallery(protocol)
             if protocol.name:
-                print_log(f'{self.stage} protocol {protocol.name}: '
-                          f'{len(protocol.dataloader.dataset)} queries', logger='current',
-                          level=logging.INFO)
+                print_log(
+                    f'{self.stage} protocol {protocol.name}: '
+                    f'{len(protocol.dataloader.dataset)} queries',
+                    logger='current',
+                    level=logging.INFO,
+                )
             for idx, data_batch in enumerate(protocol.dataloader):
                 self.run_iter(idx, data_batch)
             found = protocol.evaluator.evaluate(len(protocol.dataloader.dataset))
             clash = sorted(set(found) & set(metrics))
             if clash:
-                raise ValueError(f'{type(self).__name__}: protocols give the same metric keys '
-                                 f'{clash}; name each protocol')
+                raise ValueError(
+                    f'{type(self).__name__}: protocols give the same metric keys '
+                    f'{clash}; name each protocol'
+                )
             metrics.update(found)
         return metrics
 
@@ -190,19 +216,25 @@ class RetrievalValLoop(RetrievalLoopMixin, ValLoop):
 
     stage = 'val'
 
-    def __init__(self, runner, dataloader: Union[DataLoader, dict, None] = None,
-                 evaluator: Union[Evaluator, dict, list, None] = None,
-                 gallery_dataloader: Union[DataLoader, dict, None] = None,
-                 protocols: Optional[Sequence[dict]] = None, fp16: bool = False,
-                 progress: bool = True) -> None:
+    def __init__(
+        self,
+        runner,
+        dataloader: Union[DataLoader, dict, None] = None,
+        evaluator: Union[Evaluator, dict, list, None] = None,
+        gallery_dataloader: Union[DataLoader, dict, None] = None,
+        protocols: Optional[Sequence[dict]] = None,
+        fp16: bool = False,
+        progress: bool = True,
+    ) -> None:
         # no ValLoop.__init__: it would build val_dataloader even when no protocol uses it
         self._runner = runner
         self.fp16 = fp16
         self.progress = progress
         self.val_loss = dict()
         self.gallery_embed_count = 0
-        self.protocols = self._build_protocols(runner, dataloader, evaluator,
-                                               gallery_dataloader, protocols)
+        self.protocols = self._build_protocols(
+            runner, dataloader, evaluator, gallery_dataloader, protocols
+        )
         self.dataloader = self.protocols[0].dataloader
         self.evaluator = self.protocols[0].evaluator
         if hasattr(self.dataloader.dataset, 'metainfo'):
@@ -230,18 +262,24 @@ class RetrievalTestLoop(RetrievalLoopMixin, TestLoop):
 
     stage = 'test'
 
-    def __init__(self, runner, dataloader: Union[DataLoader, dict, None] = None,
-                 evaluator: Union[Evaluator, dict, list, None] = None,
-                 gallery_dataloader: Union[DataLoader, dict, None] = None,
-                 protocols: Optional[Sequence[dict]] = None, fp16: bool = False,
-                 progress: bool = True) -> None:
+    def __init__(
+        self,
+        runner,
+        dataloader: Union[DataLoader, dict, None] = None,
+        evaluator: Union[Evaluator, dict, list, None] = None,
+        gallery_dataloader: Union[DataLoader, dict, None] = None,
+        protocols: Optional[Sequence[dict]] = None,
+        fp16: bool = False,
+        progress: bool = True,
+    ) -> None:
         self._runner = runner
         self.fp16 = fp16
         self.progress = progress
         self.test_loss = dict()
         self.gallery_embed_count = 0
-        self.protocols = self._build_protocols(runner, dataloader, evaluator,
-                                               gallery_dataloader, protocols)
+        self.protocols = self._build_protocols(
+            runner, dataloader, evaluator, gallery_dataloader, protocols
+        )
         self.dataloader = self.protocols[0].dataloader
         self.evaluator = self.protocols[0].evaluator
         if hasattr(self.dataloader.dataset, 'metainfo'):

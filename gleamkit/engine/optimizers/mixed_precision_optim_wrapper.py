@@ -1,4 +1,5 @@
 """Mixed precision on any device: bf16/fp16 autocast on CUDA, bf16 on CPU."""
+
 from contextlib import contextmanager
 
 import torch
@@ -6,8 +7,12 @@ from mmengine.optim import OptimWrapper
 
 from gleamkit.registry import OPTIM_WRAPPERS
 
-_DTYPES = {'bfloat16': torch.bfloat16, 'bf16': torch.bfloat16, 'float16': torch.float16,
-           'fp16': torch.float16}
+_DTYPES = {
+    'bfloat16': torch.bfloat16,
+    'bf16': torch.bfloat16,
+    'float16': torch.float16,
+    'fp16': torch.float16,
+}
 
 
 @OPTIM_WRAPPERS.register_module()
@@ -30,14 +35,16 @@ class MixedPrecisionOptimWrapper(OptimWrapper):
             bf16_ok = self.device_type == 'cpu' or torch.cuda.is_bf16_supported()
             dtype = 'bfloat16' if bf16_ok else 'float16'
         if dtype not in _DTYPES:
-            raise ValueError(f'MixedPrecisionOptimWrapper: dtype={dtype!r}, expected "auto", '
-                             f'{sorted(_DTYPES)}')
+            raise ValueError(
+                f'MixedPrecisionOptimWrapper: dtype={dtype!r}, expected "auto", {sorted(_DTYPES)}'
+            )
         self.cast_dtype = _DTYPES[dtype]
         if self.cast_dtype == torch.float16 and self.device_type != 'cuda':
-            raise ValueError('float16 autocast needs a CUDA device; use dtype="bfloat16" on CPU '
-                             '(tools/train.py --precision bf16, or fp32)')
-        self.scaler = (torch.amp.GradScaler('cuda')
-                       if self.cast_dtype == torch.float16 else None)
+            raise ValueError(
+                'float16 autocast needs a CUDA device; use dtype="bfloat16" on CPU '
+                '(tools/train.py --precision bf16, or fp32)'
+            )
+        self.scaler = torch.amp.GradScaler('cuda') if self.cast_dtype == torch.float16 else None
 
     def backward(self, loss: torch.Tensor, **kwargs) -> None:
         if self.scaler is not None:
@@ -69,6 +76,5 @@ class MixedPrecisionOptimWrapper(OptimWrapper):
 
     @contextmanager
     def optim_context(self, model):
-        with super().optim_context(model), torch.autocast(self.device_type,
-                                                          dtype=self.cast_dtype):
+        with super().optim_context(model), torch.autocast(self.device_type, dtype=self.cast_dtype):
             yield

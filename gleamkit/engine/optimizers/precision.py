@@ -5,6 +5,7 @@
 (dropping its ``dtype`` / ``loss_scale`` keys, which ``OptimWrapper`` does not take);
 the others select :class:`MixedPrecisionOptimWrapper` with that autocast dtype.
 """
+
 from typing import Optional
 
 import torch
@@ -47,8 +48,10 @@ def apply_precision(cfg: Config, precision: Optional[str]) -> None:
     current = _type_name(wrapper.get('type', 'OptimWrapper'))
     known = {'OptimWrapper'} | {cls.__name__ for cls in _MIXED_TYPES}
     if current not in known:
-        raise ValueError(f'--precision {precision}: optim_wrapper.type={current!r} is not one '
-                         f'of {sorted(known)}; set its precision in the config instead')
+        raise ValueError(
+            f'--precision {precision}: optim_wrapper.type={current!r} is not one '
+            f'of {sorted(known)}; set its precision in the config instead'
+        )
     dtype = PRECISIONS[precision]
     if dtype is None:
         # scoped names, not classes: a config must stay printable (Config.pretty_text)
@@ -65,8 +68,7 @@ def describe_precision(optim_wrapper, model: torch.nn.Module) -> str:
     params = next(iter(model.parameters()), None)
     device = params.device if params is not None else torch.device('cpu')
     param_dtype = str(params.dtype).replace('torch.', '') if params is not None else 'none'
-    wrappers = (optim_wrapper.items() if hasattr(optim_wrapper, 'items')
-                else [(None, optim_wrapper)])
+    wrappers = optim_wrapper.items() if hasattr(optim_wrapper, 'items') else [(None, optim_wrapper)]
     parts = []
     for name, wrapper in wrappers:
         cast = getattr(wrapper, 'cast_dtype', None)
@@ -74,10 +76,9 @@ def describe_precision(optim_wrapper, model: torch.nn.Module) -> str:
             cast = torch.float16  # AmpOptimWrapper's default
         if isinstance(wrapper, _MIXED_TYPES):
             what = f'{str(cast).replace("torch.", "")} autocast (mixed precision)'
-            if getattr(wrapper, 'scaler', None) is not None or isinstance(wrapper,
-                                                                           AmpOptimWrapper):
+            if getattr(wrapper, 'scaler', None) is not None or isinstance(wrapper, AmpOptimWrapper):
                 what += ' with loss scaling'
         else:
             what = 'fp32 (no autocast)'
         parts.append(what if name is None else f'{name}: {what}')
-    return (f'precision: {"; ".join(parts)} on {device.type}, parameters {param_dtype}')
+    return f'precision: {"; ".join(parts)} on {device.type}, parameters {param_dtype}'

@@ -1,4 +1,5 @@
 """GLEAM-X explanation evaluation: verdict parsing, text metrics, sentence similarity."""
+
 from .judge import ExplanationJudge
 from .similarity import (
     DEFAULT_SBERT_MODEL,
@@ -18,8 +19,21 @@ from .text_metrics import (
 from .verdict import MATCH, NO_MATCH, UNPARSEABLE, parse_structured_verdict, parse_verdict
 
 __all__ = [
-    'parse_verdict', 'parse_structured_verdict', 'MATCH', 'NO_MATCH', 'UNPARSEABLE',
-    'tokenize', 'lcs_length', 'rouge_l', 'ngram_stats', 'sentence_bleu', 'corpus_bleu',
-    'SentenceSimilarity', 'SentenceModelUnavailableError', 'load_sentence_model',
-    'language_coverage', 'DEFAULT_SBERT_MODEL', 'ExplanationJudge'
+    'parse_verdict',
+    'parse_structured_verdict',
+    'MATCH',
+    'NO_MATCH',
+    'UNPARSEABLE',
+    'tokenize',
+    'lcs_length',
+    'rouge_l',
+    'ngram_stats',
+    'sentence_bleu',
+    'corpus_bleu',
+    'SentenceSimilarity',
+    'SentenceModelUnavailableError',
+    'load_sentence_model',
+    'language_coverage',
+    'DEFAULT_SBERT_MODEL',
+    'ExplanationJudge',
 ]

@@ -8,6 +8,7 @@ needs an endpoint). To add one, subclass :class:`ExplanationJudge`, register it
 in ``gleamkit.registry.EXPLAINERS`` (next to the OpenAI-compatible explainer it
 would reuse) and pass ``judge=dict(type='YourJudge', ...)`` or an instance.
 """
+
 from typing import List, Sequence
 
 __all__ = ['ExplanationJudge']

@@ -16,14 +16,21 @@ English and character-level on Chinese, as usual for each language.
   "effective order" (orders longer than the hypothesis are left out). Scores
   in [0, 100]. A hypothesis with no matching unigram scores 0.
 """
+
 import math
 import re
 from collections import Counter
 from typing import Dict, List, Optional, Sequence, Tuple
 
 __all__ = [
-    'tokenize', 'lcs_length', 'rouge_l', 'ngram_stats', 'bleu_from_stats', 'sentence_bleu',
-    'corpus_bleu', 'BleuStats'
+    'tokenize',
+    'lcs_length',
+    'rouge_l',
+    'ngram_stats',
+    'bleu_from_stats',
+    'sentence_bleu',
+    'corpus_bleu',
+    'BleuStats',
 ]
 
 _TOKEN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[a-z0-9]+(?:'[a-z]+)?")
@@ -67,22 +74,27 @@ def rouge_l(prediction, reference, lang: Optional[str] = None) -> Dict[str, floa
     return dict(precision=p, recall=r, f1=2 * p * r / (p + r))
 
 
-def ngram_stats(prediction, reference, lang: Optional[str] = None,
-                max_order: int = 4) -> BleuStats:
+def ngram_stats(prediction, reference, lang: Optional[str] = None, max_order: int = 4) -> BleuStats:
     """Clipped n-gram matches and totals of one (hypothesis, reference) pair."""
     hyp = tokenize(prediction, lang) if isinstance(prediction, str) else list(prediction)
     ref = tokenize(reference, lang) if isinstance(reference, str) else list(reference)
     matches, totals = [], []
     for n in range(1, max_order + 1):
-        h = Counter(tuple(hyp[i:i + n]) for i in range(len(hyp) - n + 1))
-        r = Counter(tuple(ref[i:i + n]) for i in range(len(ref) - n + 1))
+        h = Counter(tuple(hyp[i : i + n]) for i in range(len(hyp) - n + 1))
+        r = Counter(tuple(ref[i : i + n]) for i in range(len(ref) - n + 1))
         matches.append(sum(min(c, r[g]) for g, c in h.items()))
         totals.append(max(0, len(hyp) - n + 1))
     return matches, totals, len(hyp), len(ref)
 
 
-def bleu_from_stats(matches: Sequence[int], totals: Sequence[int], hyp_len: int, ref_len: int,
-                    smooth: str = 'exp', effective_order: bool = False) -> float:
+def bleu_from_stats(
+    matches: Sequence[int],
+    totals: Sequence[int],
+    hyp_len: int,
+    ref_len: int,
+    smooth: str = 'exp',
+    effective_order: bool = False,
+) -> float:
     """BLEU in [0, 100] from summed statistics (see the module docstring).
 
     Args:
@@ -112,20 +124,29 @@ def bleu_from_stats(matches: Sequence[int], totals: Sequence[int], hyp_len: int,
     return 100.0 * brevity * math.exp(sum(logs[:order]) / order)
 
 
-def sentence_bleu(prediction, reference, lang: Optional[str] = None, max_order: int = 4,
-                  smooth: str = 'exp') -> float:
+def sentence_bleu(
+    prediction, reference, lang: Optional[str] = None, max_order: int = 4, smooth: str = 'exp'
+) -> float:
     """Smoothed sentence BLEU-4 in [0, 100] (effective order, as sacreBLEU)."""
-    return bleu_from_stats(*ngram_stats(prediction, reference, lang, max_order), smooth=smooth,
-                           effective_order=True)
+    return bleu_from_stats(
+        *ngram_stats(prediction, reference, lang, max_order), smooth=smooth, effective_order=True
+    )
 
 
-def corpus_bleu(predictions: Sequence, references: Sequence, lang: Optional[str] = None,
-                max_order: int = 4, smooth: str = 'exp') -> float:
+def corpus_bleu(
+    predictions: Sequence,
+    references: Sequence,
+    lang: Optional[str] = None,
+    max_order: int = 4,
+    smooth: str = 'exp',
+) -> float:
     """Corpus BLEU-4 in [0, 100]: statistics summed over all pairs, then combined."""
     if len(predictions) != len(references):
         raise ValueError(f'{len(predictions)} predictions vs {len(references)} references')
-    return bleu_from_stats(*sum_stats(ngram_stats(p, r, lang, max_order)
-                                      for p, r in zip(predictions, references)), smooth=smooth)
+    return bleu_from_stats(
+        *sum_stats(ngram_stats(p, r, lang, max_order) for p, r in zip(predictions, references)),
+        smooth=smooth,
+    )
 
 
 def sum_stats(stats) -> BleuStats:

@@ -1,4 +1,5 @@
 """Retrieval metrics and the protocol functions behind them."""
+
 from .explanation import GleamXMetric
 from .geo import EARTH_RADIUS_M, haversine_m, localisation_summary
 from .ranking import (
@@ -13,8 +14,16 @@ from .ranking import (
 from .retrieval import CrossViewRetrievalMetric
 
 __all__ = [
-    'CrossViewRetrievalMetric', 'rank_positions', 'average_precision', 'cmc_hits',
-    'one_percent_k', 'recall_at_one_percent', 'vigor_hit', 'summarise_ranking',
-    'haversine_m', 'localisation_summary', 'EARTH_RADIUS_M'
+    'CrossViewRetrievalMetric',
+    'rank_positions',
+    'average_precision',
+    'cmc_hits',
+    'one_percent_k',
+    'recall_at_one_percent',
+    'vigor_hit',
+    'summarise_ranking',
+    'haversine_m',
+    'localisation_summary',
+    'EARTH_RADIUS_M',
 ]
 __all__ += ['GleamXMetric']

@@ -1,4 +1,5 @@
 """GLEAM-X metric: matching accuracy and explanation quality, by language and view."""
+
 import json
 import logging
 import os
@@ -27,14 +28,35 @@ from gleamkit.registry import EVALUATORS
 
 __all__ = ['GleamXMetric']
 
-LABEL_KEYS = ('accuracy', 'precision', 'recall', 'f1', 'pred_no_match', 'true_no_match',
-              'no_match_bias', 'unparseable', 'failed')
+LABEL_KEYS = (
+    'accuracy',
+    'precision',
+    'recall',
+    'f1',
+    'pred_no_match',
+    'true_no_match',
+    'no_match_bias',
+    'unparseable',
+    'failed',
+)
 TEXT_KEYS = ('sbert_similarity', 'rouge_l', 'bleu', 'sentence_bleu', 'judge_score')
-_HEADERS = dict(num_samples='n', accuracy='acc', precision='P(match)', recall='R(match)',
-                f1='F1(match)', pred_no_match='pred no-match', true_no_match='true no-match',
-                no_match_bias='no-match bias', unparseable='unparseable',
-                sbert_similarity='SBERT cos', rouge_l='ROUGE-L', bleu='BLEU-4',
-                sentence_bleu='sent. BLEU', judge_score='judge', failed='failed')
+_HEADERS = dict(
+    num_samples='n',
+    accuracy='acc',
+    precision='P(match)',
+    recall='R(match)',
+    f1='F1(match)',
+    pred_no_match='pred no-match',
+    true_no_match='true no-match',
+    no_match_bias='no-match bias',
+    unparseable='unparseable',
+    sbert_similarity='SBERT cos',
+    rouge_l='ROUGE-L',
+    bleu='BLEU-4',
+    sentence_bleu='sent. BLEU',
+    judge_score='judge',
+    failed='failed',
+)
 
 
 def _to_int(value, what: str) -> int:
@@ -115,31 +137,36 @@ class GleamXMetric(BaseMetric):
 
     default_prefix = 'gleam_x'
 
-    def __init__(self,
-                 sbert_model: Union[str, Mapping[str, str]] = DEFAULT_SBERT_MODEL,
-                 with_similarity: bool = True,
-                 with_text_overlap: bool = True,
-                 allow_download: bool = False,
-                 sbert_device: str = 'cpu',
-                 sbert_batch_size: int = 32,
-                 structured: bool = False,
-                 per_lang: bool = True,
-                 per_view: bool = True,
-                 judge: Optional[Any] = None,
-                 out_json: Optional[str] = None,
-                 save_samples: bool = True,
-                 prefix: Optional[str] = 'gleam_x',
-                 collect_device: str = 'cpu',
-                 collect_dir: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        sbert_model: Union[str, Mapping[str, str]] = DEFAULT_SBERT_MODEL,
+        with_similarity: bool = True,
+        with_text_overlap: bool = True,
+        allow_download: bool = False,
+        sbert_device: str = 'cpu',
+        sbert_batch_size: int = 32,
+        structured: bool = False,
+        per_lang: bool = True,
+        per_view: bool = True,
+        judge: Optional[Any] = None,
+        out_json: Optional[str] = None,
+        save_samples: bool = True,
+        prefix: Optional[str] = 'gleam_x',
+        collect_device: str = 'cpu',
+        collect_dir: Optional[str] = None,
+    ) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix, collect_dir=collect_dir)
         if isinstance(sbert_model, str):
             self.sbert_models = {'default': sbert_model}
         elif isinstance(sbert_model, Mapping) and all(
-                isinstance(v, str) for v in sbert_model.values()):
+            isinstance(v, str) for v in sbert_model.values()
+        ):
             self.sbert_models = dict(sbert_model)
         else:
-            raise TypeError('GleamXMetric: sbert_model must be a model name / folder or a dict '
-                            f'{{lang: model}}, got {sbert_model!r}')
+            raise TypeError(
+                'GleamXMetric: sbert_model must be a model name / folder or a dict '
+                f'{{lang: model}}, got {sbert_model!r}'
+            )
         self.sbert_models.setdefault('default', DEFAULT_SBERT_MODEL)
         self.with_similarity = with_similarity
         self.with_text_overlap = with_text_overlap
@@ -157,9 +184,12 @@ class GleamXMetric(BaseMetric):
             return judge
         if isinstance(judge, Mapping):
             from gleamkit.registry import EXPLAINERS
+
             return EXPLAINERS.build(dict(judge))
-        raise TypeError('GleamXMetric: judge must be an ExplanationJudge (with a score(items) '
-                        f'method) or a config dict, got {type(judge).__name__}')
+        raise TypeError(
+            'GleamXMetric: judge must be an ExplanationJudge (with a score(items) '
+            f'method) or a config dict, got {type(judge).__name__}'
+        )
 
     def sbert_model_for(self, lang: str) -> str:
         return self.sbert_models.get(lang, self.sbert_models['default'])
@@ -167,9 +197,9 @@ class GleamXMetric(BaseMetric):
     def _similarity_for(self, lang: str) -> SentenceSimilarity:
         name = self.sbert_model_for(lang)
         if name not in self._similarity:
-            self._similarity[name] = SentenceSimilarity(name, self.sbert_device,
-                                                        self.sbert_batch_size,
-                                                        self.allow_download)
+            self._similarity[name] = SentenceSimilarity(
+                name, self.sbert_device, self.sbert_batch_size, self.allow_download
+            )
         return self._similarity[name]
 
     # ------------------------------------------------------------------ process
@@ -187,52 +217,70 @@ class GleamXMetric(BaseMetric):
                     by_lang.setdefault(r['lang'], []).append(i)
             for lang, idx in by_lang.items():
                 texts = [data_samples_text(data_samples[i]) for i in idx]
-                scores = self._similarity_for(lang).pairwise([t[0] for t in texts],
-                                                             [t[1] for t in texts])
+                scores = self._similarity_for(lang).pairwise(
+                    [t[0] for t in texts], [t[1] for t in texts]
+                )
                 for i, s in zip(idx, scores):
                     results[i]['sbert_similarity'] = s
         if self.judge is not None:
-            items = [dict(r, reference=data_samples_text(s)[1])
-                     for r, s in zip(results, data_samples)]
+            items = [
+                dict(r, reference=data_samples_text(s)[1]) for r, s in zip(results, data_samples)
+            ]
             images = _batch_images(data_batch, len(items))
             for item, imgs in zip(items, images):
                 if imgs is not None:
                     item['images'] = imgs
             scores = list(self.judge.score(items))
             if len(scores) != len(items):
-                raise ValueError(f'GleamXMetric: the judge returned {len(scores)} scores for '
-                                 f'{len(items)} samples')
+                raise ValueError(
+                    f'GleamXMetric: the judge returned {len(scores)} scores for '
+                    f'{len(items)} samples'
+                )
             for r, s in zip(results, scores):
                 r['judge_score'] = float(s)
         self.results.extend(results)
 
     def _reduce(self, sample: dict) -> dict:
         if sample.get('label') is None:
-            raise KeyError('GleamXMetric: a data sample has no `label` (1 match / 0 no match); '
-                           f'sample keys: {sorted(sample)}')
+            raise KeyError(
+                'GleamXMetric: a data sample has no `label` (1 match / 0 no match); '
+                f'sample keys: {sorted(sample)}'
+            )
         label = _to_int(sample['label'], 'label')
         pred_text = sample.get('pred_text')
         lang = str(sample.get('lang') or 'en')
         if sample.get('pred_label') is not None:
             pred = _to_int(sample['pred_label'], 'pred_label')
         elif pred_text is not None:
-            pred = parse_verdict(str(pred_text), lang=lang if lang in ('en', 'zh') else None,
-                                 structured=self.structured)
+            pred = parse_verdict(
+                str(pred_text),
+                lang=lang if lang in ('en', 'zh') else None,
+                structured=self.structured,
+            )
         else:
-            raise KeyError('GleamXMetric: a data sample has neither `pred_label` nor '
-                           '`pred_text`: run the model in predict mode. Sample keys: '
-                           f'{sorted(sample)}')
+            raise KeyError(
+                'GleamXMetric: a data sample has neither `pred_label` nor '
+                '`pred_text`: run the model in predict mode. Sample keys: '
+                f'{sorted(sample)}'
+            )
         if label not in (0, 1) or pred not in (-1, 0, 1):
-            raise ValueError(f'GleamXMetric: label={label} (expected 0/1), pred_label={pred} '
-                             '(expected 1, 0 or -1)')
+            raise ValueError(
+                f'GleamXMetric: label={label} (expected 0/1), pred_label={pred} '
+                '(expected 1, 0 or -1)'
+            )
         reference = sample.get('reference') or ''
         error = sample.get('pred_error')
         if error:  # no answer: unparseable, and no text to score
             pred, pred_text = -1, None
-        out = dict(id=sample.get('id'), lang=lang, view=str(sample.get('view') or 'unknown'),
-                   label=label, pred_label=pred,
-                   pred_text=None if pred_text is None else str(pred_text),
-                   has_reference=bool(reference.strip()) and pred_text is not None)
+        out = dict(
+            id=sample.get('id'),
+            lang=lang,
+            view=str(sample.get('view') or 'unknown'),
+            label=label,
+            pred_label=pred,
+            pred_text=None if pred_text is None else str(pred_text),
+            has_reference=bool(reference.strip()) and pred_text is not None,
+        )
         if error:
             out['error'] = str(error)
         if out['has_reference'] and self.with_text_overlap:
@@ -247,8 +295,10 @@ class GleamXMetric(BaseMetric):
     # ------------------------------------------------------------------ compute
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         if not results:
-            raise ValueError('GleamXMetric received no results: the evaluation dataloader '
-                             'yielded no samples, or process() was never called.')
+            raise ValueError(
+                'GleamXMetric received no results: the evaluation dataloader '
+                'yielded no samples, or process() was never called.'
+            )
         groups: Dict[str, List[dict]] = OrderedDict(all=results)
         if self.per_lang:
             for lang in sorted({r['lang'] for r in results}):
@@ -260,8 +310,7 @@ class GleamXMetric(BaseMetric):
                 else:
                     groups[view] = [r for r in results if r['view'] == view]
         with_failed = any('error' in r for r in results)
-        rows = OrderedDict((name, self._summarise(rs, with_failed))
-                           for name, rs in groups.items())
+        rows = OrderedDict((name, self._summarise(rs, with_failed)) for name, rs in groups.items())
         metrics: Dict[str, float] = {}
         for name, row in rows.items():
             key_prefix = '' if name == 'all' else f'{name}/'
@@ -272,8 +321,7 @@ class GleamXMetric(BaseMetric):
             self._save_json(rows, metrics, notes, results)
         return metrics
 
-    def _summarise(self, rs: List[dict], with_failed: bool = False
-                   ) -> Dict[str, Optional[float]]:
+    def _summarise(self, rs: List[dict], with_failed: bool = False) -> Dict[str, Optional[float]]:
         label = np.array([r['label'] for r in rs])
         pred = np.array([r['pred_label'] for r in rs])
         n = len(rs)
@@ -285,10 +333,16 @@ class GleamXMetric(BaseMetric):
         pred_no = float(np.mean(pred == 0)) * 100
         true_no = float(np.mean(label == 0)) * 100
         out: Dict[str, Optional[float]] = OrderedDict(num_samples=n)
-        out.update(accuracy=float(np.mean(pred == label)) * 100, precision=precision * 100,
-                   recall=recall * 100, f1=f1 * 100, pred_no_match=pred_no,
-                   true_no_match=true_no, no_match_bias=pred_no - true_no,
-                   unparseable=float(np.mean(pred == -1)) * 100)
+        out.update(
+            accuracy=float(np.mean(pred == label)) * 100,
+            precision=precision * 100,
+            recall=recall * 100,
+            f1=f1 * 100,
+            pred_no_match=pred_no,
+            true_no_match=true_no,
+            no_match_bias=pred_no - true_no,
+            unparseable=float(np.mean(pred == -1)) * 100,
+        )
         if with_failed:
             out['failed'] = float(np.mean(['error' in r for r in rs])) * 100
         with_ref = [r for r in rs if r['has_reference']]
@@ -298,10 +352,12 @@ class GleamXMetric(BaseMetric):
         if self.with_text_overlap:
             overlap = [r for r in with_ref if 'rouge_l' in r]
             out['rouge_l'] = float(np.mean([r['rouge_l'] for r in overlap])) if overlap else None
-            out['bleu'] = (bleu_from_stats(*sum_stats(r['bleu_stats'] for r in overlap))
-                           if overlap else None)
-            out['sentence_bleu'] = (float(np.mean([r['sentence_bleu'] for r in overlap]))
-                                    if overlap else None)
+            out['bleu'] = (
+                bleu_from_stats(*sum_stats(r['bleu_stats'] for r in overlap)) if overlap else None
+            )
+            out['sentence_bleu'] = (
+                float(np.mean([r['sentence_bleu'] for r in overlap])) if overlap else None
+            )
         if self.judge is not None:
             judged = [r['judge_score'] for r in rs if 'judge_score' in r]
             out['judge_score'] = float(np.mean(judged)) if judged else None
@@ -312,9 +368,12 @@ class GleamXMetric(BaseMetric):
         failed = [r for r in results if 'error' in r]
         if failed:
             ids = ', '.join(repr(r['id']) for r in failed[:5])
-            notes.append(f'{len(failed)} of {len(results)} samples got no answer (failed, '
-                         f'counted unparseable): {ids}' + (' ...' if len(failed) > 5 else '')
-                         + f'; first error: {failed[0]["error"][:200]}')
+            notes.append(
+                f'{len(failed)} of {len(results)} samples got no answer (failed, '
+                f'counted unparseable): {ids}'
+                + (' ...' if len(failed) > 5 else '')
+                + f'; first error: {failed[0]["error"][:200]}'
+            )
         langs = sorted({r['lang'] for r in results if r['has_reference']})
         if self.with_similarity:
             for lang in langs:
@@ -322,20 +381,23 @@ class GleamXMetric(BaseMetric):
                 coverage = language_coverage(name)
                 line = f'sbert_similarity ({lang}): {name}'
                 if lang != 'en' and coverage == 'english':
-                    line += (f' - an English-only model scoring {lang} text: indicative only; '
-                             "set sbert_model=dict(zh='paraphrase-multilingual-MiniLM-L12-v2') "
-                             '(a local folder) for a multilingual one')
+                    line += (
+                        f' - an English-only model scoring {lang} text: indicative only; '
+                        "set sbert_model=dict(zh='paraphrase-multilingual-MiniLM-L12-v2') "
+                        '(a local folder) for a multilingual one'
+                    )
                 elif lang != 'en' and coverage == 'unknown':
                     line += f' (could not tell whether it covers {lang})'
                 notes.append(line)
         n_missing = sum(not r['has_reference'] for r in results)
         if n_missing and (self.with_similarity or self.with_text_overlap):
-            notes.append(f'{n_missing} of {len(results)} samples have no reference or no '
-                         'pred_text: left out of the explanation metrics')
+            notes.append(
+                f'{n_missing} of {len(results)} samples have no reference or no '
+                'pred_text: left out of the explanation metrics'
+            )
         return notes
 
-    def _format_table(self, rows: Dict[str, Dict[str, Optional[float]]],
-                      notes: List[str]) -> str:
+    def _format_table(self, rows: Dict[str, Dict[str, Optional[float]]], notes: List[str]) -> str:
         from prettytable import PrettyTable
 
         columns: List[str] = []
@@ -349,27 +411,47 @@ class GleamXMetric(BaseMetric):
         table.align['group'] = 'l'
         lines = [str(table)]
         lines += notes
-        lines.append('acc, P/R/F1 of "match", shares, bias (pp), unparseable (counted wrong), '
-                     'ROUGE-L F1 and BLEU-4 (words for en, characters for zh) in [0, 100]; '
-                     'SBERT cos in [-1, 1]')
+        lines.append(
+            'acc, P/R/F1 of "match", shares, bias (pp), unparseable (counted wrong), '
+            'ROUGE-L F1 and BLEU-4 (words for en, characters for zh) in [0, 100]; '
+            'SBERT cos in [-1, 1]'
+        )
         return '\n'.join(lines)
 
     def _save_json(self, rows, metrics, notes, results) -> None:
-        out = dict(metrics=metrics, groups=rows, notes=notes,
-                   settings=dict(sbert_models=self.sbert_models if self.with_similarity else None,
-                                 with_text_overlap=self.with_text_overlap,
-                                 structured=self.structured,
-                                 judge=getattr(self.judge, 'name', None)))
+        out = dict(
+            metrics=metrics,
+            groups=rows,
+            notes=notes,
+            settings=dict(
+                sbert_models=self.sbert_models if self.with_similarity else None,
+                with_text_overlap=self.with_text_overlap,
+                structured=self.structured,
+                judge=getattr(self.judge, 'name', None),
+            ),
+        )
         if self.save_samples:
-            keep = ('id', 'lang', 'view', 'label', 'pred_label', 'sbert_similarity', 'rouge_l',
-                    'sentence_bleu', 'judge_score', 'pred_text', 'error')
+            keep = (
+                'id',
+                'lang',
+                'view',
+                'label',
+                'pred_label',
+                'sbert_similarity',
+                'rouge_l',
+                'sentence_bleu',
+                'judge_score',
+                'pred_text',
+                'error',
+            )
             out['samples'] = [{k: r[k] for k in keep if k in r} for r in results]
         folder = osp.dirname(osp.abspath(self.out_json))
         os.makedirs(folder, exist_ok=True)
         with open(self.out_json, 'w', encoding='utf-8') as f:
             json.dump(out, f, ensure_ascii=False, indent=1)
-        print_log(f'GleamXMetric: results saved to {self.out_json}', logger='current',
-                  level=logging.INFO)
+        print_log(
+            f'GleamXMetric: results saved to {self.out_json}', logger='current', level=logging.INFO
+        )
 
 
 def data_samples_text(sample) -> tuple:

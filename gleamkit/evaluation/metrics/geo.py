@@ -5,12 +5,18 @@ distance in metres between the centre of the top-1 gallery tile and the true
 position of the query, summarised by its median and by the share of queries
 within distance thresholds.
 """
+
 from typing import Dict, Sequence
 
 import numpy as np
 
-__all__ = ['EARTH_RADIUS_M', 'DEFAULT_THRESHOLDS_M', 'haversine_m', 'threshold_key',
-           'localisation_summary']
+__all__ = [
+    'EARTH_RADIUS_M',
+    'DEFAULT_THRESHOLDS_M',
+    'haversine_m',
+    'threshold_key',
+    'localisation_summary',
+]
 
 #: Mean Earth radius (IUGG), metres.
 EARTH_RADIUS_M = 6371008.8
@@ -29,10 +35,13 @@ def haversine_m(lat1, lon1, lat2, lon2, radius: float = EARTH_RADIUS_M) -> np.nd
         >>> round(float(haversine_m(0, 0, 1, 0)))  # one degree of latitude
         111195
     """
-    lat1, lon1, lat2, lon2 = (np.radians(np.asarray(v, dtype=np.float64))
-                              for v in (lat1, lon1, lat2, lon2))
-    a = (np.sin((lat2 - lat1) / 2.0)**2 +
-         np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2.0)**2)
+    lat1, lon1, lat2, lon2 = (
+        np.radians(np.asarray(v, dtype=np.float64)) for v in (lat1, lon1, lat2, lon2)
+    )
+    a = (
+        np.sin((lat2 - lat1) / 2.0) ** 2
+        + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2.0) ** 2
+    )
     # clip: rounding can push a slightly above 1 for antipodal points
     return 2.0 * radius * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
@@ -42,8 +51,9 @@ def threshold_key(threshold: float) -> str:
     return f'within_{float(threshold):g}m'
 
 
-def localisation_summary(errors_m, thresholds: Sequence[float] = DEFAULT_THRESHOLDS_M
-                         ) -> Dict[str, float]:
+def localisation_summary(
+    errors_m, thresholds: Sequence[float] = DEFAULT_THRESHOLDS_M
+) -> Dict[str, float]:
     """Median error and the share (%) of queries within each threshold.
 
     Args:

@@ -29,14 +29,23 @@ A query with no true match in the gallery has ``first_rank = -1``: a miss for
 every K and AP 0 (the official script skips such queries instead; we count them,
 so a broken gallery cannot inflate the score).
 """
+
 from typing import Dict, Iterable, Optional, Sequence, Union
 
 import numpy as np
 
 __all__ = [
-    'NO_MATCH', 'JUNK_ID', 'as_int_array', 'junk_mask', 'rank_positions',
-    'average_precision', 'cmc_hits', 'one_percent_k', 'recall_at_one_percent',
-    'vigor_hit', 'summarise_ranking'
+    'NO_MATCH',
+    'JUNK_ID',
+    'as_int_array',
+    'junk_mask',
+    'rank_positions',
+    'average_precision',
+    'cmc_hits',
+    'one_percent_k',
+    'recall_at_one_percent',
+    'vigor_hit',
+    'summarise_ranking',
 ]
 
 #: ``first_rank`` of a query whose true match is not in the gallery.
@@ -69,8 +78,9 @@ def junk_mask(ranked_ids: ArrayLike, junk_ids: ArrayLike = ()) -> np.ndarray:
     return mask
 
 
-def rank_positions(ranked_ids: ArrayLike, good_ids: ArrayLike,
-                   junk_ids: ArrayLike = ()) -> np.ndarray:
+def rank_positions(
+    ranked_ids: ArrayLike, good_ids: ArrayLike, junk_ids: ArrayLike = ()
+) -> np.ndarray:
     """0-based ranks of the true matches once junk is removed from the ranking.
 
     Args:
@@ -141,8 +151,9 @@ def one_percent_k(gallery_size: Union[int, ArrayLike]) -> np.ndarray:
     return np.maximum(1, np.asarray(gallery_size, dtype=np.int64) // 100)
 
 
-def recall_at_one_percent(first_rank: Union[int, ArrayLike],
-                          gallery_size: Union[int, ArrayLike]) -> np.ndarray:
+def recall_at_one_percent(
+    first_rank: Union[int, ArrayLike], gallery_size: Union[int, ArrayLike]
+) -> np.ndarray:
     """R@1% hit: first true match at rank ``< max(1, |G| // 100)`` (0-based).
 
     Some public evaluations use ``rank <= |G| // 100`` (or round |G| / 100 up),
@@ -152,8 +163,12 @@ def recall_at_one_percent(first_rank: Union[int, ArrayLike],
     return (fr >= 0) & (fr < one_percent_k(gallery_size))
 
 
-def vigor_hit(ranked_ids: ArrayLike, positive_id: int,
-              semi_positive_ids: ArrayLike = (), junk_ids: ArrayLike = ()) -> bool:
+def vigor_hit(
+    ranked_ids: ArrayLike,
+    positive_id: int,
+    semi_positive_ids: ArrayLike = (),
+    junk_ids: ArrayLike = (),
+) -> bool:
     """VIGOR hit: top-1 item (after junk) is the positive or a semi-positive."""
     ranked = as_int_array(ranked_ids)
     kept = ranked[~junk_mask(ranked, junk_ids)]
@@ -163,8 +178,12 @@ def vigor_hit(ranked_ids: ArrayLike, positive_id: int,
     return top1 == int(positive_id) or top1 in set(as_int_array(semi_positive_ids).tolist())
 
 
-def summarise_ranking(ranked_ids: ArrayLike, location_id: int, junk_ids: ArrayLike = (),
-                      semi_positive_ids: ArrayLike = ()) -> Dict[str, Union[int, float, bool]]:
+def summarise_ranking(
+    ranked_ids: ArrayLike,
+    location_id: int,
+    junk_ids: ArrayLike = (),
+    semi_positive_ids: ArrayLike = (),
+) -> Dict[str, Union[int, float, bool]]:
     """Reduce one query's full ranking to the numbers every protocol needs.
 
     One pass over the ranking, so that a metric never has to keep it.
@@ -194,4 +213,5 @@ def summarise_ranking(ranked_ids: ArrayLike, location_id: int, junk_ids: ArrayLi
         n_good=n_good,
         gallery_size=int(kept.size),
         gallery_total=int(ranked.size - np.count_nonzero(always_junk)),
-        hit=bool(hit))
+        hit=bool(hit),
+    )

@@ -1,4 +1,5 @@
 """Cross-view retrieval metric: R@K, R@1%, AP, VIGOR hit rate, localisation error."""
+
 import logging
 import math
 from collections import OrderedDict
@@ -67,18 +68,20 @@ class CrossViewRetrievalMetric(BaseMetric):
 
     default_prefix = 'retrieval'
 
-    def __init__(self,
-                 topk: Sequence[int] = (1, 5, 10),
-                 with_one_percent: bool = True,
-                 with_ap: bool = True,
-                 with_hit_rate: bool = True,
-                 distance_thresholds: Sequence[float] = DEFAULT_THRESHOLDS_M,
-                 per_view: bool = True,
-                 prefix: Optional[str] = 'retrieval',
-                 collect_device: str = 'cpu',
-                 collect_dir: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        topk: Sequence[int] = (1, 5, 10),
+        with_one_percent: bool = True,
+        with_ap: bool = True,
+        with_hit_rate: bool = True,
+        distance_thresholds: Sequence[float] = DEFAULT_THRESHOLDS_M,
+        per_view: bool = True,
+        prefix: Optional[str] = 'retrieval',
+        collect_device: str = 'cpu',
+        collect_dir: Optional[str] = None,
+    ) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix, collect_dir=collect_dir)
-        topk = (topk, ) if isinstance(topk, int) else tuple(topk)
+        topk = (topk,) if isinstance(topk, int) else tuple(topk)
         if not topk or any(int(k) != k or k < 1 for k in topk):
             raise ValueError(f'topk must be positive integers, got {topk}')
         self.topk = tuple(sorted(set(int(k) for k in topk)))
@@ -109,15 +112,20 @@ class CrossViewRetrievalMetric(BaseMetric):
                 'must run in predict mode with a prepared gallery (gallery embeddings '
                 'extracted and indexed before the queries), so that each query sample '
                 'carries the full ranking of gallery location ids. Sample keys: '
-                f'{sorted(sample.keys())}')
+                f'{sorted(sample.keys())}'
+            )
         if sample.get('location_id') is None:
-            raise KeyError('CrossViewRetrievalMetric: a data sample has no `location_id`; '
-                           f'sample keys: {sorted(sample.keys())}')
+            raise KeyError(
+                'CrossViewRetrievalMetric: a data sample has no `location_id`; '
+                f'sample keys: {sorted(sample.keys())}'
+            )
         semi = sample.get('semi_positive_ids')
         summary = summarise_ranking(
-            sample['pred_ranked_ids'], int(sample['location_id']),
+            sample['pred_ranked_ids'],
+            int(sample['location_id']),
             junk_ids=as_int_array(sample.get('junk_ids')),
-            semi_positive_ids=as_int_array(semi))
+            semi_positive_ids=as_int_array(semi),
+        )
         summary['view'] = str(sample.get('view') or 'unknown')
         summary['location_id'] = int(sample['location_id'])
         summary['has_semi'] = semi is not None
@@ -131,7 +139,8 @@ class CrossViewRetrievalMetric(BaseMetric):
             raise ValueError(
                 'CrossViewRetrievalMetric received no results: the evaluation dataloader '
                 'yielded no query samples (empty query split, or process() was never '
-                'called). Check the dataset and that the model runs in predict mode.')
+                'called). Check the dataset and that the model runs in predict mode.'
+            )
         groups: Dict[str, List[dict]] = OrderedDict(all=results)
         if self.per_view:
             for view in sorted({r['view'] for r in results}):
@@ -145,9 +154,12 @@ class CrossViewRetrievalMetric(BaseMetric):
 
         n_no_match = sum(r['first_rank'] == NO_MATCH for r in results)
         if n_no_match:
-            print_log(f'CrossViewRetrievalMetric: {n_no_match} of {len(results)} queries have '
-                      'no true match in the gallery; counted as misses with AP 0.',
-                      logger='current', level=logging.WARNING)
+            print_log(
+                f'CrossViewRetrievalMetric: {n_no_match} of {len(results)} queries have '
+                'no true match in the gallery; counted as misses with AP 0.',
+                logger='current',
+                level=logging.WARNING,
+            )
         print_log('\n' + self._format_table(rows, groups), logger='current')
         return metrics
 
@@ -187,17 +199,22 @@ class CrossViewRetrievalMetric(BaseMetric):
             per_location: Dict[int, int] = {}
             for r in rs:
                 per_location[r['location_id']] = max(
-                    r['n_good'], per_location.get(r['location_id'], 0))
+                    r['n_good'], per_location.get(r['location_id'], 0)
+                )
             n_distractors = total - sum(per_location.values())
-            text += (f' incl. {n_distractors} distractors (items matching no query; kept, '
-                     'as in the official protocol)')
+            text += (
+                f' incl. {n_distractors} distractors (items matching no query; kept, '
+                'as in the official protocol)'
+            )
         else:
-            text += (f'; after per-query junk removal |G| = {sizes[0]}'
-                     + (f'..{sizes[-1]}' if len(sizes) > 1 else ''))
+            text += f'; after per-query junk removal |G| = {sizes[0]}' + (
+                f'..{sizes[-1]}' if len(sizes) > 1 else ''
+            )
         return text
 
-    def _format_table(self, rows: Dict[str, Dict[str, float]],
-                      groups: Dict[str, List[dict]]) -> str:
+    def _format_table(
+        self, rows: Dict[str, Dict[str, float]], groups: Dict[str, List[dict]]
+    ) -> str:
         from prettytable import PrettyTable
 
         columns: List[str] = []
@@ -215,10 +232,12 @@ class CrossViewRetrievalMetric(BaseMetric):
 
         line_groups = [n for n in groups if n != 'all'] or ['all']
         lines = [self._gallery_line(n, groups[n]) for n in line_groups]
-        lines.append('protocol: junk (id -1, per-query junk_ids) removed before ranking; '
-                     'R@K from the CMC curve; R@1% = rank < max(1, |G| // 100); '
-                     'AP = University-1652 trapezoid AP; hit_rate = top-1 positive or '
-                     'semi-positive; percentages in [0, 100]')
+        lines.append(
+            'protocol: junk (id -1, per-query junk_ids) removed before ranking; '
+            'R@K from the CMC curve; R@1% = rank < max(1, |G| // 100); '
+            'AP = University-1652 trapezoid AP; hit_rate = top-1 positive or '
+            'semi-positive; percentages in [0, 100]'
+        )
         return '\n'.join([str(table)] + lines)
 
 

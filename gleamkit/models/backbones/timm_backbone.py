@@ -1,4 +1,5 @@
 """Any timm model as gleamkit's shared image encoder."""
+
 import torch
 from mmpretrain.models.backbones import TIMMBackbone as _MMPretrainTIMMBackbone
 
@@ -47,12 +48,28 @@ class TimmBackbone(_MMPretrainTIMMBackbone):
             ``img_size`` for ViTs, ...).
     """
 
-    def __init__(self, model_name: str, pretrained: bool = False, checkpoint_path: str = '',
-                 grad_checkpointing: bool = False, channels_last: bool = False,
-                 pooled: bool = False, global_pool: str = 'avg', norm_eval: bool = False,
-                 frozen_stages: int = -1, init_cfg=None, **kwargs):
-        super().__init__(model_name=model_name, features_only=False, pretrained=pretrained,
-                         checkpoint_path=checkpoint_path, init_cfg=init_cfg, **kwargs)
+    def __init__(
+        self,
+        model_name: str,
+        pretrained: bool = False,
+        checkpoint_path: str = '',
+        grad_checkpointing: bool = False,
+        channels_last: bool = False,
+        pooled: bool = False,
+        global_pool: str = 'avg',
+        norm_eval: bool = False,
+        frozen_stages: int = -1,
+        init_cfg=None,
+        **kwargs,
+    ):
+        super().__init__(
+            model_name=model_name,
+            features_only=False,
+            pretrained=pretrained,
+            checkpoint_path=checkpoint_path,
+            init_cfg=init_cfg,
+            **kwargs,
+        )
         self.model_name = model_name
         self.pooled = pooled
         self.norm_eval = norm_eval
@@ -76,22 +93,29 @@ class TimmBackbone(_MMPretrainTIMMBackbone):
         """Freeze timm's coarse parameter groups 0..frozen_stages (0 = stem);
         returns the names of the modules that hold only frozen parameters."""
         if not isinstance(frozen_stages, int) or frozen_stages < -1:
-            raise ValueError(f'TimmBackbone: frozen_stages={frozen_stages!r}, expected an int '
-                             '>= -1 (-1 freezes nothing, 0 the stem, n the stem and n stages)')
+            raise ValueError(
+                f'TimmBackbone: frozen_stages={frozen_stages!r}, expected an int '
+                '>= -1 (-1 freezes nothing, 0 the stem, n the stem and n stages)'
+            )
         if frozen_stages < 0:
             return []
         from timm.models import group_parameters
+
         matcher = getattr(self.timm_model, 'group_matcher', None)
         if matcher is None:
-            raise ValueError(f'TimmBackbone: frozen_stages needs timm\'s group_matcher, which '
-                             f'{self.model_name!r} does not define')
+            raise ValueError(
+                f"TimmBackbone: frozen_stages needs timm's group_matcher, which "
+                f'{self.model_name!r} does not define'
+            )
         groups = group_parameters(self.timm_model, matcher(coarse=True))
         ids = sorted(groups)
         if frozen_stages >= len(ids) - 1:
-            raise ValueError(f'TimmBackbone: frozen_stages={frozen_stages} would freeze the whole '
-                             f'of {self.model_name!r} (stem + {len(ids) - 2} stages + head '
-                             f'groups {ids}); use at most {len(ids) - 2}')
-        frozen = {name for gid in ids[:frozen_stages + 1] for name in groups[gid]}
+            raise ValueError(
+                f'TimmBackbone: frozen_stages={frozen_stages} would freeze the whole '
+                f'of {self.model_name!r} (stem + {len(ids) - 2} stages + head '
+                f'groups {ids}); use at most {len(ids) - 2}'
+            )
+        frozen = {name for gid in ids[: frozen_stages + 1] for name in groups[gid]}
         params = dict(self.timm_model.named_parameters())
         for name in frozen:
             params[name].requires_grad_(False)
@@ -129,4 +153,4 @@ class TimmBackbone(_MMPretrainTIMMBackbone):
         features = self.timm_model.forward_features(x)
         if self.pooled:
             features = self.timm_model.forward_head(features, pre_logits=True)
-        return (features, )
+        return (features,)

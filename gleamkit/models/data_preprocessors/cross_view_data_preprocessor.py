@@ -1,4 +1,5 @@
 """Batches (query, satellite) images per view, on the model's device."""
+
 from typing import Dict, Optional, Sequence
 
 import torch
@@ -37,17 +38,23 @@ class CrossViewDataPreprocessor(BaseDataPreprocessor):
             is the last resort of hand-made batches. Defaults to ``'satellite'``.
     """
 
-    def __init__(self, mean: Sequence[float] = (123.675, 116.28, 103.53),
-                 std: Sequence[float] = (58.395, 57.12, 57.375),
-                 view_mean_std: Optional[Dict[str, tuple]] = None,
-                 default_reference_view: str = 'satellite', non_blocking: bool = False):
+    def __init__(
+        self,
+        mean: Sequence[float] = (123.675, 116.28, 103.53),
+        std: Sequence[float] = (58.395, 57.12, 57.375),
+        view_mean_std: Optional[Dict[str, tuple]] = None,
+        default_reference_view: str = 'satellite',
+        non_blocking: bool = False,
+    ):
         super().__init__(non_blocking=non_blocking)
         self.default_reference_view = default_reference_view
         self.register_buffer('mean', torch.tensor(mean, dtype=torch.float32).view(-1, 1, 1), False)
         self.register_buffer('std', torch.tensor(std, dtype=torch.float32).view(-1, 1, 1), False)
         self.view_mean_std = {
-            view: (torch.tensor(m, dtype=torch.float32).view(-1, 1, 1),
-                   torch.tensor(s, dtype=torch.float32).view(-1, 1, 1))
+            view: (
+                torch.tensor(m, dtype=torch.float32).view(-1, 1, 1),
+                torch.tensor(s, dtype=torch.float32).view(-1, 1, 1),
+            )
             for view, (m, s) in (view_mean_std or {}).items()
         }
 
@@ -75,12 +82,16 @@ class CrossViewDataPreprocessor(BaseDataPreprocessor):
                     index.append(i)
             shapes = {tuple(m.shape) for m in members}
             if len(shapes) != 1:
-                raise ValueError(f'{what} images of view {view!r} in one batch must share a '
-                                 f'size, got {sorted(shapes)}; resize them in the dataset '
-                                 'pipeline (ResizeViews)')
+                raise ValueError(
+                    f'{what} images of view {view!r} in one batch must share a '
+                    f'size, got {sorted(shapes)}; resize them in the dataset '
+                    'pipeline (ResizeViews)'
+                )
             batch = torch.stack(members)
-            groups[view] = (torch.tensor(index, dtype=torch.long, device=batch.device),
-                            self.normalize(batch, view))
+            groups[view] = (
+                torch.tensor(index, dtype=torch.long, device=batch.device),
+                self.normalize(batch, view),
+            )
         return groups
 
     def forward(self, data: dict, training: bool = False) -> dict:
@@ -88,9 +99,11 @@ class CrossViewDataPreprocessor(BaseDataPreprocessor):
         inputs = data['inputs']
         samples = data.get('data_samples')
         if not isinstance(inputs, dict):
-            raise TypeError('CrossViewDataPreprocessor expects inputs as a dict with "query" '
-                            'and/or "reference" image lists (use PackCrossViewInputs), got '
-                            f'{type(inputs).__name__}')
+            raise TypeError(
+                'CrossViewDataPreprocessor expects inputs as a dict with "query" '
+                'and/or "reference" image lists (use PackCrossViewInputs), got '
+                f'{type(inputs).__name__}'
+            )
         out = {}
         batch_size = None
         for key in ('query', 'reference'):
@@ -102,8 +115,9 @@ class CrossViewDataPreprocessor(BaseDataPreprocessor):
             if key == 'query':
                 views = [s.view for s in samples]
             else:
-                views = [s.metainfo.get('reference_view', self.default_reference_view)
-                         for s in samples]
+                views = [
+                    s.metainfo.get('reference_view', self.default_reference_view) for s in samples
+                ]
             out[key] = self.group_by_view(images, views, key)
             batch_size = len(images)
         out['batch_size'] = batch_size

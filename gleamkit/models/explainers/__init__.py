@@ -1,4 +1,5 @@
 """GLEAM-X explainers: match a (query, satellite) pair and explain the verdict."""
+
 from .answer_cache import AnswerCache, image_digest
 from .huggingface_vlm_explainer import (
     EXPLAINER_RECORD,
@@ -29,10 +30,28 @@ from .tiny_models import (
 from .vlm_data_preprocessor import VLMDataPreprocessor, build_chat_messages
 
 __all__ = [
-    'HuggingFaceVLMExplainer', 'VLMDataPreprocessor', 'OpenAICompatibleExplainer',
-    'build_tiny_qwen2_5_vl', 'resolve_tiny_model', 'TINY_QWEN2_5_VL', 'build_chat_messages',
-    'get_pixel_budget', 'set_pixel_budget', 'read_explainer_record', 'merge_lora_adapter',
-    'EXPLAINER_RECORD', 'APIError', 'QuotaExceededError', 'MalformedResponseError',
-    'parse_retry_after', 'image_to_data_url', 'AnswerCache', 'image_digest', 'TINY_BUILDERS',
-    'build_tiny_qwen2_vl', 'build_tiny_llava', 'build_tiny_idefics3', 'build_tiny_paligemma'
+    'HuggingFaceVLMExplainer',
+    'VLMDataPreprocessor',
+    'OpenAICompatibleExplainer',
+    'build_tiny_qwen2_5_vl',
+    'resolve_tiny_model',
+    'TINY_QWEN2_5_VL',
+    'build_chat_messages',
+    'get_pixel_budget',
+    'set_pixel_budget',
+    'read_explainer_record',
+    'merge_lora_adapter',
+    'EXPLAINER_RECORD',
+    'APIError',
+    'QuotaExceededError',
+    'MalformedResponseError',
+    'parse_retry_after',
+    'image_to_data_url',
+    'AnswerCache',
+    'image_digest',
+    'TINY_BUILDERS',
+    'build_tiny_qwen2_vl',
+    'build_tiny_llava',
+    'build_tiny_idefics3',
+    'build_tiny_paligemma',
 ]

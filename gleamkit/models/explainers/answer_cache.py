@@ -1,4 +1,5 @@
 """An append-only JSONL cache of API answers, so an interrupted run resumes."""
+
 import hashlib
 import json
 import os
@@ -46,7 +47,7 @@ class AnswerCache:
             return
         with open(self.path, 'rb') as f:
             data = f.read()
-        keep = data if not data or data.endswith(b'\n') else data[:data.rfind(b'\n') + 1]
+        keep = data if not data or data.endswith(b'\n') else data[: data.rfind(b'\n') + 1]
         if len(keep) != len(data):  # a crash mid-write: the next append must start a line
             with open(self.path, 'r+b') as f:
                 f.truncate(len(keep))
@@ -57,18 +58,30 @@ class AnswerCache:
                 entry = json.loads(line)
                 self._answers[entry['key']] = entry
             except (ValueError, KeyError, TypeError) as err:
-                raise ValueError(f'{self.path}:{lineno}: not an answer-cache line ({err}); '
-                                 'delete the file to start the cache afresh') from err
+                raise ValueError(
+                    f'{self.path}:{lineno}: not an answer-cache line ({err}); '
+                    'delete the file to start the cache afresh'
+                ) from err
 
     def __len__(self) -> int:
         return len(self._answers)
 
     @staticmethod
-    def key(model: str, prompt: str, image_digests: Sequence[str],
-            system_prompt: Optional[str] = None, generation: Optional[dict] = None) -> str:
+    def key(
+        model: str,
+        prompt: str,
+        image_digests: Sequence[str],
+        system_prompt: Optional[str] = None,
+        generation: Optional[dict] = None,
+    ) -> str:
         """The cache key of one request."""
-        request = dict(model=model, system_prompt=system_prompt, prompt=prompt,
-                       images=list(image_digests), generation=generation or {})
+        request = dict(
+            model=model,
+            system_prompt=system_prompt,
+            prompt=prompt,
+            images=list(image_digests),
+            generation=generation or {},
+        )
         text = json.dumps(request, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(text.encode('utf-8')).hexdigest()
 
@@ -79,13 +92,19 @@ class AnswerCache:
             return None
         with self._lock:
             self.hits += 1
-        return dict(text=entry['text'], finish_reason=entry.get('finish_reason'),
-                    usage=entry.get('usage'))
+        return dict(
+            text=entry['text'], finish_reason=entry.get('finish_reason'), usage=entry.get('usage')
+        )
 
     def put(self, key: str, reply: Dict[str, Any], **info) -> None:
         """Append one answer (``reply`` of ``complete``; ``info``: e.g. the model)."""
-        entry = dict(key=key, text=reply['text'], finish_reason=reply.get('finish_reason'),
-                     usage=reply.get('usage'), **info)
+        entry = dict(
+            key=key,
+            text=reply['text'],
+            finish_reason=reply.get('finish_reason'),
+            usage=reply.get('usage'),
+            **info,
+        )
         data = (json.dumps(entry, ensure_ascii=False) + '\n').encode('utf-8')
         with self._lock:
             os.makedirs(osp.dirname(osp.abspath(self.path)), exist_ok=True)

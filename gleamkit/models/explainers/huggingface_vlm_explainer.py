@@ -1,4 +1,5 @@
 """GLEAM-X explainer over a Hugging Face vision-language model, fine-tuned with LoRA."""
+
 import copy
 import json
 import logging
@@ -14,8 +15,15 @@ from mmengine.model import BaseModel
 
 from gleamkit.registry import EXPLAINERS, MODELS
 
-__all__ = ['HuggingFaceVLMExplainer', 'get_pixel_budget', 'set_pixel_budget',
-           'read_explainer_record', 'merge_lora_adapter', 'EXPLAINER_RECORD', 'LORA_PRESETS']
+__all__ = [
+    'HuggingFaceVLMExplainer',
+    'get_pixel_budget',
+    'set_pixel_budget',
+    'read_explainer_record',
+    'merge_lora_adapter',
+    'EXPLAINER_RECORD',
+    'LORA_PRESETS',
+]
 
 #: File written next to a saved adapter: the base model, the pixel budget and the
 #: chat settings the adapter was trained with.
@@ -36,9 +44,16 @@ _LANGUAGE_MODEL_NAMES = ('language_model', 'text_model')
 _VISION_TOWER_NAMES = ('visual', 'vision_tower', 'vision_model')
 _PROJECTOR_NAMES = ('merger', 'multi_modal_projector', 'connector', 'mm_projector')
 
-_DTYPES = {'bfloat16': torch.bfloat16, 'bf16': torch.bfloat16, 'float16': torch.float16,
-           'fp16': torch.float16, 'half': torch.float16, 'float32': torch.float32,
-           'fp32': torch.float32, 'float': torch.float32}
+_DTYPES = {
+    'bfloat16': torch.bfloat16,
+    'bf16': torch.bfloat16,
+    'float16': torch.float16,
+    'fp16': torch.float16,
+    'half': torch.float16,
+    'float32': torch.float32,
+    'fp32': torch.float32,
+    'float': torch.float32,
+}
 
 
 # --------------------------------------------------------------------- helpers
@@ -52,8 +67,9 @@ def resolve_torch_dtype(torch_dtype: Union[str, torch.dtype, None]) -> torch.dty
         return torch.float32
     key = str(torch_dtype).replace('torch.', '')
     if key not in _DTYPES:
-        raise ValueError(f'torch_dtype={torch_dtype!r}: expected "auto" or one of '
-                         f'{sorted(set(_DTYPES))}')
+        raise ValueError(
+            f'torch_dtype={torch_dtype!r}: expected "auto" or one of {sorted(set(_DTYPES))}'
+        )
     return _DTYPES[key]
 
 
@@ -63,8 +79,11 @@ def get_pixel_budget(image_processor) -> Tuple[Optional[int], Optional[int]]:
     if size is not None:
         get = size.get if isinstance(size, dict) else (lambda k: getattr(size, k, None))
         lo, hi = get('shortest_edge'), get('longest_edge')
-        if lo is not None and hi is not None and 'height' not in (size if isinstance(size, dict)
-                                                                  else {}):
+        if (
+            lo is not None
+            and hi is not None
+            and 'height' not in (size if isinstance(size, dict) else {})
+        ):
             return int(lo), int(hi)
     lo = getattr(image_processor, 'min_pixels', None)
     hi = getattr(image_processor, 'max_pixels', None)
@@ -82,10 +101,13 @@ def set_pixel_budget(image_processor, min_pixels: int, max_pixels: int) -> None:
     if get_pixel_budget(image_processor) == (None, None):
         raise ValueError(
             f'{type(image_processor).__name__} has no pixel budget (min_pixels/max_pixels are '
-            'for Qwen2-VL-style processors that resize to a pixel count); leave them None')
+            'for Qwen2-VL-style processors that resize to a pixel count); leave them None'
+        )
     if not 0 < int(min_pixels) <= int(max_pixels):
-        raise ValueError(f'pixel budget needs 0 < min_pixels <= max_pixels, got '
-                         f'min_pixels={min_pixels}, max_pixels={max_pixels}')
+        raise ValueError(
+            f'pixel budget needs 0 < min_pixels <= max_pixels, got '
+            f'min_pixels={min_pixels}, max_pixels={max_pixels}'
+        )
     min_pixels, max_pixels = int(min_pixels), int(max_pixels)
     size = getattr(image_processor, 'size', None)
     if size is not None:
@@ -131,17 +153,23 @@ def _lora_target_regex(model: torch.nn.Module, target_modules) -> Union[str, lis
         raise ValueError(
             f'lora.target_modules={target_modules!r} restricts LoRA to the language model, but '
             f'{type(model).__name__} has no submodule named one of {_LANGUAGE_MODEL_NAMES}; '
-            'give target_modules as a list of module names or a regex instead')
+            'give target_modules as a list of module names or a regex instead'
+        )
     suffixes = LORA_PRESETS[target_modules]
     if suffixes is None:
-        suffixes = sorted({name.rsplit('.', 1)[-1] for name, module in model.named_modules()
-                           if name.startswith(prefix + '.')
-                           and isinstance(module, torch.nn.Linear)})
+        suffixes = sorted(
+            {
+                name.rsplit('.', 1)[-1]
+                for name, module in model.named_modules()
+                if name.startswith(prefix + '.') and isinstance(module, torch.nn.Linear)
+            }
+        )
     return rf'{re.escape(prefix)}\..*\.({"|".join(map(re.escape, suffixes))})'
 
 
 def _resolve_model_path(name_or_path: str) -> str:
     from .tiny_models import resolve_tiny_model
+
     return resolve_tiny_model(name_or_path) or name_or_path
 
 
@@ -202,25 +230,27 @@ class HuggingFaceVLMExplainer(BaseModel):
         data_preprocessor (dict): default ``dict(type='VLMDataPreprocessor')``.
     """
 
-    def __init__(self,
-                 model_name_or_path: str,
-                 lora: Optional[dict] = DEFAULT_LORA,
-                 adapter_path: Optional[str] = None,
-                 freeze_vision_tower: bool = True,
-                 freeze_projector: bool = True,
-                 torch_dtype: Union[str, torch.dtype] = 'auto',
-                 attn_implementation: Optional[str] = None,
-                 gradient_checkpointing: bool = False,
-                 min_pixels: Optional[int] = None,
-                 max_pixels: Optional[int] = None,
-                 generation: Optional[dict] = None,
-                 trust_remote_code: bool = False,
-                 revision: Optional[str] = None,
-                 model_kwargs: Optional[dict] = None,
-                 processor_kwargs: Optional[dict] = None,
-                 save_frozen_weights: bool = False,
-                 data_preprocessor: Optional[Union[dict, torch.nn.Module]] = None,
-                 init_cfg: Optional[dict] = None):
+    def __init__(
+        self,
+        model_name_or_path: str,
+        lora: Optional[dict] = DEFAULT_LORA,
+        adapter_path: Optional[str] = None,
+        freeze_vision_tower: bool = True,
+        freeze_projector: bool = True,
+        torch_dtype: Union[str, torch.dtype] = 'auto',
+        attn_implementation: Optional[str] = None,
+        gradient_checkpointing: bool = False,
+        min_pixels: Optional[int] = None,
+        max_pixels: Optional[int] = None,
+        generation: Optional[dict] = None,
+        trust_remote_code: bool = False,
+        revision: Optional[str] = None,
+        model_kwargs: Optional[dict] = None,
+        processor_kwargs: Optional[dict] = None,
+        save_frozen_weights: bool = False,
+        data_preprocessor: Optional[Union[dict, torch.nn.Module]] = None,
+        init_cfg: Optional[dict] = None,
+    ):
         if data_preprocessor is None:
             data_preprocessor = dict(type='VLMDataPreprocessor')
         if isinstance(data_preprocessor, dict):
@@ -229,8 +259,10 @@ class HuggingFaceVLMExplainer(BaseModel):
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
         if (min_pixels is None) != (max_pixels is None):
-            raise ValueError('set both min_pixels and max_pixels (the pixel budget), or neither; '
-                             f'got min_pixels={min_pixels}, max_pixels={max_pixels}')
+            raise ValueError(
+                'set both min_pixels and max_pixels (the pixel budget), or neither; '
+                f'got min_pixels={min_pixels}, max_pixels={max_pixels}'
+            )
         self.model_name_or_path = model_name_or_path
         self.save_frozen_weights = save_frozen_weights
         self.generation = dict(max_new_tokens=256, do_sample=False)
@@ -242,20 +274,24 @@ class HuggingFaceVLMExplainer(BaseModel):
             hub_kwargs['revision'] = revision
 
         # ---- processor and the pixel budget (config > adapter record > processor)
-        self.processor = AutoProcessor.from_pretrained(local_path, **hub_kwargs,
-                                                       **(processor_kwargs or {}))
+        self.processor = AutoProcessor.from_pretrained(
+            local_path, **hub_kwargs, **(processor_kwargs or {})
+        )
         record = read_explainer_record(adapter_path) if adapter_path else None
         self._pixel_budget_explicit = min_pixels is not None
         if min_pixels is not None:
             self._check_recorded_budget(record, (min_pixels, max_pixels), adapter_path)
             set_pixel_budget(self.processor.image_processor, min_pixels, max_pixels)
         elif record is not None and record.get('min_pixels') is not None:
-            set_pixel_budget(self.processor.image_processor, record['min_pixels'],
-                             record['max_pixels'])
+            set_pixel_budget(
+                self.processor.image_processor, record['min_pixels'], record['max_pixels']
+            )
             self._pixel_budget_explicit = True
         elif adapter_path is not None:
-            warnings.warn(f'adapter {adapter_path!r} has no {EXPLAINER_RECORD}: its pixel budget '
-                          'cannot be checked; make sure min_pixels/max_pixels match training')
+            warnings.warn(
+                f'adapter {adapter_path!r} has no {EXPLAINER_RECORD}: its pixel budget '
+                'cannot be checked; make sure min_pixels/max_pixels match training'
+            )
 
         # ---- the model
         self.torch_dtype = resolve_torch_dtype(torch_dtype)
@@ -267,15 +303,16 @@ class HuggingFaceVLMExplainer(BaseModel):
             # non-reentrant: gradients reach the adapters though the frozen inputs need none
             if hasattr(model, 'activation_checkpointing_enable'):  # transformers >= 5.x
                 model.activation_checkpointing_enable(
-                    activation_checkpointing_kwargs=dict(use_reentrant=False))
+                    activation_checkpointing_kwargs=dict(use_reentrant=False)
+                )
             else:
                 model.gradient_checkpointing_enable(
-                    gradient_checkpointing_kwargs=dict(use_reentrant=False))
+                    gradient_checkpointing_kwargs=dict(use_reentrant=False)
+                )
             model.config.use_cache = False
         self.vision_tower_name = _find_submodule(model, _VISION_TOWER_NAMES)
         self.projector_name = _find_submodule(model, _PROJECTOR_NAMES)
-        model = self._add_adapter(model, lora, adapter_path, freeze_vision_tower,
-                                  freeze_projector)
+        model = self._add_adapter(model, lora, adapter_path, freeze_vision_tower, freeze_projector)
         self.model = model
         self.lora_cfg = copy.deepcopy(dict(lora)) if lora is not None else None
 
@@ -307,8 +344,7 @@ class HuggingFaceVLMExplainer(BaseModel):
         if lora is None:
             return model
         lora = dict(lora)
-        lora['target_modules'] = _lora_target_regex(
-            model, lora.get('target_modules', 'attention'))
+        lora['target_modules'] = _lora_target_regex(model, lora.get('target_modules', 'attention'))
         to_save = list(lora.pop('modules_to_save', None) or [])
         if not freeze_vision_tower and self.vision_tower_name:
             to_save.append(self.vision_tower_name)
@@ -320,14 +356,17 @@ class HuggingFaceVLMExplainer(BaseModel):
         if not freeze_vision_tower and freeze_projector and self.projector_name:
             # the trainable copy of the vision tower contains the projector: keep it frozen
             for name, param in model.named_parameters():
-                if 'modules_to_save' in name and f'.{self.projector_name.rsplit(".", 1)[-1]}.' \
-                        in name:
+                if (
+                    'modules_to_save' in name
+                    and f'.{self.projector_name.rsplit(".", 1)[-1]}.' in name
+                ):
                     param.requires_grad_(False)
         return model
 
     @property
     def is_peft(self) -> bool:
         from peft import PeftModel
+
         return isinstance(self.model, PeftModel)
 
     @property
@@ -338,11 +377,16 @@ class HuggingFaceVLMExplainer(BaseModel):
     def explainer_record(self) -> dict:
         """What :meth:`save_adapter` writes to :data:`EXPLAINER_RECORD`."""
         from gleamkit import __version__
+
         lo, hi = self.pixel_budget
-        return dict(base_model=self.model_name_or_path, min_pixels=lo, max_pixels=hi,
-                    system_prompt=self.data_preprocessor.system_prompt,
-                    torch_dtype=str(self.torch_dtype).replace('torch.', ''),
-                    gleamkit_version=__version__)
+        return dict(
+            base_model=self.model_name_or_path,
+            min_pixels=lo,
+            max_pixels=hi,
+            system_prompt=self.data_preprocessor.system_prompt,
+            torch_dtype=str(self.torch_dtype).replace('torch.', ''),
+            gleamkit_version=__version__,
+        )
 
     def _check_recorded_budget(self, record, budget, where) -> None:
         if record is None or record.get('min_pixels') is None:
@@ -354,7 +398,8 @@ class HuggingFaceVLMExplainer(BaseModel):
                 f'max_pixels={budget[1]}, but {where} was trained with min_pixels='
                 f'{recorded[0]}, max_pixels={recorded[1]}. Training and inference must use '
                 'the same budget: remove min_pixels/max_pixels from the config (the recorded '
-                'budget is then used) or set them to the recorded values.')
+                'budget is then used) or set them to the recorded values.'
+            )
 
     def save_adapter(self, save_dir: str) -> str:
         """Write the peft adapter (safetensors) and :data:`EXPLAINER_RECORD` to ``save_dir``."""
@@ -380,16 +425,20 @@ class HuggingFaceVLMExplainer(BaseModel):
         if self._pixel_budget_explicit:
             self._check_recorded_budget(state, self.pixel_budget, 'the checkpoint')
         set_pixel_budget(self.processor.image_processor, *recorded)
-        print_log(f'pixel budget set from the checkpoint: min_pixels={recorded[0]}, '
-                  f'max_pixels={recorded[1]}', logger='current')
+        print_log(
+            f'pixel budget set from the checkpoint: min_pixels={recorded[0]}, '
+            f'max_pixels={recorded[1]}',
+            logger='current',
+        )
 
     def _trainable_names(self) -> set:
         return {name for name, p in self.named_parameters() if p.requires_grad}
 
     def state_dict(self, *args, destination=None, prefix: str = '', keep_vars: bool = False):
         """Everything but the frozen parameters: LoRA weights, buffers, the pixel budget."""
-        full = super().state_dict(*args, destination=destination, prefix=prefix,
-                                  keep_vars=keep_vars)
+        full = super().state_dict(
+            *args, destination=destination, prefix=prefix, keep_vars=keep_vars
+        )
         if self.save_frozen_weights:
             return full
         frozen = {prefix + name for name, p in self.named_parameters() if not p.requires_grad}
@@ -411,16 +460,18 @@ class HuggingFaceVLMExplainer(BaseModel):
                 f'checkpoint does not fit this explainer: {len(absent)} trainable parameter(s) '
                 f'missing (e.g. {absent[:3]}), {len(incompatible.unexpected_keys)} unexpected '
                 f'key(s) (e.g. {list(incompatible.unexpected_keys)[:3]}). Was it saved with a '
-                'different base model or LoRA config (r, target_modules, modules_to_save)?')
+                'different base model or LoRA config (r, target_modules, modules_to_save)?'
+            )
 
     # ------------------------------------------------------------------ modes
     def _model_inputs(self, inputs: dict) -> dict:
         dtype = self.torch_dtype
-        return {k: v.to(dtype) if isinstance(v, torch.Tensor) and v.is_floating_point() else v
-                for k, v in inputs.items()}
+        return {
+            k: v.to(dtype) if isinstance(v, torch.Tensor) and v.is_floating_point() else v
+            for k, v in inputs.items()
+        }
 
-    def forward(self, inputs: dict, data_samples: Optional[list] = None,
-                mode: str = 'tensor'):
+    def forward(self, inputs: dict, data_samples: Optional[list] = None, mode: str = 'tensor'):
         if mode == 'loss':
             return self.loss(inputs, data_samples)
         if mode == 'predict':
@@ -432,8 +483,10 @@ class HuggingFaceVLMExplainer(BaseModel):
 
     def loss(self, inputs: dict, data_samples: Optional[list] = None) -> Dict[str, torch.Tensor]:
         if 'labels' not in inputs:
-            raise ValueError('loss mode needs labels: the VLMDataPreprocessor adds them when '
-                             'called with training=True (the train step does)')
+            raise ValueError(
+                'loss mode needs labels: the VLMDataPreprocessor adds them when '
+                'called with training=True (the train step does)'
+            )
         out = self.model(**self._model_inputs(inputs), use_cache=False)
         return dict(loss=out.loss)
 
@@ -451,9 +504,10 @@ class HuggingFaceVLMExplainer(BaseModel):
     def generate_texts(self, inputs: dict) -> List[str]:
         """Generate from a left-padded generation batch; return the decoded answers."""
         inputs = {k: v for k, v in inputs.items() if k != 'labels'}
-        out = self.model.generate(**self._model_inputs(inputs),
-                                  generation_config=self.generation_config())
-        new_tokens = out[:, inputs['input_ids'].shape[1]:]
+        out = self.model.generate(
+            **self._model_inputs(inputs), generation_config=self.generation_config()
+        )
+        new_tokens = out[:, inputs['input_ids'].shape[1] :]
         texts = self.processor.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
         return [t.strip() for t in texts]
 
@@ -468,8 +522,11 @@ class HuggingFaceVLMExplainer(BaseModel):
         """
         if self._budget_checked or not data_samples:
             return None
-        lengths = [int(s.metainfo['answer_tokens']) for s in data_samples
-                   if 'answer_tokens' in getattr(s, 'metainfo', {})]
+        lengths = [
+            int(s.metainfo['answer_tokens'])
+            for s in data_samples
+            if 'answer_tokens' in getattr(s, 'metainfo', {})
+        ]
         if not lengths:
             return None
         self._budget_checked = True
@@ -483,7 +540,8 @@ class HuggingFaceVLMExplainer(BaseModel):
             f'are longer ({min(lengths)}-{max(lengths)} tokens). Answers are cut off before '
             'their verdict, which then reads as unparseable. Raise model.generation.'
             f'max_new_tokens (to at least {max(lengths)}), or train and evaluate label-only '
-            "(answer_mode='label').")
+            "(answer_mode='label')."
+        )
         print_log(message, logger='current', level=logging.WARNING)
         return message
 
@@ -494,14 +552,16 @@ class HuggingFaceVLMExplainer(BaseModel):
         texts = self.generate_texts(inputs)
         if data_samples is None:
             from gleamkit.structures import ExplanationDataSample
+
             data_samples = [ExplanationDataSample() for _ in texts]
         for sample, text in zip(data_samples, texts):
             sample.pred_text = text
             sample.pred_label = int(parse_verdict(text, lang=sample.metainfo.get('lang')))
         return data_samples
 
-    def explain(self, query_img, satellite_img, prompt: str,
-                lang: Optional[str] = None) -> Dict[str, Any]:
+    def explain(
+        self, query_img, satellite_img, prompt: str, lang: Optional[str] = None
+    ) -> Dict[str, Any]:
         """Explain one pair: ``dict(text=..., label=1/0/-1)``."""
         return self.explain_batch([(query_img, satellite_img, prompt, lang)])[0]
 
@@ -514,20 +574,27 @@ class HuggingFaceVLMExplainer(BaseModel):
         results = []
         try:
             for start in range(0, len(pairs), batch_size):
-                chunk = pairs[start:start + batch_size]
+                chunk = pairs[start : start + batch_size]
                 batch = self.data_preprocessor.collate(
-                    [dict(images=[q, s], prompt=p) for q, s, p, _ in chunk], with_answer=False)
+                    [dict(images=[q, s], prompt=p) for q, s, p, _ in chunk], with_answer=False
+                )
                 texts = self.generate_texts(self.data_preprocessor.cast_data(batch))
-                results += [dict(text=t, label=int(parse_verdict(t, lang=pair[3])))
-                            for t, pair in zip(texts, chunk)]
+                results += [
+                    dict(text=t, label=int(parse_verdict(t, lang=pair[3])))
+                    for t, pair in zip(texts, chunk)
+                ]
         finally:
             self.train(was_training)
         return results
 
 
-def merge_lora_adapter(adapter_path: str, out_dir: str, base_model: Optional[str] = None,
-                       torch_dtype: Union[str, torch.dtype] = 'auto',
-                       trust_remote_code: bool = False) -> str:
+def merge_lora_adapter(
+    adapter_path: str,
+    out_dir: str,
+    base_model: Optional[str] = None,
+    torch_dtype: Union[str, torch.dtype] = 'auto',
+    trust_remote_code: bool = False,
+) -> str:
     """Merge a saved adapter into its base model and save a standalone model.
 
     The result (weights, processor with the recorded pixel budget, the record) is
@@ -540,14 +607,22 @@ def merge_lora_adapter(adapter_path: str, out_dir: str, base_model: Optional[str
     if base_model is None:
         with open(osp.join(adapter_path, 'adapter_config.json'), encoding='utf-8') as f:
             base_model = json.load(f)['base_model_name_or_path']
-    explainer = HuggingFaceVLMExplainer(base_model, lora=None, adapter_path=adapter_path,
-                                        torch_dtype=torch_dtype,
-                                        trust_remote_code=trust_remote_code)
+    explainer = HuggingFaceVLMExplainer(
+        base_model,
+        lora=None,
+        adapter_path=adapter_path,
+        torch_dtype=torch_dtype,
+        trust_remote_code=trust_remote_code,
+    )
     merged = explainer.model.merge_and_unload()
     os.makedirs(out_dir, exist_ok=True)
     merged.save_pretrained(out_dir, safe_serialization=True)
     explainer.processor.save_pretrained(out_dir)
     with open(osp.join(out_dir, EXPLAINER_RECORD), 'w', encoding='utf-8') as f:
-        json.dump(dict(explainer.explainer_record(), merged_from=osp.abspath(adapter_path)), f,
-                  indent=2, ensure_ascii=False)
+        json.dump(
+            dict(explainer.explainer_record(), merged_from=osp.abspath(adapter_path)),
+            f,
+            indent=2,
+            ensure_ascii=False,
+        )
     return out_dir

@@ -4,6 +4,7 @@ GPT-4o, Doubao (Volcengine Ark), a GLEAM-X model served by ``vllm serve``, or an
 local server that speaks ``POST {base_url}/chat/completions``. Standard library
 only (``urllib.request``, ``json``).
 """
+
 import base64
 import email.utils
 import http.client
@@ -27,13 +28,23 @@ from gleamkit.registry import EXPLAINERS
 
 from .answer_cache import AnswerCache, image_digest
 
-__all__ = ['OpenAICompatibleExplainer', 'APIError', 'QuotaExceededError',
-           'MalformedResponseError', 'parse_retry_after', 'image_to_data_url']
+__all__ = [
+    'OpenAICompatibleExplainer',
+    'APIError',
+    'QuotaExceededError',
+    'MalformedResponseError',
+    'parse_retry_after',
+    'image_to_data_url',
+]
 
 #: Error codes (``error.code`` / ``error.type`` of a 429 body) that mean the account
 #: is out of credit: waiting does not help, so they are not retried.
-QUOTA_ERROR_CODES = ('insufficient_quota', 'billing_hard_limit_reached', 'QuotaExceeded',
-                     'AccountOverdueError')
+QUOTA_ERROR_CODES = (
+    'insufficient_quota',
+    'billing_hard_limit_reached',
+    'QuotaExceeded',
+    'AccountOverdueError',
+)
 _RETRY_AFTER_STATUSES = (429, 503)
 
 
@@ -44,8 +55,9 @@ class APIError(RuntimeError):
     ``attempts`` (requests made).
     """
 
-    def __init__(self, message: str, endpoint: str, status: Optional[int] = None,
-                 attempts: int = 1):
+    def __init__(
+        self, message: str, endpoint: str, status: Optional[int] = None, attempts: int = 1
+    ):
         super().__init__(message)
         self.endpoint, self.status, self.attempts = endpoint, status, attempts
 
@@ -95,8 +107,9 @@ def image_to_data_url(image: Any) -> str:
 class _Retryable(Exception):
     """Internal: an attempt failed in a way worth retrying."""
 
-    def __init__(self, message: str, status: Optional[int] = None,
-                 retry_after: Optional[float] = None):
+    def __init__(
+        self, message: str, status: Optional[int] = None, retry_after: Optional[float] = None
+    ):
         super().__init__(message)
         self.status, self.retry_after = status, retry_after
 
@@ -161,38 +174,45 @@ class OpenAICompatibleExplainer(BaseModel):
             ``random.Random`` (tests).
     """
 
-    def __init__(self,
-                 model: str,
-                 base_url: str = 'https://api.openai.com/v1',
-                 api_key_env: Optional[str] = 'OPENAI_API_KEY',
-                 timeout: float = 120.0,
-                 max_retries: int = 5,
-                 backoff_base: float = 1.0,
-                 backoff_max: float = 60.0,
-                 jitter: float = 0.5,
-                 max_retry_after: float = 300.0,
-                 system_prompt: Optional[str] = None,
-                 generation: Optional[dict] = None,
-                 extra_headers: Optional[Dict[str, str]] = None,
-                 max_concurrency: int = 1,
-                 progress: bool = True,
-                 cache_file: Optional[str] = None,
-                 on_error: str = 'record',
-                 sleep: Optional[Callable[[float], None]] = None,
-                 clock: Optional[Callable[[], float]] = None,
-                 rng: Optional[random.Random] = None,
-                 data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None):
+    def __init__(
+        self,
+        model: str,
+        base_url: str = 'https://api.openai.com/v1',
+        api_key_env: Optional[str] = 'OPENAI_API_KEY',
+        timeout: float = 120.0,
+        max_retries: int = 5,
+        backoff_base: float = 1.0,
+        backoff_max: float = 60.0,
+        jitter: float = 0.5,
+        max_retry_after: float = 300.0,
+        system_prompt: Optional[str] = None,
+        generation: Optional[dict] = None,
+        extra_headers: Optional[Dict[str, str]] = None,
+        max_concurrency: int = 1,
+        progress: bool = True,
+        cache_file: Optional[str] = None,
+        on_error: str = 'record',
+        sleep: Optional[Callable[[float], None]] = None,
+        clock: Optional[Callable[[], float]] = None,
+        rng: Optional[random.Random] = None,
+        data_preprocessor: Optional[dict] = None,
+        init_cfg: Optional[dict] = None,
+    ):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if not isinstance(model, str) or not model:
-            raise ValueError(f'model: expected the endpoint\'s model name, got {model!r}')
+            raise ValueError(f"model: expected the endpoint's model name, got {model!r}")
         if max_retries < 0 or timeout <= 0 or not 0 <= jitter <= 1:
-            raise ValueError(f'need max_retries >= 0, timeout > 0 and 0 <= jitter <= 1; got '
-                             f'{max_retries}, {timeout}, {jitter}')
+            raise ValueError(
+                f'need max_retries >= 0, timeout > 0 and 0 <= jitter <= 1; got '
+                f'{max_retries}, {timeout}, {jitter}'
+            )
         self.model_name = model
         self.base_url = base_url.rstrip('/')
-        self.endpoint = (self.base_url if self.base_url.endswith('/chat/completions')
-                         else self.base_url + '/chat/completions')
+        self.endpoint = (
+            self.base_url
+            if self.base_url.endswith('/chat/completions')
+            else self.base_url + '/chat/completions'
+        )
         self.api_key_env = api_key_env
         self.timeout = float(timeout)
         self.max_retries = int(max_retries)
@@ -216,8 +236,10 @@ class OpenAICompatibleExplainer(BaseModel):
         self.stats = dict(requests=0, retries=0, waited=0.0, cached=0, failed=0)
 
     def __repr__(self) -> str:  # nothing secret in here, and short
-        return (f'{type(self).__name__}(model={self.model_name!r}, endpoint={self.endpoint!r}, '
-                f'api_key_env={self.api_key_env!r})')
+        return (
+            f'{type(self).__name__}(model={self.model_name!r}, endpoint={self.endpoint!r}, '
+            f'api_key_env={self.api_key_env!r})'
+        )
 
     # ------------------------------------------------------------------ requests
     def _api_key(self) -> Optional[str]:
@@ -232,14 +254,16 @@ class OpenAICompatibleExplainer(BaseModel):
         messages = []
         if self.system_prompt:
             messages.append(dict(role='system', content=self.system_prompt))
-        content = [dict(type='image_url', image_url=dict(url=image_to_data_url(img)))
-                   for img in (query_img, satellite_img)]
+        content = [
+            dict(type='image_url', image_url=dict(url=image_to_data_url(img)))
+            for img in (query_img, satellite_img)
+        ]
         content.append(dict(type='text', text=prompt))
         messages.append(dict(role='user', content=content))
         return messages
 
     def _backoff(self, retry: int) -> float:
-        wait = min(self.backoff_max, self.backoff_base * (2 ** retry))
+        wait = min(self.backoff_max, self.backoff_base * (2**retry))
         with self._lock:
             u = self._rng.random()
         return wait * (1.0 - self.jitter * u)
@@ -253,8 +277,7 @@ class OpenAICompatibleExplainer(BaseModel):
             return None, text.strip()[:300]
         if isinstance(error, dict):
             code = error.get('code') or error.get('type')
-            return (str(code) if code is not None else None,
-                    str(error.get('message', ''))[:300])
+            return (str(code) if code is not None else None, str(error.get('message', ''))[:300])
         return None, str(error)[:300] if error else text.strip()[:300]
 
     def _is_quota_error(self, body: bytes) -> bool:
@@ -263,13 +286,17 @@ class OpenAICompatibleExplainer(BaseModel):
         return code in QUOTA_ERROR_CODES or any(c in text for c in QUOTA_ERROR_CODES)
 
     def _attempt(self, payload: bytes) -> dict:
-        headers = {'Content-Type': 'application/json', 'Accept': 'application/json',
-                   **self.extra_headers}
+        headers = {
+            'Content-Type': 'application/json',
+            'Accept': 'application/json',
+            **self.extra_headers,
+        }
         key = self._api_key()
         if key:
             headers['Authorization'] = f'Bearer {key}'
-        request = urllib.request.Request(self.endpoint, data=payload, headers=headers,
-                                         method='POST')
+        request = urllib.request.Request(
+            self.endpoint, data=payload, headers=headers, method='POST'
+        )
         with self._lock:
             self.stats['requests'] += 1
         try:
@@ -279,13 +306,19 @@ class OpenAICompatibleExplainer(BaseModel):
         except urllib.error.HTTPError as err:
             body = err.read() or b''
             code, message = self._error_detail(body)
-            detail = self._redact(f'HTTP {err.code}' + (f' ({code})' if code else '') +
-                                  (f': {message}' if message else ''))
+            detail = self._redact(
+                f'HTTP {err.code}'
+                + (f' ({code})' if code else '')
+                + (f': {message}' if message else '')
+            )
             if err.code == 429 and self._is_quota_error(body):
                 raise QuotaExceededError(
                     f'{self.endpoint}: quota exhausted, not retrying: {detail}. Add credit or '
                     'raise the quota of the account whose key is in '
-                    f'${self.api_key_env}.', self.endpoint, err.code) from None
+                    f'${self.api_key_env}.',
+                    self.endpoint,
+                    err.code,
+                ) from None
             if err.code == 408 or err.code == 429 or err.code >= 500:
                 retry_after = None
                 if err.code in _RETRY_AFTER_STATUSES and err.headers is not None:
@@ -295,13 +328,15 @@ class OpenAICompatibleExplainer(BaseModel):
                     except ValueError:
                         retry_after = None
                     if retry_after is None:
-                        retry_after = parse_retry_after(err.headers.get('Retry-After'),
-                                                        now=self._clock())
+                        retry_after = parse_retry_after(
+                            err.headers.get('Retry-After'), now=self._clock()
+                        )
                 raise _Retryable(detail, err.code, retry_after) from None
-            hint = {401: f' (is ${self.api_key_env} set to a valid key?)',
-                    404: ' (check base_url and model)'}.get(err.code, '')
-            raise APIError(f'{self.endpoint}: {detail}{hint}', self.endpoint,
-                           err.code) from None
+            hint = {
+                401: f' (is ${self.api_key_env} set to a valid key?)',
+                404: ' (check base_url and model)',
+            }.get(err.code, '')
+            raise APIError(f'{self.endpoint}: {detail}{hint}', self.endpoint, err.code) from None
         except TimeoutError as err:
             raise _Retryable(f'timed out after {self.timeout:g} s ({err})') from None
         except urllib.error.URLError as err:
@@ -319,7 +354,10 @@ class OpenAICompatibleExplainer(BaseModel):
             excerpt = self._redact(text[:200] + ('...' if len(text) > 200 else ''))
             return MalformedResponseError(
                 f'{self.endpoint} returned HTTP {status} but not a chat completion: {what}. '
-                f'Body: {excerpt!r}', self.endpoint, status)
+                f'Body: {excerpt!r}',
+                self.endpoint,
+                status,
+            )
 
         try:
             obj = json.loads(body.decode('utf-8'))
@@ -329,8 +367,11 @@ class OpenAICompatibleExplainer(BaseModel):
             raise malformed(f'expected a JSON object, got {type(obj).__name__}')
         if obj.get('error') and not obj.get('choices'):
             _, message = self._error_detail(body)
-            raise APIError(self._redact(f'{self.endpoint}: error in an HTTP {status} reply: '
-                                        f'{message}'), self.endpoint, status)
+            raise APIError(
+                self._redact(f'{self.endpoint}: error in an HTTP {status} reply: {message}'),
+                self.endpoint,
+                status,
+            )
         choices = obj.get('choices')
         if not isinstance(choices, list) or not choices:
             raise malformed('no "choices" list (or it is empty)')
@@ -340,21 +381,28 @@ class OpenAICompatibleExplainer(BaseModel):
             raise malformed('"choices[0].message" is missing or not an object')
         content = message.get('content')
         if isinstance(content, list):  # content parts
-            content = ''.join(part.get('text', '') for part in content
-                              if isinstance(part, dict) and part.get('type') in ('text', None))
+            content = ''.join(
+                part.get('text', '')
+                for part in content
+                if isinstance(part, dict) and part.get('type') in ('text', None)
+            )
         if content is None and message.get('refusal'):
-            raise APIError(f'{self.endpoint}: the model refused: {message["refusal"]!r}',
-                           self.endpoint, status)
+            raise APIError(
+                f'{self.endpoint}: the model refused: {message["refusal"]!r}', self.endpoint, status
+            )
         if not isinstance(content, str):
-            raise malformed(f'"choices[0].message.content" is {type(content).__name__}, '
-                            'expected a string')
-        return dict(text=content.strip(), finish_reason=choice.get('finish_reason'),
-                    usage=obj.get('usage'))
+            raise malformed(
+                f'"choices[0].message.content" is {type(content).__name__}, expected a string'
+            )
+        return dict(
+            text=content.strip(), finish_reason=choice.get('finish_reason'), usage=obj.get('usage')
+        )
 
     def complete(self, messages: List[dict]) -> dict:
         """POST one chat completion with retries; ``dict(text, finish_reason, usage)``."""
-        payload = json.dumps(dict(model=self.model_name, messages=messages, **self.generation),
-                             ensure_ascii=False).encode('utf-8')
+        payload = json.dumps(
+            dict(model=self.model_name, messages=messages, **self.generation), ensure_ascii=False
+        ).encode('utf-8')
         retry = 0
         while True:
             try:
@@ -363,8 +411,11 @@ class OpenAICompatibleExplainer(BaseModel):
                 # a body cut short or a proxy's error page is usually gone on the next try
                 if retry >= self.max_retries:
                     raise MalformedResponseError(
-                        f'{err} (after {retry + 1} attempts)', self.endpoint, err.status,
-                        attempts=retry + 1) from None
+                        f'{err} (after {retry + 1} attempts)',
+                        self.endpoint,
+                        err.status,
+                        attempts=retry + 1,
+                    ) from None
                 wait = self._backoff(retry)
                 with self._lock:
                     self.stats['retries'] += 1
@@ -373,16 +424,22 @@ class OpenAICompatibleExplainer(BaseModel):
                 retry += 1
             except _Retryable as err:
                 if retry >= self.max_retries:
-                    raise APIError(f'{self.endpoint}: giving up after {retry + 1} attempts; '
-                                   f'last error: {err}', self.endpoint, err.status,
-                                   attempts=retry + 1) from None
+                    raise APIError(
+                        f'{self.endpoint}: giving up after {retry + 1} attempts; last error: {err}',
+                        self.endpoint,
+                        err.status,
+                        attempts=retry + 1,
+                    ) from None
                 if err.retry_after is not None:
                     if err.retry_after > self.max_retry_after:
                         raise APIError(
                             f'{self.endpoint}: {err}; the server asks to wait '
                             f'{err.retry_after:.0f} s (Retry-After), more than max_retry_after='
-                            f'{self.max_retry_after:g} s', self.endpoint, err.status,
-                            attempts=retry + 1) from None
+                            f'{self.max_retry_after:g} s',
+                            self.endpoint,
+                            err.status,
+                            attempts=retry + 1,
+                        ) from None
                     wait = err.retry_after
                 else:
                     wait = self._backoff(retry)
@@ -395,12 +452,17 @@ class OpenAICompatibleExplainer(BaseModel):
     # ------------------------------------------------------------------ explain
     def cache_key(self, images: Sequence[Any], prompt: str) -> str:
         """The :class:`AnswerCache` key of one pair (PIL images, prompt)."""
-        return AnswerCache.key(self.model_name, prompt,
-                               [image_digest(img) for img in images],
-                               system_prompt=self.system_prompt, generation=self.generation)
+        return AnswerCache.key(
+            self.model_name,
+            prompt,
+            [image_digest(img) for img in images],
+            system_prompt=self.system_prompt,
+            generation=self.generation,
+        )
 
-    def explain(self, query_img, satellite_img, prompt: str,
-                lang: Optional[str] = None) -> Dict[str, Any]:
+    def explain(
+        self, query_img, satellite_img, prompt: str, lang: Optional[str] = None
+    ) -> Dict[str, Any]:
         """Explain one pair: ``dict(text, label=1/0/-1, finish_reason, cached)``.
 
         ``finish_reason`` is the endpoint's (``'length'``: cut off at
@@ -421,13 +483,20 @@ class OpenAICompatibleExplainer(BaseModel):
         else:
             with self._lock:
                 self.stats['cached'] += 1
-        return dict(text=reply['text'], label=int(parse_verdict(reply['text'], lang=lang)),
-                    finish_reason=reply.get('finish_reason'), cached=cached)
+        return dict(
+            text=reply['text'],
+            label=int(parse_verdict(reply['text'], lang=lang)),
+            finish_reason=reply.get('finish_reason'),
+            cached=cached,
+        )
 
-    def explain_batch(self, pairs: Sequence[tuple], progress: Optional[bool] = None,
-                      on_error: str = 'raise',
-                      on_result: Optional[Callable[[int, dict], None]] = None
-                      ) -> List[Optional[dict]]:
+    def explain_batch(
+        self,
+        pairs: Sequence[tuple],
+        progress: Optional[bool] = None,
+        on_error: str = 'raise',
+        on_result: Optional[Callable[[int, dict], None]] = None,
+    ) -> List[Optional[dict]]:
         """Explain ``(query_img, satellite_img, prompt, lang)`` tuples, in order.
 
         Up to ``max_concurrency`` requests run at once. ``on_error='skip'``
@@ -442,6 +511,7 @@ class OpenAICompatibleExplainer(BaseModel):
         bar = None
         if progress and len(pairs) > 0:
             from mmengine.utils import ProgressBar
+
             bar = ProgressBar(len(pairs))
 
         def one(pair):
@@ -454,8 +524,7 @@ class OpenAICompatibleExplainer(BaseModel):
                     raise
                 with self._lock:
                     self.stats['failed'] += 1
-                return dict(text=None, label=-1, error=str(err), finish_reason=None,
-                            cached=False)
+                return dict(text=None, label=-1, error=str(err), finish_reason=None, cached=False)
 
         results: List[Optional[dict]] = [None] * len(pairs)
 
@@ -484,29 +553,46 @@ class OpenAICompatibleExplainer(BaseModel):
     # ------------------------------------------------------------- mmengine model
     def forward(self, inputs, data_samples: Optional[list] = None, mode: str = 'predict'):
         if mode == 'loss':
-            raise RuntimeError(f'{type(self).__name__} is predict-only (an API has no '
-                               'trainable parameters here): use it with tools/test.py')
+            raise RuntimeError(
+                f'{type(self).__name__} is predict-only (an API has no '
+                'trainable parameters here): use it with tools/test.py'
+            )
         from .vlm_data_preprocessor import sample_inputs
+
         inputs = sample_inputs(inputs)
-        langs = [None] * len(inputs) if data_samples is None else \
-            [s.metainfo.get('lang') for s in data_samples]
+        langs = (
+            [None] * len(inputs)
+            if data_samples is None
+            else [s.metainfo.get('lang') for s in data_samples]
+        )
         results = self.explain_batch(
-            [(item['images'][0], item['images'][1], item['prompt'], lang)
-             for item, lang in zip(inputs, langs)], progress=False,
-            on_error='skip' if self.on_error == 'record' else 'raise')
-        ids = [None] * len(results) if data_samples is None else \
-            [s.metainfo.get('id') for s in data_samples]
+            [
+                (item['images'][0], item['images'][1], item['prompt'], lang)
+                for item, lang in zip(inputs, langs)
+            ],
+            progress=False,
+            on_error='skip' if self.on_error == 'record' else 'raise',
+        )
+        ids = (
+            [None] * len(results)
+            if data_samples is None
+            else [s.metainfo.get('id') for s in data_samples]
+        )
         for sample_id, result in zip(ids, results):
             if result.get('error'):
-                print_log(f'{type(self).__name__}: no answer for sample {sample_id!r}, recorded '
-                          f'as failed (unparseable): {result["error"]}', logger='current',
-                          level=logging.WARNING)
+                print_log(
+                    f'{type(self).__name__}: no answer for sample {sample_id!r}, recorded '
+                    f'as failed (unparseable): {result["error"]}',
+                    logger='current',
+                    level=logging.WARNING,
+                )
         if mode == 'tensor':
             return [r['text'] for r in results]
         if mode != 'predict':
             raise RuntimeError(f'Invalid mode {mode!r}: expected "tensor", "loss" or "predict"')
         if data_samples is None:
             from gleamkit.structures import ExplanationDataSample
+
             data_samples = [ExplanationDataSample() for _ in results]
         for sample, result in zip(data_samples, results):
             sample.pred_text = result['text'] or ''
@@ -514,4 +600,3 @@ class OpenAICompatibleExplainer(BaseModel):
             if result.get('error'):
                 sample.pred_error = result['error']
         return data_samples
-

@@ -18,6 +18,7 @@ Two ways to get one:
   gleamkit's cache (``$GLEAMKIT_CACHE`` or ``~/.cache/gleamkit``) and loads it from
   there (:func:`resolve_tiny_model`).
 """
+
 import contextlib
 import os
 import os.path as osp
@@ -25,9 +26,19 @@ import shutil
 import uuid
 from typing import Optional
 
-__all__ = ['build_tiny_qwen2_5_vl', 'build_tiny_qwen2_vl', 'build_tiny_llava',
-           'build_tiny_idefics3', 'build_tiny_paligemma', 'resolve_tiny_model', 'TINY_QWEN2_5_VL',
-           'TINY_MODELS', 'TINY_BUILDERS', 'QWEN2_VL_CHAT_TEMPLATE', 'IMAGE_TAG_CHAT_TEMPLATE']
+__all__ = [
+    'build_tiny_qwen2_5_vl',
+    'build_tiny_qwen2_vl',
+    'build_tiny_llava',
+    'build_tiny_idefics3',
+    'build_tiny_paligemma',
+    'resolve_tiny_model',
+    'TINY_QWEN2_5_VL',
+    'TINY_MODELS',
+    'TINY_BUILDERS',
+    'QWEN2_VL_CHAT_TEMPLATE',
+    'IMAGE_TAG_CHAT_TEMPLATE',
+]
 
 #: Name of the tiny Qwen2.5-VL that :class:`HuggingFaceVLMExplainer` resolves offline.
 TINY_QWEN2_5_VL = 'gleamkit/tiny-qwen2.5-vl'
@@ -36,25 +47,33 @@ TINY_QWEN2_5_VL = 'gleamkit/tiny-qwen2.5-vl'
 #: one ``<|vision_start|><|image_pad|><|vision_end|>`` per image block; the processor
 #: expands ``<|image_pad|>`` to one token per merged image patch.
 QWEN2_VL_CHAT_TEMPLATE = (
-    "{% set image_count = namespace(value=0) %}{% set video_count = namespace(value=0) %}"
+    '{% set image_count = namespace(value=0) %}{% set video_count = namespace(value=0) %}'
     "{% for message in messages %}{% if loop.first and message['role'] != 'system' %}"
-    "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n{% endif %}"
+    '<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n{% endif %}'
     "<|im_start|>{{ message['role'] }}\n"
     "{% if message['content'] is string %}{{ message['content'] }}<|im_end|>\n"
     "{% else %}{% for content in message['content'] %}"
     "{% if content['type'] == 'image' or 'image' in content or 'image_url' in content %}"
-    "{% set image_count.value = image_count.value + 1 %}"
-    "{% if add_vision_id %}Picture {{ image_count.value }}: {% endif %}"
-    "<|vision_start|><|image_pad|><|vision_end|>"
+    '{% set image_count.value = image_count.value + 1 %}'
+    '{% if add_vision_id %}Picture {{ image_count.value }}: {% endif %}'
+    '<|vision_start|><|image_pad|><|vision_end|>'
     "{% elif content['type'] == 'video' or 'video' in content %}"
-    "{% set video_count.value = video_count.value + 1 %}"
-    "{% if add_vision_id %}Video {{ video_count.value }}: {% endif %}"
-    "<|vision_start|><|video_pad|><|vision_end|>"
+    '{% set video_count.value = video_count.value + 1 %}'
+    '{% if add_vision_id %}Video {{ video_count.value }}: {% endif %}'
+    '<|vision_start|><|video_pad|><|vision_end|>'
     "{% elif 'text' in content %}{{ content['text'] }}{% endif %}{% endfor %}<|im_end|>\n"
-    "{% endif %}{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+    '{% endif %}{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}'
+)
 
-_SPECIAL_TOKENS = ['<|endoftext|>', '<|im_start|>', '<|im_end|>', '<|vision_start|>',
-                   '<|vision_end|>', '<|image_pad|>', '<|video_pad|>']
+_SPECIAL_TOKENS = [
+    '<|endoftext|>',
+    '<|im_start|>',
+    '<|im_end|>',
+    '<|vision_start|>',
+    '<|vision_end|>',
+    '<|image_pad|>',
+    '<|video_pad|>',
+]
 
 # What GLEAM-X talks about, in both languages: enough for BPE merges that make
 # explanations a few dozen tokens long instead of hundreds of bytes.
@@ -95,11 +114,16 @@ IMAGE_TAG_CHAT_TEMPLATE = (
     "{% if message['content'] is string %}{{ message['content'] }}{% else %}"
     "{% for c in message['content'] %}{% if c['type'] == 'image' %}<image>"
     "{% elif c['type'] == 'text' %}{{ c['text'] }}{% endif %}{% endfor %}{% endif %}"
-    "<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+    '<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}'
+)
 
 
-def _train_tokenizer(vocab_size: int, special_tokens=_SPECIAL_TOKENS,
-                     chat_template: str = QWEN2_VL_CHAT_TEMPLATE, **special):
+def _train_tokenizer(
+    vocab_size: int,
+    special_tokens=_SPECIAL_TOKENS,
+    chat_template: str = QWEN2_VL_CHAT_TEMPLATE,
+    **special,
+):
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -107,22 +131,35 @@ def _train_tokenizer(vocab_size: int, special_tokens=_SPECIAL_TOKENS,
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size, special_tokens=list(special_tokens), show_progress=False,
+        vocab_size=vocab_size,
+        special_tokens=list(special_tokens),
+        show_progress=False,
         # every byte is a token: any text (any language) can be encoded
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
     tokenizer.train_from_iterator((_CORPUS_EN + _CORPUS_ZH) * 4, trainer)
     kwargs = dict(eos_token='<|im_end|>', pad_token='<|endoftext|>')
     kwargs.update(special)
-    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, chat_template=chat_template,
-                                   model_max_length=4096, **kwargs)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, chat_template=chat_template, model_max_length=4096, **kwargs
+    )
 
 
 def _tiny_text_config(model_type: str, vocab_size: int, tokenizer, **extra) -> dict:
     """A 2-layer, width-64 decoder config (Llama, Gemma, ...) for the tiny VLMs."""
-    config = dict(model_type=model_type, vocab_size=vocab_size, hidden_size=64,
-                  intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-                  num_key_value_heads=2, head_dim=16, max_position_embeddings=4096,
-                  pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
+    config = dict(
+        model_type=model_type,
+        vocab_size=vocab_size,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=16,
+        max_position_embeddings=4096,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
     config.update(extra)
     return config
 
@@ -142,8 +179,13 @@ def _save(model_cls, config, processor, save_dir: str, seed: int) -> str:
     return save_dir
 
 
-def build_tiny_qwen2_5_vl(save_dir: str, seed: int = 0, vocab_size: int = 1024,
-                          min_pixels: int = 56 * 56, max_pixels: int = 112 * 112) -> str:
+def build_tiny_qwen2_5_vl(
+    save_dir: str,
+    seed: int = 0,
+    vocab_size: int = 1024,
+    min_pixels: int = 56 * 56,
+    max_pixels: int = 112 * 112,
+) -> str:
     """Write a tiny random-weight Qwen2.5-VL (model + processor) to ``save_dir``.
 
     Architecture: text decoder hidden 64, 2 layers, 4 heads (2 KV heads); vision
@@ -174,21 +216,38 @@ def build_tiny_qwen2_5_vl(save_dir: str, seed: int = 0, vocab_size: int = 1024,
     ids = {token: tokenizer.convert_tokens_to_ids(token) for token in _SPECIAL_TOKENS}
     config = Qwen2_5_VLConfig(
         text_config=dict(
-            vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128,
-            num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-            max_position_embeddings=4096, max_window_layers=2,
+            vocab_size=len(tokenizer),
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            max_position_embeddings=4096,
+            max_window_layers=2,
             # head_dim 16 -> 8 rotary frequencies split over (time, height, width)
-            rope_parameters=dict(rope_type='default', mrope_section=[2, 3, 3],
-                                 rope_theta=10000.0),
-            bos_token_id=ids['<|endoftext|>'], eos_token_id=ids['<|im_end|>'],
-            pad_token_id=ids['<|endoftext|>']),
+            rope_parameters=dict(rope_type='default', mrope_section=[2, 3, 3], rope_theta=10000.0),
+            bos_token_id=ids['<|endoftext|>'],
+            eos_token_id=ids['<|im_end|>'],
+            pad_token_id=ids['<|endoftext|>'],
+        ),
         vision_config=dict(
-            depth=2, hidden_size=32, intermediate_size=64, num_heads=2, patch_size=14,
-            spatial_merge_size=2, temporal_patch_size=2, window_size=56, out_hidden_size=64,
-            fullatt_block_indexes=[1]),
-        image_token_id=ids['<|image_pad|>'], video_token_id=ids['<|video_pad|>'],
+            depth=2,
+            hidden_size=32,
+            intermediate_size=64,
+            num_heads=2,
+            patch_size=14,
+            spatial_merge_size=2,
+            temporal_patch_size=2,
+            window_size=56,
+            out_hidden_size=64,
+            fullatt_block_indexes=[1],
+        ),
+        image_token_id=ids['<|image_pad|>'],
+        video_token_id=ids['<|video_pad|>'],
         vision_start_token_id=ids['<|vision_start|>'],
-        vision_end_token_id=ids['<|vision_end|>'], tie_word_embeddings=False)
+        vision_end_token_id=ids['<|vision_end|>'],
+        tie_word_embeddings=False,
+    )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = Qwen2_5_VLForConditionalGeneration(config).eval()
@@ -196,17 +255,25 @@ def build_tiny_qwen2_5_vl(save_dir: str, seed: int = 0, vocab_size: int = 1024,
     model.generation_config.eos_token_id = ids['<|im_end|>']
     image_processor = Qwen2VLImageProcessor(min_pixels=min_pixels, max_pixels=max_pixels)
     video_processor = Qwen2VLVideoProcessor(min_pixels=min_pixels, max_pixels=max_pixels)
-    processor = Qwen2_5_VLProcessor(image_processor=image_processor, tokenizer=tokenizer,
-                                    video_processor=video_processor,
-                                    chat_template=QWEN2_VL_CHAT_TEMPLATE)
+    processor = Qwen2_5_VLProcessor(
+        image_processor=image_processor,
+        tokenizer=tokenizer,
+        video_processor=video_processor,
+        chat_template=QWEN2_VL_CHAT_TEMPLATE,
+    )
     os.makedirs(save_dir, exist_ok=True)
     model.save_pretrained(save_dir)
     processor.save_pretrained(save_dir)
     return save_dir
 
 
-def build_tiny_qwen2_vl(save_dir: str, seed: int = 0, vocab_size: int = 1024,
-                        min_pixels: int = 56 * 56, max_pixels: int = 112 * 112) -> str:
+def build_tiny_qwen2_vl(
+    save_dir: str,
+    seed: int = 0,
+    vocab_size: int = 1024,
+    min_pixels: int = 56 * 56,
+    max_pixels: int = 112 * 112,
+) -> str:
     """Write a tiny random-weight Qwen2-VL (model + processor) to ``save_dir``.
 
     Like :func:`build_tiny_qwen2_5_vl` with Qwen2-VL's vision tower (depth 2,
@@ -224,23 +291,41 @@ def build_tiny_qwen2_vl(save_dir: str, seed: int = 0, vocab_size: int = 1024,
     ids = {token: tokenizer.convert_tokens_to_ids(token) for token in _SPECIAL_TOKENS}
     config = Qwen2VLConfig(
         text_config=dict(
-            vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128,
-            num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-            max_position_embeddings=4096, max_window_layers=2,
-            rope_parameters=dict(rope_type='default', mrope_section=[2, 3, 3],
-                                 rope_theta=10000.0),
-            bos_token_id=ids['<|endoftext|>'], eos_token_id=ids['<|im_end|>'],
-            pad_token_id=ids['<|endoftext|>']),
-        vision_config=dict(depth=2, embed_dim=32, hidden_size=64, mlp_ratio=2, num_heads=2,
-                           patch_size=14, spatial_merge_size=2, temporal_patch_size=2),
-        image_token_id=ids['<|image_pad|>'], video_token_id=ids['<|video_pad|>'],
+            vocab_size=len(tokenizer),
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            max_position_embeddings=4096,
+            max_window_layers=2,
+            rope_parameters=dict(rope_type='default', mrope_section=[2, 3, 3], rope_theta=10000.0),
+            bos_token_id=ids['<|endoftext|>'],
+            eos_token_id=ids['<|im_end|>'],
+            pad_token_id=ids['<|endoftext|>'],
+        ),
+        vision_config=dict(
+            depth=2,
+            embed_dim=32,
+            hidden_size=64,
+            mlp_ratio=2,
+            num_heads=2,
+            patch_size=14,
+            spatial_merge_size=2,
+            temporal_patch_size=2,
+        ),
+        image_token_id=ids['<|image_pad|>'],
+        video_token_id=ids['<|video_pad|>'],
         vision_start_token_id=ids['<|vision_start|>'],
-        vision_end_token_id=ids['<|vision_end|>'], tie_word_embeddings=False)
+        vision_end_token_id=ids['<|vision_end|>'],
+        tie_word_embeddings=False,
+    )
     processor = Qwen2VLProcessor(
         image_processor=Qwen2VLImageProcessor(min_pixels=min_pixels, max_pixels=max_pixels),
         tokenizer=tokenizer,
         video_processor=Qwen2VLVideoProcessor(min_pixels=min_pixels, max_pixels=max_pixels),
-        chat_template=QWEN2_VL_CHAT_TEMPLATE)
+        chat_template=QWEN2_VL_CHAT_TEMPLATE,
+    )
     return _save(Qwen2VLForConditionalGeneration, config, processor, save_dir, seed)
 
 
@@ -256,21 +341,38 @@ def build_tiny_llava(save_dir: str, seed: int = 0, vocab_size: int = 1024) -> st
         LlavaProcessor,
     )
 
-    tokenizer = _train_tokenizer(vocab_size, ['<|endoftext|>', '<|im_start|>', '<|im_end|>',
-                                              '<image>'], IMAGE_TAG_CHAT_TEMPLATE)
+    tokenizer = _train_tokenizer(
+        vocab_size,
+        ['<|endoftext|>', '<|im_start|>', '<|im_end|>', '<image>'],
+        IMAGE_TAG_CHAT_TEMPLATE,
+    )
     processor = LlavaProcessor(
-        image_processor=CLIPImageProcessor(size={'shortest_edge': 28},
-                                           crop_size={'height': 28, 'width': 28}),
-        tokenizer=tokenizer, patch_size=14, vision_feature_select_strategy='default',
-        chat_template=IMAGE_TAG_CHAT_TEMPLATE, image_token='<image>',
-        num_additional_image_tokens=1)
+        image_processor=CLIPImageProcessor(
+            size={'shortest_edge': 28}, crop_size={'height': 28, 'width': 28}
+        ),
+        tokenizer=tokenizer,
+        patch_size=14,
+        vision_feature_select_strategy='default',
+        chat_template=IMAGE_TAG_CHAT_TEMPLATE,
+        image_token='<image>',
+        num_additional_image_tokens=1,
+    )
     config = LlavaConfig(
-        vision_config=dict(model_type='clip_vision_model', hidden_size=32, intermediate_size=64,
-                           num_hidden_layers=2, num_attention_heads=2, image_size=28,
-                           patch_size=14, projection_dim=32),
+        vision_config=dict(
+            model_type='clip_vision_model',
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            image_size=28,
+            patch_size=14,
+            projection_dim=32,
+        ),
         text_config=_tiny_text_config('llama', len(tokenizer), tokenizer),
         image_token_id=tokenizer.convert_tokens_to_ids('<image>'),
-        vision_feature_select_strategy='default', vision_feature_layer=-1)
+        vision_feature_select_strategy='default',
+        vision_feature_layer=-1,
+    )
     return _save(LlavaForConditionalGeneration, config, processor, save_dir, seed)
 
 
@@ -288,20 +390,41 @@ def build_tiny_idefics3(save_dir: str, seed: int = 0, vocab_size: int = 1024) ->
     )
 
     tokenizer = _train_tokenizer(
-        vocab_size, ['<|endoftext|>', '<|im_start|>', '<|im_end|>', '<image>',
-                     '<fake_token_around_image>', '<global-img>', '<end_of_utterance>'],
-        IMAGE_TAG_CHAT_TEMPLATE)
+        vocab_size,
+        [
+            '<|endoftext|>',
+            '<|im_start|>',
+            '<|im_end|>',
+            '<image>',
+            '<fake_token_around_image>',
+            '<global-img>',
+            '<end_of_utterance>',
+        ],
+        IMAGE_TAG_CHAT_TEMPLATE,
+    )
     image_processor = Idefics3ImageProcessor(
-        do_image_splitting=False, size={'longest_edge': 56},
-        max_image_size={'longest_edge': 56})
-    processor = Idefics3Processor(image_processor=image_processor, tokenizer=tokenizer,
-                                  image_seq_len=4, chat_template=IMAGE_TAG_CHAT_TEMPLATE)
+        do_image_splitting=False, size={'longest_edge': 56}, max_image_size={'longest_edge': 56}
+    )
+    processor = Idefics3Processor(
+        image_processor=image_processor,
+        tokenizer=tokenizer,
+        image_seq_len=4,
+        chat_template=IMAGE_TAG_CHAT_TEMPLATE,
+    )
     config = Idefics3Config(
-        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                           num_attention_heads=2, image_size=56, patch_size=14),
+        vision_config=dict(
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            image_size=56,
+            patch_size=14,
+        ),
         text_config=_tiny_text_config('llama', len(tokenizer), tokenizer),
-        scale_factor=2, image_token_id=tokenizer.convert_tokens_to_ids('<image>'),
-        tie_word_embeddings=False)
+        scale_factor=2,
+        image_token_id=tokenizer.convert_tokens_to_ids('<image>'),
+        tie_word_embeddings=False,
+    )
     return _save(Idefics3ForConditionalGeneration, config, processor, save_dir, seed)
 
 
@@ -319,20 +442,35 @@ def build_tiny_paligemma(save_dir: str, seed: int = 0, vocab_size: int = 1024) -
     )
 
     tokenizer = _train_tokenizer(
-        vocab_size, ['<|endoftext|>', '<|im_start|>', '<|im_end|>', '<image>', '<bos>'],
-        IMAGE_TAG_CHAT_TEMPLATE, bos_token='<bos>')
+        vocab_size,
+        ['<|endoftext|>', '<|im_start|>', '<|im_end|>', '<image>', '<bos>'],
+        IMAGE_TAG_CHAT_TEMPLATE,
+        bos_token='<bos>',
+    )
     image_processor = SiglipImageProcessor(size={'height': 28, 'width': 28})
     image_processor.image_seq_length = 4
     # the processor adds PaliGemma's <loc>/<seg> tokens: the vocabulary is sized after it
-    processor = PaliGemmaProcessor(image_processor=image_processor, tokenizer=tokenizer,
-                                   chat_template=IMAGE_TAG_CHAT_TEMPLATE)
+    processor = PaliGemmaProcessor(
+        image_processor=image_processor, tokenizer=tokenizer, chat_template=IMAGE_TAG_CHAT_TEMPLATE
+    )
     config = PaliGemmaConfig(
-        vision_config=dict(model_type='siglip_vision_model', hidden_size=32,
-                           intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-                           image_size=28, patch_size=14, projection_dim=64),
-        text_config=_tiny_text_config('gemma', len(processor.tokenizer), tokenizer,
-                                      bos_token_id=tokenizer.bos_token_id),
-        image_token_id=processor.image_token_id, projection_dim=64, hidden_size=64)
+        vision_config=dict(
+            model_type='siglip_vision_model',
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            image_size=28,
+            patch_size=14,
+            projection_dim=64,
+        ),
+        text_config=_tiny_text_config(
+            'gemma', len(processor.tokenizer), tokenizer, bos_token_id=tokenizer.bos_token_id
+        ),
+        image_token_id=processor.image_token_id,
+        projection_dim=64,
+        hidden_size=64,
+    )
     return _save(PaliGemmaForConditionalGeneration, config, processor, save_dir, seed)
 
 
@@ -340,14 +478,17 @@ def build_tiny_paligemma(save_dir: str, seed: int = 0, vocab_size: int = 1024) -
 TINY_MODELS = {TINY_QWEN2_5_VL: (build_tiny_qwen2_5_vl, dict(seed=0))}
 
 #: Every architecture the explainers are tested on -> its tiny builder.
-TINY_BUILDERS = {'qwen2_5_vl': build_tiny_qwen2_5_vl, 'qwen2_vl': build_tiny_qwen2_vl,
-                 'llava': build_tiny_llava, 'idefics3': build_tiny_idefics3,
-                 'paligemma': build_tiny_paligemma}
+TINY_BUILDERS = {
+    'qwen2_5_vl': build_tiny_qwen2_5_vl,
+    'qwen2_vl': build_tiny_qwen2_vl,
+    'llava': build_tiny_llava,
+    'idefics3': build_tiny_idefics3,
+    'paligemma': build_tiny_paligemma,
+}
 
 
 def _cache_root() -> str:
-    return os.environ.get('GLEAMKIT_CACHE') or osp.join(osp.expanduser('~'), '.cache',
-                                                        'gleamkit')
+    return os.environ.get('GLEAMKIT_CACHE') or osp.join(osp.expanduser('~'), '.cache', 'gleamkit')
 
 
 def resolve_tiny_model(name: str, cache_dir: Optional[str] = None) -> Optional[str]:

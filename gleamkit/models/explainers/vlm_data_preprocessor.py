@@ -1,4 +1,5 @@
 """Chat-formatted batches for a Hugging Face VLM, from GLEAM-X samples."""
+
 import os
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
@@ -8,8 +9,13 @@ from mmengine.model import BaseDataPreprocessor
 
 from gleamkit.registry import MODELS
 
-__all__ = ['VLMDataPreprocessor', 'build_chat_messages', 'to_pil_image', 'sample_inputs',
-           'IGNORE_INDEX']
+__all__ = [
+    'VLMDataPreprocessor',
+    'build_chat_messages',
+    'to_pil_image',
+    'sample_inputs',
+    'IGNORE_INDEX',
+]
 
 #: Label value the loss ignores (Hugging Face's and PyTorch's convention).
 IGNORE_INDEX = -100
@@ -21,7 +27,7 @@ IGNORE_INDEX = -100
 # An answer token typed 0 there would see the answer tokens after it.
 _PER_TOKEN_KEYS = ('mm_token_type_ids', 'token_type_ids')
 #: Processors of prefix-LMs: their answer tokens get ``token_type_ids`` 1.
-PREFIX_LM_PROCESSORS = ('PaliGemmaProcessor', )
+PREFIX_LM_PROCESSORS = ('PaliGemmaProcessor',)
 
 
 def to_pil_image(image: Any):
@@ -70,8 +76,12 @@ def sample_inputs(inputs: Any) -> List[dict]:
     return list(inputs)
 
 
-def build_chat_messages(prompt: str, num_images: int = 2, answer: Optional[str] = None,
-                        system_prompt: Optional[str] = None) -> List[dict]:
+def build_chat_messages(
+    prompt: str,
+    num_images: int = 2,
+    answer: Optional[str] = None,
+    system_prompt: Optional[str] = None,
+) -> List[dict]:
     """The chat of one GLEAM-X pair in Hugging Face's multimodal message format.
 
     ``[system], user = [image] * num_images + [text prompt], [assistant = answer]``:
@@ -127,8 +137,13 @@ class VLMDataPreprocessor(BaseDataPreprocessor):
     bidirectional prefix, the answer stays causal).
     """
 
-    def __init__(self, system_prompt: Optional[str] = None, supervise_end_of_turn: bool = True,
-                 max_length: Optional[int] = None, non_blocking: bool = False):
+    def __init__(
+        self,
+        system_prompt: Optional[str] = None,
+        supervise_end_of_turn: bool = True,
+        max_length: Optional[int] = None,
+        non_blocking: bool = False,
+    ):
         super().__init__(non_blocking=non_blocking)
         self.system_prompt = system_prompt
         self.supervise_end_of_turn = supervise_end_of_turn
@@ -159,7 +174,8 @@ class VLMDataPreprocessor(BaseDataPreprocessor):
             raise RuntimeError(
                 'VLMDataPreprocessor has no processor: it is set by the model that owns it '
                 '(HuggingFaceVLMExplainer calls set_processor); a standalone preprocessor '
-                'needs preprocessor.set_processor(AutoProcessor.from_pretrained(...)).')
+                'needs preprocessor.set_processor(AutoProcessor.from_pretrained(...)).'
+            )
         return self.processor
 
     # ------------------------------------------------------------------ chat text
@@ -167,7 +183,8 @@ class VLMDataPreprocessor(BaseDataPreprocessor):
         """The chat up to the generation prompt, as text with image placeholders."""
         messages = build_chat_messages(prompt, num_images, system_prompt=self.system_prompt)
         return self._require_processor().apply_chat_template(
-            messages, tokenize=False, add_generation_prompt=True)
+            messages, tokenize=False, add_generation_prompt=True
+        )
 
     def answer_segments(self, prompt: str, num_images: int, answer: str) -> tuple:
         """Split what the chat template puts after the generation prompt.
@@ -178,8 +195,9 @@ class VLMDataPreprocessor(BaseDataPreprocessor):
         """
         processor = self._require_processor()
         head = self.prompt_text(prompt, num_images)
-        messages = build_chat_messages(prompt, num_images, answer=answer,
-                                       system_prompt=self.system_prompt)
+        messages = build_chat_messages(
+            prompt, num_images, answer=answer, system_prompt=self.system_prompt
+        )
         full = processor.apply_chat_template(messages, tokenize=False)
         if not full.startswith(head):
             raise ValueError(
@@ -187,13 +205,16 @@ class VLMDataPreprocessor(BaseDataPreprocessor):
                 'generation prompt) differently from the start of the conversation with it, '
                 'so the answer tokens cannot be located; templates must append the assistant '
                 f'turn after the generation prompt. Generation prompt text: {head[-80:]!r}; '
-                f'full text: {full[len(head) - 80:][:160]!r}')
-        tail = full[len(head):]
+                f'full text: {full[len(head) - 80 :][:160]!r}'
+            )
+        tail = full[len(head) :]
         start = tail.find(answer)
         if start < 0:
-            raise ValueError(f'the chat template changed the answer text (e.g. stripped it); '
-                             f'answer {answer[:80]!r} not found in {tail[:160]!r}')
-        return tail[:start], answer, tail[start + len(answer):]
+            raise ValueError(
+                f'the chat template changed the answer text (e.g. stripped it); '
+                f'answer {answer[:80]!r} not found in {tail[:160]!r}'
+            )
+        return tail[:start], answer, tail[start + len(answer) :]
 
     def _encode(self, text: str) -> List[int]:
         if not text:
@@ -208,7 +229,7 @@ class VLMDataPreprocessor(BaseDataPreprocessor):
         if self.supervise_end_of_turn:
             for i, token in enumerate(after_ids):
                 if token in self.end_of_turn_ids:
-                    after_labels[:i + 1] = after_ids[:i + 1]
+                    after_labels[: i + 1] = after_ids[: i + 1]
                     break
         ids = before_ids + answer_ids + after_ids
         labels = [IGNORE_INDEX] * len(before_ids) + answer_ids + after_labels
@@ -229,14 +250,17 @@ class VLMDataPreprocessor(BaseDataPreprocessor):
         texts, images = [], []
         for i, item in enumerate(inputs):
             if not isinstance(item, dict) or 'images' not in item or 'prompt' not in item:
-                raise ValueError(f'sample {i}: expected inputs=dict(images=[query, satellite], '
-                                 f'prompt=str, answer=str), got {type(item).__name__} with keys '
-                                 f'{sorted(item) if isinstance(item, dict) else "-"}')
+                raise ValueError(
+                    f'sample {i}: expected inputs=dict(images=[query, satellite], '
+                    f'prompt=str, answer=str), got {type(item).__name__} with keys '
+                    f'{sorted(item) if isinstance(item, dict) else "-"}'
+                )
             imgs = [to_pil_image(img) for img in item['images']]
             texts.append(self.prompt_text(item['prompt'], len(imgs)))
             images.append(imgs)
-        batch = processor(text=texts, images=images, return_tensors='pt', padding=True,
-                          padding_side='left')
+        batch = processor(
+            text=texts, images=images, return_tensors='pt', padding=True, padding_side='left'
+        )
         batch = dict(batch)
         if not with_answer:
             return batch
@@ -252,16 +276,21 @@ class VLMDataPreprocessor(BaseDataPreprocessor):
         if pad_id is None:
             pad_id = self.end_of_turn_ids[0] if self.end_of_turn_ids else 0
         mask = batch['attention_mask'].bool()
-        per_token = [k for k in _PER_TOKEN_KEYS
-                     if isinstance(batch.get(k), torch.Tensor)
-                     and batch[k].shape[:2] == batch['input_ids'].shape]
+        per_token = [
+            k
+            for k in _PER_TOKEN_KEYS
+            if isinstance(batch.get(k), torch.Tensor)
+            and batch[k].shape[:2] == batch['input_ids'].shape
+        ]
         answer_type = {k: self.answer_token_type(k) for k in per_token}
         rows = []
         for i, item in enumerate(inputs):
             answer = item.get('answer')
             if not isinstance(answer, str) or not answer:
-                raise ValueError(f'sample {i}: training needs a non-empty answer string in '
-                                 f'inputs["answer"], got {answer!r}')
+                raise ValueError(
+                    f'sample {i}: training needs a non-empty answer string in '
+                    f'inputs["answer"], got {answer!r}'
+                )
             keep = mask[i]
             prompt_ids = batch['input_ids'][i][keep].tolist()
             ids, labels = self.encode_answer(item['prompt'], len(item['images']), answer)
@@ -271,27 +300,32 @@ class VLMDataPreprocessor(BaseDataPreprocessor):
                     raise ValueError(
                         f'sample {i}: the prompt alone has {len(prompt_ids)} tokens (images '
                         f'included), more than max_length={self.max_length}; lower the pixel '
-                        'budget (max_pixels) or raise max_length')
+                        'budget (max_pixels) or raise max_length'
+                    )
                 ids, labels = ids[:room], labels[:room]
-            row = dict(input_ids=prompt_ids + ids,
-                       labels=[IGNORE_INDEX] * len(prompt_ids) + labels)
+            row = dict(input_ids=prompt_ids + ids, labels=[IGNORE_INDEX] * len(prompt_ids) + labels)
             for key in per_token:
                 row[key] = batch[key][i][keep].tolist() + [answer_type[key]] * len(ids)
             rows.append(row)
         length = max(len(r['input_ids']) for r in rows)
         # the processor's own 'labels' (PaliGemma returns some) are replaced by ours
-        out = {k: v for k, v in batch.items() if k not in ('input_ids', 'attention_mask',
-                                                            'labels', *per_token)}
+        out = {
+            k: v
+            for k, v in batch.items()
+            if k not in ('input_ids', 'attention_mask', 'labels', *per_token)
+        }
 
         def pad(key, value):
-            return torch.tensor([r[key] + [value] * (length - len(r[key])) for r in rows],
-                                dtype=torch.long)
+            return torch.tensor(
+                [r[key] + [value] * (length - len(r[key])) for r in rows], dtype=torch.long
+            )
 
         out['input_ids'] = pad('input_ids', pad_id)
         out['labels'] = pad('labels', IGNORE_INDEX)
         out['attention_mask'] = torch.tensor(
             [[1] * len(r['input_ids']) + [0] * (length - len(r['input_ids'])) for r in rows],
-            dtype=torch.long)
+            dtype=torch.long,
+        )
         for key in per_token:
             out[key] = pad(key, answer_type[key])  # padding is masked out anyway
         return out

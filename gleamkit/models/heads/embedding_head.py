@@ -1,4 +1,5 @@
 """Pooling + projection + L2 normalisation: features -> retrieval embedding."""
+
 from typing import Optional
 
 import torch
@@ -50,21 +51,32 @@ class EmbeddingHead(nn.Module):
 
     PROJ_INITS = ('default', 'orthogonal', 'identity')
 
-    def __init__(self, in_channels: int, embed_dim: Optional[int] = None, pooling: str = 'avg',
-                 norm: bool = False, norm_eps: float = 1e-5, dropout: float = 0.0,
-                 normalize: bool = True, proj_init: str = 'default'):
+    def __init__(
+        self,
+        in_channels: int,
+        embed_dim: Optional[int] = None,
+        pooling: str = 'avg',
+        norm: bool = False,
+        norm_eps: float = 1e-5,
+        dropout: float = 0.0,
+        normalize: bool = True,
+        proj_init: str = 'default',
+    ):
         super().__init__()
         allowed = ('avg', 'gem', 'cls', 'token_mean')
         if pooling not in allowed:
             raise ValueError(f'EmbeddingHead: pooling={pooling!r}, expected one of {allowed}')
         if proj_init not in self.PROJ_INITS:
-            raise ValueError(f'EmbeddingHead: proj_init={proj_init!r}, expected one of '
-                             f'{self.PROJ_INITS}')
+            raise ValueError(
+                f'EmbeddingHead: proj_init={proj_init!r}, expected one of {self.PROJ_INITS}'
+            )
         if proj_init == 'identity' and embed_dim and embed_dim < in_channels:
-            raise ValueError(f"EmbeddingHead: proj_init='identity' needs embed_dim >= "
-                             f'in_channels, got embed_dim={embed_dim} < in_channels='
-                             f"{in_channels}; use proj_init='orthogonal' (approximate) or "
-                             'embed_dim=None (no projection)')
+            raise ValueError(
+                f"EmbeddingHead: proj_init='identity' needs embed_dim >= "
+                f'in_channels, got embed_dim={embed_dim} < in_channels='
+                f"{in_channels}; use proj_init='orthogonal' (approximate) or "
+                'embed_dim=None (no projection)'
+            )
         self.pooling = pooling
         self.gem = GeneralizedMeanPooling() if pooling == 'gem' else None
         self.norm = nn.LayerNorm(in_channels, eps=norm_eps) if norm else nn.Identity()
@@ -93,8 +105,10 @@ class EmbeddingHead(nn.Module):
             return x
         if x.dim() == 4:
             if self.pooling in ('cls', 'token_mean'):
-                raise ValueError(f'pooling={self.pooling!r} needs (B, N, C) tokens, '
-                                 f'got a (B, C, H, W) map {tuple(x.shape)}')
+                raise ValueError(
+                    f'pooling={self.pooling!r} needs (B, N, C) tokens, '
+                    f'got a (B, C, H, W) map {tuple(x.shape)}'
+                )
             return self.gem(x) if self.gem is not None else x.mean(dim=(-2, -1))
         if x.dim() == 3:
             if self.pooling == 'cls':

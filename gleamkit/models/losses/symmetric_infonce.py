@@ -1,4 +1,5 @@
 """Symmetric InfoNCE between query and satellite embeddings (CLIP / Sample4Geo)."""
+
 import math
 
 import torch
@@ -28,16 +29,23 @@ class SymmetricInfoNCELoss(nn.Module):
     ``loss_weight`` (1.0).
     """
 
-    def __init__(self, temperature: float = 0.07, learnable_temperature: bool = True,
-                 max_scale: float = 100.0, label_smoothing: float = 0.1, gather: bool = True,
-                 loss_weight: float = 1.0):
+    def __init__(
+        self,
+        temperature: float = 0.07,
+        learnable_temperature: bool = True,
+        max_scale: float = 100.0,
+        label_smoothing: float = 0.1,
+        gather: bool = True,
+        loss_weight: float = 1.0,
+    ):
         super().__init__()
         if temperature <= 0:
             raise ValueError(f'SymmetricInfoNCELoss: temperature must be > 0, got {temperature}')
         # shape (1,), not a 0-d scalar: FSDP cannot flatten 0-d parameters. Checkpoints
         # written with the earlier 0-d shape still load (_load_from_state_dict).
-        self.logit_scale = nn.Parameter(torch.full((1, ), math.log(1.0 / temperature)),
-                                        requires_grad=learnable_temperature)
+        self.logit_scale = nn.Parameter(
+            torch.full((1,), math.log(1.0 / temperature)), requires_grad=learnable_temperature
+        )
         self.max_log_scale = math.log(max_scale)
         self.label_smoothing = label_smoothing
         self.gather = gather
@@ -70,9 +78,13 @@ class SymmetricInfoNCELoss(nn.Module):
 
     def forward(self, query: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
         if query.shape != reference.shape:
-            raise ValueError(f'query embeddings {tuple(query.shape)} and reference embeddings '
-                             f'{tuple(reference.shape)} must have the same shape (paired rows)')
+            raise ValueError(
+                f'query embeddings {tuple(query.shape)} and reference embeddings '
+                f'{tuple(reference.shape)} must have the same shape (paired rows)'
+            )
         logits_q, logits_r, labels = self.logits(query, reference)
-        loss = (F.cross_entropy(logits_q, labels, label_smoothing=self.label_smoothing)
-                + F.cross_entropy(logits_r, labels, label_smoothing=self.label_smoothing)) / 2
+        loss = (
+            F.cross_entropy(logits_q, labels, label_smoothing=self.label_smoothing)
+            + F.cross_entropy(logits_r, labels, label_smoothing=self.label_smoothing)
+        ) / 2
         return self.loss_weight * loss

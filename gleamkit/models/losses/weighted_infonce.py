@@ -1,4 +1,5 @@
 """Weighted symmetric InfoNCE: partially overlapping tiles as semi-positives (Game4Loc)."""
+
 from typing import Optional, Sequence
 
 import torch
@@ -23,9 +24,12 @@ def overlap_to_positive_weight(overlap: torch.Tensor, k: float = 5.0) -> torch.T
     return torch.sigmoid(k * torch.as_tensor(overlap, dtype=torch.float32))
 
 
-def weight_matrix_from_samples(data_samples: Sequence, positive_k: Optional[float] = None,
-                               semi_positive_weight: float = 0.5,
-                               use_semi_positives: bool = True) -> torch.Tensor:
+def weight_matrix_from_samples(
+    data_samples: Sequence,
+    positive_k: Optional[float] = None,
+    semi_positive_weight: float = 0.5,
+    use_semi_positives: bool = True,
+) -> torch.Tensor:
     """A batch's ``(B, B)`` target weights from its data samples' meta fields.
 
     ``W[i, j]`` (query ``i``, satellite ``j`` of the batch; sample ``j``'s satellite
@@ -112,13 +116,20 @@ class WeightedInfoNCELoss(SymmetricInfoNCELoss):
     own), ``use_semi_positives`` (True).
     """
 
-    def __init__(self, *args, positive_k: Optional[float] = None,
-                 semi_positive_weight: float = 0.5, use_semi_positives: bool = True,
-                 **kwargs):
+    def __init__(
+        self,
+        *args,
+        positive_k: Optional[float] = None,
+        semi_positive_weight: float = 0.5,
+        use_semi_positives: bool = True,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
         if not 0.0 <= semi_positive_weight <= 1.0:
-            raise ValueError('WeightedInfoNCELoss: semi_positive_weight must be in [0, 1], '
-                             f'got {semi_positive_weight}')
+            raise ValueError(
+                'WeightedInfoNCELoss: semi_positive_weight must be in [0, 1], '
+                f'got {semi_positive_weight}'
+            )
         self.positive_k = positive_k
         self.semi_positive_weight = semi_positive_weight
         self.use_semi_positives = use_semi_positives
@@ -126,22 +137,28 @@ class WeightedInfoNCELoss(SymmetricInfoNCELoss):
     def weights_from_samples(self, data_samples: Sequence) -> torch.Tensor:
         """``(B, B)`` weights of a batch, from its data samples (see the config keys)."""
         return weight_matrix_from_samples(
-            data_samples, positive_k=self.positive_k,
+            data_samples,
+            positive_k=self.positive_k,
             semi_positive_weight=self.semi_positive_weight,
-            use_semi_positives=self.use_semi_positives)
+            use_semi_positives=self.use_semi_positives,
+        )
 
-    def forward(self, query: torch.Tensor, reference: torch.Tensor,
-                weights: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def forward(
+        self, query: torch.Tensor, reference: torch.Tensor, weights: Optional[torch.Tensor] = None
+    ) -> torch.Tensor:
         if weights is None:
             return super().forward(query, reference)
         if query.shape != reference.shape:
-            raise ValueError(f'query embeddings {tuple(query.shape)} and reference embeddings '
-                             f'{tuple(reference.shape)} must have the same shape (paired rows)')
+            raise ValueError(
+                f'query embeddings {tuple(query.shape)} and reference embeddings '
+                f'{tuple(reference.shape)} must have the same shape (paired rows)'
+            )
         logits_q, logits_r, _ = self.logits(query, reference)
         weights = torch.as_tensor(weights, device=query.device)
         rows, cols = self.target_weights(weights, query.shape[0], logits_q.shape[1])
-        loss = (self.soft_cross_entropy(logits_q, rows)
-                + self.soft_cross_entropy(logits_r, cols)) / 2
+        loss = (
+            self.soft_cross_entropy(logits_q, rows) + self.soft_cross_entropy(logits_r, cols)
+        ) / 2
         return self.loss_weight * loss
 
     def _rank_and_world(self):
@@ -151,8 +168,10 @@ class WeightedInfoNCELoss(SymmetricInfoNCELoss):
         """``(B, N)`` weights of this rank's queries and of its satellites over N columns."""
         weights = torch.as_tensor(weights).detach().float()
         if not torch.isfinite(weights).all() or weights.min() < 0 or weights.max() > 1:
-            raise ValueError('WeightedInfoNCELoss: weights must be finite and in [0, 1], got '
-                             f'min {weights.min().item():g}, max {weights.max().item():g}')
+            raise ValueError(
+                'WeightedInfoNCELoss: weights must be finite and in [0, 1], got '
+                f'min {weights.min().item():g}, max {weights.max().item():g}'
+            )
         rank, world = self._rank_and_world()
         offset = rank * batch
         if weights.dim() == 1 and weights.shape[0] == batch:
@@ -160,16 +179,17 @@ class WeightedInfoNCELoss(SymmetricInfoNCELoss):
         if weights.shape == (batch, batch):
             rows = weights.new_zeros(batch, columns)
             cols = weights.new_zeros(batch, columns)
-            rows[:, offset:offset + batch] = weights
-            cols[:, offset:offset + batch] = weights.t()
+            rows[:, offset : offset + batch] = weights
+            cols[:, offset : offset + batch] = weights.t()
             return rows, cols
         if weights.shape == (batch, columns):
             full = gather_with_grad(weights.contiguous()) if world > 1 else weights
-            return weights, full[:, offset:offset + batch].t()
+            return weights, full[:, offset : offset + batch].t()
         raise ValueError(
             f'WeightedInfoNCELoss: weights of shape {tuple(weights.shape)} do not fit a batch '
             f'of {batch} pairs: expected ({batch},) per-pair weights, ({batch}, {batch}) for '
-            f'this batch or ({batch}, {columns}) against every gathered satellite')
+            f'this batch or ({batch}, {columns}) against every gathered satellite'
+        )
 
     def soft_targets(self, weights: torch.Tensor) -> torch.Tensor:
         """Rows of ``weights`` -> target distributions (see the class docstring)."""

@@ -4,6 +4,7 @@
 it for one release (configs, pickled objects); the registry name ``EmbeddingHead``
 is unchanged, so ``type='EmbeddingHead'`` configs and checkpoints are unaffected.
 """
+
 import sys
 
 from ..heads import embedding_head as _embedding_head

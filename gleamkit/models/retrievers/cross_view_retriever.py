@@ -1,4 +1,5 @@
 """GLEAM-C: one shared encoder for every view, aligned to satellite tiles."""
+
 from typing import Dict, List, Optional, Union
 
 import numpy as np
@@ -44,11 +45,19 @@ class CrossViewRetriever(BaseModel):
             use ``model_wrapper_cfg=dict(type='CrossViewDistributedDataParallel')``.
     """
 
-    def __init__(self, backbone: dict, head: dict, adapter: Optional[dict] = None,
-                 loss: Optional[dict] = None, data_preprocessor: Optional[dict] = None,
-                 keep_topk: int = 10,
-                 search_device: str = 'auto', grad_cache_chunk: Optional[int] = None,
-                 set_aggregation: str = 'mean', init_cfg: Optional[dict] = None):
+    def __init__(
+        self,
+        backbone: dict,
+        head: dict,
+        adapter: Optional[dict] = None,
+        loss: Optional[dict] = None,
+        data_preprocessor: Optional[dict] = None,
+        keep_topk: int = 10,
+        search_device: str = 'auto',
+        grad_cache_chunk: Optional[int] = None,
+        set_aggregation: str = 'mean',
+        init_cfg: Optional[dict] = None,
+    ):
         if data_preprocessor is None:
             data_preprocessor = dict(type='CrossViewDataPreprocessor')
         if isinstance(data_preprocessor, dict):
@@ -78,6 +87,7 @@ class CrossViewRetriever(BaseModel):
         if not self.grad_cache_chunk:
             return super().train_step(data, optim_wrapper)
         from .grad_cache import grad_cache_train_step
+
         return grad_cache_train_step(self, data, optim_wrapper, self.grad_cache_chunk)
 
     # ------------------------------------------------------------------ embedding
@@ -117,8 +127,9 @@ class CrossViewRetriever(BaseModel):
         return dict(query=query, reference=reference)
 
     # --------------------------------------------------------------------- modes
-    def forward(self, inputs: dict, data_samples: Optional[list] = None,
-                mode: str = 'tensor') -> Union[dict, list]:
+    def forward(
+        self, inputs: dict, data_samples: Optional[list] = None, mode: str = 'tensor'
+    ) -> Union[dict, list]:
         if mode == 'tensor':
             return self.extract_feat(inputs)
         if mode == 'loss':
@@ -130,13 +141,16 @@ class CrossViewRetriever(BaseModel):
     def loss(self, inputs: dict, data_samples: Optional[list] = None) -> dict:
         feats = self.extract_feat(inputs)
         if feats['query'] is None or feats['reference'] is None:
-            raise ValueError('loss mode needs (query, satellite) pairs: the training dataset '
-                             'must provide both images (mode="pairs")')
+            raise ValueError(
+                'loss mode needs (query, satellite) pairs: the training dataset '
+                'must provide both images (mode="pairs")'
+            )
         if hasattr(self.loss_module, 'weights_from_samples') and data_samples is not None:
             # weighted positives (GTA-UAV): per-pair / semi-positive weights from meta
             weights = self.loss_module.weights_from_samples(data_samples)
-            loss = self.loss_module(feats['query'], feats['reference'],
-                                    weights.to(feats['query'].device))
+            loss = self.loss_module(
+                feats['query'], feats['reference'], weights.to(feats['query'].device)
+            )
         else:
             loss = self.loss_module(feats['query'], feats['reference'])
         out = dict(loss=loss)
@@ -145,8 +159,9 @@ class CrossViewRetriever(BaseModel):
         return out
 
     # ------------------------------------------------------------------- gallery
-    def set_gallery(self, embeddings: torch.Tensor, location_ids, lat=None, lon=None,
-                    **meta) -> None:
+    def set_gallery(
+        self, embeddings: torch.Tensor, location_ids, lat=None, lon=None, **meta
+    ) -> None:
         """Index the reference gallery that ``predict`` ranks.
 
         Args:
@@ -160,36 +175,43 @@ class CrossViewRetriever(BaseModel):
         embeddings = torch.as_tensor(embeddings).float()
         location_ids = np.asarray(location_ids, dtype=np.int64)
         if embeddings.ndim != 2 or embeddings.shape[0] != len(location_ids):
-            raise ValueError(f'gallery embeddings {tuple(embeddings.shape)} do not match '
-                             f'{len(location_ids)} location ids')
+            raise ValueError(
+                f'gallery embeddings {tuple(embeddings.shape)} do not match '
+                f'{len(location_ids)} location ids'
+            )
         device = self.search_device
         if device == 'auto':
             device = next(self.parameters()).device.type
         self._searcher = ExactSearcher(device=device)
         self._searcher.add(embeddings.detach().cpu().numpy())
         self.gallery = dict(
-            embeddings=embeddings.detach().cpu(), location_ids=location_ids,
+            embeddings=embeddings.detach().cpu(),
+            location_ids=location_ids,
             lat=None if lat is None else np.asarray(lat, dtype=np.float64),
-            lon=None if lon is None else np.asarray(lon, dtype=np.float64), **meta)
+            lon=None if lon is None else np.asarray(lon, dtype=np.float64),
+            **meta,
+        )
 
     def predict(self, inputs: dict, data_samples: Optional[list] = None) -> List:
         if self.gallery is None:
             raise RuntimeError(
                 'CrossViewRetriever.predict needs a gallery: evaluate with '
                 "val_cfg = dict(type='RetrievalValLoop', gallery_dataloader=...) (the configs "
-                'in configs/gleam_c do), or call model.set_gallery(embeddings, location_ids).')
+                'in configs/gleam_c do), or call model.set_gallery(embeddings, location_ids).'
+            )
         feats = self.extract_feat(inputs)
         query = feats['query'] if feats['query'] is not None else feats['reference']
         scores, indices = self._searcher.search(query.detach().float().cpu().numpy(), k=None)
         ranked_ids = self.gallery['location_ids'][indices]
         if data_samples is None:
             from gleamkit.structures import CrossViewDataSample
+
             data_samples = [CrossViewDataSample() for _ in range(query.shape[0])]
         for i, sample in enumerate(data_samples):
             sample.embedding = query[i].detach().cpu()
             sample.pred_ranked_ids = ranked_ids[i]
-            sample.pred_scores = scores[i, :self.keep_topk]
-            sample.pred_indices = indices[i, :self.keep_topk]
+            sample.pred_scores = scores[i, : self.keep_topk]
+            sample.pred_indices = indices[i, : self.keep_topk]
             if self.gallery['lat'] is not None:
                 top = indices[i, 0]
                 sample.pred_lat = float(self.gallery['lat'][top])

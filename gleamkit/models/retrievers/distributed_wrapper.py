@@ -1,4 +1,5 @@
 """DDP wrapper that knows about gradient caching."""
+
 from mmengine.model import MMDistributedDataParallel
 
 from gleamkit.registry import MODEL_WRAPPERS
@@ -17,4 +18,5 @@ class CrossViewDistributedDataParallel(MMDistributedDataParallel):
         if not chunk:
             return super().train_step(data, optim_wrapper)
         from .grad_cache import grad_cache_train_step
+
         return grad_cache_train_step(self.module, data, optim_wrapper, chunk, ddp=self)

@@ -15,6 +15,7 @@ does not (its statistics are per chunk), so prefer LayerNorm backbones (ConvNeXt
 ViT) with gradient caching. Dropout and other randomness are replayed: the RNG
 state of each chunk's first pass is restored for its second pass.
 """
+
 from contextlib import nullcontext
 from typing import Callable, Dict, List, Optional
 
@@ -52,10 +53,14 @@ def _set_rng_state(state):
         torch.cuda.set_rng_state_all(state['cuda'])
 
 
-def grad_cache_backward(model, inputs: dict, chunk_size: int,
-                        backward: Callable[[torch.Tensor], None],
-                        autocast: Callable = nullcontext,
-                        no_sync: Optional[Callable] = None) -> Dict[str, torch.Tensor]:
+def grad_cache_backward(
+    model,
+    inputs: dict,
+    chunk_size: int,
+    backward: Callable[[torch.Tensor], None],
+    autocast: Callable = nullcontext,
+    no_sync: Optional[Callable] = None,
+) -> Dict[str, torch.Tensor]:
     """Accumulate the gradients of ``model.loss_module`` over the batch in chunks.
 
     Args:
@@ -93,8 +98,10 @@ def grad_cache_backward(model, inputs: dict, chunk_size: int,
             _set_rng_state(state)
             with autocast():
                 out = model.extract_feat(slice_inputs(inputs, start, stop))
-            torch.autograd.backward([out['query'], out['reference']],
-                                    [query.grad[start:stop], reference.grad[start:stop]])
+            torch.autograd.backward(
+                [out['query'], out['reference']],
+                [query.grad[start:stop], reference.grad[start:stop]],
+            )
     _set_rng_state(after_first_pass)
     logs = dict(loss=loss.detach())
     if hasattr(model.loss_module, 'scale'):
@@ -131,12 +138,16 @@ def grad_cache_train_step(model, data, optim_wrapper, chunk_size: int, ddp=None)
         optim_wrapper.backward(optim_wrapper.scale_loss(loss))
 
     # the wrapper's optim_context on the unwrapped model = its autocast (AMP) only
-    logs = grad_cache_backward(model, data['inputs'], chunk_size, backward,
-                               autocast=lambda: optim_wrapper.optim_context(model),
-                               no_sync=ddp.no_sync if ddp is not None else None)
+    logs = grad_cache_backward(
+        model,
+        data['inputs'],
+        chunk_size,
+        backward,
+        autocast=lambda: optim_wrapper.optim_context(model),
+        no_sync=ddp.no_sync if ddp is not None else None,
+    )
     if optim_wrapper.should_update():
         average_gradients(model)
         optim_wrapper.step()
         optim_wrapper.zero_grad()
     return logs
-

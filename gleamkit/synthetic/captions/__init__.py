@@ -8,13 +8,13 @@ from .scene_facts import SceneFacts, crop_rasters, layout_statistics, tile_facts
 from .synthetic_explanations import build_synthetic_set, ensure_synthetic_set
 
 __all__ = [
-    "ExplanationWriter",
-    "VIEW_CAPS",
-    "differences",
-    "SceneFacts",
-    "tile_facts",
-    "crop_rasters",
-    "layout_statistics",
-    "build_synthetic_set",
-    "ensure_synthetic_set",
+    'ExplanationWriter',
+    'VIEW_CAPS',
+    'differences',
+    'SceneFacts',
+    'tile_facts',
+    'crop_rasters',
+    'layout_statistics',
+    'build_synthetic_set',
+    'ensure_synthetic_set',
 ]

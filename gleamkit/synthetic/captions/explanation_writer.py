@@ -13,6 +13,7 @@ One function per fact decides what to say, for every language; the words are the
 templates of :mod:`.phrases`. Phrasing varies with a seeded ``random.Random`` (same
 seed, same text).
 """
+
 import random
 from collections import Counter
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -27,16 +28,19 @@ __all__ = ['ExplanationWriter', 'VIEW_CAPS', 'differences']
 #: street (a street-level view), wide (sees beyond the tile, as an oblique UAV image:
 #: counts are approximate and nothing is claimed absent that lies further away)
 VIEW_CAPS: Dict[str, Dict[str, bool]] = {
-    'satellite': dict(compass=True, roofs=True, heights=False, footprints=False, street=False,
-                      wide=False),
-    'uav': dict(compass=False, roofs=True, heights=True, footprints=False, street=False,
-                wide=True),
-    'map': dict(compass=True, roofs=False, heights=False, footprints=True, street=False,
-                wide=False),
-    'panorama': dict(compass=False, roofs=False, heights=True, footprints=False, street=True,
-                     wide=False),
-    'ground': dict(compass=False, roofs=False, heights=True, footprints=False, street=True,
-                   wide=False),
+    'satellite': dict(
+        compass=True, roofs=True, heights=False, footprints=False, street=False, wide=False
+    ),
+    'uav': dict(compass=False, roofs=True, heights=True, footprints=False, street=False, wide=True),
+    'map': dict(
+        compass=True, roofs=False, heights=False, footprints=True, street=False, wide=False
+    ),
+    'panorama': dict(
+        compass=False, roofs=False, heights=True, footprints=False, street=True, wide=False
+    ),
+    'ground': dict(
+        compass=False, roofs=False, heights=True, footprints=False, street=True, wide=False
+    ),
 }
 _DEFAULT_CAPS = VIEW_CAPS['uav']
 
@@ -134,17 +138,26 @@ def _roads(facts: SceneFacts, compass: bool, lang: str) -> str:
     parts = []
     for (orient, major, curved), rs in _road_groups(facts.roads)[:3]:
         kind = p['road_kind'][major]
-        kind = (p['curved_kind'].format(kind=kind) if curved else
-                p['wide_kind'].format(kind=kind) if major else kind)
+        kind = (
+            p['curved_kind'].format(kind=kind)
+            if curved
+            else p['wide_kind'].format(kind=kind)
+            if major
+            else kind
+        )
         o = p['orientations'][orient]
         if len(rs) == 1:
-            parts.append(p['one_road'][_one_road(orient, rs[0].position)].format(
-                kind=kind, o=o, p=_position(rs[0].position, lang)))
+            parts.append(
+                p['one_road'][_one_road(orient, rs[0].position)].format(
+                    kind=kind, o=o, p=_position(rs[0].position, lang)
+                )
+            )
         else:
             where = _join([_position(q, lang) for q in sorted({r.position for r in rs})], lang)
             adj = '' if curved else p['parallel']
-            parts.append(p['roads'].format(num=_num(len(rs), lang), adj=adj, o=o, kind=kind,
-                                           where=where))
+            parts.append(
+                p['roads'].format(num=_num(len(rs), lang), adj=adj, o=o, kind=kind, where=where)
+            )
     return _clauses(parts, lang) + _junctions(facts, True, lang)
 
 
@@ -174,14 +187,16 @@ def _road_summary(roads: Sequence[RoadFact], lang: str) -> str:
         if not group:
             continue
         noun, n = p['summary_nouns'][major], len(group)
-        text = p['summary_one' if n == 1 else 'summary_many'].format(num=_num(n, lang),
-                                                                      noun=noun)
+        text = p['summary_one' if n == 1 else 'summary_many'].format(num=_num(n, lang), noun=noun)
         curved = sum(r.curved for r in group)
         if curved and n == 1:
             text = p['summary_curved_one'].format(noun=noun, short=p['summary_short'][major])
         elif curved:
-            text += (p['summary_some_curved'].format(num=_num(curved, lang)) if curved < n
-                     else p['summary_all_curved'])
+            text += (
+                p['summary_some_curved'].format(num=_num(curved, lang))
+                if curved < n
+                else p['summary_all_curved']
+            )
         parts.append(text)
     text = _join(parts, lang)
     straight = [r for r in roads if not r.curved]
@@ -247,12 +262,18 @@ def _buildings(facts: SceneFacts, caps: Dict[str, bool], lang: str) -> str:
     text = p['buildings'].format(count=count, noun=noun)
     if caps['heights'] or caps['roofs']:
         height = _height(facts, lang)
-        text = (p['buildings_mostly'].format(text=text, count=count, height=height) if n > 1
-                else p['buildings_single'].format(height=height))
+        text = (
+            p['buildings_mostly'].format(text=text, count=count, height=height)
+            if n > 1
+            else p['buildings_single'].format(height=height)
+        )
         if counts['high'] and _dominant_height(facts) != 'high':
             metres = int(round(max(b.height_m for b in facts.buildings) / 5.0) * 5)
-            text += (p['tower'].format(metres=metres) if counts['high'] == 1 else
-                     p['towers'].format(num=_num(counts['high'], lang), metres=metres))
+            text += (
+                p['tower'].format(metres=metres)
+                if counts['high'] == 1
+                else p['towers'].format(num=_num(counts['high'], lang), metres=metres)
+            )
     if caps['roofs']:
         text += p['roofs'].format(roofs=_join(_roof_names(facts, lang), lang))
     cluster = _cluster(facts)
@@ -272,11 +293,20 @@ def _green(facts: SceneFacts, compass: bool, lang: str) -> str:
     parks, sports = _parks(facts)
     parts = []
     if len(parks) == 1:
-        parts.append(p['one_park'].format(size=p['park'][parks[0].share >= 0.25],
-                                          where=_in_region(parks[0].region, compass, lang)))
+        parts.append(
+            p['one_park'].format(
+                size=p['park'][parks[0].share >= 0.25],
+                where=_in_region(parks[0].region, compass, lang),
+            )
+        )
     elif parks:
-        where = (p['parks_where'].format(
-            regions=_join([_region(g.region, lang) for g in parks[:3]], lang)) if compass else '')
+        where = (
+            p['parks_where'].format(
+                regions=_join([_region(g.region, lang) for g in parks[:3]], lang)
+            )
+            if compass
+            else ''
+        )
         parts.append(p['parks'].format(num=_num(len(parks), lang), where=where))
     if sports:
         parts.append(p['sports'].format(where=_in_region(sports[0].region, compass, lang)))
@@ -330,14 +360,16 @@ def differences(query: SceneFacts, satellite: SceneFacts, view: str) -> List[str
     out = []
     qw, sw = {w.kind for w in query.water}, {w.kind for w in satellite.water}
     if (bool(qw) != bool(sw) or ({'river'} & qw) != ({'river'} & sw)) and not (
-            not qw and _sees(query, 'water')):
+        not qw and _sees(query, 'water')
+    ):
         out.append('water')
     qp = any(g.kind == 'park' for g in query.greens)
     sp = any(g.kind == 'park' for g in satellite.greens)
     if qp != sp and not (not qp and _sees(query, 'park')):
         out.append('park')
     if any(g.kind == 'sports ground' for g in query.greens) != any(
-            g.kind == 'sports ground' for g in satellite.greens):
+        g.kind == 'sports ground' for g in satellite.greens
+    ):
         out.append('sports')
     nq, ns = query.num_buildings, satellite.num_buildings
     if caps.get('wide'):
@@ -345,8 +377,12 @@ def differences(query: SceneFacts, satellite: SceneFacts, view: str) -> List[str
             out.append('building_count')
     elif not caps['street'] and abs(nq - ns) >= max(4, 0.4 * max(nq, ns)):
         out.append('building_count')
-    if (caps['heights'] or caps['street']) and nq and ns and (
-            _dominant_height(query) != _dominant_height(satellite)):
+    if (
+        (caps['heights'] or caps['street'])
+        and nq
+        and ns
+        and (_dominant_height(query) != _dominant_height(satellite))
+    ):
         out.append('height')
     if caps['roofs'] and nq >= 2 and ns >= 2:
         rq = {i for i, _ in query.roof_counts()[:2]}
@@ -360,14 +396,21 @@ def differences(query: SceneFacts, satellite: SceneFacts, view: str) -> List[str
         jq, js = len(query.junctions), len(satellite.junctions)
         if abs(jq - js) >= 2 or (min(jq, js) == 0 and max(jq, js) >= 1):
             out.append('junctions')
-    q_main = (query.camera_on_main_road if caps['street'] and query.camera_on_main_road
-              is not None else any(r.major for r in query.roads))
+    q_main = (
+        query.camera_on_main_road
+        if caps['street'] and query.camera_on_main_road is not None
+        else any(r.major for r in query.roads)
+    )
     if q_main != any(r.major for r in satellite.roads) and not (
-            not q_main and _sees(query, 'main_road')):
+        not q_main and _sees(query, 'main_road')
+    ):
         out.append('main_road')
     q_curved = any(r.curved for r in query.roads)
-    if not caps['street'] and q_curved != any(r.curved for r in satellite.roads) and not (
-            not q_curved and _sees(query, 'curved_road')):
+    if (
+        not caps['street']
+        and q_curved != any(r.curved for r in satellite.roads)
+        and not (not q_curved and _sees(query, 'curved_road'))
+    ):
         out.append('curved_road')
     return out
 
@@ -394,10 +437,14 @@ class ExplanationWriter:
         if caps['street']:
             return self._street(facts, what, lang)
         return p['query'].format(
-            what=what, character=_character(facts, lang),
+            what=what,
+            character=_character(facts, lang),
             centre=p['query_centre'] if caps.get('wide') else '',
-            roads=_roads(facts, caps['compass'], lang), buildings=_buildings(facts, caps, lang),
-            green=_green(facts, caps['compass'], lang), water=_water(facts, caps['compass'], lang))
+            roads=_roads(facts, caps['compass'], lang),
+            buildings=_buildings(facts, caps, lang),
+            green=_green(facts, caps['compass'], lang),
+            water=_water(facts, caps['compass'], lang),
+        )
 
     def _street(self, facts: SceneFacts, what: str, lang: str) -> str:
         p = PHRASES[lang]
@@ -416,48 +463,65 @@ class ExplanationWriter:
         elif facts.shares.get('trees', 0) > 0.04:
             extra.append(p['street_trees_near'])
         return p['street'].format(
-            what=what, street=p['street_kind'][_on_main_road(facts)], buildings=buildings,
-            extra=p['street_extra'].format(extra=_clauses(extra, lang)) if extra else '')
+            what=what,
+            street=p['street_kind'][_on_main_road(facts)],
+            buildings=buildings,
+            extra=p['street_extra'].format(extra=_clauses(extra, lang)) if extra else '',
+        )
 
     def describe_satellite(self, facts: SceneFacts, lang: str) -> str:
         caps = VIEW_CAPS['satellite']
         return PHRASES[lang]['satellite'].format(
-            character=_character(facts, lang), roads=_roads(facts, True, lang),
-            buildings=_buildings(facts, caps, lang), green=_green(facts, True, lang),
-            water=_water(facts, True, lang))
+            character=_character(facts, lang),
+            roads=_roads(facts, True, lang),
+            buildings=_buildings(facts, caps, lang),
+            green=_green(facts, True, lang),
+            water=_water(facts, True, lang),
+        )
 
     # -- comparisons
-    def _agreements(self, query: SceneFacts, facts: SceneFacts, view: str,
-                    lang: str) -> List[str]:
+    def _agreements(self, query: SceneFacts, facts: SceneFacts, view: str, lang: str) -> List[str]:
         p = PHRASES[lang]
         caps = VIEW_CAPS.get(view, _DEFAULT_CAPS)
         out = []
         if caps['street']:
             if query.roads:
-                out.append(p['agree_camera_road'].format(
-                    road=p['camera_road'][_on_main_road(query)]))
+                out.append(
+                    p['agree_camera_road'].format(road=p['camera_road'][_on_main_road(query)])
+                )
             if query.num_buildings and facts.num_buildings:
                 out.append(p['agree_street_buildings'].format(height=_height(query, lang)))
         else:
             if facts.roads:
                 j = len(facts.junctions)
-                out.append(p['agree_roads'].format(
-                    roads=_count(len(facts.roads), 'road', lang),
-                    junctions=p['agree_junctions'].format(
-                        junctions=_count(j, 'junction', lang)) if j else '',
-                    curved=p['agree_curved'] if any(r.curved for r in facts.roads) else ''))
+                out.append(
+                    p['agree_roads'].format(
+                        roads=_count(len(facts.roads), 'road', lang),
+                        junctions=p['agree_junctions'].format(junctions=_count(j, 'junction', lang))
+                        if j
+                        else '',
+                        curved=p['agree_curved'] if any(r.curved for r in facts.roads) else '',
+                    )
+                )
             if facts.num_buildings:
-                text = (p['agree_buildings'].format(
-                    buildings=_count(facts.num_buildings, 'building', lang))
-                        if not caps.get('wide') else p['agree_buildings_wide'])
+                text = (
+                    p['agree_buildings'].format(
+                        buildings=_count(facts.num_buildings, 'building', lang)
+                    )
+                    if not caps.get('wide')
+                    else p['agree_buildings_wide']
+                )
                 if caps['roofs']:
                     text += p['agree_roofs'].format(roofs=_join(_roof_names(facts, lang), lang))
                 out.append(text)
         parks, sports = _parks(facts)
         q_parks, q_sports = _parks(query)
         if parks and q_parks:
-            out.append(p['agree_park'] if len(parks) == 1 or caps['street'] else
-                       p['agree_parks'].format(num=_num(len(parks), lang)))
+            out.append(
+                p['agree_park']
+                if len(parks) == 1 or caps['street']
+                else p['agree_parks'].format(num=_num(len(parks), lang))
+            )
         if sports and q_sports:
             out.append(p['agree_sports'])
         if facts.water and query.water:
@@ -472,13 +536,15 @@ class ExplanationWriter:
         def has_water(f):
             if not f.water:
                 return p['no_water']
-            return p['has_water'].format(described=_water(f, False, lang),
-                                         kind=p['water_kinds'][f.water[0].kind])
+            return p['has_water'].format(
+                described=_water(f, False, lang), kind=p['water_kinds'][f.water[0].kind]
+            )
 
         def junctions(f, side):
             n = len(f.junctions)
-            return p[f'junctions_of_{side}'][n > 0].format(count=_count(n, 'junction', lang),
-                                                           num=_num(n, lang))
+            return p[f'junctions_of_{side}'][n > 0].format(
+                count=_count(n, 'junction', lang), num=_num(n, lang)
+            )
 
         if key == 'water':
             return p['diff_water'].format(query=has_water(q), satellite=has_water(s))
@@ -490,23 +556,30 @@ class ExplanationWriter:
         if key == 'building_count':
             if q.surroundings is not None:
                 dense = 1 if q.num_buildings > s.num_buildings else 2
-                return p['diff_density'].format(dense=dense, sparse=3 - dense,
-                                                approx=_approx(q.num_buildings, lang),
-                                                num=_num(s.num_buildings, lang))
+                return p['diff_density'].format(
+                    dense=dense,
+                    sparse=3 - dense,
+                    approx=_approx(q.num_buildings, lang),
+                    num=_num(s.num_buildings, lang),
+                )
             return p['diff_building_count'].format(
-                query=_count(q.num_buildings, 'building', lang), num=_num(s.num_buildings, lang))
+                query=_count(q.num_buildings, 'building', lang), num=_num(s.num_buildings, lang)
+            )
         if key == 'height':
             return p['diff_height'].format(query=_height(q, lang), satellite=_height(s, lang))
         if key == 'roofs':
-            return p['diff_roofs'].format(query=_join(_roof_names(q, lang), lang),
-                                          satellite=_join(_roof_names(s, lang), lang))
+            return p['diff_roofs'].format(
+                query=_join(_roof_names(q, lang), lang), satellite=_join(_roof_names(s, lang), lang)
+            )
         if key == 'road_orientation':
             return p['diff_road_orientation'].format(
                 query=_orientations(q.road_orientations(), lang) or p['no_orientation'],
-                satellite=_orientations(s.road_orientations(), lang) or p['no_orientation'])
+                satellite=_orientations(s.road_orientations(), lang) or p['no_orientation'],
+            )
         if key == 'junctions':
-            return p['diff_junctions'].format(query=junctions(q, 'query'),
-                                              satellite=junctions(s, 'satellite'))
+            return p['diff_junctions'].format(
+                query=junctions(q, 'query'), satellite=junctions(s, 'satellite')
+            )
         if key == 'main_road':
             if p['diff_main_road_uses_camera'] and q.camera_on_main_road is not None:
                 case = 'camera_on' if q.camera_on_main_road else 'camera_off'
@@ -523,16 +596,22 @@ class ExplanationWriter:
             if not (q.roads and s.roads):
                 return ''
             both_built = q.num_buildings and s.num_buildings
-            return p['shared_streets'].format(
-                buildings=p['shared_buildings'] if both_built else '')
+            return p['shared_streets'].format(buildings=p['shared_buildings'] if both_built else '')
         common = sorted(set(q.road_orientations()) & set(s.road_orientations()))
         if common:
             return p['shared_orientations'].format(orientations=_orientations(common, lang))
         return ''
 
     # -- the paragraph
-    def explain(self, query: SceneFacts, satellite: SceneFacts, view: str, label: int,
-                lang: str, diffs: Optional[List[str]] = None) -> str:
+    def explain(
+        self,
+        query: SceneFacts,
+        satellite: SceneFacts,
+        view: str,
+        label: int,
+        lang: str,
+        diffs: Optional[List[str]] = None,
+    ) -> str:
         """The explanation of a pair (``label`` 1: same place, 0: not)."""
         if lang not in PHRASES:
             raise ValueError(f'lang={lang!r}: expected ' + ' or '.join(map(repr, LANGS)))
@@ -548,9 +627,13 @@ class ExplanationWriter:
                 raise ValueError('a no-match pair needs at least one visible difference')
             lines = [self._difference(query, satellite, k, lang) for k in diffs[:3]]
             shared = self._shared(query, satellite, view, lang)
-            first = _capitalise((p['although'].format(shared=shared) if shared else '') +
-                                lines[0], lang)
-            parts.append(p['diffs_more'].format(first=first, rest=p['diff_sep'].join(lines[1:]))
-                         if lines[1:] else p['diffs_one'].format(first=first))
+            first = _capitalise(
+                (p['although'].format(shared=shared) if shared else '') + lines[0], lang
+            )
+            parts.append(
+                p['diffs_more'].format(first=first, rest=p['diff_sep'].join(lines[1:]))
+                if lines[1:]
+                else p['diffs_one'].format(first=first)
+            )
             parts.append(self.pick(p['no_match']))
         return p['paragraph_sep'].join(part for part in parts if part)

@@ -11,6 +11,7 @@ so every sentence is true of the rendered images.
 
 The world's own code is not changed: this module only reads its rasters.
 """
+
 import math
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
@@ -19,9 +20,19 @@ import cv2
 import numpy as np
 
 __all__ = [
-    'RoadFact', 'JunctionFact', 'BuildingFact', 'WaterFact', 'GreenFact', 'SceneFacts',
-    'tile_facts', 'crop_rasters', 'region_of', 'REGIONS', 'ROOF_COLOURS', 'WALL_COLOURS',
-    'layout_statistics'
+    'RoadFact',
+    'JunctionFact',
+    'BuildingFact',
+    'WaterFact',
+    'GreenFact',
+    'SceneFacts',
+    'tile_facts',
+    'crop_rasters',
+    'region_of',
+    'REGIONS',
+    'ROOF_COLOURS',
+    'WALL_COLOURS',
+    'layout_statistics',
 ]
 
 from gleamkit.synthetic.world.layout import (  # the world's class ids
@@ -64,9 +75,15 @@ _ROOF_RGB = np.array([c for c, _, _ in ROOF_COLOURS], np.float32)
 
 #: 3 x 3 regions of a tile: (row, col) -> (English, Chinese)
 REGIONS = {
-    (0, 0): ('north-west', '西北部'), (0, 1): ('north', '北部'), (0, 2): ('north-east', '东北部'),
-    (1, 0): ('west', '西部'), (1, 1): ('centre', '中部'), (1, 2): ('east', '东部'),
-    (2, 0): ('south-west', '西南部'), (2, 1): ('south', '南部'), (2, 2): ('south-east', '东南部'),
+    (0, 0): ('north-west', '西北部'),
+    (0, 1): ('north', '北部'),
+    (0, 2): ('north-east', '东北部'),
+    (1, 0): ('west', '西部'),
+    (1, 1): ('centre', '中部'),
+    (1, 2): ('east', '东部'),
+    (2, 0): ('south-west', '西南部'),
+    (2, 1): ('south', '南部'),
+    (2, 2): ('south-east', '东南部'),
 }
 
 
@@ -184,7 +201,7 @@ def crop_rasters(layout, x: float, y: float, size_m: float) -> Dict[str, np.ndar
         rr0, cc0 = max(0, r0), max(0, c0)
         rr1, cc1 = min(src.shape[0], r0 + n), min(src.shape[1], c0 + n)
         if rr1 > rr0 and cc1 > cc0:
-            dst[rr0 - r0:rr1 - r0, cc0 - c0:cc1 - c0] = src[rr0:rr1, cc0:cc1]
+            dst[rr0 - r0 : rr1 - r0, cc0 - c0 : cc1 - c0] = src[rr0:rr1, cc0:cc1]
         out[key] = dst
     return out
 
@@ -268,8 +285,14 @@ def _roads(cls: np.ndarray, res: float) -> Tuple[List[RoadFact], List[JunctionFa
     road = np.isin(cls, (ROAD, MAJOR_ROAD))
     # street trees may hide a minor road under their crowns: close small gaps
     k = max(3, int(round(5 / res)) | 1)
-    road = cv2.morphologyEx(road.astype(np.uint8), cv2.MORPH_CLOSE,
-                            cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))) > 0
+    road = (
+        cv2.morphologyEx(
+            road.astype(np.uint8),
+            cv2.MORPH_CLOSE,
+            cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)),
+        )
+        > 0
+    )
     if road.sum() * res * res < 200:
         return [], []
     dist = cv2.distanceTransform(road.astype(np.uint8), cv2.DIST_L2, 3)
@@ -291,8 +314,11 @@ def _roads(cls: np.ndarray, res: float) -> Tuple[List[RoadFact], List[JunctionFa
             if branches >= 3:
                 # a junction is only described when it lies inside the tile
                 if 0.04 * n <= r <= 0.96 * n and 0.04 * n <= c <= 0.96 * n:
-                    junctions.append(JunctionFact('crossroads' if branches >= 4 else
-                                                  'T-junction', region_of(r, c, n)))
+                    junctions.append(
+                        JunctionFact(
+                            'crossroads' if branches >= 4 else 'T-junction', region_of(r, c, n)
+                        )
+                    )
                 cv2.circle(cut, (int(round(c)), int(round(r))), int(radius * 0.8), 0, -1)
             elif branches == 0:
                 pass
@@ -315,9 +341,18 @@ def _roads(cls: np.ndarray, res: float) -> Tuple[List[RoadFact], List[JunctionFa
         curved = bool(dev.max() * res > max(6.0, 0.1 * span))
         major = bool(np.mean(cls[rows, cols] == MAJOR_ROAD) > 0.5)
         width = float(2 * np.median(dist[rows, cols]) * res)
-        pieces.append(dict(orientation=_orientation(axis[0], axis[1]), major=major,
-                           curved=curved, mean=mean, axis=axis, normal=normal, length=length,
-                           width=width))
+        pieces.append(
+            dict(
+                orientation=_orientation(axis[0], axis[1]),
+                major=major,
+                curved=curved,
+                mean=mean,
+                axis=axis,
+                normal=normal,
+                length=length,
+                width=width,
+            )
+        )
     # merge collinear pieces of one road (split by junctions)
     roads: List[dict] = []
     for p in sorted(pieces, key=lambda q: -q['length']):
@@ -335,10 +370,16 @@ def _roads(cls: np.ndarray, res: float) -> Tuple[List[RoadFact], List[JunctionFa
     facts = []
     for road_ in roads:
         mean = np.mean(road_['members'], axis=0)
-        facts.append(RoadFact(
-            orientation=road_['orientation'], major=road_['major'], curved=road_['curved'],
-            position=_cross_position(road_['orientation'], mean, n, road_['curved']),
-            length_m=float(road_['length']), width_m=float(road_['width'])))
+        facts.append(
+            RoadFact(
+                orientation=road_['orientation'],
+                major=road_['major'],
+                curved=road_['curved'],
+                position=_cross_position(road_['orientation'], mean, n, road_['curved']),
+                length_m=float(road_['length']),
+                width_m=float(road_['width']),
+            )
+        )
     facts.sort(key=lambda f: (not f.major, -f.length_m))
     return facts, junctions
 
@@ -372,8 +413,11 @@ def _buildings(crop: Dict[str, np.ndarray], res: float) -> List[BuildingFact]:
             continue
         m = lab == j
         h = float(np.median(height[m].astype(np.float32))) if height is not None else 0.0
-        roof = _roof_index(np.median(albedo[m].astype(np.float32), axis=0)) if (
-            albedo is not None) else 0
+        roof = (
+            _roof_index(np.median(albedo[m].astype(np.float32), axis=0))
+            if (albedo is not None)
+            else 0
+        )
         w = -1
         if wall is not None:
             vals = wall[m]
@@ -381,8 +425,11 @@ def _buildings(crop: Dict[str, np.ndarray], res: float) -> List[BuildingFact]:
             if len(vals):
                 w = int(np.bincount(vals).argmax()) - 1
         c, r = cents[j]
-        out.append(BuildingFact(height_m=h, roof=roof, area_m2=float(area),
-                                region=region_of(r, c, n), wall=w))
+        out.append(
+            BuildingFact(
+                height_m=h, roof=roof, area_m2=float(area), region=region_of(r, c, n), wall=w
+            )
+        )
     return out
 
 
@@ -402,13 +449,13 @@ def _water(cls: np.ndarray, res: float) -> List[WaterFact]:
             rows, cols = np.nonzero(lab == j)
             pts = np.stack([rows, cols], 1).astype(np.float64)
             _, v = np.linalg.eigh(np.cov((pts - pts.mean(0)).T))
-            out.append(WaterFact('river', share, region_of(r, c, n),
-                                 _orientation(v[0, -1], v[1, -1])))
+            out.append(
+                WaterFact('river', share, region_of(r, c, n), _orientation(v[0, -1], v[1, -1]))
+            )
         elif sum(touches) >= 2 and share > 0.08:
             out.append(WaterFact('river', share, region_of(r, c, n), None))
         else:
-            out.append(WaterFact('lake' if share >= 0.04 else 'pond', share,
-                                 region_of(r, c, n)))
+            out.append(WaterFact('lake' if share >= 0.04 else 'pond', share, region_of(r, c, n)))
     return out
 
 
@@ -422,7 +469,7 @@ def _greens(cls: np.ndarray) -> List[GreenFact]:
     green = np.isin(cls, (PARK, TREE, PLAZA)).astype(np.uint8)
     # a park is a large green area; trees along streets are not
     green = cv2.morphologyEx(green, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
-    park_core = (cls == PARK)
+    park_core = cls == PARK
     nlab, lab, stats, cents = cv2.connectedComponentsWithStats(green, connectivity=4)
     for j in range(1, nlab):
         share = stats[j, cv2.CC_STAT_AREA] / float(n * n)
@@ -453,18 +500,29 @@ def tile_facts(crop: Dict[str, np.ndarray], camera_centred: bool = False) -> Sce
     if camera_centred:
         n = cls.shape[0]
         k = max(1, int(round(6 / res)))
-        around = base[n // 2 - k:n // 2 + k + 1, n // 2 - k:n // 2 + k + 1]
+        around = base[n // 2 - k : n // 2 + k + 1, n // 2 - k : n // 2 + k + 1]
         camera_on_main = bool((around == MAJOR_ROAD).any())
     counts = np.bincount(cls.ravel(), minlength=13)[:13] / cls.size
-    shares = dict(road=float(counts[ROAD] + counts[MAJOR_ROAD]), water=float(counts[WATER]),
-                  green=float(counts[PARK] + counts[TREE] + counts[PITCH] + counts[TRACK]),
-                  trees=float(counts[TREE]), building=float(counts[BUILDING]),
-                  parking=float(counts[PARKING]), bare=float(counts[BARE]),
-                  plaza=float(counts[PLAZA]))
-    return SceneFacts(size_m=cls.shape[0] * res, roads=roads, junctions=junctions,
-                      buildings=_buildings(dict(crop, cls=base), res), greens=_greens(cls),
-                      water=_water(base, res), shares=shares,
-                      camera_on_main_road=camera_on_main)
+    shares = dict(
+        road=float(counts[ROAD] + counts[MAJOR_ROAD]),
+        water=float(counts[WATER]),
+        green=float(counts[PARK] + counts[TREE] + counts[PITCH] + counts[TRACK]),
+        trees=float(counts[TREE]),
+        building=float(counts[BUILDING]),
+        parking=float(counts[PARKING]),
+        bare=float(counts[BARE]),
+        plaza=float(counts[PLAZA]),
+    )
+    return SceneFacts(
+        size_m=cls.shape[0] * res,
+        roads=roads,
+        junctions=junctions,
+        buildings=_buildings(dict(crop, cls=base), res),
+        greens=_greens(cls),
+        water=_water(base, res),
+        shares=shares,
+        camera_on_main_road=camera_on_main,
+    )
 
 
 def layout_statistics(facts: SceneFacts) -> np.ndarray:
@@ -472,11 +530,21 @@ def layout_statistics(facts: SceneFacts) -> np.ndarray:
     orient = facts.road_orientations()
     heights = facts.height_counts()
     s = facts.shares
-    return np.array([
-        s['road'] * 4, s['water'] * 4, s['green'] * 4, s['building'] * 4,
-        math.log1p(facts.num_buildings) / 2, math.log1p(heights['mid']) / 2,
-        math.log1p(heights['high']) / 2, len(facts.junctions) / 3,
-        float('N-S' in orient), float('E-W' in orient),
-        float('NE-SW' in orient or 'NW-SE' in orient), float(any(r.curved for r in facts.roads)),
-        float(any(r.major for r in facts.roads)),
-    ], np.float32)
+    return np.array(
+        [
+            s['road'] * 4,
+            s['water'] * 4,
+            s['green'] * 4,
+            s['building'] * 4,
+            math.log1p(facts.num_buildings) / 2,
+            math.log1p(heights['mid']) / 2,
+            math.log1p(heights['high']) / 2,
+            len(facts.junctions) / 3,
+            float('N-S' in orient),
+            float('E-W' in orient),
+            float('NE-SW' in orient or 'NW-SE' in orient),
+            float(any(r.curved for r in facts.roads)),
+            float(any(r.major for r in facts.roads)),
+        ],
+        np.float32,
+    )

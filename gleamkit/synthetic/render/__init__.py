@@ -26,14 +26,14 @@ from .street import render_street, street_cameras, street_position
 from .uav import render_uav
 
 __all__ = [
-    "Look",
-    "sample_look",
-    "render_satellite",
-    "render_map",
-    "render_uav",
-    "render_panorama",
-    "render_ground",
-    "render_street",
-    "street_cameras",
-    "street_position",
+    'Look',
+    'sample_look',
+    'render_satellite',
+    'render_map',
+    'render_uav',
+    'render_panorama',
+    'render_ground',
+    'render_street',
+    'street_cameras',
+    'street_position',
 ]

@@ -10,7 +10,7 @@ from .look import Look, _finish
 from .raster import _window_around
 from .street import _clear_of_trees, _foreground, render_street, street_cameras, street_position
 
-__all__ = ["render_ground"]
+__all__ = ['render_ground']
 
 
 def render_ground(
@@ -40,7 +40,7 @@ def render_ground(
     fov = rng.uniform(60, 90)
     pitch = rng.uniform(-2, 10)
     eye = rng.uniform(1.5, 1.9)
-    az, tan_e = street_cameras(size, "ground", heading, fov, pitch)
+    az, tan_e = street_cameras(size, 'ground', heading, fov, pitch)
     f_px = (size / 2) / math.tan(math.radians(fov) / 2)
     img, _ = render_street(layout, cx, cy, eye, az, tan_e, rng, look, difficulty)
     img = _foreground(img, rng, difficulty, horizon=size / 2 + f_px * math.tan(math.radians(pitch)))

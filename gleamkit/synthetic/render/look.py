@@ -9,7 +9,7 @@ import numpy as np
 
 from ..world.layout import GROUND, PARK, TREE
 
-__all__ = ["Look", "sample_look"]
+__all__ = ['Look', 'sample_look']
 
 
 _AMB_TINT = np.array([0.92, 0.97, 1.08], np.float32)
@@ -17,10 +17,10 @@ _HAZE = np.array([196, 206, 218], np.float32)
 _VEG = np.zeros(256, bool)
 _VEG[[GROUND, PARK, TREE]] = True
 _SEASONS = {
-    "summer": (1.0, 1.0, 1.0),
-    "dry": (1.12, 1.03, 0.82),
-    "autumn": (1.38, 1.02, 0.62),
-    "winter": (1.08, 0.95, 0.92),
+    'summer': (1.0, 1.0, 1.0),
+    'dry': (1.12, 1.03, 0.82),
+    'autumn': (1.38, 1.02, 0.62),
+    'winter': (1.08, 0.95, 0.92),
 }
 
 
@@ -55,7 +55,7 @@ class Look:
 def sample_look(rng: np.random.Generator, difficulty: float, view: str) -> Look:
     """Draw the nuisance parameters of one image; ``difficulty`` in [0, 1] widens them."""
     d = float(difficulty)
-    if view in ("panorama", "ground"):
+    if view in ('panorama', 'ground'):
         el = rng.uniform(max(12.0, 45 - 30 * d), 72)
     else:
         el = rng.uniform(max(28.0, 62 - 32 * d), 76)

@@ -1,7 +1,6 @@
 """The ``map`` view: a flat web-map style tile (the satellite tile's footprint, north-up)
 drawn from the class raster with road casings, building outlines, labels and POIs."""
 
-
 import cv2
 import numpy as np
 
@@ -23,7 +22,7 @@ from ..world.layout import (
 )
 from .raster import _tile
 
-__all__ = ["render_map"]
+__all__ = ['render_map']
 
 
 _MAP = np.zeros((256, 3), np.float32)
@@ -45,23 +44,23 @@ _MAP_BUILDING_EDGE = np.float32((178, 164, 152))
 _MAP_ROAD_CASING = np.float32((204, 204, 212))
 _MAP_MAJOR_CASING = np.float32((206, 150, 96))
 _NAMES = [
-    "Jiefang",
-    "Zhongshan",
-    "Hubin",
-    "Minzhu",
-    "Xinhua",
-    "Heping",
-    "Yangguang",
-    "Donghu",
-    "Qingnian",
-    "Jianshe",
-    "Huangpu",
-    "Youyi",
-    "Guanggu",
-    "Luoyu",
-    "Wuluo",
+    'Jiefang',
+    'Zhongshan',
+    'Hubin',
+    'Minzhu',
+    'Xinhua',
+    'Heping',
+    'Yangguang',
+    'Donghu',
+    'Qingnian',
+    'Jianshe',
+    'Huangpu',
+    'Youyi',
+    'Guanggu',
+    'Luoyu',
+    'Wuluo',
 ]
-_SUFFIX = ["Rd", "St", "Ave", "Lu", "Jie"]
+_SUFFIX = ['Rd', 'St', 'Ave', 'Lu', 'Jie']
 _POI = [(230, 120, 40), (60, 120, 200), (200, 60, 90), (120, 90, 200), (40, 150, 90)]
 
 
@@ -97,11 +96,19 @@ def render_map(
     # labels and points of interest (cartographic clutter)
     scale = size / 128.0
     for _ in range(rng.poisson(0.4 + 1.2 * difficulty) if size >= 96 else 0):
-        name = f"{_NAMES[rng.integers(len(_NAMES))]} {_SUFFIX[rng.integers(len(_SUFFIX))]}"
+        name = f'{_NAMES[rng.integers(len(_NAMES))]} {_SUFFIX[rng.integers(len(_SUFFIX))]}'
         org = (int(rng.uniform(0, 0.6) * size), int(rng.uniform(0.1, 0.95) * size))
         for colour, thickness in (((250, 250, 250), 2.0), ((90, 90, 90), 0.8)):  # halo, text
-            cv2.putText(out, name, org, cv2.FONT_HERSHEY_PLAIN, 0.55 * scale, colour,
-                        max(1, int(round(thickness * scale))), cv2.LINE_AA)
+            cv2.putText(
+                out,
+                name,
+                org,
+                cv2.FONT_HERSHEY_PLAIN,
+                0.55 * scale,
+                colour,
+                max(1, int(round(thickness * scale))),
+                cv2.LINE_AA,
+            )
     for _ in range(rng.poisson(0.5 + 1.5 * difficulty)):
         c = (int(rng.uniform(0.05, 0.95) * size), int(rng.uniform(0.05, 0.95) * size))
         rad = max(2, int(round(3.5 * scale)))

@@ -1,14 +1,13 @@
 """The ``panorama`` view: a north-aligned equirectangular panorama (S x 2S) from the road
 point nearest to the location."""
 
-
 import numpy as np
 
 from ..world.layout import Layout
 from .look import Look, _finish
 from .street import _foreground, render_street, street_cameras, street_position
 
-__all__ = ["render_panorama"]
+__all__ = ['render_panorama']
 
 
 def render_panorama(
@@ -25,7 +24,7 @@ def render_panorama(
     cx, cy = street_xy if street_xy is not None else street_position(layout, x, y)
     eye = rng.uniform(1.8, 2.5)
     yaw_err = rng.normal(0, 1.5 + 4 * difficulty)
-    az, tan_e = street_cameras(size, "panorama", heading_deg=yaw_err)
+    az, tan_e = street_cameras(size, 'panorama', heading_deg=yaw_err)
     img, _ = render_street(layout, cx, cy, eye, az, tan_e, rng, look, difficulty)
     img = _foreground(img, rng, difficulty, horizon=size / 2)
     info = dict(

@@ -10,7 +10,7 @@ from ..world.layout import BUILDING, GROUND, MAJOR_ROAD, PARKING, ROAD, TREE, La
 from .look import _HAZE, Look, _finish, _light, _veg_tint
 from .raster import _FILL_ALBEDO, _shadow_ceiling, _tile
 
-__all__ = ["render_satellite", "lit_ground"]
+__all__ = ['render_satellite', 'lit_ground']
 
 
 def _smooth_noise(rng, h, w, cells):
@@ -92,7 +92,7 @@ def render_satellite(
         sh = cv2.warpAffine(alpha.astype(np.float32), M, (size, size))
         img *= (1 - 0.45 * sh)[..., None]
         img = img * (1 - alpha[..., None]) + np.float32([238, 240, 244]) * alpha[..., None]
-        info["cloud_cover"] = float((alpha > 0.3).mean())
+        info['cloud_cover'] = float((alpha > 0.3).mean())
     img = img * (1 - 0.25 * look.haze) + _HAZE * (0.25 * look.haze)
     return _finish(img, look, rng), info
 

@@ -26,7 +26,7 @@ from .raster import (
     _window_around,
 )
 
-__all__ = ["render_street", "street_position", "street_cameras"]
+__all__ = ['render_street', 'street_position', 'street_cameras']
 
 
 def _clear_of_trees(layout, win_cls, clearance_m):
@@ -237,7 +237,7 @@ def _first_hits(h, eye, tan_e):
     off = np.arange(W, dtype=np.float64)[:, None] * (4 * B)
     flat = (np.clip(M, -B, B) + off).ravel()
     q = np.clip(tan_e, -B, B) + off[:, 0][None, :]
-    idx = np.searchsorted(flat, q.ravel(), side="left").reshape(tan_e.shape)
+    idx = np.searchsorted(flat, q.ravel(), side='left').reshape(tan_e.shape)
     k = idx - (np.arange(W) * T)[None, :]
     sky = k >= T
     return np.minimum(k, T - 1), sky
@@ -367,7 +367,7 @@ def street_cameras(
     (0 = north), azimuth grows to the right (east of north is right of centre).
     ``kind='ground'``: pinhole S x S with horizontal FOV ``fov_deg``.
     """
-    if kind == "panorama":
+    if kind == 'panorama':
         W, H = 2 * size, size
         az = math.radians(heading_deg) + (np.arange(W) + 0.5) / W * 2 * math.pi - math.pi
         e = math.pi / 2 - (np.arange(H) + 0.5) / H * math.pi

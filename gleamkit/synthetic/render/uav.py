@@ -17,7 +17,7 @@ from .raster import (
     _wall_colour,
 )
 
-__all__ = ["render_uav"]
+__all__ = ['render_uav']
 
 
 def render_uav(

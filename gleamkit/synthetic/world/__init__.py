@@ -7,12 +7,12 @@ from .layout import Layout, generate_layout
 from .synthetic_world import QUERY_VIEWS, VIEWS, Location, SyntheticWorld
 
 __all__ = [
-    "SyntheticWorld",
-    "Location",
-    "VIEWS",
-    "QUERY_VIEWS",
-    "Layout",
-    "generate_layout",
-    "haversine_m",
-    "LocalProjection",
+    'SyntheticWorld',
+    'Location',
+    'VIEWS',
+    'QUERY_VIEWS',
+    'Layout',
+    'generate_layout',
+    'haversine_m',
+    'LocalProjection',
 ]

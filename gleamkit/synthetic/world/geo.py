@@ -12,7 +12,7 @@ import numpy as np
 
 EARTH_RADIUS_M = 6371008.8  # mean Earth radius (IUGG)
 
-__all__ = ["EARTH_RADIUS_M", "LocalProjection", "haversine_m"]
+__all__ = ['EARTH_RADIUS_M', 'LocalProjection', 'haversine_m']
 
 
 def haversine_m(lat1, lon1, lat2, lon2):

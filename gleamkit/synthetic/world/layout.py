@@ -33,44 +33,44 @@ import cv2
 import numpy as np
 
 __all__ = [
-    "CLASS_NAMES",
-    "GROUND",
-    "ROAD",
-    "MAJOR_ROAD",
-    "SIDEWALK",
-    "WATER",
-    "PARK",
-    "BUILDING",
-    "TREE",
-    "PLAZA",
-    "PARKING",
-    "PITCH",
-    "TRACK",
-    "BARE",
-    "ROOF_PALETTE",
-    "WALL_PALETTE",
-    "Layout",
-    "ValueNoise",
-    "generate_layout",
+    'CLASS_NAMES',
+    'GROUND',
+    'ROAD',
+    'MAJOR_ROAD',
+    'SIDEWALK',
+    'WATER',
+    'PARK',
+    'BUILDING',
+    'TREE',
+    'PLAZA',
+    'PARKING',
+    'PITCH',
+    'TRACK',
+    'BARE',
+    'ROOF_PALETTE',
+    'WALL_PALETTE',
+    'Layout',
+    'ValueNoise',
+    'generate_layout',
 ]
 
 # class ids
 GROUND, ROAD, MAJOR_ROAD, SIDEWALK, WATER, PARK, BUILDING, TREE = range(8)
 PLAZA, PARKING, PITCH, TRACK, BARE = range(8, 13)
 CLASS_NAMES = (
-    "ground",
-    "road",
-    "major_road",
-    "sidewalk",
-    "water",
-    "park",
-    "building",
-    "tree",
-    "plaza",
-    "parking",
-    "pitch",
-    "track",
-    "bare",
+    'ground',
+    'road',
+    'major_road',
+    'sidewalk',
+    'water',
+    'park',
+    'building',
+    'tree',
+    'plaza',
+    'parking',
+    'pitch',
+    'track',
+    'bare',
 )
 NUM_CLASSES = len(CLASS_NAMES)
 
@@ -102,14 +102,14 @@ WALL_PALETTE = np.array(
     np.float32,
 )
 _ROOFS = {
-    "residential": [3, 3, 4, 2, 1, 9, 8],
-    "commercial": [0, 0, 1, 2, 6, 8, 7],
-    "industrial": [5, 5, 6, 0, 9, 1],
+    'residential': [3, 3, 4, 2, 1, 9, 8],
+    'commercial': [0, 0, 1, 2, 6, 8, 7],
+    'industrial': [5, 5, 6, 0, 9, 1],
 }
 _WALLS = {
-    "residential": [0, 2, 4, 5, 0],
-    "commercial": [3, 1, 4, 6, 3, 0],
-    "industrial": [1, 4, 1, 3],
+    'residential': [0, 2, 4, 5, 0],
+    'commercial': [3, 1, 4, 6, 3, 0],
+    'industrial': [1, 4, 1, 3],
 }
 
 # Top-down surface colours (RGB) and texture amplitudes per class.
@@ -271,7 +271,7 @@ def _periodic_noise(rng, size, sigma):
     """A tileable (wrap-around) smooth noise tile with unit standard deviation."""
     pad = int(4 * sigma) + 2
     t = rng.standard_normal((size, size)).astype(np.float32)
-    t = np.pad(t, pad, mode="wrap")
+    t = np.pad(t, pad, mode='wrap')
     t = cv2.GaussianBlur(t, (0, 0), max(0.3, sigma))[pad:-pad, pad:-pad]
     return (t - t.mean()) / (t.std() + 1e-6)
 
@@ -370,22 +370,22 @@ def generate_layout(
 
     def u_of(line, v):  # position of a u-line at parameter v
         return (
-            line["p"]
-            + line["amp"] * np.sin(2 * math.pi * v / line["lam"] + line["phi"])
-            + (shear_u + line["slope"]) * v
+            line['p']
+            + line['amp'] * np.sin(2 * math.pi * v / line['lam'] + line['phi'])
+            + (shear_u + line['slope']) * v
         )
 
     def v_of(line, u):
         return (
-            line["p"]
-            + line["amp"] * np.sin(2 * math.pi * u / line["lam"] + line["phi"])
-            + (shear_v + line["slope"]) * u
+            line['p']
+            + line['amp'] * np.sin(2 * math.pi * u / line['lam'] + line['phi'])
+            + (shear_v + line['slope']) * u
         )
 
     def crossings(line, others, own_is_u):
         out = []
         for o in others:
-            t = o["p"]
+            t = o['p']
             for _ in range(6):  # fixed point; slopes are small
                 if own_is_u:
                     u = u_of(line, t)
@@ -401,7 +401,7 @@ def generate_layout(
         for line in lines:
             ts = crossings(line, others, own_is_u)
             keep = np.ones(len(ts) - 1, bool)
-            if not line["major"]:
+            if not line['major']:
                 keep &= rng.random(len(keep)) > 0.14
                 # occasionally a longer gap: a super-block
                 if rng.random() < 0.3 and len(keep) > 3:
@@ -418,7 +418,7 @@ def generate_layout(
                         xy = uv2xy(u_of(line, tt), tt)
                     else:
                         xy = uv2xy(tt, v_of(line, tt))
-                    (major_polys if line["major"] else minor_polys).append(xy)
+                    (major_polys if line['major'] else minor_polys).append(xy)
                     seg = []
 
     # ---- long curved avenues and winding residential streets
@@ -548,50 +548,50 @@ def generate_layout(
         min_side = min(bw, bh) * res
         a_m2 = area * res * res
         if lake_frac > 0.15 or (river_frac > 0.3 and rng.random() < 0.5):
-            kind = "park"
+            kind = 'park'
         elif r < 0.07:
-            kind = "park"
+            kind = 'park'
         elif r < 0.10 and min_side > 60 and a_m2 > 5000:
-            kind = "sports"
+            kind = 'sports'
         elif r < 0.13:
-            kind = "parking"
+            kind = 'parking'
         elif r < 0.15:
-            kind = "plaza"
+            kind = 'plaza'
         elif r < 0.18:
-            kind = "bare"
+            kind = 'bare'
         elif iv > 0.9 and u < 0.6:
-            kind = "industrial"
+            kind = 'industrial'
         elif rng.random() < 0.25 + 0.45 * (u > 0.3) + 0.25 * (u > 0.9):
-            kind = "commercial"
+            kind = 'commercial'
         else:
-            kind = "residential"
+            kind = 'residential'
         kinds_count[kind] = kinds_count.get(kind, 0) + 1
         sub_cls = cls[sl]
         sub_tp = tree_p[sl]
-        if kind == "park":
+        if kind == 'park':
             sub_cls[bm] = PARK
             cl = clump.window(y, y + bh, x, x + bw)
             sub_tp[bm] = np.clip(0.004 + 0.02 * (cl[bm] > 0.1), 0, 1)
             _park_paths(rng, sub_cls, bm, m2p)
-        elif kind == "sports":
+        elif kind == 'sports':
             sub_cls[bm] = PARK
             sub_tp[bm] = 0.006
             _sports(rng, sub_cls, albedo[sl], bm, m2p)
-        elif kind == "parking":
+        elif kind == 'parking':
             sub_cls[bm] = PARKING
             sub_tp[bm] = 0.0008
             _stripes(rng, albedo[sl], sub_cls, bm, m2p)
-        elif kind == "plaza":
+        elif kind == 'plaza':
             sub_cls[bm] = PLAZA
             sub_tp[bm] = 0.003
-        elif kind == "bare":
+        elif kind == 'bare':
             sub_cls[bm] = BARE
             sub_tp[bm] = 0.0015
         else:
-            if kind == "residential":
+            if kind == 'residential':
                 sub_cls[bm] = GROUND
                 sub_tp[bm] = 0.006
-            elif kind == "commercial":
+            elif kind == 'commercial':
                 sub_cls[bm] = PLAZA
                 sub_tp[bm] = 0.0015
             else:
@@ -734,7 +734,7 @@ def _inside_many(mask, rects):
 
 
 def _buildings(rng, kind, urban, bm, sub_cls, sub_h, sub_alb, sub_wall, m2p):
-    setback = {"residential": 3.0, "commercial": 2.5, "industrial": 4.0}[kind] * m2p
+    setback = {'residential': 3.0, 'commercial': 2.5, 'industrial': 4.0}[kind] * m2p
     inner = cv2.erode(bm.astype(np.uint8), _kernel(setback)) > 0
     if inner.sum() < 40 * m2p * m2p:
         return 0
@@ -745,7 +745,7 @@ def _buildings(rng, kind, urban, bm, sub_cls, sub_h, sub_alb, sub_wall, m2p):
     walls = rng.choice(_WALLS[kind], size=rng.integers(1, 3), replace=False)
 
     # whole-block slab with a courtyard
-    if kind == "commercial" and rng.random() < 0.3 and max(l1, l2) < 110 * m2p:
+    if kind == 'commercial' and rng.random() < 0.3 and max(l1, l2) < 110 * m2p:
         m = inner.copy()
         court = cv2.erode(m.astype(np.uint8), _kernel(11 * m2p)) > 0
         m &= ~court
@@ -759,10 +759,10 @@ def _buildings(rng, kind, urban, bm, sub_cls, sub_h, sub_alb, sub_wall, m2p):
             sub_alb[rim] = np.clip(col * 0.8, 0, 255).astype(np.uint8)
             return 1
 
-    if kind == "residential":
+    if kind == 'residential':
         lot = (rng.uniform(13, 20), rng.uniform(16, 24))
         frac, density = (0.5, 0.78), 0.85
-    elif kind == "commercial":
+    elif kind == 'commercial':
         lot = (rng.uniform(24, 40), rng.uniform(24, 42))
         frac, density = (0.6, 0.9), 0.9
     else:
@@ -771,7 +771,7 @@ def _buildings(rng, kind, urban, bm, sub_cls, sub_h, sub_alb, sub_wall, m2p):
     n1 = max(1, int(round(l1 / (lot[0] * m2p))))
     n2 = max(1, int(round(l2 / (lot[1] * m2p))))
     s1, s2 = l1 / n1, l2 / n2
-    ii, jj = np.meshgrid(np.arange(n1), np.arange(n2), indexing="ij")
+    ii, jj = np.meshgrid(np.arange(n1), np.arange(n2), indexing='ij')
     ii, jj = ii.ravel(), jj.ravel()
     sel = rng.random(ii.size) <= density
     ii, jj = ii[sel], jj[sel]
@@ -786,7 +786,7 @@ def _buildings(rng, kind, urban, bm, sub_cls, sub_h, sub_alb, sub_wall, m2p):
         + (rng.uniform(-0.5, 0.5, n) * (s1 - w1))[:, None] * e1
         + (rng.uniform(-0.5, 0.5, n) * (s2 - w2))[:, None] * e2
     )
-    ang = rng.normal(0, 0.03, n) if kind == "residential" else np.zeros(n)
+    ang = rng.normal(0, 0.03, n) if kind == 'residential' else np.zeros(n)
     ca, sa = np.cos(ang)[:, None], np.sin(ang)[:, None]
     f1, f2 = ca * e1 + sa * e2, -sa * e1 + ca * e2
     scale = np.zeros(n)
@@ -800,9 +800,9 @@ def _buildings(rng, kind, urban, bm, sub_cls, sub_h, sub_alb, sub_wall, m2p):
     c, f1, f2 = c[keep], f1[keep], f2[keep]
     w1, w2 = w1[keep] * scale[keep], w2[keep] * scale[keep]
     n = len(c)
-    if kind == "residential":
+    if kind == 'residential':
         h = 3.0 * rng.integers(2, 6, n) + rng.uniform(0, 1.5, n)
-    elif kind == "commercial":
+    elif kind == 'commercial':
         h = 3.4 * rng.integers(3, 9, n) + rng.uniform(0, 2, n)
         if downtown:
             tall = rng.random(n) < 0.6
@@ -810,8 +810,8 @@ def _buildings(rng, kind, urban, bm, sub_cls, sub_h, sub_alb, sub_wall, m2p):
     else:
         h = rng.uniform(6, 13, n)
     rects = _rects(c, f1, f2, w1, w2)
-    detail = np.full(n, kind == "residential")
-    if kind == "residential":
+    detail = np.full(n, kind == 'residential')
+    if kind == 'residential':
         # L-shaped extensions now and then (drawn first, the main house on top)
         ext = _rects(
             c + (0.5 * w1)[:, None] * f1 - (0.2 * w2)[:, None] * f2, f1, f2, 0.5 * w1, 0.6 * w2

@@ -32,7 +32,7 @@ from .. import render as R
 from .geo import LocalProjection, haversine_m
 from .layout import Layout, generate_layout
 
-__all__ = ["VIEWS", "QUERY_VIEWS", "Location", "SyntheticWorld"]
+__all__ = ['VIEWS', 'QUERY_VIEWS', 'Location', 'SyntheticWorld']
 
 _MARGIN_M = 220.0
 
@@ -104,24 +104,24 @@ class SyntheticWorld:
         origin_lat: float = 30.52,
         origin_lon: float = 114.36,
     ):
-        _check_int("seed", seed, 0)
-        _check_int("num_locations", num_locations, 1)
-        _check_int("num_distractors", num_distractors, 0)
-        _check_int("image_size", image_size, 16)
+        _check_int('seed', seed, 0)
+        _check_int('num_locations', num_locations, 1)
+        _check_int('num_distractors', num_distractors, 0)
+        _check_int('image_size', image_size, 16)
         if not 0.0 <= float(difficulty) <= 1.0:
-            raise ValueError(f"difficulty must be in [0, 1], got {difficulty!r}")
+            raise ValueError(f'difficulty must be in [0, 1], got {difficulty!r}')
         if not 0.0 <= float(test_fraction) < 1.0:
-            raise ValueError(f"test_fraction must be in [0, 1), got {test_fraction!r}")
+            raise ValueError(f'test_fraction must be in [0, 1), got {test_fraction!r}')
         if not 40.0 <= float(tile_size_m) <= 1000.0:
-            raise ValueError(f"tile_size_m must be in [40, 1000], got {tile_size_m!r}")
+            raise ValueError(f'tile_size_m must be in [40, 1000], got {tile_size_m!r}')
         if not 10.0 <= float(location_spacing_m) <= 1000.0:
             raise ValueError(
-                f"location_spacing_m must be in [10, 1000], got {location_spacing_m!r}"
+                f'location_spacing_m must be in [10, 1000], got {location_spacing_m!r}'
             )
         if not 0.25 <= float(resolution_m) <= 4.0:
-            raise ValueError(f"resolution_m must be in [0.25, 4], got {resolution_m!r}")
+            raise ValueError(f'resolution_m must be in [0.25, 4], got {resolution_m!r}')
         if not -80 <= float(origin_lat) <= 80 or not -180 <= float(origin_lon) <= 180:
-            raise ValueError("origin_lat must be in [-80, 80] and origin_lon in [-180, 180]")
+            raise ValueError('origin_lat must be in [-80, 80] and origin_lon in [-180, 180]')
         self.seed = int(seed)
         self.num_locations = int(num_locations)
         self.num_distractors = int(num_distractors)
@@ -159,14 +159,14 @@ class SyntheticWorld:
         )
 
     def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.kwargs.items())
-        return f"SyntheticWorld({args})"
+        args = ', '.join(f'{k}={v!r}' for k, v in self.kwargs.items())
+        return f'SyntheticWorld({args})'
 
     def view_shape(self, view: str) -> tuple:
         """(H, W, 3) of a view."""
         _check_view(view)
         s = self.image_size
-        return (s, 2 * s, 3) if view == "panorama" else (s, s, 3)
+        return (s, 2 * s, 3) if view == 'panorama' else (s, s, 3)
 
     # ------------------------------------------------------------------ locations
 
@@ -176,7 +176,7 @@ class SyntheticWorld:
         n_q, n_d = self.num_locations, self.num_distractors
         n_q_test = int(round(n_q * self.test_fraction))
         n_d_test = int(round(n_d * self.test_fraction))
-        parts = [("train", n_q - n_q_test, n_d - n_d_test), ("test", n_q_test, n_d_test)]
+        parts = [('train', n_q - n_q_test, n_d - n_d_test), ('test', n_q_test, n_d_test)]
         rows = max(1, int(math.ceil(math.sqrt(n_q + n_d))))
         gap = self.tile_size_m if n_q_test + n_d_test > 0 else 0.0
         x_cursor = _MARGIN_M
@@ -221,7 +221,7 @@ class SyntheticWorld:
 
     def split_ids(self, split: str, include_distractors: bool = False) -> List[int]:
         """Ids of one split ('train' / 'test'), queries first."""
-        if split not in ("train", "test"):
+        if split not in ('train', 'test'):
             raise ValueError(f"split must be 'train' or 'test', got {split!r}")
         return [
             p.location_id
@@ -233,10 +233,10 @@ class SyntheticWorld:
         if isinstance(location_id, (bool, np.bool_)) or not isinstance(
             location_id, (int, np.integer)
         ):
-            raise TypeError(f"location_id must be an int, got {type(location_id).__name__}")
+            raise TypeError(f'location_id must be an int, got {type(location_id).__name__}')
         i = int(location_id)
         if not 0 <= i < len(self.locations):
-            raise IndexError(f"location_id {i} out of range [0, {len(self.locations)})")
+            raise IndexError(f'location_id {i} out of range [0, {len(self.locations)})')
         return i
 
     def semi_positive_ids(self, location_id: int) -> List[int]:
@@ -280,11 +280,11 @@ class SyntheticWorld:
             self._street_xy[i] = R.street_position(self.layout, p.x, p.y)
         return self._street_xy[i]
 
-    def tile_layout(self, location_id: int, layer: str = "cls", size: Optional[int] = None):
+    def tile_layout(self, location_id: int, layer: str = 'cls', size: Optional[int] = None):
         """The world raster under a location's satellite tile, resized (nearest) to
         ``size`` (default ``image_size``). ``layer``: 'cls', 'base_cls' or 'height'."""
         i = self._check_id(location_id)
-        if layer not in ("cls", "base_cls", "height"):
+        if layer not in ('cls', 'base_cls', 'height'):
             raise ValueError(f"layer must be 'cls', 'base_cls' or 'height', got {layer!r}")
         p = self.locations[i]
         arr = getattr(self.layout, layer)
@@ -305,7 +305,7 @@ class SyntheticWorld:
         if rng_seed is None:
             extra = 0
         else:
-            _check_int("rng_seed", rng_seed, 0)
+            _check_int('rng_seed', rng_seed, 0)
             extra = int(rng_seed) + 1
         return np.random.default_rng([self.seed, 3, location_id, VIEWS.index(view), extra])
 
@@ -314,21 +314,21 @@ class SyntheticWorld:
         i = self._check_id(location_id)
         _check_view(view)
         p = self.locations[i]
-        if p.is_distractor and view != "satellite":
+        if p.is_distractor and view != 'satellite':
             raise ValueError(
-                f"location {i} is a distractor: it only has a satellite view, not {view!r}"
+                f'location {i} is a distractor: it only has a satellite view, not {view!r}'
             )
         rng = self._rng(i, view, rng_seed)
         lay, s, d = self.layout, self.image_size, self.difficulty
-        if view == "map":
+        if view == 'map':
             img, info = R.render_map(lay, p.x, p.y, s, self.tile_size_m, rng, d)
         else:
             look = R.sample_look(rng, d, view)
-            if view == "satellite":
+            if view == 'satellite':
                 img, info = R.render_satellite(lay, p.x, p.y, s, self.tile_size_m, rng, look, d)
-            elif view == "uav":
+            elif view == 'uav':
                 img, info = R.render_uav(lay, p.x, p.y, s, self.tile_size_m, rng, look, d)
-            elif view == "panorama":
+            elif view == 'panorama':
                 img, info = R.render_panorama(
                     lay, p.x, p.y, s, rng, look, d, street_xy=self.street_xy(i)
                 )
@@ -369,7 +369,7 @@ class SyntheticWorld:
         """
         views = _check_views(views)
         if rng_seed is not None:
-            _check_int("rng_seed", rng_seed, 0)
+            _check_int('rng_seed', rng_seed, 0)
         ids = (
             list(range(len(self.locations)))
             if location_ids is None
@@ -394,8 +394,8 @@ class SyntheticWorld:
                     bar.update(len(pos))
             except mp.TimeoutError:
                 warnings.warn(
-                    f"render_all: a worker process stalled for {worker_timeout:g} s; "
-                    "rendering the remaining locations in this process"
+                    f'render_all: a worker process stalled for {worker_timeout:g} s; '
+                    'rendering the remaining locations in this process'
                 )
             todo = [k for k in todo if chunks[k][0] not in done]
         for k in todo:
@@ -431,46 +431,47 @@ class SyntheticWorld:
         (what ``SyntheticCrossViewDataset(ground_set_size=k)`` uses). Returns ``out_dir``.
         """
         views = _check_views(views)
-        _check_int("ground_photos", ground_photos, 1)
+        _check_int('ground_photos', ground_photos, 1)
         os.makedirs(out_dir, exist_ok=True)
         for v in views:
             os.makedirs(os.path.join(out_dir, v), exist_ok=True)
         arrays = self.render_all(views, num_workers=num_workers, progress=progress)
         draws = []
-        if ground_photos > 1 and "ground" in views:
+        if ground_photos > 1 and 'ground' in views:
             draws = [
-                self.render_all(("ground",), num_workers=num_workers, progress=progress,
-                                rng_seed=d)["ground"]
+                self.render_all(
+                    ('ground',), num_workers=num_workers, progress=progress, rng_seed=d
+                )['ground']
                 for d in range(ground_photos - 1)
             ]
         lines = []
         for p in self.locations:
             images = {}
             for v in views:
-                if p.is_distractor and v != "satellite":
+                if p.is_distractor and v != 'satellite':
                     continue
-                rel = f"{v}/{p.location_id}.png"
+                rel = f'{v}/{p.location_id}.png'
                 cv2.imwrite(os.path.join(out_dir, rel), arrays[v][p.location_id][..., ::-1])
                 images[v] = rel
             if draws and not p.is_distractor:
-                images["ground_set"] = [images["ground"]]
+                images['ground_set'] = [images['ground']]
                 for d, arr in enumerate(draws):
-                    rel = f"ground/{p.location_id}_{d + 1}.png"
+                    rel = f'ground/{p.location_id}_{d + 1}.png'
                     cv2.imwrite(os.path.join(out_dir, rel), arr[p.location_id][..., ::-1])
-                    images["ground_set"].append(rel)
+                    images['ground_set'].append(rel)
             rec = dict(
                 p.to_dict(), semi_positive_ids=self.semi_positive_ids(p.location_id), images=images
             )
             lines.append(json.dumps(rec))
-        _atomic_text(os.path.join(out_dir, "annotations.jsonl"), "\n".join(lines) + "\n")
-        if "satellite" in views:
-            _atomic_text(os.path.join(out_dir, "pairs.jsonl"), self._pair_list(views, draws))
+        _atomic_text(os.path.join(out_dir, 'annotations.jsonl'), '\n'.join(lines) + '\n')
+        if 'satellite' in views:
+            _atomic_text(os.path.join(out_dir, 'pairs.jsonl'), self._pair_list(views, draws))
         _atomic_text(
-            os.path.join(out_dir, "world.json"),
-            json.dumps(dict(self.kwargs, views=list(views), ground_photos=ground_photos),
-                       indent=2) + "\n",
+            os.path.join(out_dir, 'world.json'),
+            json.dumps(dict(self.kwargs, views=list(views), ground_photos=ground_photos), indent=2)
+            + '\n',
         )
-        _atomic_text(os.path.join(out_dir, "README.md"), _export_readme(self, views))
+        _atomic_text(os.path.join(out_dir, 'README.md'), _export_readme(self, views))
         return out_dir
 
     def _pair_list(self, views, draws) -> str:
@@ -484,23 +485,28 @@ class SyntheticWorld:
         query_views = [v for v in QUERY_VIEWS if v in views]
         rows = []
         for p in self.locations:
-            base = dict(satellite=f"satellite/{p.location_id}.png", location=p.location_id,
-                        lat=p.lat, lon=p.lon)
+            base = dict(
+                satellite=f'satellite/{p.location_id}.png',
+                location=p.location_id,
+                lat=p.lat,
+                lon=p.lon,
+            )
             if p.is_distractor:
-                rows += [dict(base, split=split) for split in ("train", "test")]
+                rows += [dict(base, split=split) for split in ('train', 'test')]
                 continue
             semi = self.semi_positive_ids(p.location_id)
             queries = []
             for v in query_views:
-                queries.append((v, f"{v}/{p.location_id}.png"))
-                if v == "ground":
-                    queries += [("ground", f"ground/{p.location_id}_{d + 1}.png")
-                                for d in range(len(draws))]
+                queries.append((v, f'{v}/{p.location_id}.png'))
+                if v == 'ground':
+                    queries += [
+                        ('ground', f'ground/{p.location_id}_{d + 1}.png') for d in range(len(draws))
+                    ]
             for v, rel in queries:
                 rows.append(dict(base, query=rel, view=v, split=p.split, semi_positives=semi))
             if not queries:  # satellite-only export: the tile still belongs to its split
                 rows.append(dict(base, split=p.split))
-        return "".join(json.dumps(r) + "\n" for r in rows)
+        return ''.join(json.dumps(r) + '\n' for r in rows)
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -508,14 +514,14 @@ class SyntheticWorld:
 
 def _check_int(name, value, minimum):
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {value!r}")
+        raise TypeError(f'{name} must be an int, got {value!r}')
     if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+        raise ValueError(f'{name} must be >= {minimum}, got {value}')
 
 
 def _check_view(view):
     if view not in VIEWS:
-        raise ValueError(f"unknown view {view!r}; expected one of {VIEWS}")
+        raise ValueError(f'unknown view {view!r}; expected one of {VIEWS}')
 
 
 def _check_views(views) -> tuple:
@@ -523,20 +529,20 @@ def _check_views(views) -> tuple:
         views = (views,)
     views = tuple(views)
     if not views:
-        raise ValueError("views must not be empty")
+        raise ValueError('views must not be empty')
     for v in views:
         _check_view(v)
     if len(set(views)) != len(views):
-        raise ValueError(f"duplicate views in {views}")
+        raise ValueError(f'duplicate views in {views}')
     return views
 
 
-def _render_chunk(world: "SyntheticWorld", views, ids, rng_seed=None):
+def _render_chunk(world: 'SyntheticWorld', views, ids, rng_seed=None):
     out = {v: np.zeros((len(ids),) + world.view_shape(v), np.uint8) for v in views}
     for k, i in enumerate(ids):
         dis = world.locations[i].is_distractor
         for v in views:
-            if dis and v != "satellite":
+            if dis and v != 'satellite':
                 continue
             out[v][k] = world.render(i, v, rng_seed)
     return out
@@ -565,7 +571,7 @@ def _parallel(world, views, ids, chunks, num_workers, timeout, rng_seed=None):
 
     global _WORKER_WORLD
     methods = mp.get_all_start_methods()
-    ctx = mp.get_context("fork" if "fork" in methods else "spawn")
+    ctx = mp.get_context('fork' if 'fork' in methods else 'spawn')
     previous = _WORKER_WORLD
     _WORKER_WORLD = world  # inherited by forked workers, no rebuild
     pool = None
@@ -601,7 +607,7 @@ class _MMBar:
         self.bar.update(n)
 
     def close(self):
-        self.bar.file.write("\n")
+        self.bar.file.write('\n')
         self.bar.file.flush()
 
 
@@ -611,7 +617,7 @@ def _progress(total, enabled):
     try:
         from tqdm import tqdm
 
-        return tqdm(total=total, desc="rendering", unit="loc")
+        return tqdm(total=total, desc='rendering', unit='loc')
     except ImportError:
         pass
     try:
@@ -621,16 +627,16 @@ def _progress(total, enabled):
 
 
 def _atomic_text(path, text):
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
+    tmp = f'{path}.tmp{os.getpid()}'
+    with open(tmp, 'w', encoding='utf-8') as f:
         f.write(text)
     os.replace(tmp, path)
 
 
 def _export_readme(world: SyntheticWorld, views) -> str:
     s = world.image_size
-    n_train = len(world.split_ids("train"))
-    n_test = len(world.split_ids("test"))
+    n_train = len(world.split_ids('train'))
+    n_test = len(world.split_ids('test'))
     return f"""# gleamkit synthetic world
 
 Generated by `gleamkit.synthetic` with
@@ -642,7 +648,7 @@ Generated by `gleamkit.synthetic` with
 * {world.num_locations} query locations ({n_train} train, {n_test} test; the test split
   is the eastern strip of the region, one tile width away from the training part) and
   {world.num_distractors} distractor locations (satellite tiles only).
-* Views: {", ".join(views)}. Square views are {s} x {s} px, the panorama {s} x {2 * s} px
+* Views: {', '.join(views)}. Square views are {s} x {s} px, the panorama {s} x {2 * s} px
   (equirectangular, north at the centre column, east to the right).
 * Satellite and map tiles are north-up and cover {world.tile_size_m:g} m x
   {world.tile_size_m:g} m centred on the location.

@@ -10,12 +10,10 @@ with read_base():
 
 # registers PseudoThermal into gleamkit's TRANSFORMS (tools/train.py and tools/test.py
 # import it; the checkout root is on their path)
-custom_imports = dict(imports=['projects.example_project.thermal_view'],
-                      allow_failed_imports=False)
+custom_imports = dict(imports=['projects.example_project.thermal_view'], allow_failed_imports=False)
 
-_thermal_pipeline = [dict(type='PseudoThermal', view='thermal'),
-                     dict(type=PackCrossViewInputs)]
+_thermal_pipeline = [dict(type='PseudoThermal', view='thermal'), dict(type=PackCrossViewInputs)]
 for _loader in (train_dataloader, val_dataloader, test_dataloader):
-    _loader['dataset']['views'] = ('uav', )
+    _loader['dataset']['views'] = ('uav',)
     _loader['dataset']['pipeline'] = _thermal_pipeline
 model['adapter'] = dict(type=ViewSpecificNorm, views=('satellite', 'thermal'))

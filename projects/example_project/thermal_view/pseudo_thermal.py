@@ -4,8 +4,9 @@ from mmcv.transforms import BaseTransform
 from gleamkit.registry import TRANSFORMS
 
 # an "ironbow"-like palette: black -> purple -> orange -> yellow -> white
-_STOPS = np.array([[0, 0, 0], [80, 0, 120], [220, 60, 20], [250, 200, 30], [255, 255, 240]],
-                  dtype=np.float32)
+_STOPS = np.array(
+    [[0, 0, 0], [80, 0, 120], [220, 60, 20], [250, 200, 30], [255, 255, 240]], dtype=np.float32
+)
 
 
 @TRANSFORMS.register_module()
