@@ -41,6 +41,43 @@ class RetrievalLoopMixin:
 
     stage = 'val'
 
+    def __init__(
+        self,
+        runner,
+        dataloader: Union[DataLoader, dict, None] = None,
+        evaluator: Union[Evaluator, dict, list, None] = None,
+        gallery_dataloader: Union[DataLoader, dict, None] = None,
+        protocols: Optional[Sequence[dict]] = None,
+        fp16: bool = False,
+        progress: bool = True,
+    ) -> None:
+        # no ValLoop/TestLoop.__init__: it would build the default dataloader even when
+        # no protocol uses it
+        self._runner = runner
+        self.fp16 = fp16
+        self.progress = progress
+        setattr(self, f'{self.stage}_loss', dict())  # mmengine's val_loss / test_loss
+        self.gallery_embed_count = 0
+        self.protocols = self._build_protocols(
+            runner, dataloader, evaluator, gallery_dataloader, protocols
+        )
+        self.dataloader = self.protocols[0].dataloader
+        self.evaluator = self.protocols[0].evaluator
+        if hasattr(self.dataloader.dataset, 'metainfo'):
+            runner.visualizer.dataset_meta = self.dataloader.dataset.metainfo
+
+    def run(self) -> dict:
+        """Embed each gallery, rank its queries, return every protocol's metrics."""
+        stage = self.stage
+        self.runner.call_hook(f'before_{stage}')
+        self.runner.call_hook(f'before_{stage}_epoch')
+        self.runner.model.eval()
+        getattr(self, f'{stage}_loss').clear()
+        metrics = self._run_protocols()
+        self.runner.call_hook(f'after_{stage}_epoch', metrics=metrics)
+        self.runner.call_hook(f'after_{stage}')
+        return metrics
+
     def _build_protocols(
         self, runner, dataloader, evaluator, gallery_dataloader, protocols: Optional[Sequence[dict]]
     ) -> List[RetrievalProtocol]:
@@ -216,41 +253,6 @@ class RetrievalValLoop(RetrievalLoopMixin, ValLoop):
 
     stage = 'val'
 
-    def __init__(
-        self,
-        runner,
-        dataloader: Union[DataLoader, dict, None] = None,
-        evaluator: Union[Evaluator, dict, list, None] = None,
-        gallery_dataloader: Union[DataLoader, dict, None] = None,
-        protocols: Optional[Sequence[dict]] = None,
-        fp16: bool = False,
-        progress: bool = True,
-    ) -> None:
-        # no ValLoop.__init__: it would build val_dataloader even when no protocol uses it
-        self._runner = runner
-        self.fp16 = fp16
-        self.progress = progress
-        self.val_loss = dict()
-        self.gallery_embed_count = 0
-        self.protocols = self._build_protocols(
-            runner, dataloader, evaluator, gallery_dataloader, protocols
-        )
-        self.dataloader = self.protocols[0].dataloader
-        self.evaluator = self.protocols[0].evaluator
-        if hasattr(self.dataloader.dataset, 'metainfo'):
-            runner.visualizer.dataset_meta = self.dataloader.dataset.metainfo
-
-    def run(self) -> dict:
-        """Embed each gallery, rank its queries, return every protocol's metrics."""
-        self.runner.call_hook('before_val')
-        self.runner.call_hook('before_val_epoch')
-        self.runner.model.eval()
-        self.val_loss.clear()
-        metrics = self._run_protocols()
-        self.runner.call_hook('after_val_epoch', metrics=metrics)
-        self.runner.call_hook('after_val')
-        return metrics
-
 
 @LOOPS.register_module()
 class RetrievalTestLoop(RetrievalLoopMixin, TestLoop):
@@ -261,37 +263,3 @@ class RetrievalTestLoop(RetrievalLoopMixin, TestLoop):
     """
 
     stage = 'test'
-
-    def __init__(
-        self,
-        runner,
-        dataloader: Union[DataLoader, dict, None] = None,
-        evaluator: Union[Evaluator, dict, list, None] = None,
-        gallery_dataloader: Union[DataLoader, dict, None] = None,
-        protocols: Optional[Sequence[dict]] = None,
-        fp16: bool = False,
-        progress: bool = True,
-    ) -> None:
-        self._runner = runner
-        self.fp16 = fp16
-        self.progress = progress
-        self.test_loss = dict()
-        self.gallery_embed_count = 0
-        self.protocols = self._build_protocols(
-            runner, dataloader, evaluator, gallery_dataloader, protocols
-        )
-        self.dataloader = self.protocols[0].dataloader
-        self.evaluator = self.protocols[0].evaluator
-        if hasattr(self.dataloader.dataset, 'metainfo'):
-            runner.visualizer.dataset_meta = self.dataloader.dataset.metainfo
-
-    def run(self) -> dict:
-        """Embed each gallery, rank its queries, return every protocol's metrics."""
-        self.runner.call_hook('before_test')
-        self.runner.call_hook('before_test_epoch')
-        self.runner.model.eval()
-        self.test_loss.clear()
-        metrics = self._run_protocols()
-        self.runner.call_hook('after_test_epoch', metrics=metrics)
-        self.runner.call_hook('after_test')
-        return metrics
