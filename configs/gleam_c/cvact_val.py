@@ -2,8 +2,7 @@
 # 384 x 384, 128 pairs a step, 40 epochs (1 warm-up), validation on CVACT val every 4
 # epochs, seed 1. Train with this config; test its checkpoint on CVACT test with
 # cvact_test.py.
-# Published (Sample4Geo, ICCV'23): CVACT val R@1 90.81 (GLEAM.md), with hard-negative
-# sampling.
+# results: configs/gleam_c/README.md
 from mmengine.config import read_base
 
 with read_base():

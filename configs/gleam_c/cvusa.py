@@ -1,7 +1,7 @@
 # CVUSA with Sample4Geo's recipe (train_cvusa.py): ConvNeXt-B, panoramas 140 x 768, tiles
 # 384 x 384, 128 pairs a step, 40 epochs (1 warm-up), validation every 4 epochs, seed 42.
 # Evaluation on the 8,884 pairs of val-19zl.csv (CVUSA's test).
-# Published (Sample4Geo, ICCV'23): R@1 98.68 (GLEAM.md), with hard-negative sampling.
+# results: configs/gleam_c/README.md
 from mmengine.config import read_base
 
 with read_base():

@@ -1,5 +1,6 @@
 # GLEAM-C phase 1: panorama <-> satellite pre-training (the paper's VIGOR phase),
 # on the built-in world. Real VIGOR: see configs/gleam_c/ for the real-data variants.
+# results: configs/gleam_c/README.md
 from mmengine.config import read_base
 
 with read_base():

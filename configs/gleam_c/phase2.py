@@ -4,6 +4,7 @@
 # Starts from ImageNet EfficientNet-Lite0 (offline, no download); initialise from phase 1
 # instead with `--load-from work_dirs/phase1/<checkpoint>.pth`. The same recipe from a
 # randomly initialised ResNet-18: configs/gleam_c/phase2_scratch.py.
+# results: configs/gleam_c/README.md
 from mmengine.config import read_base
 from mmengine.optim import CosineAnnealingLR, LinearLR
 
@@ -28,7 +29,7 @@ train_dataloader['dataset']['pipeline'] = [
     dict(type=PackCrossViewInputs),
 ]
 
-# two passes over 3,700 places x 4 views (462 steps of 64 pairs): ~9 min on 2 CPU cores
+# two passes over 3,700 places x 4 views (462 steps of 64 pairs)
 max_epochs = 2
 train_cfg.update(max_epochs=max_epochs, val_interval=max_epochs)
 param_scheduler = [

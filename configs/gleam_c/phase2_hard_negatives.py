@@ -5,6 +5,7 @@
 #       --load-from work_dirs/phase1/<checkpoint>.pth
 # Every place of the built-in world has all four views, so batches stay view-balanced
 # without ViewBalancedSampler.
+# results: configs/gleam_c/README.md
 from mmengine.config import read_base
 
 from gleamkit.datasets import SimilarityNeighbourSampler

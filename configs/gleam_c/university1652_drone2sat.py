@@ -1,7 +1,7 @@
 # University-1652 drone -> satellite with Sample4Geo's recipe (train_university.py):
 # ConvNeXt-B 384, 128 pairs a step, 1 epoch with a 0.1-epoch warm-up, seed 1.
 # Evaluation: 37,855 drone queries vs all 951 satellite tiles (250 distractors kept).
-# Published (Sample4Geo, ICCV'23): R@1 92.65, AP 93.81 (GLEAM.md).
+# results: configs/gleam_c/README.md
 from mmengine.config import read_base
 
 with read_base():

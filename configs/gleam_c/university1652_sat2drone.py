@@ -1,7 +1,7 @@
 # University-1652 satellite -> drone: the same training as university1652_drone2sat.py
 # (Sample4Geo trains one model for both directions); evaluation with the 701 test
 # satellite tiles as queries against the 51,355 drone images of gallery_drone.
-# Published (Sample4Geo, ICCV'23): R@1 95.14, AP 91.39 (GLEAM.md).
+# results: configs/gleam_c/README.md
 from mmengine.config import read_base
 
 with read_base():

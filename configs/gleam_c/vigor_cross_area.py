@@ -1,6 +1,6 @@
 # VIGOR cross-area: train on NewYork + Seattle, evaluate on Chicago + SanFrancisco (their
 # panoramas against all their tiles); otherwise vigor_same_area.py (Sample4Geo's recipe).
-# Published (Sample4Geo, ICCV'23): R@1 61.70 (GLEAM.md), with hard-negative sampling.
+# results: configs/gleam_c/README.md
 from mmengine.config import read_base
 
 with read_base():

@@ -1,8 +1,7 @@
 # VIGOR same-area with Sample4Geo's recipe (train_vigor.py, same_area=True): ConvNeXt-B,
 # panoramas 384 x 768, tiles 384 x 384, 128 pairs a step, 40 epochs (1 warm-up), validation
 # every 4 epochs, seed 1. Evaluation against every tile of the four cities (90,618).
-# Published (Sample4Geo, ICCV'23): R@1 77.86 (GLEAM.md), with GPS- and similarity-based
-# hard-negative sampling, which gleamkit does not have yet (docs/training_real_data.md).
+# results: configs/gleam_c/README.md
 from mmengine.config import read_base
 
 with read_base():
