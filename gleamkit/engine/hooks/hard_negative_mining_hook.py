@@ -48,24 +48,28 @@ class HardNegativeMiningHook(Hook):
     the places (faiss :class:`~gleamkit.evaluation.ExactSearcher`) and the slices
     are all-gathered, so every rank hands its sampler the same table.
 
-    Config keys:
-        interval (int): epochs between minings (Sample4Geo: 4).
+    Args:
+        interval (int): epochs between minings (Sample4Geo: 4). Defaults to 4.
         start_epoch (int, optional): first epoch (0-based) trained on a mined
-            table; default ``interval`` (the first ``interval`` epochs use the
-            sampler's fallback, as in Sample4Geo).
+            table (the first ``interval`` epochs use the sampler's fallback, as in
+            Sample4Geo). Defaults to None (``interval``).
         similarity (str): ``'cross'``, ``'reference'`` or ``'query'``.
-        topk (int, optional): neighbours kept per place; default the sampler's
-            ``neighbour_pool``.
-        dataloader (dict, optional): a dataloader config whose dataset replaces
+            Defaults to ``'cross'``.
+        topk (int, optional): neighbours kept per place. Defaults to None (the
+            sampler's ``neighbour_pool``).
+        dataloader (dict | DataLoader, optional): a dataloader config whose dataset replaces
             the training set for embedding (e.g. the training pairs with the
             evaluation pipeline: no augmentation); its ``batch_size``,
             ``num_workers`` and ``collate_fn`` are used, its sampler is not.
-            Default: the training dataloader's dataset and collate function.
-        batch_size, num_workers (int, optional): override the dataloader's.
+            Defaults to None (the training dataloader's dataset and collate
+            function).
+        batch_size (int, optional): overrides the dataloader's. Defaults to None.
+        num_workers (int, optional): overrides the dataloader's. Defaults to None.
         search_device (str): ``'auto'`` (the model's GPU when faiss has GPU
-            support, else CPU), ``'cpu'`` or ``'cuda'``.
+            support, else CPU), ``'cpu'`` or ``'cuda'``. Defaults to ``'auto'``.
         amp (bool): embed under ``torch.autocast`` (float16 on CUDA).
-        progress (bool): show a progress bar on rank 0.
+            Defaults to False.
+        progress (bool): show a progress bar on rank 0. Defaults to True.
     """
 
     priority = 'NORMAL'

@@ -22,12 +22,14 @@ class IterationCheckpointHook(CheckpointHook):
     other's files by the wrong name; this one keeps its list under
     ``keep_ckpt_ids_iteration_checkpoint``.
 
-    Config keys (plus ``CheckpointHook``'s, except ``by_epoch`` and ``save_best``):
+    Args:
         interval (int): Save every this many iterations; ``<= 0`` saves nothing.
             Defaults to -1.
         max_keep_ckpts (int): How many ``iter_N.pth`` to keep. Defaults to 2.
         save_last (bool): Also save after the last iteration. Defaults to False (the
             epoch hook saves the end of training).
+        **kwargs: ``CheckpointHook``'s other arguments, except ``by_epoch`` and
+            ``save_best`` (refused).
 
     Resuming from an ``iter_N.pth`` in the middle of an epoch needs a loop that skips
     the batches already trained: ``ResumableEpochBasedTrainLoop`` (or mmengine's

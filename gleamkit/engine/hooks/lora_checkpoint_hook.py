@@ -43,13 +43,15 @@ class LoRACheckpointHook(Hook):
     Writes are atomic (a temporary folder renamed into place) and happen on
     rank 0 only.
 
-    Config keys:
+    Args:
         out_dir (str): folder under ``work_dir`` for the per-checkpoint adapters.
+            Defaults to ``'adapters'``.
         max_keep (int, optional): how many per-checkpoint adapters to keep
-            (``None``: all).
+            (``None``: all). Defaults to 2.
         final_dir (str, optional): folder under ``work_dir`` for the adapter after
-            training (``None``: not written).
+            training (``None``: not written). Defaults to ``'adapter'``.
         filter_state_dict (bool): drop frozen parameters from checkpoints.
+            Defaults to True.
     """
 
     priority = 'NORMAL'

@@ -37,7 +37,7 @@ class SkippedImageReportHook(Hook):
 
     Iteration-based loops have no epochs: the report then comes after training.
 
-    Config keys:
+    Args:
         show (int): files named in the report. Defaults to 10.
     """
 

@@ -20,8 +20,9 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
     Discarded batches are still loaded (as mmengine's ``IterBasedTrainLoop`` does when it
     resumes), which costs data-loading time but no training step.
 
-    Config keys: those of ``EpochBasedTrainLoop`` (``max_epochs``, ``val_begin``,
-    ``val_interval``, ``dynamic_intervals``).
+    Args:
+        runner, dataloader, max_epochs, val_begin, val_interval, dynamic_intervals:
+            those of mmengine's ``EpochBasedTrainLoop`` (this class adds none).
     """
 
     def run_epoch(self) -> None:

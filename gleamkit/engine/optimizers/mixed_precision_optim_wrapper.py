@@ -21,11 +21,12 @@ class MixedPrecisionOptimWrapper(OptimWrapper):
     refuses to start (it asserts CUDA/NPU/MLU; CPUs with AMX or AVX512-bf16
     train faster in bf16).
 
-    Config keys (plus ``OptimWrapper``'s: ``optimizer``, ``clip_grad``,
-    ``accumulative_counts``):
+    Args:
         dtype (str): ``'auto'`` (bf16 where supported - CUDA with bf16, or CPU -
             else fp16), ``'bfloat16'`` or ``'float16'``. fp16 uses a gradient
-            scaler (CUDA only).
+            scaler (CUDA only). Defaults to ``'auto'``.
+        **kwargs: ``OptimWrapper``'s arguments (``optimizer``, ``clip_grad``,
+            ``accumulative_counts``).
     """
 
     def __init__(self, dtype: str = 'auto', **kwargs):

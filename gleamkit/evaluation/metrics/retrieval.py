@@ -38,7 +38,7 @@ class CrossViewRetrievalMetric(BaseMetric):
     true match is not in the gallery counts as a miss with AP 0 (a warning says
     how many).
 
-    Config keys:
+    Args:
         topk (Sequence[int]): the K of R@K. Defaults to ``(1, 5, 10)``.
         with_one_percent (bool): report ``R@1%``. Defaults to True.
         with_ap (bool): report ``AP`` (mean over queries). Defaults to True.
@@ -50,11 +50,12 @@ class CrossViewRetrievalMetric(BaseMetric):
             ``pred_lat`` and ``pred_lon``. Defaults to ``(25, 50, 100, 250, 1000)``.
         per_view (bool): also report every metric per query view as
             ``<view>/<key>``. Defaults to True.
-        prefix (str): prepended by mmengine as ``<prefix>/<key>``.
+        prefix (str, optional): prepended by mmengine as ``<prefix>/<key>``.
             Defaults to ``'retrieval'``.
         collect_device (str): ``'cpu'`` or ``'gpu'``, for collecting results
             across ranks. Defaults to ``'cpu'``.
         collect_dir (str, optional): directory for CPU collection.
+            Defaults to None.
 
     Metric keys (percentages in [0, 100]): ``R@<K>``, ``R@1%``, ``AP``,
     ``hit_rate``, ``median_error_m``, ``within_<t>m``, ``num_localised``,
