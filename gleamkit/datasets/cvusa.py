@@ -31,8 +31,10 @@ class CVUSADataset(BaseCrossViewDataset):
     satellite file name (``0000001.jpg`` -> 1), as Sample4Geo labels them; two
     lines with the same satellite are an error.
 
-    Config keys (plus those of :class:`BaseCrossViewDataset`):
+    Args:
         split (str): ``'train'``, ``'test'`` or ``'val'`` (= ``'test'``).
+            Defaults to ``'train'``.
+        **kwargs: those of :class:`BaseCrossViewDataset`.
     """
 
     METAINFO = dict(name='CVUSA', reference_view='satellite', gallery_view='satellite')

@@ -61,12 +61,16 @@ class GTAUAVDataset(BaseCrossViewDataset):
     name among all images under ``satellite_dir`` (sorted). Tiles are named by
     file name, as in the json files; two tiles with one name are an error.
 
-    Config keys (plus those of :class:`BaseCrossViewDataset`):
-        split (str): ``'train'`` or ``'test'``.
-        area (str): ``'same'`` or ``'cross'`` (picks the json file).
-        ann_file (str, optional): another json file of the same format.
-        positives (str): pairs mode: ``'pos'`` or ``'pos_semipos'`` (default).
-        satellite_dir (str): the tile folder (default ``'satellite'``).
+    Args:
+        split (str): ``'train'`` or ``'test'``. Defaults to ``'train'``.
+        area (str): ``'same'`` or ``'cross'`` (picks the json file). Defaults to
+            ``'same'``.
+        ann_file (str): another json file of the same format. Defaults to ``''``
+            (the one ``split`` and ``area`` pick).
+        positives (str): pairs mode: ``'pos'`` or ``'pos_semipos'``. Defaults to
+            ``'pos_semipos'``.
+        satellite_dir (str): the tile folder. Defaults to ``'satellite'``.
+        **kwargs: those of :class:`BaseCrossViewDataset`.
     """
 
     METAINFO = dict(name='GTA-UAV', reference_view='satellite', gallery_view='satellite')

@@ -46,21 +46,25 @@ class SyntheticCrossViewDataset(BaseCrossViewDataset):
     ``get_field``, pipeline built with gleamkit's registry), whose images come from
     the world's render cache instead of files: no ``data_root``.
 
-    Config keys:
-        world (dict): ``SyntheticWorld`` arguments (``seed``, ``num_locations``,
-            ``num_distractors``, ``image_size``, ``difficulty``, ...). Datasets
-            with the same ``world`` share one render cache.
+    Args:
+        world (dict, optional): ``SyntheticWorld`` arguments (``seed``,
+            ``num_locations``, ``num_distractors``, ``image_size``,
+            ``difficulty``, ...). Datasets with the same ``world`` share one render
+            cache. Defaults to None (``SyntheticWorld``'s defaults).
         split (str): ``'train'``, ``'test'`` or ``'all'`` (the world's split of
             locations; test locations are spatially disjoint from train ones).
+            Defaults to ``'train'``.
         mode (str): ``'pairs'`` - one sample per (location, query view): query
             image + its satellite tile (training); ``'query'`` - query images only
             (evaluation queries); ``'gallery'`` - satellite tiles of the split's
             locations, plus the distractor tiles when ``with_distractors``.
-        views (sequence of str): query views to include (``'uav'``, ``'map'``,
-            ``'panorama'``, ``'ground'``).
+            Defaults to ``'pairs'``.
+        views (Sequence[str]): query views to include (``'uav'``, ``'map'``,
+            ``'panorama'``, ``'ground'``). Defaults to all four, ``'uav'`` first.
         with_distractors (bool): add satellite-only distractor tiles to the gallery.
-        cache_dir (str, optional): where rendered images are cached
-            (default: ``$GLEAMKIT_CACHE`` or ``~/.cache/gleamkit/synthetic``).
+            Defaults to True.
+        cache_dir (str, optional): where rendered images are cached. Defaults to
+            None (``$GLEAMKIT_CACHE`` or ``~/.cache/gleamkit/synthetic``).
         ground_set_size (int): ground photos per ground query. 1 (default): one
             photo, the single-image protocol. ``k > 1``: a *set* of ``k`` photos of
             the place, as SetVL-480K queries (GLEAM's ground-photo data): the
@@ -69,17 +73,19 @@ class SyntheticCrossViewDataset(BaseCrossViewDataset):
             light), cached like the canonical images. ``query_img`` is then a list
             and ``set_size`` is set; ``PackCrossViewInputs`` stacks the list and
             the model averages the members' embeddings (``set_aggregation``).
+            Defaults to 1.
         render_workers (int, optional): processes that render the world when it
-            is not cached yet (default: the CPU count divided by the processes of
-            this machine's distributed job (torchrun's ``LOCAL_WORLD_SIZE``), at
-            least 1 and at most 8; 0 renders in this process). Every rank renders
-            a world missing from the cache (writes are atomic); a warm cache
-            avoids the repeated work.
-        location_offset (int, optional): added to the world's location ids (e.g.
-            to fuse two worlds). Defaults to 0.
-        pipeline (list[dict]): transforms; end with ``PackCrossViewInputs``.
-        Other ``BaseCrossViewDataset`` / ``BaseDataset`` keys (``indices``,
-        ``lazy_init``, ``serialize_data`` (default False), ...) pass through.
+            is not cached yet (0 renders in this process). Every rank renders a
+            world missing from the cache (writes are atomic); a warm cache avoids
+            the repeated work. Defaults to None (the CPU count divided by the
+            processes of this machine's distributed job (torchrun's
+            ``LOCAL_WORLD_SIZE``), at least 1 and at most 8).
+        pipeline (Sequence[dict]): transforms; end with ``PackCrossViewInputs``.
+            Defaults to ``()``.
+        **kwargs: other ``BaseCrossViewDataset`` / ``BaseDataset`` keys pass
+            through: ``location_offset`` (int: added to the world's location ids,
+            e.g. to fuse two worlds; defaults to 0), ``indices``, ``lazy_init``,
+            ``serialize_data`` (defaults to False), ...
     """
 
     METAINFO = dict(name='synthetic-world', reference_view='satellite')

@@ -112,14 +112,16 @@ class _TileSourceGalleryDataset(BaseCrossViewDataset):
 class RasterTileGalleryDataset(_TileSourceGalleryDataset):
     """Tiles of one georeferenced raster (GeoTIFF, any CRS), read through windows.
 
-    Config keys (plus :class:`~gleamkit.geo.RasterTileSource`'s ``tile_m``,
-    ``stride_m``, ``tile_px``, ``stride_px``, ``points``, ``out_size``, ``edge``,
-    ``bands``, ``value_range``, ``max_nodata``, ``fill``, ``resampling``):
+    Args:
         raster (str): the raster file; relative paths are under ``data_root``.
-        data_root (str, optional): defaults to the raster's folder.
-        location_offset (int): added to the tile index to make ``location_id``.
-            Defaults to 110,000,000.
-        pipeline (list): transforms, e.g. ``PackCrossViewInputs``.
+        data_root (str, optional): the folder of relative paths. Defaults to None
+            (the raster's folder).
+        **kwargs: :class:`~gleamkit.geo.RasterTileSource`'s ``tile_m``,
+            ``stride_m``, ``tile_px``, ``stride_px``, ``points``, ``out_size``,
+            ``edge``, ``bands``, ``value_range``, ``max_nodata``, ``fill``,
+            ``resampling``; and the dataset's ``location_offset`` (int: added to
+            the tile index to make ``location_id``; defaults to 110,000,000) and
+            ``pipeline`` (list: transforms, e.g. ``PackCrossViewInputs``).
     """
 
     METAINFO = dict(name='raster-tiles', reference_view='satellite', gallery_view='satellite')
@@ -158,12 +160,13 @@ class RasterTileGalleryDataset(_TileSourceGalleryDataset):
 class SlippyTileGalleryDataset(_TileSourceGalleryDataset):
     """Every tile of a slippy-map folder ``<data_root>/<z>/<x>/<y>.png|jpg``.
 
-    Config keys:
+    Args:
         data_root (str): the tile folder.
-        zooms (sequence of int, optional): keep only these zoom levels.
-        scheme (str): ``'xyz'`` (default) or ``'tms'``.
-        location_offset (int): Defaults to 120,000,000.
-        pipeline (list): transforms; tiles keep their stored size (add
+        zooms (Sequence[int], optional): keep only these zoom levels. Defaults to
+            None (all).
+        scheme (str): ``'xyz'`` or ``'tms'``. Defaults to ``'xyz'``.
+        **kwargs: ``location_offset`` (int; defaults to 120,000,000) and
+            ``pipeline`` (list: transforms; tiles keep their stored size, add
             ``ResizeViews`` to change it).
     """
 
@@ -214,7 +217,7 @@ class TileListGalleryDataset(CrossViewPairListDataset):
         path,lat,lon,tile_id,footprint
         tiles/a.png,30.52,114.36,a,"[[114.359,30.521],[114.361,30.521],...]"
 
-    Keys:
+    Columns (CSV / TSV) or keys (JSON):
         path (or ``tile``, ``image``, ``satellite``, ``reference``): the tile image,
             relative to ``data_root`` (default: the list's folder).
         lat, lon: the tile centre (WGS84 degrees). Required.
@@ -226,7 +229,12 @@ class TileListGalleryDataset(CrossViewPairListDataset):
     This class reads the file; :class:`CrossViewPairListDataset` parses the rows (same
     ``split``, ``location_offset``, ``on_missing`` keys, location ids and file checks);
     ``mode`` is always ``'gallery'``.
-    ``location_offset`` defaults to 130,000,000.
+
+    Args:
+        ann_file (str): the tile list.
+        mode (str): must be ``'gallery'``. Defaults to ``'gallery'``.
+        **kwargs: those of :class:`CrossViewPairListDataset`; ``location_offset``
+            defaults to 130,000,000.
     """
 
     METAINFO = dict(name='tile-list', reference_view='satellite', gallery_view='satellite')
