@@ -98,11 +98,13 @@ class CVACTDataset(BaseCrossViewDataset):
     A panorama id listed in the split whose image is missing is reported
     (``on_missing``); Sample4Geo drops such ids silently.
 
-    Config keys (plus those of :class:`BaseCrossViewDataset`):
+    Args:
         split (str): ``'train'`` (35,532), ``'val'`` (8,884) or ``'test'`` (92,802).
-        ann_file (str): the .mat file, relative to ``data_root``
-            (default ``'ACT_data.mat'``).
-        utm_zone (int): UTM zone of ``utm`` (default 55, Canberra).
+            Defaults to ``'train'``.
+        ann_file (str): the .mat file, relative to ``data_root``. Defaults to
+            ``'ACT_data.mat'``.
+        utm_zone (int): UTM zone of ``utm``. Defaults to 55 (Canberra).
+        **kwargs: those of :class:`BaseCrossViewDataset`.
     """
 
     METAINFO = dict(name='CVACT', reference_view='satellite', gallery_view='satellite')

@@ -51,12 +51,15 @@ class DenseUAVDataset(BaseCrossViewDataset):
     Location ids: ``location_offset`` (default 30,000,000) + the place number
     (``000123`` -> 123); the same place has the same id in train and test.
 
-    Config keys (plus those of :class:`BaseCrossViewDataset`):
-        split (str): ``'train'`` or ``'test'``.
-        protocol (str): test only: ``'drone->satellite'`` (default) or
-            ``'satellite->drone'``.
-        satellite_pairing (str): ``'same_height'`` (default) or ``'all'``.
-        gps_file (str): relative to ``data_root`` (default ``Dense_GPS_ALL.txt``).
+    Args:
+        split (str): ``'train'`` or ``'test'``. Defaults to ``'train'``.
+        protocol (str): test only: ``'drone->satellite'`` or
+            ``'satellite->drone'``. Defaults to ``'drone->satellite'``.
+        satellite_pairing (str): ``'same_height'`` or ``'all'``. Defaults to
+            ``'same_height'``.
+        gps_file (str): relative to ``data_root``. Defaults to
+            ``'Dense_GPS_ALL.txt'``.
+        **kwargs: those of :class:`BaseCrossViewDataset`.
     """
 
     METAINFO = dict(name='DenseUAV', reference_view='satellite', gallery_view='satellite')

@@ -68,14 +68,18 @@ class GroundImageSetDataset(BaseCrossViewDataset):
     Location ids: ``location_offset`` (default 80,000,000) + the rank of the
     cell among all ``satellite/`` tiles (sorted by name).
 
-    Config keys (plus those of :class:`BaseCrossViewDataset`):
+    Args:
         split (str): ``'train'``, ``'test'`` (from ``splits/``) or ``'all'``.
-        as_sets (bool): sets (default) or single photos.
+            Defaults to ``'train'``.
+        as_sets (bool): sets (True) or single photos. Defaults to True.
         max_set_size (int, optional): cap on the members of one sample.
+            Defaults to None (no cap).
         set_sampling (str, optional): ``'random'`` or ``'first'`` (see above).
+            Defaults to None (``'random'`` for ``'pairs'``, else ``'first'``).
         seed (int, optional): seeds ``'random'`` sampling (each dataloader worker
-            draws its own stream from it); default: Python's ``random``, which
-            mmengine seeds per worker.
+            draws its own stream from it). Defaults to None (Python's
+            ``random``, which mmengine seeds per worker).
+        **kwargs: those of :class:`BaseCrossViewDataset`.
     """
 
     METAINFO = dict(name='ground-image-sets', reference_view='satellite', gallery_view='satellite')

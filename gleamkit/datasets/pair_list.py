@@ -100,17 +100,22 @@ class CrossViewPairListDataset(BaseCrossViewDataset):
     Gallery samples carry ``distractor=True`` when no kept row of their place
     has a query.
 
-    Config keys (plus those of :class:`BaseCrossViewDataset`):
+    Args:
         ann_file (str): the ``.csv``, ``.tsv`` or ``.jsonl`` file.
+        data_root (str, optional): the folder image paths are relative to.
+            Defaults to None (the list file's folder).
         split (str, optional): keep only rows whose ``split`` equals it (one of
             ``split_names``). Rows without a split are then left out (warned).
-        split_names (sequence of str): the split labels rows may use. Defaults
-            to ``('train', 'val', 'test')``; list your own labels here.
-        views (sequence of str, optional): keep only queries of these views.
+            Defaults to None (every row).
+        views (Sequence[str], optional): keep only queries of these views.
+            Defaults to None (every view).
         default_view (str): view of rows that give none. Defaults to ``'uav'``.
-        extra_keys (sequence of str): more columns / keys to accept; their
+        split_names (Sequence[str]): the split labels rows may use; list your own
+            labels here. Defaults to ``('train', 'val', 'test')``.
+        extra_keys (Sequence[str]): more columns / keys to accept; their
             non-empty values are copied into each sample's info (e.g.
-            ``['altitude']``). Defaults to none.
+            ``['altitude']``). Defaults to ``()``.
+        **kwargs: those of :class:`BaseCrossViewDataset`.
     """
 
     METAINFO = dict(name='pair-list', reference_view='satellite', gallery_view='satellite')
@@ -416,8 +421,10 @@ class StreetMapSatelliteDataset(BaseCrossViewDataset):
     satellite tile is an error; one without a map tile is reported as missing
     (``on_missing``), named ``map/<name>.png``.
 
-    Config keys (plus those of :class:`BaseCrossViewDataset`):
+    Args:
         split (str): ``'train'``, ``'test'`` (read from ``splits/``) or ``'all'``.
+            Defaults to ``'train'``.
+        **kwargs: those of :class:`BaseCrossViewDataset`.
     """
 
     METAINFO = dict(name='MAP', reference_view='satellite', gallery_view='satellite')

@@ -38,11 +38,14 @@ class SUES200Dataset(BaseCrossViewDataset):
 
     Location ids: ``location_offset`` (default 20,000,000) + the scene number.
 
-    Config keys (plus those of :class:`BaseCrossViewDataset`):
-        split (str): ``'train'`` or ``'test'``.
-        altitudes (sequence of int): any of 150, 200, 250, 300 (default all).
-        protocol (str): test only: ``'drone->satellite'`` (default) or
+    Args:
+        split (str): ``'train'`` or ``'test'``. Defaults to ``'train'``.
+        altitudes (Sequence[int]): any of 150, 200, 250, 300. Defaults to
+            ``(150, 200, 250, 300)``.
+        protocol (str): test only: ``'drone->satellite'`` or
             ``'satellite->drone'`` (gallery of drone images, view ``'uav'``).
+            Defaults to ``'drone->satellite'``.
+        **kwargs: those of :class:`BaseCrossViewDataset`.
     """
 
     METAINFO = dict(name='SUES-200', reference_view='satellite', gallery_view='satellite')

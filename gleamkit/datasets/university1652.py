@@ -46,16 +46,20 @@ class University1652Dataset(BaseCrossViewDataset):
     A training building without its tile is reported as missing
     ``train/satellite/<building>/<building>.jpg`` (``on_missing``).
 
-    Config keys (plus those of :class:`BaseCrossViewDataset`):
-        split (str): ``'train'`` or ``'test'``.
-        protocol (str): test only: ``'drone->satellite'`` (default),
+    Args:
+        split (str): ``'train'`` or ``'test'``. Defaults to ``'train'``.
+        protocol (str): test only: ``'drone->satellite'``,
             ``'satellite->drone'`` (queries are satellite tiles, view
             ``'satellite'``; the gallery holds drone images, view ``'uav'``, and
             ``metainfo['gallery_view'] == 'uav'``) or ``'street->satellite'``.
-        views (sequence of str): train only: query views for ``'pairs'`` /
+            Defaults to ``'drone->satellite'``.
+        views (Sequence[str]): train only: query views for ``'pairs'`` /
             ``'query'``: ``'uav'`` (drone folder) and/or ``'ground'`` (street).
+            Defaults to ``('uav',)``.
         include_google (bool): train only: add ``train/google`` photos as
-            ``'ground'`` queries (needs ``'ground'`` in ``views``).
+            ``'ground'`` queries (needs ``'ground'`` in ``views``). Defaults to
+            False.
+        **kwargs: those of :class:`BaseCrossViewDataset`.
     """
 
     METAINFO = dict(name='University-1652', reference_view='satellite', gallery_view='satellite')

@@ -64,13 +64,17 @@ class VIGORDataset(BaseCrossViewDataset):
     the city's ``satellite_list.txt`` - the same tile has the same id in every
     split and protocol.
 
-    Config keys (plus those of :class:`BaseCrossViewDataset`):
-        split (str): ``'train'`` or ``'test'``.
+    Args:
+        split (str): ``'train'`` or ``'test'``. Defaults to ``'train'``.
         area (str): ``'same'`` (4 cities, balanced splits) or ``'cross'``.
-        cities (sequence of str, optional): override the cities of the split.
-        layout (str): ``'auto'`` (default), ``'official'`` or ``'sample4geo'``.
-        splits_dir (str): the label folder (default ``'splits'``), e.g. a copy
-            of the labels with corrected offsets under the same file names.
+            Defaults to ``'same'``.
+        cities (Sequence[str], optional): override the cities of the split.
+            Defaults to None (those of ``area`` and ``split``).
+        layout (str): ``'auto'``, ``'official'`` or ``'sample4geo'``. Defaults to
+            ``'auto'``.
+        splits_dir (str): the label folder, e.g. a copy of the labels with
+            corrected offsets under the same file names. Defaults to ``'splits'``.
+        **kwargs: those of :class:`BaseCrossViewDataset`.
     """
 
     METAINFO = dict(name='VIGOR', reference_view='satellite', gallery_view='satellite')

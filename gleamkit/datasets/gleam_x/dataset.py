@@ -79,20 +79,23 @@ class GleamXDataset(BaseDataset):
     ``PackExplanationInputs``) turns it into
     ``dict(inputs=dict(images, prompt, answer), data_samples=ExplanationDataSample)``.
 
-    Config keys:
+    Args:
         ann_file (str): the JSONL file (relative to ``data_root``). Image paths
-            in it are relative to its folder.
-        data_root (str): prefix of ``ann_file``.
+            in it are relative to its folder. Defaults to ``''``.
+        data_root (str): prefix of ``ann_file``. Defaults to ``''``.
         lang (str): ``'en'``, ``'zh'`` or ``'both'`` (one sample per language a
             record has an explanation in). Records without the language are
-            skipped (a warning says how many).
+            skipped (a warning says how many). Defaults to ``'en'``.
         answer_mode (str): ``'explanation'`` - the answer is the explanation;
             ``'label'`` - the answer is the verdict sentence only (the label-only
             baseline; the record needs no explanation in ``lang`` then).
+            Defaults to ``'explanation'``.
         prompts (dict, optional): ``{'en': template, 'zh': template}``
             overriding the defaults of ``gleamkit/datasets/gleam_x/prompts.py``
             for ``answer_mode``; templates may use ``{view}`` and ``{view_id}``.
-        views (sequence of str, optional): keep only these query views.
+            Defaults to None.
+        views (Sequence[str], optional): keep only these query views. Defaults
+            to None (every view).
         check_images (str): when the dataset is built, ``'exist'`` checks that
             every referenced image is a readable file, ``'decode'`` also opens
             each one (slower: reads every header), ``'lazy'`` checks nothing (a
@@ -104,10 +107,12 @@ class GleamXDataset(BaseDataset):
             :func:`gleamkit.synthetic.captions.synthetic_explanations.ensure_synthetic_set`
             (``num_pairs``, ``image_size``, ``seed``, ``world``, ...) plus
             ``split`` (``'train'`` or ``'test'``). Built once and cached.
-        cache_dir (str, optional): where the synthetic set is cached (default
-            ``$GLEAMKIT_CACHE/gleam_x_synthetic`` or
+            Defaults to None.
+        cache_dir (str, optional): where the synthetic set is cached. Defaults to
+            None (``$GLEAMKIT_CACHE/gleam_x_synthetic`` or
             ``~/.cache/gleamkit/gleam_x_synthetic``).
-        pipeline (list[dict]): transforms.
+        pipeline (Sequence[dict]): transforms. Defaults to ``()``.
+        **kwargs: other mmengine ``BaseDataset`` arguments.
     """
 
     METAINFO = dict(name='gleam-x', classes=('no_match', 'match'), reference_view='satellite')
