@@ -58,7 +58,8 @@ class PairedRandomFlip(BaseTransform):
     (an image or a set), ``query_imgs`` (the photo sets of
     ``GroundImageSetDataset``) and ``reference_img``.
 
-    Config keys: ``prob`` (0.5).
+    Args:
+        prob (float): probability of mirroring the pair. Defaults to 0.5.
     """
 
     def __init__(self, prob: float = 0.5):
@@ -86,7 +87,8 @@ class PairedRandomRotate90(BaseTransform):
     was east to the north, so the panorama shifts its content to the left);
     drone and ground images stay as they are (their heading is unknown anyway).
 
-    Config keys: ``prob`` (0.5).
+    Args:
+        prob (float): probability of a non-zero turn. Defaults to 0.5.
     """
 
     def __init__(self, prob: float = 0.5):
@@ -136,10 +138,17 @@ class ViewColorJitter(BaseTransform):
     ``ColorJitter(hue=...)``, which Sample4Geo uses with 0.15). Each image (each
     member of an image set) draws its own factors.
 
-    Config keys: ``brightness`` (0.2), ``contrast`` (0.2), ``saturation`` (0.2),
-    ``hue`` (0: off), ``prob`` (0.8), ``keys`` (which images:
-    ``('query_img', 'reference_img')``; an image set in ``query_img`` is
-    jittered member by member).
+    Args:
+        brightness (float): brightness factors from ``[1 - x, 1 + x]``.
+            Defaults to 0.2.
+        contrast (float): contrast factors from ``[1 - x, 1 + x]``. Defaults to 0.2.
+        saturation (float): saturation factors from ``[1 - x, 1 + x]``.
+            Defaults to 0.2.
+        prob (float): probability that an image is jittered. Defaults to 0.8.
+        keys (Sequence[str]): which images; an image set in ``query_img`` is
+            jittered member by member. Defaults to ``('query_img', 'reference_img')``.
+        hue (float): hue turn range, a fraction of the colour circle.
+            Defaults to 0.0 (off).
     """
 
     def __init__(

@@ -62,20 +62,19 @@ class ViewDropout(BaseTransform):
     each side between ``hole_size[0]`` and ``hole_size[1]`` of the image
     *height* (Sample4Geo sizes both sides from ``img_size[0]``).
 
-    Config keys:
+    Args:
         prob (float): chance that an image is occluded. Defaults to 0.3.
-        modes (sequence of str): ``'grid'`` and/or ``'coarse'``, one drawn with
+        modes (Sequence[str]): ``'grid'`` and/or ``'coarse'``, one drawn with
             equal odds. Defaults to ``('grid', 'coarse')``.
         grid_ratio (float): hole side / cell side, in (0, 1]. Defaults to 0.4
             (Sample4Geo's tiles; 0.5 for its street panoramas).
         grid_units (int): cells per side. Defaults to 10.
-        holes (tuple of int): range of the number of boxes. Defaults to (10, 25).
-        hole_size (tuple of float): range of a box side as a fraction of the
+        holes (Sequence[int]): range of the number of boxes. Defaults to (10, 25).
+        hole_size (Sequence[float]): range of a box side as a fraction of the
             image height. Defaults to (0.1, 0.2).
         fill (int): value of the dropped pixels. Defaults to 0 (black).
-        keys (sequence of str): which images. Defaults to
-            ``('query_img', 'reference_img')``; an image set in ``query_img`` is
-            occluded member by member.
+        keys (Sequence[str]): which images; an image set in ``query_img`` is
+            occluded member by member. Defaults to ``('query_img', 'reference_img')``.
     """
 
     def __init__(

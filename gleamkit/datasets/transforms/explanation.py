@@ -40,7 +40,7 @@ class LoadExplanationImages(BaseTransform):
     in memory). A missing or unreadable file raises an error naming it and the
     record id.
 
-    Config keys: none.
+    Takes no arguments.
     """
 
     def transform(self, results: dict) -> dict:
@@ -71,9 +71,10 @@ class PackExplanationInputs(BaseTransform):
     and an :class:`~gleamkit.structures.ExplanationDataSample` whose meta holds
     ``id, view, lang, label, reference, source``.
 
-    Config keys:
-        meta_keys (sequence of str): data-info fields copied into the sample's
-            meta (the six above by default; extra ones are copied when present).
+    Args:
+        meta_keys (Sequence[str]): data-info fields copied into the sample's
+            meta (extra ones are copied when present). Defaults to the six above,
+            ``('id', 'view', 'lang', 'label', 'reference', 'source')``.
     """
 
     def __init__(self, meta_keys: Sequence[str] = EXPLANATION_META_KEYS):

@@ -70,22 +70,26 @@ class PanoramaPolarTransform(BaseTransform):
     flip of the input is a horizontal flip of the output) and before packing, in the
     training *and* the test pipelines.
 
-    Config keys:
-        size (int, optional): side of the square output; default the panorama's
-            height (a 64 x 128 panorama becomes 64 x 64 and costs half the compute).
-        elevation_range (tuple): elevation in degrees at the centre and at the
-            middle of an edge. The default ``(-90, 30)`` puts the ground under the
+    Args:
+        size (int, optional): side of the square output. Defaults to None (the
+            panorama's height: a 64 x 128 panorama becomes 64 x 64 and costs half
+            the compute).
+        elevation_range (Sequence[float]): elevation in degrees at the centre and
+            at the middle of an edge. The default ``(-90, 30)`` puts the ground under the
             camera in the centre, the horizon at 3/4 of the way out and the facades
             and tree tops around it; the sky above 30 degrees only reaches the
             corners. SAFA's mapping is ``(-90, 90)``; on the built-in world it was
-            much worse (docs/synthetic_world.md).
-        pano_elevation (tuple): elevations (degrees) of the panorama's top and
-            bottom rows' outer edges: ``(90, -90)`` for a full equirectangular
-            panorama (VIGOR, the built-in world); a cropped one (CVUSA) covers less.
+            much worse (docs/synthetic_world.md). Defaults to ``(-90.0, 30.0)``.
+        pano_elevation (Sequence[float]): elevations (degrees) of the panorama's
+            top and bottom rows' outer edges: ``(90, -90)`` for a full
+            equirectangular panorama (VIGOR, the built-in world); a cropped one
+            (CVUSA) covers less. Defaults to ``(90.0, -90.0)``.
         north_column (float): where north is along the width, as a fraction (0.5 =
             the centre column, as in the built-in world). Check it for real data:
             a wrong value turns the output, which the tile then no longer matches.
-        views (sequence of str): query views to transform (``('panorama',)``).
+            Defaults to 0.5.
+        views (Sequence[str]): query views to transform. Defaults to
+            ``('panorama',)``.
     """
 
     def __init__(
