@@ -199,20 +199,28 @@ class GPSNeighbourSampler(_GlobalBatchSampler):
     replaces it (e.g. with places of similar embeddings, see
     :class:`SimilarityNeighbourSampler` and ``HardNegativeMiningHook``).
 
-    Config keys:
+    Args:
+        dataset: the dataset to sample (filled in by the dataloader).
         batch_size (int): per-rank batch size; must equal the dataloader's.
         neighbours (int): places pulled in per anchor (a group is at most
-            ``1 + neighbours`` samples).
+            ``1 + neighbours`` samples). Defaults to 8.
         neighbour_pool (int, optional): the nearest places a group draws from
-            (Sample4Geo's ``neighbour_range``); default ``2 * neighbours``.
+            (Sample4Geo's ``neighbour_range``). Defaults to None
+            (``2 * neighbours``).
         neighbour_radius_m (float, optional): GPS neighbours farther than this
-            are never pulled in.
+            are never pulled in. Defaults to None (no limit).
         hard_fraction (float): share of each batch made of neighbour groups
             (0 = random batches with unique locations; 1 = groups only).
+            Defaults to 1.0.
         same_view (bool): pull the neighbour's sample of the anchor's view when
             it has one (both loss directions then compare like with like).
-        seed (int, optional): shared by all ranks (synced when ``None``).
-        location_key, lat_key, lon_key, view_key (str): data-info fields.
+            Defaults to True.
+        seed (int, optional): shared by all ranks. Defaults to None (synced).
+        location_key (str): data-info field naming the place. Defaults to
+            ``'location_id'``.
+        lat_key (str): data-info field of the latitude. Defaults to ``'lat'``.
+        lon_key (str): data-info field of the longitude. Defaults to ``'lon'``.
+        view_key (str): data-info field naming the view. Defaults to ``'view'``.
     """
 
     def __init__(
@@ -606,7 +614,12 @@ class SimilarityNeighbourSampler(GPSNeighbourSampler):
     ``'gps'`` - GPS neighbours, Sample4Geo's first epochs (needs lat/lon);
     ``'random'`` - random batches with unique locations.
 
-    Config keys: those of :class:`GPSNeighbourSampler`, plus ``initial``.
+    Args:
+        dataset: the dataset to sample (filled in by the dataloader).
+        batch_size (int): per-rank batch size; must equal the dataloader's.
+        initial (str): the batches before the first table, ``'gps'`` or
+            ``'random'`` (see above). Defaults to ``'gps'``.
+        **kwargs: the other arguments of :class:`GPSNeighbourSampler`.
     """
 
     def __init__(self, dataset, batch_size: int, initial: str = 'gps', **kwargs):

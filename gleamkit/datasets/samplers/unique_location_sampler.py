@@ -138,10 +138,12 @@ class UniqueLocationSampler(_GlobalBatchSampler):
     sees), and each rank gets an equal share. The order is a pure function of
     ``(seed, epoch)``: call ``set_epoch`` (the Runner does).
 
-    Config keys:
+    Args:
+        dataset: the dataset to sample (filled in by the dataloader).
         batch_size (int): per-rank batch size; must equal the dataloader's.
-        seed (int, optional): shared by all ranks (synced when ``None``).
-        location_key (str): data-info field naming the place (``'location_id'``).
+        seed (int, optional): shared by all ranks. Defaults to None (synced).
+        location_key (str): data-info field naming the place. Defaults to
+            ``'location_id'``.
     """
 
     def num_batches(self) -> int:

@@ -22,14 +22,19 @@ class ViewBalancedSampler(_GlobalBatchSampler):
     global batch takes ``global_batch / num_views`` from every view (the
     remainder rotates between views).
 
-    Config keys:
+    Args:
+        dataset: the dataset to sample (filled in by the dataloader).
         batch_size (int): per-rank batch size; must equal the dataloader's.
-        views (sequence of str, optional): the views to draw (default: all).
-        epoch_size ('mean' | 'max' | 'min' | int): samples per epoch over all
-            ranks: ``num_views x`` the mean / largest / smallest view count, or
-            a number. ``'mean'`` keeps the dataset's length.
-        seed, location_key: as in :class:`UniqueLocationSampler`.
-        view_key (str): data-info field naming the view (``'view'``).
+        views (Sequence[str], optional): the views to draw. Defaults to None (all).
+        epoch_size (str | int): samples per epoch over all ranks: ``'mean'``,
+            ``'max'`` or ``'min'`` (``num_views x`` the mean / largest / smallest
+            view count) or a number. ``'mean'`` keeps the dataset's length.
+            Defaults to ``'mean'``.
+        seed (int, optional): as in :class:`UniqueLocationSampler`. Defaults to
+            None (synced).
+        location_key (str): as in :class:`UniqueLocationSampler`. Defaults to
+            ``'location_id'``.
+        view_key (str): data-info field naming the view. Defaults to ``'view'``.
     """
 
     def __init__(

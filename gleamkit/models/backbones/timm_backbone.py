@@ -13,20 +13,23 @@ class TimmBackbone(_MMPretrainTIMMBackbone):
     The classifier is removed, so ``forward`` returns a 1-tuple with the unpooled
     features: ``(B, C, H, W)`` for CNNs, ``(B, N, C)`` tokens for ViTs.
 
-    Config keys:
+    Args:
         model_name (str): a timm name, e.g. ``'convnext_base.fb_in22k_ft_in1k_384'``
             (the Sample4Geo backbone) or ``'resnet18'``.
         pretrained (bool): load timm's published weights from the Hugging Face hub
             (needs internet or a populated HF cache). Tests use ``False``.
+            Defaults to False.
         checkpoint_path (str): a local weights file for timm to load instead.
+            Defaults to ``''`` (none).
         grad_checkpointing (bool): trade compute for memory on large backbones.
+            Defaults to False.
         channels_last (bool): use the channels-last memory format (faster convs
-            on GPUs with tensor cores).
+            on GPUs with tensor cores). Defaults to False.
         pooled (bool): return timm's pooled pre-logits ``(B, C)`` (its own global
             pool and head norm, e.g. ConvNeXt's ``head.norm``: what Sample4Geo
-            embeds) instead of the unpooled feature map.
-        global_pool (str): timm's pooling when ``pooled`` (``'avg'``; ``'token'``
-            for ViT class tokens).
+            embeds) instead of the unpooled feature map. Defaults to False.
+        global_pool (str): timm's pooling when ``pooled`` (``'token'`` for ViT
+            class tokens). Defaults to ``'avg'``.
         norm_eval (bool): keep every BatchNorm layer in eval mode while training:
             its running statistics stay those of the pretrained weights (its affine
             parameters still train). Use it when fine-tuning a pretrained BatchNorm
@@ -36,6 +39,7 @@ class TimmBackbone(_MMPretrainTIMMBackbone):
             over all views, serves them all - a train/test mismatch that costs a
             pretrained EfficientNet most of its accuracy. Leave it off for encoders
             trained from scratch (their running statistics start meaningless).
+            Defaults to False.
         frozen_stages (int): freeze the stem and the first ``frozen_stages``
             stages (mmpretrain's convention: -1 freezes nothing, 0 the stem only).
             Stages are timm's coarse parameter groups (``group_matcher``):
@@ -44,6 +48,9 @@ class TimmBackbone(_MMPretrainTIMMBackbone):
             in eval mode, and backpropagation stops above them: on a CPU,
             EfficientNet-Lite0 at 64 px trains 1.33x faster with 3 frozen stages,
             with less than half the activation memory (docs/performance.md).
+            Defaults to -1.
+        init_cfg (dict, optional): mmengine's initialisation config. Defaults to
+            None.
         **kwargs: any other ``timm.create_model`` argument (``drop_path_rate``,
             ``img_size`` for ViTs, ...).
     """

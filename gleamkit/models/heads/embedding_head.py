@@ -26,17 +26,22 @@ class GeneralizedMeanPooling(nn.Module):
 class EmbeddingHead(nn.Module):
     """Turns backbone features into an L2-normalised embedding.
 
-    Config keys:
+    Args:
         in_channels (int): backbone channels (filled in by the retriever).
         embed_dim (int, optional): output size; ``None`` keeps ``in_channels``
             and skips the projection (Sample4Geo uses the pooled features as is).
+            Defaults to None.
         pooling (str): ``'avg'`` (CNN maps), ``'gem'`` (generalised mean),
             ``'cls'`` (first token of a ViT), ``'token_mean'`` (mean of tokens).
             For ``(B, N, C)`` tokens, ``'avg'`` means ``'token_mean'``.
-        norm (bool): LayerNorm before the projection.
+            Defaults to ``'avg'``.
+        norm (bool): LayerNorm before the projection. Defaults to False.
         norm_eps (float): the LayerNorm's epsilon (ConvNeXt's head norm: 1e-6).
+            Defaults to 1e-5.
         dropout (float): dropout before the projection (training only).
+            Defaults to 0.0.
         normalize (bool): L2-normalise the output (needed by InfoNCE and faiss IP).
+            Defaults to True.
         proj_init (str): how the projection starts. ``'default'`` (PyTorch's
             random ``nn.Linear``): an untrained model ranks worse than its
             backbone's pooled features. ``'orthogonal'``: orthonormal weights,
