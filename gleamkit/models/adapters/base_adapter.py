@@ -17,10 +17,11 @@ class BaseModalityAdapter(nn.Module):
     ``forward(features, view)`` takes ``(B, C, H, W)`` or ``(B, N, C)`` features of
     a batch that all come from ``view`` and returns features of the same shape.
 
-    Config keys:
+    Args:
         channels (int): feature channels (filled in by the retriever from the
             backbone when left out).
-        views (sequence of str): the views the adapter knows.
+        views (Sequence[str]): the views the adapter knows. Defaults to
+            ``('satellite', 'uav', 'map', 'panorama', 'ground')``.
     """
 
     def __init__(self, channels: int, views: Sequence[str] = DEFAULT_VIEWS):

@@ -13,7 +13,13 @@ class ViewEmbeddingAdapter(BaseModalityAdapter):
     Initialised at zero so that training starts from the shared encoder and
     learns only what each view needs to differ.
 
-    Config keys: ``channels``, ``views``, ``init_std`` (0 = zero init).
+    Args:
+        channels (int): feature channels (filled in by the retriever from the
+            backbone when left out).
+        views (Sequence[str]): the views the adapter knows. Defaults to
+            ``('satellite', 'uav', 'map', 'panorama', 'ground')``.
+        init_std (float): standard deviation of the initial vectors.
+            Defaults to 0.0 (zero init).
     """
 
     def __init__(self, channels, views=DEFAULT_VIEWS, init_std: float = 0.0):

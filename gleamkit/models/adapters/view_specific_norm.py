@@ -14,7 +14,12 @@ class ViewSpecificNorm(BaseModalityAdapter):
     Views differ mostly in feature statistics (a drone image's texture energy is
     not a map tile's), which this absorbs cheaply: 2*C parameters per view.
 
-    Config keys: ``channels``, ``views``, ``eps``.
+    Args:
+        channels (int): feature channels (filled in by the retriever from the
+            backbone when left out).
+        views (Sequence[str]): the views the adapter knows. Defaults to
+            ``('satellite', 'uav', 'map', 'panorama', 'ground')``.
+        eps (float): the standardisation's epsilon. Defaults to 1e-6.
     """
 
     def __init__(self, channels, views=DEFAULT_VIEWS, eps: float = 1e-6):

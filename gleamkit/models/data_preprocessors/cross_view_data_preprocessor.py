@@ -28,14 +28,20 @@ class CrossViewDataPreprocessor(BaseDataPreprocessor):
     Output ``inputs``: ``{'query': {view: (row indices, NxCxHxW float)},
     'reference': {view: (row indices, NxCxHxW float)}, 'batch_size': B}``.
 
-    Config keys:
-        mean, std (3 floats): RGB normalisation on the 0-255 scale (ImageNet by
-            default; use the backbone's ``pretrained_cfg`` values x 255).
+    Args:
+        mean (Sequence[float]): RGB normalisation means on the 0-255 scale (use
+            the backbone's ``pretrained_cfg`` values x 255). Defaults to
+            ImageNet's, ``(123.675, 116.28, 103.53)``.
+        std (Sequence[float]): RGB normalisation standard deviations on the
+            0-255 scale. Defaults to ImageNet's, ``(58.395, 57.12, 57.375)``.
         view_mean_std (dict, optional): ``{view: (mean, std)}`` overrides.
+            Defaults to None.
         default_reference_view (str): view of references whose sample does not
             say. The datasets write ``reference_view`` into every sample and the
             evaluation loops fill it from the gallery dataset's ``metainfo``, so this
             is the last resort of hand-made batches. Defaults to ``'satellite'``.
+        non_blocking (bool): copy batches to the device asynchronously (with
+            pinned memory). Defaults to False.
     """
 
     def __init__(

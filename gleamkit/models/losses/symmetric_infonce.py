@@ -24,9 +24,15 @@ class SymmetricInfoNCELoss(nn.Module):
     the loss of its own rows against all columns (OpenCLIP's local loss): the
     negatives of the whole global batch, for the memory of a local one.
 
-    Config keys: ``temperature`` (initial, 0.07), ``learnable_temperature``,
-    ``max_scale`` (100), ``label_smoothing`` (0.1), ``gather`` (True),
-    ``loss_weight`` (1.0).
+    Args:
+        temperature (float): the initial temperature (``s = 1 / temperature``).
+            Defaults to 0.07.
+        learnable_temperature (bool): learn ``logit_scale``. Defaults to True.
+        max_scale (float): the clamp of ``s``. Defaults to 100.0.
+        label_smoothing (float): cross-entropy label smoothing. Defaults to 0.1.
+        gather (bool): all-gather the embeddings under distributed training.
+            Defaults to True.
+        loss_weight (float): factor on the loss. Defaults to 1.0.
     """
 
     def __init__(

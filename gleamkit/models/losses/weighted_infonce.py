@@ -108,12 +108,20 @@ class WeightedInfoNCELoss(SymmetricInfoNCELoss):
     each rank computes its own rows' loss, exactly as :class:`SymmetricInfoNCELoss`
     does; DDP's gradient average is then the gradient of the full-batch loss.
 
-    Config keys: as :class:`SymmetricInfoNCELoss`: ``temperature`` (0.07),
-    ``learnable_temperature``, ``max_scale`` (100), ``label_smoothing`` (0.1),
-    ``gather`` (True), ``loss_weight`` (1.0); and for :meth:`weights_from_samples`:
-    ``positive_k`` (None: a pair's ``weight`` is used as is; Game4Loc: 5.0),
-    ``semi_positive_weight`` (0.5, for semi-positives without a weight of their
-    own), ``use_semi_positives`` (True).
+    Args:
+        *args: :class:`SymmetricInfoNCELoss`'s arguments, in its order.
+        positive_k (float, optional): for :meth:`weights_from_samples`: a pair's
+            weight ``w`` becomes ``sigmoid(positive_k * w)`` (Game4Loc: 5.0).
+            Defaults to None (a pair's ``weight`` is used as is).
+        semi_positive_weight (float): for :meth:`weights_from_samples`: the weight
+            of semi-positives without a weight of their own. Defaults to 0.5.
+        use_semi_positives (bool): for :meth:`weights_from_samples`: give
+            semi-positives their weight instead of treating them as negatives.
+            Defaults to True.
+        **kwargs: :class:`SymmetricInfoNCELoss`'s arguments: ``temperature``
+            (defaults to 0.07), ``learnable_temperature`` (True), ``max_scale``
+            (100.0), ``label_smoothing`` (0.1), ``gather`` (True), ``loss_weight``
+            (1.0).
     """
 
     def __init__(

@@ -25,24 +25,31 @@ class CrossViewRetriever(BaseModel):
         :meth:`set_gallery` (``pred_ranked_ids``, ``pred_scores`` of the top
         ``keep_topk``, ``pred_lat``/``pred_lon`` of the top-1 tile, ``embedding``).
 
-    Config keys:
+    Args:
         backbone (dict): a ``BACKBONES`` config, e.g. ``dict(type='TimmBackbone',
             model_name='resnet18')``.
         head (dict): a ``MODELS`` config, e.g. ``dict(type='EmbeddingHead',
             embed_dim=512)``; ``in_channels`` is taken from the backbone.
-        adapter (dict): an ``ADAPTERS`` config; ``channels`` taken from the backbone.
-        loss (dict): a ``LOSSES`` config (default ``SymmetricInfoNCELoss``).
-        data_preprocessor (dict): default ``CrossViewDataPreprocessor``.
-        set_aggregation (str): how the members of an image-set query (e.g. the
-            ground photos of one cell) make one embedding: ``'mean'`` or ``'max'``
-            of the member embeddings, re-normalised.
+        adapter (dict, optional): an ``ADAPTERS`` config; ``channels`` taken from
+            the backbone. Defaults to None (no adapter).
+        loss (dict, optional): a ``LOSSES`` config. Defaults to None
+            (``SymmetricInfoNCELoss``).
+        data_preprocessor (dict, optional): the data preprocessor config.
+            Defaults to None (``CrossViewDataPreprocessor``).
         keep_topk (int): how many top scores to keep on each predicted sample.
+            Defaults to 10.
         search_device (str): ``'auto'`` (the model's device) or ``'cpu'`` for the
-            faiss index of the gallery.
+            faiss index of the gallery. Defaults to ``'auto'``.
         grad_cache_chunk (int, optional): embed training batches in chunks of this
             many pairs with gradient caching (large contrastive batches in small
             memory; see :mod:`gleamkit.models.retrievers.grad_cache`). Under DDP
             use ``model_wrapper_cfg=dict(type='CrossViewDistributedDataParallel')``.
+            Defaults to None (one pass).
+        set_aggregation (str): how the members of an image-set query (e.g. the
+            ground photos of one cell) make one embedding: ``'mean'`` or ``'max'``
+            of the member embeddings, re-normalised. Defaults to ``'mean'``.
+        init_cfg (dict, optional): mmengine's initialisation config. Defaults to
+            None.
     """
 
     def __init__(
