@@ -199,35 +199,49 @@ class HuggingFaceVLMExplainer(BaseModel):
     :meth:`save_adapter` writes the peft adapter (safetensors) plus
     :data:`EXPLAINER_RECORD`; ``LoRACheckpointHook`` calls it during training.
 
-    Config keys:
+    Args:
         model_name_or_path (str): hub name, local directory or tiny model name.
-        lora (dict, optional): ``peft.LoraConfig`` keyword arguments. Default
-            ``dict(r=16, lora_alpha=32, lora_dropout=0.05, target_modules='attention')``;
+        lora (dict, optional): ``peft.LoraConfig`` keyword arguments;
             ``target_modules`` may be ``'attention'`` (q/k/v/o of the language
             model), ``'all-linear'`` (every linear layer of the language model), or
             anything peft accepts (list of names, regex). ``None``: no adapter (the
-            base model, frozen: zero-shot evaluation).
+            base model, frozen: zero-shot evaluation). Defaults to
+            ``dict(r=16, lora_alpha=32, lora_dropout=0.05, target_modules='attention')``.
         adapter_path (str, optional): a saved adapter to start from; its record's
             pixel budget is checked/applied. Its own ``adapter_config.json`` defines
             the adapter: ``lora`` then only says whether it trains further (a dict)
-            or stays frozen (``None``, inference).
-        freeze_vision_tower, freeze_projector (bool): keep the vision encoder /
-            the vision-language projector frozen (default ``True``); ``False``
+            or stays frozen (``None``, inference). Defaults to None.
+        freeze_vision_tower (bool): keep the vision encoder frozen; ``False``
             trains a full copy of it with the adapter (peft ``modules_to_save``).
-        torch_dtype (str): ``'auto'`` (bf16 on CUDA with bf16 support, else fp32),
-            ``'bfloat16'``, ``'float16'`` or ``'float32'``.
+            Defaults to True.
+        freeze_projector (bool): keep the vision-language projector frozen;
+            ``False`` trains a full copy of it with the adapter. Defaults to True.
+        torch_dtype (str | torch.dtype): ``'auto'`` (bf16 on CUDA with bf16
+            support, else fp32), ``'bfloat16'``, ``'float16'`` or ``'float32'``.
+            Defaults to ``'auto'``.
         attn_implementation (str, optional): ``'sdpa'``, ``'flash_attention_2'``, ...
+            Defaults to None (transformers' choice).
         gradient_checkpointing (bool): recompute activations in backward.
-        min_pixels, max_pixels (int, optional): the image processor's pixel budget
-            (Qwen2-VL-style processors). Applied to training and inference, saved
-            with the adapter and checked when the adapter is loaded.
-        generation (dict): ``generate`` keyword arguments; default
-            ``dict(max_new_tokens=256, do_sample=False)`` (greedy).
-        trust_remote_code (bool), revision (str): passed to ``from_pretrained``.
-        model_kwargs, processor_kwargs (dict): more ``from_pretrained`` arguments.
+            Defaults to False.
+        min_pixels (int, optional): the image processor's pixel budget, lower
+            bound (Qwen2-VL-style processors). Applied to training and inference,
+            saved with the adapter and checked when the adapter is loaded.
+            Defaults to None (the processor's).
+        max_pixels (int, optional): the same, upper bound. Defaults to None.
+        generation (dict, optional): ``generate`` keyword arguments. Defaults to
+            None (``dict(max_new_tokens=256, do_sample=False)``, greedy).
+        trust_remote_code (bool): passed to ``from_pretrained``. Defaults to False.
+        revision (str, optional): passed to ``from_pretrained``. Defaults to None.
+        model_kwargs (dict, optional): more model ``from_pretrained`` arguments.
+            Defaults to None.
+        processor_kwargs (dict, optional): more processor ``from_pretrained``
+            arguments. Defaults to None.
         save_frozen_weights (bool): put the frozen base weights in ``state_dict()``
-            too (default ``False``).
-        data_preprocessor (dict): default ``dict(type='VLMDataPreprocessor')``.
+            too. Defaults to False.
+        data_preprocessor (dict | nn.Module, optional): Defaults to None
+            (``dict(type='VLMDataPreprocessor')``).
+        init_cfg (dict, optional): mmengine's initialisation config. Defaults to
+            None.
     """
 
     def __init__(

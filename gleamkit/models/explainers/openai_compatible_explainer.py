@@ -147,31 +147,50 @@ class OpenAICompatibleExplainer(BaseModel):
     ``failed``. A quota stop still ends the run (every further request would
     fail too); the answers fetched so far stay in the cache.
 
-    Config keys:
+    Args:
         model (str): the endpoint's model name (``'gpt-4o'``, a Doubao endpoint id,
             the name ``vllm serve`` registered).
         base_url (str): e.g. ``'https://api.openai.com/v1'``, ``'http://localhost:8000/v1'``.
+            Defaults to ``'https://api.openai.com/v1'``.
         api_key_env (str, optional): environment variable holding the API key
             (read at each request, never stored); ``None`` or unset: no
-            ``Authorization`` header (local servers).
-        timeout (float): seconds per request.
-        max_retries (int): retries after the first attempt.
-        backoff_base, backoff_max, jitter (float): exponential backoff parameters.
+            ``Authorization`` header (local servers). Defaults to
+            ``'OPENAI_API_KEY'``.
+        timeout (float): seconds per request. Defaults to 120.0.
+        max_retries (int): retries after the first attempt. Defaults to 5.
+        backoff_base (float): exponential backoff: the first wait in seconds.
+            Defaults to 1.0.
+        backoff_max (float): exponential backoff: the longest wait in seconds.
+            Defaults to 60.0.
+        jitter (float): exponential backoff: the random share of a wait.
+            Defaults to 0.5.
         max_retry_after (float): longest ``Retry-After`` honoured; a server asking for
             more makes the request fail (with the asked wait in the message).
-        system_prompt (str, optional): a system message.
-        generation (dict): request fields, default ``dict(temperature=0, max_tokens=1024)``.
+            Defaults to 300.0.
+        system_prompt (str, optional): a system message. Defaults to None.
+        generation (dict, optional): request fields. Defaults to None
+            (``dict(temperature=0, max_tokens=1024)``).
         extra_headers (dict, optional): more HTTP headers (not secrets: they are
-            not redacted).
+            not redacted). Defaults to None.
         max_concurrency (int): parallel requests in :meth:`explain_batch`.
+            Defaults to 1.
         progress (bool): show a progress bar in :meth:`explain_batch`.
+            Defaults to True.
         cache_file (str, optional): JSONL answer cache (see above). Defaults to
             None (no cache).
         on_error (str): what predict mode does with a pair whose request failed:
-            ``'record'`` (the default: record the failure and go on) or
-            ``'raise'``.
-        sleep, clock, rng: injectable ``time.sleep``, ``time.time`` and
-            ``random.Random`` (tests).
+            ``'record'`` (record the failure and go on) or ``'raise'``.
+            Defaults to ``'record'``.
+        sleep (Callable, optional): injectable ``time.sleep`` (tests). Defaults to
+            None (``time.sleep``).
+        clock (Callable, optional): injectable ``time.time`` (tests). Defaults to
+            None (``time.time``).
+        rng (random.Random, optional): injectable random generator (tests).
+            Defaults to None (a new ``random.Random``).
+        data_preprocessor (dict, optional): as in mmengine's ``BaseModel``.
+            Defaults to None.
+        init_cfg (dict, optional): mmengine's initialisation config. Defaults to
+            None.
     """
 
     def __init__(

@@ -121,14 +121,17 @@ class VLMDataPreprocessor(BaseDataPreprocessor):
     The processor comes from the model (:meth:`set_processor`): the explainer
     loads it with the model and hands it over.
 
-    Config keys:
+    Args:
         system_prompt (str, optional): a system message; ``None`` leaves the chat
             template's default (Qwen's "You are a helpful assistant.").
+            Defaults to None.
         supervise_end_of_turn (bool): also supervise the end-of-turn token after
-            the answer. Default ``True``.
+            the answer. Defaults to True.
         max_length (int, optional): truncate answers so a sequence has at most
             this many tokens (the prompt, images included, is never cut).
+            Defaults to None (no truncation).
         non_blocking (bool): as in mmengine's ``BaseDataPreprocessor``.
+            Defaults to False.
 
     Per-token type ids the processor returns are extended over the answer with
     the value the model gives generated tokens: 0 for Qwen's
