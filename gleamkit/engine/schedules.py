@@ -14,9 +14,11 @@ Two traps of mmengine's epoch-based schedulers (``by_epoch=True``), closed here:
   steps), and the cosine after it decays from the warm-up's start value (1e-6 instead of
   1e-3). :func:`iteration_schedule` converts the whole schedule at once, rounding each
   boundary to the nearest iteration and giving every phase at least two iterations (a
-  ramp then reaches its target on its last iteration); the cosine reaches its floor on
-  the run's last iteration. A run too short for that is refused with what to change.
-  :func:`follow_epoch_length` makes a Runner use it when it builds its schedulers.
+  ramp then reaches its target on its last iteration); the cosine keeps mmengine's
+  ``T_max = end - begin`` (its floor one step after the run, as transformers' schedule), so
+  a whole-epoch schedule converts to exactly mmengine's lr curve. A run too short for
+  that is refused with what to change. :func:`follow_epoch_length` makes a Runner use it
+  when it builds its schedulers.
 """
 
 import copy
@@ -140,7 +142,8 @@ def iteration_schedule(schedulers, epoch_length: int, max_iters: int) -> List[di
     Each boundary goes to the nearest iteration; consecutive boundaries are at least two
     iterations apart (a ramp of ``n`` iterations reaches its target on its last one, so
     one iteration would never leave the start value), within ``max_iters``. A cosine
-    without ``T_max`` gets ``end - begin - 1``: its floor on its last iteration.
+    without ``T_max`` keeps mmengine's ``end - begin`` (its floor one step after its last
+    iteration): where mmengine's own conversion has no trap, the curve is identical.
     Other schedulers are returned unchanged.
 
     Args:
@@ -203,8 +206,8 @@ def iteration_schedule(schedulers, epoch_length: int, max_iters: int) -> List[di
         end = at[float(s['end'])] if s.get('end') is not None and s['end'] < _INF else None
         if s.get('T_max') is not None:
             s['T_max'] = max(1, _round(s['T_max'] * epoch_length))
-        elif issubclass(_scheduler_class(s), CosineAnnealingParamScheduler) and end:
-            s['T_max'] = end - begin - 1
+        # T_max left to mmengine (end - begin): the floor one step after the last
+        # iteration, as mmengine's own conversion and transformers' cosine schedule
         s['begin'] = begin
         if end is not None:
             s['end'] = end

@@ -1,6 +1,7 @@
 """Learning-rate schedules that follow the run (gleamkit/engine/schedules.py), checked by
 stepping mmengine's own schedulers built from the configs, iteration by iteration."""
 
+import math
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,11 @@ def lrs_of(
     return out
 
 
+def last_cosine_step(peak: float, floor: float, steps: int) -> float:
+    """The lr of a cosine of ``steps`` iterations on its last one."""
+    return floor + (peak - floor) * (1 + math.cos(math.pi * (steps - 1) / steps)) / 2
+
+
 def run_lrs(cfg, epoch_length: int) -> list:
     """Fit the schedule to the run, convert it with gleamkit's epoch length, step it."""
     fit_schedule_to_run(cfg)
@@ -69,7 +75,9 @@ def test_phase2_with_one_epoch_ends_at_its_floor():
     assert unfitted[-1] > 4e-4
     lrs = run_lrs(cfg, epoch_length)
     assert cfg.param_scheduler[1].end == 1
-    assert lrs[-1] == pytest.approx(5e-5, rel=1e-9)  # eta_min, on the last iteration
+    # the cosine's last step above eta_min (its floor one step after the run, as mmengine
+    # and transformers place it): lr = eta_min + (peak - eta_min)(1 + cos(pi (T-1)/T)) / 2
+    assert lrs[-1] == pytest.approx(last_cosine_step(1e-3, 5e-5, epoch_length), rel=1e-5)
     # phase 2's 50-iteration warm-up overlaps the cosine (as written): its peak is lower
     assert 8e-4 < max(lrs) <= 1e-3
 
@@ -91,7 +99,8 @@ def test_university1652_child_with_ten_epochs_decays_over_ten():
     assert (warmup.begin, warmup.end, cosine.begin, cosine.end) == (0, 1, 1, 10)
     assert lrs[epoch_length] == pytest.approx(1e-3)  # the peak after the warm-up epoch
     assert lrs[5 * epoch_length] > 4e-4  # still decaying halfway
-    assert lrs[-1] == 0.0  # Sample4Geo's floor
+    # Sample4Geo's floor (0) one step after the run, as transformers' cosine schedule
+    assert lrs[-1] == pytest.approx(last_cosine_step(1e-3, 0.0, 9 * epoch_length), rel=1e-5)
     assert max(lrs) == pytest.approx(1e-3)
 
 
@@ -146,7 +155,9 @@ def test_warmup_reaches_the_peak_for_any_epoch_length(name, epochs):
             refused.append(epoch_length)
             continue
         assert max(lrs) == pytest.approx(lr, rel=1e-6), epoch_length
-        assert lrs[-1] == pytest.approx(floor, abs=1e-12), epoch_length
+        cosine = iteration_schedule(cfg.param_scheduler, epoch_length, len(lrs))
+        steps = cosine[1]['end'] - cosine[1]['begin']
+        assert lrs[-1] == pytest.approx(last_cosine_step(lr, floor, steps), rel=1e-5), epoch_length
         assert lrs[0] < lr  # it starts low and rises
         peak = lrs.index(max(lrs))
         assert all(a <= b for a, b in zip(lrs[:peak], lrs[1 : peak + 1]))  # rises to the peak
@@ -179,10 +190,26 @@ def test_iteration_schedule_keeps_other_schedulers():
     ]
     out = iteration_schedule(schedulers, epoch_length=100, max_iters=200)
     assert out[0] == schedulers[0]
-    assert out[1] == dict(
-        type='CosineAnnealingLR', by_epoch=False, begin=0, end=200, T_max=199, eta_min=5e-5
-    )
+    # T_max is mmengine's own (end - begin), so a whole-epoch schedule converts exactly as
+    # mmengine converts it (the main job's numbers depend on it)
+    assert out[1] == dict(type='CosineAnnealingLR', by_epoch=False, begin=0, end=200, eta_min=5e-5)
     assert 'convert_to_iter_based' in schedulers[1]  # the input is not changed
+
+
+def test_whole_epoch_schedules_convert_as_mmengine_converts_them():
+    """Where mmengine's conversion has no trap (whole epochs), gleamkit's is the same lr
+    curve, value for value: phase 2's main job trains exactly as before the conversion."""
+    for epoch_length in (7, 231):
+        cfg = load('phase2')
+        ours = run_lrs(cfg, epoch_length)
+        theirs = lrs_of(
+            load('phase2').param_scheduler,
+            1e-3,
+            2 * epoch_length,
+            mmengine_conversion=True,
+            epoch_length=epoch_length,
+        )
+        assert ours == theirs, epoch_length
 
 
 def test_an_iteration_warmup_longer_than_the_run_is_reported():
