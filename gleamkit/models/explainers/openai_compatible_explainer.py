@@ -609,6 +609,7 @@ class OpenAICompatibleExplainer(BaseModel):
         progress: Optional[bool] = None,
         on_error: str = 'raise',
         on_result: Optional[Callable[[int, dict], None]] = None,
+        batch_size: Optional[int] = None,
     ) -> List[Optional[dict]]:
         """Explain ``(query_img, satellite_img, prompt, lang)`` tuples, in order.
 
@@ -617,6 +618,7 @@ class OpenAICompatibleExplainer(BaseModel):
         (quota exhaustion still raises: every further request would fail too).
         ``on_result(index, result)`` is called in the calling thread as each
         pair finishes (in completion order), e.g. to write it at once.
+        ``batch_size`` is accepted for the explainers' common interface and unused.
         """
         if on_error not in ('raise', 'skip'):
             raise ValueError(f'on_error={on_error!r}: expected "raise" or "skip"')
@@ -662,6 +664,13 @@ class OpenAICompatibleExplainer(BaseModel):
                     future.cancel()
                 raise
         return results
+
+    def score_batch(self, pairs: Sequence[tuple], batch_size: int = 8) -> List[Optional[float]]:
+        """P(match) per ``(query_img, satellite_img, prompt, lang)`` tuple, read from the
+        answer's token log-probabilities (one request per pair; ``None`` where the
+        endpoint returns none, see ``score_verdicts``). ``batch_size`` is unused: the
+        requests run ``max_concurrency`` at a time."""
+        return [r.get('p_match') for r in self.explain_batch(pairs, progress=False)]
 
     # ------------------------------------------------------------- mmengine model
     def forward(self, inputs, data_samples: Optional[list] = None, mode: str = 'predict'):
