@@ -11,8 +11,11 @@ runs) and re-orders them by ``(1 - w) * cosine + w * (2 * P(match) - 1)``.
     python benchmarks/rerank.py --config configs/gleam_c/phase2.py \\
         --checkpoint work_dirs/phase2/epoch_2.pth --explainer work_dirs/tiny_label/adapter
 
-Without ``--checkpoint`` the retriever is randomly initialised (resnet10t): its R@1 is
-chance level and the table only measures the machinery and the time. ``--explainer``
+Without ``--config`` the retriever is a randomly initialised resnet10t: its R@1 is
+chance level and the table only measures the machinery and the time. Without
+``--checkpoint`` a config keeps its initial weights (e.g. the packaged ImageNet
+EfficientNet-Lite0 of ``configs/_base_/models/gleam_c_efficientnet_lite0_pooled.py``:
+a zero-shot retriever). ``--explainer``
 takes what ``GeoLocalizer(explainer=...)`` takes (a config file, an adapter or model
 directory); the default is the offline tiny Qwen2.5-VL, untrained.
 """
@@ -145,7 +148,8 @@ def main(argv=None):
         f'{args.fusion_weight}, language {args.language}; {args.threads} torch thread(s)'
     )
     print(
-        f'# retriever: {args.checkpoint or "random init (chance-level retrieval)"}; '
+        f'# retriever: {args.config or "resnet10t (random init: chance-level retrieval)"}, '
+        f'weights: {args.checkpoint or "none (the config initial weights)"}; '
         f'explainer: {args.explainer or "gleamkit/tiny-qwen2.5-vl, untrained"}'
     )
     print(
