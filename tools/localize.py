@@ -138,6 +138,22 @@ def parse_args(argv=None):
         help='CSV with columns image, lat, lon (image = the file '
         'name, path, or the folder of an image set)',
     )
+    query.add_argument(
+        '--rerank',
+        type=int,
+        default=0,
+        help='verify the top K tiles with GLEAM-X and re-order them by the fused score',
+    )
+    query.add_argument(
+        '--explainer',
+        help='GLEAM-X explainer: a config file, an adapter directory or a model directory '
+        "(default: the GLEAM-C config's verification.explainer)",
+    )
+    query.add_argument('--fusion-weight', type=float, help='weight of P(match) (default: config)')
+    query.add_argument(
+        '--explain', action='store_true', help='also write an explanation per verified tile'
+    )
+    query.add_argument('--language', default='en', choices=('en', 'zh'))
     query.add_argument('--out', required=True, help='results directory')
     query.add_argument('--no-report', action='store_true', help='skip the PNG reports')
     return parser.parse_args(argv)
@@ -164,7 +180,14 @@ def _localizer(args, gallery_info=None):
         cfg.merge_from_dict(args.cfg_options)
     # the sizes the gallery was embedded at, unless the config is overridden here
     sizes = None if args.cfg_options else (gallery_info or {}).get('input_sizes')
-    return GeoLocalizer(cfg, checkpoint, device=args.device, input_sizes=sizes)
+    return GeoLocalizer(
+        cfg,
+        checkpoint,
+        device=args.device,
+        input_sizes=sizes,
+        explainer=getattr(args, 'explainer', None),
+        fusion_weight=getattr(args, 'fusion_weight', None),
+    )
 
 
 def run_build(args):
@@ -276,6 +299,10 @@ def _tile_image(dataset, position):
         return None
 
 
+def _p_text(tile):
+    return '' if tile.p_match is None else f'{tile.p_match:.3f} ({tile.verdict})'
+
+
 def _write_index_html(path, results, reports, summary):
     """One offline page: a table of the answers and every query's report PNG."""
     from html import escape
@@ -287,7 +314,9 @@ def _write_index_html(path, results, reports, summary):
             f'<tr><td><a href="#{escape(report)}">{escape(r.query)}</a></td>'
             f'<td>{r.view}</td><td>{r.lat:.6f}</td><td>{r.lon:.6f}</td>'
             f'<td>{r.radius_m:.0f}</td><td>{error}</td>'
-            f'<td>{escape(r.top1.tile_id)}</td><td>{r.top1.score:.3f}</td></tr>'
+            f'<td>{escape(r.top1.tile_id)}</td><td>{r.top1.score:.3f}</td>'
+            f'<td>{_p_text(r.top1)}</td><td>{escape(_verification_text(r))}</td>'
+            f'<td>{escape(r.top1.explanation or "")}</td></tr>'
         )
         figures.append(
             f'<h3 id="{escape(report)}">{escape(r.query)}</h3>'
@@ -306,8 +335,36 @@ def _write_index_html(path, results, reports, summary):
             f'<h2>Localisation results</h2>{head}<table border="1" '
             'style="border-collapse:collapse"><tr><th>query</th><th>view</th><th>lat</th>'
             '<th>lon</th><th>radius m</th><th>error m</th><th>top-1 tile</th>'
-            '<th>score</th></tr>' + ''.join(rows) + '</table>' + ''.join(figures)
+            '<th>score</th><th>P(match)</th><th>verification</th><th>explanation</th></tr>'
+            + ''.join(rows)
+            + '</table>'
+            + ''.join(figures)
         )
+
+
+def _verification_text(result):
+    v = result.verification
+    if not v:
+        return ''
+    return v['status'] if v['status'] == 'ok' else f'failed: {v["message"]}'
+
+
+def _print_verification(results):
+    """The verified tiles of each query: rank, retrieval rank, scores, verdict."""
+    for r in results:
+        v = r.verification or {}
+        print(f'{r.query} [{r.view}]: verification {_verification_text(r)}')
+        for t in r.tiles:
+            if t.p_match is None:
+                continue
+            line = (
+                f'  #{t.rank} (retrieval #{t.retrieval_rank}) {t.tile_id}: cos {t.score:.3f}, '
+                f'P(match) {t.p_match:.3f} -> {t.verdict}, fused {t.fused_score:.3f} '
+                f'(w={v.get("fusion_weight")})'
+            )
+            print(line)
+            if t.explanation:
+                print(f'     {t.explanation}')
 
 
 def _slug(text, limit=60):
@@ -337,8 +394,13 @@ def run_query(args):
         true_latlon=truths,
         margin=args.margin,
         batch_size=args.batch_size,
+        rerank=args.rerank,
+        explain=args.explain,
+        language=args.language,
     )
     os.makedirs(args.out, exist_ok=True)
+    if args.rerank:
+        _print_verification(results)
     errors = [r.error_m for r in results if r.error_m is not None]
     summary = dict(queries=len(results), gallery=osp.abspath(args.gallery), with_truth=len(errors))
     if errors:
@@ -366,6 +428,11 @@ def run_query(args):
                 'top1_lat',
                 'top1_lon',
                 'top1_error_m',
+                'top1_p_match',
+                'top1_verdict',
+                'top1_retrieval_rank',
+                'verification',
+                'top1_explanation',
                 'report',
             ]
         )
@@ -386,6 +453,11 @@ def run_query(args):
                     f'{r.top1.lat:.7f}',
                     f'{r.top1.lon:.7f}',
                     '' if r.top1_error_m is None else f'{r.top1_error_m:.1f}',
+                    '' if r.top1.p_match is None else f'{r.top1.p_match:.4f}',
+                    r.top1.verdict or '',
+                    r.top1.retrieval_rank or '',
+                    _verification_text(r),
+                    r.top1.explanation or '',
                     report,
                 ]
             )

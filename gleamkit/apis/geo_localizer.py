@@ -64,6 +64,13 @@ class GeoLocalizer:
         input_sizes: ``{view: (h, w)}`` overriding the sizes read from the config's
             test pipeline. Defaults to None.
         seed: torch seed of a randomly initialised model. Defaults to 0.
+        explainer: the GLEAM-X explainer that verifies tiles
+            (``localize(..., rerank=k)``): a config dict, a config file, an adapter
+            directory or a built explainer. Defaults to None: the config's
+            ``verification.explainer``, loaded on the first re-ranking call.
+        fusion_weight: weight of P(match) in the fused score (see
+            :mod:`gleamkit.apis.verification`). Defaults to None: the config's
+            ``verification.fusion_weight``, else 0.5.
 
     Example:
         >>> loc = GeoLocalizer('configs/gleam_c/phase2.py', 'work_dirs/phase2/epoch_2.pth')
@@ -79,6 +86,8 @@ class GeoLocalizer:
         device: str = 'auto',
         input_sizes: Optional[Dict[str, Sequence[int]]] = None,
         seed: int = 0,
+        explainer: Any = None,
+        fusion_weight: Optional[float] = None,
     ):
         import gleamkit.datasets  # noqa: F401  register datasets and transforms
         import gleamkit.models  # noqa: F401  register the model components
@@ -130,6 +139,15 @@ class GeoLocalizer:
         self.gallery: Optional[GalleryIndex] = None
         self.gallery_dir: Optional[Path] = None
         self.gallery_info: Dict[str, Any] = {}
+        verification = dict(config.get('verification') or {})
+        self._explainer_spec = explainer if explainer is not None else verification.get('explainer')
+        self._explainer = None
+        from .verification import DEFAULT_FUSION_WEIGHT, fuse_score
+
+        if fusion_weight is None:
+            fusion_weight = verification.get('fusion_weight', DEFAULT_FUSION_WEIGHT)
+        fuse_score(0.0, 0.5, float(fusion_weight))  # validates the weight
+        self.fusion_weight = float(fusion_weight)
 
     # ------------------------------------------------------------------ model
     def _load_checkpoint(self, path: str) -> None:
@@ -500,6 +518,9 @@ class GeoLocalizer:
         true_latlon=None,
         margin: float = 0.05,
         batch_size: int = 32,
+        rerank: int = 0,
+        explain: bool = False,
+        language: str = 'en',
     ):
         """Where were ``images`` taken?
 
@@ -517,6 +538,14 @@ class GeoLocalizer:
             margin: score margin of the tiles the estimate averages
                 (:func:`estimate_position`). Defaults to 0.05.
             batch_size: queries embedded at once. Defaults to 32.
+            rerank: re-score the top ``rerank`` tiles with the explainer and re-order
+                them by the fused score (:mod:`gleamkit.apis.verification`); the
+                estimate then averages the re-ranked tiles by fused score. 0: off.
+                Defaults to 0.
+            explain: also have the explainer write an explanation per verified
+                tile (slower: it generates). Defaults to False.
+            language: ``'en'`` or ``'zh'``, the explainer's prompt language.
+                Defaults to ``'en'``.
 
         Returns:
             One :class:`LocalizationResult` for one query, else a list of them.
@@ -546,8 +575,14 @@ class GeoLocalizer:
                         index=int(row.get('position', found.indices[q][rank - 1])),
                     )
                 )
-            lat, lon, radius, support = estimate_position(tiles, margin=margin)
+            verification = None
+            if rerank > 0 and tiles:
+                tiles, verification = self._rerank(
+                    images, q, single, views[q], tiles, rerank, explain, language
+                )
+            lat, lon, radius, support = estimate_position(_by_fused(tiles), margin=margin)
             result = LocalizationResult(
+                verification=verification,
                 query=names[q],
                 view=views[q],
                 tiles=tiles,
@@ -563,6 +598,75 @@ class GeoLocalizer:
             results.append(result)
         return results[0] if single else results
 
+    # ------------------------------------------------------------------ verification
+    @property
+    def explainer(self):
+        """The GLEAM-X explainer (loaded on first use), or None when none is set."""
+        if self._explainer is None and self._explainer_spec is not None:
+            from .verification import load_explainer
+
+            self._explainer = load_explainer(self._explainer_spec)
+        return self._explainer
+
+    def _rerank(self, images, q, single, view, tiles, rerank, explain, language):
+        """Verify the top ``rerank`` tiles; on any failure keep the retrieval order."""
+        import time
+
+        from .verification import fuse_score, verify_tiles
+
+        info = dict(
+            status='ok',
+            message='',
+            rerank=int(rerank),
+            fusion_weight=self.fusion_weight,
+            language=language,
+        )
+        start = time.perf_counter()
+        head = tiles[:rerank]
+        try:
+            explainer = self.explainer
+            if explainer is None:
+                raise RuntimeError(
+                    'no explainer: give GeoLocalizer(explainer=...) or '
+                    'verification=dict(explainer=...) in the config'
+                )
+            queries, _ = as_query_list(images)
+            query_image = read_image(queries[0 if single else q][0], f'query {q}')
+            dataset = self.gallery_dataset()
+            if dataset is None:
+                raise RuntimeError('the gallery records no source to read tile pixels from')
+            verdicts = verify_tiles(
+                explainer,
+                np.asarray(query_image),
+                [_tile_pixels(dataset, t.index) for t in head],
+                view=view,
+                language=language,
+                explain=explain,
+            )
+        except Exception as err:  # a failed verifier must not lose the retrieval answer
+            info.update(status='failed', message=f'{type(err).__name__}: {err}')
+            info['seconds'] = time.perf_counter() - start
+            print_log(
+                f'GeoLocalizer: verification failed, keeping the retrieval order: '
+                f'{info["message"]}',
+                logger='current',
+                level=logging.WARNING,
+            )
+            return tiles, info
+        for tile, v in zip(head, verdicts):
+            tile.retrieval_rank = tile.rank
+            tile.p_match, tile.verdict = v['p_match'], v['verdict']
+            tile.explanation = v['explanation']
+            tile.fused_score = fuse_score(tile.score, v['p_match'], self.fusion_weight)
+        head = sorted(head, key=lambda t: -t.fused_score)
+        for tile in tiles[rerank:]:
+            tile.retrieval_rank = tile.rank
+        tiles = head + tiles[rerank:]
+        for rank, tile in enumerate(tiles, 1):
+            tile.rank = rank
+        info['seconds'] = time.perf_counter() - start
+        return tiles, info
+
     @staticmethod
     def _truths(true_latlon, count: int, single: bool) -> list:
         if true_latlon is None:
@@ -576,3 +680,25 @@ class GeoLocalizer:
             if t is not None and (len(t) != 2 or not all(np.isfinite(np.asarray(t, float)))):
                 raise ValueError(f'true_latlon[{i}] must be (lat, lon), got {t!r}')
         return [None if t is None else (float(t[0]), float(t[1])) for t in truths]
+
+
+def _tile_pixels(dataset, position: int):
+    """A gallery tile as an ``H x W x 3`` uint8 array, or None when unreadable."""
+    if position < 0:
+        return None
+    try:
+        image = dataset[position]['inputs']['reference']
+    except Exception:  # a missing tile file: verify_tiles says so
+        return None
+    image = image.permute(1, 2, 0).numpy() if hasattr(image, 'permute') else np.asarray(image)
+    return np.ascontiguousarray(image.astype(np.uint8))
+
+
+def _by_fused(tiles):
+    """The tiles the position estimate uses: the re-ranked ones with their fused score
+    as the score (re-ranked order), or all of them untouched without re-ranking."""
+    import dataclasses
+
+    if not tiles or tiles[0].fused_score is None:
+        return tiles
+    return [dataclasses.replace(t, score=t.fused_score) for t in tiles if t.fused_score is not None]

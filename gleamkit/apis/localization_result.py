@@ -27,6 +27,12 @@ class RetrievedTile:
         lat, lon: the tile's centre, WGS84 degrees.
         footprint: the tile's corners as ``[lon, lat]`` pairs (empty if unknown).
         index: the tile's position in the gallery (for reading its pixels).
+        retrieval_rank: the rank retrieval gave (differs from ``rank`` after
+            re-ranking).
+        p_match: GLEAM-X's P(match) for the tile (verified tiles only, else None).
+        verdict: ``'match'`` / ``'no match'`` from ``p_match`` (else None).
+        explanation: GLEAM-X's explanation (with ``explain=True``, else None).
+        fused_score: the score the re-ranking ordered by (else None).
     """
 
     rank: int
@@ -36,6 +42,11 @@ class RetrievedTile:
     lon: float
     footprint: List[List[float]] = field(default_factory=list)
     index: int = -1
+    retrieval_rank: Optional[int] = None
+    p_match: Optional[float] = None
+    verdict: Optional[str] = None
+    explanation: Optional[str] = None
+    fused_score: Optional[float] = None
 
 
 @dataclass
@@ -52,6 +63,8 @@ class LocalizationResult:
         true_lat, true_lon: the true position when given.
         error_m: geodesic distance estimate -> truth in metres when the truth is given.
         top1_error_m: geodesic distance top-1 tile centre -> truth.
+        verification: with re-ranking, ``dict(status='ok' | 'failed', message,
+            fusion_weight, rerank, language, seconds)``; None without.
     """
 
     query: str
@@ -65,6 +78,7 @@ class LocalizationResult:
     true_lon: Optional[float] = None
     error_m: Optional[float] = None
     top1_error_m: Optional[float] = None
+    verification: Optional[Dict[str, Any]] = None
 
     @property
     def top1(self) -> RetrievedTile:

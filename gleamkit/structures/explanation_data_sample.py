@@ -27,4 +27,8 @@ class ExplanationDataSample(BaseDataElement):
         pred_label (int): the verdict read from ``pred_text`` with
             :func:`gleamkit.evaluation.explanation.parse_verdict`: ``1`` match,
             ``0`` no match, ``-1`` unparseable.
+        p_match (float): the scored verdict, P(match) from the model's own
+            probabilities of the verdict words (``score_batch``; see
+            ``docs/verification.md``), when the explainer scores verdicts.
+        scored_label (int): ``p_match >= the explainer's match_threshold``.
     """

@@ -247,3 +247,37 @@ def test_torchrun_build_shards_across_ranks_like_one_process(built, free_port):
     assert np.allclose(ddp.embeddings, one.embeddings, atol=1e-5)
     manifest = json.loads((root / 'gallery_ddp' / 'index' / 'manifest.json').read_text())
     assert manifest['count'] == len(one.embeddings)
+
+
+def test_query_rerank_explain_prints_and_writes_verdicts(built, tmp_path, capsys):
+    from gleamkit.models.explainers import build_tiny_qwen2_5_vl
+
+    root, world = built
+    torch.set_num_threads(1)
+    model_dir = build_tiny_qwen2_5_vl(str(tmp_path / 'tiny'))
+    (tmp_path / 'explainer.py').write_text(
+        f"model = dict(type='HuggingFaceVLMExplainer', model_name_or_path={model_dir!r}, "
+        'lora=None, generation=dict(max_new_tokens=4))\n'
+    )
+    Image.fromarray(world.render(3, 'uav')).save(tmp_path / 'uav_3.png')
+    out = tmp_path / 'results'
+    args = ['query', '--gallery', str(root / 'gallery'), '--images', str(tmp_path / 'uav_3.png')]
+    args += ['--topk', '4', '--rerank', '2', '--explain', '--language', 'zh', '--no-report']
+    args += ['--explainer', str(tmp_path / 'explainer.py'), '--fusion-weight', '0.25']
+    load_tool().main(args + ['--out', str(out), '--device', 'cpu'])
+    printed = capsys.readouterr().out
+    assert 'verification ok' in printed and printed.count('P(match)') == 2
+    (result,) = json.loads((out / 'results.json').read_text())['results']
+    assert result['verification']['status'] == 'ok'
+    assert result['verification']['fusion_weight'] == 0.25
+    for tile in result['tiles'][:2]:
+        assert 0 <= tile['p_match'] <= 1 and tile['verdict'] in ('match', 'no match')
+        assert tile['fused_score'] == pytest.approx(
+            0.75 * tile['score'] + 0.25 * (2 * tile['p_match'] - 1)
+        )
+    assert result['tiles'][2]['p_match'] is None
+    with open(out / 'results.csv', newline='') as f:
+        (row,) = list(csv.DictReader(f))
+    assert row['verification'] == 'ok' and float(row['top1_p_match']) == pytest.approx(
+        result['tiles'][0]['p_match'], abs=1e-4
+    )

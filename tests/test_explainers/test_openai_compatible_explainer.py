@@ -64,7 +64,16 @@ def test_request_format_and_answer():
             waits,
             system_prompt='You are a remote-sensing expert.',
         ).explain(query, sat, 'Same place?', lang='en')
-    assert result == dict(text=ANSWER, label=1, finish_reason='stop', cached=False)
+    # the fake endpoint returns no logprobs: no P(match), and the reply says why
+    assert result == dict(
+        text=ANSWER,
+        label=1,
+        finish_reason='stop',
+        cached=False,
+        p_match=None,
+        scored_label=None,
+        p_match_note='no logprobs in the reply',
+    )
     assert waits == []
     (req,) = srv.requests
     assert req['path'] == '/v1/chat/completions'

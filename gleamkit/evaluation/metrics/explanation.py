@@ -50,6 +50,11 @@ _HEADERS = dict(
     true_no_match='true no-match',
     no_match_bias='no-match bias',
     unparseable='unparseable',
+    scored_accuracy='scored acc',
+    roc_auc='AUC',
+    ece='ECE',
+    balanced_threshold='bal. thr.',
+    scored_share='scored',
     sbert_similarity='SBERT cos',
     rouge_l='ROUGE-L',
     bleu='BLEU-4',
@@ -135,6 +140,18 @@ class GleamXMetric(BaseMetric):
         collect_device (str): as in mmengine's ``BaseMetric``. Defaults to ``'cpu'``.
         collect_dir (str, optional): as in mmengine's ``BaseMetric``.
             Defaults to None.
+        match_threshold (float): the scored route's threshold on ``p_match``
+            (set it to the ``balanced_threshold`` a validation run reported to
+            remove the no-match bias on test). Defaults to 0.5.
+        calibration_bins (int): equal-width bins of the expected calibration
+            error and the reliability diagram. Defaults to 10.
+
+    The scored route (samples with ``p_match``, see
+    :mod:`gleamkit.evaluation.explanation.calibration`): ``scored_accuracy`` at
+    ``match_threshold``, ``roc_auc``, ``ece`` and ``balanced_threshold`` (the
+    threshold maximising balanced accuracy on these samples: choose it on the
+    validation split, apply it to test); with ``out_json`` a reliability diagram
+    ``<out_json stem>_reliability.png`` is written next to it.
 
     Metric keys: ``accuracy`` ... ``judge_score`` (``failed`` when a sample
     failed) and ``num_samples`` overall;
@@ -161,8 +178,11 @@ class GleamXMetric(BaseMetric):
         prefix: Optional[str] = 'gleam_x',
         collect_device: str = 'cpu',
         collect_dir: Optional[str] = None,
+        match_threshold: float = 0.5,
+        calibration_bins: int = 10,
     ) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix, collect_dir=collect_dir)
+        self.match_threshold, self.calibration_bins = float(match_threshold), int(calibration_bins)
         if isinstance(sbert_model, str):
             self.sbert_models = {'default': sbert_model}
         elif isinstance(sbert_model, Mapping) and all(
@@ -290,6 +310,8 @@ class GleamXMetric(BaseMetric):
         )
         if error:
             out['error'] = str(error)
+        if sample.get('p_match') is not None and not error:
+            out['p_match'] = float(sample['p_match'])
         if out['has_reference'] and self.with_text_overlap:
             pred_tokens = tokenize(out['pred_text'], lang)
             ref_tokens = tokenize(reference, lang)
@@ -324,6 +346,26 @@ class GleamXMetric(BaseMetric):
             metrics.update({key_prefix + k: v for k, v in row.items() if v is not None})
         notes = self._notes(results)
         print_log('\n' + self._format_table(rows, notes), logger='current')
+        scored = [r for r in results if 'p_match' in r]
+        if scored:
+            notes.append(
+                f'scored route: P(match) of {len(scored)} of {len(results)} samples; '
+                f'scored acc at p >= {self.match_threshold:g}; ECE over '
+                f'{self.calibration_bins} equal-width bins; balanced threshold = the one '
+                'maximising balanced accuracy here (choose on val, apply on test)'
+            )
+            if self.out_json:
+                from gleamkit.evaluation.explanation.calibration import reliability_diagram
+
+                png = osp.splitext(self.out_json)[0] + '_reliability.png'
+                os.makedirs(osp.dirname(osp.abspath(png)), exist_ok=True)
+                reliability_diagram(
+                    [r['label'] for r in scored],
+                    [r['p_match'] for r in scored],
+                    png,
+                    self.calibration_bins,
+                    title='GLEAM-X',
+                )
         if self.out_json:
             self._save_json(rows, metrics, notes, results)
         return metrics
@@ -352,6 +394,7 @@ class GleamXMetric(BaseMetric):
         )
         if with_failed:
             out['failed'] = float(np.mean(['error' in r for r in rs])) * 100
+        out.update(self._scored_route(rs))
         with_ref = [r for r in rs if r['has_reference']]
         if self.with_similarity:
             sims = [r['sbert_similarity'] for r in with_ref if 'sbert_similarity' in r]
@@ -369,6 +412,28 @@ class GleamXMetric(BaseMetric):
             judged = [r['judge_score'] for r in rs if 'judge_score' in r]
             out['judge_score'] = float(np.mean(judged)) if judged else None
         return out
+
+    def _scored_route(self, rs: List[dict]) -> Dict[str, Optional[float]]:
+        from gleamkit.evaluation.explanation.calibration import (
+            balanced_threshold,
+            expected_calibration_error,
+            roc_auc,
+        )
+
+        scored = [r for r in rs if 'p_match' in r]
+        if not scored:
+            return {}
+        y = [r['label'] for r in scored]
+        p = [r['p_match'] for r in scored]
+        auc = roc_auc(y, p)
+        return OrderedDict(
+            scored_accuracy=float(np.mean([(q >= self.match_threshold) == t for q, t in zip(p, y)]))
+            * 100,
+            roc_auc=None if auc is None else auc * 100,
+            ece=expected_calibration_error(y, p, self.calibration_bins) * 100,
+            balanced_threshold=balanced_threshold(y, p),
+            scored_share=len(scored) / len(rs) * 100,
+        )
 
     def _notes(self, results: List[dict]) -> List[str]:
         notes = []
@@ -444,6 +509,7 @@ class GleamXMetric(BaseMetric):
                 'view',
                 'label',
                 'pred_label',
+                'p_match',
                 'sbert_similarity',
                 'rouge_l',
                 'sentence_bleu',
@@ -483,6 +549,8 @@ def _fmt(column: str, value) -> str:
         return str(int(value))
     if column == 'sbert_similarity':
         return f'{value:.4f}'
+    if column == 'balanced_threshold':
+        return f'{value:.3f}'
     if column == 'no_match_bias':
         return f'{value:+.2f}'
     return f'{value:.2f}'

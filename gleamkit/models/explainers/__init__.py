@@ -27,6 +27,13 @@ from .tiny_models import (
     build_tiny_qwen2_vl,
     resolve_tiny_model,
 )
+from .verdict_scoring import (
+    class_probability,
+    infer_answer_mode,
+    p_match_from_top_logprobs,
+    verdict_candidates,
+    verification_prompt,
+)
 from .vlm_data_preprocessor import VLMDataPreprocessor, build_chat_messages
 
 __all__ = [
@@ -54,4 +61,9 @@ __all__ = [
     'build_tiny_llava',
     'build_tiny_idefics3',
     'build_tiny_paligemma',
+    'verification_prompt',
+    'verdict_candidates',
+    'infer_answer_mode',
+    'class_probability',
+    'p_match_from_top_logprobs',
 ]

@@ -238,6 +238,17 @@ class HuggingFaceVLMExplainer(BaseModel):
             arguments. Defaults to None.
         save_frozen_weights (bool): put the frozen base weights in ``state_dict()``
             too. Defaults to False.
+        answer_mode (str, optional): ``'label'`` or ``'explanation'``: where
+            :meth:`score_batch` reads the verdict (see
+            :mod:`~gleamkit.models.explainers.verdict_scoring`). Defaults to None
+            (from each pair's prompt: the label-only prompts ask for yes or no).
+        match_threshold (float): ``scored_label = p_match >= match_threshold``.
+            Defaults to 0.5.
+        score_verdicts (bool): ``predict`` and :meth:`explain_batch` also score
+            the verdict (``p_match``, ``scored_label``). Defaults to True.
+        verdict_candidates (dict, optional): ``{lang: {1: [match texts], 0: [no-match
+            texts]}}`` replacing the training data's verdict words (for a model
+            fine-tuned on other answers). Defaults to None (the training data's).
         data_preprocessor (dict | nn.Module, optional): Defaults to None
             (``dict(type='VLMDataPreprocessor')``).
         init_cfg (dict, optional): mmengine's initialisation config. Defaults to
@@ -262,6 +273,10 @@ class HuggingFaceVLMExplainer(BaseModel):
         model_kwargs: Optional[dict] = None,
         processor_kwargs: Optional[dict] = None,
         save_frozen_weights: bool = False,
+        answer_mode: Optional[str] = None,
+        match_threshold: float = 0.5,
+        score_verdicts: bool = True,
+        verdict_candidates: Optional[dict] = None,
         data_preprocessor: Optional[Union[dict, torch.nn.Module]] = None,
         init_cfg: Optional[dict] = None,
     ):
@@ -277,6 +292,16 @@ class HuggingFaceVLMExplainer(BaseModel):
                 'set both min_pixels and max_pixels (the pixel budget), or neither; '
                 f'got min_pixels={min_pixels}, max_pixels={max_pixels}'
             )
+        if answer_mode not in (None, 'label', 'explanation'):
+            raise ValueError(
+                f"answer_mode={answer_mode!r}: expected None, 'label' or 'explanation'"
+            )
+        if not 0.0 <= float(match_threshold) <= 1.0:
+            raise ValueError(f'match_threshold={match_threshold!r}: expected a value in [0, 1]')
+        self.answer_mode = answer_mode
+        self.match_threshold = float(match_threshold)
+        self.score_verdicts = score_verdicts
+        self.custom_candidates = copy.deepcopy(verdict_candidates) if verdict_candidates else None
         self.model_name_or_path = model_name_or_path
         self.save_frozen_weights = save_frozen_weights
         self.generation = dict(max_new_tokens=256, do_sample=False)
@@ -485,11 +510,17 @@ class HuggingFaceVLMExplainer(BaseModel):
             for k, v in inputs.items()
         }
 
-    def forward(self, inputs: dict, data_samples: Optional[list] = None, mode: str = 'tensor'):
+    def forward(
+        self,
+        inputs: dict,
+        data_samples: Optional[list] = None,
+        mode: str = 'tensor',
+        raw_inputs: Optional[list] = None,
+    ):
         if mode == 'loss':
             return self.loss(inputs, data_samples)
         if mode == 'predict':
-            return self.predict(inputs, data_samples)
+            return self.predict(inputs, data_samples, raw_inputs=raw_inputs)
         if mode == 'tensor':
             batch = self._model_inputs({k: v for k, v in inputs.items() if k != 'labels'})
             return self.model(**batch, use_cache=False).logits
@@ -559,7 +590,12 @@ class HuggingFaceVLMExplainer(BaseModel):
         print_log(message, logger='current', level=logging.WARNING)
         return message
 
-    def predict(self, inputs: dict, data_samples: Optional[list] = None) -> list:
+    def predict(
+        self, inputs: dict, data_samples: Optional[list] = None, raw_inputs: Optional[list] = None
+    ) -> list:
+        """Generate; set ``pred_text`` and ``pred_label`` (the parsed free-text verdict)
+        and, with ``score_verdicts`` and the per-sample ``raw_inputs`` the data
+        preprocessor passes, ``p_match`` and ``scored_label``."""
         from gleamkit.evaluation.explanation.verdict import parse_verdict
 
         self.check_generation_budget(data_samples)
@@ -571,35 +607,158 @@ class HuggingFaceVLMExplainer(BaseModel):
         for sample, text in zip(data_samples, texts):
             sample.pred_text = text
             sample.pred_label = int(parse_verdict(text, lang=sample.metainfo.get('lang')))
+        if self.score_verdicts and raw_inputs is not None and len(raw_inputs) == len(texts):
+            pairs = [
+                (item['images'][0], item['images'][1], item['prompt'], s.metainfo.get('lang'))
+                for item, s in zip(raw_inputs, data_samples)
+            ]
+            scores = self.score_batch(pairs, batch_size=len(pairs), texts=texts)
+            for sample, p in zip(data_samples, scores):
+                sample.p_match = float(p)
+                sample.scored_label = int(p >= self.match_threshold)
         return data_samples
 
     def explain(
         self, query_img, satellite_img, prompt: str, lang: Optional[str] = None
     ) -> Dict[str, Any]:
-        """Explain one pair: ``dict(text=..., label=1/0/-1)``."""
+        """Explain one pair: ``dict(text, label=1/0/-1, p_match, scored_label)``."""
         return self.explain_batch([(query_img, satellite_img, prompt, lang)])[0]
 
+    def _generate_pairs(self, pairs: Sequence[tuple], batch_size: int) -> List[str]:
+        texts: List[str] = []
+        for start in range(0, len(pairs), batch_size):
+            chunk = pairs[start : start + batch_size]
+            batch = self.data_preprocessor.collate(
+                [dict(images=[q, s], prompt=p) for q, s, p, _ in chunk], with_answer=False
+            )
+            texts += self.generate_texts(self.data_preprocessor.cast_data(batch))
+        return texts
+
     def explain_batch(self, pairs: Sequence[tuple], batch_size: int = 8) -> List[dict]:
-        """Explain ``(query_img, satellite_img, prompt, lang)`` tuples in batches."""
+        """Explain ``(query_img, satellite_img, prompt, lang)`` tuples in batches.
+
+        Each result: ``text`` (the generated answer), ``label`` (its parsed verdict,
+        -1 unparseable) and, with ``score_verdicts``, ``p_match`` (the scored
+        verdict, :meth:`score_batch`, after this very text) and ``scored_label``
+        (``p_match >= match_threshold``).
+        """
         from gleamkit.evaluation.explanation.verdict import parse_verdict
 
         was_training = self.training
         self.eval()
-        results = []
         try:
-            for start in range(0, len(pairs), batch_size):
-                chunk = pairs[start : start + batch_size]
-                batch = self.data_preprocessor.collate(
-                    [dict(images=[q, s], prompt=p) for q, s, p, _ in chunk], with_answer=False
-                )
-                texts = self.generate_texts(self.data_preprocessor.cast_data(batch))
-                results += [
-                    dict(text=t, label=int(parse_verdict(t, lang=pair[3])))
-                    for t, pair in zip(texts, chunk)
-                ]
+            texts = self._generate_pairs(pairs, batch_size)
+            results = [
+                dict(text=t, label=int(parse_verdict(t, lang=pair[3])))
+                for t, pair in zip(texts, pairs)
+            ]
+            if self.score_verdicts:
+                scores = self.score_batch(pairs, batch_size=batch_size, texts=texts)
+                for result, p in zip(results, scores):
+                    result.update(p_match=float(p), scored_label=int(p >= self.match_threshold))
         finally:
             self.train(was_training)
         return results
+
+    # ------------------------------------------------------------------ scoring
+    def candidates(self, lang: str, answer_mode: str) -> Dict[int, Tuple[str, ...]]:
+        """The verdict candidates scored for ``lang`` and ``answer_mode``."""
+        from .verdict_scoring import verdict_candidates
+
+        if self.custom_candidates and lang in self.custom_candidates:
+            given = self.custom_candidates[lang]
+            return {k: tuple(given[k]) for k in (1, 0)}
+        return verdict_candidates(lang, answer_mode)
+
+    def pair_answer_mode(self, prompt: str, lang: str) -> str:
+        """``answer_mode`` if set, else what the prompt asks for."""
+        from .verdict_scoring import infer_answer_mode
+
+        return self.answer_mode or infer_answer_mode(prompt, lang)
+
+    @torch.no_grad()
+    def score_batch(
+        self,
+        pairs: Sequence[tuple],
+        batch_size: int = 8,
+        texts: Optional[Sequence[str]] = None,
+    ) -> List[float]:
+        """P(match) of ``(query_img, satellite_img, prompt, lang)`` tuples, in [0, 1].
+
+        Read from the model's own probabilities of the verdict candidates at the
+        verdict position (:mod:`~gleamkit.models.explainers.verdict_scoring`):
+        label-only prompts right after the generation prompt; explanation prompts
+        after the explanation (``texts``, or generated greedily here when not
+        given) with its closing verdict sentence replaced by the candidates. A
+        candidate's log-probability is the sum over its tokens; P(match) is
+        normalised over the two classes. ``batch_size`` counts scored sequences
+        (a pair has one per candidate).
+        """
+        from .verdict_scoring import class_probability, split_closing_verdict, verdict_separator
+
+        if texts is not None and len(texts) != len(pairs):
+            raise ValueError(f'score_batch: {len(texts)} texts for {len(pairs)} pairs')
+        langs = [lang if lang in ('en', 'zh') else 'en' for *_, lang in pairs]
+        modes = [self.pair_answer_mode(p[2], lang) for p, lang in zip(pairs, langs)]
+        was_training = self.training
+        self.eval()
+        try:
+            texts = list(texts) if texts is not None else [None] * len(pairs)
+            todo = [i for i, m in enumerate(modes) if m == 'explanation' and texts[i] is None]
+            if todo:
+                for i, t in zip(todo, self._generate_pairs([pairs[i] for i in todo], batch_size)):
+                    texts[i] = t
+            rows = []  # (pair, class, query, satellite, prompt, answer prefix, candidate)
+            for i, (pair, lang, mode) in enumerate(zip(pairs, langs, modes)):
+                cands = self.candidates(lang, mode)
+                prefix = ''
+                if mode == 'explanation':
+                    body, _ = split_closing_verdict(texts[i], lang, cands)
+                    prefix = body + verdict_separator(lang) if body else ''
+                for label in (1, 0):
+                    rows += [(i, label, pair[0], pair[1], pair[2], prefix, c) for c in cands[label]]
+            logps: Dict[Tuple[int, int], List[float]] = {}
+            for start in range(0, len(rows), max(1, batch_size)):
+                chunk = rows[start : start + max(1, batch_size)]
+                for row, lp in zip(chunk, self.continuation_log_probs(chunk)):
+                    logps.setdefault((row[0], row[1]), []).append(lp)
+        finally:
+            self.train(was_training)
+        return [class_probability(logps[(i, 1)], logps[(i, 0)]) for i in range(len(pairs))]
+
+    def continuation_log_probs(self, rows: Sequence[tuple]) -> List[float]:
+        """``log p(candidate | images, prompt, answer prefix)`` of each row.
+
+        ``rows``: ``(.., .., query, satellite, prompt, prefix, candidate)`` tuples
+        (the first two fields are the caller's). The answer ``prefix + candidate``
+        is tokenised as training tokenises answers (as one text); the candidate's
+        tokens are those after the longest common token prefix with ``prefix``
+        alone, and their log-probabilities are summed.
+        """
+        from .vlm_data_preprocessor import IGNORE_INDEX
+
+        dp = self.data_preprocessor
+        inputs = [dict(images=[q, s], prompt=p, answer=a + c) for *_, q, s, p, a, c in rows]
+        saved, dp.max_length = dp.max_length, None  # never cut the candidate off
+        try:
+            batch = dp.collate(inputs, with_answer=True)
+        finally:
+            dp.max_length = saved
+        labels = batch.pop('labels')
+        logits = self.model(**self._model_inputs(dp.cast_data(batch)), use_cache=False).logits
+        log_probs = torch.log_softmax(logits.float(), dim=-1).cpu()
+        ids = batch['input_ids']
+        out = []
+        for r, (*_, prefix, cand) in enumerate(rows):
+            answer_ids = dp._encode(prefix + cand)
+            prefix_ids = dp._encode(prefix)
+            k = 0
+            while k < min(len(answer_ids), len(prefix_ids)) and answer_ids[k] == prefix_ids[k]:
+                k += 1
+            start = int((labels[r] != IGNORE_INDEX).nonzero()[0])  # the answer's first token
+            positions = range(start + k, start + len(answer_ids))
+            out.append(float(sum(log_probs[r, t - 1, ids[r, t]] for t in positions)))
+        return out
 
 
 def merge_lora_adapter(

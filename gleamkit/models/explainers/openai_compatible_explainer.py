@@ -187,6 +187,18 @@ class OpenAICompatibleExplainer(BaseModel):
             None (``time.time``).
         rng (random.Random, optional): injectable random generator (tests).
             Defaults to None (a new ``random.Random``).
+        score_verdicts (bool): ask for the answer's token log-probabilities
+            (``logprobs``, ``top_logprobs``) and read P(match) from them at the
+            verdict position (:func:`~gleamkit.models.explainers.verdict_scoring.
+            p_match_from_top_logprobs`). vLLM returns them; an endpoint that does
+            not (no ``logprobs`` in the reply, or HTTP 400 naming them) gets
+            ``p_match=None`` with a one-time warning naming the endpoint and the
+            model - never a guess from the text. Defaults to True.
+        top_logprobs (int): alternatives per token asked for. Defaults to 20.
+        answer_mode (str, optional): ``'label'`` or ``'explanation'``: which
+            verdict words are looked for. Defaults to None (from the prompt).
+        match_threshold (float): ``scored_label = p_match >= match_threshold``.
+            Defaults to 0.5.
         data_preprocessor (dict, optional): as in mmengine's ``BaseModel``.
             Defaults to None.
         init_cfg (dict, optional): mmengine's initialisation config. Defaults to
@@ -214,6 +226,10 @@ class OpenAICompatibleExplainer(BaseModel):
         sleep: Optional[Callable[[float], None]] = None,
         clock: Optional[Callable[[], float]] = None,
         rng: Optional[random.Random] = None,
+        score_verdicts: bool = True,
+        top_logprobs: int = 20,
+        answer_mode: Optional[str] = None,
+        match_threshold: float = 0.5,
         data_preprocessor: Optional[dict] = None,
         init_cfg: Optional[dict] = None,
     ):
@@ -253,6 +269,16 @@ class OpenAICompatibleExplainer(BaseModel):
         self._rng = rng or random.Random()
         self._lock = threading.Lock()
         self.stats = dict(requests=0, retries=0, waited=0.0, cached=0, failed=0)
+        self.score_verdicts = bool(score_verdicts)
+        self.top_logprobs = int(top_logprobs)
+        if answer_mode not in (None, 'label', 'explanation'):
+            raise ValueError(
+                f"answer_mode={answer_mode!r}: expected None, 'label' or 'explanation'"
+            )
+        self.answer_mode = answer_mode
+        self.match_threshold = float(match_threshold)
+        self._logprobs_supported = True  # until the endpoint shows otherwise
+        self._warned_no_logprobs = False
 
     def __repr__(self) -> str:  # nothing secret in here, and short
         return (
@@ -413,14 +439,59 @@ class OpenAICompatibleExplainer(BaseModel):
             raise malformed(
                 f'"choices[0].message.content" is {type(content).__name__}, expected a string'
             )
-        return dict(
+        reply = dict(
             text=content.strip(), finish_reason=choice.get('finish_reason'), usage=obj.get('usage')
+        )
+        logprobs = choice.get('logprobs')
+        if isinstance(logprobs, dict) and isinstance(logprobs.get('content'), list):
+            reply['logprobs'] = [
+                dict(
+                    token=t.get('token', ''),
+                    logprob=t.get('logprob'),
+                    top_logprobs=[
+                        dict(token=a.get('token', ''), logprob=a.get('logprob'))
+                        for a in t.get('top_logprobs') or []
+                        if isinstance(a, dict)
+                    ],
+                )
+                for t in logprobs['content']
+                if isinstance(t, dict)
+            ]
+        return reply
+
+    def _warn_no_logprobs(self, why: str) -> None:
+        with self._lock:
+            if self._warned_no_logprobs:
+                return
+            self._warned_no_logprobs = True
+        print_log(
+            f'{type(self).__name__}: {self.endpoint} (model {self.model_name!r}) {why}: '
+            'P(match) cannot be read from token probabilities, p_match is None for its '
+            'answers (the free-text verdict is still parsed). vLLM returns logprobs.',
+            logger='current',
+            level=logging.WARNING,
         )
 
     def complete(self, messages: List[dict]) -> dict:
-        """POST one chat completion with retries; ``dict(text, finish_reason, usage)``."""
+        """POST one chat completion with retries; ``dict(text, finish_reason, usage)``
+        (plus ``logprobs`` when asked for and returned)."""
+        fields = dict(self.generation)
+        if self.score_verdicts and self._logprobs_supported:
+            fields.update(logprobs=True, top_logprobs=self.top_logprobs)
+        try:
+            return self._complete(messages, fields)
+        except APIError as err:
+            # an endpoint that refuses the logprobs fields: ask again without them
+            if err.status != 400 or 'logprob' not in str(err).lower() or 'logprobs' not in fields:
+                raise
+            self._logprobs_supported = False
+            self._warn_no_logprobs(f'refused the logprobs request ({err})')
+            fields.pop('logprobs'), fields.pop('top_logprobs')
+            return self._complete(messages, fields)
+
+    def _complete(self, messages: List[dict], fields: dict) -> dict:
         payload = json.dumps(
-            dict(model=self.model_name, messages=messages, **self.generation), ensure_ascii=False
+            dict(model=self.model_name, messages=messages, **fields), ensure_ascii=False
         ).encode('utf-8')
         retry = 0
         while True:
@@ -502,12 +573,35 @@ class OpenAICompatibleExplainer(BaseModel):
         else:
             with self._lock:
                 self.stats['cached'] += 1
-        return dict(
+        result = dict(
             text=reply['text'],
             label=int(parse_verdict(reply['text'], lang=lang)),
             finish_reason=reply.get('finish_reason'),
             cached=cached,
         )
+        if self.score_verdicts:
+            result.update(self.score_reply(reply, prompt, lang))
+        return result
+
+    def score_reply(self, reply: dict, prompt: str, lang: Optional[str]) -> dict:
+        """``dict(p_match, scored_label)`` from a reply's token log-probabilities
+        (both None, with ``p_match_note`` saying why, when they cannot be read)."""
+        from .verdict_scoring import (
+            infer_answer_mode,
+            p_match_from_top_logprobs,
+            verdict_candidates,
+        )
+
+        lang = lang if lang in ('en', 'zh') else 'en'
+        tokens = reply.get('logprobs')
+        if not tokens:
+            self._warn_no_logprobs('returned no token log-probabilities (logprobs)')
+            return dict(p_match=None, scored_label=None, p_match_note='no logprobs in the reply')
+        mode = self.answer_mode or infer_answer_mode(prompt, lang)
+        p, why = p_match_from_top_logprobs(tokens, verdict_candidates(lang, mode))
+        if p is None:
+            return dict(p_match=None, scored_label=None, p_match_note=why)
+        return dict(p_match=p, scored_label=int(p >= self.match_threshold))
 
     def explain_batch(
         self,
@@ -515,6 +609,7 @@ class OpenAICompatibleExplainer(BaseModel):
         progress: Optional[bool] = None,
         on_error: str = 'raise',
         on_result: Optional[Callable[[int, dict], None]] = None,
+        batch_size: Optional[int] = None,
     ) -> List[Optional[dict]]:
         """Explain ``(query_img, satellite_img, prompt, lang)`` tuples, in order.
 
@@ -523,6 +618,7 @@ class OpenAICompatibleExplainer(BaseModel):
         (quota exhaustion still raises: every further request would fail too).
         ``on_result(index, result)`` is called in the calling thread as each
         pair finishes (in completion order), e.g. to write it at once.
+        ``batch_size`` is accepted for the explainers' common interface and unused.
         """
         if on_error not in ('raise', 'skip'):
             raise ValueError(f'on_error={on_error!r}: expected "raise" or "skip"')
@@ -568,6 +664,13 @@ class OpenAICompatibleExplainer(BaseModel):
                     future.cancel()
                 raise
         return results
+
+    def score_batch(self, pairs: Sequence[tuple], batch_size: int = 8) -> List[Optional[float]]:
+        """P(match) per ``(query_img, satellite_img, prompt, lang)`` tuple, read from the
+        answer's token log-probabilities (one request per pair; ``None`` where the
+        endpoint returns none, see ``score_verdicts``). ``batch_size`` is unused: the
+        requests run ``max_concurrency`` at a time."""
+        return [r.get('p_match') for r in self.explain_batch(pairs, progress=False)]
 
     # ------------------------------------------------------------- mmengine model
     def forward(self, inputs, data_samples: Optional[list] = None, mode: str = 'predict'):
@@ -616,6 +719,9 @@ class OpenAICompatibleExplainer(BaseModel):
         for sample, result in zip(data_samples, results):
             sample.pred_text = result['text'] or ''
             sample.pred_label = result['label']
+            if result.get('p_match') is not None:
+                sample.p_match = float(result['p_match'])
+                sample.scored_label = int(result['scored_label'])
             if result.get('error'):
                 sample.pred_error = result['error']
         return data_samples

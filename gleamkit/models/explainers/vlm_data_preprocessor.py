@@ -338,7 +338,9 @@ class VLMDataPreprocessor(BaseDataPreprocessor):
 
         In a generation batch each data sample that has a target answer gets its
         length in tokens as ``answer_tokens`` (the model checks its generation
-        budget against it).
+        budget against it), and the per-sample inputs come back as ``raw_inputs``
+        (the model scores its verdicts on them, see
+        :meth:`HuggingFaceVLMExplainer.score_batch`).
         """
         inputs = sample_inputs(data['inputs'])
         batch = self.collate(inputs, with_answer=training)
@@ -348,4 +350,7 @@ class VLMDataPreprocessor(BaseDataPreprocessor):
                 answer = item.get('answer') if isinstance(item, dict) else None
                 if isinstance(answer, str) and answer and hasattr(sample, 'set_metainfo'):
                     sample.set_metainfo(dict(answer_tokens=len(self._encode(answer))))
-        return dict(inputs=self.cast_data(batch), data_samples=data_samples)
+        out = dict(inputs=self.cast_data(batch), data_samples=data_samples)
+        if not training:
+            out['raw_inputs'] = inputs
+        return out
