@@ -94,7 +94,9 @@ class ScriptedExplainer:
     def explain_batch(self, pairs, batch_size=8):
         self.calls.append(pairs)
         return [
-            dict(text=self.text, label=1, p_match=self.p_match, scored_label=int(self.p_match >= 0.5))
+            dict(
+                text=self.text, label=1, p_match=self.p_match, scored_label=int(self.p_match >= 0.5)
+            )
             for _ in pairs
         ]
 
