@@ -123,10 +123,16 @@ def build_demo_app(backend: DemoBackend, title: str = 'gleamkit: where was this 
                 )
         outputs = [status, query_image, region_map, tiles, table, verdict, heatmaps]
         upload_button.click(
-            _safe(backend.answer_upload), [upload, upload_view, topk, lang, explain], outputs
+            _safe(backend.answer_upload),
+            [upload, upload_view, topk, lang, explain],
+            outputs,
+            api_name='localise_upload',
         )
         place_button.click(
-            _safe(backend.answer_builtin), [place, place_view, topk, lang, explain], outputs
+            _safe(backend.answer_builtin),
+            [place, place_view, topk, lang, explain],
+            outputs,
+            api_name='localise_builtin',
         )
     return app
 

@@ -4,6 +4,7 @@ these calls to widgets, so they are tested without a browser."""
 
 import math
 import os
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
@@ -579,7 +580,9 @@ def _verdict_markdown(tile, item: dict, lang: str) -> str:
     if item['error']:
         parts.append(f'Problem: {item["error"]}')
     if item['text']:
-        parts.append(f'Explanation ({LANGUAGES[lang]}): {item["text"].strip()}')
+        # an untrained model writes control bytes too; show them as replacement marks
+        text = re.sub(r'[\x00-\x08\x0b-\x1f\x7f]', '\ufffd', item['text'].strip())
+        parts.append(f'Explanation ({LANGUAGES[lang]}): {text}')
     return '\n\n'.join(parts)
 
 
