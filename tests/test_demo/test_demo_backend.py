@@ -219,3 +219,39 @@ def test_cli_refuses_a_folder_that_is_not_a_gallery(tmp_path, capsys):
         main(['--gallery', str(tmp_path)])
     with pytest.raises(SystemExit, match='--explainer-checkpoint needs --explainer'):
         main(['--gallery', str(tmp_path), '--explainer-checkpoint', 'x.pth'])
+
+
+@pytest.mark.slow
+def test_explainer_checkpoint_is_loaded_into_the_config_model(tmp_path, backend):
+    """--explainer CONFIG --explainer-checkpoint CKPT: the trained LoRA weights are the
+    ones the demo asks, and the real tiny GLEAM-X answers on the page."""
+    import torch
+
+    from gleamkit.demo import load_explainer
+    from gleamkit.evaluation.explanation.verdict import parse_verdict
+
+    config = 'configs/gleam_x/tiny_qwen2_5_vl_lora_synthetic.py'
+    trained = load_explainer(config)
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for param in trained.parameters():
+            if param.requires_grad:
+                param.add_(0.05 * torch.randn(param.shape, generator=generator))
+    torch.save(dict(state_dict=trained.state_dict()), tmp_path / 'epoch_4.pth')
+    loaded = load_explainer(config, tmp_path / 'epoch_4.pth')
+    expected = trained.state_dict()
+    got = loaded.state_dict()
+    assert got.keys() == expected.keys()
+    tensors = [k for k, v in expected.items() if isinstance(v, torch.Tensor)]
+    assert len(tensors) > 10 and all(torch.equal(got[k], expected[k]) for k in tensors)
+    assert all(got[k] == expected[k] for k in expected.keys() - set(tensors))  # pixel budget
+    with pytest.raises(ValueError, match='holds no state_dict'):
+        torch.save([1, 2], tmp_path / 'list.pth')
+        load_explainer(config, tmp_path / 'list.pth')
+
+    real = DemoBackend(backend.localizer, explainer=loaded, world=backend.world)
+    answer = real.answer_builtin(3, 'uav', 3, 'zh', True)
+    (item,) = answer.explanations
+    assert isinstance(item['text'], str) and item['label'] == parse_verdict(item['text'], 'zh')
+    assert answer.verdict.startswith(f'**GLEAM-X verdict for #1 {answer.result.top1.tile_id}: ')
+    assert 'Explanation (中文): ' in answer.verdict
