@@ -155,10 +155,9 @@ def check_explanations(results, count: int) -> List[dict]:
 
 
 def _call_with_timeout(fn: Callable, timeout_s: Optional[float]):
-    """``fn()`` in a daemon thread; ``TimeoutError`` when it has not returned in time (the
-    thread is abandoned: Python cannot stop it, but the page keeps serving)."""
-    if not timeout_s or timeout_s <= 0:
-        return fn()
+    """``(value, thread)``: ``fn()`` run in a daemon thread; ``TimeoutError`` when it has
+    not returned in time. The thread is abandoned then (Python cannot stop it) and
+    returned on the exception as ``err.thread`` so the caller can wait for it to end."""
     box: Dict[str, Any] = {}
 
     def run():
@@ -169,9 +168,11 @@ def _call_with_timeout(fn: Callable, timeout_s: Optional[float]):
 
     worker = threading.Thread(target=run, name='gleamkit-demo-explainer', daemon=True)
     worker.start()
-    worker.join(timeout_s)
+    worker.join(timeout_s if timeout_s and timeout_s > 0 else None)
     if worker.is_alive():
-        raise TimeoutError(f'no answer within {timeout_s:g} s')
+        err = TimeoutError(f'no answer within {timeout_s:g} s')
+        err.thread = worker
+        raise err
     if 'error' in box:
         raise box['error']
     return box['value']
@@ -229,6 +230,7 @@ class DemoBackend:
         self._background = None
         self._dataset = None
         self._dataset_error: Optional[str] = None
+        self._late_explainer: Optional[threading.Thread] = None  # a call that timed out
 
     # ------------------------------------------------------------------ setup
     @classmethod
@@ -474,7 +476,11 @@ class DemoBackend:
         if not tiles or pixels[0] is None:
             return []
         try:
-            out = similarity_heatmaps(self.localizer.model, image, pixels[0], view)
+            # the query as the model saw it: the decomposition sums to the ranking score
+            from gleamkit.apis.query_images import resize_image
+
+            seen = resize_image(image, self.localizer.input_size(view))
+            out = similarity_heatmaps(self.localizer.model, seen, pixels[0], view)
             pictures = []
             sim = out.get('similarity')
             suffix = '' if sim is None else f' (similarity {float(sim):.3f})'
@@ -505,12 +511,21 @@ class DemoBackend:
         if len(pairs) < len(tiles):
             answer.verdict = 'GLEAM-X was not asked: the tile pictures could not be read.'
             return
+        if self._late_explainer is not None and self._late_explainer.is_alive():
+            # do not pile calls onto an explainer (or endpoint) that is stuck
+            answer.verdict = (
+                '**GLEAM-X is still busy** with an earlier query that timed out; the '
+                'retrieval above stands without a verdict. Try again later.'
+            )
+            answer.notes.append('GLEAM-X is still busy with an earlier query.')
+            return
         try:
             raw = _call_with_timeout(
                 lambda: self.explainer.explain_batch(pairs), self.explain_timeout_s
             )
             checked = check_explanations(raw, len(pairs))
         except TimeoutError as err:
+            self._late_explainer = getattr(err, 'thread', None)
             answer.verdict = (
                 f'**GLEAM-X did not answer** ({err}); the retrieval above stands without a verdict.'
             )

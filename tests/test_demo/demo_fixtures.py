@@ -1,7 +1,7 @@
 """A tiny trained GLEAM-C model, a small gallery of the built-in world and scripted
 GLEAM-X explainers, shared by the demo's tests."""
 
-import time
+import threading
 
 import numpy as np
 import torch
@@ -101,13 +101,18 @@ class ScriptedExplainer:
         ]
 
 
-class SlowExplainer:
-    def __init__(self, seconds):
-        self.seconds = seconds
+class BlockingExplainer:
+    """Its first call hangs until ``release`` is set (a stuck model or endpoint); later
+    calls answer at once."""
+
+    def __init__(self):
+        self.release, self.calls = threading.Event(), 0
 
     def explain_batch(self, pairs, batch_size=8):
-        time.sleep(self.seconds)
-        return [dict(text='late', label=1) for _ in pairs]
+        self.calls += 1
+        if self.calls == 1:
+            self.release.wait(60)
+        return [dict(text='They depict the same area.', label=1) for _ in pairs]
 
 
 class GarbageExplainer:
