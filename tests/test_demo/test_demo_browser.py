@@ -102,8 +102,15 @@ def test_upload_in_a_browser_shows_tiles_scores_verdict_and_survives_a_non_image
             page = browser.new_page(viewport={'width': 1400, 'height': 1000})
             page.goto(served['url'], wait_until='domcontentloaded')
             page.wait_for_selector('#go-upload', timeout=60_000)
+            # the button pressed before any upload
+            page.click('#go-upload')
+            page.wait_for_function(
+                "() => document.querySelector('#status').innerText.includes('No image')",
+                timeout=60_000,
+            )
+            assert page.inner_text('#status').startswith('Error: No image uploaded: choose a')
 
-            status = upload_and_wait(page, first)
+            status = upload_and_wait(page, first, page.inner_text('#status'))
             top = expected[first.name].tiles
             assert f'drone_5.png [uav]: top-1 tile {top[0].tile_id} (score {top[0].score:.3f})' in (
                 status
