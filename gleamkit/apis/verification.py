@@ -35,40 +35,78 @@ def fuse_score(retrieval_score: float, p_match: float, weight: float) -> float:
     return (1.0 - weight) * float(retrieval_score) + weight * (2.0 * float(p_match) - 1.0)
 
 
-def load_explainer(spec: Any):
-    """A built explainer from a config dict (``type=...``), a config file (its
-    ``model``), a saved adapter directory (its recorded base model + the adapter) or
-    an object that already has ``score_batch``."""
+def load_explainer(spec: Any, checkpoint: Optional[str] = None, device: str = 'cpu'):
+    """A built explainer.
+
+    Args:
+        spec: a config dict (``type=...``), a config file (its ``model``), a saved
+            adapter directory (its recorded base model + the adapter), a full model
+            directory, or an object that already has ``score_batch``.
+        checkpoint: the weights ``tools/train.py`` wrote for that config (e.g.
+            ``work_dirs/<config>/epoch_4.pth``), loaded with the safe loader (no
+            code from the file runs). Defaults to None (the config's own weights).
+        device: where a torch explainer goes. Defaults to ``'cpu'``.
+
+    Raises:
+        FileNotFoundError / KeyError / TypeError / ValueError: naming the path or
+        value and what was expected.
+    """
+    import torch
+
     import gleamkit.models  # noqa: F401  register the explainers
     from gleamkit.registry import EXPLAINERS
 
-    if hasattr(spec, 'score_batch'):
+    if hasattr(spec, 'score_batch') and checkpoint is None:
         return spec
+    name = spec
     if isinstance(spec, dict):
-        return EXPLAINERS.build(dict(spec))
-    if isinstance(spec, (str, os.PathLike)):
+        explainer = EXPLAINERS.build(dict(spec))
+    elif isinstance(spec, (str, os.PathLike)):
         path = os.fspath(spec)
         if os.path.isdir(path):
             from gleamkit.models.explainers import HuggingFaceVLMExplainer, read_explainer_record
 
             record = read_explainer_record(path)
             if record is None:  # a full model directory (e.g. a merged adapter)
-                return HuggingFaceVLMExplainer(path, lora=None)
-            return HuggingFaceVLMExplainer(record['base_model'], lora=None, adapter_path=path)
-        if os.path.isfile(path):
+                explainer = HuggingFaceVLMExplainer(path, lora=None)
+            else:
+                explainer = HuggingFaceVLMExplainer(
+                    record['base_model'], lora=None, adapter_path=path
+                )
+        elif os.path.isfile(path):
             from mmengine.config import Config
 
             cfg = Config.fromfile(path)
             if 'model' not in cfg:
                 raise KeyError(f'explainer config {path} has no "model" key')
-            return EXPLAINERS.build(cfg.model)
-        raise FileNotFoundError(
-            f'explainer {path!r}: not a config file or an adapter/model directory'
+            explainer = EXPLAINERS.build(cfg.model)
+        else:
+            raise FileNotFoundError(
+                f'explainer {path!r}: not a config file or an adapter/model directory'
+            )
+    elif hasattr(spec, 'score_batch'):
+        explainer, name = spec, type(spec).__name__
+    else:
+        raise TypeError(
+            'explainer: expected a config dict, a config file, an adapter directory or an '
+            f'explainer with score_batch, got {type(spec).__name__}'
         )
-    raise TypeError(
-        'explainer: expected a config dict, a config file, an adapter directory or an '
-        f'explainer with score_batch, got {type(spec).__name__}'
-    )
+    if not callable(getattr(explainer, 'explain_batch', None)):
+        raise TypeError(
+            f'{name}: model {type(explainer).__name__} has no explain_batch; give a '
+            'GLEAM-X config (configs/gleam_x/)'
+        )
+    if checkpoint is not None:
+        from gleamkit.utils.checkpoint import safe_load_checkpoint
+
+        ckpt = safe_load_checkpoint(os.fspath(checkpoint), map_location='cpu')
+        state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
+        if not isinstance(state, dict):
+            raise ValueError(f'checkpoint {checkpoint} holds no state_dict')
+        explainer.load_state_dict(state)
+    if isinstance(explainer, torch.nn.Module):
+        explainer.to(device).eval()
+    return explainer
 
 
 def verify_tiles(

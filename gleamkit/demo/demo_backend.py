@@ -11,6 +11,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from gleamkit.apis.verification import load_explainer
+
 __all__ = [
     'DemoBackend',
     'DemoAnswer',
@@ -599,33 +601,3 @@ def _verdict_markdown(tile, item: dict, lang: str) -> str:
         text = re.sub(r'[\x00-\x08\x0b-\x1f\x7f]', '\ufffd', item['text'].strip())
         parts.append(f'Explanation ({LANGUAGES[lang]}): {text}')
     return '\n\n'.join(parts)
-
-
-def load_explainer(config, checkpoint: Optional[str] = None, device='cpu'):
-    """A GLEAM-X explainer built from a config file's ``model`` with its trained weights
-    (the LoRA checkpoint ``tools/train.py`` writes; loaded with the safe loader)."""
-    import torch
-    from mmengine.config import Config
-
-    import gleamkit.models  # noqa: F401  register the explainers
-    from gleamkit.registry import MODELS
-    from gleamkit.utils.checkpoint import safe_load_checkpoint
-
-    cfg = config if isinstance(config, Config) else Config.fromfile(os.fspath(config))
-    if 'model' not in cfg:
-        raise KeyError(f'explainer config {config} has no "model" key')
-    explainer = MODELS.build(cfg.model)
-    if not callable(getattr(explainer, 'explain_batch', None)):
-        raise TypeError(
-            f'{config}: model {type(explainer).__name__} has no explain_batch; give a '
-            'GLEAM-X config (configs/gleam_x/)'
-        )
-    if checkpoint is not None:
-        ckpt = safe_load_checkpoint(os.fspath(checkpoint), map_location='cpu')
-        state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
-        if not isinstance(state, dict):
-            raise ValueError(f'checkpoint {checkpoint} holds no state_dict')
-        explainer.load_state_dict(state)
-    if isinstance(explainer, torch.nn.Module):
-        explainer.to(device).eval()
-    return explainer
