@@ -142,6 +142,7 @@ class CrossViewVisualizer(Visualizer):
                 np.array([[2, strip + 2, w - 3, strip + h - 3]]),
                 edge_colors=[outline],
                 line_widths=4,
+                alpha=1.0,
             )
         return self.get_image()
 

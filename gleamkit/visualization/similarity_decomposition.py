@@ -347,13 +347,15 @@ def _contributions(model, image: torch.Tensor, view: str) -> Contributions:
         shares, pooled = _gem_shares(tokens, head.gem)
         method = 'gem'
     elif pooling == 'patch_mean':  # timm ViT global_pool='avg': patch tokens only
-        shares = torch.cat([torch.zeros_like(prefix_tokens), positions / positions.shape[0]])
-        pooled, method = positions.mean(dim=0), 'avg'
+        # the class token takes no part: no prefix rows (biases spread over patches only)
+        shares, pooled, method = positions / positions.shape[0], positions.mean(dim=0), 'avg'
+        n_prefix = 0
     else:  # 'avg' / 'token_mean': a CNN map's positions, or every token of a ViT
         shares, pooled, method = tokens / tokens.shape[0], tokens.mean(dim=0), 'avg'
     for module in post:
         shares, pooled = _after_pooling(module, shares, pooled, view)
     raw = shares.sum(dim=0)
+    prefix = shares[:n_prefix].sum(dim=0)  # zeros when there are no prefix rows
     expected = F.normalize(raw, dim=0) if head.normalize else raw
     error = float((expected - embedding).abs().max())
     if error > EXACT_TOLERANCE:
@@ -365,7 +367,7 @@ def _contributions(model, image: torch.Tensor, view: str) -> Contributions:
         )
     return Contributions(
         positions=shares[n_prefix:],
-        prefix=shares[:n_prefix].sum(dim=0),
+        prefix=prefix,
         grid=grid,
         embedding=embedding,
         raw=raw,
