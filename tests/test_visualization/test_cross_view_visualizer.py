@@ -64,7 +64,10 @@ def test_similarity_heatmaps_returns_the_contract(model, visualizer):
     assert with_point['point_map'].shape == (PANEL + 22, PANEL, 3)
     assert with_point['figure'].shape[1] == 4 * PANEL + 3 * 6
     # the heat map colours the image: overlay differs from the plain image panel
-    assert not np.array_equal(with_point['figure'][22:, :PANEL], with_point['figure'][22:, 2 * (PANEL + 6):2 * (PANEL + 6) + PANEL])  # noqa: E501
+    assert not np.array_equal(
+        with_point['figure'][22:, :PANEL],
+        with_point['figure'][22:, 2 * (PANEL + 6) : 2 * (PANEL + 6) + PANEL],
+    )  # noqa: E501
 
 
 def test_retrieval_grid_outlines_the_true_tile(visualizer):

@@ -158,8 +158,13 @@ EXACT_VARIANTS = {
     ),
     # timm's own ViT average of patch tokens + fc_norm
     'vit_timm_pooled_avg': (
-        dict(type='TimmBackbone', model_name='test_vit', img_size=SIZE, pooled=True,
-             global_pool='avg'),
+        dict(
+            type='TimmBackbone',
+            model_name='test_vit',
+            img_size=SIZE,
+            pooled=True,
+            global_pool='avg',
+        ),
         dict(type='EmbeddingHead', embed_dim=32),
         None,
     ),  # fmt: skip
