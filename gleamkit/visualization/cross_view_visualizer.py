@@ -55,6 +55,13 @@ def _as_rgb(image) -> np.ndarray:
     return np.ascontiguousarray(image[..., :3])
 
 
+def _members(images) -> list:
+    """The photos of an image set (``Sx3xHxW`` tensor or list)."""
+    if hasattr(images, 'dim') and images.dim() == 4:
+        return list(images.unbind(0))
+    return list(images)
+
+
 def _resize(image: np.ndarray, height: int, width: int, nearest: bool = False) -> np.ndarray:
     import cv2
 
@@ -164,44 +171,57 @@ class CrossViewVisualizer(Visualizer):
         explanation: SimilarityExplanation,
         point: Optional[Tuple[float, float]] = None,
         titles: Tuple[str, str] = ('query', 'tile'),
+        point_member: int = 0,
     ) -> Dict[str, np.ndarray]:
         """The query and the tile, each under its similarity map, and the point map.
 
         Args:
-            query_img: the query (``HxWx3`` uint8 or a ``3xHxW`` tensor).
+            query_img: the query (``HxWx3`` uint8 or a ``3xHxW`` tensor; an image set as
+                ``Sx3xHxW`` or a list: one panel per photo).
             tile_img: the tile.
             explanation (SimilarityExplanation): from
                 :func:`~gleamkit.visualization.similarity_decomposition.explain_similarity`.
             point (tuple, optional): ``(x, y)`` fractions of the query: also draw which
                 part of the tile answers that part of the query. Defaults to None.
             titles (tuple): labels of the two images. Defaults to ``('query', 'tile')``.
+            point_member (int): the photo of an image set the point is on. Defaults to 0.
 
         Returns:
-            dict: ``query``, ``tile`` (overlays), ``point_map`` (the tile under the
-            point's map, or None) and ``figure`` (all side by side), RGB uint8 arrays.
+            dict: ``query`` (the query's overlay(s)), ``tile``, ``point_map`` (the tile
+            under the point's map, or None) and ``figure`` (all side by side), RGB uint8.
         """
-        query = _fit(_as_rgb(query_img), self.panel_size)
+        members = explanation.members
+        photos = _members(query_img) if members > 1 else [query_img]
+        if len(photos) != members:
+            raise ValueError(
+                f'draw_similarity_heatmaps: {len(photos)} query image(s) for an '
+                f'explanation of {members}'
+            )
+        photos = [_fit(_as_rgb(photo), self.panel_size) for photo in photos]
         tile = _fit(_as_rgb(tile_img), self.panel_size)
         kind = 'exact' if explanation.exact else 'approx.'
-        limit = max(
-            float(np.abs(explanation.query_map).max()),
-            float(np.abs(explanation.tile_map).max()),
-            1e-12,
-        )
+        maps = explanation.query_map.reshape((members,) + tuple(explanation.query_grid))
+        limit = max(float(np.abs(maps).max()), float(np.abs(explanation.tile_map).max()), 1e-12)
+        query_panels = []
+        for m, (photo, grid_map) in enumerate(zip(photos, maps)):
+            title = f'{titles[0]}  s={explanation.similarity:.3f} ({kind})' if m == 0 else ''
+            if members > 1:
+                title = f'{title}  photo {m + 1}/{members}' if m == 0 else f'photo {m + 1}'
+            query_panels.append(self._panel(self._heat(photo, grid_map, limit), title))
         out = dict(
-            query=self._panel(
-                self._heat(query, explanation.query_map, limit),
-                f'{titles[0]}  s={explanation.similarity:.3f} ({kind})',
-            ),
+            query=_hstack(query_panels),
             tile=self._panel(self._heat(tile, explanation.tile_map, limit), titles[1]),
             point_map=None,
         )
-        panels = [out['query'], out['tile']]
+        panels = query_panels + [out['tile']]
         if point is not None:
-            point_map = explanation.point_map(point)
-            i = explanation.query_position(point)
-            share = float(explanation.query_map.reshape(-1)[i])
-            marked = self._panel(query, f'{titles[0]}: point ({point[0]:.2f}, {point[1]:.2f})')
+            point_map = explanation.point_map(point, point_member)
+            share = float(maps[point_member].reshape(-1)[explanation.query_position(point)])
+            query = photos[point_member]
+            label = f'point ({point[0]:.2f}, {point[1]:.2f})'
+            marked = self._panel(
+                query, label + (f' photo {point_member + 1}' if members > 1 else '')
+            )
             self.set_image(marked)
             h, w = query.shape[:2]
             xy = np.array([[point[0] * (w - 1), 22 + point[1] * (h - 1)]])
@@ -356,7 +376,7 @@ def similarity_heatmaps(
     Args:
         model (CrossViewRetriever): the GLEAM-C model.
         query_img: ``HxWx3`` RGB uint8 array or ``3xHxW`` tensor, sized as the model's
-            test pipeline sizes ``query_view``.
+            test pipeline sizes ``query_view``; or an image set (``Sx3xHxW`` / a list).
         tile_img: the tile, likewise.
         query_view (str): the query's view (``'uav'``, ``'map'``, ...).
         point (tuple, optional): ``(x, y)`` fractions of the query's width and height.

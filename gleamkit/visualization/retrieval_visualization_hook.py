@@ -54,7 +54,8 @@ class RetrievalVisualizationHook(Hook):
 
     and once per protocol ``recall_curves.png`` (recall@K per view for K = 1..``max_k``,
     from every query's first-hit rank as the retrieval metric computes it). An image-set
-    query (ground photos of one cell) is explained by its first photo.
+    query (ground photos of one cell) has one heat map per photo, which together sum to
+    the set's similarity; its grid shows the first photo.
     ``out_dir/visual_explanations.json`` lists the files and numbers: for every drawn
     query its view, location, top-K ids and scores, the decomposed similarity of the
     heat map and the model's own score; per protocol the curves and the metric's R@K.
@@ -179,12 +180,20 @@ class RetrievalVisualizationHook(Hook):
         model.eval()
         for label, index, score in targets:
             tile, tile_view, _ = self._tile(gallery, index)
-            explanation = explain_similarity(model, query_img, tile, view, tile_view)
-            top = int(np.argmax(explanation.query_map))
+            explanation = explain_similarity(model, query, tile, view, tile_view)
+            # the point map of the query position (of any photo of a set) that adds most
+            member, top = divmod(
+                int(np.argmax(explanation.query_map)), int(np.prod(explanation.query_grid))
+            )
             h, w = explanation.query_grid
             point = ((top % w + 0.5) / w, (top // w + 0.5) / h)
             figure = self.visualizer.draw_similarity_heatmaps(
-                query_img, tile, explanation, point=point, titles=(title, f'{label} tile')
+                query,
+                tile,
+                explanation,
+                point=point,
+                titles=(view, f'{label} tile'),
+                point_member=member,
             )['figure']
             entry['files'][f'heatmap_{label}'] = _save(figure, f'{stem}_heatmap_{label}.png')
             entry[f'heatmap_{label}'] = dict(
@@ -195,6 +204,7 @@ class RetrievalVisualizationHook(Hook):
                 method=explanation.method,
                 model_score=score,
                 point=list(point),
+                point_photo=member,
             )
         model.train(with_grad)
         return entry

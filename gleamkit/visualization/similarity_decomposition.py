@@ -110,6 +110,10 @@ class SimilarityExplanation:
         method (str): ``'avg'``, ``'gem'`` (exact sums) or ``'token'`` (approximate).
         query_grid (tuple): ``(hq, wq)``.
         tile_grid (tuple): ``(ht, wt)``.
+        members (int): photos of an image-set query (1 for one image). A set's
+            ``query_map`` is ``(members, hq, wq)`` and ``pairs`` ``(members * Nq, Nt)``:
+            the set's embedding is the mean of its photos' normalised embeddings, so
+            each photo's shares are divided by its own norm and the set size (exact).
     """
 
     similarity: float
@@ -122,18 +126,22 @@ class SimilarityExplanation:
     method: str = 'avg'
     query_grid: Tuple[int, int] = field(default=(0, 0))
     tile_grid: Tuple[int, int] = field(default=(0, 0))
+    members: int = 1
 
     @property
     def decomposed_similarity(self) -> float:
         """``query_map.sum() + query_prefix``: equals ``similarity`` when ``exact``."""
         return float(self.query_map.sum() + self.query_prefix)
 
-    def point_map(self, point: Tuple[float, float]) -> np.ndarray:
+    def point_map(self, point: Tuple[float, float], member: int = 0) -> np.ndarray:
         """``(ht, wt)``: what each tile position adds to the similarity together with the
         query position at ``point`` - ``(x, y)`` as fractions of the query's width and
         height in ``[0, 1]``. For an exact CNN it sums to ``query_map`` at that position
-        (a ViT's tile class-token share is not on the tile's grid)."""
-        row = self.query_position(point)
+        (a ViT's tile class-token share is not on the tile's grid). ``member``: which
+        photo of an image-set query the point is on. Defaults to 0."""
+        if not 0 <= member < self.members:
+            raise ValueError(f'member={member}: the query has {self.members} image(s)')
+        row = member * self.query_grid[0] * self.query_grid[1] + self.query_position(point)
         return self.pairs[row].reshape(self.tile_grid)
 
     def query_position(self, point: Tuple[float, float]) -> int:
@@ -161,8 +169,7 @@ def to_model_input(model, image, view: str) -> torch.Tensor:
     elif isinstance(image, torch.Tensor):
         if image.dim() != 3 or image.shape[0] != 3:
             raise ValueError(
-                f'expected a 3xHxW image tensor for view {view!r}, got shape '
-                f'{tuple(image.shape)} (an image set? explain one member at a time)'
+                f'expected a 3xHxW image tensor for view {view!r}, got shape {tuple(image.shape)}'
             )
         tensor = image
     else:
@@ -410,14 +417,19 @@ def explain_similarity(
     Args:
         model (CrossViewRetriever): a GLEAM-C model.
         query_img: ``HxWx3`` RGB uint8 array or ``3xHxW`` tensor (0-255), sized as the
-            model's test pipeline sizes the view.
-        tile_img: the same for the tile.
+            model's test pipeline sizes the view; an image set (a ``Sx3xHxW`` tensor or a
+            list of images, e.g. the ground photos of one cell) is explained as the
+            model embeds it (``set_aggregation='mean'``).
+        tile_img: the same for the tile (one image).
         query_view (str): the query's view.
         tile_view (str): the tile's view. Defaults to ``'satellite'``.
 
     Returns:
         SimilarityExplanation: see the module docstring for what is exact.
     """
+    members = _set_members(query_img)
+    if members is not None:
+        return _explain_set(model, members, tile_img, query_view, tile_view)
     q = embedding_contributions(model, to_model_input(model, query_img, query_view), query_view)
     t = embedding_contributions(model, to_model_input(model, tile_img, tile_view), tile_view)
     similarity = float(q.embedding @ t.embedding)
@@ -451,4 +463,56 @@ def explain_similarity(
         method=q.method if q.method == t.method else f'{q.method}+{t.method}',
         query_grid=q.grid,
         tile_grid=t.grid,
+    )
+
+
+def _set_members(query_img):
+    """The members of an image-set query, or None for one image."""
+    if isinstance(query_img, torch.Tensor) and query_img.dim() == 4:
+        return list(query_img.unbind(0))
+    if isinstance(query_img, (list, tuple)) and query_img and not np.isscalar(query_img[0]):
+        return list(query_img)
+    return None
+
+
+def _explain_set(model, members, tile_img, query_view: str, tile_view: str):
+    """An image set: the model embeds ``normalize(mean_m e_m)`` of its photos'
+    embeddings ``e_m``, so photo ``m``'s shares are ``c_mi / (|raw_m| S)`` (exact)."""
+    if getattr(model, 'set_aggregation', 'mean') != 'mean':
+        raise ValueError(
+            f'similarity decomposition: set_aggregation={model.set_aggregation!r} takes a '
+            "maximum over the photos' embeddings, which does not split; explain one photo "
+            'at a time'
+        )
+    parts = [
+        embedding_contributions(model, to_model_input(model, m, query_view), query_view)
+        for m in members
+    ]
+    t = embedding_contributions(model, to_model_input(model, tile_img, tile_view), tile_view)
+    if t.method == 'token' or any(p.method == 'token' for p in parts):
+        raise ValueError(
+            'similarity decomposition: a class-token ViT has no exact shares to add over '
+            'the photos of a set; explain one photo at a time'
+        )
+    size = len(parts)
+    norms = [float(p.raw.norm()) if model.head.normalize else 1.0 for p in parts]
+    positions = torch.cat([p.positions / (n * size) for p, n in zip(parts, norms)])
+    prefix = sum(p.prefix / (n * size) for p, n in zip(parts, norms))
+    set_raw = positions.sum(dim=0) + prefix  # mean of the photos' embeddings
+    embedding = F.normalize(torch.stack([p.embedding for p in parts]).mean(0), dim=0)
+    scale = float(set_raw.norm()) * (float(t.raw.norm()) if model.head.normalize else 1.0)
+    pairs = (positions @ t.positions.t()) / scale
+    grid = parts[0].grid
+    return SimilarityExplanation(
+        similarity=float(embedding @ t.embedding),
+        pairs=pairs.cpu().numpy(),
+        query_map=((positions @ t.raw) / scale).cpu().numpy().reshape((size,) + tuple(grid)),
+        tile_map=((t.positions @ set_raw) / scale).cpu().numpy().reshape(t.grid),
+        query_prefix=float(prefix @ t.raw) / scale,
+        tile_prefix=float(t.prefix @ set_raw) / scale,
+        exact=True,
+        method=parts[0].method,
+        query_grid=grid,
+        tile_grid=t.grid,
+        members=size,
     )

@@ -225,7 +225,33 @@ def test_bad_images_name_the_view_and_shape():
     q, _ = _images(6)
     with pytest.raises(ValueError, match=r"view 'uav'.*\(96, 96\)"):
         explain_similarity(model, q[..., 0], q, 'uav')
-    with pytest.raises(ValueError, match='image set'):
-        explain_similarity(model, torch.zeros(2, 3, 32, 32), q, 'ground')
+    with pytest.raises(ValueError, match=r'3xHxW image tensor.*\(3, 32\)'):
+        explain_similarity(model, torch.zeros(3, 32), q, 'ground')
     with pytest.raises(TypeError, match='list'):
         explain_similarity(model, [1, 2], q, 'uav')
+
+
+def test_image_set_query_sums_to_the_sets_similarity(main_job_model):
+    """A ground query is a set of photos; the model embeds normalize(mean of the photos'
+    normalised embeddings), and the per-photo maps together sum to that similarity."""
+    model = main_job_model
+    photos = _images(7) + _images(8)[:1]  # three photos of one place
+    tile = _images(9)[0]
+    batch = torch.cat([to_model_input(model, p, 'ground') for p in photos])
+    with torch.no_grad():
+        rows = torch.zeros(3, dtype=torch.long)
+        query = model.embed_groups({'ground': (rows, batch)}, 1)[0]
+        own = float(query @ model.embed(to_model_input(model, tile, 'satellite'), 'satellite')[0])
+    stacked = torch.stack([torch.from_numpy(p).permute(2, 0, 1) for p in photos])
+    for query_img in (stacked, photos):  # a 3 x 3 x H x W tensor or a list of images
+        exp = explain_similarity(model, query_img, tile, 'ground')
+        assert exp.members == 3 and exp.query_map.shape == (3, 3, 3)
+        assert exp.pairs.shape == (27, 9)
+        _assert_sums(exp, own)
+        assert float(exp.pairs.sum()) == pytest.approx(own, abs=1e-5)
+        # a point on the second photo: its row of pairs
+        assert float(exp.point_map((0.5, 0.5), member=1).sum()) == pytest.approx(
+            float(exp.query_map[1, 1, 1]), abs=1e-6
+        )
+    with pytest.raises(ValueError, match='member=3'):
+        exp.point_map((0.5, 0.5), member=3)
