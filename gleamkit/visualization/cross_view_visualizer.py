@@ -199,14 +199,16 @@ class CrossViewVisualizer(Visualizer):
             )
         photos = [_fit(_as_rgb(photo), self.panel_size) for photo in photos]
         tile = _fit(_as_rgb(tile_img), self.panel_size)
-        kind = 'exact' if explanation.exact else 'approx.'
+        # the score is always the model's own; an approximation concerns the maps
+        kind = '' if explanation.exact else ' (approx. maps)'
         maps = explanation.query_map.reshape((members,) + tuple(explanation.query_grid))
         limit = max(float(np.abs(maps).max()), float(np.abs(explanation.tile_map).max()), 1e-12)
         query_panels = []
         for m, (photo, grid_map) in enumerate(zip(photos, maps)):
-            title = f'{titles[0]}  s={explanation.similarity:.3f} ({kind})' if m == 0 else ''
-            if members > 1:
-                title = f'{title}  photo {m + 1}/{members}' if m == 0 else f'photo {m + 1}'
+            title = f'photo {m + 1}/{members}'
+            if m == 0:
+                photo_no = f' {m + 1}/{members}' if members > 1 else ''
+                title = f'{titles[0]}{photo_no}  s={explanation.similarity:.3f}{kind}'
             query_panels.append(self._panel(self._heat(photo, grid_map, limit), title))
         out = dict(
             query=_hstack(query_panels),
@@ -280,14 +282,14 @@ class CrossViewVisualizer(Visualizer):
         self,
         curves: Mapping[str, Tuple[Sequence[int], Sequence[float]]],
         title: str = 'recall@K',
-        size: Tuple[int, int] = (560, 360),
+        size: Tuple[int, int] = (600, 360),
     ) -> np.ndarray:
         """Recall@K against K, one line per view.
 
         Args:
             curves (Mapping): ``{view: (ks, recalls in percent)}``.
             title (str): the plot's title. Defaults to ``'recall@K'``.
-            size (tuple): ``(width, height)`` of the picture. Defaults to ``(560, 360)``.
+            size (tuple): ``(width, height)`` of the picture. Defaults to ``(600, 360)``.
 
         Returns:
             ndarray: the plot, RGB uint8.
@@ -295,7 +297,7 @@ class CrossViewVisualizer(Visualizer):
         if not curves:
             raise ValueError('draw_recall_curves: no curves (expected {view: (ks, recalls)})')
         width, height = size
-        left, right, top, bottom = 48, 120, 28, 36
+        left, right, top, bottom = 48, 150, 28, 36
         plot_w, plot_h = width - left - right, height - top - bottom
         max_k = max(max(ks) for ks, _ in curves.values())
         log_x = max_k > 20

@@ -96,7 +96,7 @@ def test_recall_at_k_by_hand():
 
 def test_recall_curves_from_ranks_and_from_the_metric(visualizer):
     from_ranks = recall_curves({'uav': [0, 3, 1], 'map': [5, 0, 0]}, max_k=8, visualizer=visualizer)
-    assert from_ranks.shape == (360, 560, 3) and from_ranks.dtype == np.uint8
+    assert from_ranks.shape == (360, 600, 3) and from_ranks.dtype == np.uint8
     metrics = {
         'retrieval/R@1': 20.0,
         'retrieval/R@5': 50.0,
@@ -106,7 +106,7 @@ def test_recall_curves_from_ranks_and_from_the_metric(visualizer):
         'retrieval/uav/AP': 30.0,
     }
     from_metric = recall_curves(metrics, visualizer=visualizer)
-    assert from_metric.shape == (360, 560, 3)
+    assert from_metric.shape == (360, 600, 3)
     # two views drawn in two different colours
     colours = {tuple(c) for c in from_metric.reshape(-1, 3)}
     assert (31, 119, 180) in colours and (255, 127, 14) in colours

@@ -41,7 +41,7 @@ def test_visual_explanations_page_runs(tmp_path, monkeypatch, free_port):
 
 
 def test_the_pictures_the_page_shows_exist():
-    for name in ('grid', 'heatmap', 'recall'):
+    for name in ('grid', 'heatmap', 'heatmap_ground', 'recall'):
         picture = f'images/visual_explanation_{name}.png'
         assert (ROOT / 'docs' / picture).is_file(), picture
         assert f']({picture})' in PAGE.read_text()  # and the page shows it
