@@ -38,9 +38,15 @@ own embedding (``SimilarityExplanation.exact``):
   over patches. The token-level map puts each patch token through the head as if it
   were the pooled token and takes its cosine with the other image's embedding
   (``pairs[i, j]`` is then the cosine of patch ``i`` with patch ``j``); the maps show
-  where the two images agree but do not sum to ``s`` (``exact=False``). The same
-  holds for any head nonlinearity that this module does not list (it raises rather
-  than guess).
+  where the two images agree but do not sum to ``s`` (``exact=False``).
+* **Refused** - a module after pooling that is none of the above (an MLP, a GELU, an
+  attention pool, ``set_aggregation='max'``) raises an error naming it; no map is guessed.
+  Every exact decomposition is also compared with the model's own embedding and raises
+  if they differ by more than ``EXACT_TOLERANCE``.
+
+An image-set query (the ground photos of one cell) is embedded as the normalised mean of
+its photos' normalised embeddings, so photo ``m``'s shares are ``c_mi / (|e_m| S)`` and
+the photos' maps together sum to the set's similarity, exactly as for one image.
 """
 
 from dataclasses import dataclass, field
