@@ -1,7 +1,8 @@
 """Evaluate a checkpoint with a config's test set and print the results table.
 
 python tools/test.py configs/gleam_c/phase2.py work_dirs/phase2/epoch_8.pth
-    [--work-dir DIR] [--out metrics.json] [--cfg-options ...] [--launcher pytorch]
+    [--work-dir DIR] [--out metrics.json] [--show-dir DIR [--show-num N]]
+    [--cfg-options ...] [--launcher pytorch]
 """
 
 import argparse
@@ -34,6 +35,17 @@ def parse_args():
         help='write the metrics as JSON to this file (default: <work_dir>/test_metrics.json)',
     )
     parser.add_argument(
+        '--show-dir',
+        help='also draw retrieval grids, similarity heat maps and recall@K curves for a '
+        'sample of queries into this folder (docs/visual_explanations.md)',
+    )
+    parser.add_argument(
+        '--show-num',
+        type=int,
+        default=8,
+        help='queries drawn per protocol with --show-dir, spread evenly over the test set',
+    )
+    parser.add_argument(
         '--cfg-options',
         nargs='+',
         action=DictAction,
@@ -63,6 +75,10 @@ def main():
     cfg = Config.fromfile(args.config)
     args.load_from = None if no_checkpoint else args.checkpoint
     cfg = prepare_config(cfg, args, mode='test')
+    if args.show_dir:
+        from gleamkit.visualization import add_visualization_hook
+
+        add_visualization_hook(cfg, args.show_dir, args.show_num)
     with explain_config_errors(cfg):  # a misspelt key: name its path and the accepted keys
         runner = build_runner(cfg)
         metrics = runner.test()

@@ -1,9 +1,45 @@
-"""Drawing: the localisation report (query, top-K tiles, map of the candidates)."""
+"""Drawing: the localisation report, GLEAM-C's similarity heat maps, retrieval grids and
+recall@K curves (through mmengine's ``Visualizer``), and the ``tools/test.py --show-dir``
+hook that draws them for a sample of test queries."""
 
+from .cross_view_visualizer import (
+    CrossViewVisualizer,
+    recall_at_k,
+    recall_curves,
+    retrieval_grid,
+    similarity_heatmaps,
+)
 from .localization_report import (
     draw_localization_report,
     footprint_contains,
     raster_thumbnail_wgs84,
 )
+from .retrieval_visualization_hook import (
+    RetrievalVisualizationHook,
+    add_visualization_hook,
+    sample_query_indices,
+)
+from .similarity_decomposition import (
+    Contributions,
+    SimilarityExplanation,
+    embedding_contributions,
+    explain_similarity,
+)
 
-__all__ = ['draw_localization_report', 'footprint_contains', 'raster_thumbnail_wgs84']
+__all__ = [
+    'draw_localization_report',
+    'footprint_contains',
+    'raster_thumbnail_wgs84',
+    'CrossViewVisualizer',
+    'similarity_heatmaps',
+    'retrieval_grid',
+    'recall_curves',
+    'recall_at_k',
+    'RetrievalVisualizationHook',
+    'add_visualization_hook',
+    'sample_query_indices',
+    'Contributions',
+    'SimilarityExplanation',
+    'embedding_contributions',
+    'explain_similarity',
+]
