@@ -76,7 +76,7 @@ def main():
     args.load_from = None if no_checkpoint else args.checkpoint
     cfg = prepare_config(cfg, args, mode='test')
     if args.show_dir:
-        from gleamkit.visualization import add_visualization_hook
+        from gleamkit.engine.hooks import add_visualization_hook
 
         add_visualization_hook(cfg, args.show_dir, args.show_num)
     with explain_config_errors(cfg):  # a misspelt key: name its path and the accepted keys

@@ -465,16 +465,8 @@ class DemoBackend:
             return None
 
     def _heatmaps(self, image, view, tiles, pixels, notes) -> List[Tuple[np.ndarray, str]]:
-        # similarity_heatmaps comes with the visual-explanations work (issue 13, item 4);
-        # until it is merged the page says so instead of showing a map
-        try:
-            from gleamkit.visualization import similarity_heatmaps
-        except ImportError:
-            notes.append(
-                'Similarity heat maps need gleamkit.visualization.similarity_heatmaps, '
-                'which this gleamkit does not have yet.'
-            )
-            return []
+        from gleamkit.visualization import similarity_heatmaps
+
         if not tiles or pixels[0] is None:
             return []
         try:

@@ -1,6 +1,7 @@
 """Drawing: the localisation report, GLEAM-C's similarity heat maps, retrieval grids and
-recall@K curves (through mmengine's ``Visualizer``), and the ``tools/test.py --show-dir``
-hook that draws them for a sample of test queries."""
+recall@K curves (through mmengine's ``Visualizer``). The ``tools/test.py --show-dir`` hook
+that draws them for a sample of test queries is
+:class:`gleamkit.engine.hooks.RetrievalVisualizationHook`."""
 
 from .cross_view_visualizer import (
     CrossViewVisualizer,
@@ -13,11 +14,6 @@ from .localization_report import (
     draw_localization_report,
     footprint_contains,
     raster_thumbnail_wgs84,
-)
-from .retrieval_visualization_hook import (
-    RetrievalVisualizationHook,
-    add_visualization_hook,
-    sample_query_indices,
 )
 from .similarity_decomposition import (
     Contributions,
@@ -35,9 +31,6 @@ __all__ = [
     'retrieval_grid',
     'recall_curves',
     'recall_at_k',
-    'RetrievalVisualizationHook',
-    'add_visualization_hook',
-    'sample_query_indices',
     'Contributions',
     'SimilarityExplanation',
     'embedding_contributions',

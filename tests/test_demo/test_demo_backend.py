@@ -130,6 +130,19 @@ def test_explainer_that_times_out_leaves_the_retrieval_on_the_page(backend):
     assert again.verdict.startswith(f'**GLEAM-X verdict for #1 {again.result.top1.tile_id}: match')
 
 
+def test_heat_maps_explain_the_top1_score(backend):
+    """The real decomposition: its similarity is the top-1 tile's retrieval score."""
+    answer = backend.answer_builtin(6, 'uav', 5, 'en', False)
+    top = answer.result.top1
+    captions = [c for _, c in answer.heatmaps]
+    assert captions == [
+        f'query (similarity {top.score:.3f})',
+        f'tile {top.tile_id} (similarity {top.score:.3f})',
+    ], answer.status
+    for picture, _ in answer.heatmaps:
+        assert picture.dtype == np.uint8 and picture.ndim == 3 and picture.std() > 5
+
+
 def test_heat_maps_are_shown_when_gleamkit_visualization_has_them(backend, monkeypatch):
     import gleamkit.visualization as visualization
 

@@ -5,13 +5,13 @@ import numpy as np
 import pytest
 import torch
 
+from gleamkit.engine.hooks.retrieval_visualization_hook import sample_query_indices
 from gleamkit.registry import MODELS, VISUALIZERS
 from gleamkit.visualization import (
     CrossViewVisualizer,
     recall_at_k,
     recall_curves,
     retrieval_grid,
-    sample_query_indices,
     similarity_heatmaps,
 )
 from gleamkit.visualization.cross_view_visualizer import OTHER_COLOR, TRUE_COLOR

@@ -6,8 +6,8 @@ from types import SimpleNamespace
 import pytest
 from mmengine.config import Config
 
+from gleamkit.engine.hooks import RetrievalVisualizationHook, add_visualization_hook
 from gleamkit.registry import HOOKS
-from gleamkit.visualization import RetrievalVisualizationHook, add_visualization_hook
 
 
 def test_add_visualization_hook_keeps_the_configs_own_hooks():

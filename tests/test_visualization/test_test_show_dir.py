@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gleamkit.visualization import sample_query_indices
+from gleamkit.engine.hooks.retrieval_visualization_hook import sample_query_indices
 
 ROOT = Path(__file__).resolve().parents[2]
 LOADERS = ('test_dataloader', 'test_cfg.gallery_dataloader')

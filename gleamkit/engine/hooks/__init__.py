@@ -3,6 +3,7 @@ from .iteration_checkpoint_hook import IterationCheckpointHook
 from .lora_checkpoint_hook import LoRACheckpointHook
 from .precision_report_hook import PrecisionReportHook
 from .prepare_gallery_hook import PrepareGalleryHook
+from .retrieval_visualization_hook import RetrievalVisualizationHook, add_visualization_hook
 from .skipped_image_report_hook import SkippedImageReportHook
 
 __all__ = [
@@ -11,5 +12,7 @@ __all__ = [
     'LoRACheckpointHook',
     'PrecisionReportHook',
     'PrepareGalleryHook',
+    'RetrievalVisualizationHook',
+    'add_visualization_hook',
     'SkippedImageReportHook',
 ]

@@ -11,9 +11,8 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
 from gleamkit.registry import HOOKS
-
-from .cross_view_visualizer import CrossViewVisualizer, _as_rgb, recall_at_k
-from .similarity_decomposition import explain_similarity
+from gleamkit.visualization.cross_view_visualizer import CrossViewVisualizer, _as_rgb, recall_at_k
+from gleamkit.visualization.similarity_decomposition import explain_similarity
 
 __all__ = ['RetrievalVisualizationHook', 'add_visualization_hook', 'sample_query_indices']
 
