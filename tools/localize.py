@@ -149,6 +149,10 @@ def parse_args(argv=None):
         help='GLEAM-X explainer: a config file, an adapter directory or a model directory '
         "(default: the GLEAM-C config's verification.explainer)",
     )
+    query.add_argument(
+        '--explainer-checkpoint',
+        help="the explainer's trained weights (e.g. work_dirs/<gleam_x config>/epoch_4.pth)",
+    )
     query.add_argument('--fusion-weight', type=float, help='weight of P(match) (default: config)')
     query.add_argument(
         '--explain', action='store_true', help='also write an explanation per verified tile'
@@ -187,6 +191,7 @@ def _localizer(args, gallery_info=None):
         input_sizes=sizes,
         explainer=getattr(args, 'explainer', None),
         fusion_weight=getattr(args, 'fusion_weight', None),
+        explainer_checkpoint=getattr(args, 'explainer_checkpoint', None),
     )
 
 

@@ -68,6 +68,8 @@ class GeoLocalizer:
             (``localize(..., rerank=k)``): a config dict, a config file, an adapter
             directory or a built explainer. Defaults to None: the config's
             ``verification.explainer``, loaded on the first re-ranking call.
+        explainer_checkpoint: the explainer's trained weights (the checkpoint
+            ``tools/train.py`` wrote for its config; safe loader). Defaults to None.
         fusion_weight: weight of P(match) in the fused score (see
             :mod:`gleamkit.apis.verification`). Defaults to None: the config's
             ``verification.fusion_weight``, else 0.5.
@@ -88,6 +90,7 @@ class GeoLocalizer:
         seed: int = 0,
         explainer: Any = None,
         fusion_weight: Optional[float] = None,
+        explainer_checkpoint: Optional[PathLike] = None,
     ):
         import gleamkit.datasets  # noqa: F401  register datasets and transforms
         import gleamkit.models  # noqa: F401  register the model components
@@ -142,6 +145,7 @@ class GeoLocalizer:
         verification = dict(config.get('verification') or {})
         self._explainer_spec = explainer if explainer is not None else verification.get('explainer')
         self._explainer = None
+        self._explainer_checkpoint = explainer_checkpoint
         from .verification import DEFAULT_FUSION_WEIGHT, fuse_score
 
         if fusion_weight is None:
@@ -605,7 +609,9 @@ class GeoLocalizer:
         if self._explainer is None and self._explainer_spec is not None:
             from .verification import load_explainer
 
-            self._explainer = load_explainer(self._explainer_spec)
+            self._explainer = load_explainer(
+                self._explainer_spec, self._explainer_checkpoint, device=str(self.device)
+            )
         return self._explainer
 
     def _rerank(self, images, q, single, view, tiles, rerank, explain, language):

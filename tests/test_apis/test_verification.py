@@ -140,3 +140,32 @@ def test_tiny_explainer_verifies_and_explains(world, tmp_path):
         assert 0.0 <= t.p_match <= 1.0 and isinstance(t.explanation, str)
         assert math.isclose(t.fused_score, 0.7 * t.score + 0.3 * (2 * t.p_match - 1))
     assert result.to_dict()['tiles'][0]['p_match'] == result.tiles[0].p_match
+
+
+def test_the_explainer_checkpoint_is_loaded(world, tmp_path):
+    """GeoLocalizer(explainer_checkpoint=...) (tools/localize.py --explainer-checkpoint)
+    loads the weights tools/train.py wrote for the explainer's config."""
+    from gleamkit.apis.verification import load_explainer
+    from gleamkit.models.explainers import build_tiny_qwen2_5_vl
+
+    torch.set_num_threads(1)
+    model_dir = build_tiny_qwen2_5_vl(str(tmp_path / 'tiny'))
+    explainer = dict(
+        type='HuggingFaceVLMExplainer',
+        model_name_or_path=model_dir,
+        generation=dict(max_new_tokens=4),
+    )
+    state = load_explainer(dict(explainer)).state_dict()
+    key = next(k for k, v in state.items() if torch.is_tensor(v) and v.is_floating_point())
+    state[key] = state[key] + 0.25
+    torch.save(dict(state_dict=state), tmp_path / 'epoch_4.pth')
+    loc = GeoLocalizer(
+        world['cfg'],
+        device='cpu',
+        seed=3,
+        explainer=explainer,
+        explainer_checkpoint=tmp_path / 'epoch_4.pth',
+    )
+    assert torch.equal(loc.explainer.state_dict()[key], state[key])
+    loc.load_gallery(world['root'] / 'gallery')
+    assert loc.localize(query_image(), topk=3, rerank=2).verification['status'] == 'ok'
