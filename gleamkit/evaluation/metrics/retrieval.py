@@ -173,7 +173,8 @@ class CrossViewRetrievalMetric(BaseMetric):
                     "query's `embedding` on its data sample (CrossViewRetriever.predict "
                     'sets it); this sample has none. Keys: ' + str(sorted(samples[i]))
                 )
-        chunk = 64  # bounded (chunk, N) score block: nothing of size N is kept
+        # a (chunk, N) float32 score block of at most ~64 MB at a time; nothing of size N is kept
+        chunk = max(1, min(64, (16 << 20) // max(1, len(self._gallery_ids))))
         for lo in range(0, len(rows), chunk):
             part = rows[lo : lo + chunk]
             queries = np.stack([_as_numpy(samples[i]['embedding']) for i in part])
