@@ -223,6 +223,11 @@ def main(argv=None):
     region, region_meta, _ = embedded_gallery(loc, work / 'region.tif', work / 'region', args)
     places = [p.to_dict() for p in world.locations if not p.to_dict().get('is_distractor')]
     truth = truth_tiles(region_meta, places)
+    outside = [p['location_id'] for p, good in zip(places, truth) if not good]
+    if outside:
+        raise SystemExit(
+            f'places {outside[:5]} lie in no region tile: use a stride <= the tile size'
+        )
     print(
         f'region: {len(region)} tiles of {args.tile_m:g} m every {args.stride_m:g} m, '
         f'{len(places)} places; every place inside {min(map(len, truth))}..'
