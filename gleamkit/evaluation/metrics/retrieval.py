@@ -116,6 +116,8 @@ class CrossViewRetrievalMetric(BaseMetric):
         self._gallery_ids: Optional[np.ndarray] = None
         self._gallery_embeddings: Optional[np.ndarray] = None
         self._ranking_note: Optional[str] = None
+        #: metric keys left out by the last compute_metrics, with the reason
+        self.unavailable: Dict[str, str] = {}
 
     def set_gallery(
         self, location_ids, embeddings=None, ranking_note: Optional[str] = None
