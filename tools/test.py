@@ -3,6 +3,7 @@
 python tools/test.py configs/gleam_c/phase2.py work_dirs/phase2/epoch_8.pth
     [--work-dir DIR] [--out metrics.json] [--show-dir DIR [--show-num N]]
     [--cfg-options ...] [--launcher pytorch]
+    [--index 'IVF1024,PQ32' --topk 100 [--nprobe 16] [--no-exact-ap]]
 """
 
 import argparse
@@ -52,6 +53,20 @@ def parse_args():
         help='override config entries, e.g. test_dataloader.batch_size=64',
     )
     parser.add_argument(
+        '--index',
+        metavar='FACTORY',
+        help='rank through a faiss index (index_factory string: Flat, HNSW32, '
+        "IVF1024,PQ32) keeping each query's top K only; which metric stays exact: "
+        'docs/gallery_index.md',
+    )
+    parser.add_argument('--topk', type=int, default=100, help='K kept with --index')
+    parser.add_argument('--nprobe', type=int, help='IVF lists searched with --index')
+    parser.add_argument(
+        '--no-exact-ap',
+        action='store_true',
+        help='with --index, leave AP out instead of scoring each query exactly',
+    )
+    parser.add_argument(
         '--launcher',
         choices=['none', 'pytorch', 'slurm', 'mpi'],
         default='none',
@@ -79,6 +94,13 @@ def main():
         from gleamkit.engine.hooks import add_visualization_hook
 
         add_visualization_hook(cfg, args.show_dir, args.show_num)
+    if args.index:
+        from gleamkit.index.topk_searcher import set_test_index
+
+        try:
+            set_test_index(cfg, args.index, args.topk, args.nprobe, not args.no_exact_ap)
+        except ValueError as err:
+            raise SystemExit(f'{args.config}: {err}') from err
     with explain_config_errors(cfg):  # a misspelt key: name its path and the accepted keys
         runner = build_runner(cfg)
         metrics = runner.test()

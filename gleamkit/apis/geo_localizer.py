@@ -178,8 +178,11 @@ class GeoLocalizer:
 
     @torch.no_grad()
     def _embed(self, images: List[Any], views: List[str], key: str) -> torch.Tensor:
-        """Embed a batch through the data preprocessor and ``extract_feat``: ``images``
-        are CHW uint8 tensors (or S x C x H x W image sets)."""
+        """Embed one batch with the code the evaluation gallery uses
+        (:func:`~gleamkit.engine.gallery_embedding.iter_embeddings`: data preprocessor,
+        then the model's ``tensor`` mode): ``images`` are CHW uint8 tensors (or
+        S x C x H x W image sets)."""
+        from gleamkit.engine.gallery_embedding import iter_embeddings
         from gleamkit.structures import CrossViewDataSample
 
         samples = []
@@ -187,8 +190,9 @@ class GeoLocalizer:
             sample = CrossViewDataSample()
             sample.set_metainfo(dict(view=view, reference_view=view))
             samples.append(sample)
-        data = self.model.data_preprocessor(dict(inputs={key: images}, data_samples=samples))
-        return self.model.extract_feat(data['inputs'])[key].float().cpu()
+        batch = dict(inputs={key: images}, data_samples=samples)
+        emb, _ = next(iter_embeddings(self.model, [batch], key, owner='GeoLocalizer'))
+        return emb.float().cpu()
 
     # ------------------------------------------------------------------ gallery
     def _gallery_dataset_cfg(self, source, tile_m, stride_m, tile_options) -> dict:
@@ -314,8 +318,8 @@ class GeoLocalizer:
                 logger='current',
             )
         bar = _progress(sum(min(shard_size, total - s * shard_size) for s in todo), progress)
-        # a small embed loop of its own (PrepareGalleryHook's in gleamkit/engine embeds a
-        # whole gallery in memory, without shards or tile metadata)
+        # shards of its own around the shared per-batch embedding (_embed): embed_gallery
+        # gathers a whole gallery in memory on every rank, without shards or metadata
         for shard in todo:
             positions = list(range(shard * shard_size, min(total, (shard + 1) * shard_size)))
             loader = DataLoader(

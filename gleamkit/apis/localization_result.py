@@ -129,8 +129,6 @@ def estimate_position(
         ``(lat, lon, radius_m, num_support)``; the radius is the weighted RMS distance
         of the supporting centres from the estimate, at least ``min_radius_m``.
     """
-    from pyproj import CRS, Transformer
-
     if not tiles:
         raise ValueError('cannot estimate a position from no tiles')
     if margin <= 0:
@@ -141,14 +139,33 @@ def estimate_position(
     support = [t for t, k in zip(tiles, keep) if k]
     weights = (scores[keep] - (scores[0] - margin)) / margin
     weights = np.clip(weights, 1e-6, None)
-    plane = CRS.from_proj4(f'+proj=aeqd +lat_0={best.lat} +lon_0={best.lon} +ellps=WGS84 +units=m')
-    to_plane = Transformer.from_crs('EPSG:4326', plane, always_xy=True)
-    x, y = to_plane.transform([t.lon for t in support], [t.lat for t in support])
-    x, y = np.asarray(x, float), np.asarray(y, float)
+    x, y = _to_tangent_plane(best, [t.lon for t in support], [t.lat for t in support])
     ex, ey = np.average(x, weights=weights), np.average(y, weights=weights)
-    lon, lat = Transformer.from_crs(plane, 'EPSG:4326', always_xy=True).transform(ex, ey)
+    lon, lat = _from_tangent_plane(best, ex, ey)
     spread = math.sqrt(float(np.average((x - ex) ** 2 + (y - ey) ** 2, weights=weights)))
     if min_radius_m is None:
         side = tile_size_m(best.footprint)
         min_radius_m = side / 2 if side else 0.0
     return float(lat), float(lon), max(spread, float(min_radius_m)), len(support)
+
+
+# The azimuthal equidistant plane around the best tile, by geodesics (what pyproj's
+# ellipsoidal aeqd computes): building two pyproj Transformers per query took ~60 ms,
+# most of a localize() call.
+def _to_tangent_plane(centre: RetrievedTile, lons, lats):
+    from gleamkit.geo.crs import GEOD
+
+    lons, lats = np.asarray(lons, float), np.asarray(lats, float)
+    azimuth, _, dist = GEOD.inv(
+        np.full_like(lons, centre.lon), np.full_like(lats, centre.lat), lons, lats
+    )
+    azimuth = np.radians(np.asarray(azimuth, float))
+    dist = np.asarray(dist, float)
+    return dist * np.sin(azimuth), dist * np.cos(azimuth)
+
+
+def _from_tangent_plane(centre: RetrievedTile, x: float, y: float):
+    from gleamkit.geo.crs import GEOD
+
+    lon, lat, _ = GEOD.fwd(centre.lon, centre.lat, math.degrees(math.atan2(x, y)), math.hypot(x, y))
+    return lon, lat

@@ -15,12 +15,14 @@ from .gallery_index import GalleryIndex, GalleryIndexMismatchError, GallerySearc
 from .shards import MergedShards, finished_shards, merge_embedding_shards, write_embedding_shard
 from .storage import atomic_directory, config_digest, sha256_file
 from .tile_metadata import TileMetadata
+from .topk_searcher import TopKIndexSearcher
 
 __all__ = [
     'GalleryIndex',
     'GallerySearchResult',
     'GalleryIndexMismatchError',
     'TileMetadata',
+    'TopKIndexSearcher',
     'choose_index_factory',
     'estimate_index_bytes',
     'ivf_nlist',

@@ -1,5 +1,5 @@
-"""Drawing: the localisation report, GLEAM-C's similarity heat maps, retrieval grids and
-recall@K curves (through mmengine's ``Visualizer``). The ``tools/test.py --show-dir`` hook
+"""Drawing: the localisation report and HTML map, GLEAM-C's similarity heat maps, retrieval
+grids and recall@K curves (through mmengine's ``Visualizer``). The ``tools/test.py --show-dir`` hook
 that draws them for a sample of test queries is
 :class:`gleamkit.engine.hooks.RetrievalVisualizationHook`."""
 
@@ -10,6 +10,7 @@ from .cross_view_visualizer import (
     retrieval_grid,
     similarity_heatmaps,
 )
+from .localization_map import write_localization_map
 from .localization_report import (
     draw_localization_report,
     footprint_contains,
@@ -35,4 +36,5 @@ __all__ = [
     'SimilarityExplanation',
     'embedding_contributions',
     'explain_similarity',
+    'write_localization_map',
 ]

@@ -244,3 +244,50 @@ def test_bad_protocols_are_named(tmp_path, val_cfg, message):
     runner = make_runner(tmp_path, 'bad', val_cfg)
     with pytest.raises((ValueError, TypeError), match=message):
         runner.val()
+
+
+@pytest.mark.slow
+def test_index_option_keeps_top_k_and_equals_the_full_ranking_with_flat(tmp_path):
+    gallery = loader(WORLD_A, 'gallery', tmp_path / 'cache', batch_size=7)
+    full = make_runner(
+        tmp_path, 'full', dict(type='RetrievalValLoop', gallery_dataloader=gallery)
+    ).val()
+    runner = make_runner(
+        tmp_path,
+        'flat',
+        dict(
+            type='RetrievalValLoop',
+            gallery_dataloader=copy.deepcopy(gallery),
+            index=dict(factory='Flat', topk=6),
+        ),
+    )
+    flat = runner.val()
+    assert flat.keys() == full.keys()
+    for key in full:
+        assert flat[key] == full[key], key  # exact, AP included (exact scores)
+    # the model now keeps 6 of the 12 gallery ids per query
+    model = runner.model
+    assert model._searcher.topk == 6 and len(model.gallery['location_ids']) == 12
+    batch = model.data_preprocessor(
+        pseudo_collate([runner.val_dataloader.dataset[i] for i in range(3)])
+    )
+    with torch.no_grad():
+        predicted = model(**batch, mode='predict')
+    assert [tuple(s.pred_ranked_ids.shape) for s in predicted] == [(6,)] * 3
+
+
+@pytest.mark.parametrize(
+    'index, message',
+    [
+        (dict(topk=5), 'index needs factory'),
+        (dict(factory='Flat', topk=0), 'topk must be a positive int'),
+        (dict(factory='Flat', k=5), "unknown keys \\['k'\\]"),
+    ],
+)
+def test_bad_index_option_is_named(tmp_path, index, message):
+    gallery = loader(WORLD_A, 'gallery', tmp_path / 'cache')
+    runner = make_runner(
+        tmp_path, 'bad', dict(type='RetrievalValLoop', gallery_dataloader=gallery, index=index)
+    )
+    with pytest.raises(ValueError, match=message):
+        _ = runner.val_loop

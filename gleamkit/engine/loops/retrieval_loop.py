@@ -12,6 +12,7 @@ from mmengine.runner import TestLoop, ValLoop
 from torch.utils.data import DataLoader
 
 from gleamkit.engine.gallery_embedding import embed_gallery
+from gleamkit.index.topk_searcher import TopKIndexSearcher, check_index_option
 from gleamkit.registry import LOOPS
 
 PROTOCOL_KEYS = ('name', 'dataloader', 'gallery_dataloader', 'evaluator')
@@ -50,12 +51,14 @@ class RetrievalLoopMixin:
         protocols: Optional[Sequence[dict]] = None,
         fp16: bool = False,
         progress: bool = True,
+        index: Optional[dict] = None,
     ) -> None:
         # no ValLoop/TestLoop.__init__: it would build the default dataloader even when
         # no protocol uses it
         self._runner = runner
         self.fp16 = fp16
         self.progress = progress
+        self.index = check_index_option(index, type(self).__name__)
         setattr(self, f'{self.stage}_loss', dict())  # mmengine's val_loss / test_loss
         self.gallery_embed_count = 0
         self.protocols = self._build_protocols(
@@ -178,13 +181,42 @@ class RetrievalLoopMixin:
         )
         self.gallery_embed_count += 1
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        model.set_gallery(**gallery)
+        if self.index is None:
+            model.set_gallery(**gallery)
+        else:
+            self._gallery_through_index(model, protocol, gallery)
         ids = gallery['location_ids']
         label = f' ({protocol.name})' if protocol.name else ''
         runner.logger.info(
             f'{type(self).__name__}{label}: embedded {len(ids)} gallery images '
             f'({len(set(ids))} places)'
         )
+
+    def _gallery_through_index(self, model, protocol: RetrievalProtocol, gallery: dict) -> None:
+        # the model keeps each query's top K from a faiss index; the metric gets the
+        # gallery's ids (|G|, n_good) and, for exact AP, its embeddings
+        opt = self.index
+        searcher = TopKIndexSearcher.build(
+            gallery['embeddings'],
+            opt['factory'],
+            topk=opt['topk'],
+            nprobe=opt.get('nprobe'),
+            ef_search=opt.get('ef_search'),
+            train_size=opt.get('train_size'),
+            seed=opt.get('seed', 0),
+        )
+        model.set_gallery(**gallery, searcher=searcher)
+        note = searcher.describe() + (
+            '; AP exact (from exact scores)' if opt['exact_ap'] else '; AP unavailable'
+        )
+        for metric in protocol.evaluator.metrics:
+            if hasattr(metric, 'set_gallery'):
+                metric.set_gallery(
+                    gallery['location_ids'],
+                    gallery['embeddings'] if opt['exact_ap'] else None,
+                    ranking_note=note,
+                )
+        self.runner.logger.info(f'{type(self).__name__}: {note}')
 
     def _run_protocols(self) -> Dict[str, float]:
         metrics: Dict[str, float] = {}
@@ -249,6 +281,14 @@ class RetrievalValLoop(RetrievalLoopMixin, ValLoop):
         fp16 (bool): evaluate under autocast. Defaults to False.
         progress (bool): a progress bar on rank 0 while a gallery is embedded.
             Defaults to True.
+        index (dict, optional): rank through a faiss gallery index and keep only
+            each query's top K: ``dict(factory='IVF1024,PQ32', topk=100, nprobe=None,
+            ef_search=None, exact_ap=True, train_size=None, seed=0)``. ``factory`` is
+            a faiss ``index_factory`` string (``'Flat'`` = exact search);
+            ``exact_ap=True`` scores each query exactly against the whole gallery
+            for AP (nothing of size N kept), False leaves AP out. What stays exact
+            under which index: ``docs/gallery_index.md``. Defaults to None (exact
+            search, full ranking).
     """
 
     stage = 'val'

@@ -46,6 +46,9 @@ __all__ = [
     'recall_at_one_percent',
     'vigor_hit',
     'summarise_ranking',
+    'GalleryIdCounts',
+    'true_match_ranks',
+    'summarise_topk',
 ]
 
 #: ``first_rank`` of a query whose true match is not in the gallery.
@@ -214,4 +217,146 @@ def summarise_ranking(
         gallery_size=int(kept.size),
         gallery_total=int(ranked.size - np.count_nonzero(always_junk)),
         hit=bool(hit),
+    )
+
+
+# --------------------------------------------------------------------- top-K rankings
+# Evaluation through a gallery index keeps only the top K of each ranking. What the
+# full ranking gave for free (|G|, n_good, the ranks of matches beyond K) then comes
+# from the gallery's id counts, and AP from exact scores (see docs/gallery_index.md).
+
+
+class GalleryIdCounts:
+    """How often each location id occurs in a gallery: what a top-K ranking lacks.
+
+    Args:
+        gallery_ids: the ``location_id`` of every gallery item (``-1`` = junk).
+    """
+
+    def __init__(self, gallery_ids: ArrayLike):
+        ids = as_int_array(gallery_ids)
+        values, counts = np.unique(ids, return_counts=True)
+        self.counts = dict(zip(values.tolist(), counts.tolist()))
+        self.size = int(ids.size)
+        #: items that are not always-junk (id -1): every query's gallery before its junk_ids
+        self.total = self.size - self.counts.get(JUNK_ID, 0)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def n_good(self, location_id: int, junk_ids: ArrayLike = ()) -> int:
+        """True matches of ``location_id`` once junk is removed (junk wins)."""
+        junk = set(as_int_array(junk_ids).tolist()) | {JUNK_ID}
+        return 0 if int(location_id) in junk else self.counts.get(int(location_id), 0)
+
+    def gallery_size(self, junk_ids: ArrayLike = ()) -> int:
+        """``|G|`` after removing id ``-1`` and ``junk_ids``."""
+        junk = set(as_int_array(junk_ids).tolist()) - {JUNK_ID}
+        return self.total - sum(self.counts.get(j, 0) for j in junk)
+
+
+def true_match_ranks(
+    scores: ArrayLike, gallery_ids: ArrayLike, location_id: int, junk_ids: ArrayLike = ()
+) -> np.ndarray:
+    """Exact 0-based ranks of a query's true matches, from its scores, without sorting.
+
+    The rank of a true match is the number of non-junk gallery items ranked above it:
+    a higher score, or the same score at a lower gallery position (the order
+    :class:`~gleamkit.evaluation.search.ExactSearcher` gives ties). Costs
+    ``O(N log n_good)`` and keeps nothing of size N, so AP stays exact when only the
+    top K of the ranking is kept.
+
+    Args:
+        scores: ``(N,)`` similarities of one query to every gallery item.
+        gallery_ids: ``(N,)`` gallery location ids.
+        location_id: the query's place.
+        junk_ids: the query's junk ids (``-1`` is always junk).
+
+    Returns:
+        Sorted int64 array, one rank per true match after junk removal; equal to
+        ``rank_positions(ranked_ids, [location_id], junk_ids)`` of the full ranking.
+    """
+    scores = np.asarray(scores).reshape(-1)
+    ids = as_int_array(gallery_ids)
+    if scores.shape != ids.shape:
+        raise ValueError(f'{scores.size} scores for {ids.size} gallery ids')
+    keep = ~junk_mask(ids, junk_ids)
+    good = np.flatnonzero(keep & (ids == int(location_id)))
+    if good.size == 0:
+        return np.empty(0, dtype=np.int64)
+    kept_pos = np.flatnonzero(keep)
+    kept_scores = scores[kept_pos]
+    order = np.argsort(scores[good], kind='stable')  # ascending thresholds
+    thresholds, owners = scores[good][order], good[order]
+    below = np.searchsorted(thresholds, kept_scores, side='left')  # thresholds < s
+    # items strictly above threshold a: those with `below > a`
+    hist = np.bincount(below, minlength=good.size + 1)
+    above = np.cumsum(hist[::-1])[::-1][1:]  # above[a] = #{below > a}
+    ranks = above.astype(np.int64)
+    # ties: an item with the same score ranks above a true match at a higher position
+    upto = np.searchsorted(thresholds, kept_scores, side='right')
+    for j in np.flatnonzero(upto > below):
+        for a in range(below[j], upto[j]):
+            if kept_pos[j] < owners[a]:
+                ranks[a] += 1
+    return np.sort(ranks)
+
+
+def summarise_topk(
+    ranked_ids: ArrayLike,
+    location_id: int,
+    gallery: GalleryIdCounts,
+    junk_ids: ArrayLike = (),
+    semi_positive_ids: ArrayLike = (),
+    good_ranks: Optional[ArrayLike] = None,
+) -> Dict[str, Union[int, float, bool, None]]:
+    """:func:`summarise_ranking` of a ranking cut to its top K (a gallery index's answer).
+
+    What the top K decides exactly is returned as such; what it cannot decide is
+    marked so a metric reports it as unavailable instead of guessing:
+
+    * ``first_rank``: exact when a true match is among the kept items (or the gallery
+      has none, :data:`NO_MATCH`); otherwise ``depth`` with ``found=False``: the
+      first match lies at rank ``>= depth``, so R@k is a miss for ``k <= depth``
+      and unknown beyond.
+    * ``depth``: kept (non-junk) items of the top K, the ranks it decides.
+    * ``n_good``, ``gallery_size``, ``gallery_total``: exact, from ``gallery``.
+    * ``ap``: exact from ``good_ranks`` (e.g. :func:`true_match_ranks` of exact
+      scores) when given, else None (unavailable).
+    * ``hit`` (VIGOR): exact when ``depth >= 1``, else None.
+    """
+    ranked = as_int_array(ranked_ids)
+    junk = as_int_array(junk_ids)
+    kept = ranked[~junk_mask(ranked, junk)]
+    n_good = gallery.n_good(location_id, junk)
+    matches = np.flatnonzero(kept == int(location_id)) if n_good else np.empty(0, np.int64)
+    found = bool(matches.size) or n_good == 0
+    if matches.size:
+        first_rank = int(matches[0])
+    elif n_good == 0:
+        first_rank = NO_MATCH
+    else:
+        first_rank = int(kept.size)
+    hit = None
+    if kept.size:
+        top1 = int(kept[0])
+        hit = top1 == int(location_id) or bool(np.any(as_int_array(semi_positive_ids) == top1))
+    ap = None
+    if good_ranks is not None:
+        good_ranks = as_int_array(good_ranks)
+        if good_ranks.size != n_good:
+            raise ValueError(
+                f'{good_ranks.size} true-match ranks for location {location_id}, but the '
+                f'gallery holds {n_good} of its items'
+            )
+        ap = average_precision(good_ranks, n_good)
+    return dict(
+        first_rank=first_rank,
+        found=found,
+        depth=int(kept.size),
+        ap=ap,
+        n_good=n_good,
+        gallery_size=gallery.gallery_size(junk),
+        gallery_total=gallery.total,
+        hit=hit,
     )

@@ -12,7 +12,17 @@ from mmengine.logging import print_log
 from gleamkit.registry import EVALUATORS
 
 from .geo import DEFAULT_THRESHOLDS_M, haversine_m, localisation_summary
-from .ranking import NO_MATCH, as_int_array, cmc_hits, recall_at_one_percent, summarise_ranking
+from .ranking import (
+    NO_MATCH,
+    GalleryIdCounts,
+    as_int_array,
+    cmc_hits,
+    one_percent_k,
+    recall_at_one_percent,
+    summarise_ranking,
+    summarise_topk,
+    true_match_ranks,
+)
 
 __all__ = ['CrossViewRetrievalMetric']
 
@@ -65,6 +75,17 @@ class CrossViewRetrievalMetric(BaseMetric):
 
     ``dataset_meta`` may set ``gallery_view`` (default ``'satellite'``), used to
     name the gallery in the printed table.
+
+    **Top-K rankings** (evaluation through a gallery index, ``index=dict(...)`` of
+    :class:`~gleamkit.engine.loops.RetrievalTestLoop`): the loop calls
+    :meth:`set_gallery` and samples carry only the top K of their ranking. What the
+    top K decides is then exact (R@k while the first match is found or ``k`` is
+    within the kept depth, hit rate, ``|G|``, ``n_good``, chance); AP comes from the
+    exact scores of the query against the whole gallery (its ``embedding``), computed
+    batch by batch and never kept, or is unavailable. An undecidable metric is left
+    out (``-`` in the table, the reason in ``metric.unavailable``) with a warning
+    that says which K would decide it; it is never approximated. Which metric is
+    exact under which index: ``docs/gallery_index.md``.
     """
 
     default_prefix = 'retrieval'
@@ -91,6 +112,38 @@ class CrossViewRetrievalMetric(BaseMetric):
         self.with_hit_rate = with_hit_rate
         self.distance_thresholds = tuple(float(t) for t in distance_thresholds)
         self.per_view = per_view
+        self._gallery: Optional[GalleryIdCounts] = None
+        self._gallery_ids: Optional[np.ndarray] = None
+        self._gallery_embeddings: Optional[np.ndarray] = None
+        self._ranking_note: Optional[str] = None
+        #: metric keys left out by the last compute_metrics, with the reason
+        self.unavailable: Dict[str, str] = {}
+
+    def set_gallery(
+        self, location_ids, embeddings=None, ranking_note: Optional[str] = None
+    ) -> None:
+        """The gallery behind top-K rankings (called by the retrieval loop with an index).
+
+        Args:
+            location_ids: ``(N,)`` location id of every gallery item.
+            embeddings: ``(N, D)`` gallery embeddings for exact AP, or None (AP is then
+                unavailable for top-K rankings). Defaults to None.
+            ranking_note: how the rankings were made, for the printed table.
+                Defaults to None.
+        """
+        self._gallery_ids = as_int_array(location_ids)
+        self._gallery = GalleryIdCounts(self._gallery_ids)
+        if embeddings is not None:
+            if hasattr(embeddings, 'detach'):
+                embeddings = embeddings.detach().cpu().numpy()
+            embeddings = np.asarray(embeddings, dtype=np.float32)
+            if embeddings.ndim != 2 or len(embeddings) != len(self._gallery_ids):
+                raise ValueError(
+                    f'CrossViewRetrievalMetric.set_gallery: embeddings {embeddings.shape} '
+                    f'do not match {len(self._gallery_ids)} location ids'
+                )
+        self._gallery_embeddings = embeddings
+        self._ranking_note = ranking_note
 
     # ------------------------------------------------------------------ process
     def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
@@ -100,13 +153,44 @@ class CrossViewRetrievalMetric(BaseMetric):
         drops the sampler's padding by truncating the gathered list to the
         dataset size, which is only right when each element is one sample.
         """
-        for sample in data_samples:
-            if hasattr(sample, 'to_dict'):
-                sample = sample.to_dict()
-            self.results.append(self._reduce(sample))
+        samples = [s.to_dict() if hasattr(s, 'to_dict') else s for s in data_samples]
+        good_ranks = self._exact_good_ranks(samples)
+        for sample, ranks in zip(samples, good_ranks):
+            self.results.append(self._reduce(sample, ranks))
 
-    @staticmethod
-    def _reduce(sample: dict) -> dict:
+    def _is_topk(self, sample: dict) -> bool:
+        ranked = sample.get('pred_ranked_ids')
+        return self._gallery is not None and ranked is not None and len(ranked) < self._gallery.size
+
+    def _exact_good_ranks(self, samples: List[dict]) -> List[Optional[np.ndarray]]:
+        """Exact true-match ranks of the top-K samples (for AP), from exact scores."""
+        out: List[Optional[np.ndarray]] = [None] * len(samples)
+        if not self.with_ap or self._gallery_embeddings is None:
+            return out
+        rows = [i for i, s in enumerate(samples) if self._is_topk(s)]
+        for i in rows:
+            if samples[i].get('embedding') is None:
+                raise KeyError(
+                    'CrossViewRetrievalMetric: exact AP of a top-K ranking needs the '
+                    "query's `embedding` on its data sample (CrossViewRetriever.predict "
+                    'sets it); this sample has none. Keys: ' + str(sorted(samples[i]))
+                )
+        # a (chunk, N) float32 score block of at most ~64 MB at a time; nothing of size N is kept
+        chunk = max(1, min(64, (16 << 20) // max(1, len(self._gallery_ids))))
+        for lo in range(0, len(rows), chunk):
+            part = rows[lo : lo + chunk]
+            queries = np.stack([_as_numpy(samples[i]['embedding']) for i in part])
+            scores = queries.astype(np.float32) @ self._gallery_embeddings.T
+            for row, i in zip(scores, part):
+                out[i] = true_match_ranks(
+                    row,
+                    self._gallery_ids,
+                    int(samples[i]['location_id']),
+                    as_int_array(samples[i].get('junk_ids')),
+                )
+        return out
+
+    def _reduce(self, sample: dict, good_ranks: Optional[np.ndarray] = None) -> dict:
         if sample.get('pred_ranked_ids') is None:
             raise KeyError(
                 'CrossViewRetrievalMetric: a data sample has no `pred_ranked_ids`. The model '
@@ -121,12 +205,22 @@ class CrossViewRetrievalMetric(BaseMetric):
                 f'sample keys: {sorted(sample.keys())}'
             )
         semi = sample.get('semi_positive_ids')
-        summary = summarise_ranking(
-            sample['pred_ranked_ids'],
-            int(sample['location_id']),
-            junk_ids=as_int_array(sample.get('junk_ids')),
-            semi_positive_ids=as_int_array(semi),
-        )
+        if self._is_topk(sample):
+            summary = summarise_topk(
+                sample['pred_ranked_ids'],
+                int(sample['location_id']),
+                self._gallery,
+                junk_ids=as_int_array(sample.get('junk_ids')),
+                semi_positive_ids=as_int_array(semi),
+                good_ranks=good_ranks,
+            )
+        else:
+            summary = summarise_ranking(
+                sample['pred_ranked_ids'],
+                int(sample['location_id']),
+                junk_ids=as_int_array(sample.get('junk_ids')),
+                semi_positive_ids=as_int_array(semi),
+            )
         summary['view'] = str(sample.get('view') or 'unknown')
         summary['location_id'] = int(sample['location_id'])
         summary['has_semi'] = semi is not None
@@ -147,6 +241,7 @@ class CrossViewRetrievalMetric(BaseMetric):
             for view in sorted({r['view'] for r in results}):
                 groups[view] = [r for r in results if r['view'] == view]
 
+        self.unavailable: Dict[str, str] = {}
         rows = OrderedDict((name, self._summarise(rs)) for name, rs in groups.items())
         metrics: Dict[str, float] = {}
         for name, row in rows.items():
@@ -154,6 +249,14 @@ class CrossViewRetrievalMetric(BaseMetric):
             metrics.update({key_prefix + k: v for k, v in row.items()})
 
         n_no_match = sum(r['first_rank'] == NO_MATCH for r in results)
+        if self.unavailable:
+            print_log(
+                'CrossViewRetrievalMetric: left out, the top-K rankings cannot decide them '
+                '(never approximated): '
+                + '; '.join(f'{k}: {why}' for k, why in self.unavailable.items()),
+                logger='current',
+                level=logging.WARNING,
+            )
         if n_no_match:
             print_log(
                 f'CrossViewRetrievalMetric: {n_no_match} of {len(results)} queries have '
@@ -165,19 +268,36 @@ class CrossViewRetrievalMetric(BaseMetric):
         return metrics
 
     def _summarise(self, rs: List[dict]) -> Dict[str, float]:
-        first_rank = np.array([r['first_rank'] for r in rs], dtype=np.int64)
         gallery = np.array([r['gallery_size'] for r in rs], dtype=np.int64)
         n_good = np.array([r['n_good'] for r in rs], dtype=np.float64)
+        # top-K rankings: a match not found in the top K is a miss for every cut-off
+        # within the kept depth and unknown beyond it
+        found = np.array([r.get('found', True) for r in rs], dtype=bool)
+        depth = np.array([r.get('depth', r['gallery_size']) for r in rs], dtype=np.int64)
+        first_rank = np.array([r['first_rank'] for r in rs], dtype=np.int64)
+        first_rank = np.where(found, first_rank, np.iinfo(np.int64).max)
         out: Dict[str, float] = {}
         hits = cmc_hits(first_rank, self.topk)
         for j, k in enumerate(self.topk):
-            out[f'R@{k}'] = float(hits[:, j].mean() * 100.0)
+            if self._decided(f'R@{k}', found | (k <= depth), k):
+                out[f'R@{k}'] = float(hits[:, j].mean() * 100.0)
         if self.with_one_percent:
-            out['R@1%'] = float(recall_at_one_percent(first_rank, gallery).mean() * 100.0)
+            k1 = one_percent_k(gallery)
+            if self._decided('R@1%', found | (k1 <= depth), int(k1.max())):
+                out['R@1%'] = float(recall_at_one_percent(first_rank, gallery).mean() * 100.0)
         if self.with_ap:
-            out['AP'] = float(np.mean([r['ap'] for r in rs]) * 100.0)
+            if any(r['ap'] is None for r in rs):
+                self.unavailable['AP'] = (
+                    'needs the full ranking; the loop computes it exactly from the '
+                    'gallery embeddings unless index=dict(exact_ap=False)'
+                )
+            else:
+                out['AP'] = float(np.mean([r['ap'] for r in rs]) * 100.0)
         if self.with_hit_rate and any(r['has_semi'] for r in rs):
-            out['hit_rate'] = float(np.mean([r['hit'] for r in rs]) * 100.0)
+            if any(r['hit'] is None for r in rs):
+                self.unavailable['hit_rate'] = 'a top-K ranking held only junk; raise topk'
+            else:
+                out['hit_rate'] = float(np.mean([r['hit'] for r in rs]) * 100.0)
         out.update(localisation_summary([r['error_m'] for r in rs], self.distance_thresholds))
         chance = np.divide(n_good, gallery, out=np.zeros_like(n_good), where=gallery > 0)
         out['chance_R@1'] = float(np.minimum(chance, 1.0).mean() * 100.0)
@@ -185,6 +305,16 @@ class CrossViewRetrievalMetric(BaseMetric):
         median_g = float(np.median(gallery))
         out['gallery_size'] = int(median_g) if median_g.is_integer() else median_g
         return out
+
+    def _decided(self, key: str, decided: np.ndarray, k: int) -> bool:
+        if decided.all():
+            return True
+        self.unavailable.setdefault(
+            key,
+            f'{int((~decided).sum())} queries have no match in their kept top-K and '
+            f'fewer than {k} non-junk items there; rank with topk >= {k} plus the junk',
+        )
+        return False
 
     # ------------------------------------------------------------------ table
     def _gallery_line(self, name: str, rs: List[dict]) -> str:
@@ -239,6 +369,8 @@ class CrossViewRetrievalMetric(BaseMetric):
             'AP = University-1652 trapezoid AP; hit_rate = top-1 positive or '
             'semi-positive; percentages in [0, 100]'
         )
+        if self._ranking_note:
+            lines.append(self._ranking_note)
         return '\n'.join([str(table)] + lines)
 
 
@@ -248,6 +380,12 @@ def _localisation_error(sample: dict) -> float:
         return math.nan
     values = [float(v.item()) if hasattr(v, 'item') else float(v) for v in values]
     return float(haversine_m(*values))
+
+
+def _as_numpy(x) -> np.ndarray:
+    if hasattr(x, 'detach'):
+        x = x.detach().cpu().float().numpy()
+    return np.asarray(x, dtype=np.float32).reshape(-1)
 
 
 def _fmt(column: str, value) -> str:

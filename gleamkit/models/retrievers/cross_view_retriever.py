@@ -167,7 +167,7 @@ class CrossViewRetriever(BaseModel):
 
     # ------------------------------------------------------------------- gallery
     def set_gallery(
-        self, embeddings: torch.Tensor, location_ids, lat=None, lon=None, **meta
+        self, embeddings: torch.Tensor, location_ids, lat=None, lon=None, searcher=None, **meta
     ) -> None:
         """Index the reference gallery that ``predict`` ranks.
 
@@ -175,6 +175,9 @@ class CrossViewRetriever(BaseModel):
             embeddings: ``(M, D)`` L2-normalised gallery embeddings.
             location_ids: ``M`` ints, the place of each gallery item (-1 = junk).
             lat, lon: optional ``M`` floats, the gallery items' positions.
+            searcher: what ranks the gallery, with ``search(queries, k=None)``.
+                Defaults to None: an exact search returning the full ranking; a
+                :class:`~gleamkit.index.TopKIndexSearcher` keeps the top K only.
             **meta: kept in ``self.gallery`` (e.g. image paths for visualisation).
         """
         from gleamkit.evaluation.search import ExactSearcher
@@ -189,8 +192,11 @@ class CrossViewRetriever(BaseModel):
         device = self.search_device
         if device == 'auto':
             device = next(self.parameters()).device.type
-        self._searcher = ExactSearcher(device=device)
-        self._searcher.add(embeddings.detach().cpu().numpy())
+        if searcher is None:
+            searcher = ExactSearcher(device=device).add(embeddings.detach().cpu().numpy())
+        elif len(searcher) != len(location_ids):
+            raise ValueError(f'searcher holds {len(searcher)} items, gallery {len(location_ids)}')
+        self._searcher = searcher
         self.gallery = dict(
             embeddings=embeddings.detach().cpu(),
             location_ids=location_ids,
@@ -209,7 +215,8 @@ class CrossViewRetriever(BaseModel):
         feats = self.extract_feat(inputs)
         query = feats['query'] if feats['query'] is not None else feats['reference']
         scores, indices = self._searcher.search(query.detach().float().cpu().numpy(), k=None)
-        ranked_ids = self.gallery['location_ids'][indices]
+        # -1: an approximate index found fewer than k; junk for the metric
+        ranked_ids = np.where(indices >= 0, self.gallery['location_ids'][indices], -1)
         if data_samples is None:
             from gleamkit.structures import CrossViewDataSample
 
@@ -219,7 +226,7 @@ class CrossViewRetriever(BaseModel):
             sample.pred_ranked_ids = ranked_ids[i]
             sample.pred_scores = scores[i, : self.keep_topk]
             sample.pred_indices = indices[i, : self.keep_topk]
-            if self.gallery['lat'] is not None:
+            if self.gallery['lat'] is not None and indices[i, 0] >= 0:
                 top = indices[i, 0]
                 sample.pred_lat = float(self.gallery['lat'][top])
                 sample.pred_lon = float(self.gallery['lon'][top])
