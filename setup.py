@@ -43,7 +43,15 @@ extras_require = {
     # the web demo (python tools/demo.py, docs/demo.md)
     'demo': ['gradio>=6,<7'],
     # playwright drives the system Chromium in the demo's browser test (tests/test_demo)
-    'tests': ['pytest>=7', 'ruff==0.17.6', 'scikit-image', 'gradio>=6,<7', 'playwright>=1.40'],
+    # folium: the --html-map tests (tests/test_apis/test_localization_map.py)
+    'tests': [
+        'pytest>=7',
+        'ruff==0.17.6',
+        'scikit-image',
+        'gradio>=6,<7',
+        'playwright>=1.40',
+        'folium',
+    ],
 }
 
 # The shipped configs as the package gleamkit.configs, for `from gleamkit.configs.gleam_c.phase2

@@ -24,8 +24,6 @@ def _tool_tests():
 # the gallery that tools/localize.py builds in the tool's own tests (same fixtures)
 region, built, load_tool = _tool_tests().region, _tool_tests().built, _tool_tests().load_tool
 
-folium = pytest.importorskip('folium', reason='folium is optional (pip install folium)')
-
 
 def square(lat, lon, half=0.0007):
     return [
