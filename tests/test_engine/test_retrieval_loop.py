@@ -276,6 +276,7 @@ def test_index_option_keeps_top_k_and_equals_the_full_ranking_with_flat(tmp_path
     assert [tuple(s.pred_ranked_ids.shape) for s in predicted] == [(6,)] * 3
 
 
+@pytest.mark.slow  # builds a Runner
 @pytest.mark.parametrize(
     'index, message',
     [

@@ -35,7 +35,7 @@ def tiny_options(cache_dir):
     ]
 
 
-def test_tools(tmp_path, *extra):
+def run_test_tool(tmp_path, *extra):
     config = tmp_path / 'eval_only.py'
     config.write_text(EVAL_ONLY)
     out = tmp_path / f'metrics{len(extra)}.json'
@@ -49,16 +49,13 @@ def test_tools(tmp_path, *extra):
     return json.loads(out.read_text()), done.stdout + done.stderr
 
 
-test_tools.__test__ = False  # a helper, not a test
-
-
 @pytest.mark.slow
 def test_index_flat_equals_the_full_ranking(tmp_path):
-    full, _ = test_tools(tmp_path)
-    flat, log = test_tools(tmp_path, '--index', 'Flat', '--topk', '20')
+    full, _ = run_test_tool(tmp_path)
+    flat, log = run_test_tool(tmp_path, '--index', 'Flat', '--topk', '20')
     assert "ranking: top 20 of 12 by index 'Flat' (exact); AP exact" in log
     assert flat == full
-    no_ap, _ = test_tools(tmp_path, '--index', 'Flat', '--topk', '5', '--no-exact-ap')
+    no_ap, _ = run_test_tool(tmp_path, '--index', 'Flat', '--topk', '5', '--no-exact-ap')
     assert 'retrieval/AP' not in no_ap and no_ap['retrieval/R@5'] == full['retrieval/R@5']
 
 
