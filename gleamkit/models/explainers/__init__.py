@@ -17,6 +17,7 @@ from .openai_compatible_explainer import (
     image_to_data_url,
     parse_retry_after,
 )
+from .pretrained_vision_tower import PretrainedCNNVisionTower, replace_vision_tower
 from .tiny_models import (
     TINY_BUILDERS,
     TINY_QWEN2_5_VL,
@@ -54,4 +55,6 @@ __all__ = [
     'build_tiny_llava',
     'build_tiny_idefics3',
     'build_tiny_paligemma',
+    'PretrainedCNNVisionTower',
+    'replace_vision_tower',
 ]
