@@ -75,9 +75,11 @@ def _samples(dataset) -> List[dict]:
 
 @torch.no_grad()
 def score_p_match(explainer, samples: Sequence[dict], batch_size: int = 16) -> np.ndarray:
-    """P(match) of each sample from the teacher-forced verdict sentences."""
-    from PIL import Image
+    """P(match) of each sample from the teacher-forced verdict sentences.
 
+    A sample is a dict with ``query`` and ``satellite`` (file paths or ``HxWx3`` uint8
+    arrays), ``lang`` and ``label_prompt``.
+    """
     from gleamkit.datasets.gleam_x.prompts import label_answer
 
     preprocessor = explainer.data_preprocessor
@@ -86,19 +88,15 @@ def score_p_match(explainer, samples: Sequence[dict], batch_size: int = 16) -> n
     scores = []
     try:
         for start in range(0, len(samples), batch_size):
-            chunk = samples[start : start + batch_size]
-            items = []
-            for s in chunk:
-                images = [Image.open(s['query']).convert('RGB'), Image.open(s['satellite'])]
-                images[1] = images[1].convert('RGB')
-                for label in (1, 0):
-                    items.append(
-                        dict(
-                            images=images,
-                            prompt=s['label_prompt'],
-                            answer=label_answer(label, s['lang']),
-                        )
-                    )
+            items = [
+                dict(
+                    images=[s['query'], s['satellite']],
+                    prompt=s['label_prompt'],
+                    answer=label_answer(label, s['lang']),
+                )
+                for s in samples[start : start + batch_size]
+                for label in (1, 0)
+            ]
             batch = preprocessor.cast_data(preprocessor.collate(items, with_answer=True))
             labels = batch.pop('labels')
             logits = explainer(batch, mode='tensor').float()
@@ -189,21 +187,25 @@ class LearningCurveHook(Hook):
 
     priority = 'LOW'
 
-    def __init__(self, samples, interval: int = 1):
-        self.samples, self.interval = samples, interval
+    def __init__(self, samples, interval: int = 1, scores: bool = True):
+        self.samples, self.interval, self.scores = samples, interval, scores
         self.curve, self._losses, self._start = [], [], time.time()
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
         if outputs and 'loss' in outputs:
-            self._losses.append(float(outputs['loss']))
+            self._losses.append(float(outputs['loss'].detach()))
 
     def after_train_epoch(self, runner):
         epoch = runner.epoch + 1
         if epoch % self.interval and epoch != runner.max_epochs:
             return
         model = runner.model.module if hasattr(runner.model, 'module') else runner.model
-        p = score_p_match(model, self.samples)
-        table = score_table(self.samples, p)['all']
+        nan = dict(auc=float('nan'), accuracy=float('nan'))
+        table = (
+            score_table(self.samples, score_p_match(model, self.samples))['all']
+            if self.scores
+            else nan
+        )
         point = dict(
             epoch=epoch,
             iter=runner.iter + 1,
@@ -256,6 +258,11 @@ def main(argv=None):
         default=128,
         help='test samples scored for each point of the curve (every k-th; 0: all)',
     )
+    parser.add_argument(
+        '--no-scores',
+        action='store_true',
+        help='skip P(match) (e.g. explanation configs, whose prompt is not the label one)',
+    )
     args = parser.parse_args(argv)
 
     cfg = Config.fromfile(args.config)
@@ -280,7 +287,7 @@ def main(argv=None):
     runner.train()
     train_seconds = time.time() - t0
     model = runner.model.module if hasattr(runner.model, 'module') else runner.model
-    after = score_table(samples, score_p_match(model, samples))
+    after = {} if args.no_scores else score_table(samples, score_p_match(model, samples))
     result = dict(
         config=args.config,
         cfg_options=args.cfg_options,
@@ -305,8 +312,9 @@ def main(argv=None):
         f'\n{args.config}: trained {train_seconds / 60:.1f} min on '
         f'{torch.get_num_threads()} thread(s)'
     )
-    print('P(match) from the verdict sentences, built-in test set:')
-    print(_format_scores(before, after))
+    if after:
+        print('P(match) from the verdict sentences, built-in test set:')
+        print(_format_scores(before, after))
     print(f'\nlearning curve ({len(hook.samples)} test samples scored after each point):')
     print('| epoch | iter | mean train loss | test AUC | test accuracy | minutes |')
     print('|---|---|---|---|---|---|')

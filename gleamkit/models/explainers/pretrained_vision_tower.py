@@ -60,8 +60,14 @@ class PretrainedCNNVisionTower(nn.Module):
         input_size (int, optional): the image's short side is resized to this
             many pixels before the CNN. Defaults to None (GLEAM-C: the config's
             satellite input size; ImageNet: the processor's size, unchanged).
-        projector_hidden (int): hidden width of the trainable projector MLP.
-            Defaults to 256.
+        features (str): what a token carries. ``'map'``: the CNN's last feature
+            map, average-pooled to the merged-patch grid. ``'embedding'`` (GLEAM-C
+            only): GLEAM-C's L2-normalised image embedding (its adapter, as for a
+            satellite tile, and head), the same on every token of the image - the
+            space where GLEAM-C's cosine similarity tells a match. Defaults to
+            ``'map'``.
+        projector_hidden (int, optional): hidden width of the trainable projector
+            MLP; ``None``: one linear layer. Defaults to 256.
         pretrained (bool): load the ImageNet weights (ImageNet CNN only); ``False``
             keeps that CNN random, for tests of the plumbing. Defaults to True.
     """
@@ -77,10 +83,21 @@ class PretrainedCNNVisionTower(nn.Module):
         gleam_c_config: Optional[str] = None,
         gleam_c_checkpoint: Optional[str] = None,
         input_size: Optional[int] = None,
-        projector_hidden: int = 256,
+        features: str = 'map',
+        projector_hidden: Optional[int] = 256,
         pretrained: bool = True,
     ):
         super().__init__()
+        if features not in ('map', 'embedding'):
+            raise ValueError(
+                f"PretrainedCNNVisionTower: features={features!r}, expected 'map' or 'embedding'"
+            )
+        if features == 'embedding' and gleam_c_checkpoint is None:
+            raise ValueError(
+                "PretrainedCNNVisionTower: features='embedding' is GLEAM-C's embedding; "
+                'give gleam_c_config and gleam_c_checkpoint'
+            )
+        self.features = features
         if (gleam_c_config is None) != (gleam_c_checkpoint is None):
             raise ValueError(
                 'PretrainedCNNVisionTower: give both gleam_c_config and gleam_c_checkpoint '
@@ -94,10 +111,17 @@ class PretrainedCNNVisionTower(nn.Module):
         self.spatial_merge_size = spatial_merge_size
         self.register_buffer('image_mean', torch.tensor(image_mean).view(3, 1, 1), persistent=False)
         self.register_buffer('image_std', torch.tensor(image_std).view(3, 1, 1), persistent=False)
+        self.embedding = None
         if gleam_c_checkpoint is not None:
-            encoder, pixel_mean, pixel_std, size = _gleam_c_backbone(
+            retriever, pixel_mean, pixel_std, size = _gleam_c_retriever(
                 gleam_c_config, gleam_c_checkpoint
             )
+            encoder = retriever.backbone
+            if features == 'embedding':
+                # frozen with the backbone; plain modules, not the retriever (no optimizer)
+                self.embedding = nn.ModuleDict(dict(adapter=retriever.adapter, head=retriever.head))
+                self.reference_view = getattr(retriever, 'reference_view', 'satellite')
+                self.embedding.requires_grad_(False)
         else:
             encoder, pixel_mean, pixel_std, size = _imagenet_backbone(pretrained)
         self.input_size = input_size or size
@@ -114,12 +138,15 @@ class PretrainedCNNVisionTower(nn.Module):
         with torch.no_grad():
             channels = self._encode(torch.zeros(1, 3, 64, 64)).shape[1]
         # named like the ViT's projector, so freeze_projector=False trains and saves it
-        self.merger = nn.Sequential(
-            nn.LayerNorm(channels),
-            nn.Linear(channels, projector_hidden),
-            nn.GELU(),
-            nn.Linear(projector_hidden, out_hidden_size),
-        )
+        if projector_hidden is None:
+            self.merger = nn.Linear(channels, out_hidden_size)
+        else:
+            self.merger = nn.Sequential(
+                nn.LayerNorm(channels),
+                nn.Linear(channels, projector_hidden),
+                nn.GELU(),
+                nn.Linear(projector_hidden, out_hidden_size),
+            )
 
     @property
     def dtype(self) -> torch.dtype:
@@ -128,6 +155,8 @@ class PretrainedCNNVisionTower(nn.Module):
     def train(self, mode: bool = True) -> 'PretrainedCNNVisionTower':
         super().train(mode)
         self.encoder.eval()  # frozen BatchNorm statistics
+        if self.embedding is not None:
+            self.embedding.eval()
         return self
 
     def _encode(self, pixels: torch.Tensor) -> torch.Tensor:
@@ -142,7 +171,11 @@ class PretrainedCNNVisionTower(nn.Module):
         weight = next(self.encoder.parameters())
         with torch.no_grad():
             out = self.encoder(x.to(weight.dtype))
-        return (out[-1] if isinstance(out, (tuple, list)) else out).float()
+            out = out[-1] if isinstance(out, (tuple, list)) else out
+            if self.embedding is not None:
+                out = self.embedding['adapter'](out, self.reference_view)
+                out = self.embedding['head'](out)[..., None, None]  # (N, D, 1, 1)
+        return out.float()
 
     def unflatten(self, patches: torch.Tensor, grid_thw: torch.Tensor) -> list:
         """The processor's flattened patches -> one ``(3, H, W)`` image each (0-1 pixels)."""
@@ -192,8 +225,8 @@ def _imagenet_backbone(pretrained: bool):
     return encoder, prep['mean'], prep['std'], None
 
 
-def _gleam_c_backbone(config: str, checkpoint: str):
-    """GLEAM-C's trained backbone, its pixel mean/std (0-255) and satellite input size."""
+def _gleam_c_retriever(config: str, checkpoint: str):
+    """GLEAM-C's trained retriever, its pixel mean/std (0-255) and satellite input size."""
     import os.path as osp
 
     if not osp.isfile(checkpoint):
@@ -207,7 +240,7 @@ def _gleam_c_backbone(config: str, checkpoint: str):
     retriever = GeoLocalizer(config, checkpoint, device='cpu').model
     prep = retriever.data_preprocessor
     size = min(_satellite_size(retriever, config))
-    return retriever.backbone, prep.mean.flatten().tolist(), prep.std.flatten().tolist(), size
+    return retriever, prep.mean.flatten().tolist(), prep.std.flatten().tolist(), size
 
 
 def _satellite_size(retriever, config: str):
@@ -228,7 +261,8 @@ def replace_vision_tower(model: nn.Module, image_processor, **kwargs) -> str:
             ``Qwen2_5_VLForConditionalGeneration`` (its ``visual`` is replaced).
         image_processor: the model's image processor (mean, std, patch sizes).
         **kwargs: :class:`PretrainedCNNVisionTower` arguments (``gleam_c_config``,
-            ``gleam_c_checkpoint``, ``input_size``, ``projector_hidden``, ``pretrained``).
+            ``gleam_c_checkpoint``, ``input_size``, ``features``, ``projector_hidden``,
+            ``pretrained``).
     """
     found = [
         (name, module)
