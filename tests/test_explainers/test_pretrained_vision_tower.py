@@ -151,3 +151,29 @@ def test_only_qwen_style_models_take_a_cnn_tower(tmp_path):
     path = build_tiny_llava(str(tmp_path / 'llava'))
     with pytest.raises(ValueError, match='not a Qwen2-VL / Qwen2.5-VL model'):
         HuggingFaceVLMExplainer(path, torch_dtype='float32', vision_tower=dict())
+
+
+def test_gleam_c_embedding_tokens_are_its_normalised_image_embedding(tiny_vlm_dir, gleam_c):
+    from gleamkit.models.explainers.pretrained_vision_tower import _gleam_c_retriever
+
+    tower = PretrainedCNNVisionTower(
+        64,
+        (0.5, 0.5, 0.5),
+        (0.5, 0.5, 0.5),
+        gleam_c_config=gleam_c['config'],
+        gleam_c_checkpoint=gleam_c['checkpoint'],
+        features='embedding',
+        projector_hidden=None,
+    )
+    pixels = torch.rand(1, 3, 64, 64)
+    retriever = _gleam_c_retriever(gleam_c['config'], gleam_c['checkpoint'])[0].eval()
+    with torch.no_grad():
+        x = (pixels - 0.5) / 0.5  # GLEAM-C's 127.5 / 127.5 in 0-1 units
+        expected = retriever.head(retriever.adapter(retriever.backbone(x)[-1], 'satellite'))
+    tokens = tower._encode(pixels)
+    assert tokens.shape == (1, expected.shape[1], 1, 1)
+    assert torch.allclose(tokens.flatten(), expected.flatten(), atol=1e-5)
+    assert tokens.flatten().norm().item() == pytest.approx(1.0, abs=1e-4)
+    assert isinstance(tower.merger, torch.nn.Linear)
+    with pytest.raises(ValueError, match="features='embedding' is GLEAM-C's embedding"):
+        PretrainedCNNVisionTower(64, (0.5,) * 3, (0.5,) * 3, features='embedding')
