@@ -281,7 +281,7 @@ def main(argv=None):
     before = score_table(samples, score_p_match(model, samples))
     score_seconds = time.time() - t0
     step = max(1, len(samples) // args.curve_samples) if args.curve_samples else 1
-    hook = LearningCurveHook(samples[::step], args.curve_interval)
+    hook = LearningCurveHook(samples[::step], args.curve_interval, scores=not args.no_scores)
     runner.register_hook(hook)
     t0 = time.time()
     runner.train()
