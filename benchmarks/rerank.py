@@ -59,6 +59,16 @@ def main(argv=None):
     p.add_argument('--config', help='GLEAM-C config (default: a random resnet10t retriever)')
     p.add_argument('--checkpoint', help='GLEAM-C weights (default: none, random)')
     p.add_argument('--explainer', help='GLEAM-X explainer (default: the tiny offline one)')
+    p.add_argument(
+        '--explainer-checkpoint', help="the explainer's trained weights (tools/train.py's)"
+    )
+    p.add_argument(
+        '--world-seed',
+        type=int,
+        default=0,
+        help='seed of the benchmark world (another seed than the training world keeps the '
+        'places unseen by a trained model)',
+    )
     p.add_argument('--threads', type=int, default=1)
     p.add_argument('--repeats', type=int, default=1, help='unused (the suite passes it)')
     p.add_argument('--seed', type=int, default=0)
@@ -90,9 +100,12 @@ def main(argv=None):
     explainer_spec = args.explainer or dict(
         type='HuggingFaceVLMExplainer', model_name_or_path='gleamkit/tiny-qwen2.5-vl', lora=None
     )
-    explainer = load_explainer(explainer_spec)
+    explainer = load_explainer(explainer_spec, args.explainer_checkpoint)
     world = SyntheticWorld(
-        num_locations=args.num_locations, num_distractors=0, image_size=args.image_size
+        seed=args.world_seed,
+        num_locations=args.num_locations,
+        num_distractors=0,
+        image_size=args.image_size,
     )
     n = args.num_locations
     satellites = [world.render(i, 'satellite') for i in range(n)]

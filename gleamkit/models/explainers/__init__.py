@@ -17,6 +17,7 @@ from .openai_compatible_explainer import (
     image_to_data_url,
     parse_retry_after,
 )
+from .pretrained_vision_tower import PretrainedCNNVisionTower, replace_vision_tower
 from .tiny_models import (
     TINY_BUILDERS,
     TINY_QWEN2_5_VL,
@@ -66,4 +67,6 @@ __all__ = [
     'infer_answer_mode',
     'class_probability',
     'p_match_from_top_logprobs',
+    'PretrainedCNNVisionTower',
+    'replace_vision_tower',
 ]

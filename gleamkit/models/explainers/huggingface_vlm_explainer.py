@@ -251,6 +251,12 @@ class HuggingFaceVLMExplainer(BaseModel):
             fine-tuned on other answers). Defaults to None (the training data's).
         data_preprocessor (dict | nn.Module, optional): Defaults to None
             (``dict(type='VLMDataPreprocessor')``).
+        vision_tower (dict, optional): replace a Qwen2-VL-style model's vision
+            tower by a frozen ImageNet CNN (``PretrainedCNNVisionTower`` arguments:
+            ``backbone``, ``input_scale``, ``projector_hidden``); its projector
+            trains with ``freeze_projector=False``. Recorded next to the adapter:
+            loading an adapter applies the recorded tower. Defaults to None (the
+            model's own tower).
         init_cfg (dict, optional): mmengine's initialisation config. Defaults to
             None.
     """
@@ -278,6 +284,7 @@ class HuggingFaceVLMExplainer(BaseModel):
         score_verdicts: bool = True,
         verdict_candidates: Optional[dict] = None,
         data_preprocessor: Optional[Union[dict, torch.nn.Module]] = None,
+        vision_tower: Optional[dict] = None,
         init_cfg: Optional[dict] = None,
     ):
         if data_preprocessor is None:
@@ -338,6 +345,7 @@ class HuggingFaceVLMExplainer(BaseModel):
         if attn_implementation is not None:
             kwargs['attn_implementation'] = attn_implementation
         model = AutoModelForImageTextToText.from_pretrained(local_path, **kwargs)
+        self.vision_tower_cfg = self._apply_vision_tower(model, vision_tower, record)
         if gradient_checkpointing:
             # non-reentrant: gradients reach the adapters though the frozen inputs need none
             if hasattr(model, 'activation_checkpointing_enable'):  # transformers >= 5.x
@@ -424,8 +432,25 @@ class HuggingFaceVLMExplainer(BaseModel):
             max_pixels=hi,
             system_prompt=self.data_preprocessor.system_prompt,
             torch_dtype=str(self.torch_dtype).replace('torch.', ''),
+            vision_tower=self.vision_tower_cfg,
             gleamkit_version=__version__,
         )
+
+    def _apply_vision_tower(self, model, vision_tower, record) -> Optional[dict]:
+        """Install the configured (else the adapter's recorded) pretrained vision tower."""
+        from .pretrained_vision_tower import replace_vision_tower, vision_tower_config
+
+        cfg = vision_tower_config(vision_tower)
+        recorded = (record or {}).get('vision_tower')
+        if cfg is not None and recorded is not None and cfg != recorded:
+            raise ValueError(
+                f'vision_tower mismatch: the config asks for {cfg}, but the adapter was trained '
+                f'with {recorded}; remove vision_tower from the config to use the recorded one'
+            )
+        cfg = cfg if cfg is not None else recorded
+        if cfg is not None:
+            replace_vision_tower(model, self.processor.image_processor, **cfg)
+        return cfg
 
     def _check_recorded_budget(self, record, budget, where) -> None:
         if record is None or record.get('min_pixels') is None:

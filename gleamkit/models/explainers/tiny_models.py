@@ -179,6 +179,55 @@ def _save(model_cls, config, processor, save_dir: str, seed: int) -> str:
     return save_dir
 
 
+def _build_tiny_qwen(
+    config_cls,
+    model_cls,
+    processor_cls,
+    vision_config: dict,
+    save_dir: str,
+    seed: int,
+    vocab_size: int,
+    min_pixels: int,
+    max_pixels: int,
+) -> str:
+    """What the tiny Qwen2-VL and Qwen2.5-VL share: tokenizer, text decoder, processor, save."""
+    from transformers import Qwen2VLImageProcessor
+    from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoProcessor
+
+    tokenizer = _train_tokenizer(vocab_size)
+    ids = {token: tokenizer.convert_tokens_to_ids(token) for token in _SPECIAL_TOKENS}
+    config = config_cls(
+        text_config=dict(
+            vocab_size=len(tokenizer),
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            max_position_embeddings=4096,
+            max_window_layers=2,
+            # head_dim 16 -> 8 rotary frequencies split over (time, height, width)
+            rope_parameters=dict(rope_type='default', mrope_section=[2, 3, 3], rope_theta=10000.0),
+            bos_token_id=ids['<|endoftext|>'],
+            eos_token_id=ids['<|im_end|>'],
+            pad_token_id=ids['<|endoftext|>'],
+        ),
+        vision_config=vision_config,
+        image_token_id=ids['<|image_pad|>'],
+        video_token_id=ids['<|video_pad|>'],
+        vision_start_token_id=ids['<|vision_start|>'],
+        vision_end_token_id=ids['<|vision_end|>'],
+        tie_word_embeddings=False,
+    )
+    processor = processor_cls(
+        image_processor=Qwen2VLImageProcessor(min_pixels=min_pixels, max_pixels=max_pixels),
+        tokenizer=tokenizer,
+        video_processor=Qwen2VLVideoProcessor(min_pixels=min_pixels, max_pixels=max_pixels),
+        chat_template=QWEN2_VL_CHAT_TEMPLATE,
+    )
+    return _save(model_cls, config, processor, save_dir, seed)
+
+
 def build_tiny_qwen2_5_vl(
     save_dir: str,
     seed: int = 0,
@@ -203,68 +252,35 @@ def build_tiny_qwen2_5_vl(
     Returns:
         ``save_dir``.
     """
-    import torch
     from transformers import (
         Qwen2_5_VLConfig,
         Qwen2_5_VLForConditionalGeneration,
         Qwen2_5_VLProcessor,
-        Qwen2VLImageProcessor,
     )
-    from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoProcessor
 
-    tokenizer = _train_tokenizer(vocab_size)
-    ids = {token: tokenizer.convert_tokens_to_ids(token) for token in _SPECIAL_TOKENS}
-    config = Qwen2_5_VLConfig(
-        text_config=dict(
-            vocab_size=len(tokenizer),
-            hidden_size=64,
-            intermediate_size=128,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            max_position_embeddings=4096,
-            max_window_layers=2,
-            # head_dim 16 -> 8 rotary frequencies split over (time, height, width)
-            rope_parameters=dict(rope_type='default', mrope_section=[2, 3, 3], rope_theta=10000.0),
-            bos_token_id=ids['<|endoftext|>'],
-            eos_token_id=ids['<|im_end|>'],
-            pad_token_id=ids['<|endoftext|>'],
-        ),
-        vision_config=dict(
-            depth=2,
-            hidden_size=32,
-            intermediate_size=64,
-            num_heads=2,
-            patch_size=14,
-            spatial_merge_size=2,
-            temporal_patch_size=2,
-            window_size=56,
-            out_hidden_size=64,
-            fullatt_block_indexes=[1],
-        ),
-        image_token_id=ids['<|image_pad|>'],
-        video_token_id=ids['<|video_pad|>'],
-        vision_start_token_id=ids['<|vision_start|>'],
-        vision_end_token_id=ids['<|vision_end|>'],
-        tie_word_embeddings=False,
+    vision_config = dict(
+        depth=2,
+        hidden_size=32,
+        intermediate_size=64,
+        num_heads=2,
+        patch_size=14,
+        spatial_merge_size=2,
+        temporal_patch_size=2,
+        window_size=56,
+        out_hidden_size=64,
+        fullatt_block_indexes=[1],
     )
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = Qwen2_5_VLForConditionalGeneration(config).eval()
-    model.generation_config.pad_token_id = ids['<|endoftext|>']
-    model.generation_config.eos_token_id = ids['<|im_end|>']
-    image_processor = Qwen2VLImageProcessor(min_pixels=min_pixels, max_pixels=max_pixels)
-    video_processor = Qwen2VLVideoProcessor(min_pixels=min_pixels, max_pixels=max_pixels)
-    processor = Qwen2_5_VLProcessor(
-        image_processor=image_processor,
-        tokenizer=tokenizer,
-        video_processor=video_processor,
-        chat_template=QWEN2_VL_CHAT_TEMPLATE,
+    return _build_tiny_qwen(
+        Qwen2_5_VLConfig,
+        Qwen2_5_VLForConditionalGeneration,
+        Qwen2_5_VLProcessor,
+        vision_config,
+        save_dir,
+        seed,
+        vocab_size,
+        min_pixels,
+        max_pixels,
     )
-    os.makedirs(save_dir, exist_ok=True)
-    model.save_pretrained(save_dir)
-    processor.save_pretrained(save_dir)
-    return save_dir
 
 
 def build_tiny_qwen2_vl(
@@ -279,54 +295,29 @@ def build_tiny_qwen2_vl(
     Like :func:`build_tiny_qwen2_5_vl` with Qwen2-VL's vision tower (depth 2,
     width 32, no window attention).
     """
-    from transformers import (
+    from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLProcessor
+
+    vision_config = dict(
+        depth=2,
+        embed_dim=32,
+        hidden_size=64,
+        mlp_ratio=2,
+        num_heads=2,
+        patch_size=14,
+        spatial_merge_size=2,
+        temporal_patch_size=2,
+    )
+    return _build_tiny_qwen(
         Qwen2VLConfig,
         Qwen2VLForConditionalGeneration,
-        Qwen2VLImageProcessor,
         Qwen2VLProcessor,
+        vision_config,
+        save_dir,
+        seed,
+        vocab_size,
+        min_pixels,
+        max_pixels,
     )
-    from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoProcessor
-
-    tokenizer = _train_tokenizer(vocab_size)
-    ids = {token: tokenizer.convert_tokens_to_ids(token) for token in _SPECIAL_TOKENS}
-    config = Qwen2VLConfig(
-        text_config=dict(
-            vocab_size=len(tokenizer),
-            hidden_size=64,
-            intermediate_size=128,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            max_position_embeddings=4096,
-            max_window_layers=2,
-            rope_parameters=dict(rope_type='default', mrope_section=[2, 3, 3], rope_theta=10000.0),
-            bos_token_id=ids['<|endoftext|>'],
-            eos_token_id=ids['<|im_end|>'],
-            pad_token_id=ids['<|endoftext|>'],
-        ),
-        vision_config=dict(
-            depth=2,
-            embed_dim=32,
-            hidden_size=64,
-            mlp_ratio=2,
-            num_heads=2,
-            patch_size=14,
-            spatial_merge_size=2,
-            temporal_patch_size=2,
-        ),
-        image_token_id=ids['<|image_pad|>'],
-        video_token_id=ids['<|video_pad|>'],
-        vision_start_token_id=ids['<|vision_start|>'],
-        vision_end_token_id=ids['<|vision_end|>'],
-        tie_word_embeddings=False,
-    )
-    processor = Qwen2VLProcessor(
-        image_processor=Qwen2VLImageProcessor(min_pixels=min_pixels, max_pixels=max_pixels),
-        tokenizer=tokenizer,
-        video_processor=Qwen2VLVideoProcessor(min_pixels=min_pixels, max_pixels=max_pixels),
-        chat_template=QWEN2_VL_CHAT_TEMPLATE,
-    )
-    return _save(Qwen2VLForConditionalGeneration, config, processor, save_dir, seed)
 
 
 def build_tiny_llava(save_dir: str, seed: int = 0, vocab_size: int = 1024) -> str:
