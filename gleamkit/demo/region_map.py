@@ -2,10 +2,11 @@
 (the localisation report's map, gleamkit/visualization/localization_report.py, zooms onto
 the candidates instead)."""
 
-import math
 from typing import Optional
 
 import numpy as np
+
+from gleamkit.visualization.localization_report import frame_lonlat_axes
 
 __all__ = ['draw_region_map']
 
@@ -97,16 +98,7 @@ def draw_region_map(
         points.append(np.array([[result.true_lon, result.true_lat]]))
         title += ', star = truth'
     allpts = np.concatenate(points) if points else np.array([[result.lon, result.lat]])
-    pad_x = max(1e-4, 0.03 * np.ptp(allpts[:, 0]))
-    pad_y = max(1e-4, 0.03 * np.ptp(allpts[:, 1]))
-    ax.set_xlim(allpts[:, 0].min() - pad_x, allpts[:, 0].max() + pad_x)
-    ax.set_ylim(allpts[:, 1].min() - pad_y, allpts[:, 1].max() + pad_y)
-    ax.set_aspect(1 / max(0.05, math.cos(math.radians(result.lat))))  # metres look square
-    ax.set_xlabel('longitude')
-    ax.set_ylabel('latitude')
-    ax.ticklabel_format(useOffset=False)
-    ax.tick_params(labelsize=7)
-    ax.set_title(title, fontsize=9)
+    frame_lonlat_axes(ax, allpts, result.lat, 0.03, title)
     fig.tight_layout()
     fig.canvas.draw()
     return np.ascontiguousarray(np.asarray(fig.canvas.buffer_rgba())[..., :3])

@@ -204,18 +204,25 @@ def draw_localization_report(
             label=f'truth ({result.error_m:.0f} m away)',
         )
         points.append(np.array([[truth[1], truth[0]]]))
-    allpts = np.concatenate(points)
-    pad_x = max(1e-4, 0.15 * np.ptp(allpts[:, 0]))
-    pad_y = max(1e-4, 0.15 * np.ptp(allpts[:, 1]))
-    ax.set_xlim(allpts[:, 0].min() - pad_x, allpts[:, 0].max() + pad_x)
-    ax.set_ylim(allpts[:, 1].min() - pad_y, allpts[:, 1].max() + pad_y)
-    ax.set_aspect(1 / max(0.05, math.cos(math.radians(result.lat))))  # metres look square
-    ax.set_xlabel('longitude')
-    ax.set_ylabel('latitude')
-    ax.ticklabel_format(useOffset=False)
-    ax.tick_params(labelsize=7)
-    ax.set_title('candidates (colour = score, number = rank)', fontsize=9)
+    frame_lonlat_axes(
+        ax, np.concatenate(points), result.lat, 0.15, 'candidates (colour = score, number = rank)'
+    )
     ax.legend(loc='upper center', bbox_to_anchor=(0.5, -0.08), ncol=2, fontsize=8, framealpha=0.8)
     fig.savefig(out_file, dpi=dpi, bbox_inches='tight')
     plt.close(fig)
     return out_file
+
+
+def frame_lonlat_axes(ax, points: np.ndarray, lat: float, pad: float, title: str) -> None:
+    """Frame a longitude/latitude map around ``points`` (``N x 2`` lon, lat) with a
+    ``pad`` share of their spread on each side, metres drawn square at ``lat``."""
+    pad_x = max(1e-4, pad * np.ptp(points[:, 0]))
+    pad_y = max(1e-4, pad * np.ptp(points[:, 1]))
+    ax.set_xlim(points[:, 0].min() - pad_x, points[:, 0].max() + pad_x)
+    ax.set_ylim(points[:, 1].min() - pad_y, points[:, 1].max() + pad_y)
+    ax.set_aspect(1 / max(0.05, math.cos(math.radians(lat))))  # metres look square
+    ax.set_xlabel('longitude')
+    ax.set_ylabel('latitude')
+    ax.ticklabel_format(useOffset=False)
+    ax.tick_params(labelsize=7)
+    ax.set_title(title, fontsize=9)
