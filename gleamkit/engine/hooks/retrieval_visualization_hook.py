@@ -108,6 +108,18 @@ class RetrievalVisualizationHook(Hook):
         )
 
     @staticmethod
+    def _retrieval_metric(protocol):
+        """The protocol's own retrieval metric (it knows the gallery, so top-K rankings
+        from an index reduce as they do in the metric), else a fresh one."""
+        # imported here: the metrics package imports the engine's hooks
+        from gleamkit.evaluation.metrics.retrieval import CrossViewRetrievalMetric
+
+        for metric in getattr(protocol.evaluator, 'metrics', ()):
+            if isinstance(metric, CrossViewRetrievalMetric):
+                return metric
+        return CrossViewRetrievalMetric()
+
+    @staticmethod
     def _tile(gallery_dataset, index: int):
         item = gallery_dataset[int(index)]
         sample = item['data_samples']
@@ -121,17 +133,16 @@ class RetrievalVisualizationHook(Hook):
         self._ranks, self._entries, self._chosen = {}, [], {}
 
     def after_test_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
-        from gleamkit.evaluation.metrics.retrieval import CrossViewRetrievalMetric
-
         protocol = self._protocol(runner)
         name = protocol.name or 'test'
         if name not in self._chosen:
             self._chosen[name] = set(
                 sample_query_indices(len(protocol.dataloader.dataset), self.num_queries)
             )
+        metric = self._retrieval_metric(protocol)
         for i, sample in enumerate(outputs or []):
             # the metric's own reduction: the curves count exactly as R@K does
-            summary = CrossViewRetrievalMetric._reduce(sample.to_dict())
+            summary = metric._reduce(sample.to_dict())
             self._ranks.setdefault(name, []).append((summary['view'], summary['first_rank']))
             idx = sample.metainfo.get('sample_idx')
             if idx in self._chosen[name]:
