@@ -388,6 +388,11 @@ def run_query(args):
     from gleamkit.apis.query_images import read_image
     from gleamkit.visualization import draw_localization_report, raster_thumbnail_wgs84
 
+    if not osp.isdir(args.gallery):
+        raise SystemExit(
+            f'--gallery {args.gallery}: no such directory; build one with '
+            '`python tools/localize.py build --source region.tif --out GALLERY ...`'
+        )
     info_path = osp.join(args.gallery, GALLERY_INFO)
     info = json.load(open(info_path, encoding='utf-8')) if osp.isfile(info_path) else {}
     if args.html_map:  # before the work, not after it

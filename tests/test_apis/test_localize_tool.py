@@ -183,6 +183,14 @@ def test_query_errors_name_the_file(built, tmp_path):
                 'cpu',
             ]
         )
+    with pytest.raises(SystemExit, match='--gallery .*no_gallery: no such directory; build one'):
+        tool.main(
+            ['query', '--gallery', str(tmp_path / 'no_gallery'), '--images', 'x.png']
+            + [
+                '--out',
+                str(tmp_path / 'o'),
+            ]
+        )
 
 
 @pytest.mark.slow
