@@ -388,11 +388,6 @@ def run_query(args):
     from gleamkit.apis.query_images import read_image
     from gleamkit.visualization import draw_localization_report, raster_thumbnail_wgs84
 
-    if not osp.isdir(args.gallery):
-        raise SystemExit(
-            f'--gallery {args.gallery}: no such directory; build one with '
-            '`python tools/localize.py build --source region.tif --out GALLERY ...`'
-        )
     info_path = osp.join(args.gallery, GALLERY_INFO)
     info = json.load(open(info_path, encoding='utf-8')) if osp.isfile(info_path) else {}
     if args.html_map:  # before the work, not after it
@@ -402,6 +397,11 @@ def run_query(args):
             require_folium()
         except ImportError as err:
             raise SystemExit(f'--html-map: {err}') from err
+    if not osp.isdir(args.gallery):
+        raise SystemExit(
+            f'--gallery {args.gallery}: no such directory; build one with '
+            '`python tools/localize.py build --source region.tif --out GALLERY ...`'
+        )
     loc = _localizer(args, info)
     loc.load_gallery(args.gallery)
     queries, keys = _queries(args)
