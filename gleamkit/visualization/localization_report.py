@@ -7,7 +7,12 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-__all__ = ['draw_localization_report', 'footprint_contains', 'raster_thumbnail_wgs84']
+__all__ = [
+    'draw_localization_report',
+    'footprint_contains',
+    'raster_thumbnail_wgs84',
+    'tile_caption',
+]
 
 
 def footprint_contains(footprint, lat: float, lon: float) -> bool:
@@ -17,6 +22,24 @@ def footprint_contains(footprint, lat: float, lon: float) -> bool:
     if footprint is None or len(footprint) < 3:
         return False
     return bool(Path(np.asarray(footprint, float)).contains_point((lon, lat)))
+
+
+def tile_caption(tile, is_true: bool = False) -> str:
+    """A tile's caption in the report: rank and retrieval score, and for a tile GLEAM-X
+    verified its P(match), verdict, fused score and the rank retrieval gave it.
+
+    >>> from gleamkit.apis.localization_result import RetrievedTile
+    >>> tile_caption(RetrievedTile(rank=1, tile_id='t', score=0.8, lat=0, lon=0))
+    '#1  0.800'
+    """
+    text = f'#{tile.rank}  {tile.score:.3f}' + ('  TRUE' if is_true else '')
+    if getattr(tile, 'p_match', None) is not None:
+        text += f'\n{tile.verdict}  P={tile.p_match:.2f}'
+        if tile.fused_score is not None:
+            text += f'\nfused {tile.fused_score:.2f}'
+        if tile.retrieval_rank is not None and tile.retrieval_rank != tile.rank:
+            text += f' (was #{tile.retrieval_rank})'
+    return text
 
 
 def _circle(lat: float, lon: float, radius_m: float, points: int = 72) -> np.ndarray:
@@ -98,7 +121,9 @@ def draw_localization_report(
     ntiles = len(tiles)
     nq = len(query_images)
     tile_rows = max(1, math.ceil(ntiles / ncol))
-    fig = plt.figure(figsize=(15, max(6.0, 2.6 * (tile_rows + 1))), dpi=dpi)
+    verified = any(t.p_match is not None for t in tiles)
+    row_height = 3.0 if verified else 2.6  # room for the verdict lines of the captions
+    fig = plt.figure(figsize=(15, max(6.0, row_height * (tile_rows + 1))), dpi=dpi)
     grid = fig.add_gridspec(tile_rows + 1, ncol + 4)
     title = f'{result.query}  [{result.view}]'
     summary = (
@@ -107,6 +132,11 @@ def draw_localization_report(
     )
     if result.error_m is not None:
         summary += f'   error {result.error_m:.1f} m (top-1 tile {result.top1_error_m:.1f} m)'
+    verification = result.verification or {}
+    if verification.get('status') == 'ok':
+        summary += '\nre-ranked by GLEAM-X (captions: verdict, P(match), fused score, retrieval rank)'
+    elif verification:
+        summary += f'\nGLEAM-X verification failed: {verification.get("message")}'
     fig.suptitle(f'{title}\n{summary}', fontsize=11)
 
     # the query (members of an image set side by side)
@@ -125,8 +155,8 @@ def draw_localization_report(
             ax.imshow(img)
         is_true = truth is not None and footprint_contains(tile.footprint, *truth)
         ax.set_title(
-            f'#{tile.rank}  {tile.score:.3f}' + ('  TRUE' if is_true else ''),
-            fontsize=9,
+            tile_caption(tile, is_true),
+            fontsize=8 if verified else 9,
             color='green' if is_true else 'black',
             fontweight='bold' if is_true else 'normal',
         )
@@ -207,7 +237,7 @@ def draw_localization_report(
     frame_lonlat_axes(
         ax, np.concatenate(points), result.lat, 0.15, 'candidates (colour = score, number = rank)'
     )
-    ax.legend(loc='upper center', bbox_to_anchor=(0.5, -0.08), ncol=2, fontsize=8, framealpha=0.8)
+    ax.legend(loc='upper center', bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize=8, framealpha=0.8)
     fig.savefig(out_file, dpi=dpi, bbox_inches='tight')
     plt.close(fig)
     return out_file

@@ -101,6 +101,29 @@ def test_rerank_reorders_the_top_k_by_fused_score(world):
     assert '无人机' in prompt and '是或否' in prompt  # the label-only question, in Chinese
 
 
+def test_the_report_shows_the_verdicts(world, tmp_path):
+    from PIL import Image
+
+    from gleamkit.visualization import draw_localization_report
+    from gleamkit.visualization.localization_report import tile_caption
+
+    loc = GeoLocalizer(world['cfg'], device='cpu', seed=3, explainer=ScriptedExplainer())
+    loc.load_gallery(world['root'] / 'gallery')
+    result = loc.localize(query_image(), topk=5, rerank=3)
+    moved = [t for t in result.tiles[:3] if t.retrieval_rank != t.rank]
+    assert moved  # the scripted verdicts re-order the head
+    t = moved[0]
+    assert tile_caption(t) == (
+        f'#{t.rank}  {t.score:.3f}\n{t.verdict}  P={t.p_match:.2f}\n'
+        f'fused {t.fused_score:.2f} (was #{t.retrieval_rank})'
+    )
+    assert tile_caption(result.tiles[4]) == f'#5  {result.tiles[4].score:.3f}'  # not verified
+    tiles = [np.full((32, 32, 3), 40 * k, np.uint8) for k in range(5)]
+    out = draw_localization_report(result, [query_image()], tiles, str(tmp_path / 'r.png'))
+    with Image.open(out) as img:
+        assert img.size[0] > 800 and img.size[1] > 400
+
+
 @pytest.mark.parametrize('fail, what', [('timeout', 'timed out'), ('garbage', 'no usable')])
 def test_a_failing_explainer_keeps_the_retrieval_answer(world, fail, what):
     loc = GeoLocalizer(world['cfg'], device='cpu', seed=3, explainer=ScriptedExplainer(fail))
