@@ -44,7 +44,10 @@ def load_explainer(spec: Any, checkpoint: Optional[str] = None, device: str = 'c
             directory, or an object that already has ``score_batch``.
         checkpoint: the weights ``tools/train.py`` wrote for that config (e.g.
             ``work_dirs/<config>/epoch_4.pth``), loaded with the safe loader (no
-            code from the file runs). Defaults to None (the config's own weights).
+            code from the file runs). A P(match) threshold its validation chose
+            (:class:`~gleamkit.engine.hooks.ValidationThresholdHook`) becomes the
+            explainer's ``match_threshold`` (the verdicts' cut). Defaults to None
+            (the config's own weights).
         device: where a torch explainer goes. Defaults to ``'cpu'``.
 
     Raises:
@@ -104,6 +107,12 @@ def load_explainer(spec: Any, checkpoint: Optional[str] = None, device: str = 'c
         if not isinstance(state, dict):
             raise ValueError(f'checkpoint {checkpoint} holds no state_dict')
         explainer.load_state_dict(state)
+        from gleamkit.engine.hooks.validation_threshold_hook import checkpoint_threshold
+
+        threshold = checkpoint_threshold(ckpt)
+        if threshold is not None and hasattr(explainer, 'match_threshold'):
+            # the verdict threshold chosen on the validation split during training
+            explainer.match_threshold = threshold
     if isinstance(explainer, torch.nn.Module):
         explainer.to(device).eval()
     return explainer

@@ -181,7 +181,9 @@ def test_the_explainer_checkpoint_is_loaded(world, tmp_path):
     state = load_explainer(dict(explainer)).state_dict()
     key = next(k for k, v in state.items() if torch.is_tensor(v) and v.is_floating_point())
     state[key] = state[key] + 0.25
-    torch.save(dict(state_dict=state), tmp_path / 'epoch_4.pth')
+    # the P(match) threshold its validation chose (ValidationThresholdHook) comes along
+    hub = dict(runtime_info={'gleam_x/validation_threshold': 0.3}, resumed_keys={})
+    torch.save(dict(state_dict=state, message_hub=hub), tmp_path / 'epoch_4.pth')
     loc = GeoLocalizer(
         world['cfg'],
         device='cpu',
@@ -190,5 +192,9 @@ def test_the_explainer_checkpoint_is_loaded(world, tmp_path):
         explainer_checkpoint=tmp_path / 'epoch_4.pth',
     )
     assert torch.equal(loc.explainer.state_dict()[key], state[key])
+    assert loc.explainer.match_threshold == 0.3
     loc.load_gallery(world['root'] / 'gallery')
-    assert loc.localize(query_image(), topk=3, rerank=2).verification['status'] == 'ok'
+    result = loc.localize(query_image(), topk=3, rerank=2)
+    assert result.verification['status'] == 'ok'
+    for t in result.tiles[:2]:  # verdicts cut at the validation threshold
+        assert t.verdict == ('match' if t.p_match >= 0.3 else 'no match')

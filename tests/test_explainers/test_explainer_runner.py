@@ -92,7 +92,7 @@ def load_config(tiny_vlm_dir, data, work_dir, max_epochs):
     return cfg
 
 
-def train(cfg, work_dir, resume=None):
+def train(cfg, work_dir, resume=None, validate=False):
     args = argparse.Namespace(
         launcher='none',
         cfg_options=None,
@@ -100,7 +100,7 @@ def train(cfg, work_dir, resume=None):
         load_from=None,
         resume=resume,
         amp=False,
-        no_validate=True,
+        no_validate=not validate,
         config=CONFIG,
     )
     runner = build_runner(prepare_config(cfg, args, mode='train'))
@@ -331,8 +331,19 @@ def test_tiny_label_config_trains_and_evaluates_offline(tiny_vlm_dir, tmp_path):
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[key].dataset.answer_mode = label_cfg[key].dataset.answer_mode
     assert cfg.test_dataloader.dataset.answer_mode == 'label'
+    # validated at the end: ValidationThresholdHook (the config's custom_hooks) saves the
+    # balanced threshold of P(match) with the checkpoint; test applies it
+    cfg.train_cfg.val_interval = 6
+    cfg.test_evaluator.match_threshold = 'validation'
+    cfg.test_evaluator.out_json = str(tmp_path / 'eval.json')
+    cfg.val_evaluator.out_json = str(tmp_path / 'val.json')
     work = tmp_path / 'work'
-    train(cfg, work)
+    train(cfg, work, validate=True)
+    from gleamkit.engine.hooks.validation_threshold_hook import checkpoint_threshold
+
+    val = json.loads((tmp_path / 'val.json').read_text())
+    chosen = checkpoint_threshold(torch.load(work / 'epoch_6.pth', weights_only=True))
+    assert chosen is not None and chosen == pytest.approx(val['metrics']['balanced_threshold'])
     args = argparse.Namespace(
         launcher='none',
         cfg_options=None,
@@ -340,8 +351,12 @@ def test_tiny_label_config_trains_and_evaluates_offline(tiny_vlm_dir, tmp_path):
         load_from=str(work / 'epoch_6.pth'),
         config=CONFIG,
     )
-    metrics = build_runner(prepare_config(cfg, args, mode='test')).test()
+    tester = build_runner(prepare_config(cfg, args, mode='test'))
+    metrics = tester.test()
+    assert tester.test_evaluator.metrics[0].match_threshold == pytest.approx(chosen)
     samples = json.loads((tmp_path / 'eval.json').read_text())['samples']
+    scored = [(s['p_match'] >= chosen) == s['label'] for s in samples]
+    assert metrics['gleam_x/scored_accuracy'] == pytest.approx(100 * sum(scored) / len(scored))
     # 12 steps teach the answer's opening (the verdict), not yet where it stops
     openings = {
         s.split('，')[0].split(',')[0]

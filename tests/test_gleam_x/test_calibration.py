@@ -71,3 +71,85 @@ def test_metric_reports_both_routes(tmp_path):
     assert m['balanced_threshold'] == balanced_threshold(LABELS, SCORES)
     assert (tmp_path / 'x_reliability.png').is_file()
     assert json.loads((tmp_path / 'x.json').read_text())['samples'][0]['p_match'] == 0.9
+
+
+def _scored_samples(labels, scores):
+    return [
+        dict(label=y, pred_label=y, p_match=p, lang='en', view='uav')
+        for y, p in zip(labels, scores)
+    ]
+
+
+def test_the_validation_threshold_reaches_test_through_the_checkpoint(tmp_path):
+    """Validation chooses the balanced threshold, the hook records it, mmengine saves
+    it in the checkpoint, loading restores it, and the test metric applies it."""
+    import torch
+    from mmengine.logging import MessageHub
+
+    from gleamkit.engine.hooks import ValidationThresholdHook
+    from gleamkit.engine.hooks.validation_threshold_hook import (
+        THRESHOLD_KEY,
+        checkpoint_threshold,
+    )
+    from gleamkit.evaluation.metrics.explanation import GleamXMetric
+    from gleamkit.utils.checkpoint import safe_load_checkpoint
+
+    hub = MessageHub.get_instance('validation-threshold-train')
+    hub._runtime_info.pop(THRESHOLD_KEY, None)
+
+    class Runner:  # what the hook touches
+        message_hub = hub
+
+    # validation: every score is low; 0.5 calls everything "no match"
+    val = GleamXMetric(with_similarity=False, with_text_overlap=False)
+    val.process({}, _scored_samples([1, 1, 0, 0], [0.4, 0.3, 0.2, 0.1]))
+    metrics = {f'gleam_x/{k}': v for k, v in val.compute_metrics(val.results).items()}
+    assert metrics['gleam_x/balanced_threshold'] == pytest.approx(0.25)
+    hook = ValidationThresholdHook()
+    hook.after_val_epoch(Runner, metrics)
+    assert hub.get_info(THRESHOLD_KEY) == pytest.approx(0.25)
+
+    # what mmengine's CheckpointHook writes, read back with gleamkit's safe loader
+    torch.save(dict(state_dict={}, message_hub=hub.state_dict()), tmp_path / 'epoch_1.pth')
+    ckpt = safe_load_checkpoint(str(tmp_path / 'epoch_1.pth'), map_location='cpu')
+    assert checkpoint_threshold(ckpt) == pytest.approx(0.25)
+
+    # a fresh test process: loading the checkpoint restores it; the test metric uses it
+    test_hub = MessageHub.get_instance('validation-threshold-test')
+
+    class TestRunner:
+        message_hub = test_hub
+
+    hook.after_load_checkpoint(TestRunner, ckpt)
+    MessageHub._instance_dict.move_to_end('validation-threshold-test')  # current instance
+    assert MessageHub.get_current_instance() is test_hub
+    labels2 = [1, 1, 0, 0]
+    scores2 = [0.45, 0.3, 0.2, 0.1]  # at 0.5 both matches are missed; at 0.25 all right
+    test2 = GleamXMetric(
+        with_similarity=False, with_text_overlap=False, match_threshold='validation'
+    )
+    test2.process({}, _scored_samples(labels2, scores2))
+    assert test2.compute_metrics(test2.results)['scored_accuracy'] == pytest.approx(100.0)
+    assert test2.match_threshold == pytest.approx(0.25)
+    fixed2 = GleamXMetric(with_similarity=False, with_text_overlap=False)
+    fixed2.process({}, _scored_samples(labels2, scores2))
+    assert fixed2.compute_metrics(fixed2.results)['scored_accuracy'] == pytest.approx(50.0)
+
+
+def test_validation_threshold_unknown_falls_back_to_half_with_a_warning(caplog):
+    from mmengine.logging import MessageHub
+
+    from gleamkit.evaluation.metrics.explanation import GleamXMetric
+
+    MessageHub.get_instance('validation-threshold-none')
+    MessageHub._instance_dict.move_to_end('validation-threshold-none')
+    metric = GleamXMetric(
+        with_similarity=False, with_text_overlap=False, match_threshold='validation'
+    )
+    metric.process({}, _scored_samples([1, 0], [0.6, 0.4]))
+    assert metric.compute_metrics(metric.results)['scored_accuracy'] == 100.0
+    assert metric.match_threshold == 0.5
+    with pytest.raises(ValueError, match="match_threshold='val'.*'validation'"):
+        GleamXMetric(match_threshold='val')
+    with pytest.raises(ValueError, match='match_threshold=1.5'):
+        GleamXMetric(match_threshold=1.5)

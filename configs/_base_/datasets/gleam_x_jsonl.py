@@ -62,4 +62,6 @@ val_evaluator = dict(
     sbert_model=dict(en='all-MiniLM-L6-v2', zh='paraphrase-multilingual-MiniLM-L12-v2'),
     allow_download=True,
 )
-test_evaluator = val_evaluator
+# test scores P(match) at the balanced threshold chosen on val.jsonl (recorded by
+# ValidationThresholdHook, saved in the checkpoint), never at one chosen on test
+test_evaluator = dict(val_evaluator, match_threshold='validation')

@@ -6,7 +6,7 @@ from mmengine.optim import CosineAnnealingLR, LinearLR, OptimWrapper
 from mmengine.runner import EpochBasedTrainLoop, TestLoop, ValLoop
 from torch.optim import AdamW
 
-from gleamkit.engine.hooks import LoRACheckpointHook
+from gleamkit.engine.hooks import LoRACheckpointHook, ValidationThresholdHook
 
 max_epochs = 3
 optim_wrapper = dict(
@@ -42,4 +42,9 @@ checkpoint_hook = dict(
     type=CheckpointHook, interval=1, max_keep_ckpts=2, save_best='gleam_x/accuracy', rule='greater'
 )
 logger_hook = dict(type=LoggerHook, interval=10)
-lora_hooks = [dict(type=LoRACheckpointHook, out_dir='adapters', max_keep=2, final_dir='adapter')]
+# ValidationThresholdHook records the P(match) threshold chosen on validation in the checkpoint
+# (test evaluators with match_threshold='validation' apply it; load_explainer sets it too)
+lora_hooks = [
+    dict(type=LoRACheckpointHook, out_dir='adapters', max_keep=2, final_dir='adapter'),
+    dict(type=ValidationThresholdHook),
+]

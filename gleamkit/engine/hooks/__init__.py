@@ -5,6 +5,7 @@ from .precision_report_hook import PrecisionReportHook
 from .prepare_gallery_hook import PrepareGalleryHook
 from .retrieval_visualization_hook import RetrievalVisualizationHook, add_visualization_hook
 from .skipped_image_report_hook import SkippedImageReportHook
+from .validation_threshold_hook import ValidationThresholdHook
 
 __all__ = [
     'HardNegativeMiningHook',
@@ -15,4 +16,5 @@ __all__ = [
     'RetrievalVisualizationHook',
     'add_visualization_hook',
     'SkippedImageReportHook',
+    'ValidationThresholdHook',
 ]

@@ -140,9 +140,14 @@ class GleamXMetric(BaseMetric):
         collect_device (str): as in mmengine's ``BaseMetric``. Defaults to ``'cpu'``.
         collect_dir (str, optional): as in mmengine's ``BaseMetric``.
             Defaults to None.
-        match_threshold (float): the scored route's threshold on ``p_match``
-            (set it to the ``balanced_threshold`` a validation run reported to
-            remove the no-match bias on test). Defaults to 0.5.
+        match_threshold (float | str): the scored route's threshold on
+            ``p_match``, or ``'validation'``: the ``balanced_threshold`` the last
+            validation of this model chose (recorded by
+            :class:`~gleamkit.engine.hooks.ValidationThresholdHook`, saved in the
+            checkpoint and restored when ``tools/test.py`` loads it), which removes
+            the no-match bias on test without choosing on test; 0.5, with a
+            warning, when no validation threshold is known (an untrained model).
+            Defaults to 0.5.
         calibration_bins (int): equal-width bins of the expected calibration
             error and the reliability diagram. Defaults to 10.
 
@@ -178,11 +183,22 @@ class GleamXMetric(BaseMetric):
         prefix: Optional[str] = 'gleam_x',
         collect_device: str = 'cpu',
         collect_dir: Optional[str] = None,
-        match_threshold: float = 0.5,
+        match_threshold: Union[float, str] = 0.5,
         calibration_bins: int = 10,
     ) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix, collect_dir=collect_dir)
+        if match_threshold == 'validation':
+            self.threshold_source = 'validation'
+            match_threshold = 0.5  # until compute_metrics reads the recorded one
+        elif isinstance(match_threshold, (int, float)) and 0.0 <= match_threshold <= 1.0:
+            self.threshold_source = 'fixed'
+        else:
+            raise ValueError(
+                f"GleamXMetric: match_threshold={match_threshold!r}, expected a number in "
+                "[0, 1] or 'validation'"
+            )
         self.match_threshold, self.calibration_bins = float(match_threshold), int(calibration_bins)
+        self._from_validation = False
         if isinstance(sbert_model, str):
             self.sbert_models = {'default': sbert_model}
         elif isinstance(sbert_model, Mapping) and all(
@@ -328,6 +344,8 @@ class GleamXMetric(BaseMetric):
                 'GleamXMetric received no results: the evaluation dataloader '
                 'yielded no samples, or process() was never called.'
             )
+        if self.threshold_source == 'validation':
+            self.match_threshold = self._validation_threshold()
         groups: Dict[str, List[dict]] = OrderedDict(all=results)
         if self.per_lang:
             for lang in sorted({r['lang'] for r in results}):
@@ -350,7 +368,13 @@ class GleamXMetric(BaseMetric):
         if scored:
             notes.append(
                 f'scored route: P(match) of {len(scored)} of {len(results)} samples; '
-                f'scored acc at p >= {self.match_threshold:g}; ECE over '
+                f'scored acc at p >= {self.match_threshold:g}'
+                + (
+                    ' (the balanced threshold chosen on validation)'
+                    if self.threshold_source == 'validation' and self._from_validation
+                    else ''
+                )
+                + '; ECE over '
                 f'{self.calibration_bins} equal-width bins; balanced threshold = the one '
                 'maximising balanced accuracy here (choose on val, apply on test)'
             )
@@ -369,6 +393,25 @@ class GleamXMetric(BaseMetric):
         if self.out_json:
             self._save_json(rows, metrics, notes, results)
         return metrics
+
+    def _validation_threshold(self) -> float:
+        from mmengine.logging import MessageHub
+
+        from gleamkit.engine.hooks.validation_threshold_hook import THRESHOLD_KEY
+
+        value = MessageHub.get_current_instance().get_info(THRESHOLD_KEY)
+        self._from_validation = value is not None
+        if value is None:
+            print_log(
+                "GleamXMetric: match_threshold='validation' but no validation threshold is "
+                f'known ({THRESHOLD_KEY} is not in the MessageHub: the checkpoint was not '
+                'validated with ValidationThresholdHook, or no checkpoint was loaded); '
+                'scoring at 0.5',
+                logger='current',
+                level=logging.WARNING,
+            )
+            return 0.5
+        return float(value)
 
     def _summarise(self, rs: List[dict], with_failed: bool = False) -> Dict[str, Optional[float]]:
         label = np.array([r['label'] for r in rs])
@@ -500,6 +543,12 @@ class GleamXMetric(BaseMetric):
                 with_text_overlap=self.with_text_overlap,
                 structured=self.structured,
                 judge=getattr(self.judge, 'name', None),
+                match_threshold=self.match_threshold,
+                match_threshold_source=(
+                    'validation'
+                    if self.threshold_source == 'validation' and self._from_validation
+                    else 'fixed'
+                ),
             ),
         )
         if self.save_samples:
