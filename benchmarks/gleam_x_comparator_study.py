@@ -120,7 +120,9 @@ def train_recipe(recipe, train, test, sizes, steps, seed, batch=16, lr=1e-3):
     y_tr = torch.as_tensor(y_tr)
     model = Comparator(q_tr.shape[1], sizes)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=steps, pct_start=0.05)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, lr, total_steps=steps, pct_start=max(0.05, 2.0 / steps)
+    )
     pool = F.normalize(torch.cat([q_tr, s_tr]), dim=1)
     sims = pool @ pool.t()
     sims.fill_diagonal_(-2)
@@ -148,7 +150,11 @@ def train_recipe(recipe, train, test, sizes, steps, seed, batch=16, lr=1e-3):
         elif recipe == 'pairs+pretext':
             k = batch // 2
             e1, e2, sim = pretext(k)
-            q, s, y = torch.cat([q[k:], e1]), torch.cat([s[k:], e2]), torch.cat([y[k:], (sim > threshold).long()])
+            q, s, y = (
+                torch.cat([q[k:], e1]),
+                torch.cat([s[k:], e2]),
+                torch.cat([y[k:], (sim > threshold).long()]),
+            )
         loss = F.cross_entropy(model(q, s), y.long())
         opt.zero_grad()
         loss.backward()
@@ -193,7 +199,9 @@ def main(argv=None):
     explainer = EXPLAINERS.build(model_cfg)
     explainer.eval()
     splits = {
-        name: pair_features(explainer, _samples(DATASETS.build(cfg[f'{name}_dataloader']['dataset'])))
+        name: pair_features(
+            explainer, _samples(DATASETS.build(cfg[f'{name}_dataloader']['dataset']))
+        )
         for name in ('train', 'test')
     }
     sizes = text_config(cfg.model['model_name_or_path'])
@@ -203,7 +211,9 @@ def main(argv=None):
     print(f'decoder {sizes}; {args.steps} steps, seeds {args.seeds}')
     print('| recipe | test AUC (median, min-max) | test accuracy (median) | train AUC | s/run |')
     print('|---|---|---|---|---|')
-    print(f'| cosine of the two features (no training) | {roc_auc(test[2], cosine):.3f} | - | - | - |')
+    print(
+        f'| cosine of the two features (no training) | {roc_auc(test[2], cosine):.3f} | - | - | - |'
+    )
     out = {}
     for recipe in args.recipes:
         runs = []

@@ -134,7 +134,9 @@ def draw_localization_report(
         summary += f'   error {result.error_m:.1f} m (top-1 tile {result.top1_error_m:.1f} m)'
     verification = result.verification or {}
     if verification.get('status') == 'ok':
-        summary += '\nre-ranked by GLEAM-X (captions: verdict, P(match), fused score, retrieval rank)'
+        summary += (
+            '\nre-ranked by GLEAM-X (captions: verdict, P(match), fused score, retrieval rank)'
+        )
     elif verification:
         summary += f'\nGLEAM-X verification failed: {verification.get("message")}'
     fig.suptitle(f'{title}\n{summary}', fontsize=11)

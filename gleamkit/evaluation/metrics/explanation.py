@@ -194,7 +194,7 @@ class GleamXMetric(BaseMetric):
             self.threshold_source = 'fixed'
         else:
             raise ValueError(
-                f"GleamXMetric: match_threshold={match_threshold!r}, expected a number in "
+                f'GleamXMetric: match_threshold={match_threshold!r}, expected a number in '
                 "[0, 1] or 'validation'"
             )
         self.match_threshold, self.calibration_bins = float(match_threshold), int(calibration_bins)
