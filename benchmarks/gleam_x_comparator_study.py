@@ -174,11 +174,9 @@ def train_recipe(recipe, train, test, sizes, steps, seed, batch=16, lr=1e-3):
 
 
 def main(argv=None):
-    from gleam_x_feature_probe import pair_features
-    from gleam_x_learning import _samples, roc_auc
-    from mmengine.config import Config, DictAction
-
-    from gleamkit.registry import DATASETS, EXPLAINERS
+    from gleam_x_feature_probe import split_features
+    from gleam_x_learning import roc_auc
+    from mmengine.config import DictAction
 
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config')
@@ -187,23 +185,7 @@ def main(argv=None):
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1])
     parser.add_argument('--recipes', nargs='+', default=list(RECIPES), choices=RECIPES)
     args = parser.parse_args(argv)
-
-    import gleamkit.datasets  # noqa: F401 (registers the datasets)
-    import gleamkit.models  # noqa: F401
-
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    model_cfg = cfg.model.copy()
-    model_cfg['lora'] = None  # the tower alone is read
-    explainer = EXPLAINERS.build(model_cfg)
-    explainer.eval()
-    splits = {
-        name: pair_features(
-            explainer, _samples(DATASETS.build(cfg[f'{name}_dataloader']['dataset']))
-        )
-        for name in ('train', 'test')
-    }
+    cfg, splits = split_features(args.config, args.cfg_options)
     sizes = text_config(cfg.model['model_name_or_path'])
     test = splits['test']
     cosine = F.cosine_similarity(test[0], test[1]).numpy()

@@ -27,7 +27,7 @@ Example (GLEAM-C's tower; train ``configs/gleam_c/phase2.py`` first)::
 import argparse
 import sys
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run from a checkout without `pip install -e .`
@@ -126,32 +126,39 @@ def probe(train: tuple, test: tuple, steps: int = 2000) -> Dict[str, dict]:
     return out
 
 
-def main(argv=None):
+def split_features(config: str, cfg_options: Optional[dict] = None):
+    """``(cfg, {'train': features, 'test': features})``: the config's vision tower
+    (its LoRA left out) applied to the distinct image pairs of both splits."""
     from gleam_x_learning import _samples
-    from mmengine.config import Config, DictAction
-
-    from gleamkit.registry import DATASETS, EXPLAINERS
-
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('config')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default=None)
-    parser.add_argument('--steps', type=int, default=2000, help='probe training steps')
-    args = parser.parse_args(argv)
+    from mmengine.config import Config
 
     import gleamkit.datasets  # noqa: F401 (registers the datasets)
     import gleamkit.models  # noqa: F401
+    from gleamkit.registry import DATASETS, EXPLAINERS
 
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
     model_cfg = cfg.model.copy()
-    model_cfg['lora'] = None  # the tower alone is probed
+    model_cfg['lora'] = None  # the tower alone is read
     explainer = EXPLAINERS.build(model_cfg)
     explainer.eval()
     splits = {}
     for name in ('train', 'test'):
         dataset = DATASETS.build(cfg[f'{name}_dataloader']['dataset'])
         splits[name] = pair_features(explainer, _samples(dataset))
+    return cfg, splits
+
+
+def main(argv=None):
+    from mmengine.config import DictAction
+
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('config')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default=None)
+    parser.add_argument('--steps', type=int, default=2000, help='probe training steps')
+    args = parser.parse_args(argv)
+    _, splits = split_features(args.config, args.cfg_options)
     result = probe(splits['train'], splits['test'], args.steps)
     print(f'\n{args.config}: probes on the vision tower features')
     print('| input | train pairs | test pairs | train AUC | test AUC | test accuracy |')
