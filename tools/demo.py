@@ -2,7 +2,7 @@
 
     python tools/demo.py --gallery gallery \
         --explainer configs/gleam_x/tiny_qwen2_5_vl_lora_synthetic.py \
-        --explainer-checkpoint work_dirs/tiny_qwen2_5_vl_lora_synthetic/epoch_8.pth
+        --explainer-checkpoint work_dirs/tiny_qwen2_5_vl_lora_synthetic/epoch_12.pth
 
 The same as ``python -m gleamkit.demo``; see docs/demo.md.
 """

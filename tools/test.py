@@ -1,6 +1,6 @@
 """Evaluate a checkpoint with a config's test set and print the results table.
 
-python tools/test.py configs/gleam_c/phase2.py work_dirs/phase2/epoch_8.pth
+python tools/test.py configs/gleam_c/phase2.py work_dirs/phase2/epoch_2.pth
     [--work-dir DIR] [--out metrics.json] [--show-dir DIR [--show-num N]]
     [--cfg-options ...] [--launcher pytorch]
     [--index 'IVF1024,PQ32' --topk 100 [--nprobe 16] [--no-exact-ap]]

@@ -11,7 +11,7 @@ from gleamkit.evaluation import GleamXMetric
 with read_base():
     from .tiny_qwen2_5_vl_lora_synthetic import *
 
-# a verdict sentence of 8-13 tokens needs no more than 4 epochs (the explanations take 8)
+# a verdict sentence of 8-13 tokens needs no more than 4 epochs (the explanations take 12)
 max_epochs = 4
 param_scheduler[1]['end'] = max_epochs
 train_cfg = dict(train_cfg, max_epochs=max_epochs, val_interval=max_epochs)

@@ -2,7 +2,7 @@
 
     python -m gleamkit.demo --gallery gallery \
         [--explainer configs/gleam_x/tiny_qwen2_5_vl_lora_synthetic.py \
-         --explainer-checkpoint work_dirs/tiny_qwen2_5_vl_lora_synthetic/epoch_8.pth] \
+         --explainer-checkpoint work_dirs/tiny_qwen2_5_vl_lora_synthetic/epoch_12.pth] \
         [--host 127.0.0.1] [--port 7860]
 """
 
