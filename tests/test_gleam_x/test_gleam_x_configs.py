@@ -47,9 +47,16 @@ def test_tiny_label_config_trains_on_verdict_sentences_with_room_to_say_them():
     # verdict sentences are scored as verdicts, not as explanations
     for key in ('val_evaluator', 'test_evaluator'):
         assert not cfg[key].with_similarity and not cfg[key].with_text_overlap
-    # everything else is the tiny explanation config's
+    # everything else is the tiny explanation config's, but for the length: a verdict
+    # sentence needs 4 epochs, the explanations 12 (until their closing verdict is learnt)
     base = Config.fromfile(str(TINY))
-    assert cfg.train_cfg == base.train_cfg and cfg.optim_wrapper == base.optim_wrapper
+    assert cfg.optim_wrapper == base.optim_wrapper
+    assert base.train_cfg.max_epochs == base.train_cfg.val_interval == 12
+    assert cfg.train_cfg == dict(base.train_cfg, max_epochs=4, val_interval=4)
+    assert base.param_scheduler[1].end == 12 and cfg.param_scheduler[1].end == 4
+    assert [dict(s, end=None) for s in cfg.param_scheduler] == [
+        dict(s, end=None) for s in base.param_scheduler
+    ]
     assert {loader.dataset.answer_mode for loader in loaders(base)} == {'explanation'}
 
 
