@@ -76,14 +76,11 @@ class Comparator(torch.nn.Module):
         super().__init__()
         from transformers import Qwen2Config, Qwen2Model
 
+        from gleamkit.models.explainers.pretrained_vision_tower import build_projector
+
         width = sizes['hidden_size']
         self.decoder = Qwen2Model(Qwen2Config(vocab_size=8, max_position_embeddings=512, **sizes))
-        self.projector = torch.nn.Sequential(  # as PretrainedCNNVisionTower's merger
-            torch.nn.LayerNorm(feat_dim),
-            torch.nn.Linear(feat_dim, 256),
-            torch.nn.GELU(),
-            torch.nn.Linear(256, width),
-        )
+        self.projector = build_projector(feat_dim, width)  # PretrainedCNNVisionTower's merger
         self.register_buffer('prompt', torch.randn(prompt, width) * 0.02)  # fixed "text"
         self.register_buffer('separators', torch.randn(2, width) * 0.02)
         self.head = torch.nn.Linear(width, 2)
@@ -123,10 +120,6 @@ def train_recipe(recipe, train, test, sizes, steps, seed, batch=16, lr=1e-3):
     sched = torch.optim.lr_scheduler.OneCycleLR(
         opt, lr, total_steps=steps, pct_start=max(0.05, 2.0 / steps)
     )
-    pool = F.normalize(torch.cat([q_tr, s_tr]), dim=1)
-    sims = pool @ pool.t()
-    sims.fill_diagonal_(-2)
-    near = sims.topk(min(200, len(pool) - 1), dim=1).indices
 
     def pretext(k):
         i = torch.randint(0, len(pool), (k,))
@@ -137,7 +130,13 @@ def train_recipe(recipe, train, test, sizes, steps, seed, batch=16, lr=1e-3):
         j = torch.where(j == i, (j + 1) % len(pool), j)
         return pool[i], pool[j], (pool[i] * pool[j]).sum(1)
 
-    if recipe == 'pairs+pretext':  # the label threshold: the median pretext similarity
+    if recipe == 'pairs+pretext':
+        # every training image, and each one's 200 nearest by GLEAM-C's similarity
+        pool = F.normalize(torch.cat([q_tr, s_tr]), dim=1)
+        sims = pool @ pool.t()
+        sims.fill_diagonal_(-2)
+        near = sims.topk(min(200, len(pool) - 1), dim=1).indices
+        # the label threshold: the median pretext similarity
         threshold = pretext(20000)[2].median()
     model.train()
     for _ in range(steps):

@@ -187,18 +187,17 @@ class GleamXMetric(BaseMetric):
         calibration_bins: int = 10,
     ) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix, collect_dir=collect_dir)
-        if match_threshold == 'validation':
-            self.threshold_source = 'validation'
+        self.use_validation_threshold = match_threshold == 'validation'
+        if self.use_validation_threshold:
             match_threshold = 0.5  # until compute_metrics reads the recorded one
-        elif isinstance(match_threshold, (int, float)) and 0.0 <= match_threshold <= 1.0:
-            self.threshold_source = 'fixed'
-        else:
+        elif not (isinstance(match_threshold, (int, float)) and 0.0 <= match_threshold <= 1.0):
             raise ValueError(
                 f'GleamXMetric: match_threshold={match_threshold!r}, expected a number in '
                 "[0, 1] or 'validation'"
             )
         self.match_threshold, self.calibration_bins = float(match_threshold), int(calibration_bins)
-        self._from_validation = False
+        #: where the applied threshold came from: 'fixed' or 'validation'
+        self.threshold_source = 'fixed'
         if isinstance(sbert_model, str):
             self.sbert_models = {'default': sbert_model}
         elif isinstance(sbert_model, Mapping) and all(
@@ -344,7 +343,7 @@ class GleamXMetric(BaseMetric):
                 'GleamXMetric received no results: the evaluation dataloader '
                 'yielded no samples, or process() was never called.'
             )
-        if self.threshold_source == 'validation':
+        if self.use_validation_threshold:
             self.match_threshold = self._validation_threshold()
         groups: Dict[str, List[dict]] = OrderedDict(all=results)
         if self.per_lang:
@@ -371,7 +370,7 @@ class GleamXMetric(BaseMetric):
                 f'scored acc at p >= {self.match_threshold:g}'
                 + (
                     ' (the balanced threshold chosen on validation)'
-                    if self.threshold_source == 'validation' and self._from_validation
+                    if self.threshold_source == 'validation'
                     else ''
                 )
                 + '; ECE over '
@@ -400,7 +399,7 @@ class GleamXMetric(BaseMetric):
         from gleamkit.engine.hooks.validation_threshold_hook import THRESHOLD_KEY
 
         value = MessageHub.get_current_instance().get_info(THRESHOLD_KEY)
-        self._from_validation = value is not None
+        self.threshold_source = 'fixed' if value is None else 'validation'
         if value is None:
             print_log(
                 "GleamXMetric: match_threshold='validation' but no validation threshold is "
@@ -544,11 +543,7 @@ class GleamXMetric(BaseMetric):
                 structured=self.structured,
                 judge=getattr(self.judge, 'name', None),
                 match_threshold=self.match_threshold,
-                match_threshold_source=(
-                    'validation'
-                    if self.threshold_source == 'validation' and self._from_validation
-                    else 'fixed'
-                ),
+                match_threshold_source=self.threshold_source,
             ),
         )
         if self.save_samples:

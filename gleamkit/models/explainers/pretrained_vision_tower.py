@@ -138,15 +138,7 @@ class PretrainedCNNVisionTower(nn.Module):
         with torch.no_grad():
             channels = self._encode(torch.zeros(1, 3, 64, 64)).shape[1]
         # named like the ViT's projector, so freeze_projector=False trains and saves it
-        if projector_hidden is None:
-            self.merger = nn.Linear(channels, out_hidden_size)
-        else:
-            self.merger = nn.Sequential(
-                nn.LayerNorm(channels),
-                nn.Linear(channels, projector_hidden),
-                nn.GELU(),
-                nn.Linear(projector_hidden, out_hidden_size),
-            )
+        self.merger = build_projector(channels, out_hidden_size, projector_hidden)
 
     @property
     def dtype(self) -> torch.dtype:
@@ -205,6 +197,20 @@ class PretrainedCNNVisionTower(nn.Module):
         return BaseModelOutputWithPooling(
             last_hidden_state=features, pooler_output=self.merger(features)
         )
+
+
+def build_projector(in_dim: int, out_dim: int, hidden: Optional[int] = 256) -> nn.Module:
+    """The trainable projector from tower features to the language model's width:
+    ``LayerNorm -> Linear(hidden) -> GELU -> Linear(out)``, or one ``Linear`` when
+    ``hidden`` is None."""
+    if hidden is None:
+        return nn.Linear(in_dim, out_dim)
+    return nn.Sequential(
+        nn.LayerNorm(in_dim),
+        nn.Linear(in_dim, hidden),
+        nn.GELU(),
+        nn.Linear(hidden, out_dim),
+    )
 
 
 def _imagenet_backbone(pretrained: bool):
